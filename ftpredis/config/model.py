@@ -1,0 +1,204 @@
+# -*- test-case-name: tests.test_config -*-
+"""The parsed configuration: plain immutable objects, one :class:`ServerConfig` per server.
+
+This module owns the shape of a configuration once the text is gone.  The parser
+(:mod:`ftpredis.config.syntax`, :mod:`ftpredis.config.directives`) builds these objects;
+everything downstream (service, protocol, router, sink) reads only them.  ``<Global>`` is
+already merged into every server: a server's own single-valued directive wins over the
+Global one, multi-valued ones (log rules) from both apply, the server's own first.
+
+Every object that came from a line of text keeps its :class:`Source` so that a later
+error (a RedisLog that cannot be opened, an AuthUserFile with loose permissions) can name
+the file and line at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return "line %d of '%s'" % (self.line, self.file)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRule:
+    """One ``RedisLogOnCommand`` / ``RedisLogOnEvent`` line.
+
+    ``commands`` holds upper-cased names from :data:`ftpredis.events.KNOWN_COMMANDS`;
+    ``classes`` the class words that were given (``ALL``, ``CONNECT``, ``DISCONNECT``,
+    ``INFO``, ``READ``...).  For RedisLogOnCommand the only class words kept are ``ALL``,
+    ``CONNECT`` and ``DISCONNECT`` (DECISIONS: documented behaviour).  ``none`` is the
+    ``RedisLogOn* none`` form, which logs nothing and prunes its scope after login.
+    """
+
+    directive: str                      # "RedisLogOnCommand" or "RedisLogOnEvent"
+    commands: frozenset = frozenset()
+    classes: frozenset = frozenset()
+    format_name: Optional[str] = None   # None only for the "none" form
+    key_template: Optional[str] = None  # None: the key is the format name
+    none: bool = False
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormatExtra:
+    """One ``RedisLogFormatExtra name {json}`` line; ``members`` keeps the object's order.
+
+    Values are ``str`` (a LogFormat template), ``int``/``float``, ``bool`` or ``None``;
+    array and object members are already dropped, as ProFTPD drops them.
+    """
+
+    format_name: str
+    members: Tuple[Tuple[str, object], ...]
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogScope:
+    """The logging directives of one context (server, <Anonymous> or <Directory>)."""
+
+    rules: Tuple[LogRule, ...] = ()
+    extras: Tuple[FormatExtra, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryConfig:
+    path: str                           # absolute, may end in /* or contain ~ (already expanded)
+    logging: LogScope = LogScope()
+    umask: Optional[int] = None
+    allow_overwrite: Optional[bool] = None
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymousConfig:
+    root: str
+    user: Optional[str] = None
+    group: Optional[str] = None
+    user_aliases: Tuple[Tuple[str, str], ...] = ()   # (alias, user)
+    logging: LogScope = LogScope()
+    directories: Tuple[DirectoryConfig, ...] = ()
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """Where records go; servers with equal targets share one sink and one pool."""
+
+    host: Optional[str] = None          # DNS name or IP; None with a unix socket or sentinels only
+    port: int = 6379
+    unix_path: Optional[str] = None     # RedisServer /path/redis.sock
+    username: Optional[str] = None
+    password: Optional[str] = None
+    db: Optional[int] = None
+    ssl: bool = False
+    ssl_ca: Optional[str] = None
+    ssl_cert: Optional[str] = None
+    ssl_key: Optional[str] = None
+    sentinels: Tuple[Tuple[str, int], ...] = ()
+    master_name: Optional[str] = None
+    connect_timeout_ms: int = 500
+    io_timeout_ms: int = 500
+    no_reconnect: bool = False
+    buffer_size: int = 100000
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """One line of an AuthUserFile (ftpasswd format)."""
+
+    name: str
+    hash: str
+    uid: int
+    gid: int
+    gecos: str
+    home: str
+    shell: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """One server: the main server or one ``<VirtualHost>``, with ``<Global>`` merged in."""
+
+    is_main: bool
+    source: Optional[Source]                 # the <VirtualHost> line; None for the main server
+    addresses: Tuple[str, ...]               # as written (<VirtualHost> args / DefaultAddress)
+    port: int = 21                           # 0 disables the server
+    server_name: str = "ProFTPD"
+    server_ident: Tuple[bool, Optional[str]] = (True, None)   # ServerIdent on|off ["text"]
+
+    # authentication and file system
+    auth_user_file: Optional[str] = None
+    auth_group_file: Optional[str] = None
+    auth_users: Tuple[AuthUser, ...] = ()    # read and checked at parse time
+    auth_groups: Mapping[int, str] = field(default_factory=dict)   # gid -> group name
+    default_root: Optional[str] = None       # "~" or an absolute path
+    require_valid_shell: bool = True
+    valid_shells: Tuple[str, ...] = ()       # from /etc/shells, read at parse time
+    create_home: bool = False
+    umask: int = 0o022
+    allow_overwrite: bool = False
+    allow_log_symlinks: bool = False
+    anonymous: Tuple[AnonymousConfig, ...] = ()
+    directories: Tuple[DirectoryConfig, ...] = ()
+
+    # FTP behaviour
+    passive_ports: Optional[Tuple[int, int]] = None
+    masquerade_address: Optional[str] = None
+    max_clients: Optional[int] = None
+    max_clients_per_host: Optional[int] = None
+    max_login_attempts: int = 3
+    timeout_idle: int = 600
+    timeout_login: int = 300
+    timeout_no_transfer: int = 300
+    timeout_stalled: int = 3600
+
+    # logging
+    formats: Mapping[str, str] = field(default_factory=dict)   # LogFormat name -> format text
+    redis_engine: bool = False
+    redis_log: Optional[str] = None          # absolute path, or None ("none" / not given)
+    redis: Optional[RedisTarget] = None
+    logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
+
+    @property
+    def label(self) -> str:
+        """How messages name this server: "main server" or "<VirtualHost 1.2.3.4> (line N of 'f')"."""
+        if self.is_main:
+            return "main server"
+        return "<VirtualHost %s> (%s)" % (" ".join(self.addresses), self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    servers: Tuple[ServerConfig, ...]        # main server first (even when its Port is 0)
+    warnings: Tuple[str, ...] = ()
+
+
+class ConfigError(Exception):
+    """One problem in a config file, with where it is."""
+
+    def __init__(self, message: str, source: Optional[Source] = None):
+        Exception.__init__(self, message)
+        self.message = message
+        self.source = source
+
+    def __str__(self) -> str:
+        if self.source is None:
+            return self.message
+        return "%s on %s" % (self.message, self.source)
+
+
+class ConfigErrors(Exception):
+    """Every problem found in a config file (the parser reports all of them, not the first)."""
+
+    def __init__(self, errors):
+        self.errors = tuple(errors)
+        Exception.__init__(self, "\n".join(str(e) for e in self.errors))

@@ -1,0 +1,176 @@
+# -*- test-case-name: tests.test_logformat -*-
+"""The immutable events that flow from an FTP session to the router.
+
+This module owns the contract between :mod:`ftpredis.protocol` (which produces events)
+and :mod:`ftpredis.router` / :mod:`ftpredis.logformat` (which turn them into records).
+An :class:`Event` carries, already resolved, the value of every LogFormat variable for
+one logged moment of a session: the session start (``CONNECT``), one FTP command with its
+final reply, or the session end (``EXIT``, ProFTPD's DISCONNECT).  ``None`` means "absent":
+the JSON key is omitted.  Nothing downstream looks at the session again, so an event can
+be queued, routed and formatted after the session is gone.
+
+Which command fills which path field (``file``, ``transfer_path``, ``dir_name``...) is
+ProFTPD's per-command table (spec section 3.3); the protocol applies it when it builds the
+event, because only it knows the chroot and the working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+# Event kinds.
+CONNECT = "CONNECT"
+COMMAND = "COMMAND"
+DISCONNECT = "DISCONNECT"
+
+# ProFTPD's fixed table of the 61 FTP command ids (spec 2.4).  RedisLogOnCommand and
+# RedisLogOnEvent select commands by these names only.
+KNOWN_COMMANDS = frozenset(
+    """USER PASS ACCT CWD XCWD CDUP XCUP SMNT REIN QUIT PORT EPRT PASV EPSV TYPE STRU MODE
+    RETR STOR STOU APPE ALLO REST RNFR RNTO ABOR DELE MDTM RMD XRMD MKD MLSD MLST XMKD PWD
+    XPWD SIZE LIST NLST SITE SYST STAT HELP NOOP FEAT OPTS LANG ADAT AUTH CCC CONF ENC MIC
+    PBSZ PROT MFF MFMT HOST CLNT RANG CSID""".split()
+)
+
+# Command classes, as ProFTPD's module command tables declare them (spec 4.3, observed 3).
+# LANG has class 0; HOST is MISC here (its AUTH-class entry is for mod_auth's own use and
+# the observed RedisLogOnEvent AUTH selects only the AUTH command).
+COMMAND_CLASSES: Mapping[str, frozenset] = {
+    "AUTH": frozenset({"USER", "PASS", "ACCT", "REIN"}),
+    "INFO": frozenset({"HELP", "SYST", "PWD", "XPWD", "MDTM", "SIZE", "QUIT", "FEAT",
+                       "CLNT", "CSID", "STAT"}),
+    "DIRS": frozenset({"PWD", "XPWD", "CWD", "XCWD", "MKD", "XMKD", "RMD", "XRMD", "CDUP",
+                       "XCUP", "MDTM", "NLST", "LIST", "MLSD", "MLST"}),
+    "READ": frozenset({"RETR"}),
+    "WRITE": frozenset({"MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO", "STOR",
+                        "STOU", "APPE", "MFF", "MFMT"}),
+    "MISC": frozenset({"PORT", "PASV", "EPRT", "EPSV", "RNFR", "RNTO", "NOOP", "OPTS",
+                       "HOST", "TYPE", "STRU", "MODE", "ALLO", "SMNT", "ABOR", "REST",
+                       "RANG", "SITE"}),
+    "SEC": frozenset({"AUTH", "PBSZ", "PROT", "CCC"}),
+    "SSH": frozenset(),
+    "SFTP": frozenset(),
+}
+
+# Data-transfer commands: the ones %{transfer-*} speak of.
+TRANSFER_COMMANDS = frozenset({"APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"})
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What is fixed for the whole life of one control connection."""
+
+    remote_ip: str                  # %a
+    remote_port: int                # %{remote-port}
+    remote_dns: str                 # %h (the IP unless reverse DNS is on)
+    local_ip: str                   # %L
+    server_dns: str                 # %V
+    server_ip: str                  # %H: the configured address string of the server
+    local_port: int                 # %p: the configured Port of the server
+    server_name: str                # %v
+    server_version: str             # %{version}
+    pid: int                        # %P
+    session_id: int = 0             # unique per process; lets the sink keep order per session
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One logged moment of a session, every variable resolved (``None`` = absent)."""
+
+    kind: str                       # CONNECT, COMMAND or DISCONNECT
+    session: Session
+    time: float                     # time.time() when the event was logged
+
+    # -- what the rules match on ----------------------------------------------------
+    verb: Optional[str] = None      # upper-cased command word ("RETR", "SITE"); "EXIT" on DISCONNECT
+    config_path: Optional[str] = None   # real path last checked: picks the <Directory>
+    anonymous: bool = False         # the session logged in through an <Anonymous> block
+    logged_in: bool = False         # a login succeeded (ProFTPD prunes "none" rules then)
+
+    # -- the command ------------------------------------------------------------------
+    command: Optional[str] = None           # %m ("RETR", "SITE CHMOD", "EXIT")
+    raw_command: Optional[str] = None       # %r ("PASS (hidden)")
+    command_params: Optional[str] = None    # %J ("(hidden)" for PASS/ADAT)
+    response_code: Optional[int] = None     # %s
+    response_msg: Optional[str] = None      # %S
+    response_millis: Optional[int] = None   # %R
+
+    # -- who --------------------------------------------------------------------------
+    user: Optional[str] = None              # %u
+    original_user: Optional[str] = None     # %U
+    group: Optional[str] = None             # %g
+    uid: int = -1                           # %{uid}
+    gid: int = -1                           # %{gid}
+    anon_password: Optional[str] = None     # %A
+    connection_class: Optional[str] = None  # %c
+    identd_user: Optional[str] = None       # %l
+    protocol: str = "ftp"                   # %{protocol}
+
+    # -- where ------------------------------------------------------------------------
+    cwd: str = "/"                          # virtual working directory
+    dir_name: Optional[str] = None          # %d
+    dir_path: Optional[str] = None          # %D
+    file: Optional[str] = None              # %f (real absolute path)
+    transfer_path: Optional[str] = None     # %F (client-visible path)
+    basename: Optional[str] = None          # %{basename}
+    rename_from: Optional[str] = None       # %w
+
+    # -- transfer ---------------------------------------------------------------------
+    bytes_sent: Optional[int] = None        # %b
+    transfer_millis: Optional[int] = None   # %{transfer-millisecs}; %T is this / 1000
+    transfer_status: Optional[str] = None   # %{transfer-status}
+    transfer_failure: Optional[str] = None  # %{transfer-failure}
+    transfer_type: Optional[str] = None     # %{transfer-type}
+    transfer_port: Optional[int] = None     # %{transfer-port}
+    file_modified: bool = False             # %{file-modified}
+    file_offset: Optional[int] = None       # %{file-offset}
+    file_size: Optional[int] = None         # %{file-size}
+
+    # -- session ----------------------------------------------------------------------
+    session_bytes_rcvd: int = 0             # %I
+    session_bytes_sent: int = 0             # %O
+    session_end_reason: Optional[str] = None    # %E
+    notes: Mapping[str, str] = field(default_factory=dict)   # %{note:NAME}
+
+    def replace(self, **changes) -> "Event":
+        return dataclasses.replace(self, **changes)
+
+
+def command_fields(verb: str, arg: Optional[str]) -> dict:
+    """``command``, ``raw_command`` and ``command_params`` for a command line.
+
+    ``verb`` is the command word as sent, ``arg`` everything after the first space
+    (``None`` when there was nothing).  PASS and ADAT are hidden, SITE carries its
+    sub-command in ``command`` (ProFTPD upper-cases both).
+    """
+    verb = verb.upper()
+    hidden = verb in ("PASS", "ADAT")
+    if hidden:
+        params = "(hidden)"
+    else:
+        params = arg if arg else None
+    if verb == "SITE":
+        sub = arg.split(None, 1)[0].upper() if arg and arg.split() else None
+        command = "SITE " + sub if sub else None
+    else:
+        command = verb
+    if hidden:
+        raw = verb + " (hidden)"
+    elif arg:
+        # ProFTPD re-joins the words with single spaces (a TAB becomes a space in %r).
+        raw = " ".join([verb] + arg.split())
+    else:
+        raw = verb
+    return {"command": command, "raw_command": raw, "command_params": params}
+
+
+def path_tail(path: str) -> str:
+    """ProFTPD's path-tail rule for %d and %{basename} (spec 3.4)."""
+    i = path.rfind("/")
+    if i < 0:
+        return path
+    if i == 0:
+        return path[1:] if len(path) > 1 else "/"
+    return path[i + 1:]
