@@ -1,0 +1,435 @@
+# -*- test-case-name: tests.test_auth -*-
+"""Virtual users: ``AuthUserFile`` / ``AuthGroupFile`` and the twisted.cred portal.
+
+This module owns reading ProFTPD's ftpasswd-format files (with the permission checks
+ProFTPD's mod_auth_file makes), checking passwords against their crypt(3) hashes off the
+reactor thread, and turning a successful login into an :class:`Avatar` (who the user is,
+where the jail is, where the session starts).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from typing import Dict, Iterator, Optional, Tuple
+
+from passlib.context import CryptContext
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet.threads import deferToThreadPool
+from zope.interface import Interface, implementer
+
+from ftpredis.config.model import AuthUser, ConfigError, ServerConfig, Source
+
+
+# --------------------------------------------------------------------------- files
+
+def _check_file(directive: str, path: str, source: Optional[Source],
+                insecure_perms: bool, refuse_readable: bool) -> None:
+    """Refuse a file that others could read or replace, as ProFTPD 1.3.8's mod_auth_file does.
+
+    An AuthUserFile readable by others leaks offline-crackable hashes; any file writable by
+    others, or sitting in a directory writable by others (sticky or not: the file may be
+    absent or later replaced), lets a local user add a login.  A symlink is followed, and the
+    directories of both the link and its target are checked.  ``AuthFileOptions
+    InsecurePerms`` is the admin's explicit opt-out of all of these.
+    """
+    if not os.path.isabs(path):
+        raise ConfigError("%s: unable to use relative path '%s'" % (directive, path), source)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ConfigError("%s: unable to read '%s': %s"
+                          % (directive, path, e.strerror), source)
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError("%s: unable to read '%s': %s"
+                          % (directive, path, os.strerror(errno.EISDIR)), source)
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the parser forever; a device is never what was meant.
+        raise ConfigError("%s: unable to use '%s': not a regular file" % (directive, path),
+                          source)
+    if insecure_perms:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    what = None
+    if mode & stat.S_IWOTH:
+        what = "writable"
+    elif refuse_readable and mode & stat.S_IROTH:
+        what = "readable"
+    if what is not None:
+        raise ConfigError(
+            "%s: unable to use '%s': file is %s by others (mode %04o); chmod %s it, "
+            "or set 'AuthFileOptions InsecurePerms'"
+            % (directive, path, what, mode, "600" if refuse_readable else "644"), source)
+    parents = []
+    for p in (os.path.abspath(path), os.path.realpath(path)):
+        parent = os.path.dirname(p)
+        if parent not in parents:
+            parents.append(parent)
+    for parent in parents:
+        try:
+            pmode = stat.S_IMODE(os.stat(parent).st_mode)
+        except OSError as e:
+            raise ConfigError("%s: unable to read '%s': %s"
+                              % (directive, path, e.strerror), source)
+        if pmode & stat.S_IWOTH:
+            raise ConfigError(
+                "%s: unable to use '%s': its directory '%s' is writable by others "
+                "(mode %04o); chmod o-w it, or set 'AuthFileOptions InsecurePerms'"
+                % (directive, path, parent, pmode), source)
+
+
+def _read_lines(directive: str, path: str, source: Optional[Source],
+                insecure_perms: bool) -> Iterator[Tuple[int, str]]:
+    # Only the user file holds secrets; a group file may be world-readable like /etc/group.
+    _check_file(directive, path, source, insecure_perms,
+                refuse_readable=(directive == "AuthUserFile"))
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError("%s: unable to read '%s': %s"
+                          % (directive, path, e.strerror), source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        lineno = data[:e.start].count(b"\n") + 1
+        raise ConfigError("%s: invalid UTF-8 on line %d of '%s'"
+                          % (directive, lineno, path), source)
+    # split("\n"), not splitlines(): line numbers must be the ones an editor shows.
+    for lineno, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        yield lineno, line
+
+
+def _parse_id(directive: str, what: str, value: str, lineno: int, path: str,
+              source: Optional[Source]) -> int:
+    if not value.isascii() or not value.isdigit() or int(value) > 0xFFFFFFFE:
+        raise ConfigError("%s: bad %s '%s' on line %d of '%s': expected a number "
+                          "from 0 to 4294967294" % (directive, what, value, lineno, path),
+                          source)
+    return int(value)
+
+
+def read_auth_user_file(path: str, source: Optional[Source] = None,
+                        insecure_perms: bool = False) -> Tuple[AuthUser, ...]:
+    """Read an ``AuthUserFile``: ``name:hash:uid:gid:gecos:home:shell`` per line."""
+    d = "AuthUserFile"
+    users = []
+    seen: Dict[str, int] = {}
+    for lineno, line in _read_lines(d, path, source, insecure_perms):
+        fields = line.split(":")
+        if len(fields) != 7:
+            raise ConfigError("%s: malformed entry on line %d of '%s': expected 7 fields "
+                              "separated by ':', got %d" % (d, lineno, path, len(fields)),
+                              source)
+        name, hash_, uid, gid, gecos, home, shell = fields
+        if not name or name != name.strip():
+            raise ConfigError("%s: bad user name %r on line %d of '%s'"
+                              % (d, name, lineno, path), source)
+        if name in seen:
+            raise ConfigError("%s: duplicate user '%s' on line %d of '%s' (first on line %d)"
+                              % (d, name, lineno, path, seen[name]), source)
+        seen[name] = lineno
+        uid_n = _parse_id(d, "uid", uid, lineno, path, source)
+        gid_n = _parse_id(d, "gid", gid, lineno, path, source)
+        if not home.startswith("/"):
+            raise ConfigError("%s: home directory '%s' of user '%s' on line %d of '%s' is "
+                              "not an absolute path" % (d, home, name, lineno, path), source)
+        users.append(AuthUser(name=name, hash=hash_, uid=uid_n, gid=gid_n, gecos=gecos,
+                              home=home, shell=shell))
+    return tuple(users)
+
+
+def read_auth_group_file(path: str, source: Optional[Source] = None,
+                         insecure_perms: bool = False) -> Dict[int, str]:
+    """Read an ``AuthGroupFile``: ``name:x:gid:member,member`` per line; gid -> name."""
+    d = "AuthGroupFile"
+    groups: Dict[int, str] = {}
+    names: Dict[str, int] = {}
+    for lineno, line in _read_lines(d, path, source, insecure_perms):
+        fields = line.split(":")
+        if len(fields) != 4:
+            raise ConfigError("%s: malformed entry on line %d of '%s': expected 4 fields "
+                              "separated by ':', got %d" % (d, lineno, path, len(fields)),
+                              source)
+        name, _password, gid, _members = fields
+        if not name or name != name.strip():
+            raise ConfigError("%s: bad group name %r on line %d of '%s'"
+                              % (d, name, lineno, path), source)
+        if name in names:
+            raise ConfigError("%s: duplicate group '%s' on line %d of '%s' (first on line %d)"
+                              % (d, name, lineno, path, names[name]), source)
+        gid_n = _parse_id(d, "gid", gid, lineno, path, source)
+        names[name] = lineno
+        # Several names for one gid are legal in /etc/group; getgrgid() answers the first.
+        groups.setdefault(gid_n, name)
+    return groups
+
+
+# --------------------------------------------------------------------------- passwords
+
+#: The crypt(3) schemes an AuthUserFile may hold (glibc/libxcrypt's, as ProFTPD uses).
+#: bcrypt covers $2a$, $2b$ and the $2y$ that htpasswd and PHP write.
+SCHEMES = ("sha512_crypt", "sha256_crypt", "md5_crypt", "bcrypt")
+
+_context = CryptContext(schemes=list(SCHEMES), default="sha512_crypt")
+
+#: crypt(3) only ever sees the first 72 bytes for bcrypt; the bcrypt package refuses more.
+_BCRYPT_MAX = 72
+
+
+def hash_password(password: str) -> str:
+    """sha512-crypt with glibc's default rounds, as ``ftpasswd --sha512`` and
+    ``openssl passwd -6`` write it."""
+    return _context.handler("sha512_crypt").using(rounds=5000).hash(password)
+
+
+def verify_password(password, hashed: str) -> bool:
+    """Whether *password* (str or bytes) matches the crypt(3) *hashed*; CPU-heavy, blocking.
+
+    A locked (``*``, ``!...``), empty, malformed or unknown-scheme hash never matches.
+    """
+    scheme = _context.identify(hashed, required=False) if hashed else None
+    if scheme is None:
+        return False
+    secret = password.encode("utf-8", "surrogateescape") if isinstance(password, str) \
+        else bytes(password)
+    if scheme == "bcrypt":
+        secret = secret[:_BCRYPT_MAX]
+    try:
+        return _context.verify(secret, hashed, scheme=scheme)
+    except (ValueError, TypeError):
+        # Malformed hash (bad salt/checksum characters) or oversized password.
+        return False
+
+
+def _dummy_hash(users) -> str:
+    """A hash of a random secret costing what a real user's check costs.
+
+    Unknown users are checked against it so that the reply time does not tell which
+    names exist; it copies the most common (scheme, rounds) among the configured users.
+    """
+    counts: Dict[Tuple[str, int, Optional[str]], int] = {}
+    for user in users:
+        scheme = _context.identify(user.hash, required=False) if user.hash else None
+        if scheme is None:
+            continue
+        try:
+            parsed = _context.handler(scheme).from_string(user.hash)
+        except (ValueError, TypeError):
+            continue
+        key = (scheme, getattr(parsed, "rounds", None), getattr(parsed, "ident", None))
+        counts[key] = counts.get(key, 0) + 1
+    scheme, rounds, ident = ("sha512_crypt", 5000, None)
+    if counts:
+        scheme, rounds, ident = max(counts, key=counts.__getitem__)
+    handler = _context.handler(scheme)
+    settings = {}
+    if rounds is not None and "rounds" in handler.setting_kwds:
+        settings["rounds"] = rounds
+    if ident is not None and "ident" in handler.setting_kwds:
+        # passlib writes $2b$ for $2y$: same algorithm, same cost.
+        settings["ident"] = "2b" if ident.strip("$") == "2y" else ident
+    return handler.using(**settings).hash(os.urandom(16).hex())
+
+
+# --------------------------------------------------------------------------- avatars
+
+class IFTPRedisAvatar(Interface):
+    """Marker: a logged-in FTP user (an :class:`Avatar`)."""
+
+
+@implementer(IFTPRedisAvatar)
+@dataclass(frozen=True)
+class Avatar:
+    """Who logged in and where the session lives.
+
+    ``root`` is the real path of the jail ("/" when there is no DefaultRoot); ``cwd`` is
+    the virtual start directory inside it ("/" when jailed to the home, the home itself
+    when ``root`` is "/").
+    """
+
+    name: str
+    uid: int
+    gid: int
+    group: Optional[str]
+    home: str
+    root: str
+    cwd: str
+    anonymous: bool = False
+    anon_password: Optional[str] = None
+
+
+class LoginRefused(UnauthorizedLogin):
+    """A failed login.  The client sees only "Login incorrect"; the server log may show
+    :attr:`reason` (a short code) and the message.  Neither ever holds the password."""
+
+    UNKNOWN_USER = "unknown-user"
+    BAD_PASSWORD = "bad-password"
+    ROOT_LOGIN = "root-login"
+    INVALID_SHELL = "invalid-shell"
+    NO_HOME = "no-home"
+    NO_ROOT = "no-root"
+
+    def __init__(self, user: str, reason: str, detail: str):
+        UnauthorizedLogin.__init__(self, "user %r: %s" % (user, detail))
+        self.user = user
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+
+
+@implementer(ICredentialsChecker)
+class AuthFileChecker:
+    """Checks user name and password against the AuthUserFile users of one server.
+
+    The avatar id it returns is the user's name (str).  Shell and root-login checks come
+    after the password check, so a wrong password is all a guesser ever learns.
+    """
+
+    credentialInterfaces = (IUsernamePassword,)
+
+    def __init__(self, server: ServerConfig, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self._reactor = reactor
+        self._server = server
+        self._users = {u.name: u for u in server.auth_users}
+        self._dummy = _dummy_hash(server.auth_users)
+
+    def requestAvatarId(self, credentials):
+        name = _as_text(credentials.username)
+        password = credentials.password
+        user = self._users.get(name)
+        hashed = user.hash if user is not None else self._dummy
+        # Hashing takes milliseconds to seconds: never on the reactor thread.
+        d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
+                              verify_password, password, hashed)
+        d.addCallback(self._verified, name, user)
+        return d
+
+    def _verified(self, ok: bool, name: str, user: Optional[AuthUser]) -> str:
+        if user is None:
+            raise LoginRefused(name, LoginRefused.UNKNOWN_USER, "no such user")
+        if not ok:
+            raise LoginRefused(name, LoginRefused.BAD_PASSWORD, "incorrect password")
+        if user.uid == 0:
+            # ProFTPD's RootLogin defaults to off: uid 0 may not log in over FTP.
+            raise LoginRefused(name, LoginRefused.ROOT_LOGIN, "uid 0 may not log in "
+                               "(RootLogin is off)")
+        server = self._server
+        if server.require_valid_shell and user.shell not in server.valid_shells:
+            raise LoginRefused(name, LoginRefused.INVALID_SHELL,
+                               "shell %r is not a valid shell (RequireValidShell on)"
+                               % (user.shell,))
+        return name
+
+    # Hook for <Anonymous> (not implemented yet): a second checker for
+    # twisted.cred.credentials.IAnonymous / UserAlias names would go beside this one,
+    # returning an avatar id the realm maps to an Avatar(anonymous=True, anon_password=...)
+    # rooted at AnonymousConfig.root.
+
+
+def _expand_root(default_root: str, user: AuthUser) -> str:
+    """DefaultRoot's ``~`` (the user's home) and ``%u`` (the user name)."""
+    path = default_root.replace("%u", user.name)
+    if path == "~" or path.startswith("~/"):
+        path = user.home.rstrip("/") + path[1:]
+    return path
+
+
+def _create_home(path: str, uid: int, gid: int) -> None:
+    """CreateHome: missing parents 0711 and root-owned, the home 0700 owned by the user."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, mode=0o711, exist_ok=True)
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)           # mkdir's mode is filtered by the process umask
+    if os.geteuid() == 0:
+        os.chown(path, uid, gid)
+
+
+@implementer(IRealm)
+class AuthFileRealm:
+    """Turns a checked user name into an :class:`Avatar` (DefaultRoot, CreateHome)."""
+
+    def __init__(self, server: ServerConfig, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self._reactor = reactor
+        self._server = server
+        self._users = {u.name: u for u in server.auth_users}
+
+    def requestAvatar(self, avatarId, mind, *interfaces):
+        if IFTPRedisAvatar not in interfaces:
+            raise NotImplementedError("only IFTPRedisAvatar is supported")
+        user = self._users[_as_text(avatarId)]
+        # stat/mkdir may block on a slow or network file system.
+        d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
+                              self.avatar_for, user)
+        d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self._logout))
+        return d
+
+    @staticmethod
+    def _logout() -> None:
+        pass
+
+    def avatar_for(self, user: AuthUser) -> Avatar:
+        """Blocking: resolve the home and the jail, creating the home if allowed."""
+        server = self._server
+        home = os.path.normpath(user.home)
+        if not os.path.isdir(home) and server.create_home:
+            try:
+                _create_home(home, user.uid, user.gid)
+            except OSError as e:
+                raise LoginRefused(user.name, LoginRefused.NO_HOME,
+                                   "cannot create home directory '%s': %s"
+                                   % (home, e.strerror))
+        home_exists = os.path.isdir(home)
+        home = os.path.realpath(home)
+        if server.default_root is None:
+            root = "/"
+        else:
+            root = _expand_root(server.default_root, user)
+            if not os.path.isdir(root):
+                if server.default_root == "~":
+                    raise LoginRefused(user.name, LoginRefused.NO_HOME,
+                                       "home directory '%s' does not exist" % (root,))
+                raise LoginRefused(user.name, LoginRefused.NO_ROOT,
+                                   "DefaultRoot '%s' does not exist" % (root,))
+            root = os.path.realpath(root)
+        if root == "/":
+            if not home_exists:
+                raise LoginRefused(user.name, LoginRefused.NO_HOME,
+                                   "home directory '%s' does not exist" % (home,))
+            cwd = home
+        elif home_exists and (home == root or home.startswith(root.rstrip("/") + "/")):
+            cwd = "/" + os.path.relpath(home, root) if home != root else "/"
+        else:
+            # Jailed elsewhere, home missing or outside the jail: ProFTPD starts at the
+            # jail's top rather than refusing.
+            cwd = "/"
+        group = server.auth_groups.get(user.gid)
+        return Avatar(name=user.name, uid=user.uid, gid=user.gid, group=group, home=home,
+                      root=root, cwd=cwd)
+
+
+def make_portal(server: ServerConfig, reactor=None) -> Portal:
+    """The portal for one server's virtual users (AuthUserFile)."""
+    return Portal(AuthFileRealm(server, reactor), [AuthFileChecker(server, reactor)])
