@@ -1,0 +1,347 @@
+# -*- test-case-name: tests.test_router -*-
+"""Which RedisLogOnCommand / RedisLogOnEvent rules log an event, and as what.
+
+This module owns the runtime side of mod_redis's logging directives: choosing the config
+scope of an event (the deepest matching ``<Directory>``, else ``<Anonymous>``, else the
+server; spec 2.11), ProFTPD's merge-down of rules and extras into nested scopes, the
+``none`` pruning after login (spec 4.6), the filter matching of both directives (spec 4.3,
+observed 3, DECISIONS) and the Redis key of each record (spec 4.4).
+
+Everything that does not depend on the event's values is worked out once: scopes and
+their effective rules at construction, and the list of matching rules per (scope, login
+state, command) on first use.  :meth:`Router.records` is then a dictionary lookup plus
+one render per record.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ftpredis.config.model import DirectoryConfig, LogRule, LogScope, ServerConfig
+from ftpredis.events import (
+    COMMAND, COMMAND_CLASSES, CONNECT, DISCONNECT, KNOWN_COMMANDS,
+)
+from ftpredis.logformat import CompiledFormat, Template, compile_format, utf8
+
+__all__ = ["Router", "Scope", "rule_matches"]
+
+ON_COMMAND = "RedisLogOnCommand"
+ON_EVENT = "RedisLogOnEvent"
+
+# ProFTPD's class bits (only their distinctness matters).
+_CLASS_BITS = {name: 1 << i for i, name in enumerate(
+    ("AUTH", "INFO", "DIRS", "READ", "WRITE", "MISC", "SEC", "SSH", "SFTP",
+     "CONNECT", "DISCONNECT"))}
+CL_ALL = 0
+for _name in ("AUTH", "INFO", "DIRS", "READ", "WRITE", "MISC", "SEC", "SSH", "SFTP"):
+    CL_ALL |= _CLASS_BITS[_name]
+CL_CONNECT = _CLASS_BITS["CONNECT"]
+CL_DISCONNECT = _CLASS_BITS["DISCONNECT"]
+
+_VERB_CLASSES: Dict[str, int] = {}
+for _cls, _verbs in COMMAND_CLASSES.items():
+    for _verb in _verbs:
+        _VERB_CLASSES[_verb] = _VERB_CLASSES.get(_verb, 0) | _CLASS_BITS[_cls]
+
+# Every command outside ProFTPD's table is matched the same way, so one cache entry
+# serves all of them (and a client cannot grow the cache by inventing verbs).
+_UNKNOWN = object()
+
+
+def _included_classes(words) -> int:
+    """Jot's included-class mask for RedisLogOnEvent words (ALL brings CONNECT/DISCONNECT)."""
+    mask = 0
+    for word in words:
+        if word == "AUTH":
+            continue    # Jot looks names up as commands first: AUTH is the FTP command
+        if word == "ALL":
+            mask |= CL_ALL | CL_CONNECT | CL_DISCONNECT
+        elif word in _CLASS_BITS:
+            mask |= _CLASS_BITS[word]
+    return mask
+
+
+def rule_matches(rule: LogRule, kind: str, verb: Optional[str]) -> bool:
+    """Whether ``rule`` selects an event of ``kind`` with command word ``verb``.
+
+    RedisLogOnCommand follows the documentation (DECISIONS): command names, ``ALL`` for
+    every command including unknown ones, ``CONNECT`` / ``DISCONNECT`` for the session
+    events.  RedisLogOnEvent copies Jot's filter (spec 4.3) exactly.
+    """
+    if rule.none:
+        return False
+    if rule.directive == ON_COMMAND:
+        if kind == COMMAND:
+            return "ALL" in rule.classes or verb in rule.commands
+        if kind == CONNECT:
+            return "CONNECT" in rule.classes
+        if kind == DISCONNECT:
+            return "DISCONNECT" in rule.classes
+        return False
+
+    included = _included_classes(rule.classes)
+    if kind == CONNECT:
+        return bool(included & CL_CONNECT)
+    if kind == DISCONNECT:
+        return bool(included & CL_DISCONNECT)
+    if verb in KNOWN_COMMANDS:
+        cls = _VERB_CLASSES.get(verb, 0)
+        if cls:
+            if cls & included:
+                return True
+        elif included == CL_ALL:
+            return True
+        return verb in rule.commands or (verb == "AUTH" and "AUTH" in rule.classes)
+    # Unknown command (id -1, no CONNECT/DISCONNECT class): only an exact CL_ALL mask.
+    return included == CL_ALL
+
+
+# -- scopes ------------------------------------------------------------------------------------
+
+class Scope:
+    """One config context (server, <Anonymous> or <Directory>) after merge-down.
+
+    ``entries`` are the directive records of the context as ProFTPD holds them after
+    merge-down: its own, then the copies from its parent.  A ``none`` placeholder is
+    single-valued, so it is copied into a child only if the child has no record of that
+    directive yet; real rules are multi-valued and always copied.
+    """
+
+    def __init__(self, label: str, own: LogScope, parent: Optional["Scope"]):
+        self.label = label
+        self.parent = parent
+        entries: List[LogRule] = list(own.rules)
+        if parent is not None:
+            for rule in parent.entries:
+                if rule.none and any(r.directive == rule.directive for r in entries):
+                    continue
+                entries.append(rule)
+        self.entries: Tuple[LogRule, ...] = tuple(entries)
+        self.extras = tuple(own.extras) + (parent.extras if parent is not None else ())
+        # Before login "none" is just skipped; after it, every directive that has a
+        # "none" in this set loses all its records here (mod_redis POST_CMD PASS).
+        self.rules_before_login = tuple(r for r in self.entries if not r.none)
+        pruned = {r.directive for r in self.entries if r.none}
+        self.rules_after_login = tuple(
+            r for r in self.entries if not r.none and r.directive not in pruned)
+
+    def rules(self, logged_in: bool) -> Tuple[LogRule, ...]:
+        return self.rules_after_login if logged_in else self.rules_before_login
+
+    def __repr__(self):
+        return "<Scope %s>" % (self.label,)
+
+
+class _Dir:
+    """A <Directory> pattern: ``base`` and everything below it, or only below with /*."""
+
+    __slots__ = ("config", "base", "below_only", "scope")
+
+    def __init__(self, config: DirectoryConfig):
+        self.config = config
+        path = config.path
+        self.below_only = path.endswith("/*")
+        if self.below_only:
+            path = path[:-2]
+        path = path.rstrip("/")
+        self.base = path            # "" is the root directory
+        self.scope: Optional[Scope] = None
+
+    def matches(self, path: str) -> bool:
+        base = self.base
+        if path == base or (not base and path == "/"):
+            return not self.below_only
+        return path.startswith(base + "/")
+
+    def depth(self) -> Tuple[int, int]:
+        return (len(self.base), 1 if self.below_only else 0)
+
+
+def _build_dirs(configs: Sequence[DirectoryConfig], top: Scope, label: str) -> List[_Dir]:
+    dirs = [_Dir(c) for c in configs]
+
+    def parent_of(d: _Dir) -> Optional[_Dir]:
+        best = None
+        for other in dirs:
+            if other is d or other.depth() >= d.depth():
+                continue
+            probe = d.base or "/"
+            if other.matches(probe):
+                if best is None or other.depth() > best.depth():
+                    best = other
+        return best
+
+    def build(d: _Dir) -> Scope:
+        if d.scope is None:
+            parent = parent_of(d)
+            parent_scope = build(parent) if parent is not None else top
+            d.scope = Scope("%s <Directory %s>" % (label, d.config.path), d.config.logging,
+                            parent_scope)
+        return d.scope
+
+    for d in dirs:
+        build(d)
+    # Deepest first, so the first match is the one ProFTPD's dir_config would pick.
+    return sorted(dirs, key=lambda d: d.depth(), reverse=True)
+
+
+def _deepest(dirs: Sequence[_Dir], path: Optional[str]) -> Optional[_Dir]:
+    if not path:
+        return None
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    for d in dirs:
+        if d.matches(path):
+            return d
+    return None
+
+
+# -- the router --------------------------------------------------------------------------------
+
+class _Target:
+    """One matching rule, ready to produce a record."""
+
+    __slots__ = ("render", "key", "key_template", "connecting", "disconnecting")
+
+    def __init__(self, render, key: Optional[bytes], key_template: Optional[Template],
+                 connecting: bool, disconnecting: bool):
+        self.render = render
+        self.key = key
+        self.key_template = key_template
+        self.connecting = connecting
+        self.disconnecting = disconnecting
+
+
+class Router:
+    """Routes events of one server to ``(key, json)`` records (spec 4.3-4.6)."""
+
+    _PATH_CACHE_SIZE = 4096
+
+    def __init__(self, server: ServerConfig):
+        self.server = server
+        self.formats: Dict[str, CompiledFormat] = {
+            name: compile_format(name, text) for name, text in server.formats.items()}
+        self.dropped_empty_key = 0      # records dropped because the key rendered empty
+        self.problems: List[str] = []   # rules naming a LogFormat that does not exist
+        self._templates: Dict[str, Template] = {}
+        self._renderers: Dict[Tuple[str, tuple], object] = {}
+
+        self.server_scope = Scope("%s" % server.label, server.logging, None)
+        self._server_dirs = _build_dirs(server.directories, self.server_scope, server.label)
+        if server.anonymous:
+            anon = server.anonymous[0]
+            self.anon_scope: Optional[Scope] = Scope(
+                "%s <Anonymous %s>" % (server.label, anon.root), anon.logging,
+                self.server_scope)
+            self._anon_dirs = _build_dirs(anon.directories, self.anon_scope,
+                                          "%s <Anonymous>" % server.label)
+        else:
+            self.anon_scope = None
+            self._anon_dirs = []
+
+        self._path_cache: Dict[Tuple[bool, Optional[str]], Scope] = {}
+        self._targets: Dict[tuple, Tuple[_Target, ...]] = {}
+        self.enabled = any(s.entries for s in self.scopes())
+
+    def scopes(self) -> List[Scope]:
+        out = [self.server_scope]
+        out.extend(d.scope for d in self._server_dirs)
+        if self.anon_scope is not None:
+            out.append(self.anon_scope)
+            out.extend(d.scope for d in self._anon_dirs)
+        return out
+
+    # -- scope selection --------------------------------------------------------------
+
+    def scope_for(self, event) -> Scope:
+        """The config context of ``event`` (spec 2.11)."""
+        anonymous = bool(event.anonymous) and self.anon_scope is not None
+        cache_key = (anonymous, event.config_path)
+        scope = self._path_cache.get(cache_key)
+        if scope is None:
+            if anonymous:
+                d = _deepest(self._anon_dirs, event.config_path)
+                scope = d.scope if d is not None else self.anon_scope
+            else:
+                d = _deepest(self._server_dirs, event.config_path)
+                scope = d.scope if d is not None else self.server_scope
+            if len(self._path_cache) >= self._PATH_CACHE_SIZE:
+                self._path_cache.clear()
+            self._path_cache[cache_key] = scope
+        return scope
+
+    # -- matching ----------------------------------------------------------------------
+
+    def _template(self, text: str) -> Template:
+        template = self._templates.get(text)
+        if template is None:
+            template = self._templates[text] = Template(text)
+        return template
+
+    def _renderer(self, fmt: CompiledFormat, extras: tuple):
+        key = (fmt.name, extras)
+        render = self._renderers.get(key)
+        if render is None:
+            render = self._renderers[key] = fmt.renderer(extras)
+        return render
+
+    def targets(self, scope: Scope, logged_in: bool, kind: str, verb) -> Tuple[_Target, ...]:
+        """The matching rules for an event, in order: RedisLogOnCommand, then RedisLogOnEvent."""
+        cache_key = (scope, logged_in, kind, verb)
+        found = self._targets.get(cache_key)
+        if found is not None:
+            return found
+        match_verb = None if verb is _UNKNOWN else verb
+        out = []
+        rules = scope.rules(logged_in)
+        for directive in (ON_COMMAND, ON_EVENT):
+            for rule in rules:
+                if rule.directive != directive or not rule_matches(rule, kind, match_verb):
+                    continue
+                fmt = self.formats.get(rule.format_name)
+                if fmt is None:
+                    problem = "%s: no LogFormat '%s' configured (%s)" % (
+                        rule.directive, rule.format_name, rule.source)
+                    if problem not in self.problems:
+                        self.problems.append(problem)
+                    continue
+                render = self._renderer(fmt, scope.extras)
+                if rule.key_template is None:
+                    key, template = fmt.name_bytes, None
+                else:
+                    template = self._template(rule.key_template)
+                    key = None
+                    if template.constant is not None:
+                        key = utf8(template.constant)
+                is_command = directive == ON_COMMAND
+                out.append(_Target(render, key, template,
+                                   is_command and kind == CONNECT,
+                                   is_command and kind == DISCONNECT))
+        found = self._targets[cache_key] = tuple(out)
+        return found
+
+    def records(self, event) -> List[Tuple[bytes, bytes]]:
+        """``(key, json)`` for every rule that logs ``event``, in config order."""
+        kind = event.kind
+        verb = event.verb
+        if kind == COMMAND and verb not in KNOWN_COMMANDS:
+            verb = _UNKNOWN
+        elif kind != COMMAND:
+            verb = None
+        targets = self.targets(self.scope_for(event), bool(event.logged_in), kind, verb)
+        if not targets:
+            return []
+        out = []
+        for t in targets:
+            key = t.key
+            if key is None:
+                key = utf8(t.key_template.render(event))
+                if not key:
+                    # ProFTPD's RPUSH refuses an empty key (EINVAL); the record is lost.
+                    self.dropped_empty_key += 1
+                    continue
+            elif not key:
+                self.dropped_empty_key += 1
+                continue
+            out.append((key, t.render(event, t.connecting, t.disconnecting)))
+        return out
