@@ -1,0 +1,240 @@
+# -*- test-case-name: tests.test_filesystem -*-
+"""The jailed file system one FTP session sees.
+
+This module owns the mapping between the paths a client sends (virtual paths, absolute
+or relative to the virtual working directory) and real paths under the session's root
+(ProFTPD's ``DefaultRoot`` jail).  Every path that reaches the disk goes through
+:meth:`JailedFS.resolve`, which refuses anything whose real path leaves the root, be it
+through ``..`` (clamped, as a chroot would) or a symbolic link.  Errors are raised as
+:class:`FSError` carrying ProFTPD's wording (``"<path>: No such file or directory"``).
+
+Paths are ``str`` decoded with ``surrogateescape``: bytes that are not UTF-8 survive the
+round trip to the disk unchanged (the file system encoding here is UTF-8).
+"""
+
+from __future__ import annotations
+
+import errno
+import grp
+import os
+import posixpath
+import pwd
+import stat as statmod
+import time
+from typing import Callable, Iterable, List, Mapping, Optional, Tuple
+
+
+class FSError(Exception):
+    """A refused or failed file system operation, with the text the client sees."""
+
+    def __init__(self, err: int, display: str, message: Optional[str] = None):
+        self.errno = err
+        self.display = display
+        self.message = message if message is not None else os.strerror(err)
+        Exception.__init__(self, "%s: %s" % (display, self.message))
+
+    @property
+    def text(self) -> str:
+        return "%s: %s" % (self.display, self.message)
+
+
+def _within(real: str, root: str) -> bool:
+    if root == "/":
+        return True
+    return real == root or real.startswith(root + "/")
+
+
+class JailedFS:
+    """One session's view of the disk: ``root`` is the real directory shown as ``/``."""
+
+    def __init__(self, root: str, cwd: str = "/", umask: int = 0o022,
+                 user_names: Optional[Mapping[int, str]] = None,
+                 group_names: Optional[Mapping[int, str]] = None,
+                 use_system_names: bool = True):
+        self.root = os.path.realpath(root)
+        self.umask = umask
+        self.cwd = "/"
+        self._users = dict(user_names or {})
+        self._groups = dict(group_names or {})
+        self._system_names = use_system_names
+        try:
+            self.chdir(cwd)
+        except FSError:
+            self.cwd = "/"
+
+    # -- paths ------------------------------------------------------------------------
+    def virtual(self, path: Optional[str]) -> str:
+        """The normalised absolute virtual path (``..`` stops at ``/``)."""
+        if not path:
+            return self.cwd
+        if not path.startswith("/"):
+            path = posixpath.join(self.cwd, path)
+        parts: List[str] = []
+        for part in path.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if parts:
+                    parts.pop()
+                continue
+            parts.append(part)
+        return "/" + "/".join(parts)
+
+    def real_of(self, vpath: str) -> str:
+        """The real path that a virtual absolute path names (no symlink check)."""
+        if vpath == "/":
+            return self.root
+        if self.root == "/":
+            return vpath
+        return self.root + vpath
+
+    def chroot_join(self, vpath: str) -> str:
+        """ProFTPD's "chroot path + virtual path" form (``<root>/`` for the root)."""
+        if self.root == "/":
+            return vpath
+        return self.root + vpath
+
+    def resolve(self, path: Optional[str], display: Optional[str] = None) -> Tuple[str, str]:
+        """``(virtual, real)`` for a client path; FSError(EACCES) if it leaves the jail."""
+        display = path if display is None else display
+        vpath = self.virtual(path)
+        real = self.real_of(vpath)
+        # realpath resolves every existing component, so a symlink anywhere in the path
+        # (also the last one) that points outside the root is caught here.
+        if not _within(os.path.realpath(real), self.root):
+            raise FSError(errno.EACCES, display or vpath)
+        return vpath, real
+
+    # -- operations ---------------------------------------------------------------------
+    def _call(self, display: str, fn: Callable, *args):
+        try:
+            return fn(*args)
+        except OSError as e:
+            raise FSError(e.errno or errno.EIO, display) from None
+
+    def stat(self, path: Optional[str], display: Optional[str] = None):
+        display = path if display is None else display
+        _, real = self.resolve(path, display)
+        return self._call(display, os.stat, real)
+
+    def chdir(self, path: Optional[str], display: Optional[str] = None) -> str:
+        display = path if display is None else display
+        vpath, real = self.resolve(path, display)
+        st = self._call(display, os.stat, real)
+        if not statmod.S_ISDIR(st.st_mode):
+            raise FSError(errno.ENOTDIR, display)
+        if not os.access(real, os.X_OK):
+            raise FSError(errno.EACCES, display)
+        self.cwd = vpath
+        return vpath
+
+    def mkdir(self, path: str) -> Tuple[str, str]:
+        vpath, real = self.resolve(path)
+        self._call(path, os.mkdir, real, 0o777 & ~self.umask)
+        return vpath, real
+
+    def rmdir(self, path: str) -> Tuple[str, str]:
+        vpath, real = self.resolve(path)
+        if real == self.root:
+            raise FSError(errno.EBUSY, path)
+        st = self._call(path, os.lstat, real)
+        if not statmod.S_ISDIR(st.st_mode):
+            raise FSError(errno.ENOTDIR, path)
+        self._call(path, os.rmdir, real)
+        return vpath, real
+
+    def unlink(self, path: str) -> int:
+        """Remove a file; returns its size (ProFTPD logs it as %b)."""
+        _, real = self.resolve(path)
+        st = self._call(path, os.lstat, real)
+        if statmod.S_ISDIR(st.st_mode):
+            raise FSError(errno.EISDIR, path)
+        self._call(path, os.unlink, real)
+        return st.st_size
+
+    def rename(self, src_real: str, dst: str) -> Tuple[str, str]:
+        vpath, real = self.resolve(dst)
+        if real == self.root:
+            raise FSError(errno.EBUSY, dst)
+        self._call(dst, os.rename, src_real, real)
+        return vpath, real
+
+    def chmod(self, path: str, mode: int) -> Tuple[str, str]:
+        vpath, real = self.resolve(path)
+        self._call(path, os.chmod, real, mode)
+        return vpath, real
+
+    # -- listings (blocking: the protocol runs them in a thread) ------------------------
+    def _owner(self, uid: int) -> str:
+        name = self._users.get(uid)
+        if name is None and self._system_names:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                pass
+        return name if name is not None else str(uid)
+
+    def _group(self, gid: int) -> str:
+        name = self._groups.get(gid)
+        if name is None and self._system_names:
+            try:
+                name = grp.getgrgid(gid).gr_name
+            except KeyError:
+                pass
+        return name if name is not None else str(gid)
+
+    def list_entries(self, real: str, show_hidden: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
+        """``(name, lstat)`` for a directory's entries, or ``[(real basename, stat)]`` for a file."""
+        st = os.stat(real)
+        if not statmod.S_ISDIR(st.st_mode):
+            return [(os.path.basename(real), st)]
+        out = []
+        with os.scandir(real) as it:
+            for entry in it:
+                if entry.name.startswith(".") and not show_hidden:
+                    continue
+                try:
+                    est = entry.stat(follow_symlinks=False)
+                except OSError:
+                    est = None
+                out.append((entry.name, est))
+        out.sort(key=lambda e: e[0])
+        return out
+
+    def format_long(self, name: str, st: Optional[os.stat_result], now: Optional[float] = None,
+                    link_target: Optional[str] = None) -> str:
+        """One ``ls -l`` line as ProFTPD prints it."""
+        if st is None:
+            return name
+        now = time.time() if now is None else now
+        mode = statmod.filemode(st.st_mode)
+        mtime = time.localtime(st.st_mtime)
+        if abs(now - st.st_mtime) > 180 * 86400:
+            date = time.strftime("%b %d  %Y", mtime)
+        else:
+            date = time.strftime("%b %d %H:%M", mtime)
+        line = "%s %3d %-8s %-8s %10d %s %s" % (
+            mode, st.st_nlink, self._owner(st.st_uid), self._group(st.st_gid),
+            st.st_size, date, name)
+        if link_target is not None:
+            line += " -> " + link_target
+        return line
+
+    def listing(self, real: str, long: bool, show_hidden: bool = False,
+                prefix: str = "") -> List[str]:
+        """Lines of a LIST (``long``) or NLST answer; raises OSError."""
+        entries = self.list_entries(real, show_hidden)
+        lines = []
+        now = time.time()
+        for name, st in entries:
+            if long:
+                target = None
+                if st is not None and statmod.S_ISLNK(st.st_mode):
+                    try:
+                        target = os.readlink(os.path.join(real, name))
+                    except OSError:
+                        target = None
+                lines.append(self.format_long(name, st, now, target))
+            else:
+                lines.append(prefix + name)
+        return lines

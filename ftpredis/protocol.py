@@ -1,0 +1,1422 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""The FTP server: control connection, data connections, and the events they log.
+
+This module owns what a client sees of ftpredis (ProFTPD 1.3.8's reply texts, collected in
+:data:`REPLIES`) and the :class:`~ftpredis.events.Event` each command produces.  It keeps
+Twisted's :class:`~twisted.protocols.ftp.FTP` and :class:`~twisted.protocols.ftp.FTPFactory`
+as base classes (timeouts, connection limit, factory plumbing) but replaces the command
+dispatch, the data-connection handling and every command, because the stock ones are
+unsafe (PORT bounce, PASV theft, symlink escapes), block the control channel on PASV and
+mishandle ASCII and UTF-8 (see the research notes, section A.11).
+
+Ordering rule copied from ProFTPD: a command's record is emitted, synchronously, after
+its final reply is known and before that reply is written.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import random
+import stat as statmod
+import string
+import tempfile
+import time
+from collections import deque
+from typing import Callable, List, Optional, Sequence
+
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
+from twisted.internet import defer, error as ierror, interfaces, protocol
+from twisted.internet.threads import deferToThread
+from twisted.logger import Logger
+from twisted.protocols import basic, ftp
+from twisted.python import failure
+
+from ftpredis import __version__
+from ftpredis.auth import IFTPRedisAvatar
+from ftpredis.events import (COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields,
+                             path_tail)
+from ftpredis.filesystem import FSError, JailedFS
+
+log = Logger()
+
+# ---------------------------------------------------------------------------------------
+# Reply texts.  Verified against proftpd 1.3.8 (Debian 12, DefaultRoot ~, AuthUserFile)
+# with raw sockets and ftplib; "(ours)" marks texts ProFTPD has no equivalent for.
+REPLIES = {
+    "banner": (220, "ftpredis Server (%s) [%s]"),
+    "banner_off": (220, "%s FTP server ready"),
+    "too_many": (421, "Too many users"),                                 # (ours)
+    "idle_timeout": (421, "Idle timeout (%d seconds): closing control connection"),
+    "not_understood": (500, "%s not understood"),
+    "quoted_not_understood": (500, "'%s' not understood"),
+    "quoted_not_understood_501": (501, "'%s' not understood"),
+    "invalid_params": (501, "Invalid number of parameters"),
+    "line_too_long": (500, "Command line too long"),                     # (ours)
+    "nul_in_line": (500, "Illegal character in command"),                # (ours)
+    "please_login": (530, "Please login with USER and PASS"),
+    "user_ok": (331, "Password required for %s"),
+    "anon_user_ok": (331, "Anonymous login ok, send your complete email address as your password"),
+    "logged_in": (230, "User %s logged in"),
+    "anon_logged_in": (230, "Anonymous access granted, restrictions apply"),
+    "login_incorrect": (530, "Login incorrect."),
+    "pass_first_user": (503, "Login with USER first"),
+    "already_logged_in": (503, "You are already logged in"),
+    "reauth": (501, "Reauthentication not supported"),
+    "goodbye": (221, "Goodbye."),
+    "pwd": (257, "\"%s\" is the current directory"),
+    "cmd_ok": (250, "%s command successful"),
+    "mkd_ok": (257, "\"%s\" - Directory successfully created"),
+    "rnfr_ok": (350, "File or directory exists, ready for destination name"),
+    "rnto_ok": (250, "Rename successful"),
+    "bad_sequence": (503, "Bad sequence of commands"),
+    "size_ascii": (550, "SIZE not allowed in ASCII mode"),
+    "not_regular": (550, "%s: not a regular file"),
+    "not_plain": (550, "%s: not a plain file"),
+    "not_regular_xfer": (550, "%s: Not a regular file"),
+    "overwrite_denied": (550, "%s: Overwrite permission denied"),
+    "restart_denied": (451, "%s: Append/Restart not permitted, try again"),
+    "rest_invalid": (554, "REST: invalid %s argument"),
+    "stat213": (213, "%s"),
+    "type_ok": (200, "Type set to %s"),
+    "type_bad": (504, "TYPE not implemented for '%s' parameter"),
+    "mode_ok": (200, "Mode set to %s"),
+    "mode_bad": (504, "'MODE %s' unsupported transfer mode"),
+    "stru_ok": (200, "Structure set to %s"),
+    "stru_bad": (504, "'STRU %s' unsupported structure type"),
+    "noop": (200, "NOOP command successful"),
+    "syst": (215, "UNIX Type: L8"),
+    "utf8": (200, "UTF8 set to %s"),
+    "opts_bad": (500, "OPTS %s not understood"),
+    "rest_ok": (350, "Restarting at %d. Send STORE or RETRIEVE to initiate transfer"),
+    "rest_bad": (501, "REST requires a value greater than or equal to 0"),
+    "chmod_ok": (200, "SITE CHMOD command successful"),
+    "chmod_bad_mode": (550, "'%s': invalid mode"),
+    "site_bad": (500, "'SITE %s' not understood"),
+    "site_noarg": (500, "'SITE' requires parameters"),
+    "site_chmod_noarg": (500, "SITE not understood"),
+    "allo": (202, "No storage allocation necessary"),
+    "abor": (226, "Abort successful"),
+    "clnt": (200, "OK"),
+    "pasv": (227, "Entering Passive Mode (%s)."),
+    "epsv": (229, "Entering Extended Passive Mode (|||%d|)"),
+    "epsv_all": (200, "EPSV ALL command successful"),
+    "epsv_all_in_effect": (500, "Illegal %s command, EPSV ALL in effect"),
+    "epsv_proto": (522, "Network protocol not supported, use (1,2)"),
+    "port_ok": (200, "%s command successful"),
+    "port_illegal": (500, "Illegal %s command"),
+    "port_syntax": (501, "Illegal %s command"),
+    "no_data": (425, "Unable to build data connection: %s"),
+    "opening": (150, "Opening %s mode data connection for %s"),
+    "opening_size": (150, "Opening %s mode data connection for %s (%d bytes)"),
+    "stou_opening": (150, "FILE: %s"),
+    "xfer_ok": (226, "Transfer complete"),
+    "xfer_aborted": (426, "Transfer aborted. Data connection closed"),
+    "local_error": (451, "Requested action aborted: local error in processing"),
+    "internal": (550, "Requested action aborted: local error in processing"),
+    "help_end": (214, "Direct comments to root@%s"),
+    "stat_end": (211, "End of status"),
+    "stat_file_end": (213, "End of status"),
+}
+
+# Commands a client may send before logging in (ProFTPD 1.3.8, measured).
+PRE_LOGIN = frozenset({"USER", "PASS", "QUIT", "FEAT", "HELP", "SYST", "NOOP", "OPTS",
+                       "CLNT", "ABOR"})
+ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XPWD": "PWD", "XMKD": "MKD", "XRMD": "RMD"}
+FEATURES = ("EPRT", "EPSV", "MDTM", "REST STREAM", "SIZE", "TVFS", "UTF8")
+HELP_COMMANDS = ("CWD XCWD CDUP XCUP QUIT PORT PASV EPRT EPSV ALLO RNFR RNTO DELE MDTM RMD "
+                 "XRMD MKD XMKD PWD XPWD SIZE SYST HELP NOOP FEAT OPTS CLNT TYPE STRU MODE "
+                 "RETR STOR STOU APPE REST ABOR USER PASS LIST NLST STAT SITE").split()
+
+_session_ids = itertools.count(1)
+
+
+class Reply(Exception):
+    """A command's final reply; ``lines`` are the continuation lines before it."""
+
+    def __init__(self, code: int, text: str, lines: Sequence[str] = ()):
+        Exception.__init__(self, code, text)
+        self.code = code
+        self.text = text
+        self.lines = tuple(lines)
+
+
+def R(name: str, *args) -> Reply:
+    code, fmt = REPLIES[name]
+    return Reply(code, fmt % args if args else fmt)
+
+
+def _plain_host(host: str) -> str:
+    """An IPv4-mapped IPv6 address as plain IPv4 (ProFTPD logs 127.0.0.1)."""
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
+
+
+def _quote(path: str) -> str:
+    return path.replace('"', '""')
+
+
+class _Command:
+    """One command in flight: what the client sent and what the handler found out."""
+
+    __slots__ = ("verb", "arg", "start", "fields", "after")
+
+    def __init__(self, verb: str, arg: Optional[str]):
+        self.verb = verb
+        self.arg = arg
+        self.start = time.time()
+        self.fields: dict = {}
+        self.after: Optional[Callable[[], None]] = None
+
+
+# ---------------------------------------------------------------------------------------
+# Data connections
+
+class _DataConnection(protocol.Protocol):
+    """One data connection; counts raw bytes into the session counters."""
+
+    def __init__(self, pi: "FTPRedisProtocol"):
+        self.pi = pi
+        self.sink: Optional[Callable[[bytes], None]] = None
+        self.closed: defer.Deferred = defer.Deferred()
+        self.connected_d: defer.Deferred = defer.Deferred()
+        self.lost = False
+
+    def connectionMade(self):
+        # Nothing may be read before a sink exists: no unbounded buffering.
+        self.transport.pauseProducing()
+        d, self.connected_d = self.connected_d, None
+        if d is not None:
+            d.callback(self)
+
+    def setSink(self, sink):
+        self.sink = sink
+        self.transport.resumeProducing()
+
+    def dataReceived(self, data):
+        self.pi.bytes_in += len(data)
+        if self.sink is not None:
+            self.sink(data)
+
+    def write(self, data):
+        self.pi.bytes_out += len(data)
+        self.transport.write(data)
+
+    def registerProducer(self, producer, streaming):
+        self.transport.registerProducer(producer, streaming)
+
+    def unregisterProducer(self):
+        self.transport.unregisterProducer()
+
+    reason = None
+
+    def connectionLost(self, reason):
+        self.lost = True
+        self.reason = reason
+        d, self.closed = self.closed, None
+        if d is not None:
+            d.callback(None)          # a Failure would be taken as an error
+
+    def waitClosed(self) -> defer.Deferred:
+        """Fires with the exception that ended the connection (ConnectionDone when clean)."""
+        value = lambda _=None: self.reason.value if self.reason is not None else None
+        if self.closed is None:
+            return defer.succeed(value())
+        return self.closed.addCallback(value)
+
+
+class _PassiveFactory(protocol.ServerFactory):
+    """Accepts exactly one data connection, and only from the control peer's address."""
+
+    noisy = False
+
+    def __init__(self, pi: "FTPRedisProtocol", peer: str):
+        self.pi = pi
+        self.peer = peer
+        self.conn: Optional[_DataConnection] = None
+
+    def buildProtocol(self, addr):
+        if self.conn is not None:
+            return None
+        if _plain_host(addr.host) != self.peer:
+            log.warn("refused passive data connection from {host} (control peer {peer})",
+                     host=addr.host, peer=self.peer)
+            return None
+        self.conn = _DataConnection(self.pi)
+        self.conn.connected_d.addCallback(self._connected)
+        return self.conn
+
+    _ready = False
+    waiters: list
+
+    def _connected(self, conn):
+        self._ready = True
+        waiters, self.waiters = getattr(self, "waiters", []), []
+        for d, call in waiters:
+            if call.active():
+                call.cancel()
+            d.callback(conn)
+
+    def wait(self, reactor, timeout) -> defer.Deferred:
+        """Fires with the connection, or fails with 425 after ``timeout`` seconds."""
+        if self._ready:
+            return defer.succeed(self.conn)
+        d = defer.Deferred()
+
+        def expire():
+            self.waiters = [w for w in self.waiters if w[0] is not d]
+            d.errback(R("no_data", "Connection timed out"))
+        if not hasattr(self, "waiters"):
+            self.waiters = []
+        self.waiters.append((d, reactor.callLater(timeout, expire)))
+        return d
+
+    def cancel(self):
+        waiters, self.waiters = getattr(self, "waiters", []), []
+        for d, call in waiters:
+            if call.active():
+                call.cancel()
+            d.errback(R("no_data", "Connection closed"))
+
+
+class _ActiveFactory(protocol.ClientFactory):
+    noisy = False
+
+    def __init__(self, pi):
+        self.pi = pi
+        self.conn = _DataConnection(pi)
+        self.failed: defer.Deferred = defer.Deferred()
+
+    def buildProtocol(self, addr):
+        return self.conn
+
+    def clientConnectionFailed(self, connector, reason):
+        d, self.failed = self.failed, None
+        if d is not None:
+            d.callback(reason)
+
+
+class _Sender(basic.FileSender):
+    """RETR producer: large chunks, optional LF -> CRLF, counts file bytes."""
+
+    CHUNK_SIZE = 256 * 1024
+
+    def __init__(self, ascii: bool):
+        self.ascii = ascii
+        self.count = 0
+        self._cr = False
+
+    def transform(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if not self.ascii:
+            return data
+        out = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if self._cr and data.startswith(b"\n"):
+            out = out[1:]                # the CR went out with the previous chunk
+        self._cr = data.endswith(b"\r")
+        return out
+
+    def send(self, fileobj, consumer):
+        return self.beginFileTransfer(fileobj, consumer, self.transform)
+
+
+class _Receiver:
+    """STOR sink: optional CRLF -> LF, counts file bytes, stops the upload on a write error."""
+
+    def __init__(self, fileobj, ascii: bool, on_error: Callable[[OSError], None]):
+        self.f = fileobj
+        self.ascii = ascii
+        self.count = 0
+        self.error: Optional[OSError] = None
+        self._cr = False
+        self._on_error = on_error
+
+    def __call__(self, data: bytes):
+        if self.error is not None:
+            return
+        if self.ascii:
+            if self._cr:
+                data = b"\r" + data
+            self._cr = data.endswith(b"\r")
+            if self._cr:
+                data = data[:-1]
+            data = data.replace(b"\r\n", b"\n")
+        self._write(data)
+
+    def finish(self):
+        if self._cr and self.error is None:
+            self._write(b"\r")
+        self._cr = False
+
+    def _write(self, data):
+        try:
+            self.f.write(data)
+        except OSError as e:
+            self.error = e
+            self._on_error(e)
+            return
+        self.count += len(data)
+
+
+# ---------------------------------------------------------------------------------------
+# Logging
+
+class LoggingMixin:
+    """Builds and emits the session's events: CONNECT, one per command, EXIT (once)."""
+
+    bytes_in = 0
+    bytes_out = 0
+    session: Optional[Session] = None
+    avatar = None
+    original_user: Optional[str] = None
+    config_path: Optional[str] = None
+    end_reason: Optional[str] = None
+    _exit_logged = False
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self.factory.emit(event)
+        except Exception:
+            log.failure("emit failed for {verb}", verb=event.verb)
+
+    def _who(self) -> dict:
+        a = self.avatar
+        if a is None:
+            return {"user": None, "group": None, "uid": os.geteuid(), "gid": os.getegid(),
+                    "logged_in": False, "anonymous": False}
+        return {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
+                "logged_in": True, "anonymous": bool(a.anonymous),
+                "anon_password": getattr(a, "anon_password", None) if a.anonymous else None}
+
+    def _base(self, kind: str, now: float, start: float) -> dict:
+        cwd = self.fs.cwd if self.fs is not None else "/"
+        fields = {"kind": kind, "session": self.session, "time": now,
+                  "original_user": self.original_user, "config_path": self.config_path,
+                  "cwd": cwd, "dir_name": cwd,
+                  "session_bytes_rcvd": self.bytes_in, "session_bytes_sent": self.bytes_out,
+                  "response_millis": int((now - start) * 1000)}
+        fields.update(self._who())
+        return fields
+
+    def logConnect(self) -> None:
+        now = time.time()
+        self._emit(Event(**self._base(CONNECT, now, now)))
+
+    def logCommand(self, cmd: _Command, reply: Reply) -> None:
+        now = time.time()
+        fields = self._base(COMMAND, now, cmd.start)
+        fields.update(command_fields(cmd.verb, cmd.arg))
+        fields["verb"] = cmd.verb
+        fields["response_code"] = reply.code
+        fields["response_msg"] = reply.text
+        fields.update(cmd.fields)
+        if "config_path" in cmd.fields and cmd.fields["config_path"] is not None:
+            self.config_path = cmd.fields["config_path"]
+        self._emit(Event(**fields))
+
+    def logExit(self) -> None:
+        if self._exit_logged or self.session is None:
+            return
+        self._exit_logged = True
+        now = time.time()
+        fields = self._base(DISCONNECT, now, now)
+        fields.update(verb="EXIT", command="EXIT",
+                      session_end_reason=self.end_reason or "Read EOF from client")
+        self._emit(Event(**fields))
+
+
+# ---------------------------------------------------------------------------------------
+# The protocol
+
+class FTPRedisProtocol(LoggingMixin, ftp.FTP):
+    """One control connection."""
+
+    MAX_LINE = 4096             # ProFTPD accepts 4090-byte lines and chokes beyond 4096
+    MAX_QUEUED = 64             # pipelined commands held before we stop reading
+    dtpTimeout = 10
+
+    fs: Optional[JailedFS] = None
+    disconnected = False
+
+    # -- connection ---------------------------------------------------------------------
+    def connectionMade(self):
+        try:
+            self.transport.setTcpNoDelay(True)
+        except Exception:
+            pass
+        self.factory.instances.append(self)
+        self.server = self.factory.server
+        self._buf = b""
+        self._discarding = False
+        self._queue: deque = deque()
+        self._busy = False
+        self._looping = False
+        self._paused = False
+        self._user: Optional[str] = None
+        self._login_failures = 0
+        self._logout = None
+        self.binary = False             # ProFTPD starts in ASCII (RFC 959 default)
+        self._rest = 0
+        self._rnfr = None               # (virtual, real) after a successful RNFR
+        self._epsv_all = False
+        self._data_kind = None          # "pasv" or "port"
+        self._data_port = None          # IListeningPort or IConnector
+        self._data_factory = None
+        self._transfer_port = None      # %{transfer-port}
+        self._current: Optional[_Command] = None
+        self._transfer_conn: Optional[_DataConnection] = None
+
+        peer, host = self.transport.getPeer(), self.transport.getHost()
+        self.peer_host = _plain_host(peer.host)
+        self.local_host = _plain_host(host.host)
+        s = self.server
+        self.session = Session(
+            remote_ip=self.peer_host, remote_port=peer.port, remote_dns=self.peer_host,
+            local_ip=self.local_host, server_dns=self.local_host,
+            server_ip=s.addresses[0] if s.addresses else self.local_host,
+            local_port=s.port, server_name=s.server_name, server_version=__version__,
+            pid=os.getpid(), session_id=next(_session_ids))
+        self.setTimeout(self.timeOut)
+        self.logConnect()
+        on, text = s.server_ident
+        if not on:
+            self.sendReply(R("banner_off", self.local_host))
+        elif text:
+            self.sendReply(Reply(220, text))
+        else:
+            self.sendReply(R("banner", s.server_name, self.local_host))
+
+    def connectionLost(self, reason):
+        self.disconnected = True
+        if self in self.factory.instances:
+            self.factory.instances.remove(self)
+        self.setTimeout(None)
+        self.cleanupDTP()
+        if self._busy:
+            # The command in flight (a transfer, a login) finishes first and is logged
+            # before the session end.
+            self._exit_pending = True
+        else:
+            self._endSession()
+
+    _exit_pending = False
+
+    def _endSession(self):
+        self._exit_pending = False
+        self.logExit()
+        logout, self._logout = self._logout, None
+        if logout is not None:
+            try:
+                logout()
+            except Exception:
+                log.failure("realm logout failed")
+
+    def timeoutConnection(self):
+        self.end_reason = "Timeout exceeded"
+        self.sendReply(R("idle_timeout", self.timeOut))
+        self.transport.loseConnection()
+
+    def shutdown(self):
+        """The server is stopping: log the end now and close."""
+        self.end_reason = "Server shutting down"
+        self.logExit()
+        self.transport.loseConnection()
+
+    # -- output ---------------------------------------------------------------------------
+    def sendLine(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8", "surrogateescape")
+        if self.disconnected or self.transport is None:
+            return
+        self.bytes_out += len(line) + 2
+        self.transport.write(line + b"\r\n")
+
+    def sendReply(self, reply: Reply):
+        if reply.lines:
+            self.sendLine("%d-%s" % (reply.code, reply.lines[0]))
+            for line in reply.lines[1:]:
+                self.sendLine(" " + line)
+        self.sendLine("%d %s" % (reply.code, reply.text))
+
+    def reply(self, key, *args):
+        # Twisted's key-based replies are not used; keep the name working for subclasses.
+        self.sendLine(ftp.RESPONSE[key] % args)
+
+    # -- input ----------------------------------------------------------------------------
+    def dataReceived(self, data):
+        self.bytes_in += len(data)
+        buf = self._buf + data
+        while True:
+            i = buf.find(b"\n")
+            if i < 0:
+                if len(buf) > self.MAX_LINE:
+                    if not self._discarding:
+                        self._queue.append(None)        # "too long" marker
+                    self._discarding = True
+                    buf = b""
+                break
+            line, buf = buf[:i], buf[i + 1:]
+            if self._discarding:
+                self._discarding = False
+                continue
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.MAX_LINE:
+                self._queue.append(None)
+                continue
+            self._queue.append(line)
+        self._buf = buf
+        if len(self._queue) > self.MAX_QUEUED and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+        self._next()
+
+    def lineReceived(self, line):
+        self._queue.append(line)
+        self._next()
+
+    def _next(self):
+        if self._looping:
+            return
+        self._looping = True
+        try:
+            while not self._busy and self._queue and not self.disconnected:
+                line = self._queue.popleft()
+                self._busy = True
+                d = self._handleLine(line)
+                d.addBoth(self._commandDone)
+        finally:
+            self._looping = False
+        if self._paused and len(self._queue) <= self.MAX_QUEUED // 2 and not self.disconnected:
+            self._paused = False
+            self.transport.resumeProducing()
+
+    def _commandDone(self, _):
+        self._busy = False
+        self._current = None
+        if self._exit_pending:
+            self._endSession()
+            return
+        if not self._looping:
+            self._next()
+
+    def _handleLine(self, line: Optional[bytes]) -> defer.Deferred:
+        self.resetTimeout()
+        if line is None:
+            self.sendReply(R("line_too_long"))
+            return defer.succeed(None)
+        if b"\x00" in line:
+            self.sendReply(R("nul_in_line"))
+            return defer.succeed(None)
+        text = line.decode("utf-8", "surrogateescape")
+        verb, sep, arg = text.partition(" ")
+        verb = verb.strip().upper()
+        if not verb:
+            return defer.succeed(None)
+        cmd = _Command(verb, arg if sep and arg != "" else None)
+        self._current = cmd
+        d = defer.maybeDeferred(self._dispatch, cmd)
+        d.addCallbacks(self._finish, self._failed, callbackArgs=(cmd,), errbackArgs=(cmd,))
+        d.addErrback(lambda f: log.failure("finishing {verb}", f, verb=cmd.verb))
+        return d
+
+    def _dispatch(self, cmd: _Command):
+        verb = cmd.verb
+        base = ALIASES.get(verb, verb)
+        handler = getattr(self, "cmd_" + base, None)
+        if handler is None:
+            raise R("not_understood", verb)
+        if self.avatar is None and base not in PRE_LOGIN:
+            raise R("please_login")
+        if self._rnfr is not None and base not in ("RNTO", "RNFR"):
+            # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
+            cmd.fields.setdefault("transfer_path", self._rnfr[0])
+            cmd.fields.setdefault("bytes_sent", 0)
+        return handler(cmd)
+
+    def _finish(self, reply, cmd: _Command):
+        if not isinstance(reply, Reply):
+            reply = R("internal")
+        self.logCommand(cmd, reply)
+        self.sendReply(reply)
+        if cmd.after is not None:
+            cmd.after()
+
+    def _failed(self, f: failure.Failure, cmd: _Command):
+        if f.check(Reply):
+            reply = f.value
+        elif f.check(FSError):
+            code = 450 if cmd.verb in ("LIST", "NLST") else 550
+            reply = Reply(code, f.value.text)
+        else:
+            log.failure("unexpected error in {verb}", f, verb=cmd.verb)
+            transfer = cmd.verb in ("RETR", "STOR", "APPE", "STOU", "LIST", "NLST")
+            reply = R("local_error" if transfer else "internal")
+            if transfer:
+                self._xferFailed(cmd, reply)
+        self._finish(reply, cmd)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _need(self, cmd: _Command) -> str:
+        if cmd.arg is None:
+            raise R("invalid_params")
+        return cmd.arg
+
+    def _pathFields(self, cmd: _Command, vpath: str, *, dir_cmd=False, xfer=False):
+        """%f, %F, %{basename}, %d, %D for a command acting on one path argument."""
+        f = cmd.fields
+        real = self.fs.chroot_join(vpath)
+        f["file"] = real
+        f["basename"] = path_tail(cmd.arg or "")
+        f["config_path"] = self.fs.real_of(vpath)
+        if xfer:
+            f["transfer_path"] = vpath
+        if dir_cmd:
+            f["dir_name"] = path_tail(cmd.arg or "")
+            f["dir_path"] = real
+        return real
+
+    def _owner_names(self):
+        s = self.server
+        if s.auth_users:
+            return {u.uid: u.name for u in s.auth_users}, dict(s.auth_groups), False
+        return {}, dict(s.auth_groups), True
+
+    # -- login ----------------------------------------------------------------------------
+    def _is_anonymous_name(self, name: str) -> bool:
+        for anon in self.server.anonymous:
+            if name == anon.user or name in dict(anon.user_aliases):
+                return True
+        return False
+
+    def cmd_USER(self, cmd):
+        name = self._need(cmd)
+        if self.avatar is not None:
+            if name == self.original_user:
+                return R("logged_in", name)
+            raise R("reauth")
+        self._user = name
+        self.original_user = name
+        if self._is_anonymous_name(name):
+            return R("anon_user_ok")
+        return R("user_ok", name)
+
+    def cmd_PASS(self, cmd):
+        if self.avatar is not None:
+            raise R("already_logged_in")
+        if self._user is None:
+            raise R("pass_first_user")
+        user, self._user = self._user, None
+        creds = UsernamePassword(user, cmd.arg or "")
+        d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
+
+        def ok(result):
+            _, avatar, logout = result
+            if self.disconnected:
+                logout()
+                raise R("login_incorrect")
+            self.avatar = avatar
+            self._logout = logout
+            names, groups, system = self._owner_names()
+            self.fs = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
+                               user_names=names, group_names=groups, use_system_names=system)
+            self.config_path = self.fs.real_of(self.fs.cwd)
+            if avatar.anonymous:
+                return R("anon_logged_in")
+            return R("logged_in", user)
+
+        def bad(f):
+            if not f.check(UnauthorizedLogin, UnhandledCredentials):
+                log.failure("login of {user!r} failed", f, user=user)
+            self._login_failures += 1
+            limit = self._login_failures >= self.server.max_login_attempts
+
+            def after():
+                # ProFTPD forgets the USER name after a failed PASS (not on its record).
+                self.original_user = None
+                if limit:
+                    self.end_reason = "Configured policy"
+                    self.transport.loseConnection()
+            cmd.after = after
+            raise R("login_incorrect")
+
+        d.addCallbacks(ok, bad)
+        return d
+
+    def cmd_QUIT(self, cmd):
+        def close():
+            self.end_reason = "Quit"
+            self.transport.loseConnection()
+        cmd.after = close
+        return R("goodbye")
+
+    # -- simple commands ------------------------------------------------------------------
+    def cmd_NOOP(self, cmd):
+        return R("noop")
+
+    def cmd_SYST(self, cmd):
+        return R("syst")
+
+    def cmd_CLNT(self, cmd):
+        return R("clnt")
+
+    def cmd_ALLO(self, cmd):
+        return R("allo")
+
+    def cmd_ABOR(self, cmd):
+        return R("abor")
+
+    def cmd_FEAT(self, cmd):
+        return Reply(211, "End", ["Features:"] + list(FEATURES))
+
+    def cmd_HELP(self, cmd):
+        lines = ["The following commands are recognized (* =>'s unimplemented):"]
+        cmds = HELP_COMMANDS
+        for i in range(0, len(cmds), 8):
+            lines.append("".join("%-8s" % c for c in cmds[i:i + 8]))
+        r = R("help_end", self.local_host)
+        return Reply(r.code, r.text, lines)
+
+    def cmd_OPTS(self, cmd):
+        arg = self._need(cmd)
+        words = arg.split()
+        if words and words[0].upper() == "UTF8":
+            if len(words) == 2 and words[1].upper() in ("ON", "OFF"):
+                return R("utf8", words[1].lower())
+            raise R("invalid_params")
+        raise R("opts_bad", words[0].upper() if words else arg)
+
+    def cmd_TYPE(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood", "TYPE")
+        words = cmd.arg.upper().split()
+        t = words[0] if words else ""
+        if t == "A" and (len(words) == 1 or words[1] == "N"):
+            self.binary = False
+            return R("type_ok", "A")
+        if t == "I" and len(words) == 1:
+            self.binary = True
+            return R("type_ok", "I")
+        if t == "L" and len(words) == 2 and words[1] == "8":
+            self.binary = True
+            return R("type_ok", "L")
+        raise R("type_bad", cmd.arg)
+
+    def cmd_MODE(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood_501", "MODE")
+        if cmd.arg.upper() == "S":
+            return R("mode_ok", "S")
+        raise R("mode_bad", cmd.arg)
+
+    def cmd_STRU(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood_501", "STRU")
+        if cmd.arg.upper() == "F":
+            return R("stru_ok", "F")
+        raise R("stru_bad", cmd.arg)
+
+    def cmd_REST(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood", "REST")
+        try:
+            offset = int(cmd.arg)
+            if offset < 0 or not cmd.arg.strip().isdigit():
+                raise ValueError
+        except ValueError:
+            raise R("rest_bad")
+        self._rest = offset
+        return R("rest_ok", offset)
+
+    def cmd_STAT(self, cmd):
+        if cmd.arg is None:
+            s = self.server
+            lines = ["Status of '%s'" % s.server_name,
+                     "Connected from %s (%s)" % (self.peer_host, self.peer_host),
+                     "Logged in as %s" % self.avatar.name,
+                     "TYPE: %s, STRUcture: File, Mode: Stream"
+                     % ("BINARY" if self.binary else "ASCII"),
+                     "No data connection"]
+            r = R("stat_end")
+            return Reply(r.code, r.text, lines)
+        vpath, real = self.fs.resolve(cmd.arg)
+        st = self.fs._call(cmd.arg, os.lstat, real)
+        line = self.fs.format_long(path_tail(vpath), st)
+        r = R("stat_file_end")
+        return Reply(r.code, r.text, ["Status of %s:" % cmd.arg, line])
+
+    # -- directories ----------------------------------------------------------------------
+    def cmd_PWD(self, cmd):
+        cwd = self.fs.cwd
+        cmd.fields.update(file=self.fs.chroot_join(cwd), basename=path_tail(cwd))
+        return R("pwd", _quote(cwd))
+
+    def cmd_CWD(self, cmd):
+        arg = self._need(cmd)
+        return self._chdir(cmd, arg)
+
+    def cmd_CDUP(self, cmd):
+        return self._chdir(cmd, "..")
+
+    def _chdir(self, cmd, path):
+        f = cmd.fields
+        f["dir_name"] = path_tail(cmd.arg or "")
+        target = self.fs.virtual(path)
+        f["dir_path"] = f["file"] = self.fs.chroot_join(target)
+        f["config_path"] = self.fs.real_of(target)
+        new = self.fs.chdir(path, cmd.arg or path)
+        f["dir_path"] = f["file"] = self.fs.chroot_join(new)
+        f["basename"] = path_tail(new)
+        return R("cmd_ok", cmd.verb)
+
+    def cmd_MKD(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        self.fs.mkdir(arg)
+        return R("mkd_ok", _quote(vpath))
+
+    def cmd_RMD(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        self.fs.rmdir(arg)
+        return R("cmd_ok", cmd.verb)
+
+    def cmd_DELE(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields["bytes_sent"] = 0
+        size = self.fs.unlink(arg)
+        cmd.fields["bytes_sent"] = size
+        return R("cmd_ok", cmd.verb)
+
+    def cmd_RNFR(self, cmd):
+        arg = self._need(cmd)
+        self._rnfr = None
+        vpath, real = self.fs.resolve(arg)
+        self._pathFields(cmd, vpath)
+        self.fs._call(arg, os.lstat, real)
+        self._rnfr = (vpath, real)
+        cmd.fields.update(transfer_path=vpath, bytes_sent=0)
+        return R("rnfr_ok")
+
+    def cmd_RNTO(self, cmd):
+        arg = self._need(cmd)
+        if self._rnfr is None:
+            raise R("bad_sequence")
+        (src_v, src_real), self._rnfr = self._rnfr, None
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields.update(rename_from=src_v, bytes_sent=0)
+        self.fs.rename(src_real, arg)
+        return R("rnto_ok")
+
+    def cmd_SIZE(self, cmd):
+        arg = self._need(cmd)
+        if not self.binary:
+            raise R("size_ascii")
+        st = self.fs.stat(arg)
+        if not statmod.S_ISREG(st.st_mode):
+            raise R("not_regular", arg)
+        return R("stat213", str(st.st_size))
+
+    def cmd_MDTM(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath)
+        st = self.fs.stat(arg)
+        if not statmod.S_ISREG(st.st_mode):
+            raise R("not_plain", arg)
+        return R("stat213", time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime)))
+
+    def cmd_SITE(self, cmd):
+        if cmd.arg is None:
+            raise R("site_noarg")
+        words = cmd.arg.split()
+        sub = words[0].upper() if words else ""
+        if sub == "HELP":
+            return Reply(214, "Direct comments to root@%s" % self.local_host,
+                         ["The following SITE commands are recognized (* =>'s unimplemented)",
+                          "HELP", "CHMOD"])
+        if sub == "CHMOD":
+            if len(words) < 3:
+                raise Reply(500, REPLIES["site_chmod_noarg"][1], ["'SITE CHMOD' not understood"])
+            path = " ".join(words[2:])
+            vpath = self.fs.virtual(path)
+            cmd.fields.update(file=self.fs.chroot_join(vpath), basename=path,
+                              config_path=self.fs.real_of(vpath))
+            try:
+                mode = int(words[1], 8)
+                if mode > 0o7777:
+                    raise ValueError
+            except ValueError:
+                raise R("chmod_bad_mode", words[1])
+            self.fs.chmod(path, mode)
+            return R("chmod_ok")
+        raise R("site_bad", sub)
+
+    # -- data connection set-up -----------------------------------------------------------
+    def cleanupDTP(self):
+        """Stop listening, stop connecting, and close an established data connection."""
+        port, self._data_port = self._data_port, None
+        fac, self._data_factory = self._data_factory, None
+        self._data_kind = None
+        if interfaces.IListeningPort.providedBy(port):
+            port.stopListening()
+        elif interfaces.IConnector.providedBy(port):
+            port.disconnect()
+        if isinstance(fac, _PassiveFactory):
+            fac.cancel()
+        conn = getattr(fac, "conn", None)
+        if conn is not None and conn.transport is not None and not conn.lost:
+            conn.transport.abortConnection()
+        xfer, self._transfer_conn = self._transfer_conn, None
+        if xfer is not None and xfer.transport is not None and not xfer.lost:
+            xfer.transport.abortConnection()
+
+    def _listenPassive(self) -> int:
+        self.cleanupDTP()
+        fac = _PassiveFactory(self, self.peer_host)
+        ports = list(self.passivePortRange)
+        if len(ports) > 1:
+            start = random.randrange(len(ports))
+            ports = ports[start:] + ports[:start]
+        host = self.transport.getHost().host
+        for n in ports:
+            try:
+                port = self.listenFactory(n, fac, interface=host)
+                break
+            except ierror.CannotListenError:
+                continue
+        else:
+            raise R("no_data", "No available ports")   # (ours)
+        self._data_kind, self._data_port, self._data_factory = "pasv", port, fac
+        self._transfer_port = port.getHost().port
+        return self._transfer_port
+
+    def cmd_PASV(self, cmd):
+        if self._epsv_all:
+            raise R("epsv_all_in_effect", "PASV")
+        port = self._listenPassive()
+        cmd.fields["transfer_port"] = port
+        host = self.server.masquerade_address or self.local_host
+        if ":" in host:
+            host = "0.0.0.0"   # PASV cannot carry IPv6; clients use the control address
+        return R("pasv", ",".join(host.split(".") + [str(port >> 8), str(port & 255)]))
+
+    def cmd_EPSV(self, cmd):
+        if cmd.arg is not None:
+            if cmd.arg.upper() == "ALL":
+                self._epsv_all = True
+                return R("epsv_all")
+            if cmd.arg not in ("1", "2"):
+                raise R("epsv_proto")
+        port = self._listenPassive()
+        cmd.fields["transfer_port"] = port
+        return R("epsv", port)
+
+    def _setActive(self, cmd, host: str, port: int):
+        if _plain_host(host) != self.peer_host or port < 1024:
+            # AllowForeignAddress off, and no bounce to privileged ports (RFC 2577).
+            raise R("port_illegal", cmd.verb)
+        self.cleanupDTP()
+        self._data_kind = "port"
+        self._active_addr = (host, port)
+        self._transfer_port = port
+        cmd.fields["transfer_port"] = port
+        return R("port_ok", cmd.verb)
+
+    def cmd_PORT(self, cmd):
+        if self._epsv_all:
+            raise R("epsv_all_in_effect", "PORT")
+        try:
+            nums = [int(x) for x in (cmd.arg or "").split(",")]
+            if len(nums) != 6 or not all(0 <= x <= 255 for x in nums):
+                raise ValueError
+        except ValueError:
+            raise R("port_syntax", "PORT")
+        return self._setActive(cmd, ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5])
+
+    def cmd_EPRT(self, cmd):
+        if self._epsv_all:
+            raise R("epsv_all_in_effect", "EPRT")
+        arg = cmd.arg or ""
+        try:
+            d = arg[0]
+            parts = arg.split(d)
+            if len(parts) != 5 or parts[1] not in ("1", "2"):
+                raise ValueError
+            host, port = parts[2], int(parts[3])
+            if not 0 < port < 65536:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise R("port_syntax", "EPRT")
+        return self._setActive(cmd, host, port)
+
+    def _openData(self) -> defer.Deferred:
+        """The data connection for the transfer command in progress (fires _DataConnection)."""
+        kind = self._data_kind
+        if kind == "pasv":
+            return self._data_factory.wait(self.factory.reactor, self.dtpTimeout)
+        if kind == "port":
+            host, port = self._active_addr
+            fac = _ActiveFactory(self)
+            self._data_factory = fac
+            self._data_port = self.factory.reactor.connectTCP(host, port, fac,
+                                                              timeout=self.dtpTimeout)
+            d = defer.Deferred()
+            fac.conn.connected_d.addCallback(lambda c: d.called or d.callback(c))
+
+            def failed(reason):
+                if not d.called:
+                    d.errback(R("no_data", reason.getErrorMessage().split(": ")[-1].rstrip(".")
+                                if not reason.check(ierror.ConnectionRefusedError)
+                                else "Connection refused"))
+            fac.failed.addCallback(failed)
+            return d
+        return defer.fail(R("no_data", "No PORT or PASV command given"))    # (ours)
+
+    # -- transfers ------------------------------------------------------------------------
+    def _typeName(self):
+        return "BINARY" if self.binary else "ASCII"
+
+    def _xferStart(self, cmd):
+        cmd.fields.update(transfer_type="binary" if self.binary else "ASCII",
+                          file_modified=False)
+        if self._transfer_port:
+            cmd.fields["transfer_port"] = self._transfer_port
+
+    def _xferFailed(self, cmd, reply: Reply):
+        cmd.fields["transfer_status"] = "failed"
+        text = reply.text
+        i = text.find(". ")
+        cmd.fields["transfer_failure"] = text[i + 2:] if i >= 0 else text
+
+    def _xferDone(self, cmd, t0: float):
+        cmd.fields["transfer_status"] = "success"
+        cmd.fields["transfer_millis"] = int((time.time() - t0) * 1000)
+
+    @defer.inlineCallbacks
+    def _withData(self, cmd, opening: str, body):
+        """Open the data connection, send 150, run ``body(conn)``; returns the final Reply."""
+        self.setTimeout(None)
+        try:
+            try:
+                conn = yield self._openData()
+            except Reply as r:
+                self._xferFailed(cmd, r)
+                self.cleanupDTP()
+                raise
+            self._transfer_conn = conn
+            t0 = time.time()
+            self.sendLine("150 " + opening)
+            try:
+                reply = yield body(conn)
+            finally:
+                self._transfer_conn = None
+                self.cleanupDTP()
+            if reply.code < 300:
+                self._xferDone(cmd, t0)
+            else:
+                self._xferFailed(cmd, reply)
+            return reply
+        finally:
+            if not self.disconnected:
+                self.setTimeout(self.timeOut)
+
+    def cmd_RETR(self, cmd):
+        arg = self._need(cmd)
+        self._xferStart(cmd)
+        offset, self._rest = self._rest, 0
+        try:
+            vpath, real = self.fs.resolve(arg)
+            st = self.fs._call(arg, os.stat, real)
+            if not statmod.S_ISREG(st.st_mode):
+                raise R("not_regular_xfer", arg)
+            if offset > st.st_size:
+                raise R("rest_invalid", arg)
+            fobj = self.fs._call(arg, open, real, "rb")
+        except FSError as e:
+            r = Reply(550, e.text)
+            self._xferFailed(cmd, r)
+            raise r
+        except Reply as r:
+            self._xferFailed(cmd, r)
+            raise
+        if offset:
+            fobj.seek(offset)
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields["basename"] = path_tail(vpath)
+        sender = _Sender(ascii=not self.binary)
+
+        @defer.inlineCallbacks
+        def body(conn):
+            try:
+                yield sender.send(fobj, conn)
+            except Exception:
+                return R("xfer_aborted")
+            finally:
+                fobj.close()
+                cmd.fields["bytes_sent"] = sender.count
+            conn.transport.loseConnection()
+            reason = yield conn.waitClosed()
+            cmd.fields["file_offset"] = offset
+            cmd.fields["file_size"] = st.st_size
+            return R("xfer_ok")
+
+        opening = REPLIES["opening_size"][1] % (self._typeName(), arg, st.st_size - offset)
+        d = self._withData(cmd, opening, body)
+        d.addErrback(lambda f: (fobj.close(), f)[1])
+        return d
+
+    def cmd_STOR(self, cmd):
+        return self._store(cmd, append=False)
+
+    def cmd_APPE(self, cmd):
+        return self._store(cmd, append=True)
+
+    def cmd_STOU(self, cmd):
+        return self._store(cmd, append=False, unique=True)
+
+    def _store(self, cmd, append: bool, unique: bool = False):
+        self._xferStart(cmd)
+        offset, self._rest = self._rest, 0
+        fs = self.fs
+        umode = 0o666 & ~self.server.umask
+        tmp = None
+        try:
+            if unique:
+                while True:
+                    name = "ftp" + "".join(random.choice(string.ascii_letters + string.digits)
+                                           for _ in range(6))
+                    vpath, real = fs.resolve(name)
+                    try:
+                        os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, umode))
+                        break
+                    except FileExistsError:
+                        continue
+                    except OSError as e:
+                        raise FSError(e.errno, name) from None
+                arg = name
+                existed = False
+            else:
+                arg = self._need(cmd)
+                vpath, real = fs.resolve(arg)
+                try:
+                    st = os.stat(real)
+                    existed = True
+                    if not statmod.S_ISREG(st.st_mode):
+                        raise R("not_regular_xfer", arg)
+                except FileNotFoundError:
+                    existed = False
+                except OSError as e:
+                    raise FSError(e.errno, arg) from None
+                restart = append or offset > 0
+                if restart and not self.factory.allowStoreRestart:
+                    raise R("restart_denied", arg)
+                if existed and not restart and not self._allowOverwrite(real):
+                    raise R("overwrite_denied", arg)
+            if append or offset > 0:
+                fd = fs._call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+                start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
+                if not append:
+                    os.ftruncate(fd, offset)
+                fobj = os.fdopen(fd, "wb")
+            else:
+                # A failed upload must never look like a complete file: write beside the
+                # target and rename over it on success.
+                start = 0
+                try:
+                    fd, tmp = tempfile.mkstemp(prefix=".ftpredis-", suffix=".part",
+                                               dir=os.path.dirname(real))
+                except OSError as e:
+                    raise FSError(e.errno, arg) from None
+                os.fchmod(fd, umode)
+                fobj = os.fdopen(fd, "wb")
+        except FSError as e:
+            r = Reply(550, e.text)
+            self._xferFailed(cmd, r)
+            raise r
+        except Reply as r:
+            self._xferFailed(cmd, r)
+            raise
+        cmd.fields["file_modified"] = existed
+
+        def discard():
+            try:
+                fobj.close()
+            except OSError:
+                pass
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            if unique and tmp is not None:
+                try:
+                    os.unlink(real)
+                except OSError:
+                    pass
+
+        @defer.inlineCallbacks
+        def body(conn):
+            recv = _Receiver(fobj, ascii=not self.binary,
+                             on_error=lambda e: conn.transport.abortConnection())
+            conn.setSink(recv)
+            reason = yield conn.waitClosed()
+            recv.finish()
+            cmd.fields["bytes_sent"] = recv.count
+            if recv.error is not None:
+                discard()
+                return Reply(451 if recv.error.errno != errno.ENOSPC else 552,
+                             "%s: %s" % (arg, os.strerror(recv.error.errno)))
+            if not isinstance(reason, ierror.ConnectionDone) or self.disconnected:
+                discard()
+                return R("xfer_aborted")
+            try:
+                fobj.close()
+                if tmp is not None:
+                    os.replace(tmp, real)
+                size = os.stat(real).st_size
+            except OSError as e:
+                discard()
+                return Reply(550, "%s: %s" % (arg, os.strerror(e.errno)))
+            self._pathFields(cmd, vpath, xfer=True)
+            cmd.fields.update(basename=path_tail(vpath), file_offset=start, file_size=size)
+            return R("xfer_ok")
+
+        if unique:
+            opening = REPLIES["stou_opening"][1] % arg
+        else:
+            opening = REPLIES["opening"][1] % (self._typeName(), arg)
+        d = self._withData(cmd, opening, body)
+
+        def failed(f):
+            discard()
+            return f
+        d.addErrback(failed)
+        return d
+
+    def _allowOverwrite(self, real: str) -> bool:
+        allow = self.server.allow_overwrite
+        best = -1
+        for dcfg in self.server.directories:
+            if dcfg.allow_overwrite is None:
+                continue
+            p = dcfg.path.rstrip("*").rstrip("/")
+            if real == p or real.startswith(p + "/"):
+                if len(p) > best:
+                    best, allow = len(p), dcfg.allow_overwrite
+        return allow
+
+    def cmd_LIST(self, cmd):
+        return self._list(cmd, long=True)
+
+    def cmd_NLST(self, cmd):
+        return self._list(cmd, long=False)
+
+    def _list(self, cmd, long: bool):
+        self._xferStart(cmd)
+        opts, path = "", cmd.arg
+        if path is not None:
+            words = path.split(" ")
+            while words and words[0].startswith("-") and len(words[0]) > 1:
+                opts += words.pop(0)[1:]
+            path = " ".join(words) or None
+        fs = self.fs
+        vpath = fs.virtual(path)
+        real = fs.chroot_join(vpath)
+        f = cmd.fields
+        f["dir_name"] = f["basename"] = path_tail(cmd.arg or "")
+        f["file"] = real
+        f["dir_path"] = real if cmd.arg else real.rstrip("/") + "/"
+        f["config_path"] = fs.real_of(vpath)
+        display = path if path is not None else ""
+        prefix = ""
+        if not long and path:
+            prefix = path.rstrip("/") + "/"
+
+        def gather():
+            _, r = fs.resolve(path, display or vpath)
+            try:
+                if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
+                    return [path]
+                return fs.listing(r, long=long, show_hidden="a" in opts or "A" in opts,
+                                  prefix=prefix)
+            except OSError as e:
+                raise FSError(e.errno, display or vpath) from None
+
+        def to_bytes(lines):
+            return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")
+
+        @defer.inlineCallbacks
+        def send(conn, data):
+            conn.write(data)
+            conn.transport.loseConnection()
+            yield conn.waitClosed()
+            f["bytes_sent"] = len(data)
+            return R("xfer_ok")
+
+        opening = REPLIES["opening"][1] % (self._typeName(), "file list")
+
+        def failed_listing(fail):
+            fail.trap(FSError)
+            r = Reply(450, fail.value.text)
+            self._xferFailed(cmd, r)
+            raise r
+
+        if long:
+            @defer.inlineCallbacks
+            def body(conn):
+                try:
+                    lines = yield deferToThread(gather)
+                except FSError as e:
+                    return Reply(450, e.text)
+                return (yield send(conn, to_bytes(lines)))
+            return self._withData(cmd, opening, body)
+
+        d = deferToThread(gather)
+        d.addErrback(failed_listing)
+        d.addCallback(lambda lines: self._withData(
+            cmd, opening, lambda conn: send(conn, to_bytes(lines))))
+        return d
+
+
+class FTPRedisFactory(ftp.FTPFactory):
+    """Listens for one :class:`~ftpredis.config.model.ServerConfig`."""
+
+    protocol = FTPRedisProtocol
+    allowAnonymous = False
+
+    def __init__(self, server, portal, emit: Callable[[Event], None], reactor=None):
+        ftp.FTPFactory.__init__(self, portal)
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.server = server
+        self.emit = emit
+        self.timeOut = server.timeout_idle or None
+        if server.passive_ports:
+            lo, hi = server.passive_ports
+            self.passivePortRange = range(lo, hi + 1)
+        self.connectionLimit = server.max_clients
+        # ProFTPD's AllowStoreRestart (off by default) gates APPE and REST+STOR; the
+        # config model has no field for it yet.
+        self.allowStoreRestart = bool(getattr(server, "allow_store_restart", False))
+
+    def buildProtocol(self, addr):
+        p = ftp.FTPFactory.buildProtocol(self, addr)
+        if p is not None:
+            inner = p.wrappedProtocol
+            inner.listenFactory = self.reactor.listenTCP
+        return p
+
+    def stopFactory(self):
+        for p in list(self.instances):
+            p.shutdown()
+        ftp.FTPFactory.stopFactory(self)

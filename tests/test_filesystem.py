@@ -1,0 +1,61 @@
+# -*- test-case-name: tests.test_filesystem -*-
+"""The session jail: path resolution, escapes, error texts."""
+
+from __future__ import annotations
+
+import os
+
+from twisted.trial import unittest
+
+from ftpredis.filesystem import FSError, JailedFS
+
+
+class JailTests(unittest.TestCase):
+
+    def setUp(self):
+        base = os.path.abspath(self.mktemp())
+        self.root = os.path.join(base, "root")
+        os.makedirs(os.path.join(self.root, "d"))
+        os.makedirs(os.path.join(base, "out"))
+        os.symlink(os.path.join(base, "out"), os.path.join(self.root, "esc"))
+        os.symlink("d", os.path.join(self.root, "inside"))
+        self.fs = JailedFS(self.root)
+
+    def test_virtual(self):
+        fs = self.fs
+        self.assertEqual(fs.virtual("../../x/./y/"), "/x/y")
+        fs.chdir("d")
+        self.assertEqual(fs.virtual("a"), "/d/a")
+        self.assertEqual(fs.virtual(".."), "/")
+        self.assertEqual(fs.virtual(None), "/d")
+
+    def test_symlink_escape(self):
+        with self.assertRaises(FSError) as c:
+            self.fs.resolve("esc/x")
+        self.assertEqual(c.exception.text, "esc/x: Permission denied")
+        self.assertRaises(FSError, self.fs.chdir, "esc")
+        self.assertEqual(self.fs.resolve("inside")[1], os.path.realpath(self.root) + "/inside")
+
+    def test_errors(self):
+        with self.assertRaises(FSError) as c:
+            self.fs.unlink("nope")
+        self.assertEqual(c.exception.text, "nope: No such file or directory")
+        with self.assertRaises(FSError) as c:
+            self.fs.unlink("d")
+        self.assertEqual(c.exception.text, "d: Is a directory")
+        with self.assertRaises(FSError) as c:
+            self.fs.rmdir("/")
+        self.assertEqual(c.exception.text, "/: Device or resource busy")
+
+    def test_mkdir_umask_and_listing(self):
+        fs = JailedFS(self.root, umask=0o027)
+        fs.mkdir("new")
+        self.assertEqual(os.stat(os.path.join(self.root, "new")).st_mode & 0o777, 0o750)
+        self.assertEqual(fs.listing(fs.root, long=False), ["d", "esc", "inside", "new"])
+        long = fs.listing(fs.root, long=True)
+        self.assertTrue(long[0].startswith("drwx"))
+        self.assertIn(" -> ", long[1])
+
+    def test_chroot_join(self):
+        self.assertEqual(self.fs.chroot_join("/"), os.path.realpath(self.root) + "/")
+        self.assertEqual(JailedFS("/").chroot_join("/x"), "/x")
