@@ -84,6 +84,8 @@ class AnonymousConfig:
     group: Optional[str] = None
     user_aliases: Tuple[Tuple[str, str], ...] = ()   # (alias, user)
     logging: LogScope = LogScope()
+    umask: Optional[int] = None               # added by the config helper
+    allow_overwrite: Optional[bool] = None    # added by the config helper
     directories: Tuple[DirectoryConfig, ...] = ()
     source: Optional[Source] = None
 
@@ -143,11 +145,14 @@ class ServerConfig:
     require_valid_shell: bool = True
     valid_shells: Tuple[str, ...] = ()       # from /etc/shells, read at parse time
     create_home: bool = False
+    create_home_mode: int = 0o700            # CreateHome on [mode] (added by the config helper)
     umask: int = 0o022
     allow_overwrite: bool = False
     allow_log_symlinks: bool = False
     anonymous: Tuple[AnonymousConfig, ...] = ()
     directories: Tuple[DirectoryConfig, ...] = ()
+    run_user: Optional[str] = None           # server-level User / Group: the account to
+    run_group: Optional[str] = None          # run as (added by the config helper)
 
     # FTP behaviour
     passive_ports: Optional[Tuple[int, int]] = None

@@ -1,0 +1,513 @@
+# -*- test-case-name: tests.test_config -*-
+"""Reading a ProFTPD-syntax configuration file into a :class:`~ftpredis.config.model.Config`.
+
+This package owns the configuration language.  :mod:`ftpredis.config.syntax` reads the
+text (quoting, continuation, ``Include``, ``<IfModule>``...), :mod:`ftpredis.config.directives`
+is the table of directives and their argument parsers, :mod:`ftpredis.config.model` holds
+the immutable result.  This module puts sections together into servers:
+
+- the main server first, then each ``<VirtualHost>`` in file order;
+- ``<Global>`` (wherever it stands) is appended to every server: a server's own
+  single-valued directive wins, multi-valued ones from both apply, the server's own first;
+- the first occurrence of a single-valued directive wins (ProFTPD); later ones are
+  reported as warnings;
+- ``LogFormat`` names are resolved after the whole file is read (ProFTPD's "must come
+  before" is dropped, DECISIONS): server-level and ``<Global>`` names are visible to every
+  server, a ``<VirtualHost>``'s own only inside it;
+- ``<Directory>`` and ``<Anonymous>`` keep their own logging scope; merge-down is the
+  router's job at runtime;
+- a ``<VirtualHost>`` with no ``RedisServer``/``RedisSentinel``/``RedisTimeouts``/
+  ``RedisOptions``/``RedisBufferSize`` inherits the main server's, as ProFTPD's
+  process-wide Redis settings make it do.
+
+Every error is collected; :func:`load_config` raises :class:`ConfigErrors` with all of
+them.  Paths and files named by directives (AuthUserFile, AuthGroupFile, RedisLog,
+/etc/shells) are checked here, at load time, so ``--check`` catches them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from ftpredis.config.directives import (
+    ANON, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
+    RedisSentinelValue, RedisServerValue, directive_reference, lookup,
+)
+from ftpredis.config.model import (
+    AnonymousConfig, Config, ConfigError, ConfigErrors, DirectoryConfig, LogScope,
+    RedisTarget, ServerConfig, Source,
+)
+from ftpredis.config.syntax import PROVIDED_MODULES, read_config
+
+__all__ = ["load_config", "format_check_report", "directive_reference", "Config",
+           "ConfigError", "ConfigErrors", "PROVIDED_MODULES", "TABLE"]
+
+SHELLS_FILE = "/etc/shells"
+_LOG_DIRECTIVES = ("RedisLogOnCommand", "RedisLogOnEvent")
+
+
+class _Scope:
+    """One context while building: the top level, or one section."""
+
+    def __init__(self, kind: str, value=None, source: Optional[Source] = None,
+                 swallow: bool = False, name: str = ""):
+        self.kind = kind            # SERVER, VHOST, GLOBAL, ANON, DIR or LIMIT
+        self.value = value          # the section's parsed arguments
+        self.source = source
+        self.swallow = swallow      # an unknown or refused section: ignore its body
+        self.name = name            # the section name as to be closed
+        self.entries: List[Tuple[object, object, Source]] = []   # (Directive, value, source)
+        self.children: List["_Scope"] = []
+
+    def first(self, name: str):
+        for d, value, source in self.entries:
+            if d.name == name:
+                return value, source
+        return None
+
+    def all(self, *names: str):
+        return [(value, source) for d, value, source in self.entries if d.name in names]
+
+
+class _Builder:
+    def __init__(self, path: str, defines: Iterable[str], environ, shells_file: str):
+        self.path = path
+        self.defines = tuple(defines)
+        self.environ = environ
+        self.shells_file = shells_file
+        self.errors: List[ConfigError] = []
+        self.warnings: List[str] = []
+        self._seen_errors = set()
+        self._auth_cache: Dict[tuple, object] = {}
+        self._log_cache: Dict[tuple, Optional[str]] = {}
+        self._shells: Optional[Tuple[str, ...]] = None
+
+    def error(self, error: ConfigError) -> None:
+        key = str(error)
+        if key not in self._seen_errors:
+            self._seen_errors.add(key)
+            self.errors.append(error)
+
+    # -- lines into scopes ------------------------------------------------------------
+
+    def build_tree(self, lines) -> _Scope:
+        root = _Scope(SERVER)
+        stack = [root]
+        for line in lines:
+            top = stack[-1]
+            if line.is_close:
+                opening = "<" + line.name[2:]
+                if top is root or top.name.lower() != opening.lower():
+                    if not top.swallow:
+                        self.error(ConfigError("%s: no matching %s section"
+                                               % (_canonical_close(line.name),
+                                                  _canonical_open(opening)), line.source))
+                    continue
+                if line.args and not top.swallow:
+                    self.error(ConfigError("%s: wrong number of parameters"
+                                           % _canonical_close(line.name), line.source))
+                stack.pop()
+                continue
+            if top.swallow:
+                if line.is_open:
+                    stack.append(_Scope(LIMIT, swallow=True, name=line.name))
+                continue
+            directive = lookup(line.name)
+            if directive is None or directive.reader:
+                self.error(ConfigError("unknown configuration directive '%s'" % line.name,
+                                       line.source))
+                if line.is_open:
+                    stack.append(_Scope(LIMIT, swallow=True, name=line.name))
+                continue
+            value, ok = self._parse(directive, line, top.kind)
+            if directive.section:
+                # A refused section (bad arguments, <Limit>) keeps its body from
+                # producing a cascade of follow-up errors.
+                scope = _Scope(directive.name, value, line.source, swallow=not ok,
+                               name=directive.name)
+                if ok:
+                    top.children.append(scope)
+                stack.append(scope)
+            elif ok:
+                top.entries.append((directive, value, line.source))
+        for scope in stack[1:]:
+            self.error(ConfigError("unclosed %s context" % scope.name, scope.source))
+        return root
+
+    def _parse(self, directive, line, context: str):
+        name = directive.name
+        if context not in directive.contexts:
+            self.error(ConfigError("%s: directive not allowed in %s context"
+                                   % (name, context), line.source))
+            return None, False
+        args = line.args
+        if len(args) < directive.min_args:
+            self.error(ConfigError("%s: missing parameters" % name, line.source))
+            return None, False
+        if directive.max_args is not None and len(args) > directive.max_args:
+            if directive.extra_ignored:
+                self.warnings.append("%s: extra parameters ignored on %s"
+                                     % (name, line.source))
+                args = args[:directive.max_args]
+            elif directive.section and directive.max_args == 0:
+                self.error(ConfigError("%s: Too many parameters" % name, line.source))
+                return None, False
+            else:
+                self.error(ConfigError("%s: wrong number of parameters" % name, line.source))
+                return None, False
+        ctx = ParseContext(name, line.source, self.warnings)
+        try:
+            value = directive.parse(tuple(args), ctx)
+        except DirectiveError as e:
+            message = e.message if e.bare else "%s: %s" % (name, e.message)
+            self.error(ConfigError(message, line.source))
+            return None, False
+        if not directive.effect:
+            self.warnings.append("%s on %s has no effect in ftpredis" % (name, line.source))
+        return value, True
+
+    # -- scopes into servers ----------------------------------------------------------
+
+    def warn_duplicates(self, scope: _Scope) -> None:
+        first: Dict[str, Source] = {}
+        for d, value, source in scope.entries:
+            if d.multi or not d.effect:
+                continue
+            if d.name in first:
+                self.warnings.append("%s: duplicate directive on %s ignored; the first one, "
+                                     "on line %d, wins" % (d.name, source, first[d.name].line))
+            else:
+                first[d.name] = source
+        for child in scope.children:
+            self.warn_duplicates(child)
+
+    def build(self, root: _Scope) -> Tuple[ServerConfig, ...]:
+        self.warn_duplicates(root)
+        globals_ = [c for c in root.children if c.kind == GLOBAL]
+        vhosts = [c for c in root.children if c.kind == VHOST]
+        for vhost in vhosts:
+            globals_.extend(c for c in vhost.children if c.kind == GLOBAL)
+        global_entries = [e for g in globals_ for e in g.entries]
+        global_children = [c for g in globals_ for c in g.children]
+
+        main = _Merged(root.entries + global_entries, root.children + global_children)
+        main_formats = _formats(root.entries + global_entries)
+        servers = [self._server(main, None, main_formats, None)]
+        for vhost in vhosts:
+            merged = _Merged(vhost.entries + global_entries, vhost.children + global_children)
+            formats = _formats(vhost.entries)
+            for name, text in main_formats.items():
+                formats.setdefault(name, text)
+            servers.append(self._server(merged, vhost, formats, (main, servers[0])))
+        self._check_binds(servers, main)
+        return tuple(servers)
+
+    def _server(self, m: "_Merged", vhost: Optional[_Scope], formats: Dict[str, str],
+                parent) -> ServerConfig:
+        kw = {}
+        if vhost is None:
+            kw["addresses"] = tuple(m.get("DefaultAddress", ()))
+            kw["port"] = m.get("Port", 21)
+        else:
+            kw["addresses"] = vhost.value
+            kw["port"] = m.get("Port", 21)
+            kw["server_name"] = parent[1].server_name
+        simple = {"ServerName": "server_name", "ServerIdent": "server_ident",
+                  "DefaultRoot": "default_root", "RequireValidShell": "require_valid_shell",
+                  "Umask": "umask", "AllowOverwrite": "allow_overwrite",
+                  "AllowLogSymlinks": "allow_log_symlinks", "PassivePorts": "passive_ports",
+                  "MasqueradeAddress": "masquerade_address", "MaxClients": "max_clients",
+                  "MaxClientsPerHost": "max_clients_per_host",
+                  "MaxLoginAttempts": "max_login_attempts", "TimeoutIdle": "timeout_idle",
+                  "TimeoutLogin": "timeout_login", "TimeoutNoTransfer": "timeout_no_transfer",
+                  "TimeoutStalled": "timeout_stalled", "RedisEngine": "redis_engine",
+                  "RedisLog": "redis_log", "User": "run_user", "Group": "run_group",
+                  "AuthUserFile": "auth_user_file", "AuthGroupFile": "auth_group_file"}
+        for name, attr in simple.items():
+            found = m.first(name)
+            if found is not None:
+                kw[attr] = found[0]
+        create = m.get("CreateHome")
+        if create is not None:
+            kw["create_home"], kw["create_home_mode"] = create
+        kw["formats"] = formats
+        kw["logging"] = self._scope_logging(m.entries, formats)
+
+        insecure = m.first("AuthFileOptions") is not None
+        for name, attr, reader in (("AuthUserFile", "auth_users", "read_auth_user_file"),
+                                   ("AuthGroupFile", "auth_groups", "read_auth_group_file")):
+            found = m.first(name)
+            if found is not None:
+                result = self._read_auth(reader, found[0], found[1], insecure)
+                if result is not None:
+                    kw[attr] = result
+        if kw.get("require_valid_shell", True):
+            kw["valid_shells"] = self._valid_shells()
+        redis_log = m.first("RedisLog")
+        if redis_log is not None and redis_log[0] is not None:
+            self._check_redis_log(redis_log[0], redis_log[1],
+                                  kw.get("allow_log_symlinks", False))
+        kw["redis"] = self._redis_target(m, parent[0] if parent else None)
+
+        kw["directories"] = tuple(self._directory(c, formats) for c in m.children
+                                  if c.kind == DIR)
+        kw["anonymous"] = tuple(self._anonymous(c, formats) for c in m.children
+                                if c.kind == ANON)
+        return ServerConfig(is_main=vhost is None, source=vhost.source if vhost else None,
+                            **kw)
+
+    def _scope_logging(self, entries, formats: Dict[str, str]) -> LogScope:
+        rules, extras = [], []
+        for d, value, source in entries:
+            if d.name in _LOG_DIRECTIVES:
+                rules.append(value)
+            elif d.name == "RedisLogFormatExtra":
+                extras.append(value)
+            else:
+                continue
+            if value.format_name is not None and value.format_name not in formats:
+                self.error(ConfigError("%s: no LogFormat '%s' configured"
+                                       % (d.name, value.format_name), source))
+        return LogScope(tuple(rules), tuple(extras))
+
+    def _directory(self, scope: _Scope, formats) -> DirectoryConfig:
+        umask = scope.first("Umask")
+        overwrite = scope.first("AllowOverwrite")
+        return DirectoryConfig(scope.value, self._scope_logging(scope.entries, formats),
+                               umask[0] if umask else None,
+                               overwrite[0] if overwrite else None, scope.source)
+
+    def _anonymous(self, scope: _Scope, formats) -> AnonymousConfig:
+        def one(name):
+            found = scope.first(name)
+            return found[0] if found else None
+        return AnonymousConfig(
+            root=scope.value, user=one("User"), group=one("Group"),
+            user_aliases=tuple(v for v, s in scope.all("UserAlias")),
+            logging=self._scope_logging(scope.entries, formats),
+            umask=one("Umask"), allow_overwrite=one("AllowOverwrite"),
+            directories=tuple(self._directory(c, formats) for c in scope.children
+                              if c.kind == DIR),
+            source=scope.source)
+
+    def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
+        def get(name, default=None):
+            found = m.first(name)
+            if found is None and main is not None:
+                found = main.first(name)
+            return found[0] if found is not None else default
+
+        server: Optional[RedisServerValue] = get("RedisServer")
+        sentinel: Optional[RedisSentinelValue] = get("RedisSentinel")
+        if server is None and sentinel is None:
+            return None
+        options = m.all("RedisOptions")
+        if not options and main is not None:
+            options = main.all("RedisOptions")
+        connect, io = get("RedisTimeouts", (500, 500))
+        kw = dict(connect_timeout_ms=connect, io_timeout_ms=io,
+                  no_reconnect=bool(options), buffer_size=get("RedisBufferSize", 100000))
+        # ProFTPD applies RedisSentinel first and RedisServer second, so the server's TLS
+        # settings, when there is a RedisServer, are the ones in force.
+        tls = server.tls if server is not None else sentinel.tls
+        kw.update(ssl=bool(tls.ssl), ssl_ca=tls.ssl_ca, ssl_cert=tls.ssl_cert,
+                  ssl_key=tls.ssl_key)
+        if server is not None:
+            kw.update(host=server.host, port=server.port, unix_path=server.unix_path,
+                      username=server.username, password=server.password, db=server.db)
+        if sentinel is not None:
+            kw.update(sentinels=sentinel.sentinels, master_name=sentinel.master_name)
+        return RedisTarget(**kw)
+
+    # -- things checked on disk -------------------------------------------------------
+
+    def _read_auth(self, reader: str, path: str, source: Source, insecure: bool):
+        key = (reader, path, insecure)
+        if key not in self._auth_cache:
+            from ftpredis import auth
+            try:
+                self._auth_cache[key] = getattr(auth, reader)(path, source,
+                                                              insecure_perms=insecure)
+            except ConfigError as e:
+                if e.source is None:
+                    e.source = source
+                self.error(e)
+                self._auth_cache[key] = None
+        return self._auth_cache[key]
+
+    def _check_redis_log(self, path: str, source: Source, allow_symlinks: bool) -> None:
+        key = (path, allow_symlinks)
+        if key not in self._log_cache:
+            from ftpredis.redislog import check_redis_log_path
+            self._log_cache[key] = check_redis_log_path(path, allow_symlinks)
+        reason = self._log_cache[key]
+        if reason is not None:
+            self.error(ConfigError("RedisLog: unable to use '%s': %s" % (path, reason),
+                                   source))
+
+    def _valid_shells(self) -> Tuple[str, ...]:
+        if self._shells is None:
+            try:
+                with open(self.shells_file, encoding="utf-8", errors="replace") as f:
+                    shells = [line.strip() for line in f]
+                self._shells = tuple(s for s in shells if s and not s.startswith("#"))
+            except OSError as e:
+                # getusershell(3) falls back to these two when the file is missing.
+                self.warnings.append("RequireValidShell: unable to read '%s': %s; using "
+                                     "/bin/sh and /bin/csh" % (self.shells_file, e.strerror))
+                self._shells = ("/bin/sh", "/bin/csh")
+        return self._shells
+
+    def _check_binds(self, servers, main: "_Merged") -> None:
+        used: Dict[tuple, Tuple[ServerConfig, Optional[Source]]] = {}
+        main_source = None
+        for name in ("DefaultAddress", "Port"):
+            found = main.first(name)
+            if found is not None and found[1] is not None:
+                main_source = found[1]
+                break
+        for server in servers:
+            if server.port == 0:
+                continue
+            source = server.source if not server.is_main else main_source
+            for address in server.addresses or ("0.0.0.0",):
+                key = (_normal_address(address), server.port)
+                if key in used:
+                    other, other_source = used[key]
+                    where = (" on %s" % other_source) if other_source else ""
+                    self.error(ConfigError(
+                        "%s: address %s port %d is already used by %s%s"
+                        % ("<VirtualHost>" if not server.is_main else "DefaultAddress",
+                           address, server.port, _server_name(other), where), source))
+                else:
+                    used[key] = (server, source)
+
+
+class _Merged:
+    """A server's own entries followed by the <Global> ones (first match wins)."""
+
+    def __init__(self, entries, children):
+        self.entries = entries
+        self.children = children
+
+    def first(self, name):
+        for d, value, source in self.entries:
+            if d.name == name:
+                return value, source
+        return None
+
+    def get(self, name, default=None):
+        found = self.first(name)
+        return found[0] if found is not None else default
+
+    def all(self, *names):
+        return [(value, source) for d, value, source in self.entries if d.name in names]
+
+
+def _formats(entries) -> Dict[str, str]:
+    formats: Dict[str, str] = {}
+    for d, value, source in entries:
+        if d.name == "LogFormat":
+            formats.setdefault(value[0], value[1])
+    return formats
+
+
+def _canonical_open(name: str) -> str:
+    directive = lookup(name)
+    return directive.name if directive is not None else name
+
+
+def _canonical_close(name: str) -> str:
+    directive = lookup("<" + name[2:])
+    return "</" + directive.name[1:] if directive is not None else name
+
+
+def _normal_address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address.strip("[]")))
+    except ValueError:
+        return address.lower()
+
+
+def _server_name(server: ServerConfig) -> str:
+    if server.is_main:
+        return "main server"
+    return "<VirtualHost %s>" % " ".join(server.addresses)
+
+
+def _describe(server: ServerConfig) -> str:
+    if server.is_main:
+        return "main server %s:%d" % (" ".join(server.addresses) or "*", server.port)
+    return "<VirtualHost %s>:%d" % (" ".join(server.addresses), server.port)
+
+
+# --------------------------------------------------------------------------- public API
+
+def load_config(path: str, defines: Iterable[str] = (), environ=None,
+                shells_file: str = SHELLS_FILE) -> Config:
+    """Read ``path`` into a :class:`Config`; raise :class:`ConfigErrors` with every error.
+
+    ``defines`` are the names given with ``-D`` (for ``<IfDefine>``); ``environ`` the
+    environment ``%{env:NAME}`` reads (default :data:`os.environ`).
+    """
+    reader = read_config(path, defines, environ)
+    builder = _Builder(path, defines, environ, shells_file)
+    builder.warnings.extend(reader.warnings)
+    if len(reader.errors) == 1 and reader.errors[0].source is None and not reader.lines:
+        raise ConfigErrors(reader.errors)      # the file itself could not be read
+    root = builder.build_tree(reader.lines)
+    servers = builder.build(root)
+    if reader.errors or builder.errors:
+        # Report in reading order: a reader error before the line read after it, a
+        # builder error at the position of the line it names (the end if none).
+        position = {line.source: i for i, line in enumerate(reader.lines)}
+        keyed = [((pos, 0), e) for pos, e in zip(reader.error_positions, reader.errors)]
+        keyed += [((position.get(e.source, len(position)), 1), e) for e in builder.errors]
+        keyed.sort(key=lambda item: item[0])
+        raise ConfigErrors([e for key, e in keyed])
+    return Config(path=path, servers=servers, warnings=tuple(builder.warnings))
+
+
+def _count_rules(config: Config) -> int:
+    seen = set()
+
+    def add(scope: LogScope):
+        for rule in scope.rules:
+            seen.add((rule.source, rule.directive, rule.format_name))
+
+    for server in config.servers:
+        add(server.logging)
+        for d in server.directories:
+            add(d.logging)
+        for a in server.anonymous:
+            add(a.logging)
+            for d in a.directories:
+                add(d.logging)
+    return len(seen)
+
+
+def format_check_report(config_or_errors, defines: Iterable[str] = ()) -> Tuple[int, str]:
+    """``(exit code, text)`` for ``twistd ftpredis --check``.
+
+    Takes a :class:`Config`, a :class:`ConfigErrors` (or one :class:`ConfigError`), or a
+    path, which is then loaded with ``defines``.  Errors: one per line, exit 1.  Valid:
+    the warnings, then a one-line summary, exit 0.
+    """
+    if isinstance(config_or_errors, str):
+        try:
+            config_or_errors = load_config(config_or_errors, defines)
+        except ConfigErrors as e:
+            config_or_errors = e
+    if isinstance(config_or_errors, ConfigError):
+        config_or_errors = ConfigErrors([config_or_errors])
+    if isinstance(config_or_errors, ConfigErrors):
+        return 1, "".join("%s\n" % (e,) for e in config_or_errors.errors)
+    config = config_or_errors
+    lines = ["warning: %s" % w for w in config.warnings]
+    n = len(config.servers)
+    rules = _count_rules(config)
+    lines.append("Syntax OK: %d server%s (%s), %d log rule%s"
+                 % (n, "" if n == 1 else "s", ", ".join(_describe(s) for s in config.servers),
+                    rules, "" if rules == 1 else "s"))
+    return 0, "\n".join(lines) + "\n"
