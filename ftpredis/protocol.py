@@ -1416,7 +1416,11 @@ class FTPRedisFactory(ftp.FTPFactory):
             inner.listenFactory = self.reactor.listenTCP
         return p
 
-    def stopFactory(self):
+    def closeAllSessions(self):
+        """End every open session ("Server shutting down"), logging each DISCONNECT.
+
+        Not done in stopFactory: the listening port also closes on a reload, and sessions
+        open then finish on their old settings.
+        """
         for p in list(self.instances):
             p.shutdown()
-        ftp.FTPFactory.stopFactory(self)

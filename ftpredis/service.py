@@ -153,11 +153,19 @@ class FTPRedisService(service.MultiService):
             # Not in the main thread (some test runners): reload stays available as a call.
             self._previous_sighup = None
 
+    @defer.inlineCallbacks
     def stopService(self):
         if self._previous_sighup is not None:
             signal.signal(signal.SIGHUP, self._previous_sighup)
             self._previous_sighup = None
-        return service.MultiService.stopService(self)
+        # MultiService would stop every child at once; the sinks must flush only after
+        # the servers have ended their sessions and queued the DISCONNECT records.
+        service.Service.stopService(self)
+        yield defer.gatherResults(
+            [defer.maybeDeferred(s.stopService) for s in self.servers() if s.running],
+            consumeErrors=True)
+        if self.sinks.running:
+            yield self.sinks.stopService()
 
     @defer.inlineCallbacks
     def reload(self):
