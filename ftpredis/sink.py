@@ -1,0 +1,661 @@
+# -*- test-case-name: tests.test_sink -*-
+"""The Redis sink: a bounded in-memory buffer drained by batched ``RPUSH`` over txredisapi.
+
+This module owns everything between "a record exists" and "Redis has it":
+
+* :class:`RedisSink` (one per distinct :class:`~ftpredis.config.model.RedisTarget`, a
+  Twisted service).  ``push(key, value)`` is O(1) and never blocks or raises: the FTP
+  session never waits for Redis.  A single writer sends one ``RPUSH key v1 ... vN`` per
+  key for whatever accumulated, keeps a batch that failed and sends it again, in order,
+  once Redis is back.
+* the connection: a txredisapi 1.6 ``RedisFactory`` (its ``ClientService`` pool) that keeps
+  trying after AUTH/SELECT failures (txredisapi #146), over an endpoint we build ourselves
+  (TCP with a connect timeout, a UNIX socket, or verified TLS; never a silent plaintext
+  fallback), with a short back-off;
+* what the sink says in the RedisLog files (connects, disconnects with their reason,
+  errors, dropped records with exact counts, records left unsent at shutdown);
+* :class:`SinkRegistry`, which hands out one shared sink per equal target.
+
+Delivery is **at least once**.  RPUSH is atomic, so a batch is either in Redis or not;
+but when the connection breaks (or the io timeout fires) after a batch was written and
+before its reply came back, nobody can tell whether Redis executed it, and the batch is
+sent again: that block of records may then appear twice, in order, never reordered.
+Records for one key reach Redis in the order they were pushed (at most one batch per key
+is in flight, a failed one goes back to the head of its key's queue).  There is no order
+between different keys.
+
+txredisapi pitfalls this avoids (measured, notes §C): commands issued while no
+connection is up wait in an unbounded queue with no timeout, so the writer only hands a
+batch to a connection it knows is up, and bounds every command with the io timeout
+itself (``addTimeout``) besides txredisapi's ``replyTimeout``.  ``connectTimeout`` is
+always set.  RedisSentinel is not implemented yet: see :meth:`RedisSink._makeEndpoint`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Deque, Dict, Iterable, List, Optional, Tuple
+
+import txredisapi
+from twisted.application import service
+from twisted.internet import defer, error as ierror
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ftpredis.config.model import RedisTarget
+
+_log = Logger(namespace="ftpredis.sink")
+
+#: Most values one RPUSH carries, and roughly how many bytes (whichever comes first).
+BATCH_MAX_RECORDS = 1000
+BATCH_MAX_BYTES = 4 * 1024 * 1024
+
+
+def describe_reason(reason) -> str:
+    """A short, human text for a Failure/exception, as an admin reads it in RedisLog."""
+    value = reason.value if isinstance(reason, Failure) else reason
+    if isinstance(value, ierror.TimeoutError):
+        return "Connection timed out"
+    if isinstance(value, ierror.ConnectError):
+        os_error = getattr(value, "osError", None)
+        if isinstance(os_error, int):
+            return os.strerror(os_error)
+        if isinstance(value, ierror.ConnectionRefusedError):
+            return "Connection refused"
+        text = value.args[0] if value.args and value.args[0] else ""
+        return str(text) or str(value)
+    if isinstance(value, ierror.ConnectionDone):
+        return "Connection closed by Redis"
+    if isinstance(value, ierror.ConnectionLost):
+        return "Connection lost"
+    if isinstance(value, OSError) and value.strerror:
+        if value.filename:
+            return "%s: '%s'" % (value.strerror, value.filename)
+        return value.strerror
+    if isinstance(value, (defer.TimeoutError, defer.CancelledError, txredisapi.TimeoutError)):
+        return "timed out"
+    module = type(value).__module__ or ""
+    if module.startswith(("OpenSSL", "service_identity")):
+        return "TLS error: %s" % (value,)
+    text = str(value)
+    if text.startswith("Redis error: "):
+        text = text[len("Redis error: "):]
+    return text or value.__class__.__name__
+
+
+class _HandshakeTimeout(Exception):
+    pass
+
+
+@implementer(IHandshakeListener)
+class _SinkProtocol(txredisapi.RedisProtocol):
+    """RedisProtocol that remembers why its connection ended (txredisapi never says) and,
+    over TLS, starts AUTH/SELECT and counts as connected only once the handshake and the
+    certificate check succeeded; otherwise a refused certificate would look like a
+    working connection that is lost at once."""
+
+    lostReason = None
+    abortedBySink = False
+    tls = False
+    handshakeTimeout = 1.0
+    _handshakeTimer = None
+    _handshakeTimedOut = False
+
+    def connectionMade(self):
+        try:
+            self.transport.setTcpKeepAlive(1)
+        except Exception:
+            pass            # UNIX sockets and TLS wrappers may not offer it; not essential
+        if self.tls:
+            # the endpoint's connect timeout ends with the TCP connection; a peer that
+            # never finishes the handshake needs its own bound
+            self._handshakeTimer = self.callLater(self.handshakeTimeout, self._handshakeExpired)
+            return None     # handshakeCompleted() goes on
+        return txredisapi.RedisProtocol.connectionMade(self)
+
+    def _handshakeExpired(self):
+        self._handshakeTimer = None
+        self._handshakeTimedOut = True
+        self.transport.abortConnection()
+
+    def handshakeCompleted(self):
+        if self._handshakeTimer is not None:
+            self._handshakeTimer.cancel()
+            self._handshakeTimer = None
+        if self.tls:
+            txredisapi.RedisProtocol.connectionMade(self)
+
+    def connectionLost(self, why):
+        if self._handshakeTimer is not None:
+            self._handshakeTimer.cancel()
+            self._handshakeTimer = None
+        if self._handshakeTimedOut:
+            why = Failure(_HandshakeTimeout("TLS handshake timed out"))
+        self.lostReason = why
+        was_ready = self._ready
+        try:
+            txredisapi.RedisProtocol.connectionLost(self, why)
+        finally:
+            if not was_ready:
+                self.factory.handshakeLost(self, why)
+
+
+class _SinkFactory(txredisapi.RedisFactory):
+    """A txredisapi pool that never gives up and tells the sink when connections come and go.
+
+    ``stopTrying`` is what txredisapi 1.6 calls when AUTH or SELECT fails or times out; it
+    would stop the pool forever (#146).  The connection is dropped anyway, so doing
+    nothing lets ClientService retry with our back-off.  We stop it with ``disconnect()``.
+    """
+
+    protocol = _SinkProtocol
+    initialDelay = 0.1
+    maxDelay = 2.0
+
+    def __init__(self, sink: "RedisSink", poolsize: int):
+        t = sink.target
+        txredisapi.RedisFactory.__init__(
+            self, sink.address, t.db, poolsize, isLazy=True,
+            password=t.password, username=t.username if t.password is not None else None,
+            replyTimeout=sink.io_timeout, convertNumbers=False)
+        self.sink = sink
+        self._handshake_error_reported = False
+        # nobody waits on this lazy pool's "all connected" Deferred; an AUTH error would
+        # otherwise end up as an unhandled error in Deferred
+        self.deferred.addErrback(lambda f: None)
+
+    def stopTrying(self):
+        return defer.succeed(None)
+
+    def buildProtocol(self, addr):
+        p = txredisapi.RedisFactory.buildProtocol(self, addr)
+        p.callLater = self.sink._reactor.callLater
+        p.tls = bool(self.sink.target.ssl)
+        p.handshakeTimeout = self.sink.connect_timeout + self.sink.io_timeout
+        return p
+
+    def connectionError(self, why):
+        # AUTH / SELECT failed ("Redis error: could not auth: WRONGPASS ...")
+        self._handshake_error_reported = True
+        self.sink._connectFailed(why)
+        txredisapi.RedisFactory.connectionError(self, why)
+
+    def handshakeLost(self, protocol, why):
+        # a connection that closed before it became usable: TLS verification, a server
+        # closing at once (maxclients), an AUTH error already reported above
+        if self._handshake_error_reported:
+            self._handshake_error_reported = False
+            return
+        if not self.disconnectCalled:
+            self.sink._connectFailed(why)
+
+    def addConnection(self, conn):
+        txredisapi.RedisFactory.addConnection(self, conn)
+        if conn in self.pool:
+            self._handshake_error_reported = False
+            self.sink._connectionReady(conn)
+
+    def delConnection(self, conn):
+        txredisapi.RedisFactory.delConnection(self, conn)
+        self.sink._connectionGone(conn)
+
+
+@implementer(IStreamClientEndpoint)
+class _ReportingEndpoint:
+    """Builds the real endpoint for every attempt and reports failed attempts to the sink.
+
+    Building per attempt means a TLS context that cannot be built (missing CA file...) is
+    a failed connection attempt, logged and retried with back-off, and fixed files are
+    picked up without a restart; never a plaintext connection.
+    """
+
+    def __init__(self, sink: "RedisSink"):
+        self.sink = sink
+
+    def connect(self, protocolFactory):
+        try:
+            endpoint = self.sink._makeEndpoint()
+        except Exception:
+            f = Failure()
+            self.sink._connectFailed(f, "cannot set up the connection: ")
+            return defer.fail(f)
+        d = endpoint.connect(protocolFactory)
+
+        def failed(f):
+            if not f.check(defer.CancelledError):
+                self.sink._connectFailed(f)
+            return f
+        return d.addErrback(failed)
+
+
+class RedisSink(service.Service):
+    """Buffered, batched, ordered RPUSH of records to one Redis target.
+
+    Counters (never reset): ``pushed`` (calls to :meth:`push`), ``sent`` (acknowledged by
+    Redis; a re-sent batch counts once), ``dropped``, and ``buffered`` (held right now,
+    in flight included).  ``pushed == sent + dropped + buffered`` at all times.
+
+    Overflow: when ``target.buffer_size`` records are held, the **newest** record (the
+    one being pushed) is dropped.  Reasons: it is O(1) with per-key queues (dropping the
+    oldest would need a global order across keys); what is kept stays a gap-free run of
+    each key's records from the start of the outage, so a consumer sees one clear hole at
+    the end instead of a hole moved around; and records already accepted are never
+    revoked.  Drops are counted and written to the RedisLogs at most once per
+    ``drop_report_interval`` seconds with exact numbers.
+
+    ``target.no_reconnect`` (RedisOptions NoReconnect): connection attempts go on until
+    the first connection is up (ProFTPD retries a failed creation on the next event);
+    once an established connection breaks, the sink stops: what it holds and every later
+    record is counted as dropped.
+    """
+
+    poolsize = 1
+    drop_report_interval = 1.0
+    retry_initial_delay = 0.1
+    retry_max_delay = 2.0
+    repeat_interval = 60.0
+
+    def __init__(self, target: RedisTarget, logs: Iterable = (), reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.target = target
+        self.logs: List = [log for log in logs if log is not None]
+        self._reactor = reactor
+        # RedisTimeouts 0 is "undefined" in ProFTPD; an unbounded wait is what we must never
+        # have, and 1 ms would fail every command, so 0 means the default (500 ms)
+        self.io_timeout = (target.io_timeout_ms if target.io_timeout_ms > 0 else 500) / 1000.0
+        self.connect_timeout = (target.connect_timeout_ms
+                                if target.connect_timeout_ms > 0 else 500) / 1000.0
+        if target.unix_path:
+            self.address = target.unix_path
+        elif target.host:
+            host = "[%s]" % target.host if ":" in target.host else target.host
+            self.address = "%s:%d" % (host, target.port)
+        else:
+            self.address = "(RedisSentinel master %s)" % (target.master_name or "?",)
+
+        self.pushed = 0
+        self.sent = 0
+        self.dropped = 0
+        self.buffered = 0
+
+        self._queues: Dict[bytes, Deque[bytes]] = {}
+        self._inflight: Dict[object, Tuple[bytes, List[bytes]]] = {}
+        self._busy_keys: set = set()
+        self._ready: List = []
+        self._factory: Optional[_SinkFactory] = None
+        self._pump_call = None
+        self._backoff_call = None
+        self._retry: Dict[bytes, Tuple[int, float]] = {}   # key -> (failures, not before)
+        self._dead = False            # NoReconnect tripped
+        self._stopping = False
+        self._stopped = False
+        self._drained: List[defer.Deferred] = []
+        self._drops: Dict[str, int] = {}
+        self._drop_call = None
+        self._recent: Dict[str, list] = {}
+
+    def __repr__(self):
+        return "<RedisSink %s pushed=%d sent=%d dropped=%d buffered=%d>" % (
+            self.address, self.pushed, self.sent, self.dropped, self.buffered)
+
+    def add_logs(self, logs: Iterable) -> None:
+        for log in logs:
+            if log is not None and all(log is not mine for mine in self.logs):
+                self.logs.append(log)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._ready)
+
+    # -- the producer side ---------------------------------------------------------------
+    def push(self, key: bytes, value: bytes) -> None:
+        """Queue one record for ``RPUSH key value``.  O(1); never blocks, never raises."""
+        try:
+            self.pushed += 1
+            if self._dead:
+                self._drop(1, "connection to Redis %s lost and RedisOptions NoReconnect is set"
+                           % (self.address,))
+                return
+            if self._stopped:
+                self._drop(1, "Redis sink already stopped")
+                return
+            if self.buffered >= self.target.buffer_size:
+                self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,))
+                return
+            q = self._queues.get(key)
+            if q is None:
+                q = self._queues[key] = deque()
+            q.append(value)
+            self.buffered += 1
+            if self._factory is None:
+                if self.running:
+                    self._startConnecting()
+            elif self._pump_call is None and self._ready:
+                # one pump per reactor turn: records pushed in the same turn share a batch
+                self._pump_call = self._reactor.callLater(0, self._pump)
+        except Exception:
+            _log.failure("RedisSink.push failed")
+
+    # -- the service -----------------------------------------------------------------------
+    def startService(self):
+        service.Service.startService(self)
+        self._stopped = False
+        self._stopping = False
+        if self.buffered and self._factory is None and not self._dead:
+            self._startConnecting()
+
+    def stopService(self):
+        """Flush what is buffered (bounded by the io timeout, plus the connect timeout when
+        no connection is up), disconnect, and log how many records were left unsent."""
+        service.Service.stopService(self)
+        self._stopping = True
+        self._retry.clear()             # one last immediate try for every key
+        d = defer.succeed(None)
+        if self.buffered and self._factory is not None and not self._dead:
+            limit = self.io_timeout + (0 if self._ready else self.connect_timeout)
+            waiter = defer.Deferred()
+            self._drained.append(waiter)
+            waiter.addTimeout(limit, self._reactor, onTimeoutCancel=lambda r, t: None)
+            self._pump()
+            d = waiter
+        d.addCallback(self._finishStop)
+        return d
+
+    def _finishStop(self, _ignored=None):
+        self._stopped = True
+        self._stopping = False
+        for call in (self._pump_call, self._backoff_call):
+            if call is not None and call.active():
+                call.cancel()
+        self._pump_call = self._backoff_call = None
+        self._reportDrops()
+        if self.buffered:
+            self._write("stopping: %d records left unsent to Redis %s"
+                        % (self.buffered, self.address))
+        factory, self._factory = self._factory, None
+        self._ready = []
+        if factory is None:
+            return None
+        d = factory.disconnect()
+        # closing a socket is quick, but never let shutdown hang on it
+        d.addTimeout(self.io_timeout + 1.0, self._reactor)
+        d.addErrback(lambda f: None)
+        return d
+
+    # -- connections -------------------------------------------------------------------
+    def _makeEndpoint(self):
+        """The endpoint one connection attempt uses.
+
+        Sentinel hook: when ``target.sentinels`` is implemented, return an endpoint that
+        asks the sentinels for the master (first that answers, in order) and connects to
+        it with the same timeout/TLS rules; the rest of the sink needs no change.
+        """
+        t = self.target
+        if t.unix_path:
+            if t.ssl:
+                raise ValueError("TLS over a UNIX socket is not supported")
+            return UNIXClientEndpoint(self._reactor, t.unix_path, timeout=self.connect_timeout)
+        if not t.host:
+            raise ValueError("no Redis server configured (RedisSentinel is not supported yet)")
+        endpoint = HostnameEndpoint(self._reactor, t.host, t.port, timeout=self.connect_timeout)
+        if t.ssl:
+            endpoint = wrapClientTLS(self._tlsOptions(), endpoint)
+        return endpoint
+
+    def _tlsOptions(self):
+        """Client TLS options: verify the server against ``ssl-ca`` (else the platform's
+        trust store) and the host name; present ``ssl-cert``/``ssl-key`` when given."""
+        from twisted.internet import ssl
+        t = self.target
+        trust = None
+        if t.ssl_ca:
+            with open(t.ssl_ca, "rb") as f:
+                trust = ssl.Certificate.loadPEM(f.read())
+        client_cert = None
+        if t.ssl_cert:
+            with open(t.ssl_cert, "rb") as f:
+                pem = f.read()
+            if t.ssl_key:
+                with open(t.ssl_key, "rb") as f:
+                    pem = pem + b"\n" + f.read()
+            client_cert = ssl.PrivateCertificate.loadPEM(pem)
+        elif t.ssl_key:
+            raise ValueError("ssl-key given without ssl-cert")
+        return ssl.optionsForClientTLS(t.host, trustRoot=trust, clientCertificate=client_cert)
+
+    def _startConnecting(self):
+        self._factory = _SinkFactory(self, self.poolsize)
+        self._factory.initialDelay = self.retry_initial_delay
+        self._factory.maxDelay = self.retry_max_delay
+        self._factory.startConnecting(_ReportingEndpoint(self))
+
+    def _connectFailed(self, reason, prefix=""):
+        if self._stopped or self._dead:
+            return
+        self._error("error connecting to Redis %s: %s%s"
+                    % (self.address, prefix, describe_reason(reason)))
+
+    def _connectionReady(self, conn):
+        if self._factory is None or conn.factory is not self._factory:
+            conn.transport.loseConnection()
+            return
+        self._note("connected to Redis %s" % (self.address,))
+        self._ready.append(conn)
+        self._pump()
+
+    def _connectionGone(self, conn):
+        if conn in self._ready:
+            self._ready.remove(conn)
+        if self._factory is None or conn.factory is not self._factory:
+            return          # our own shutdown
+        reason = describe_reason(conn.lostReason) if conn.lostReason is not None else "unknown"
+        if self.target.no_reconnect:
+            self._dead = True
+            lost = self.buffered
+            self._inflight.clear()
+            self._busy_keys.clear()
+            self._queues.clear()
+            self.buffered = 0
+            self.dropped += lost
+            self._write("lost connection to Redis %s: %s; RedisOptions NoReconnect is set: "
+                        "%d buffered records dropped, no more records will be sent"
+                        % (self.address, reason, lost))
+            factory, self._factory = self._factory, None
+            self._ready = []
+            factory.disconnect().addErrback(lambda f: None)
+            self._releaseDrained()
+            return
+        if not getattr(conn, "abortedBySink", False):
+            self._error("lost connection to Redis %s: %s" % (self.address, reason))
+
+    # -- the writer --------------------------------------------------------------------
+    def _pump(self):
+        self._pump_call = None
+        if self._dead:
+            return
+        for conn in list(self._ready):
+            if conn in self._inflight:
+                continue
+            if not conn.connected or conn.abortedBySink:
+                continue
+            key = self._nextKey()
+            if key is None:
+                break
+            self._send(conn, key)
+        self._releaseDrained()
+
+    def _nextKey(self) -> Optional[bytes]:
+        """The first key with records, no batch in flight and no pending retry delay."""
+        retry = self._retry
+        now = self._reactor.seconds() if retry else 0.0
+        wake = None
+        for key in self._queues:
+            if key in self._busy_keys:
+                continue
+            failure = retry.get(key)
+            if failure is not None and failure[1] > now:
+                wake = failure[1] if wake is None else min(wake, failure[1])
+                continue
+            return key
+        if wake is not None:
+            if self._backoff_call is None:
+                self._backoff_call = self._reactor.callLater(max(0.0, wake - now),
+                                                             self._endBackoff)
+            elif self._backoff_call.getTime() > wake:
+                self._backoff_call.reset(max(0.0, wake - now))
+        return None
+
+    def _send(self, conn, key: bytes) -> None:
+        q = self._queues.pop(key)
+        batch: List[bytes] = []
+        size = 0
+        while q and len(batch) < BATCH_MAX_RECORDS and (size < BATCH_MAX_BYTES or not batch):
+            v = q.popleft()
+            batch.append(v)
+            size += len(v)
+        if q:
+            self._queues[key] = q           # back of the line: other keys get their turn
+        entry = (key, batch)
+        self._inflight[conn] = entry
+        self._busy_keys.add(key)
+        d = defer.maybeDeferred(conn.execute_command, "RPUSH", key, *batch)
+        d.addTimeout(self.io_timeout, self._reactor)
+        d.addCallbacks(self._sent, self._sendFailed, callbackArgs=(conn, entry),
+                       errbackArgs=(conn, entry))
+        d.addErrback(lambda f: _log.failure("RedisSink writer failed", f))
+
+    def _sent(self, _reply, conn, entry):
+        if self._inflight.get(conn) is not entry:
+            return                          # abandoned (NoReconnect); already counted
+        del self._inflight[conn]
+        key, batch = entry
+        self._busy_keys.discard(key)
+        self.sent += len(batch)
+        self.buffered -= len(batch)
+        self._retry.pop(key, None)
+        if self._recent:
+            # healthy again: the next problem is news
+            for topic in [t for t, e in self._recent.items() if e[2] in (None, key)]:
+                del self._recent[topic]
+        self._pump()
+
+    def _sendFailed(self, f, conn, entry):
+        if self._inflight.get(conn) is not entry:
+            return
+        del self._inflight[conn]
+        key, batch = entry
+        self._busy_keys.discard(key)
+        q = self._queues.get(key)
+        if q is None:
+            # re-inserted at the end; order between keys does not matter, within one it does
+            self._queues[key] = deque(batch)
+        else:
+            q.extendleft(reversed(batch))
+        if f.check(defer.TimeoutError, defer.CancelledError, txredisapi.TimeoutError,
+                   ierror.TimeoutError):
+            self._note("error appending %d records to '%s': no reply from Redis %s within %gs"
+                       % (len(batch), _text(key), self.address, self.io_timeout),
+                       topic=("timeout", key), key=key)
+            conn.abortedBySink = True           # its loss is ours, not news for RedisLog
+            transport = getattr(conn, "transport", None)
+            if conn.connected and transport is not None:
+                transport.abortConnection()     # a stalled connection is recycled
+        elif not f.check(txredisapi.ConnectionError):
+            # an error reply (WRONGTYPE, NOPERM, OOM, READONLY...) or something unexpected
+            reason = describe_reason(f)
+            self._note("error appending %d records to '%s': %s"
+                       % (len(batch), _text(key), reason), topic=("error", key, reason), key=key)
+        # a lost connection is logged by _connectionGone; the batch waits for the next one.
+        # This key waits a little before it is tried again; other keys are not held up.
+        failures = self._retry.get(key, (0, 0.0))[0] + 1
+        delay = min(self.retry_initial_delay * (2 ** (failures - 1)), self.retry_max_delay)
+        self._retry[key] = (failures, self._reactor.seconds() + delay)
+        self._pump()
+
+    def _endBackoff(self):
+        self._backoff_call = None
+        self._pump()
+
+    def _releaseDrained(self):
+        if self._drained and (self.buffered == 0 or self._dead):
+            waiters, self._drained = self._drained, []
+            for d in waiters:
+                if not d.called:
+                    d.callback(None)
+
+    # -- RedisLog ------------------------------------------------------------------------
+    def _write(self, message: str) -> None:
+        _log.info("{message}", message=message)
+        for log in self.logs:
+            log.write(message)
+
+    def _note(self, message: str, topic=None, key=None) -> None:
+        """Write a problem report, each ``topic`` (default: the text) at most once per
+        ``repeat_interval`` until a batch (for ``key``, or any batch when ``key`` is
+        None) succeeds again: a dead or hanging server is retried every couple of
+        seconds, a refused key every 2 s, and neither may flood the RedisLog."""
+        now = self._reactor.seconds()
+        if topic is None:
+            topic = message
+        entry = self._recent.get(topic)
+        if entry is not None and now - entry[0] < self.repeat_interval:
+            entry[1] += 1
+            return
+        self._recent[topic] = [now, 0, key]
+        if entry is not None and entry[1]:
+            message = "%s (%d more since the last report)" % (message, entry[1])
+        self._write(message)
+
+    _error = _note
+
+    def _drop(self, n: int, reason: str) -> None:
+        self.dropped += n
+        self._drops[reason] = self._drops.get(reason, 0) + n
+        if self._drop_call is None and not self._stopped:
+            self._drop_call = self._reactor.callLater(self.drop_report_interval, self._reportDrops)
+        elif self._stopped:
+            self._reportDrops()
+
+    def _reportDrops(self):
+        if self._drop_call is not None and self._drop_call.active():
+            self._drop_call.cancel()
+        self._drop_call = None
+        drops, self._drops = self._drops, {}
+        for reason, n in drops.items():
+            self._write("dropped %d record%s: %s" % (n, "" if n == 1 else "s", reason))
+
+
+def _text(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else str(key)
+
+
+class SinkRegistry(service.MultiService):
+    """One :class:`RedisSink` per distinct target, as children of this MultiService.
+
+    Servers whose ``RedisTarget`` compare equal share one sink (and one pool); their
+    RedisLogs are all told about it.
+    """
+
+    def __init__(self, reactor=None):
+        service.MultiService.__init__(self)
+        self._reactor = reactor
+        self._sinks: Dict[RedisTarget, RedisSink] = {}
+
+    def get(self, target: RedisTarget, logs: Iterable = ()) -> RedisSink:
+        logs = list(logs)
+        sink = self._sinks.get(target)
+        if sink is None:
+            sink = RedisSink(target, logs, reactor=self._reactor)
+            self._sinks[target] = sink
+            sink.setServiceParent(self)
+        else:
+            sink.add_logs(logs)
+        return sink
+
+    def sinks(self) -> List[RedisSink]:
+        return list(self._sinks.values())

@@ -1,0 +1,607 @@
+# -*- test-case-name: tests.test_sink -*-
+"""Tests for ftpredis.sink against real, private redis-servers (tests/redisserver.py).
+
+Waits are "until a condition holds" with a generous bound that only stops a broken test
+from hanging; nothing asserts how long anything took.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from twisted.internet import defer, protocol, reactor, task
+from twisted.trial import unittest
+
+from ftpredis.config.model import RedisTarget
+from ftpredis.redislog import RedisLog
+from ftpredis.sink import RedisSink, SinkRegistry
+from tests.redisserver import RedisServer, RedisServerMixin
+
+WAIT_LIMIT = 20.0
+
+
+@defer.inlineCallbacks
+def waitFor(predicate, what="condition", limit=WAIT_LIMIT):
+    """Poll ``predicate`` (a callable) every 10 ms until true; fail after ``limit`` s."""
+    start = reactor.seconds()
+    while not predicate():
+        if reactor.seconds() - start > limit:
+            raise AssertionError("gave up waiting for %s" % (what,))
+        yield task.deferLater(reactor, 0.01, lambda: None)
+
+
+def dedupe(values):
+    seen = set()
+    out = []
+    for v in values:
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+class SinkTestMixin(RedisServerMixin):
+    def makeLog(self):
+        d = self.mktemp()
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        path = os.path.join(os.path.abspath(d), "redis.log")
+        log = RedisLog(path)
+        self.addCleanup(log.close)
+        self.assertIsNone(log.error)
+        return log
+
+    def logText(self, log):
+        with open(log.path, encoding="utf-8") as f:
+            return f.read()
+
+    def droppedInLog(self, log, reason):
+        """Sum of N over the "dropped N records: <reason>" lines."""
+        total = 0
+        for m in re.finditer(r"dropped (\d+) records?: (.*)$", self.logText(log), re.M):
+            if m.group(2) == reason:
+                total += int(m.group(1))
+        return total
+
+    def makeSink(self, server="default", log=None, start=True, **kw):
+        if server == "default":
+            server = self.redis
+        kw.setdefault("host", "127.0.0.1")
+        kw.setdefault("port", server.port if server is not None else 6379)
+        if "unix_path" in kw:
+            kw.pop("host")
+        target = RedisTarget(**kw)
+        sink = RedisSink(target, [log] if log is not None else [])
+        if start:
+            sink.startService()
+        self.addCleanup(lambda: sink.stopService() if sink.running else None)
+        return sink
+
+    def assertInvariant(self, sink):
+        self.assertEqual(sink.pushed, sink.sent + sink.dropped + sink.buffered)
+
+
+class DeliveryTests(SinkTestMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_orderSeveralKeys(self):
+        """Records reach their keys complete and in push order."""
+        log = self.makeLog()
+        sink = self.makeSink(log=log)
+        expected = {b"a": [], b"b": [], b"c:d": []}
+        for i in range(3000):
+            key = [b"a", b"b", b"c:d"][i % 3]
+            value = b'{"n":%d}' % i
+            expected[key].append(value)
+            sink.push(key, value)
+        yield waitFor(lambda: sink.sent == 3000, "3000 records sent")
+        client = self.redis.client()
+        for key, values in expected.items():
+            self.assertEqual(client.lrange(key), values)
+        self.assertEqual(client.keys(), [b"a", b"b", b"c:d"])
+        self.assertEqual((sink.pushed, sink.sent, sink.dropped, sink.buffered), (3000, 3000, 0, 0))
+        self.assertIn("connected to Redis 127.0.0.1:%d" % self.redis.port, self.logText(log))
+
+    @defer.inlineCallbacks
+    def test_batching(self):
+        """Records pushed while a batch is pending share one RPUSH (1000 values at most)."""
+        sink = self.makeSink()
+        for i in range(5000):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: sink.sent == 5000, "5000 sent")
+        client = self.redis.client()
+        self.assertEqual(client.llen(b"k"), 5000)
+        self.assertEqual(client.commandstats()["rpush"], 5)
+        # a trickle after that: the first record goes at once, later ones batch
+        for i in range(5000, 5100):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: sink.sent == 5100, "5100 sent")
+        self.assertEqual(client.lrange(b"k"), [b"%d" % i for i in range(5100)])
+        self.assertLessEqual(client.commandstats()["rpush"], 7)
+
+    @defer.inlineCallbacks
+    def test_pool(self):
+        """With a pool of several connections, keys go out in parallel, each in order."""
+        sink = self.makeSink(start=False)
+        sink.poolsize = 3
+        sink.startService()
+        keys = [b"k%d" % i for i in range(4)]
+        for i in range(8000):
+            sink.push(keys[i % 4], b"%d" % i)
+        yield waitFor(lambda: sink.sent == 8000, "8000 sent")
+        client = self.redis.client()
+        for j, key in enumerate(keys):
+            self.assertEqual(client.lrange(key), [b"%d" % i for i in range(j, 8000, 4)])
+        self.assertEqual(len(sink._ready), 3)
+
+    @defer.inlineCallbacks
+    def test_lazyConnect(self):
+        """A running sink with nothing to send opens no connection."""
+        sink = self.makeSink()
+        yield task.deferLater(reactor, 0.05, lambda: None)
+        self.assertIsNone(sink._factory)
+        self.assertFalse(sink.connected)
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: sink.sent == 1)
+        self.assertTrue(sink.connected)
+
+    @defer.inlineCallbacks
+    def test_downThenUp(self):
+        """Records pushed while Redis is down arrive, in order, once it is up."""
+        log = self.makeLog()
+        port = self.redis.port
+        self.redis.stop()
+        sink = self.makeSink(log=log, port=port)
+        for i in range(100):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: "error connecting" in self.logText(log), "connect error logged")
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: Connection refused" % port,
+                      self.logText(log))
+        self.assertEqual((sink.sent, sink.buffered), (0, 100))
+        for i in range(100, 150):
+            sink.push(b"k", b"%d" % i)
+        self.redis.start(same_port=True)
+        yield waitFor(lambda: sink.sent == 150, "150 sent")
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"%d" % i for i in range(150)])
+        self.assertInvariant(sink)
+
+    @defer.inlineCallbacks
+    def test_restartMidStream(self):
+        """Redis killed and restarted mid-stream: nothing lost, order kept (a re-sent batch
+        may appear twice: at-least-once)."""
+        self.redis.stop()
+        self.redis.extra_args = ("--appendonly", "yes", "--appendfsync", "always")
+        self.redis.start(same_port=True)
+        log = self.makeLog()
+        sink = self.makeSink(log=log)
+        expected = []
+
+        def pushSome(n):
+            for _ in range(n):
+                v = b"%d" % len(expected)
+                expected.append(v)
+                sink.push(b"k", v)
+
+        for _ in range(10):
+            pushSome(50)
+            yield task.deferLater(reactor, 0.001, lambda: None)
+        yield waitFor(lambda: sink.sent > 0, "some sent")
+        pushSome(200)
+        self.redis.kill()
+        pushSome(200)
+        yield waitFor(lambda: "lost connection" in self.logText(log), "disconnect logged")
+        pushSome(100)
+        self.redis.start(same_port=True)
+        pushSome(100)
+        yield waitFor(lambda: sink.sent == len(expected), "all sent")
+        got = self.redis.client().lrange(b"k")
+        self.assertEqual(dedupe(got), expected)
+        self.assertEqual(set(got), set(expected))
+        self.assertInvariant(sink)
+
+    @defer.inlineCallbacks
+    def test_paused(self):
+        """A SIGSTOPped Redis: push stays non-blocking, the buffer grows, the io timeout
+        recycles the connection, and after SIGCONT everything arrives in order."""
+        log = self.makeLog()
+        sink = self.makeSink(log=log, io_timeout_ms=200, connect_timeout_ms=200)
+        expected = [b"%d" % i for i in range(300)]
+        for v in expected[:100]:
+            sink.push(b"k", v)
+        yield waitFor(lambda: sink.sent == 100)
+        self.redis.pause()
+        for v in expected[100:200]:
+            sink.push(b"k", v)
+        self.assertEqual(sink.buffered, 100)
+        yield waitFor(lambda: "no reply from Redis" in self.logText(log), "io timeout logged")
+        for v in expected[200:]:
+            sink.push(b"k", v)
+        self.assertEqual(sink.buffered, 200)
+        self.redis.resume()
+        yield waitFor(lambda: sink.sent == 300, "300 sent")
+        got = self.redis.client().lrange(b"k")
+        self.assertEqual(dedupe(got), expected)
+        self.assertEqual(set(got), set(expected))
+
+
+class AuthTests(SinkTestMixin, unittest.TestCase):
+    redis_autostart = False
+
+    @defer.inlineCallbacks
+    def test_password(self):
+        server = self.startRedis(password="s3cret")
+        sink = self.makeSink(server, password="s3cret")
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: sink.sent == 1)
+        self.assertEqual(server.client().lrange(b"k"), [b"v"])
+
+    @defer.inlineCallbacks
+    def test_wrongPasswordKeepsTrying(self):
+        """AUTH failure is logged and retried (txredisapi #146 would stop for good)."""
+        server = self.startRedis(password="s3cret")
+        log = self.makeLog()
+        sink = self.makeSink(server, log=log, password="wrong")
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: "WRONGPASS" in self.logText(log), "auth error logged")
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: could not auth: WRONGPASS"
+                      % server.port, self.logText(log))
+        before = int(server.client().info("stats")["total_connections_received"])
+        yield waitFor(lambda: int(server.client().info("stats")["total_connections_received"])
+                      > before + 2, "more attempts")
+        self.assertEqual((sink.sent, sink.buffered), (0, 1))
+        # the same error is not written again and again
+        self.assertEqual(self.logText(log).count("WRONGPASS"), 1)
+
+    @defer.inlineCallbacks
+    def test_aclUser(self):
+        """username + password: AUTH user pass (Redis 6 ACL), not one-word AUTH."""
+        server = self.startRedis(password="defaultpw")
+        server.client().command("ACL", "SETUSER", "ftplog", "on", ">ftplogpw", "~ftp:*",
+                                "+rpush", "+ping", "+select")
+        sink = self.makeSink(server, username="ftplog", password="ftplogpw")
+        sink.push(b"ftp:events", b"1")
+        sink.push(b"ftp:events", b"2")
+        yield waitFor(lambda: sink.sent == 2)
+        self.assertEqual(server.client().lrange(b"ftp:events"), [b"1", b"2"])
+
+    @defer.inlineCallbacks
+    def test_aclNoPermission(self):
+        """An error reply (NOPERM) keeps the batch and logs the error."""
+        server = self.startRedis(password="defaultpw")
+        server.client().command("ACL", "SETUSER", "ftplog", "on", ">ftplogpw", "~ftp:*",
+                                "+rpush")
+        log = self.makeLog()
+        sink = self.makeSink(server, log=log, username="ftplog", password="ftplogpw")
+        sink.push(b"other", b"1")
+        yield waitFor(lambda: "NOPERM" in self.logText(log), "NOPERM logged")
+        self.assertIn("error appending 1 records to 'other': NOPERM", self.logText(log))
+        self.assertEqual((sink.sent, sink.buffered, sink.dropped), (0, 1, 0))
+
+    @defer.inlineCallbacks
+    def test_db(self):
+        server = self.startRedis()
+        sink = self.makeSink(server, db=3)
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: sink.sent == 1)
+        self.assertEqual(server.client(db=3).lrange(b"k"), [b"v"])
+        self.assertEqual(server.client().keys(), [])
+
+    @defer.inlineCallbacks
+    def test_dbAfterReconnect(self):
+        """Every new connection does AUTH and SELECT again (ProFTPD does not)."""
+        server = self.startRedis(password="pw")
+        sink = self.makeSink(server, password="pw", db=5)
+        sink.push(b"k", b"1")
+        yield waitFor(lambda: sink.sent == 1)
+        server.restart()
+        sink.push(b"k", b"2")
+        yield waitFor(lambda: sink.sent == 2)
+        self.assertEqual(server.client(db=5).lrange(b"k"), [b"2"])
+        self.assertEqual(server.client().keys(), [])
+
+    @defer.inlineCallbacks
+    def test_unixSocket(self):
+        server = self.startRedis(unixsocket=True, password="pw")
+        sink = self.makeSink(server, unix_path=server.unix_path, password="pw", db=1)
+        for i in range(10):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: sink.sent == 10)
+        self.assertEqual(server.client(db=1).lrange(b"k"), [b"%d" % i for i in range(10)])
+        self.assertEqual(sink.address, server.unix_path)
+
+
+class RedisErrorTests(SinkTestMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_errorReplyKeepsRecords(self):
+        """A key that Redis refuses (WRONGTYPE) keeps its records, in order, until the
+        problem is fixed; other keys are not held up."""
+        log = self.makeLog()
+        client = self.redis.client()
+        client.command("SET", "bad", "a string")
+        sink = self.makeSink(log=log)
+        for i in range(5):
+            sink.push(b"bad", b"b%d" % i)
+            sink.push(b"good", b"g%d" % i)
+        yield waitFor(lambda: sink.sent == 5, "good key sent")
+        yield waitFor(lambda: "WRONGTYPE" in self.logText(log), "error logged")
+        self.assertIn("error appending 5 records to 'bad': WRONGTYPE", self.logText(log))
+        for i in range(5, 8):
+            sink.push(b"bad", b"b%d" % i)
+            sink.push(b"good", b"g%d" % i)
+        yield waitFor(lambda: client.llen(b"good") == 8, "good key complete")
+        self.assertEqual(sink.buffered, 8)
+        client.command("DEL", "bad")
+        yield waitFor(lambda: sink.sent == 16, "bad key sent")
+        self.assertEqual(client.lrange(b"bad"), [b"b%d" % i for i in range(8)])
+        self.assertEqual(client.lrange(b"good"), [b"g%d" % i for i in range(8)])
+
+
+class _Silent(protocol.Protocol):
+    """Accepts, reads, never answers: a Redis that hangs."""
+
+    def connectionMade(self):
+        self.factory.connections += 1
+        self.factory.live.add(self)
+
+    def connectionLost(self, reason):
+        self.factory.live.discard(self)
+
+
+class BlackholeTests(SinkTestMixin, unittest.TestCase):
+    redis_autostart = False
+
+    @defer.inlineCallbacks
+    def test_acceptsNeverAnswers(self):
+        """A peer that accepts and never answers: the io timeout recycles the connection,
+        nothing hangs, and once a real Redis listens on that port the records arrive."""
+        f = protocol.ServerFactory()
+        f.protocol = _Silent
+        f.connections = 0
+        f.live = set()
+        port = reactor.listenTCP(0, f, interface="127.0.0.1")
+        self.addCleanup(lambda: port.stopListening() if port.connected else None)
+        portno = port.getHost().port
+        log = self.makeLog()
+        sink = self.makeSink(None, log=log, port=portno, io_timeout_ms=100, connect_timeout_ms=100)
+        for i in range(5):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: f.connections >= 3, "three connections")
+        self.assertEqual((sink.sent, sink.buffered), (0, 5))
+        self.assertIn("error appending 5 records to 'k': no reply from Redis 127.0.0.1:%d "
+                      "within 0.1s" % portno, self.logText(log))
+        yield port.stopListening()
+        for conn in list(f.live):
+            conn.transport.abortConnection()
+        server = RedisServer(port=portno)
+        self.addCleanup(server.cleanup)
+        server.start()
+        yield waitFor(lambda: sink.sent == 5, "sent to the real Redis")
+        got = server.client().lrange(b"k")
+        self.assertEqual(dedupe(got), [b"%d" % i for i in range(5)])
+
+
+    @defer.inlineCallbacks
+    def test_tlsHandshakeNeverAnswered(self):
+        """TLS to a peer that never answers the handshake: bounded, logged, retried."""
+        f = protocol.ServerFactory()
+        f.protocol = _Silent
+        f.connections = 0
+        f.live = set()
+        port = reactor.listenTCP(0, f, interface="127.0.0.1")
+        self.addCleanup(lambda: port.stopListening() if port.connected else None)
+        self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        log = self.makeLog()
+        sink = self.makeSink(None, log=log, port=port.getHost().port, ssl=True,
+                             io_timeout_ms=100, connect_timeout_ms=100)
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: f.connections >= 2, "a second attempt")
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: TLS handshake timed out"
+                      % port.getHost().port, self.logText(log))
+        self.assertEqual((sink.sent, sink.buffered), (0, 1))
+
+
+class NoReconnectTests(SinkTestMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_noReconnect(self):
+        """After a broken connection: the in-flight batch and every later record is dropped
+        and counted; RedisLog says so."""
+        log = self.makeLog()
+        sink = self.makeSink(log=log, no_reconnect=True)
+        for i in range(10):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: sink.sent == 10)
+        self.redis.pause()
+        for i in range(5):
+            sink.push(b"k", b"late%d" % i)
+        yield waitFor(lambda: sink._inflight, "batch in flight")
+        self.redis.kill()
+        yield waitFor(lambda: "NoReconnect" in self.logText(log), "NoReconnect logged")
+        self.assertEqual((sink.sent, sink.dropped, sink.buffered), (10, 5, 0))
+        self.assertIn("5 buffered records dropped", self.logText(log))
+        self.redis.start(same_port=True)
+        for i in range(3):
+            sink.push(b"k", b"after%d" % i)
+        self.assertEqual((sink.pushed, sink.sent, sink.dropped, sink.buffered), (18, 10, 8, 0))
+        yield sink.stopService()
+        reason = "connection to Redis 127.0.0.1:%d lost and RedisOptions NoReconnect is set" \
+            % self.redis.port
+        self.assertEqual(self.droppedInLog(log, reason), 3)
+        self.assertEqual(self.redis.client().keys(), [])
+
+    @defer.inlineCallbacks
+    def test_noReconnectRetriesFirstConnect(self):
+        """NoReconnect still retries until the first connection is up (as ProFTPD does)."""
+        port = self.redis.port
+        self.redis.stop()
+        sink = self.makeSink(no_reconnect=True, port=port)
+        sink.push(b"k", b"v")
+        yield task.deferLater(reactor, 0.2, lambda: None)
+        self.redis.start(same_port=True)
+        yield waitFor(lambda: sink.sent == 1)
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"v"])
+
+
+class OverflowAndStopTests(SinkTestMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_overflowDropsNewest(self):
+        log = self.makeLog()
+        port = self.redis.port
+        self.redis.stop()
+        sink = self.makeSink(log=log, port=port, buffer_size=10)
+        sink.drop_report_interval = 0.05
+        for i in range(25):
+            sink.push(b"k", b"%d" % i)
+        self.assertEqual((sink.pushed, sink.dropped, sink.buffered), (25, 15, 10))
+        reason = "buffer full (RedisBufferSize 10)"
+        yield waitFor(lambda: self.droppedInLog(log, reason) == 15, "drop report")
+        self.assertIn("dropped 15 records: buffer full (RedisBufferSize 10)", self.logText(log))
+        self.redis.start(same_port=True)
+        yield waitFor(lambda: sink.sent == 10)
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"%d" % i for i in range(10)])
+        sink.push(b"k", b"later")
+        yield waitFor(lambda: sink.sent == 11)
+        self.assertInvariant(sink)
+
+    @defer.inlineCallbacks
+    def test_stopFlushes(self):
+        """stopService sends what is buffered before it disconnects."""
+        log = self.makeLog()
+        sink = self.makeSink(log=log)
+        for i in range(2500):
+            sink.push(b"k%d" % (i % 2), b"%d" % i)
+        yield sink.stopService()
+        self.assertEqual((sink.sent, sink.buffered), (2500, 0))
+        client = self.redis.client()
+        self.assertEqual(client.llen(b"k0") + client.llen(b"k1"), 2500)
+        self.assertNotIn("unsent", self.logText(log))
+        self.assertFalse(sink.connected)
+
+    @defer.inlineCallbacks
+    def test_stopBoundedWhenDown(self):
+        """With Redis down, stopService still ends and reports what was left."""
+        log = self.makeLog()
+        port = self.redis.port
+        self.redis.stop()
+        sink = self.makeSink(log=log, port=port, io_timeout_ms=100, connect_timeout_ms=100)
+        for i in range(7):
+            sink.push(b"k", b"%d" % i)
+        yield sink.stopService()
+        self.assertIn("stopping: 7 records left unsent to Redis 127.0.0.1:%d" % port,
+                      self.logText(log))
+        sink.push(b"k", b"x")
+        self.assertEqual(sink.dropped, 1)
+        self.assertInvariant(sink)
+
+
+class RegistryTests(SinkTestMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_sharedPerTarget(self):
+        reg = SinkRegistry()
+        log1, log2 = self.makeLog(), self.makeLog()
+        t1 = RedisTarget(host="127.0.0.1", port=self.redis.port)
+        t2 = RedisTarget(host="127.0.0.1", port=self.redis.port)
+        t3 = RedisTarget(host="127.0.0.1", port=self.redis.port, db=2)
+        a = reg.get(t1, [log1])
+        b = reg.get(t2, [log2, log1])
+        c = reg.get(t3, [])
+        self.assertIs(a, b)
+        self.assertIsNot(a, c)
+        self.assertEqual(a.logs, [log1, log2])
+        self.assertEqual(set(reg), {a, c})
+        reg.startService()
+        self.assertTrue(a.running and c.running)
+        a.push(b"k", b"1")
+        c.push(b"k", b"2")
+        yield waitFor(lambda: a.sent == 1 and c.sent == 1)
+        yield reg.stopService()
+        self.assertFalse(a.running)
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"1"])
+        self.assertEqual(self.redis.client(db=2).lrange(b"k"), [b"2"])
+        self.assertIn("connected to Redis", self.logText(log2))
+
+
+def _openssl(*args, cwd):
+    subprocess.run(("openssl",) + args, cwd=cwd, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class TLSTests(SinkTestMixin, unittest.TestCase):
+    redis_autostart = False
+
+    _certs = {}
+
+    def makeCerts(self, san="DNS:localhost,IP:127.0.0.1"):
+        # RSA key generation is the slow part of these tests: once per SAN and run
+        if san in TLSTests._certs:
+            return TLSTests._certs[san]
+        d = tempfile.mkdtemp(prefix="ftpredis-certs-")
+        atexit.register(shutil.rmtree, d, True)
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+                 "-out", "ca.crt", "-days", "2", "-subj", "/CN=Test Redis CA", cwd=d)
+        for name in ("server", "client"):
+            _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+                     "-out", name + ".csr", "-subj", "/CN=localhost", cwd=d)
+            with open(os.path.join(d, "san.ext"), "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                     "-CAcreateserial", "-out", name + ".crt", "-days", "2",
+                     "-extfile", "san.ext", cwd=d)
+        TLSTests._certs[san] = d
+        return d
+
+    def startTLSRedis(self, certs, auth_clients="yes", **kw):
+        return self.startRedis(
+            "--tls-cert-file", os.path.join(certs, "server.crt"),
+            "--tls-key-file", os.path.join(certs, "server.key"),
+            "--tls-ca-cert-file", os.path.join(certs, "ca.crt"),
+            "--tls-auth-clients", auth_clients, tls_port=True, **kw)
+
+    @defer.inlineCallbacks
+    def test_tlsVerifiedWithClientCert(self):
+        certs = self.makeCerts()
+        server = self.startTLSRedis(certs, password="pw")
+        sink = self.makeSink(server, port=server.tls_port, host="localhost", password="pw", db=2,
+                             ssl=True, ssl_ca=os.path.join(certs, "ca.crt"),
+                             ssl_cert=os.path.join(certs, "client.crt"),
+                             ssl_key=os.path.join(certs, "client.key"))
+        sink.push(b"k", b"secure")
+        yield waitFor(lambda: sink.sent == 1)
+        self.assertEqual(server.client(db=2).lrange(b"k"), [b"secure"])
+
+    @defer.inlineCallbacks
+    def test_tlsWrongHostRefused(self):
+        """A certificate for another name is refused (service_identity), and said so."""
+        certs = self.makeCerts(san="DNS:redis.example")
+        server = self.startTLSRedis(certs, auth_clients="no")
+        log = self.makeLog()
+        sink = self.makeSink(server, log=log, port=server.tls_port, host="127.0.0.1",
+                             ssl=True, ssl_ca=os.path.join(certs, "ca.crt"))
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: "error connecting" in self.logText(log), "TLS error logged")
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: TLS error: VerificationError"
+                      % server.tls_port, self.logText(log))
+        self.assertNotIn("connected to Redis", self.logText(log))
+        self.assertEqual((sink.sent, sink.buffered), (0, 1))
+
+    @defer.inlineCallbacks
+    def test_tlsUnbuildableNoPlaintext(self):
+        """A TLS context that cannot be built is an error, never a plaintext connection."""
+        server = self.startRedis()
+        log = self.makeLog()
+        before = int(server.client().info("stats")["total_connections_received"])
+        sink = self.makeSink(server, log=log, ssl=True, ssl_ca="/nonexistent/ca.crt")
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: "error connecting" in self.logText(log), "TLS error logged")
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: cannot set up the connection: "
+                      "No such file or directory: '/nonexistent/ca.crt'" % server.port,
+                      self.logText(log))
+        after = int(server.client().info("stats")["total_connections_received"])
+        self.assertEqual(after, before + 1)       # only the INFO call just above
+        self.assertEqual((sink.sent, sink.buffered), (0, 1))
