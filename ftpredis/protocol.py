@@ -426,6 +426,21 @@ class LoggingMixin:
         fields.update(verb="EXIT", command="EXIT",
                       session_end_reason=self.end_reason or "Read EOF from client")
         self._emit(Event(**fields))
+        waiters, self._end_waiters = self._end_waiters, None
+        for d in waiters or ():
+            d.callback(None)
+
+    _end_waiters = None
+
+    def whenEnded(self) -> defer.Deferred:
+        """Fires once this session's DISCONNECT event has been emitted (service shutdown)."""
+        if self._exit_logged:
+            return defer.succeed(None)
+        if self._end_waiters is None:
+            self._end_waiters = []
+        d = defer.Deferred()
+        self._end_waiters.append(d)
+        return d
 
 
 # ---------------------------------------------------------------------------------------
@@ -519,6 +534,23 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self.sendReply(R("idle_timeout", self.timeOut))
         self.transport.loseConnection()
 
+    _draining = False
+
+    def stopSession(self, now=False) -> defer.Deferred:
+        """The server is stopping (SIGTERM, owned by ftpredis.service): reply 421 and close
+        once the command in flight (a transfer) has finished and been logged, or at once
+        with ``now`` (a transfer in flight is cut short and logged as failed).  Commands
+        pipelined behind it are not run.  Fires once the DISCONNECT event is emitted."""
+        d = self.whenEnded()
+        if self._busy and not now:
+            self._draining = True
+        elif not self.disconnected and self.transport is not None:
+            self._draining = False
+            self.end_reason = "Server shutting down"
+            self.sendReply(Reply(421, "Server shutting down: closing control connection"))
+            self.transport.loseConnection()
+        return d
+
     def shutdown(self):
         """The server is stopping: log the end now and close."""
         self.end_reason = "Server shutting down"
@@ -599,6 +631,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self._current = None
         if self._exit_pending:
             self._endSession()
+            return
+        if self._draining:
+            self.stopSession()
             return
         if not self._looping:
             self._next()

@@ -442,8 +442,8 @@ class EndReasonTests(FTPServerMixin, unittest.TestCase):
             s.makefile("rb").readline()
             return s
         s = yield self.inThread(run)
-        self.factory.doStop()
+        # What the service does on SIGTERM (not on a reload, which keeps sessions).
+        self.factory.closeAllSessions()
         self.assertEqual([e.session_end_reason for e in self.exits()], ["Server shutting down"])
         yield self.waitFor(lambda: not self.factory.instances)
         s.close()
-        self.factory.doStart()
