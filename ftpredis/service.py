@@ -1,36 +1,58 @@
-# -*- test-case-name: tests.test_end_to_end -*-
-"""The service tree: one listening service per configured server, the Redis sinks, reload.
+# -*- test-case-name: tests.test_service -*-
+"""The service tree: listeners, one FTP server per configured server, the Redis sinks,
+reload (SIGHUP) and graceful shutdown (SIGTERM).
 
 Owns how a parsed :class:`~ftpredis.config.model.Config` becomes running things::
 
-    FTPRedisService (MultiService)
-      sinks      SinkRegistry: one RedisSink per distinct Redis target, shared by servers
-      server:... ServerService per server with Port != 0: one listener per address,
-                 all sharing that server's factory, router and sink
+    FTPRedisService (MultiService, built by ``twistd ftpredis``)
+      sinks               SinkRegistry: one RedisSink per distinct Redis target, shared
+      listen <ip>:<port>  one StreamServerEndpointService per bound address
+      server <label>      ServerService per server with Port != 0: its factory (so its
+                          ServerName, auth, DefaultRoot...), its router and sink
 
-Children stop in reverse order, so servers stop (closing sessions, which logs their
-DISCONNECT records) before the sinks flush what is buffered.
+Listeners and servers are separate because ProFTPD's addressing needs it: a server whose
+address is the wildcard (the main server without DefaultAddress) and a <VirtualHost> on
+the same port cannot both bind on Linux, so ftpredis does what ProFTPD does with
+``SocketBindTight off``: one wildcard socket per port, and each connection goes to the
+server configured for the local address it arrived on (falling back to the wildcard
+server).  Every connection is routed when it arrives, through the current routing table,
+which is what makes reload cheap: a changed server only gets a new factory, a socket is
+(re)bound only when an address:port appears, and closed when it disappears.
 
-SIGHUP re-reads the config file (as Buildbot does): a config with errors is refused and
-the running one kept; otherwise servers are rebuilt, sessions already open finish on their
-old settings.
+Reload (SIGHUP, as Buildbot does it): the file is re-read; a config with errors, or one
+whose new addresses cannot be bound, is refused, logged, and the running one kept.
+Otherwise servers whose :class:`ServerConfig` did not change keep their factory; changed
+and new ones get a fresh one; sessions already open finish on their old settings; the
+RedisLog files are reopened (log rotation).
+
+Shutdown (SIGTERM): stop accepting, let every session finish the command in flight (a
+transfer) up to ``shutdown_timeout`` seconds, then cut it short (421), so every session's
+DISCONNECT record is queued; only then do the sinks flush what is buffered.
 """
 
-import os
 import signal
 import socket
 
 from twisted.application import internet, service
-from twisted.internet import defer, endpoints
+from twisted.internet import defer, endpoints, protocol as iprotocol
 from twisted.logger import Logger
 
 from ftpredis.auth import make_portal
+from ftpredis.ban import BanRegistry
+from ftpredis.config.model import ConfigError, ConfigErrors
 from ftpredis.protocol import FTPRedisFactory
 from ftpredis.redislog import RedisLog
 from ftpredis.router import Router
 from ftpredis.sink import SinkRegistry
 
 log = Logger()
+
+#: Seconds a session may keep its transfer going after SIGTERM (twistd ftpredis
+#: --shutdown-timeout), and the grace after that for a client that does not read its 421.
+SHUTDOWN_TIMEOUT = 10.0
+ABORT_GRACE = 2.0
+
+V4_ANY, V6_ANY = "0.0.0.0", "::"
 
 
 def _has_rules(server):
@@ -58,93 +80,308 @@ def make_emitter(router, sink):
     return emit
 
 
-def _endpoints(reactor, server):
-    """One server endpoint per configured address (names resolved once, here)."""
-    addresses = server.addresses or ("0.0.0.0",)
-    result = []
-    for address in addresses:
-        infos = socket.getaddrinfo(address, server.port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_NUMERICSERV)
-        family, _, _, _, sockaddr = infos[0]
-        ip = sockaddr[0]
-        if family == socket.AF_INET6:
-            ep = endpoints.TCP6ServerEndpoint(reactor, server.port, interface=ip)
-        else:
-            ep = endpoints.TCP4ServerEndpoint(reactor, server.port, interface=ip)
-        result.append((ip, ep))
-    return result
+def _plain(ip):
+    """An IPv4-mapped IPv6 address (a v4 client on a dual-stack socket) as plain IPv4."""
+    if ip.startswith("::ffff:") and "." in ip:
+        return ip[7:]
+    return ip
 
 
-class ServerService(service.MultiService):
-    """One configured server (main or <VirtualHost>) and its listeners."""
+def resolve(address, port):
+    """``(ip, family)`` for one configured address (resolved once, when the config is
+    applied); raises OSError for a name that does not resolve."""
+    infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM,
+                               flags=socket.AI_NUMERICSERV)
+    family, _, _, _, sockaddr = infos[0]
+    return sockaddr[0], family
 
-    def __init__(self, server, sinks, reactor=None):
-        service.MultiService.__init__(self)
+
+def _where(server):
+    return server.source if server.source is not None else None
+
+
+class RoutingTable:
+    """Which server answers a connection to local ``ip:port``, and which sockets to bind.
+
+    Built from ``(ServerConfig, handle)`` pairs; raises :class:`ConfigErrors` for an
+    address that does not resolve or two servers on the same resolved ``ip:port`` (the
+    parser catches the textual duplicates; this catches ``localhost`` vs ``127.0.0.1``).
+    """
+
+    def __init__(self, servers):
+        self.exact = {}       # (ip, port) -> handle
+        owners = {}           # (ip, port) -> ServerConfig, for messages
+        self.bindings = {}    # (ip, port) -> family, the sockets to listen on
+        errors = []
+        ports = {}            # port -> {family: set(ip)}
+        for server, handle in servers:
+            if server.port == 0:
+                continue
+            for address in server.addresses or (V4_ANY,):
+                try:
+                    ip, family = resolve(address, server.port)
+                except OSError as e:
+                    errors.append(ConfigError("%s: cannot resolve address '%s': %s"
+                                              % (server.label, address, e.strerror or e),
+                                              _where(server)))
+                    continue
+                key = (ip, server.port)
+                if key in owners:
+                    errors.append(ConfigError(
+                        "%s: address %s (%s) port %d is already used by %s"
+                        % (server.label, address, ip, server.port, owners[key].label),
+                        _where(server)))
+                    continue
+                owners[key] = server
+                self.exact[key] = handle
+                ports.setdefault(server.port, {}).setdefault(family, set()).add(ip)
+        if errors:
+            raise ConfigErrors(errors)
+        for port, families in ports.items():
+            v4 = families.get(socket.AF_INET, set())
+            v6 = families.get(socket.AF_INET6, set())
+            if V6_ANY in v6:
+                # A dual-stack wildcard socket also takes the IPv4 connections.
+                self.bindings[(V6_ANY, port)] = socket.AF_INET6
+                continue
+            if V4_ANY in v4:
+                self.bindings[(V4_ANY, port)] = socket.AF_INET
+            else:
+                for ip in v4:
+                    self.bindings[(ip, port)] = socket.AF_INET
+            for ip in v6:
+                self.bindings[(ip, port)] = socket.AF_INET6
+
+    def route(self, local_ip, port):
+        ip = _plain(local_ip)
+        found = self.exact.get((ip, port))
+        if found is None:
+            wildcard = V6_ANY if ":" in ip else V4_ANY
+            found = self.exact.get((wildcard, port)) or self.exact.get((V6_ANY, port))
+        return found
+
+
+class _Route(iprotocol.Protocol):
+    """Lives for one call: picks the server for the local address the connection arrived
+    on, then hands the transport to that server's protocol."""
+
+    def __init__(self, owner, port):
+        self.owner = owner
+        self.port = port
+
+    def makeConnection(self, transport):
+        server = self.owner.route(transport.getHost().host, self.port)
+        proto = None
+        if server is not None:
+            proto = server.factory.buildProtocol(transport.getPeer())
+        if proto is None:
+            transport.loseConnection()
+            return
+        # tcp.Server calls self.protocol for everything from here on.
+        transport.protocol = proto
+        proto.makeConnection(transport)
+
+
+class _Dispatcher(iprotocol.ServerFactory):
+    noisy = False
+
+    def __init__(self, owner, port):
+        self.owner = owner
+        self.port = port
+
+    def logPrefix(self):
+        return "ftpredis"
+
+    def buildProtocol(self, addr):
+        return _Route(self.owner, self.port)
+
+
+class ServerService(service.Service):
+    """One configured server (main or <VirtualHost>): its factory, router and sink.
+
+    Stopping it does not touch its sessions: on a reload they finish on their old
+    settings; at shutdown :meth:`drain` ends them.
+    """
+
+    def __init__(self, server, sinks, redis_logs=None, reactor=None, bans=None):
         if reactor is None:
             from twisted.internet import reactor
         self.server = server
         self.router = None
+        self.sink = None
+        self.logs = ()
         emit = _discard
         if server.redis_engine and _has_rules(server):
             if server.redis is None:
                 log.warn("{server}: RedisEngine is on but no RedisServer/RedisSentinel is "
                          "configured; nothing will be logged", server=server.label)
             else:
-                logs = ()
                 if server.redis_log:
-                    logs = (RedisLog(server.redis_log, server.allow_log_symlinks),)
+                    key = (server.redis_log, server.allow_log_symlinks)
+                    opened = redis_logs.get(key) if redis_logs is not None else None
+                    if opened is None:
+                        opened = RedisLog(server.redis_log, server.allow_log_symlinks)
+                        if redis_logs is not None:
+                            redis_logs[key] = opened
+                    self.logs = (opened,)
                 self.router = Router(server)
-                emit = make_emitter(self.router, sinks.get(server.redis, logs))
+                self.sink = sinks.get(server.redis, self.logs)
+                emit = make_emitter(self.router, self.sink)
         self.factory = FTPRedisFactory(server, make_portal(server), emit, reactor=reactor)
-        for ip, ep in _endpoints(reactor, server):
-            listener = internet.StreamServerEndpointService(ep, self.factory)
-            listener._raiseSynchronously = True
-            listener.setName("%s:%d" % (ip, server.port))
-            listener.setServiceParent(self)
+        if bans is not None:
+            bans.attach(self.factory, server)      # BanEngine: factory.bans, emit wrapped
+        self._reactor = reactor
 
-    keep_sessions = False   # set on reload: open sessions finish on their old settings
+    def startService(self):
+        service.Service.startService(self)
+        self.factory.doStart()
+
+    def sessions(self):
+        return list(self.factory.instances)
 
     @defer.inlineCallbacks
-    def stopService(self):
-        # Stop accepting first, then end the sessions so their DISCONNECT records are
-        # queued before the sinks (stopped after us) flush.
-        yield service.MultiService.stopService(self)
-        closing = getattr(self.factory, "closeAllSessions", None)
-        if closing is not None and not self.keep_sessions:
-            yield closing()
+    def drain(self, timeout=SHUTDOWN_TIMEOUT):
+        """End every open session: each finishes the command in flight (a transfer), up
+        to ``timeout`` seconds, then is cut short with 421; fires once every session's
+        DISCONNECT event is emitted (or, for a client that does not even let the
+        connection close, after a short grace)."""
+        sessions = self.sessions()
+        if not sessions:
+            return
+        stop = getattr(sessions[0], "stopSession", None)
+        if stop is None:
+            self.factory.closeAllSessions()
+            return
+        ends = [p.stopSession() for p in sessions]
+        everything = defer.DeferredList(ends, consumeErrors=True)
+        for step, seconds in (("cut", timeout), ("abort", ABORT_GRACE), (None, ABORT_GRACE)):
+            done = yield _within(everything, seconds, self._reactor)
+            if done:
+                return
+            left = [p for p, d in zip(sessions, ends) if not d.called]
+            if step == "cut":
+                log.info("{server}: {n} session(s) still busy after {t} s; cutting them "
+                         "short", server=self.server.label, n=len(left), t=seconds)
+                for p in left:
+                    p.stopSession(now=True)
+            elif step == "abort":
+                for p in left:
+                    if p.transport is not None:
+                        p.transport.abortConnection()
+        log.warn("{server}: {n} session(s) did not end", server=self.server.label,
+                 n=len([d for d in ends if not d.called]))
+
+
+def _within(d, seconds, reactor):
+    """Fires True when ``d`` fires, or False after ``seconds`` (``d`` is left alone)."""
+    result = defer.Deferred()
+    timer = reactor.callLater(seconds, lambda: result.called or result.callback(False))
+
+    def fired(value):
+        if not result.called:
+            timer.cancel()
+            result.callback(True)
+        return value
+
+    d.addBoth(fired)
+    return result
+
+
+class _Listener(internet.StreamServerEndpointService):
+    """Binds once (as root, in privilegedStartService, or up front during a reload) and
+    raises a bind error to the caller instead of only logging it."""
+
+    _raiseSynchronously = True
+
+    def privilegedStartService(self):
+        if self._waitingForPort is None:
+            internet.StreamServerEndpointService.privilegedStartService(self)
+
+
+def _listener(reactor, ip, port, family, dispatcher):
+    if family == socket.AF_INET6:
+        ep = endpoints.TCP6ServerEndpoint(reactor, port, interface=ip)
+    else:
+        ep = endpoints.TCP4ServerEndpoint(reactor, port, interface=ip)
+    svc = _Listener(ep, dispatcher)
+    svc.setName("listen %s" % (_address(ip, port),))
+    return svc
+
+
+def _address(ip, port):
+    return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
 
 
 class FTPRedisService(service.MultiService):
-    def __init__(self, config, path=None, defines=(), reactor=None):
+    """Everything ``twistd ftpredis`` runs; see the module docstring."""
+
+    def __init__(self, config, path=None, defines=(), reactor=None,
+                 shutdown_timeout=SHUTDOWN_TIMEOUT):
         service.MultiService.__init__(self)
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
         self.path = path or config.path
         self.defines = tuple(defines)
-        self.config = config
+        self.shutdown_timeout = shutdown_timeout
         self.sinks = SinkRegistry(reactor=reactor)
         self.sinks.setName("sinks")
         self.sinks.setServiceParent(self)
+        # mod_ban's local table and ban caches; kept across reloads
+        self.bans = BanRegistry(reactor=reactor)
+        self.bans.setName("bans")
+        self.bans.setServiceParent(self)
+        self.bans.configure(config)
         self._previous_sighup = None
-        self._reloading = None
+        self._reloading = False
+        self._redis_logs = {}         # (path, allow_symlinks) -> RedisLog, shared
+        self._retired = []            # replaced servers whose sessions may still be open
+        self._listeners = {}          # (ip, port) -> StreamServerEndpointService
+        self._dispatchers = {}        # port -> _Dispatcher
         for warning in config.warnings:
             log.warn("{warning}", warning=warning)
-        self._build(config)
+        servers = [ServerService(s, self.sinks, self._redis_logs, reactor=reactor,
+                                 bans=self.bans)
+                   for s in config.servers if s.port != 0]
+        # Raises ConfigErrors (unresolvable or duplicate addresses): tap reports them.
+        self.table = RoutingTable([(s.server, s) for s in servers])
+        self.config = config
+        for svc in servers:
+            self._addServer(svc)
+        for (ip, port), family in sorted(self.table.bindings.items()):
+            self._listeners[(ip, port)] = self._newListener(ip, port, family)
+            self._listeners[(ip, port)].setServiceParent(self)
 
-    def _build(self, config):
-        for server in config.servers:
-            if server.port == 0:
-                continue
-            svc = ServerService(server, self.sinks, reactor=self._reactor)
-            svc.setName("server %s" % (server.label,))
-            svc.setServiceParent(self)
-
+    # -- the tree ---------------------------------------------------------------------------
     def servers(self):
         return [s for s in self if isinstance(s, ServerService)]
 
+    def listeners(self):
+        return dict(self._listeners)
+
+    def route(self, local_ip, port):
+        return self.table.route(local_ip, port)
+
+    def _addServer(self, svc):
+        svc.setName("server %s" % (svc.server.label,))
+        svc.setServiceParent(self)
+
+    def _newListener(self, ip, port, family):
+        dispatcher = self._dispatchers.get(port)
+        if dispatcher is None:
+            dispatcher = self._dispatchers[port] = _Dispatcher(self, port)
+        return _listener(self._reactor, ip, port, family, dispatcher)
+
+    def addresses(self):
+        """``[(ip, port)]`` actually listened on (the port is known after binding Port 0
+        in tests)."""
+        return sorted(self._listeners)
+
+    # -- start and stop ---------------------------------------------------------------------
     def startService(self):
         service.MultiService.startService(self)
+        for (ip, port) in sorted(self._listeners):
+            log.info("listening on {address}", address=_address(ip, port))
         try:
             self._previous_sighup = signal.signal(
                 signal.SIGHUP,
@@ -158,40 +395,179 @@ class FTPRedisService(service.MultiService):
         if self._previous_sighup is not None:
             signal.signal(signal.SIGHUP, self._previous_sighup)
             self._previous_sighup = None
-        # MultiService would stop every child at once; the sinks must flush only after
-        # the servers have ended their sessions and queued the DISCONNECT records.
+        # MultiService would stop every child at once; the order matters: stop accepting,
+        # let the sessions end (their DISCONNECT records are queued), then flush.
         service.Service.stopService(self)
         yield defer.gatherResults(
-            [defer.maybeDeferred(s.stopService) for s in self.servers() if s.running],
-            consumeErrors=True)
+            [defer.maybeDeferred(s.stopService) for s in self._listeners.values()
+             if s.running], consumeErrors=True)
+        servers = self.servers() + self._retired
+        for key in sorted(self._listeners):
+            log.info("stopped listening on {address}", address=_address(*key))
+        open_sessions = sum(len(s.sessions()) for s in servers)
+        if open_sessions:
+            log.info("ending {n} session(s); transfers in flight get up to {t} s",
+                     n=open_sessions, t=self.shutdown_timeout)
+        yield defer.gatherResults(
+            [s.drain(self.shutdown_timeout) for s in servers], consumeErrors=True)
+        for s in self.servers():
+            if s.running:
+                s.stopService()
+        for s in servers:
+            s.factory.doStop()
         if self.sinks.running:
             yield self.sinks.stopService()
+        if self.bans.running:
+            yield self.bans.stopService()
+        for redis_log in self._redis_logs.values():
+            redis_log.close()
 
+    # -- reload -----------------------------------------------------------------------------
     @defer.inlineCallbacks
     def reload(self):
-        """Re-read the config; keep the running one if the new one has errors."""
-        from ftpredis.config import ConfigErrors, load_config
+        """Re-read the config; keep the running one if the new one cannot be applied.
 
-        if self._reloading is not None:
+        Fires True when the new config is in use, False when it was refused.
+        """
+        if self._reloading:
             log.info("reload already in progress; ignoring this SIGHUP")
-            return
+            return False
         self._reloading = True
         try:
-            try:
-                config = load_config(self.path, self.defines)
-            except ConfigErrors as e:
-                for error in e.errors:
-                    log.error("reload refused, keeping the running configuration: {error}",
-                              error=str(error))
-                return False
-            old = self.servers()
-            for svc in old:
-                svc.keep_sessions = True
-                yield svc.disownServiceParent()
-            self.config = config
-            self._build(config)
-            log.info("configuration reloaded from {path}: {n} servers",
-                     path=self.path, n=len(self.servers()))
-            return True
+            return (yield self._reload())
         finally:
-            self._reloading = None
+            self._reloading = False
+
+    @defer.inlineCallbacks
+    def _reload(self):
+        from ftpredis.config import load_config
+
+        try:
+            config = load_config(self.path, self.defines)
+        except ConfigErrors as e:
+            for error in e.errors:
+                log.error("reload refused, keeping the running configuration: {error}",
+                          error=str(error))
+            return False
+
+        # Servers whose ServerConfig is unchanged (frozen dataclasses compare by value:
+        # any directive, auth file entry or line number that moved counts as a change)
+        # keep their factory and its sessions; the others get new ones.
+        current = self.servers()
+        kept, new = [], []
+        for server in config.servers:
+            if server.port == 0:
+                continue
+            match = next((s for s in current if s.server == server and s not in kept), None)
+            if match is not None:
+                kept.append(match)
+            else:
+                new.append(server)
+        removed = [s for s in current if s not in kept]
+        redis_logs = dict(self._redis_logs)
+        try:
+            self.bans.configure(config)
+            fresh = [ServerService(s, self.sinks, redis_logs, reactor=self._reactor,
+                                   bans=self.bans)
+                     for s in new]
+            table = RoutingTable([(s.server, s) for s in kept + fresh])
+        except ConfigErrors as e:
+            self._closeUnused(redis_logs)
+            for error in e.errors:
+                log.error("reload refused, keeping the running configuration: {error}",
+                          error=str(error))
+            return False
+        except Exception:
+            self._closeUnused(redis_logs)
+            log.failure("reload refused, keeping the running configuration")
+            return False
+
+        # Bind what is new before changing anything, so a port that cannot be bound (in
+        # use, or below 1024 after privileges were dropped) refuses the whole reload.
+        # Sockets on a port that gains or loses a wildcard address are swapped, since
+        # the wildcard and specific addresses cannot be bound together.
+        wanted = table.bindings
+        gone = [k for k in self._listeners if k not in wanted]
+        added = [k for k in wanted if k not in self._listeners]
+        added_ports = {port for _, port in added}
+        swapped = [k for k in gone if k[1] in added_ports]
+        for key in swapped:
+            yield self._listeners[key].stopService()
+        started = {}
+        try:
+            for ip, port in sorted(added):
+                svc = self._newListener(ip, port, wanted[(ip, port)])
+                svc.privilegedStartService()
+                started[(ip, port)] = svc
+        except Exception as e:
+            for svc in started.values():
+                yield svc.stopService()
+            for key in swapped:
+                again = self._newListener(key[0], key[1], self.table.bindings[key])
+                yield self._listeners[key].disownServiceParent()
+                self._listeners[key] = again
+                try:
+                    again.setServiceParent(self)
+                except Exception as e2:
+                    log.error("cannot listen on {address} again: {error}",
+                              address=_address(*key), error=_bind_error(e2))
+            self._closeUnused(redis_logs)
+            log.error("reload refused, keeping the running configuration: {error}",
+                      error=_bind_error(e))
+            return False
+
+        # Commit.
+        self.config = config
+        self.table = table
+        self._redis_logs = redis_logs
+        for key in gone:
+            svc = self._listeners.pop(key)
+            yield svc.disownServiceParent()     # stops accepting; open sessions stay
+            log.info("stopped listening on {address}", address=_address(*key))
+        for key, svc in started.items():
+            self._listeners[key] = svc
+            svc.setServiceParent(self)
+            log.info("listening on {address}", address=_address(*key))
+        for svc in removed:
+            svc.disownServiceParent()
+            self._retired.append(svc)
+        for svc in fresh:
+            self._addServer(svc)
+        # Sessions of replaced servers that have ended need nothing any more.
+        self._retired = [s for s in self._retired if s.sessions()]
+
+        # Each sink reports to the RedisLogs of the servers that use it now; every log
+        # still in use is reopened (logrotate moved it), the others closed.
+        in_use = {}
+        for svc in self.servers():
+            if svc.sink is not None:
+                in_use.setdefault(id(svc.sink), (svc.sink, []))[1].extend(svc.logs)
+        for sink, logs in in_use.values():
+            sink.logs = list({id(l): l for l in logs}.values())
+        live = {id(l) for svc in self.servers() for l in svc.logs}
+        for key, redis_log in list(self._redis_logs.items()):
+            if id(redis_log) in live:
+                if all(redis_log is not fresh_log for s in fresh for fresh_log in s.logs):
+                    redis_log.reopen()
+            else:
+                redis_log.close()
+                del self._redis_logs[key]
+        for warning in config.warnings:
+            log.warn("{warning}", warning=warning)
+        log.info("configuration reloaded from {path}: {n} server(s), {k} unchanged, "
+                 "{a} new or changed, {r} removed", path=self.path, n=len(self.servers()),
+                 k=len(kept), a=len(fresh), r=len(removed))
+        return True
+
+    def _closeUnused(self, redis_logs):
+        """A refused reload: close the RedisLog files it opened."""
+        for key, redis_log in redis_logs.items():
+            if self._redis_logs.get(key) is not redis_log:
+                redis_log.close()
+
+
+def _bind_error(e):
+    text = str(e)
+    if "Permission denied" in text or "Errno 13" in text:
+        text += " (a port below 1024 needs root: restart ftpredis to bind it)"
+    return text

@@ -1,11 +1,20 @@
 # -*- test-case-name: tests.test_tap -*-
 """The twistd glue: ``twistd ftpredis`` options and the service it builds.
 
-Owns the command line only.  The configuration file is read here, once, so that a bad
-config stops twistd before it daemonizes, with every error on its own line (file and
-line), instead of a usage dump and a traceback.
+Owns the command line and the process identity.  The configuration file is read here,
+once, so that a bad config stops twistd before it daemonizes, with every error on its own
+line (file and line), instead of a usage dump and a traceback.
+
+Privileges: twistd binds every listener in ``privilegedStartService`` (port 21 needs
+root), then drops to ``--uid``/``--gid``.  When those are not given and twistd runs as
+root, the main server's ``User``/``Group`` directives (``<Global>`` included) fill them
+in, as ProFTPD's master process switches to ``User``/``Group`` after binding.  RedisLog
+files and twistd's own pidfile and log are opened before the switch.
 """
 
+import grp
+import os
+import pwd
 import sys
 
 from twisted.python import usage
@@ -22,6 +31,9 @@ class Options(usage.Options):
     optParameters = [
         ["config", "c", "/etc/ftpredis/ftpd.conf",
          "The configuration file, in ProFTPD syntax."],
+        ["shutdown-timeout", None, 10.0,
+         "On SIGTERM, seconds a transfer in flight may take to finish before it is cut "
+         "short (421).", float],
     ]
     optFlags = [
         ["check", "t", "Check the configuration file, print every error with its file "
@@ -46,15 +58,73 @@ class Options(usage.Options):
             code, text = format_check_report(self["config"], tuple(self["defines"]))
             (sys.stdout if code == 0 else sys.stderr).write(text.rstrip("\n") + "\n")
             raise SystemExit(code)
+        from ftpredis.service import RoutingTable
+
         try:
             self.loaded = load_config(self["config"], tuple(self["defines"]))
+            # Addresses that only clash once resolved (localhost vs 127.0.0.1).
+            RoutingTable([(s, s) for s in self.loaded.servers])
+            self.run_as = run_as(self.loaded)
         except ConfigErrors as e:
             for error in e.errors:
                 sys.stderr.write("ftpredis: %s\n" % (error,))
             raise SystemExit(1)
+        if self["shutdown-timeout"] < 0:
+            raise usage.UsageError("--shutdown-timeout must not be negative")
+
+
+def run_as(config):
+    """``(uid, gid)`` named by the main server's User/Group (None where not given);
+    raises ConfigErrors for an unknown name."""
+    from ftpredis.config.model import ConfigError, ConfigErrors
+
+    main = config.servers[0]
+    uid = gid = None
+    errors = []
+    if main.run_user is not None:
+        try:
+            entry = (pwd.getpwuid(int(main.run_user)) if main.run_user.isdigit()
+                     else pwd.getpwnam(main.run_user))
+            uid, gid = entry.pw_uid, entry.pw_gid
+        except (KeyError, ValueError):
+            errors.append(ConfigError("User: no such user '%s' in %s"
+                                      % (main.run_user, config.path)))
+    if main.run_group is not None:
+        try:
+            gid = (grp.getgrgid(int(main.run_group)) if main.run_group.isdigit()
+                   else grp.getgrnam(main.run_group)).gr_gid
+        except (KeyError, ValueError):
+            errors.append(ConfigError("Group: no such group '%s' in %s"
+                                      % (main.run_group, config.path)))
+    if errors:
+        raise ConfigErrors(errors)
+    return uid, gid
+
+
+def _switch_identity(options, log):
+    """Hand the config's User/Group to twistd, which switches after binding."""
+    twistd = getattr(options, "parent", None)
+    uid, gid = getattr(options, "run_as", (None, None))
+    if twistd is None or (uid is None and gid is None):
+        if os.getuid() == 0 and twistd is not None and twistd.get("uid") is None:
+            log.warn("running as root: name an account with User/Group in the config "
+                     "(or twistd --uid/--gid)")
+        return
+    if os.getuid() != 0:
+        log.info("not started as root: User/Group in the config left alone")
+        return
+    if twistd.get("uid") is not None or twistd.get("gid") is not None:
+        log.info("twistd --uid/--gid given: User/Group in the config left alone")
+        return
+    twistd["uid"], twistd["gid"] = uid, gid
 
 
 def makeService(options):
+    from twisted.logger import Logger
+
     from ftpredis.service import FTPRedisService
 
-    return FTPRedisService(options.loaded, options["config"], tuple(options["defines"]))
+    svc = FTPRedisService(options.loaded, options["config"], tuple(options["defines"]),
+                          shutdown_timeout=options["shutdown-timeout"])
+    _switch_identity(options, Logger(namespace="ftpredis.tap"))
+    return svc
