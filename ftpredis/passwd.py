@@ -126,7 +126,12 @@ def _write_atomically(path: str, lines: List[str]) -> None:
         raise PasswdError("unable to write in '%s': %s" % (directory, e.strerror))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            os.fchmod(f.fileno(), 0o600)
+            # Keep an existing file's group bits (e.g. 0640 root:ftpredis, so a reload
+            # as the unprivileged user can read it) but never let others read hashes.
+            # A file others could read was never deliberately shared: back to 0600.
+            deliberate = old is not None and not old.st_mode & 0o007
+            mode = (old.st_mode & 0o660) | 0o600 if deliberate else 0o600
+            os.fchmod(f.fileno(), mode)
             if old is not None and os.geteuid() == 0:
                 # root editing a file owned by the server's user must not steal it.
                 os.fchown(f.fileno(), old.st_uid, old.st_gid)

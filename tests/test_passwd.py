@@ -211,3 +211,15 @@ class PasswdToolTests(unittest.TestCase):
             text = f.read()
         self.assertTrue(text.startswith("ann:*:1:1::/h:/bin/sh\r\nbob:$6$"))
         self.assertTrue(text.endswith(":2:2::/h:/bin/sh\r\n"))
+
+
+class ModeKeptTests(unittest.TestCase):
+    def test_group_read_kept_others_never(self):
+        import os
+        from ftpredis import passwd
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write("")
+        os.chmod(path, 0o640)
+        passwd._write_atomically(path, ["a:x:1:1::/h:/bin/false\n"])
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o640)
