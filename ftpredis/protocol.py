@@ -35,6 +35,7 @@ from twisted.protocols import basic, ftp
 from twisted.python import failure
 
 from ftpredis import __version__
+from ftpredis import ban as _ban
 from ftpredis.auth import IFTPRedisAvatar
 from ftpredis.events import (COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields,
                              path_tail)
@@ -198,11 +199,13 @@ class _DataConnection(protocol.Protocol):
 
     def dataReceived(self, data):
         self.pi.bytes_in += len(data)
+        self.pi.data_bytes += len(data)
         if self.sink is not None:
             self.sink(data)
 
     def write(self, data):
         self.pi.bytes_out += len(data)
+        self.pi.data_bytes += len(data)
         self.transport.write(data)
 
     def registerProducer(self, producer, streaming):
@@ -369,6 +372,7 @@ class LoggingMixin:
 
     bytes_in = 0
     bytes_out = 0
+    data_bytes = 0              # ProFTPD's session.total_bytes (STAT)
     session: Optional[Session] = None
     avatar = None
     original_user: Optional[str] = None
@@ -399,7 +403,23 @@ class LoggingMixin:
                   "session_bytes_rcvd": self.bytes_in, "session_bytes_sent": self.bytes_out,
                   "response_millis": int((now - start) * 1000)}
         fields.update(self._who())
+        notes = self._sessionNotes()
+        if notes:
+            fields["notes"] = notes
         return fields
+
+    def _sessionNotes(self) -> dict:
+        """ProFTPD's session notes that %{note:NAME} can read (spec 3.3)."""
+        notes = {}
+        if self.original_user is not None:
+            notes["mod_auth.orig-user"] = self.original_user
+        a = self.avatar
+        if a is not None and a.anonymous and getattr(a, "anon_password", None) is not None:
+            notes["mod_auth.anon-passwd"] = a.anon_password
+        rnfr = getattr(self, "_rnfr", None)
+        if rnfr is not None:
+            notes["mod_core.rnfr-path"] = rnfr[0]
+        return notes
 
     def logConnect(self) -> None:
         now = time.time()
@@ -413,6 +433,9 @@ class LoggingMixin:
         fields["response_code"] = reply.code
         fields["response_msg"] = reply.text
         fields.update(cmd.fields)
+        if "notes" in cmd.fields:
+            # Command notes first, then the session's (Jot's lookup order).
+            fields["notes"] = dict(self._sessionNotes(), **cmd.fields["notes"])
         if "config_path" in cmd.fields and cmd.fields["config_path"] is not None:
             self.config_path = cmd.fields["config_path"]
         self._emit(Event(**fields))
@@ -496,6 +519,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             pid=os.getpid(), session_id=next(_session_ids))
         self.setTimeout(self.timeOut)
         self.logConnect()
+        if _ban.hook(self, "on_connect"):
+            return                      # banned host/class: refused before the banner
         on, text = s.server_ident
         if not on:
             self.sendReply(R("banner_off", self.local_host))
@@ -530,8 +555,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 log.failure("realm logout failed")
 
     def timeoutConnection(self):
-        self.end_reason = "Timeout exceeded"
+        self.end_reason = "Timeout exceeded: TimeoutIdle"
         self.sendReply(R("idle_timeout", self.timeOut))
+        _ban.hook(self, "on_event", "TimeoutIdle")
         self.transport.loseConnection()
 
     _draining = False
@@ -662,6 +688,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         verb = cmd.verb
         base = ALIASES.get(verb, verb)
         handler = getattr(self, "cmd_" + base, None)
+        _ban.hook(self, "on_command", verb, handler is not None)
         if handler is None:
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
@@ -675,6 +702,13 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     def _finish(self, reply, cmd: _Command):
         if not isinstance(reply, Reply):
             reply = R("internal")
+        if cmd.verb == "QUIT":
+            # ProFTPD flushes 221 before its log handlers run: it counts in %O.
+            self.sendReply(reply)
+            self.logCommand(cmd, reply)
+            if cmd.after is not None:
+                cmd.after()
+            return
         self.logCommand(cmd, reply)
         self.sendReply(reply)
         if cmd.after is not None:
@@ -733,11 +767,13 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             if name == self.original_user:
                 return R("logged_in", name)
             raise R("reauth")
+        _ban.hook(self, "check_user", name)
         self._user = name
         self.original_user = name
         if self._is_anonymous_name(name):
             return R("anon_user_ok")
-        return R("user_ok", name)
+        # ProFTPD's reply names only the first word of the argument (argv[1]).
+        return R("user_ok", (name.split(" ", 1)[0].split("\t", 1)[0]) or name)
 
     def cmd_PASS(self, cmd):
         if self.avatar is not None:
@@ -772,8 +808,12 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             def after():
                 # ProFTPD forgets the USER name after a failed PASS (not on its record).
                 self.original_user = None
+                if not cmd.arg:
+                    _ban.hook(self, "on_event", "EmptyPassword", user=user)
                 if limit:
                     self.end_reason = "Configured policy"
+                    _ban.hook(self, "on_event", "MaxLoginAttempts", user=user)
+                    _ban.hook(self, "on_event", "MaxLoginAttemptsFromUser", user=user)
                     self.transport.loseConnection()
             cmd.after = after
             raise R("login_incorrect")
@@ -873,8 +913,10 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                      "Connected from %s (%s)" % (self.peer_host, self.peer_host),
                      "Logged in as %s" % self.avatar.name,
                      "TYPE: %s, STRUcture: File, Mode: Stream"
-                     % ("BINARY" if self.binary else "ASCII"),
-                     "No data connection"]
+                     % ("BINARY" if self.binary else "ASCII")]
+            if self.data_bytes:
+                lines.append("Total bytes transferred for session: %d" % self.data_bytes)
+            lines.append("No data connection")
             r = R("stat_end")
             return Reply(r.code, r.text, lines)
         vpath, real = self.fs.resolve(cmd.arg)
@@ -947,7 +989,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         (src_v, src_real), self._rnfr = self._rnfr, None
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, xfer=True)
-        cmd.fields.update(rename_from=src_v, bytes_sent=0)
+        cmd.fields.update(rename_from=src_v, bytes_sent=0,
+                          notes={"mod_core.rnfr-path": src_v})
         self.fs.rename(src_real, arg)
         return R("rnto_ok")
 
@@ -1187,6 +1230,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             fobj.seek(offset)
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["basename"] = path_tail(vpath)
+        cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
         sender = _Sender(ascii=not self.binary)
 
         @defer.inlineCallbacks
@@ -1281,6 +1325,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             self._xferFailed(cmd, r)
             raise
         cmd.fields["file_modified"] = existed
+        cmd.fields["notes"] = {"mod_xfer.store-path": vpath}
+        if existed:
+            cmd.fields["notes"]["mod_xfer.file-modified"] = "true"
 
         def discard():
             try:

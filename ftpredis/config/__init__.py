@@ -70,6 +70,25 @@ class _Scope:
         return [(value, source) for d, value, source in self.entries if d.name in names]
 
 
+def _limits(children) -> tuple:
+    """The ``<Limit>`` sections among a scope's children, as LimitConfig."""
+    from ftpredis.config.model import LimitConfig
+    out = []
+    for c in children:
+        if c.kind != LIMIT or c.swallow:
+            continue
+        rules, order = [], "allow,deny"
+        for d, value, source in c.entries:
+            if d.name == "Order":
+                order = value
+            elif d.name in ("AllowAll", "DenyAll"):
+                rules.append((d.name, ()))
+            elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup"):
+                rules.append((d.name, value))
+        out.append(LimitConfig(c.value, tuple(rules), order, c.source))
+    return tuple(out)
+
+
 class _Builder:
     def __init__(self, path: str, defines: Iterable[str], environ, shells_file: str):
         self.path = path
@@ -223,7 +242,11 @@ class _Builder:
                   "TimeoutLogin": "timeout_login", "TimeoutNoTransfer": "timeout_no_transfer",
                   "TimeoutStalled": "timeout_stalled", "RedisEngine": "redis_engine",
                   "RedisLog": "redis_log", "User": "run_user", "Group": "run_group",
-                  "AuthUserFile": "auth_user_file", "AuthGroupFile": "auth_group_file"}
+                  "AuthUserFile": "auth_user_file", "AuthGroupFile": "auth_group_file",
+                  "AllowStoreRestart": "allow_store_restart",
+                  "AllowRetrieveRestart": "allow_retrieve_restart",
+                  "AllowForeignAddress": "allow_foreign_address",
+                  "DisplayLogin": "display_login"}
         for name, attr in simple.items():
             found = m.first(name)
             if found is not None:
@@ -249,7 +272,11 @@ class _Builder:
             self._check_redis_log(redis_log[0], redis_log[1],
                                   kw.get("allow_log_symlinks", False))
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
+        kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
+        if m.first("MaxCommandRate") is not None:
+            kw["max_command_rate"] = m.get("MaxCommandRate")
 
+        kw["limits"] = _limits(m.children)
         kw["directories"] = tuple(self._directory(c, formats) for c in m.children
                                   if c.kind == DIR)
         kw["anonymous"] = tuple(self._anonymous(c, formats) for c in m.children
@@ -274,9 +301,12 @@ class _Builder:
     def _directory(self, scope: _Scope, formats) -> DirectoryConfig:
         umask = scope.first("Umask")
         overwrite = scope.first("AllowOverwrite")
+        hide = scope.first("HideFiles")
         return DirectoryConfig(scope.value, self._scope_logging(scope.entries, formats),
                                umask[0] if umask else None,
-                               overwrite[0] if overwrite else None, scope.source)
+                               overwrite[0] if overwrite else None, scope.source,
+                               limits=_limits(scope.children),
+                               hide_files=hide[0] if hide else None)
 
     def _anonymous(self, scope: _Scope, formats) -> AnonymousConfig:
         def one(name):
@@ -289,7 +319,8 @@ class _Builder:
             umask=one("Umask"), allow_overwrite=one("AllowOverwrite"),
             directories=tuple(self._directory(c, formats) for c in scope.children
                               if c.kind == DIR),
-            source=scope.source)
+            source=scope.source, limits=_limits(scope.children),
+            hide_files=one("HideFiles"), display_login=one("DisplayLogin"))
 
     def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
         def get(name, default=None):
@@ -319,6 +350,39 @@ class _Builder:
         if sentinel is not None:
             kw.update(sentinels=sentinel.sentinels, master_name=sentinel.master_name)
         return RedisTarget(**kw)
+
+    def _ban(self, m: "_Merged", allow_symlinks: bool):
+        """mod_ban's directives as a :class:`BanConfig` (checked like ProFTPD at startup)."""
+        from ftpredis.config.model import BanConfig
+        engine = m.first("BanEngine")
+        if engine is None or not engine[0]:
+            return BanConfig()
+        table = m.get("BanTable")
+        if table is None:
+            self.error(ConfigError("BanEngine: missing required BanTable configuration",
+                                   engine[1]))
+        cache = m.first("BanCache")
+        cache_options = m.get("BanCacheOptions", frozenset())
+        if cache is not None and cache[0] == "redis":
+            if m.first("RedisServer") is None and m.first("RedisSentinel") is None:
+                self.error(ConfigError("BanCache: redis needs RedisServer or RedisSentinel",
+                                       cache[1]))
+            if "UseJSON" not in cache_options:
+                self.warnings.append("BanCache on %s: entries are always stored as JSON "
+                                     "(BanCacheOptions UseJSON)" % (cache[1],))
+        ban_log = m.first("BanLog")
+        if ban_log is not None:
+            from ftpredis.redislog import check_redis_log_path
+            reason = check_redis_log_path(ban_log[0], allow_symlinks)
+            if reason is not None:
+                self.error(ConfigError("BanLog: unable to use '%s': %s"
+                                       % (ban_log[0], reason), ban_log[1]))
+        return BanConfig(
+            engine=True, table=table, cache=cache[0] if cache else None,
+            use_json="UseJSON" in cache_options, match_server="MatchServer" in cache_options,
+            match_any_server="MatchAnyServer" in m.get("BanOptions", frozenset()),
+            message=m.get("BanMessage"), log=ban_log[0] if ban_log else None,
+            rules=tuple(v for v, s in m.all("BanOnEvent")), source=engine[1])
 
     # -- things checked on disk -------------------------------------------------------
 

@@ -239,11 +239,62 @@ def p_load_module(args, ctx):
     return None
 
 
+#: <Limit> words ftpredis enforces: command groups and the commands it implements.
+LIMIT_CLASSES = frozenset({"ALL", "READ", "WRITE", "DIRS", "LOGIN"})
+LIMIT_COMMANDS = frozenset("""ABOR ALLO APPE CDUP CLNT CWD DELE EPRT EPSV FEAT HELP HOST LIST
+    MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REST RETR RMD RNFR
+    RNTO SITE SITE_CHMOD SIZE STAT STOR STOU STRU SYST TYPE USER""".split())
+_LIMIT_ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XPWD": "PWD", "XMKD": "MKD", "XRMD": "RMD"}
+
+
 def p_limit(args, ctx):
-    # Silently ignoring <Limit WRITE> DenyAll would leave the server open.
-    raise DirectiveError("<Limit> is not supported by this version of ftpredis; remove it "
-                         "or the server would be less restricted than you configured",
-                         bare=True)
+    if not args:
+        raise DirectiveError("wrong number of parameters")
+    words = set()
+    for arg in args:
+        for word in arg.replace(",", " ").split():
+            up = word.upper()
+            up = _LIMIT_ALIASES.get(up, up)
+            if up not in LIMIT_CLASSES and up not in LIMIT_COMMANDS:
+                # An unknown word would leave a hole in what the admin meant to close.
+                raise DirectiveError("<Limit>: unsupported command or class '%s'" % word,
+                                     bare=True)
+            words.add(up)
+    return frozenset(words)
+
+
+def p_limit_users(args, ctx):
+    names = []
+    for arg in args:
+        names.extend(n for n in arg.split(",") if n)
+    if not names:
+        raise DirectiveError("missing user or group names")
+    for n in names:
+        if n.startswith("!"):
+            raise DirectiveError("negated names ('%s') are not supported by ftpredis" % n)
+    return tuple(names)
+
+
+def p_order(args, ctx):
+    text = "".join(args).replace(" ", "").lower()
+    if text not in ("allow,deny", "deny,allow"):
+        raise DirectiveError("expected allow,deny or deny,allow")
+    return text
+
+
+def p_hide_files(args, ctx):
+    if args[0].lower() == "none":
+        return None
+    pattern = args[0][1:] if args[0].startswith("!") else args[0]
+    if args[0].startswith("!"):
+        raise DirectiveError("negated patterns are not supported by ftpredis")
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise DirectiveError("'%s' is not a valid regular expression: %s" % (pattern, e))
+    if len(args) > 1:
+        raise DirectiveError("user/group/class restrictions are not supported by ftpredis")
+    return pattern
 
 
 def p_virtual_host(args, ctx):
@@ -539,6 +590,93 @@ def p_format_extra(args, ctx):
     return FormatExtra(name, tuple(members), source=ctx.source)
 
 
+# -- mod_ban (ftpredis.ban) --------------------------------------------------------
+
+#: BanOnEvent event names, as mod_ban 1.3.8 spells them (matched case-insensitively).
+BAN_EVENTS = tuple("""AnonRejectPasswords BadProtocol ClientConnectRate EmptyPassword LoginRate
+    MaxClientsPerClass MaxClientsPerHost MaxClientsPerUser MaxCommandRate
+    MaxConnectionsPerHost MaxHostsPerUser MaxLoginAttempts MaxLoginAttemptsFromUser
+    RootLogin TimeoutIdle TimeoutLogin TimeoutNoTransfer TLSHandshake
+    UnhandledCommand""".split())
+_BAN_EVENTS = {name.lower(): name for name in BAN_EVENTS}
+
+
+def _hhmmss(text: str, what: str) -> int:
+    # mod_ban reads these with sscanf("%2u:%2u:%2u"); anything else is refused here
+    # instead of being half-read.
+    m = re.fullmatch(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})", text)
+    if m is None:
+        raise DirectiveError("badly formatted %s '%s': expected hh:mm:ss" % (what, text))
+    h, mi, sec = (int(g) for g in m.groups())
+    return h * 3600 + mi * 60 + sec
+
+
+def p_ban_on_event(args, ctx):
+    from ftpredis.config.model import BanRule
+    event = _BAN_EVENTS.get(args[0].lower())
+    if event is None:
+        raise DirectiveError("unknown ban event '%s' (known: %s)"
+                             % (args[0], ", ".join(BAN_EVENTS)))
+    count_text, slash, window_text = args[1].partition("/")
+    if not slash:
+        raise DirectiveError("badly formatted frequency '%s': expected count/hh:mm:ss"
+                             % args[1])
+    count = _int(count_text, "occurrence count", 1)
+    window = _hhmmss(window_text, "event window")
+    if window == 0:
+        raise DirectiveError("event window '%s' must be longer than zero" % window_text)
+    expires = _hhmmss(args[2], "ban duration")
+    if expires == 0:
+        raise DirectiveError("ban duration '%s' must be longer than zero" % args[2])
+    message = args[3] if len(args) > 3 and args[3] else None
+    return BanRule(event, count, window, expires, message, source=ctx.source)
+
+
+def p_ban_cache(args, ctx):
+    driver = args[0].lower()
+    if driver == "redis":
+        return "redis"
+    if driver == "memcache":
+        # ProFTPD only logs an unusable driver at runtime; bans that silently stay on one
+        # node are worse than a refused config.
+        raise DirectiveError("driver 'memcache' is not supported by ftpredis (use redis)")
+    raise DirectiveError("unsupported driver '%s' (expected redis)" % args[0])
+
+
+def _option_words(args, known):
+    found = set()
+    for word in args:
+        name = known.get(word.lower())
+        if name is None:
+            raise DirectiveError("unknown option '%s' (expected %s)"
+                                 % (word, " or ".join(sorted(known.values()))))
+        found.add(name)
+    return frozenset(found)
+
+
+def p_ban_cache_options(args, ctx):
+    return _option_words(args, {"usejson": "UseJSON", "matchserver": "MatchServer"})
+
+
+def p_ban_options(args, ctx):
+    return _option_words(args, {"matchanyserver": "MatchAnyServer"})
+
+
+def p_ban_table(args, ctx):
+    path = p_path(args, ctx)
+    parent = os.path.dirname(path) or "/"
+    if not os.path.isdir(parent):
+        raise DirectiveError("unable to use '%s': directory '%s' does not exist"
+                             % (path, parent))
+    return path
+
+
+def p_max_command_rate(args, ctx):
+    count = _int(args[0], "command count", 1)
+    seconds = _int(args[1], "interval", 1) if len(args) > 1 else 1
+    return (count, seconds)
+
+
 # --------------------------------------------------------------------------- the table
 
 def _d(name, contexts, min_args, max_args, parse, doc, **kw):
@@ -563,9 +701,24 @@ TABLE: Tuple[Directive, ...] = (
     _d("<Directory>", _SVGA, 1, 1, p_directory,
        "Settings for a directory tree (absolute, ~ or ~user; a trailing /* is allowed).",
        section=True, usage="path"),
-    _d("<Limit>", _ANY, 0, None, p_limit,
-       "Not supported yet: an error, so that a DenyAll is never silently dropped.",
-       section=True, usage="commands..."),
+    _d("<Limit>", _SVGAD, 1, None, p_limit,
+       "Access rules for commands or the groups READ, WRITE, DIRS, LOGIN, ALL; only "
+       "AllowAll, DenyAll, AllowUser, DenyUser, AllowGroup, DenyGroup and Order may "
+       "stand inside.", section=True, usage="cmd|class..."),
+    _d("AllowAll", frozenset({LIMIT}), 0, 0, p_ignored, "Allow everyone (inside <Limit>).",
+       usage=""),
+    _d("DenyAll", frozenset({LIMIT}), 0, 0, p_ignored, "Deny everyone (inside <Limit>).",
+       usage=""),
+    _d("AllowUser", frozenset({LIMIT}), 1, None, p_limit_users,
+       "Allow these users (inside <Limit>).", multi=True, usage="user[,user...]"),
+    _d("DenyUser", frozenset({LIMIT}), 1, None, p_limit_users,
+       "Deny these users (inside <Limit>).", multi=True, usage="user[,user...]"),
+    _d("AllowGroup", frozenset({LIMIT}), 1, None, p_limit_users,
+       "Allow these groups (inside <Limit>).", multi=True, usage="group[,group...]"),
+    _d("DenyGroup", frozenset({LIMIT}), 1, None, p_limit_users,
+       "Deny these groups (inside <Limit>).", multi=True, usage="group[,group...]"),
+    _d("Order", frozenset({LIMIT}), 1, 2, p_order,
+       "allow,deny (default: an Allow match wins) or deny,allow.", usage="allow,deny|deny,allow"),
     _d("<IfModule>", _ANY, 1, 1, p_ignored,
        "Read the body only if ftpredis provides (or, with !, lacks) the module.",
        section=True, reader=True, usage="[!]mod_name.c"),
@@ -635,6 +788,18 @@ TABLE: Tuple[Directive, ...] = (
        merge_down=True, usage="octal"),
     _d("AllowOverwrite", _SVGAD, 1, 1, p_bool, "Whether uploads may replace files "
        "(default off).", merge_down=True, usage="on|off"),
+    _d("AllowStoreRestart", _SVG, 1, 1, p_bool, "Whether APPE and REST before STOR "
+       "are allowed (default off).", usage="on|off"),
+    _d("AllowRetrieveRestart", _SVG, 1, 1, p_bool, "Whether REST before RETR is allowed "
+       "(default on).", usage="on|off"),
+    _d("AllowForeignAddress", _SVGA, 1, 1, p_bool, "Whether PORT/EPRT may name another "
+       "host than the client's (default off; ports below 1024 are always refused).",
+       usage="on|off"),
+    _d("HideFiles", frozenset({DIR, ANON}), 1, None, p_hide_files,
+       "Regular expression: matching names are left out of listings and refused as "
+       "not existing.", usage="regex|none"),
+    _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
+       "reply.", usage="path"),
 
     # -- logging ----------------------------------------------------------------------
     _d("AllowLogSymlinks", _SVG, 1, 1, p_bool,
@@ -672,6 +837,36 @@ TABLE: Tuple[Directive, ...] = (
     _d("RedisLogFormatExtra", _SVGAD, 2, 2, p_format_extra,
        "Extra JSON members added to every record of a LogFormat.",
        multi=True, merge_down=True, extra_ignored=True, usage="format {json}"),
+
+    # -- mod_ban (ftpredis.ban) -------------------------------------------------------
+    _d("BanEngine", _SVG, 1, 1, p_bool, "Whether bans are enforced and BanOnEvent rules "
+       "apply.", usage="on|off"),
+    _d("BanTable", _S, 1, 1, p_ban_table,
+       "Required with BanEngine on (ProFTPD's shared-memory file); ftpredis keeps the "
+       "local table in memory and only checks the directory.", usage="path"),
+    _d("BanCache", _S, 1, 1, p_ban_cache,
+       "redis: ban entries are also kept in the Redis of RedisServer, so every node "
+       "sharing it enforces them.", usage="redis"),
+    _d("BanCacheOptions", _S, 1, None, p_ban_cache_options,
+       "UseJSON (entries are JSON; ftpredis always writes JSON), MatchServer (a cached "
+       "ban applies only to the server address and port that added it).",
+       usage="UseJSON|MatchServer..."),
+    _d("BanOptions", _S, 1, None, p_ban_options,
+       "MatchAnyServer: a local ban applies to every server, not only the one that "
+       "added it.", usage="MatchAnyServer"),
+    _d("BanMessage", _SVG, 1, 1, p_word,
+       "Sent as a 530 reply to a banned client; %a client address, %c class, %u user.",
+       usage='"message"'),
+    _d("BanLog", _S, 1, 1, p_path, "File where bans and ban events are logged "
+       "(RedisLog's path checks).", usage="path"),
+    _d("BanOnEvent", _SVG, 3, 4, p_ban_on_event,
+       "Ban the client (host, user or user@host, by event) when the event happens count "
+       "times within hh:mm:ss, for hh:mm:ss.", multi=True,
+       usage='event count/hh:mm:ss hh:mm:ss ["message"]'),
+    _d("MaxCommandRate", _SVG, 1, 2, p_max_command_rate,
+       "More than count commands within the interval (seconds, default 1) is a "
+       "MaxCommandRate event for BanOnEvent.", usage="count [seconds]"),
+    _noop("BanControlsACLs", _S, "No ftpdctl; use ftpredis-ban."),
 
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),

@@ -69,12 +69,31 @@ class LogScope:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitConfig:
+    """One ``<Limit cmd|class ...>`` section: which commands it covers and its rules.
+
+    ``commands`` holds upper-cased command names (aliases folded: XMKD -> MKD,
+    ``SITE_CHMOD``) and the class words ``READ``, ``WRITE``, ``DIRS``, ``LOGIN``, ``ALL``.
+    ``rules`` keeps the AllowAll/DenyAll/AllowUser/DenyUser/AllowGroup/DenyGroup lines in
+    order as ``(directive, names)``; ``order`` is ``Order``'s value (ProFTPD's default
+    ``allow,deny``).
+    """
+
+    commands: frozenset
+    rules: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    order: str = "allow,deny"
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
 class DirectoryConfig:
     path: str                           # absolute, may end in /* or contain ~ (already expanded)
     logging: LogScope = LogScope()
     umask: Optional[int] = None
     allow_overwrite: Optional[bool] = None
     source: Optional[Source] = None
+    limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections inside (added by the ftp helper)
+    hide_files: Optional[str] = None          # HideFiles regex ("none" = None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +107,9 @@ class AnonymousConfig:
     allow_overwrite: Optional[bool] = None    # added by the config helper
     directories: Tuple[DirectoryConfig, ...] = ()
     source: Optional[Source] = None
+    limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections directly inside
+    hide_files: Optional[str] = None
+    display_login: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +148,34 @@ class AuthUser:
 
 
 @dataclass(frozen=True, slots=True)
+class BanRule:
+    """One ``BanOnEvent event count/hh:mm:ss hh:mm:ss ["message"]`` line (mod_ban)."""
+
+    event: str                          # canonical event name ("MaxLoginAttempts")
+    count: int                          # occurrences that trigger the ban
+    window: int                         # seconds in which they must occur
+    expires: int                        # seconds the ban lasts
+    message: Optional[str] = None       # overrides BanMessage for this rule
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
+class BanConfig:
+    """ProFTPD mod_ban's directives for one server (``<Global>`` merged)."""
+
+    engine: bool = False
+    table: Optional[str] = None             # BanTable (ftpredis: the in-memory table)
+    cache: Optional[str] = None             # BanCache: "redis" or None
+    use_json: bool = False                  # BanCacheOptions UseJSON
+    match_server: bool = False              # BanCacheOptions MatchServer
+    match_any_server: bool = False          # BanOptions MatchAnyServer
+    message: Optional[str] = None           # BanMessage (%a %c %u)
+    log: Optional[str] = None               # BanLog (absolute path)
+    rules: Tuple[BanRule, ...] = ()
+    source: Optional[Source] = None         # the BanEngine line
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """One server: the main server or one ``<VirtualHost>``, with ``<Global>`` merged in."""
 
@@ -160,10 +210,16 @@ class ServerConfig:
     max_clients: Optional[int] = None
     max_clients_per_host: Optional[int] = None
     max_login_attempts: int = 3
+    max_command_rate: Optional[Tuple[int, int]] = None   # MaxCommandRate (count, seconds)
     timeout_idle: int = 600
     timeout_login: int = 300
     timeout_no_transfer: int = 300
     timeout_stalled: int = 3600
+    allow_store_restart: bool = False        # APPE and REST+STOR (ProFTPD default off)
+    allow_retrieve_restart: bool = True      # REST+RETR (default on)
+    allow_foreign_address: bool = False      # PORT/EPRT to another host
+    display_login: Optional[str] = None      # file shown in the 230 reply
+    limits: Tuple[LimitConfig, ...] = ()     # server-level <Limit> sections
 
     # logging
     formats: Mapping[str, str] = field(default_factory=dict)   # LogFormat name -> format text
@@ -171,6 +227,7 @@ class ServerConfig:
     redis_log: Optional[str] = None          # absolute path, or None ("none" / not given)
     redis: Optional[RedisTarget] = None
     logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
+    ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban)
 
     @property
     def label(self) -> str:
