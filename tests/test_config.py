@@ -219,7 +219,7 @@ class ConditionalTests(_Base):
         self.assertEqual(self.main("<IfModule mod_Redis.c>\nPort 2\n</IfModule>\n").port, 21)
 
     def test_ifmodule_close_with_trailing_junk_does_not_close(self):
-        text = "<IfModule mod_tls.c>\n</IfModule> junk\nPort 2\n"
+        text = "<IfModule mod_sql.c>\n</IfModule> junk\nPort 2\n"
         self.assertEqual(self.error(text), "unclosed <IfModule> context " + self.where(1))
 
     def test_unclosed_ifmodule_true(self):
@@ -317,7 +317,7 @@ class IncludeTests(_Base):
                          "IncludeOptions: unknown IncludeOption: 'Bogus' " + self.where(1))
 
     def test_include_in_skipped_section_is_not_read(self):
-        self.assertEqual(self.main("<IfModule mod_tls.c>\nInclude nosuch\n</IfModule>\n")
+        self.assertEqual(self.main("<IfModule mod_sql.c>\nInclude nosuch\n</IfModule>\n")
                          .port, 21)
 
 
@@ -402,8 +402,8 @@ class ErrorTests(_Base):
     def test_load_module(self):
         config = self.load("LoadModule mod_redis.c\n")
         self.assertEqual(len(config.warnings), 1)
-        self.assertEqual(self.error("LoadModule mod_tls.c\n"),
-                         "LoadModule: module 'mod_tls.c' is not provided by ftpredis "
+        self.assertEqual(self.error("LoadModule mod_sql.c\n"),
+                         "LoadModule: module 'mod_sql.c' is not provided by ftpredis "
                          + self.where(1))
 
     def test_duplicate_single_valued_warns_first_wins(self):
