@@ -28,7 +28,16 @@ txredisapi pitfalls this avoids (measured, notes §C): commands issued while no
 connection is up wait in an unbounded queue with no timeout, so the writer only hands a
 batch to a connection it knows is up, and bounds every command with the io timeout
 itself (``addTimeout``) besides txredisapi's ``replyTimeout``.  ``connectTimeout`` is
-always set.  RedisSentinel is not implemented yet: see :meth:`RedisSink._makeEndpoint`.
+always set.  Idle connections are PINGed every ``ping_interval`` seconds (as Synapse
+does) so that a connection that died silently is replaced before records need it.
+
+RedisSentinel (discovery, ``+switch-master``: :mod:`ftpredis.sentinel`): every
+connection is confirmed with ``ROLE`` before it is used, and the sink keeps the records
+the master acknowledged but no replica has confirmed yet (the master's ``ROLE`` reply,
+pipelined after each RPUSH, gives both offsets).  Redis replication is asynchronous, so
+those are exactly the writes a failover can lose; when the sink comes up on a different
+master it sends them again, ahead of everything newer.  Records the old master had
+already replicated may then appear twice, in order (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -42,16 +51,24 @@ from twisted.application import service
 from twisted.internet import defer, error as ierror
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ftpredis.config.model import RedisTarget
+from ftpredis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
+                               replication_offsets, role_of)
 
 _log = Logger(namespace="ftpredis.sink")
 
 #: Most values one RPUSH carries, and roughly how many bytes (whichever comes first).
 BATCH_MAX_RECORDS = 1000
+#: Seconds a record may wait for others to share its RPUSH.  0 would send one RPUSH per
+#: reactor turn, i.e. one per command on a busy session (a Redis round trip and its
+#: parsing per FTP command: a third of a NOOP's CPU in the W5 benchmark); 2 ms batches
+#: whatever a busy server logs in that time, and delays a record by at most that much.
+PUMP_DELAY = 0.002
 BATCH_MAX_BYTES = 4 * 1024 * 1024
 
 
@@ -96,14 +113,58 @@ class _SinkProtocol(txredisapi.RedisProtocol):
     """RedisProtocol that remembers why its connection ended (txredisapi never says) and,
     over TLS, starts AUTH/SELECT and counts as connected only once the handshake and the
     certificate check succeeded; otherwise a refused certificate would look like a
-    working connection that is lost at once."""
+    working connection that is lost at once.
+
+    It also counts as connected only after a first reply (``PING``, after AUTH/SELECT):
+    with TLS 1.3 a server that refuses our client certificate says so only after the
+    client finished its handshake, and a server at ``maxclients`` closes after accepting.
+    Until then the pool slot keeps its back-off (txredisapi resets it when a connection
+    becomes usable, which made such servers a 10-attempts-a-second loop)."""
 
     lostReason = None
     abortedBySink = False
     tls = False
     handshakeTimeout = 1.0
+    probeTimeout = 1.0
     _handshakeTimer = None
     _handshakeTimedOut = False
+    _probed = False
+    _probeTimedOut = False
+    clock = None
+
+    def whenConnected(self):
+        if self._probed:
+            return defer.succeed(self)
+        d = defer.Deferred()
+        self.__dict__.setdefault("_probeWaiters", []).append(d)
+        return d
+
+    def _start(self):
+        d = defer.maybeDeferred(txredisapi.RedisProtocol.connectionMade, self)
+        d.addCallback(self._probe)
+        d.addErrback(lambda f: _log.failure("Redis connection set-up failed", f))
+
+    def _probe(self, _ignored):
+        if not self._ready:
+            return None         # AUTH/SELECT failed; txredisapi closes the connection
+        d = defer.maybeDeferred(self.execute_command, "PING")
+        d.addTimeout(self.probeTimeout, self.clock)
+
+        def answered(reply):
+            self._probed = True
+            waiters, self.__dict__["_probeWaiters"] = self.__dict__.get("_probeWaiters", []), []
+            for w in waiters:
+                w.callback(self)
+
+        def failed(f):
+            if f.check(txredisapi.ResponseError):
+                return answered(None)   # an error reply is a reply (an ACL without +ping)
+            if self.connected:
+                if f.check(defer.TimeoutError, txredisapi.TimeoutError):
+                    self._probeTimedOut = True
+                self.abortedBySink = True
+                self.transport.abortConnection()
+        return d.addCallbacks(answered, failed)
 
     def connectionMade(self):
         try:
@@ -115,7 +176,7 @@ class _SinkProtocol(txredisapi.RedisProtocol):
             # never finishes the handshake needs its own bound
             self._handshakeTimer = self.callLater(self.handshakeTimeout, self._handshakeExpired)
             return None     # handshakeCompleted() goes on
-        return txredisapi.RedisProtocol.connectionMade(self)
+        self._start()
 
     def _handshakeExpired(self):
         self._handshakeTimer = None
@@ -127,7 +188,7 @@ class _SinkProtocol(txredisapi.RedisProtocol):
             self._handshakeTimer.cancel()
             self._handshakeTimer = None
         if self.tls:
-            txredisapi.RedisProtocol.connectionMade(self)
+            self._start()
 
     def connectionLost(self, why):
         if self._handshakeTimer is not None:
@@ -135,8 +196,10 @@ class _SinkProtocol(txredisapi.RedisProtocol):
             self._handshakeTimer = None
         if self._handshakeTimedOut:
             why = Failure(_HandshakeTimeout("TLS handshake timed out"))
+        elif self._probeTimedOut:
+            why = Failure(_HandshakeTimeout("no reply to PING within %gs" % self.probeTimeout))
         self.lostReason = why
-        was_ready = self._ready
+        was_ready = self._probed
         try:
             txredisapi.RedisProtocol.connectionLost(self, why)
         finally:
@@ -174,8 +237,10 @@ class _SinkFactory(txredisapi.RedisFactory):
     def buildProtocol(self, addr):
         p = txredisapi.RedisFactory.buildProtocol(self, addr)
         p.callLater = self.sink._reactor.callLater
+        p.clock = self.sink._reactor
         p.tls = bool(self.sink.target.ssl)
         p.handshakeTimeout = self.sink.connect_timeout + self.sink.io_timeout
+        p.probeTimeout = self.sink.io_timeout
         return p
 
     def connectionError(self, why):
@@ -194,6 +259,13 @@ class _SinkFactory(txredisapi.RedisFactory):
             self.sink._connectFailed(why)
 
     def addConnection(self, conn):
+        if (self.sink._sentinel is not None and not self.disconnectCalled and conn.connected
+                and not getattr(conn, "roleChecked", False)):
+            # a Sentinel's answer may be stale: write only to a confirmed master
+            d = self.sink._checkRole(conn)
+            d.addCallback(lambda ok: self.addConnection(conn) if ok else None)
+            d.addErrback(lambda f: _log.failure("ROLE check failed", f))
+            return
         txredisapi.RedisFactory.addConnection(self, conn)
         if conn in self.pool:
             self._handshake_error_reported = False
@@ -258,6 +330,8 @@ class RedisSink(service.Service):
     retry_initial_delay = 0.1
     retry_max_delay = 2.0
     repeat_interval = 60.0
+    #: seconds between PINGs (ROLE with Sentinel) on connections with nothing in flight
+    ping_interval = 30.0
 
     def __init__(self, target: RedisTarget, logs: Iterable = (), reactor=None):
         if reactor is None:
@@ -276,7 +350,16 @@ class RedisSink(service.Service):
             host = "[%s]" % target.host if ":" in target.host else target.host
             self.address = "%s:%d" % (host, target.port)
         else:
-            self.address = "(RedisSentinel master %s)" % (target.master_name or "?",)
+            self.address = "master %s via RedisSentinel" % (
+                "'%s'" % target.master_name if target.master_name else "(first listed)",)
+        self._sentinel: Optional[SentinelMonitor] = (
+            SentinelMonitor(self) if target.sentinels else None)
+        #: Sentinel mode: acknowledged batches no replica has confirmed yet, in ack order;
+        #: each [master offset or None, key, values, master address]
+        self._window: Deque[list] = deque()
+        self._window_count = 0
+        self.replayed = 0
+        self._ping_loop: Optional[LoopingCall] = None
 
         self.pushed = 0
         self.sent = 0
@@ -337,7 +420,7 @@ class RedisSink(service.Service):
                     self._startConnecting()
             elif self._pump_call is None and self._ready:
                 # one pump per reactor turn: records pushed in the same turn share a batch
-                self._pump_call = self._reactor.callLater(0, self._pump)
+                self._pump_call = self._reactor.callLater(PUMP_DELAY, self._pump)
         except Exception:
             _log.failure("RedisSink.push failed")
 
@@ -373,6 +456,7 @@ class RedisSink(service.Service):
             if call is not None and call.active():
                 call.cancel()
         self._pump_call = self._backoff_call = None
+        self._stopHelpers()
         self._reportDrops()
         if self.buffered:
             self._write("stopping: %d records left unsent to Redis %s"
@@ -389,13 +473,11 @@ class RedisSink(service.Service):
 
     # -- connections -------------------------------------------------------------------
     def _makeEndpoint(self):
-        """The endpoint one connection attempt uses.
-
-        Sentinel hook: when ``target.sentinels`` is implemented, return an endpoint that
-        asks the sentinels for the master (first that answers, in order) and connects to
-        it with the same timeout/TLS rules; the rest of the sink needs no change.
-        """
+        """The endpoint one connection attempt uses: with RedisSentinel, one that asks
+        the sentinels for the master first (:mod:`ftpredis.sentinel`)."""
         t = self.target
+        if self._sentinel is not None:
+            return SentinelMasterEndpoint(self._sentinel)
         if t.unix_path:
             if t.ssl:
                 raise ValueError("TLS over a UNIX socket is not supported")
@@ -407,9 +489,10 @@ class RedisSink(service.Service):
             endpoint = wrapClientTLS(self._tlsOptions(), endpoint)
         return endpoint
 
-    def _tlsOptions(self):
+    def _tlsOptions(self, hostname=None):
         """Client TLS options: verify the server against ``ssl-ca`` (else the platform's
-        trust store) and the host name; present ``ssl-cert``/``ssl-key`` when given."""
+        trust store) and the host name (``hostname``, default the RedisServer host);
+        present ``ssl-cert``/``ssl-key`` when given."""
         from twisted.internet import ssl
         t = self.target
         trust = None
@@ -426,13 +509,28 @@ class RedisSink(service.Service):
             client_cert = ssl.PrivateCertificate.loadPEM(pem)
         elif t.ssl_key:
             raise ValueError("ssl-key given without ssl-cert")
-        return ssl.optionsForClientTLS(t.host, trustRoot=trust, clientCertificate=client_cert)
+        return ssl.optionsForClientTLS(hostname or t.host, trustRoot=trust,
+                                       clientCertificate=client_cert)
 
     def _startConnecting(self):
         self._factory = _SinkFactory(self, self.poolsize)
         self._factory.initialDelay = self.retry_initial_delay
         self._factory.maxDelay = self.retry_max_delay
         self._factory.startConnecting(_ReportingEndpoint(self))
+        if self._sentinel is not None:
+            self._sentinel.start()
+        if self._ping_loop is None and self.ping_interval:
+            self._ping_loop = LoopingCall(self._pingIdle)
+            self._ping_loop.clock = self._reactor
+            self._ping_loop.start(self.ping_interval, now=False)
+
+    def _stopHelpers(self):
+        if self._ping_loop is not None:
+            if self._ping_loop.running:
+                self._ping_loop.stop()
+            self._ping_loop = None
+        if self._sentinel is not None:
+            self._sentinel.stop()
 
     def _connectFailed(self, reason, prefix=""):
         if self._stopped or self._dead:
@@ -444,7 +542,17 @@ class RedisSink(service.Service):
         if self._factory is None or conn.factory is not self._factory:
             conn.transport.loseConnection()
             return
-        self._note("connected to Redis %s" % (self.address,))
+        master = getattr(conn, "masterAddress", None)
+        if master is None:
+            self._note("connected to Redis %s" % (self.address,))
+        else:
+            self._note("connected to Redis %s (%s)" % (format_address(master), self.address))
+            # anything still connected to another master goes; what that one acknowledged
+            # without a replica confirming it is sent again, first
+            for other in list(self._factory.pool):
+                if other is not conn and getattr(other, "masterAddress", None) != master:
+                    self._abandon(other)
+            self._replay(master, getattr(conn, "replInfo", {}))
         self._ready.append(conn)
         self._pump()
 
@@ -454,7 +562,7 @@ class RedisSink(service.Service):
         if self._factory is None or conn.factory is not self._factory:
             return          # our own shutdown
         reason = describe_reason(conn.lostReason) if conn.lostReason is not None else "unknown"
-        if self.target.no_reconnect:
+        if self.target.no_reconnect and not getattr(conn, "switchedAway", False):
             self._dead = True
             lost = self.buffered
             self._inflight.clear()
@@ -468,6 +576,7 @@ class RedisSink(service.Service):
             factory, self._factory = self._factory, None
             self._ready = []
             factory.disconnect().addErrback(lambda f: None)
+            self._stopHelpers()
             self._releaseDrained()
             return
         if not getattr(conn, "abortedBySink", False):
@@ -528,21 +637,37 @@ class RedisSink(service.Service):
         d.addCallbacks(self._sent, self._sendFailed, callbackArgs=(conn, entry),
                        errbackArgs=(conn, entry))
         d.addErrback(lambda f: _log.failure("RedisSink writer failed", f))
+        if self._sentinel is not None and getattr(conn, "masterAddress", None) is not None:
+            # in the same round trip: how far the master is and how far its replicas
+            # confirmed, to know when this batch would survive a failover
+            role = defer.maybeDeferred(conn.execute_command, "ROLE")
+            role.addCallbacks(self._roleReply, lambda f: None, callbackArgs=(conn,))
+            role.addErrback(lambda f: _log.failure("RedisSink ROLE reply failed", f))
 
     def _sent(self, _reply, conn, entry):
         if self._inflight.get(conn) is not entry:
-            return                          # abandoned (NoReconnect); already counted
+            return                          # abandoned (NoReconnect, failover)
         del self._inflight[conn]
         key, batch = entry
         self._busy_keys.discard(key)
         self.sent += len(batch)
         self.buffered -= len(batch)
         self._retry.pop(key, None)
+        master = getattr(conn, "masterAddress", None)
+        if master is not None:
+            replid = getattr(conn, "replInfo", {}).get("master_replid")
+            self._window.append([None, key, batch, master, conn, replid])
+            self._window_count += len(batch)
+            self._trimWindow()
         if self._recent:
             # healthy again: the next problem is news
             for topic in [t for t, e in self._recent.items() if e[2] in (None, key)]:
                 del self._recent[topic]
-        self._pump()
+        if self._stopping or not self._queues or self.buffered >= BATCH_MAX_RECORDS:
+            self._pump()
+        elif self._pump_call is None:
+            # Let a trickle of records gather (PUMP_DELAY) instead of one RPUSH each.
+            self._pump_call = self._reactor.callLater(PUMP_DELAY, self._pump)
 
     def _sendFailed(self, f, conn, entry):
         if self._inflight.get(conn) is not entry:
@@ -570,12 +695,223 @@ class RedisSink(service.Service):
             reason = describe_reason(f)
             self._note("error appending %d records to '%s': %s"
                        % (len(batch), _text(key), reason), topic=("error", key, reason), key=key)
+            if self._sentinel is not None and reason.startswith("READONLY"):
+                self._abandon(conn)         # a demoted master: find the new one now
         # a lost connection is logged by _connectionGone; the batch waits for the next one.
         # This key waits a little before it is tried again; other keys are not held up.
         failures = self._retry.get(key, (0, 0.0))[0] + 1
         delay = min(self.retry_initial_delay * (2 ** (failures - 1)), self.retry_max_delay)
         self._retry[key] = (failures, self._reactor.seconds() + delay)
         self._pump()
+
+    # -- Sentinel: role checks, replay window, failover ------------------------------------
+    def _checkRole(self, conn):
+        """Fires True when ``conn`` is to the master the sentinels named (ROLE says so)."""
+        conn.roleChecked = True
+        # INFO replication in the same round trip: the replication ids and offsets that
+        # tell, after a failover, what the new master already had from the old one
+        info = defer.maybeDeferred(conn.execute_command, "INFO", "replication")
+        info.addCallbacks(lambda text: setattr(conn, "replInfo", _parse_info(text)),
+                          lambda f: None)
+        d = defer.maybeDeferred(conn.execute_command, "ROLE")
+        d.addTimeout(self.io_timeout, self._reactor)
+        where = format_address(conn.masterAddress)
+
+        def checked(reply):
+            role = role_of(reply)
+            expected = self._sentinel.expected
+            if role == "master" and (expected is None or expected == conn.masterAddress):
+                offset, _acks = replication_offsets(reply)
+                self._fillOffsets(conn.masterAddress, offset)
+                return True
+            if role != "master":
+                why = "it is not a master (ROLE %s)" % (role,)
+            else:
+                why = "the sentinels now name %s" % (format_address(expected),)
+            self._note("error connecting to Redis %s (%s): %s"
+                       % (where, self.address, why), topic=("role", conn.masterAddress, why))
+            self._drop_conn(conn)
+            return False
+
+        def failed(f):
+            if f.check(txredisapi.ResponseError) and conn.connected:
+                # an ACL user without +role: nothing to confirm with; a replica would
+                # still refuse the writes (READONLY), which sends us back to the sentinels
+                self._note("cannot confirm that Redis %s (%s) is the master: %s; using it"
+                           % (where, self.address, describe_reason(f)),
+                           topic=("role-refused", conn.masterAddress))
+                return True
+            self._connectFailed(f, "ROLE: ")
+            self._drop_conn(conn)
+            return False
+        return d.addCallbacks(checked, failed)
+
+    def _drop_conn(self, conn):
+        conn.abortedBySink = True
+        transport = getattr(conn, "transport", None)
+        if transport is not None and conn.connected:
+            transport.abortConnection()
+
+    def _abandon(self, conn, switched=True):
+        """Stop using ``conn`` now: its batch in flight goes back to the head of its key's
+        queue at once (not when the abort is processed, one turn later, by which time a
+        replay may have gone in front of it)."""
+        conn.switchedAway = switched
+        entry = self._inflight.pop(conn, None)
+        if entry is not None:
+            key, batch = entry
+            self._busy_keys.discard(key)
+            q = self._queues.get(key)
+            if q is None:
+                self._queues[key] = deque(batch)
+            else:
+                q.extendleft(reversed(batch))
+        if conn in self._ready:
+            self._ready.remove(conn)
+        self._drop_conn(conn)
+
+    def _masterSwitched(self, addr, why):
+        """A sentinel says the master is now ``addr``: leave every connection to another
+        one (what they acknowledged is replayed when the new master is up)."""
+        if self._factory is None or self._stopped:
+            return
+        stale = [c for c in self._factory.pool if getattr(c, "masterAddress", None) != addr]
+        if not stale and any(getattr(c, "masterAddress", None) == addr
+                             for c in self._factory.pool):
+            return
+        self._write("RedisSentinel: %s; switching to %s" % (why, format_address(addr)))
+        for conn in stale:
+            self._abandon(conn)
+        # a pool slot waiting out its back-off (the old master refused us) tries now
+        for slot in getattr(self._factory, "slots", ()):
+            if slot.protocol is None and slot.service.running:
+                service = slot.service
+                service.stopService().addCallback(
+                    lambda _, service=service: None if self._stopped or service.running
+                    else service.startService())
+
+    def _roleReply(self, reply, conn):
+        role = role_of(reply)
+        if role != "master":
+            if role is not None and conn.connected:
+                self._note("Redis %s (%s) is no longer a master (ROLE %s); reconnecting"
+                           % (format_address(conn.masterAddress), self.address, role),
+                           topic=("demoted", conn.masterAddress))
+                self._abandon(conn)
+            return
+        offset, acks = replication_offsets(reply)
+        if offset is None:
+            return
+        for entry in self._window:
+            if entry[4] is conn and entry[0] is None:
+                # acknowledged on this connection before this ROLE ran
+                entry[0] = offset
+                entry[4] = None
+        if acks:
+            self._prune(conn.masterAddress, min(acks))
+
+    def _fillOffsets(self, master, offset):
+        # entries whose ROLE reply was lost with their connection: a later offset of the
+        # same master is an upper bound, so they can still be pruned
+        if offset is None:
+            return
+        for entry in self._window:
+            if entry[0] is None and entry[3] == master:
+                entry[0] = offset
+                entry[4] = None
+
+    def _prune(self, master, acked):
+        if not self._window:
+            return
+        keep = deque(e for e in self._window
+                     if not (e[3] == master and e[0] is not None and e[0] <= acked))
+        if len(keep) != len(self._window):
+            self._window = keep
+            self._window_count = sum(len(e[2]) for e in keep)
+
+    def _trimWindow(self):
+        limit = max(self.target.buffer_size, 1)
+        lost = 0
+        while self._window_count > limit and self._window:
+            e = self._window.popleft()
+            self._window_count -= len(e[2])
+            lost += len(e[2])
+        if lost:
+            self._note("RedisSentinel: no replica confirmed the last %d records; the oldest "
+                       "%d are no longer kept for a resend after a failover"
+                       % (limit, lost), topic="window")
+
+    def _replay(self, master, info):
+        """Queue again, ahead of newer records, what another master acknowledged and no
+        replica confirmed (a failover may have lost it).
+
+        A promoted replica remembers the old master's replication id and up to which
+        offset it has its data (``master_replid2``, ``second_repl_offset``, PSYNC2):
+        batches acknowledged by that master below that offset are there already and are
+        not sent again."""
+        if not self._window:
+            return
+        try:
+            had_id = info.get("master_replid2")
+            had_upto = int(info.get("second_repl_offset", "-1"))
+        except ValueError:
+            had_id, had_upto = None, -1
+        keep = deque()
+        by_key: Dict[bytes, List[bytes]] = {}
+        present = 0
+        for e in self._window:
+            if e[3] == master:
+                keep.append(e)
+            elif (had_id and e[5] == had_id and e[0] is not None and e[0] < had_upto):
+                present += len(e[2])
+            else:
+                by_key.setdefault(e[1], []).extend(e[2])
+        self._window = keep
+        self._window_count = sum(len(e[2]) for e in keep)
+        if not by_key:
+            return
+        n = 0
+        for key, values in by_key.items():
+            q = self._queues.get(key)
+            if q is None:
+                self._queues[key] = deque(values)
+            else:
+                q.extendleft(reversed(values))
+            n += len(values)
+        self.sent -= n
+        self.buffered += n
+        self.replayed += n
+        self._write("RedisSentinel: sending again %d records the previous master "
+                    "acknowledged and the new one may lack (%d it has already)"
+                    % (n, present))
+
+    # -- liveness ------------------------------------------------------------------------
+    def _pingIdle(self):
+        """PING (ROLE with Sentinel) every idle connection: a dead one is noticed and
+        replaced before records need it; with Sentinel, a demoted master too."""
+        for conn in list(self._ready):
+            if conn in self._inflight or not conn.connected:
+                continue
+            command = "ROLE" if getattr(conn, "masterAddress", None) is not None else "PING"
+            d = defer.maybeDeferred(conn.execute_command, command)
+            d.addTimeout(self.io_timeout, self._reactor)
+            d.addCallbacks(self._pinged, self._pingFailed, callbackArgs=(conn,),
+                           errbackArgs=(conn,))
+            d.addErrback(lambda f: _log.failure("RedisSink PING failed", f))
+        if self._sentinel is not None:
+            self._sentinel.ping()
+
+    def _pinged(self, reply, conn):
+        if getattr(conn, "masterAddress", None) is not None:
+            self._roleReply(reply, conn)
+
+    def _pingFailed(self, f, conn):
+        if not conn.connected or conn not in self._ready:
+            return
+        self._note("no reply to PING from Redis %s within %gs: %s; reconnecting"
+                   % (self.address, self.io_timeout, describe_reason(f)),
+                   topic=("ping", self.address))
+        self._abandon(conn, switched=False)
 
     def _endBackoff(self):
         self._backoff_call = None
@@ -628,6 +964,17 @@ class RedisSink(service.Service):
         drops, self._drops = self._drops, {}
         for reason, n in drops.items():
             self._write("dropped %d record%s: %s" % (n, "" if n == 1 else "s", reason))
+
+
+def _parse_info(text) -> Dict[str, str]:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    out = {}
+    for line in str(text).splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k.strip()] = v.strip()
+    return out
 
 
 def _text(key: bytes) -> str:

@@ -56,7 +56,8 @@ def _die_with_parent() -> None:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on right now (another process may still take it: retry)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
@@ -407,3 +408,42 @@ class RedisServerMixin:
         server = RedisServer(extra_args, **kwargs)
         self.addCleanup(server.cleanup)
         return server.start()
+
+
+class SentinelServer(RedisServer):
+    """One ``redis-server sentinel.conf --sentinel`` (Debian ships no redis-sentinel).
+
+    ``SentinelServer([("mymaster", "127.0.0.1", 6379, 2)], down_after_ms=1000,
+    failover_timeout_ms=2000).start()``.  The config lives in the server's temp dir
+    (Sentinel rewrites it).  ``.client()`` talks to the sentinel.
+    """
+
+    def __init__(self, monitors, down_after_ms: int = 1000, failover_timeout_ms: int = 2000,
+                 host: str = "127.0.0.1", port: Optional[int] = None):
+        super().__init__(host=host, port=port)
+        self.monitors = list(monitors)
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+
+    def _args(self) -> List[str]:
+        conf = os.path.join(self.dir, "sentinel.conf")
+        lines = ["port %d" % self.port, "bind %s" % self.host, "daemonize no",
+                 'dir "%s"' % self.dir, 'logfile "%s"' % self.logfile]
+        for name, host, port, quorum in self.monitors:
+            lines += ["sentinel monitor %s %s %d %d" % (name, host, port, quorum),
+                      "sentinel down-after-milliseconds %s %d" % (name, self.down_after_ms),
+                      "sentinel failover-timeout %s %d" % (name, self.failover_timeout_ms),
+                      "sentinel parallel-syncs %s 1" % (name,)]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return [REDIS_SERVER, conf, "--sentinel"]
+
+    def master_addr(self, name: str):
+        reply = self.client().command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+        return None if reply is None else (reply[0].decode(), int(reply[1]))
+
+    def replicas(self, name: str) -> List[dict]:
+        out = []
+        for flat in self.client().command("SENTINEL", "REPLICAS", name):
+            out.append({flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)})
+        return out

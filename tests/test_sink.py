@@ -371,8 +371,9 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
             sink.push(b"k", b"%d" % i)
         yield waitFor(lambda: f.connections >= 3, "three connections")
         self.assertEqual((sink.sent, sink.buffered), (0, 5))
-        self.assertIn("error appending 5 records to 'k': no reply from Redis 127.0.0.1:%d "
-                      "within 0.1s" % portno, self.logText(log))
+        # the first PING on a new connection is not answered: never used for records
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: no reply to PING within 0.1s"
+                      % portno, self.logText(log))
         yield port.stopListening()
         for conn in list(f.live):
             conn.transport.abortConnection()
@@ -605,3 +606,29 @@ class TLSTests(SinkTestMixin, unittest.TestCase):
         after = int(server.client().info("stats")["total_connections_received"])
         self.assertEqual(after, before + 1)       # only the INFO call just above
         self.assertEqual((sink.sent, sink.buffered), (0, 1))
+
+
+class PingTests(SinkTestMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_idleConnectionPinged(self):
+        """An idle connection to a Redis that stopped answering is noticed by the periodic
+        PING and replaced (without any record to send), not at the next record."""
+        log = self.makeLog()
+        sink = self.makeSink(log=log, io_timeout_ms=200, connect_timeout_ms=200, start=False)
+        sink.ping_interval = 0.1
+        sink.startService()
+        sink.push(b"k", b"1")
+        yield waitFor(lambda: sink.sent == 1)
+        first = sink._ready[0]
+        self.redis.pause()
+        yield waitFor(lambda: "no reply to PING" in self.logText(log), "PING timeout logged")
+        self.assertIn("no reply to PING from Redis 127.0.0.1:%d within 0.2s" % self.redis.port,
+                      self.logText(log))
+        self.assertNotIn(first, sink._ready)
+        self.redis.resume()
+        yield waitFor(lambda: sink.connected, "a new connection, with nothing to send")
+        self.assertIsNot(sink._ready[0], first)
+        sink.push(b"k", b"2")
+        yield waitFor(lambda: sink.sent == 2)
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"1", b"2"])
