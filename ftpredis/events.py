@@ -17,6 +17,7 @@ event, because only it knows the chroot and the working directory.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -138,6 +139,11 @@ class Event:
         return dataclasses.replace(self, **changes)
 
 
+# ProFTPD splits a command line into words on C isspace() only; Python's str.split() would
+# also split on 0x1C-0x1F, NBSP and other Unicode spaces that are legal in file names.
+_WORDS = re.compile("[^ \t\n\v\f\r]+").findall
+
+
 def command_fields(verb: str, arg: Optional[str]) -> dict:
     """``command``, ``raw_command`` and ``command_params`` for a command line.
 
@@ -152,7 +158,8 @@ def command_fields(verb: str, arg: Optional[str]) -> dict:
     else:
         params = arg if arg else None
     if verb == "SITE":
-        sub = arg.split(None, 1)[0].upper() if arg and arg.split() else None
+        words = _WORDS(arg) if arg else ()
+        sub = words[0].upper() if words else None
         command = "SITE " + sub if sub else None
     else:
         command = verb
@@ -160,7 +167,7 @@ def command_fields(verb: str, arg: Optional[str]) -> dict:
         raw = verb + " (hidden)"
     elif arg:
         # ProFTPD re-joins the words with single spaces (a TAB becomes a space in %r).
-        raw = " ".join([verb] + arg.split())
+        raw = " ".join([verb] + _WORDS(arg))
     else:
         raw = verb
     return {"command": command, "raw_command": raw, "command_params": params}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import posixpath
 import random
 import stat as statmod
 import string
@@ -28,15 +29,18 @@ from typing import Callable, List, Optional, Sequence
 
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
-from twisted.internet import defer, error as ierror, interfaces, protocol
+from twisted.internet import defer, error as ierror, interfaces, protocol, task
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.protocols import basic, ftp
 from twisted.python import failure
+from zope.interface import implementer
 
 from ftpredis import __version__
 from ftpredis import ban as _ban
-from ftpredis.auth import IFTPRedisAvatar
+from ftpredis import tls as _tls
+from ftpredis import fastpath as _fastpath
+from ftpredis.auth import AnonymousLogin, IFTPRedisAvatar, anonymous_section
 from ftpredis.events import (COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields,
                              path_tail)
 from ftpredis.filesystem import FSError, JailedFS
@@ -51,6 +55,9 @@ REPLIES = {
     "banner_off": (220, "%s FTP server ready"),
     "too_many": (421, "Too many users"),                                 # (ours)
     "idle_timeout": (421, "Idle timeout (%d seconds): closing control connection"),
+    "login_timeout": (421, "Login timeout (%d seconds): closing control connection"),
+    "notransfer_timeout": (421, "No transfer timeout (%d seconds): closing control "
+                                "connection"),
     "not_understood": (500, "%s not understood"),
     "quoted_not_understood": (500, "'%s' not understood"),
     "quoted_not_understood_501": (501, "'%s' not understood"),
@@ -114,7 +121,29 @@ REPLIES = {
     "opening_size": (150, "Opening %s mode data connection for %s (%d bytes)"),
     "stou_opening": (150, "FILE: %s"),
     "xfer_ok": (226, "Transfer complete"),
-    "xfer_aborted": (426, "Transfer aborted. Data connection closed"),
+    "xfer_aborted": (426, "Transfer aborted. Data connection closed."),
+    "abor_ok": (226, "Abort successful"),
+    "limit_denied": (550, "%s: Operation not permitted"),
+    "limit_denied_dirs": (550, "%s: Permission denied"),
+    "limit_denied_cwd": (550, "%s: No such file or directory"),
+    "max_per_host": (530, "Sorry, the maximum number of clients (%d) from your host are "
+                          "already connected."),
+    "mlst_opts": (200, "MLST OPTS %s"),
+    "mlst_start": (250, "Start of list for %s"),
+    "mlst_end": (250, "End of list"),
+    "mlst_cannot": (550, "'%s' cannot be listed"),
+    "mlsd_not_dir": (550, "'%s' is not a directory"),
+    "mfmt_ok": (213, "Modify=%s; %s"),
+    "mfmt_bad": (501, "%s: Invalid argument"),
+    "host_ok": (220, "HOST command successful"),
+    "host_unknown": (504, "%s: Unknown hostname provided"),
+    "lang_ok": (200, "Using default language C.UTF-8"),
+    "lang_bad": (504, "Language %s not supported"),
+    "not_implemented": (502, "%s command not implemented"),
+    "help_unknown": (502, "Unknown command '%s'"),
+    "help_syntax": (214, "Syntax: %s"),
+    "rest_ascii": (501, "REST: Resuming transfers not allowed in ASCII mode"),
+    "stat_dir_end": (212, "End of status"),
     "local_error": (451, "Requested action aborted: local error in processing"),
     "internal": (550, "Requested action aborted: local error in processing"),
     "help_end": (214, "Direct comments to root@%s"),
@@ -124,14 +153,103 @@ REPLIES = {
 
 # Commands a client may send before logging in (ProFTPD 1.3.8, measured).
 PRE_LOGIN = frozenset({"USER", "PASS", "QUIT", "FEAT", "HELP", "SYST", "NOOP", "OPTS",
-                       "CLNT", "ABOR"})
+                       "CLNT", "ABOR", "HOST", "LANG", "AUTH", "PBSZ", "PROT"})
 ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XPWD": "PWD", "XMKD": "MKD", "XRMD": "RMD"}
-FEATURES = ("EPRT", "EPSV", "MDTM", "REST STREAM", "SIZE", "TVFS", "UTF8")
-HELP_COMMANDS = ("CWD XCWD CDUP XCUP QUIT PORT PASV EPRT EPSV ALLO RNFR RNTO DELE MDTM RMD "
-                 "XRMD MKD XMKD PWD XPWD SIZE SYST HELP NOOP FEAT OPTS CLNT TYPE STRU MODE "
-                 "RETR STOR STOU APPE REST ABOR USER PASS LIST NLST STAT SITE").split()
+#: RFC 3659 MLST facts, in ProFTPD's order; all are on by default.
+MLST_FACTS = ("modify", "perm", "size", "type", "unique", "UNIX.group", "UNIX.groupname",
+              "UNIX.mode", "UNIX.owner", "UNIX.ownername")
+# Exactly what is implemented (ProFTPD 1.3.8 also lists CSID, RANG STREAM, MFF, LANG).
+FEATURES = ("CLNT", "EPRT", "EPSV", "HOST", "MDTM", "MFMT",
+            "MLST " + "".join(f + "*;" for f in MLST_FACTS),
+            "REST STREAM", "SIZE", "TVFS", "UTF8")
+# ProFTPD's HELP list; "*" marks commands recognised but not implemented (502).
+HELP_COMMANDS = ("CWD XCWD CDUP XCUP SMNT* QUIT PORT PASV EPRT EPSV ALLO RNFR RNTO DELE MDTM "
+                 "RMD XRMD MKD XMKD PWD XPWD SIZE SYST HELP NOOP FEAT OPTS HOST CLNT AUTH* "
+                 "TYPE STRU MODE RETR STOR STOU APPE REST ABOR USER PASS ACCT* REIN* LIST "
+                 "NLST STAT SITE MLSD MLST MFMT").split()
+#: Recognised, answered 502 (ProFTPD's "* =>'s unimplemented").
+UNIMPLEMENTED = frozenset({"SMNT", "ACCT", "REIN"})
+HELP_SYNTAX = {
+    "USER": "USER <sp> username", "PASS": "PASS <sp> password", "CWD": "CWD <sp> pathname",
+    "CDUP": "CDUP", "QUIT": "QUIT", "PORT": "PORT <sp> h1,h2,h3,h4,p1,p2",
+    "PASV": "PASV", "EPRT": "EPRT <sp> |proto|addr|port|", "EPSV": "EPSV [ <sp> proto ]",
+    "TYPE": "TYPE <sp> type-code (A, I, L 8)", "STRU": "STRU <sp> structure-code (F)",
+    "MODE": "MODE <sp> mode-code (S)", "RETR": "RETR <sp> pathname",
+    "STOR": "STOR <sp> pathname", "STOU": "STOU", "APPE": "APPE <sp> pathname",
+    "ALLO": "ALLO <sp> size", "REST": "REST <sp> byte-count",
+    "RNFR": "RNFR <sp> pathname", "RNTO": "RNTO <sp> pathname", "ABOR": "ABOR",
+    "DELE": "DELE <sp> pathname", "RMD": "RMD <sp> pathname", "MKD": "MKD <sp> pathname",
+    "PWD": "PWD", "LIST": "LIST [ <sp> pathname ]", "NLST": "NLST [ <sp> (pathname) ]",
+    "SITE": "SITE <sp> string", "SYST": "SYST", "STAT": "STAT [ <sp> pathname ]",
+    "HELP": "HELP [ <sp> <string> ]", "NOOP": "NOOP", "FEAT": "FEAT",
+    "OPTS": "OPTS <sp> command [ <sp> options ]", "SIZE": "SIZE <sp> pathname",
+    "MDTM": "MDTM <sp> pathname", "MLSD": "MLSD [ <sp> pathname ]",
+    "MLST": "MLST [ <sp> pathname ]", "MFMT": "MFMT <sp> YYYYMMDDhhmmss <sp> pathname",
+    "HOST": "HOST <sp> hostname", "CLNT": "CLNT <sp> client-info",
+    "XCWD": "XCWD <sp> pathname", "XCUP": "XCUP", "XPWD": "XPWD",
+    "XMKD": "XMKD <sp> pathname", "XRMD": "XRMD <sp> pathname",
+}
+#: Commands whose <Limit> check uses their path argument, and the refusal each gives
+#: (ProFTPD 1.3.8, measured: "Operation not permitted" for most, "Permission denied"
+#: for MKD/RMD/SITE CHMOD, CWD answers as if the directory did not exist).
+LIMIT_PATH_COMMANDS = {
+    "RETR": "limit_denied", "STOR": "limit_denied", "APPE": "limit_denied",
+    "STOU": "limit_denied", "DELE": "limit_denied", "RNFR": "limit_denied",
+    "RNTO": "limit_denied", "SIZE": "limit_denied", "MDTM": "limit_denied",
+    "MFMT": "limit_denied", "MLST": "limit_denied", "STAT": "limit_denied",
+    "LIST": "limit_denied", "NLST": "limit_denied", "MLSD": "limit_denied",
+    "MKD": "limit_denied_dirs", "RMD": "limit_denied_dirs",
+    "CWD": "limit_denied_cwd", "CDUP": "limit_denied_cwd", "PWD": "limit_denied",
+}
 
 _session_ids = itertools.count(1)
+
+
+def _raise(exc):
+    raise exc
+
+
+def _unix_type(mode: int) -> str:
+    for test, name in ((statmod.S_ISLNK, "symlink"), (statmod.S_ISFIFO, "fifo"),
+                       (statmod.S_ISSOCK, "socket"), (statmod.S_ISCHR, "chardev"),
+                       (statmod.S_ISBLK, "blockdev")):
+        if test(mode):
+            return name
+    return "unknown"
+
+
+def _strip_telnet(line: bytes) -> bytes:
+    """Drop the Telnet IP/Synch (IAC IP, IAC DM; DM alone when IAC went out-of-band)
+    that clients put before ABOR (RFC 959 4.1.3)."""
+    while line[:1] in (b"\xff", b"\xf2", b"\xf4"):
+        if line[:1] == b"\xff" and line[1:2] not in (b"\xf4", b"\xf2", b"\xff"):
+            break
+        line = line[2:] if line[:1] == b"\xff" else line[1:]
+    return line
+
+
+def _read_display(path: str, variables: dict) -> List[str]:
+    """DisplayLogin's lines, with ProFTPD's %U %u %L %R %T %% filled in (blocking)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(64 * 1024).decode("utf-8", "replace")
+    except OSError as e:
+        log.warn("DisplayLogin {path}: {err}", path=path, err=e.strerror)
+        return []
+    lines = []
+    for line in text.splitlines():
+        for k, v in variables.items():
+            line = line.replace(k, v)
+        lines.append(line.replace("\r", "").replace("\x00", ""))
+    return lines
+
+
+class _PolicyRefusal(Exception):
+    """A login refused by policy (MaxClientsPerHost): not a failed login attempt."""
+
+    def __init__(self, reply):
+        Exception.__init__(self, reply)
+        self.reply = reply
 
 
 class Reply(Exception):
@@ -189,6 +307,9 @@ class _DataConnection(protocol.Protocol):
     def connectionMade(self):
         # Nothing may be read before a sink exists: no unbounded buffering.
         self.transport.pauseProducing()
+        if hasattr(self.transport, "bufferSize"):
+            # STOR: fewer, larger reads (Twisted's default is 64 KiB per recv).
+            self.transport.bufferSize = 1 << 20
         d, self.connected_d = self.connected_d, None
         if d is not None:
             d.callback(self)
@@ -198,12 +319,14 @@ class _DataConnection(protocol.Protocol):
         self.transport.resumeProducing()
 
     def dataReceived(self, data):
+        self.pi._touchStall()
         self.pi.bytes_in += len(data)
         self.pi.data_bytes += len(data)
         if self.sink is not None:
             self.sink(data)
 
     def write(self, data):
+        self.pi._touchStall()
         self.pi.bytes_out += len(data)
         self.pi.data_bytes += len(data)
         self.transport.write(data)
@@ -302,8 +425,13 @@ class _ActiveFactory(protocol.ClientFactory):
             d.callback(reason)
 
 
-class _Sender(basic.FileSender):
-    """RETR producer: large chunks, optional LF -> CRLF, counts file bytes."""
+@implementer(interfaces.IPushProducer)
+class _Sender:
+    """RETR producer: large chunks, optional LF -> CRLF, counts file bytes.
+
+    Reads happen in the reactor's thread pool, one at a time, so a slow disk stalls
+    only this transfer; the data connection's flow control pauses the reads.
+    """
 
     CHUNK_SIZE = 256 * 1024
 
@@ -311,6 +439,9 @@ class _Sender(basic.FileSender):
         self.ascii = ascii
         self.count = 0
         self._cr = False
+        self._d: Optional[defer.Deferred] = None
+        self._paused = False
+        self._reading = False
 
     def transform(self, data: bytes) -> bytes:
         self.count += len(data)
@@ -322,20 +453,75 @@ class _Sender(basic.FileSender):
         self._cr = data.endswith(b"\r")
         return out
 
-    def send(self, fileobj, consumer):
-        return self.beginFileTransfer(fileobj, consumer, self.transform)
+    def send(self, fileobj, consumer) -> defer.Deferred:
+        self._f = fileobj
+        self._consumer = consumer
+        self._d = defer.Deferred()
+        consumer.registerProducer(self, True)
+        self._read()
+        return self._d
+
+    def _read(self):
+        if self._reading or self._paused or self._d is None:
+            return
+        self._reading = True
+        deferToThread(self._f.read, self.CHUNK_SIZE).addCallbacks(self._got, self._failed)
+
+    def _got(self, data: bytes):
+        self._reading = False
+        if self._d is None:
+            return
+        if not data:
+            self._consumer.unregisterProducer()
+            d, self._d = self._d, None
+            d.callback(None)
+            return
+        self._consumer.write(self.transform(data))
+        self._read()
+
+    def _failed(self, f):
+        self._reading = False
+        d, self._d = self._d, None
+        if d is not None:
+            self._consumer.unregisterProducer()
+            d.errback(f)
+
+    def pauseProducing(self):
+        self._paused = True
+
+    def resumeProducing(self):
+        self._paused = False
+        self._read()
+
+    def stopProducing(self):
+        d, self._d = self._d, None
+        if d is not None:
+            d.errback(ierror.ConnectionLost("consumer stopped the transfer"))
 
 
 class _Receiver:
-    """STOR sink: optional CRLF -> LF, counts file bytes, stops the upload on a write error."""
+    """STOR sink: optional CRLF -> LF, counts file bytes, stops the upload on a write error.
 
-    def __init__(self, fileobj, ascii: bool, on_error: Callable[[OSError], None]):
+    Writes run in the reactor's thread pool, one at a time and in order; while more than
+    ``HIGH_WATER`` bytes wait, the data connection is paused (no unbounded buffering).
+    """
+
+    HIGH_WATER = 4 * 1024 * 1024
+
+    def __init__(self, fileobj, ascii: bool, on_error: Callable[[OSError], None],
+                 transport=None):
         self.f = fileobj
         self.ascii = ascii
         self.count = 0
         self.error: Optional[OSError] = None
         self._cr = False
         self._on_error = on_error
+        self._transport = transport
+        self._pending: list = []
+        self._pending_len = 0
+        self._writing = False
+        self._paused = False
+        self._waiters: list = []
 
     def __call__(self, data: bytes):
         if self.error is not None:
@@ -355,13 +541,58 @@ class _Receiver:
         self._cr = False
 
     def _write(self, data):
-        try:
-            self.f.write(data)
-        except OSError as e:
-            self.error = e
-            self._on_error(e)
+        if not data or self.error is not None:
             return
-        self.count += len(data)
+        self._pending.append(data)
+        self._pending_len += len(data)
+        if not self._writing:
+            self._flush()
+        if self._pending_len > self.HIGH_WATER and self._transport is not None \
+                and not self._paused:
+            self._paused = True
+            self._transport.pauseProducing()
+
+    def _flush(self):
+        chunk = b"".join(self._pending)
+        self._pending, self._pending_len = [], 0
+        self._writing = True
+        deferToThread(self.f.write, chunk).addCallbacks(
+            self._wrote, self._failed, callbackArgs=(len(chunk),))
+
+    def _wrote(self, _, n):
+        self._writing = False
+        self.count += n
+        if self._pending and self.error is None:
+            self._flush()
+        else:
+            if self._paused:
+                self._paused = False
+                try:
+                    self._transport.resumeProducing()
+                except Exception:
+                    pass
+            self._wake()
+
+    def _failed(self, f):
+        self._writing = False
+        self._pending, self._pending_len = [], 0
+        e = f.value if isinstance(f.value, OSError) else OSError(errno.EIO, str(f.value))
+        self.error = e
+        self._on_error(e)
+        self._wake()
+
+    def _wake(self):
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def drained(self) -> defer.Deferred:
+        """Fires once every byte received so far is written (or a write failed)."""
+        if not self._writing and not self._pending:
+            return defer.succeed(None)
+        d = defer.Deferred()
+        self._waiters.append(d)
+        return d
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,6 +610,7 @@ class LoggingMixin:
     config_path: Optional[str] = None
     end_reason: Optional[str] = None
     _exit_logged = False
+    protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls)
 
     def _emit(self, event: Event) -> None:
         try:
@@ -401,7 +633,8 @@ class LoggingMixin:
                   "original_user": self.original_user, "config_path": self.config_path,
                   "cwd": cwd, "dir_name": cwd,
                   "session_bytes_rcvd": self.bytes_in, "session_bytes_sent": self.bytes_out,
-                  "response_millis": int((now - start) * 1000)}
+                  "response_millis": int((now - start) * 1000),
+                  "protocol": self.protocol_name}
         fields.update(self._who())
         notes = self._sessionNotes()
         if notes:
@@ -485,6 +718,12 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             self.transport.setTcpNoDelay(True)
         except Exception:
             pass
+        try:
+            # Clients send ABOR's Telnet Synch as urgent data; read it in line.
+            import socket as _socket
+            self.transport.getHandle().setsockopt(_socket.SOL_SOCKET, _socket.SO_OOBINLINE, 1)
+        except Exception:
+            pass
         self.factory.instances.append(self)
         self.server = self.factory.server
         self._buf = b""
@@ -518,6 +757,10 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             local_port=s.port, server_name=s.server_name, server_version=__version__,
             pid=os.getpid(), session_id=next(_session_ids))
         self.setTimeout(self.timeOut)
+        if s.timeout_login:
+            self._login_timer = self.factory.reactor.callLater(
+                s.timeout_login, self._policyTimeout, "login_timeout", "TimeoutLogin",
+                s.timeout_login)
         self.logConnect()
         if _ban.hook(self, "on_connect"):
             return                      # banned host/class: refused before the banner
@@ -534,6 +777,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if self in self.factory.instances:
             self.factory.instances.remove(self)
         self.setTimeout(None)
+        for name in ("_login_timer", "_notransfer_timer", "_stall_timer"):
+            self._cancelTimer(name)
         self.cleanupDTP()
         if self._busy:
             # The command in flight (a transfer, a login) finishes first and is logged
@@ -553,6 +798,44 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 logout()
             except Exception:
                 log.failure("realm logout failed")
+
+    _login_timer = _notransfer_timer = _stall_timer = None
+    _anon_config = None
+
+    def _cancelTimer(self, name: str) -> None:
+        t = getattr(self, name, None)
+        setattr(self, name, None)
+        if t is not None and t.active():
+            t.cancel()
+
+    def _startNoTransferTimer(self) -> None:
+        self._cancelTimer("_notransfer_timer")
+        n = self.server.timeout_no_transfer
+        if n and not self.disconnected:
+            self._notransfer_timer = self.factory.reactor.callLater(
+                n, self._policyTimeout, "notransfer_timeout", "TimeoutNoTransfer", n)
+
+    def _policyTimeout(self, reply: str, event: str, seconds: int) -> None:
+        """TimeoutLogin / TimeoutNoTransfer: 421, then close (ProFTPD's texts)."""
+        if self.disconnected:
+            return
+        self.end_reason = "Timeout exceeded: " + event
+        self.sendReply(R(reply, seconds))
+        _ban.hook(self, "on_event", event)
+        self.transport.loseConnection()
+
+    def _touchStall(self) -> None:
+        t = self._stall_timer
+        if t is not None and t.active():
+            t.reset(self.server.timeout_stalled)
+
+    def _stalled(self) -> None:
+        """TimeoutStalled: no byte moved on the data connection; abort the transfer."""
+        self._stall_timer = None
+        self._stall_fired = True
+        conn = self._transfer_conn
+        if conn is not None and conn.transport is not None and not conn.lost:
+            conn.transport.abortConnection()
 
     def timeoutConnection(self):
         self.end_reason = "Timeout exceeded: TimeoutIdle"
@@ -590,7 +873,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if self.disconnected or self.transport is None:
             return
         self.bytes_out += len(line) + 2
-        self.transport.write(line + b"\r\n")
+        _fastpath.write_now(self.transport, line + b"\r\n")
 
     def sendReply(self, reply: Reply):
         if reply.lines:
@@ -625,6 +908,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             if len(line) > self.MAX_LINE:
                 self._queue.append(None)
                 continue
+            if self._busy and self._abortable() and _strip_telnet(line).upper() == b"ABOR":
+                self._abortTransfer(line)
+                continue
             self._queue.append(line)
         self._buf = buf
         if len(self._queue) > self.MAX_QUEUED and not self._paused:
@@ -635,6 +921,26 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     def lineReceived(self, line):
         self._queue.append(line)
         self._next()
+
+    _aborting = False
+    _TRANSFER_VERBS = frozenset({"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"})
+
+    def _abortable(self) -> bool:
+        cur = self._current
+        return cur is not None and cur.verb in self._TRANSFER_VERBS
+
+    def _abortTransfer(self, line: bytes) -> None:
+        """ABOR read while a transfer runs: cut the data connection now (its command
+        answers 426) and run ABOR next (226), ahead of anything pipelined."""
+        self._aborting = True
+        self._queue.appendleft(line)
+        xfer = self._transfer_conn
+        if xfer is not None and xfer.transport is not None and not xfer.lost:
+            xfer.transport.abortConnection()
+        elif isinstance(self._data_factory, _PassiveFactory):
+            self._data_factory.cancel()         # still waiting for the data connection
+        elif self._data_kind == "port" and self._data_port is not None:
+            self.cleanupDTP()
 
     def _next(self):
         if self._looping:
@@ -672,7 +978,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if b"\x00" in line:
             self.sendReply(R("nul_in_line"))
             return defer.succeed(None)
-        text = line.decode("utf-8", "surrogateescape")
+        text = _strip_telnet(line).decode("utf-8", "surrogateescape")
         verb, sep, arg = text.partition(" ")
         verb = verb.strip().upper()
         if not verb:
@@ -689,15 +995,74 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         base = ALIASES.get(verb, verb)
         handler = getattr(self, "cmd_" + base, None)
         _ban.hook(self, "on_command", verb, handler is not None)
+        _tls.precheck(self, base)       # TLSRequired
         if handler is None:
+            if base in UNIMPLEMENTED:
+                if self.avatar is None:
+                    raise R("please_login")
+                raise R("not_implemented", verb)
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
             raise R("please_login")
+        if self.avatar is not None and self._limited:
+            self._checkLimit(cmd, base)
         if self._rnfr is not None and base not in ("RNTO", "RNFR"):
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
             cmd.fields.setdefault("transfer_path", self._rnfr[0])
             cmd.fields.setdefault("bytes_sent", 0)
         return handler(cmd)
+
+    _limited = False        # set at login when the server has <Limit>s or is anonymous
+
+    def _limitTarget(self, cmd: _Command, base: str):
+        """``(limit verb, client path for the message, real path)`` of a command."""
+        arg = cmd.arg
+        if base == "SITE":
+            words = (arg or "").split(None, 2)
+            if len(words) == 3 and words[0].upper() == "CHMOD":
+                return "SITE_CHMOD", arg[arg.upper().find("CHMOD"):], words[2]
+            return None, None, None
+        if base == "MFMT":
+            words = (arg or "").split(" ", 1)
+            return base, words[1] if len(words) == 2 else None, \
+                words[1] if len(words) == 2 else None
+        if base in ("LIST", "NLST", "STAT") and arg:
+            words = arg.split(" ")
+            while words and words[0].startswith("-") and len(words[0]) > 1:
+                words.pop(0)
+            arg = " ".join(words) or None
+        if base == "CDUP":
+            return base, "..", ".."
+        if base == "STOU":
+            return base, ".", "."
+        return base, arg, arg
+
+    def _checkLimit(self, cmd: _Command, base: str) -> None:
+        from ftpredis import limits
+        verb, shown, path = self._limitTarget(cmd, base)
+        if verb is None:
+            return
+        real = None
+        if base in LIMIT_PATH_COMMANDS or verb == "SITE_CHMOD":
+            real = self.fs.chroot_join(self.fs.virtual(path))
+        a = self.avatar
+        anon = self._anon_config
+        groups = (a.group,) if a.group else ()
+        ok = limits.decision(self.server, anon, verb, real, a.name, groups)
+        if ok is None and a.anonymous and limits.is_write(verb):
+            ok = False      # <Anonymous> is read-only unless a <Limit> allows writing
+        if ok is False:
+            key = LIMIT_PATH_COMMANDS.get(base, "limit_denied")
+            if verb == "SITE_CHMOD":
+                reply = R("limit_denied_dirs", shown)
+            elif base in ("LIST", "NLST", "MLSD", "STAT"):
+                reply = Reply(450, REPLIES[key][1] % (shown or "."))
+            else:
+                reply = R(key, shown if shown is not None else base)
+            if base in self._TRANSFER_VERBS:
+                self._xferStart(cmd)
+                self._xferFailed(cmd, reply)
+            raise reply
 
     def _finish(self, reply, cmd: _Command):
         if not isinstance(reply, Reply):
@@ -710,7 +1075,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 cmd.after()
             return
         self.logCommand(cmd, reply)
-        self.sendReply(reply)
+        if not getattr(reply, "sent", False):     # AUTH TLS's 234 went out before the handshake
+            self.sendReply(reply)
         if cmd.after is not None:
             cmd.after()
 
@@ -781,25 +1147,66 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if self._user is None:
             raise R("pass_first_user")
         user, self._user = self._user, None
-        creds = UsernamePassword(user, cmd.arg or "")
+        anon_found = anonymous_section(self.server, user)
+        if anon_found is not None:
+            creds = AnonymousLogin(user, cmd.arg or "")
+        else:
+            creds = UsernamePassword(user, cmd.arg or "")
         d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
 
         def ok(result):
+            from ftpredis import limits
             _, avatar, logout = result
             if self.disconnected:
                 logout()
                 raise R("login_incorrect")
+            anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
+            per_host = self.server.max_clients_per_host
+            if per_host is not None:
+                n = sum(1 for p in self.factory.instances if p.peer_host == self.peer_host)
+                if n > per_host:
+                    logout()
+
+                    def close():
+                        self.end_reason = "Configured policy"
+                        self.transport.loseConnection()
+                    cmd.after = close
+                    raise _PolicyRefusal(R("max_per_host", per_host))
+            groups = (avatar.group,) if avatar.group else ()
+            if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
+                               groups) is False:
+                logout()
+                raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
             self.avatar = avatar
             self._logout = logout
+            self._anon_config = anon_cfg
+            self._limited = avatar.anonymous or limits.has_limits(self.server)
+            self._cancelTimer("_login_timer")
+            self._startNoTransferTimer()
             names, groups, system = self._owner_names()
             self.fs = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
                                user_names=names, group_names=groups, use_system_names=system)
+            self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
+                                                               real_dir)
             self.config_path = self.fs.real_of(self.fs.cwd)
             if avatar.anonymous:
-                return R("anon_logged_in")
-            return R("logged_in", user)
+                r = R("anon_logged_in")
+            else:
+                r = R("logged_in", user)
+            display = (anon_cfg.display_login if anon_cfg is not None
+                       and anon_cfg.display_login else self.server.display_login)
+            if display:
+                return deferToThread(_read_display, display, {
+                    "%U": user, "%u": avatar.name, "%L": self.local_host,
+                    "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}).addCallback(
+                    lambda lines: Reply(r.code, r.text, lines))
+            return r
 
         def bad(f):
+            if f.check(_PolicyRefusal):
+                return f.value.reply
+            if f.check(Reply):
+                return f
             if not f.check(UnauthorizedLogin, UnhandledCredentials):
                 log.failure("login of {user!r} failed", f, user=user)
             self._login_failures += 1
@@ -816,9 +1223,15 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                     _ban.hook(self, "on_event", "MaxLoginAttemptsFromUser", user=user)
                     self.transport.loseConnection()
             cmd.after = after
+            # A delay before every refusal makes password guessing slow (mod_delay).
+            delay = self.factory.loginFailureDelay
+            if delay:
+                return task.deferLater(self.factory.reactor, delay, _raise,
+                                       R("login_incorrect"))
             raise R("login_incorrect")
 
-        d.addCallbacks(ok, bad)
+        d.addCallback(ok)
+        d.addErrback(bad)
         return d
 
     def cmd_QUIT(self, cmd):
@@ -842,12 +1255,32 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return R("allo")
 
     def cmd_ABOR(self, cmd):
+        self._aborting = False
+        self.cleanupDTP()
         return R("abor")
 
     def cmd_FEAT(self, cmd):
-        return Reply(211, "End", ["Features:"] + list(FEATURES))
+        return Reply(211, "End", ["Features:"] + sorted(list(FEATURES) + _tls.features(self)))
+
+    # -- FTPS (RFC 4217; ftpredis.tls) ---------------------------------------------------
+    def cmd_AUTH(self, cmd):
+        return _tls.cmd_auth(self, cmd)
+
+    def cmd_PBSZ(self, cmd):
+        return _tls.cmd_pbsz(self, cmd)
+
+    def cmd_PROT(self, cmd):
+        return _tls.cmd_prot(self, cmd)
+
+    def cmd_CCC(self, cmd):
+        return _tls.cmd_ccc(self, cmd)
 
     def cmd_HELP(self, cmd):
+        if cmd.arg is not None:
+            word = cmd.arg.split()[0].upper() if cmd.arg.split() else ""
+            if word in HELP_SYNTAX:
+                return R("help_syntax", HELP_SYNTAX[word])
+            raise R("help_unknown", word or cmd.arg)
         lines = ["The following commands are recognized (* =>'s unimplemented):"]
         cmds = HELP_COMMANDS
         for i in range(0, len(cmds), 8):
@@ -858,6 +1291,14 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     def cmd_OPTS(self, cmd):
         arg = self._need(cmd)
         words = arg.split()
+        if words and words[0].upper() == "MLST":
+            if len(words) == 1:
+                return Reply(200, "MLST OPTS")
+            canon = {f.lower(): f for f in MLST_FACTS}
+            asked = [canon[f.lower()] for f in words[1].split(";") if f.lower() in canon]
+            self._mlst_facts = tuple(f for f in MLST_FACTS if f in asked)
+            # The reply echoes the request's order; listings keep ProFTPD's fact order.
+            return R("mlst_opts", "".join(f + ";" for f in dict.fromkeys(asked)))
         if words and words[0].upper() == "UTF8":
             if len(words) == 2 and words[1].upper() in ("ON", "OFF"):
                 return R("utf8", words[1].lower())
@@ -903,6 +1344,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 raise ValueError
         except ValueError:
             raise R("rest_bad")
+        if not self.binary and offset:
+            raise R("rest_ascii")
         self._rest = offset
         return R("rest_ok", offset)
 
@@ -919,11 +1362,184 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             lines.append("No data connection")
             r = R("stat_end")
             return Reply(r.code, r.text, lines)
-        vpath, real = self.fs.resolve(cmd.arg)
-        st = self.fs._call(cmd.arg, os.lstat, real)
-        line = self.fs.format_long(path_tail(vpath), st)
-        r = R("stat_file_end")
-        return Reply(r.code, r.text, ["Status of %s:" % cmd.arg, line])
+        fs, arg = self.fs, cmd.arg
+
+        def gather():
+            vpath, real = fs.resolve(arg)
+            st = fs._call(arg, os.stat, real)
+            if statmod.S_ISDIR(st.st_mode):
+                lines = [fs.format_long(".", st)]
+                try:
+                    lines.append(fs.format_long("..", os.stat(os.path.dirname(real)
+                                                              if real != fs.root else real)))
+                    lines += fs.listing(real, long=True)
+                except OSError as e:
+                    raise FSError(e.errno, arg) from None
+                return 212, lines
+            return 213, [fs.format_long(path_tail(vpath), os.lstat(real))]
+
+        def done(result):
+            code, lines = result
+            return Reply(code, "End of status", ["Status of %s:" % arg] + lines)
+
+        def failed(f):
+            f.trap(FSError)
+            raise Reply(450, f.value.text)
+        return deferToThread(gather).addCallbacks(done, failed)
+
+    # -- RFC 3659 -------------------------------------------------------------------------
+    _mlst_facts = MLST_FACTS
+
+    def _facts(self, st, real: str, kind: Optional[str] = None) -> str:
+        """One MLST/MLSD fact string, as ProFTPD 1.3.8 writes it."""
+        is_dir = statmod.S_ISDIR(st.st_mode)
+        out = []
+        for fact in self._mlst_facts:
+            if fact == "modify":
+                v = time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
+            elif fact == "perm":
+                parent_w = os.access(os.path.dirname(real) or "/", os.W_OK)
+                w = os.access(real, os.W_OK)
+                if is_dir:
+                    v = ("f" if parent_w else "") + ("l" if os.access(real, os.R_OK) else "") \
+                        + ("c" if w else "") + ("d" if parent_w else "") \
+                        + ("mp" if w else "") + ("e" if os.access(real, os.X_OK) else "")
+                else:
+                    v = ("a" if w else "") + ("df" if parent_w else "") \
+                        + ("r" if os.access(real, os.R_OK) else "") + ("w" if w else "")
+            elif fact == "size":
+                if is_dir:
+                    continue
+                v = str(st.st_size)
+            elif fact == "type":
+                v = kind or ("dir" if is_dir else "file" if statmod.S_ISREG(st.st_mode)
+                             else "OS.unix=" + _unix_type(st.st_mode))
+            elif fact == "unique":
+                v = "%XU%X" % (st.st_dev, st.st_ino)
+            elif fact == "UNIX.group":
+                v = str(st.st_gid)
+            elif fact == "UNIX.groupname":
+                v = self.fs._group(st.st_gid)
+            elif fact == "UNIX.mode":
+                v = "%04o" % statmod.S_IMODE(st.st_mode)
+            elif fact == "UNIX.owner":
+                v = str(st.st_uid)
+            else:
+                v = self.fs._owner(st.st_uid)
+            out.append("%s=%s;" % (fact, v))
+        return "".join(out)
+
+    def cmd_MLST(self, cmd):
+        fs, arg = self.fs, cmd.arg
+        vpath = fs.virtual(arg)
+        self._pathFields(cmd, vpath)
+
+        def gather():
+            try:
+                _, real = fs.resolve(arg, arg or vpath)
+                st = os.stat(real)
+            except (FSError, OSError):
+                raise R("mlst_cannot", arg if arg is not None else vpath)
+            return self._facts(st, real) + " " + vpath
+
+        def done(line):
+            r = R("mlst_end")
+            start = REPLIES["mlst_start"][1] % (arg if arg is not None else vpath)
+            return Reply(r.code, r.text, [start, line])
+        return deferToThread(gather).addCallback(done)
+
+    def cmd_MLSD(self, cmd):
+        self._xferStart(cmd)
+        fs, arg = self.fs, cmd.arg
+        vpath = fs.virtual(arg)
+        real = fs.chroot_join(vpath)
+        f = cmd.fields
+        f["dir_name"] = f["basename"] = path_tail(arg or "")
+        f["file"] = real
+        f["dir_path"] = real if arg else real.rstrip("/") + "/"
+        f["config_path"] = fs.real_of(vpath)
+
+        def gather():
+            _, r = fs.resolve(arg, arg or vpath)
+            st = fs._call(arg or vpath, os.stat, r)
+            if not statmod.S_ISDIR(st.st_mode):
+                raise R("mlsd_not_dir", arg or vpath)
+            lines = []
+            try:
+                for name, est in fs.list_entries(r, show_hidden=True):
+                    if est is None:
+                        continue
+                    p = os.path.join(r, name)
+                    if statmod.S_ISLNK(est.st_mode):
+                        try:
+                            est = os.stat(p)
+                            _, _ = fs.resolve(posixpath.join(vpath, name))
+                        except (OSError, FSError):
+                            continue        # dangling, or pointing out of the jail
+                    lines.append(self._facts(est, p) + " " + name)
+                lines.append(self._facts(st, r, "cdir") + " .")
+                parent = os.path.dirname(r) if r != fs.root else r
+                lines.append(self._facts(os.stat(parent), parent, "pdir") + " ..")
+            except OSError as e:
+                raise FSError(e.errno, arg or vpath) from None
+            return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")
+
+        @defer.inlineCallbacks
+        def send(conn, data):
+            conn.write(data)
+            conn.transport.loseConnection()
+            yield conn.waitClosed()
+            f["bytes_sent"] = len(data)
+            return R("xfer_ok")
+
+        def failed(fail):
+            if fail.check(FSError):
+                fail = failure.Failure(Reply(550, fail.value.text))
+            self._xferFailed(cmd, fail.value)
+            return fail
+        d = deferToThread(gather)
+        d.addErrback(failed)
+        opening = REPLIES["opening"][1] % ("ASCII", "MLSD")
+        d.addCallback(lambda data: self._withData(cmd, opening, lambda c: send(c, data)))
+        return d
+
+    def cmd_MFMT(self, cmd):
+        arg = self._need(cmd)
+        stamp, sep, path = arg.partition(" ")
+        if not sep or not path:
+            raise R("invalid_params")
+        vpath = self.fs.virtual(path)
+        self._pathFields(cmd, vpath)
+        try:
+            if not (len(stamp) == 14 and stamp.isdigit()) and not (
+                    len(stamp) > 15 and stamp[14] == "." and stamp[:14].isdigit()):
+                raise ValueError
+            import calendar
+            when = calendar.timegm(time.strptime(stamp[:14], "%Y%m%d%H%M%S"))
+        except ValueError:
+            raise R("mfmt_bad", stamp)
+        _, real = self.fs.resolve(path)
+        st = self.fs._call(path, os.stat, real)
+        self.fs._call(path, os.utime, real, (st.st_atime, when))
+        return R("mfmt_ok", stamp[:14], path)
+
+    def cmd_HOST(self, cmd):
+        if self.avatar is not None:
+            raise R("bad_sequence")
+        if cmd.arg is None:
+            raise R("quoted_not_understood", "HOST")
+        name = cmd.arg.strip()
+        bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+        known = {self.local_host, self.server.server_name, "localhost"}
+        known.update(self.server.addresses)
+        if bare not in known:
+            raise R("host_unknown", name)
+        return R("host_ok")
+
+    def cmd_LANG(self, cmd):
+        if cmd.arg is None or cmd.arg.strip().upper() in ("C", "C.UTF-8"):
+            return R("lang_ok")
+        raise R("lang_bad", cmd.arg.strip())
 
     # -- directories ----------------------------------------------------------------------
     def cmd_PWD(self, cmd):
@@ -1099,8 +1715,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return R("epsv", port)
 
     def _setActive(self, cmd, host: str, port: int):
-        if _plain_host(host) != self.peer_host or port < 1024:
-            # AllowForeignAddress off, and no bounce to privileged ports (RFC 2577).
+        foreign = _plain_host(host) != self.peer_host
+        if (foreign and not self.server.allow_foreign_address) or port < 1024:
+            # AllowForeignAddress off, and never a bounce to a privileged port (RFC 2577).
             raise R("port_illegal", cmd.verb)
         self.cleanupDTP()
         self._data_kind = "port"
@@ -1191,17 +1808,28 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 self.cleanupDTP()
                 raise
             self._transfer_conn = conn
+            self._cancelTimer("_notransfer_timer")
+            if self.server.timeout_stalled:
+                self._stall_timer = self.factory.reactor.callLater(
+                    self.server.timeout_stalled, self._stalled)
             t0 = time.time()
             self.sendLine("150 " + opening)
             try:
-                reply = yield body(conn)
+                reply = yield _tls.run_data(self, conn, body)     # PROT P: TLS first
             finally:
                 self._transfer_conn = None
+                self._cancelTimer("_stall_timer")
+                self._startNoTransferTimer()
                 self.cleanupDTP()
+            if self._aborting and reply.code >= 400:
+                # ABOR arrived during the transfer: ProFTPD's 426, then ABOR's own 226.
+                reply = R("xfer_aborted")
             if reply.code < 300:
                 self._xferDone(cmd, t0)
             else:
                 self._xferFailed(cmd, reply)
+                if self._aborting:
+                    cmd.fields["transfer_failure"] = "aborted"
             return reply
         finally:
             if not self.disconnected:
@@ -1211,6 +1839,10 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         arg = self._need(cmd)
         self._xferStart(cmd)
         offset, self._rest = self._rest, 0
+        if offset and not self.factory.allowRetrieveRestart:
+            r = R("restart_denied", arg)
+            self._xferFailed(cmd, r)
+            raise r
         try:
             vpath, real = self.fs.resolve(arg)
             st = self.fs._call(arg, os.stat, real)
@@ -1231,7 +1863,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["basename"] = path_tail(vpath)
         cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
-        sender = _Sender(ascii=not self.binary)
+        sender = _fastpath.RetrSender(ascii=not self.binary, fallback=_Sender)
 
         @defer.inlineCallbacks
         def body(conn):
@@ -1348,10 +1980,12 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         @defer.inlineCallbacks
         def body(conn):
             recv = _Receiver(fobj, ascii=not self.binary,
-                             on_error=lambda e: conn.transport.abortConnection())
+                             on_error=lambda e: conn.transport.abortConnection(),
+                             transport=conn.transport)
             conn.setSink(recv)
             reason = yield conn.waitClosed()
             recv.finish()
+            yield recv.drained()
             cmd.fields["bytes_sent"] = recv.count
             if recv.error is not None:
                 discard()
@@ -1424,6 +2058,14 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             prefix = path.rstrip("/") + "/"
 
         def gather():
+            if fs.has_glob(path) and not os.path.lexists(fs.real_of(vpath)):
+                try:
+                    matches = fs.glob(path)
+                    if long:
+                        return [fs.format_long(shown, os.lstat(r)) for shown, r in matches]
+                except OSError as e:
+                    raise FSError(e.errno, display) from None
+                return [shown for shown, _ in matches]
             _, r = fs.resolve(path, display or vpath)
             try:
                 if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
@@ -1480,6 +2122,7 @@ class FTPRedisFactory(ftp.FTPFactory):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
+        self._listen_quiet = _fastpath.listen_quiet(reactor)   # PASV ports, not logged
         self.server = server
         self.emit = emit
         self.timeOut = server.timeout_idle or None
@@ -1490,12 +2133,16 @@ class FTPRedisFactory(ftp.FTPFactory):
         # ProFTPD's AllowStoreRestart (off by default) gates APPE and REST+STOR; the
         # config model has no field for it yet.
         self.allowStoreRestart = bool(getattr(server, "allow_store_restart", False))
+        self.allowRetrieveRestart = server.allow_retrieve_restart
+        # Seconds before a failed login is answered (ProFTPD's mod_delay does similar).
+        self.loginFailureDelay = 0.25
+        self.tls = _tls.ServerTLS.build(server, reactor)     # None unless TLSEngine on
 
     def buildProtocol(self, addr):
         p = ftp.FTPFactory.buildProtocol(self, addr)
         if p is not None:
             inner = p.wrappedProtocol
-            inner.listenFactory = self.reactor.listenTCP
+            inner.listenFactory = self._listen_quiet
         return p
 
     def closeAllSessions(self):

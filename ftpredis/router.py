@@ -120,6 +120,9 @@ class Scope:
         self.extras = tuple(own.extras) + (parent.extras if parent is not None else ())
         # Before login "none" is just skipped; after it, every directive that has a
         # "none" in this set loses all its records here (mod_redis POST_CMD PASS).
+        # Checked against ProFTPD 1.3.8 (tools/compare_proftpd.py per_dir_none*): with
+        # upstream's per_dir_none config it writes 1 record (the PWD in the home
+        # directory), not the 0 its test expects; chroot or not, command or event.
         self.rules_before_login = tuple(r for r in self.entries if not r.none)
         pruned = {r.directive for r in self.entries if r.none}
         self.rules_after_login = tuple(

@@ -37,6 +37,7 @@ from twisted.application import internet, service
 from twisted.internet import defer, endpoints, protocol as iprotocol
 from twisted.logger import Logger
 
+from ftpredis import workers as _workers
 from ftpredis.auth import make_portal
 from ftpredis.ban import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
@@ -299,9 +300,10 @@ class _Listener(internet.StreamServerEndpointService):
 
 
 def _listener(reactor, ip, port, family, dispatcher):
-    if family == socket.AF_INET6:
+    ep = _workers.adopted_endpoint(reactor, ip, port)     # a ServerWorkers worker
+    if ep is None and family == socket.AF_INET6:
         ep = endpoints.TCP6ServerEndpoint(reactor, port, interface=ip)
-    else:
+    elif ep is None:
         ep = endpoints.TCP4ServerEndpoint(reactor, port, interface=ip)
     svc = _Listener(ep, dispatcher)
     svc.setName("listen %s" % (_address(ip, port),))
@@ -339,7 +341,7 @@ class FTPRedisService(service.MultiService):
         self._listeners = {}          # (ip, port) -> StreamServerEndpointService
         self._dispatchers = {}        # port -> _Dispatcher
         for warning in config.warnings:
-            log.warn("{warning}", warning=warning)
+            log.warn("{text}", text=warning)
         servers = [ServerService(s, self.sinks, self._redis_logs, reactor=reactor,
                                  bans=self.bans)
                    for s in config.servers if s.port != 0]
@@ -382,6 +384,7 @@ class FTPRedisService(service.MultiService):
         service.MultiService.startService(self)
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
+        self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
         try:
             self._previous_sighup = signal.signal(
                 signal.SIGHUP,
@@ -415,6 +418,9 @@ class FTPRedisService(service.MultiService):
                 s.stopService()
         for s in servers:
             s.factory.doStop()
+        workers, self._workers = getattr(self, "_workers", None), None
+        if workers is not None:
+            yield workers.stop(self.shutdown_timeout + 2 * ABORT_GRACE + 5)
         if self.sinks.running:
             yield self.sinks.stopService()
         if self.bans.running:
@@ -432,6 +438,8 @@ class FTPRedisService(service.MultiService):
         if self._reloading:
             log.info("reload already in progress; ignoring this SIGHUP")
             return False
+        if getattr(self, "_workers", None) is not None:
+            self._workers.signal(signal.SIGHUP)
         self._reloading = True
         try:
             return (yield self._reload())
@@ -553,7 +561,7 @@ class FTPRedisService(service.MultiService):
                 redis_log.close()
                 del self._redis_logs[key]
         for warning in config.warnings:
-            log.warn("{warning}", warning=warning)
+            log.warn("{text}", text=warning)
         log.info("configuration reloaded from {path}: {n} server(s), {k} unchanged, "
                  "{a} new or changed, {r} removed", path=self.path, n=len(self.servers()),
                  k=len(kept), a=len(fresh), r=len(removed))

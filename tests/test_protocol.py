@@ -433,7 +433,8 @@ class EndReasonTests(FTPServerMixin, unittest.TestCase):
         banner, line = yield self.inThread(run)
         yield self.waitExits()
         self.assertEqual(line, b"421 Idle timeout (1 seconds): closing control connection\r\n")
-        self.assertEqual(self.exits()[0].session_end_reason, "Timeout exceeded")
+        # ProFTPD 1.3.8 names the timer: "Timeout exceeded: TimeoutIdle".
+        self.assertEqual(self.exits()[0].session_end_reason, "Timeout exceeded: TimeoutIdle")
 
     @defer.inlineCallbacks
     def test_server_shutdown(self):
