@@ -368,9 +368,15 @@ class ErrorTests(_Base):
                          "<Global>: Too many parameters " + self.where(1))
 
     def test_extra_parameters_ignored_with_warning(self):
-        config = self.load('LogFormat a "%u" junk\n')
-        self.assertEqual(config.servers[0].formats, {"a": "%u"})
-        self.assertIn("LogFormat: extra parameters ignored " + self.where(1), config.warnings)
+        config = self.load('RedisTimeouts 500 500 junk\n')
+        self.assertIn("RedisTimeouts: extra parameters ignored " + self.where(1),
+                      config.warnings)
+
+    def test_logformat_words_joined(self):
+        """An unquoted format, or one that %{env:...} re-split, is one format (ProFTPD)."""
+        config = self.load('LogFormat a %u %m\nLogFormat b "%{env:FMT}"\n',
+                           environ={"FMT": "%a %s"})
+        self.assertEqual(config.servers[0].formats, {"a": "%u %m", "b": "%a %s"})
 
     def test_unclosed_section(self):
         self.assertEqual(self.error("<VirtualHost 127.0.0.2>\nPort 2121\n"),

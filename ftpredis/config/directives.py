@@ -208,7 +208,8 @@ def p_default_root(args, ctx):
 def p_log_format(args, ctx):
     if not args[0]:
         raise DirectiveError("missing required name parameter")
-    return (args[0], args[1])
+    # ProFTPD joins the words of an unquoted format (or one that %{env:...} re-split).
+    return (args[0], " ".join(args[1:]))
 
 
 def p_redis_log(args, ctx):
@@ -677,6 +678,100 @@ def p_max_command_rate(args, ctx):
     return (count, seconds)
 
 
+# -- mod_tls (ftpredis.tls) --------------------------------------------------------
+
+#: Every mod_tls directive ftpredis applies; ftpredis.tls.build_tls_config reads them.
+TLS_DIRECTIVE_NAMES = ("TLSEngine", "TLSProtocol", "TLSRSACertificateFile",
+                       "TLSRSACertificateKeyFile", "TLSECCertificateFile",
+                       "TLSECCertificateKeyFile", "TLSCertificateChainFile",
+                       "TLSCACertificateFile", "TLSVerifyClient", "TLSRequired",
+                       "TLSCipherSuite", "TLSOptions", "TLSTimeoutHandshake", "TLSLog",
+                       "TLSSessionCache")
+
+
+def _tls_call(fn, *args):
+    try:
+        return fn(*args)
+    except ValueError as e:
+        raise DirectiveError(str(e))
+
+
+def p_tls_protocol(args, ctx):
+    from ftpredis import tls
+    protocols, warnings = _tls_call(tls.parse_protocols, args)
+    for warning in warnings:
+        ctx.warn(warning)
+    return protocols
+
+
+def p_tls_certificate(args, ctx):
+    # Loaded now, so that --check finds an unreadable or malformed file (ProFTPD only
+    # finds out when a client says AUTH TLS).
+    from ftpredis import tls
+    path = p_path(args, ctx)
+    return tls.CertFile(path, _tls_call(tls.read_certificates, path))
+
+
+def p_tls_key(args, ctx):
+    from ftpredis import tls
+    path = p_path(args, ctx)
+    key = _tls_call(tls.read_private_key, path)
+    return tls.KeyFile(path, key, tls.key_type(key))
+
+
+def p_tls_verify_client(args, ctx):
+    if args[0].lower() == "optional":
+        return "optional"
+    return "on" if _boolean(args[0]) else "off"
+
+
+def p_tls_required(args, ctx):
+    from ftpredis import tls
+    return _tls_call(tls.parse_required, args[0])
+
+
+def p_tls_cipher_suite(args, ctx):
+    from ftpredis import tls
+    tls13 = len(args) == 2
+    if tls13 and args[0] != "TLSv1.3":
+        raise DirectiveError("unknown protocol '%s' (only TLSv1.3 takes its own suites)"
+                             % args[0])
+    _tls_call(tls.check_cipher_list, args[-1], tls13)
+    return (tls13, args[-1])
+
+
+def p_tls_options(args, ctx):
+    from ftpredis import tls
+    known = {name.lower(): name for name in tls.OPTIONS | tls.OPTIONS_NO_EFFECT}
+    found = set()
+    for word in args:
+        name = known.get(word.lower())
+        if name is None:
+            raise DirectiveError("unknown TLSOption '%s'" % word)
+        if name in tls.OPTIONS_NO_EFFECT:
+            ctx.warn("option '%s' has no effect in ftpredis" % name)
+        found.add(name)
+    return frozenset(found)
+
+
+def p_tls_log(args, ctx):
+    if args[0].lower() == "none":
+        return None
+    return p_path(args, ctx)
+
+
+def p_tls_session_cache(args, ctx):
+    text = args[0]
+    kind = text.split(":", 1)[0].lower()
+    if kind not in ("redis", "internal", "off", "shm", "memcache", "fscache"):
+        raise DirectiveError("unknown session cache type '%s' (expected redis:, "
+                             "internal: or off)" % text)
+    if kind in ("shm", "memcache", "fscache"):
+        ctx.warn("'%s' caches are not provided: sessions are cached in the process" % kind)
+    timeout = _int(args[1], "timeout", 1) if len(args) > 1 else None
+    return (text, timeout)
+
+
 # --------------------------------------------------------------------------- the table
 
 def _d(name, contexts, min_args, max_args, parse, doc, **kw):
@@ -804,9 +899,9 @@ TABLE: Tuple[Directive, ...] = (
     # -- logging ----------------------------------------------------------------------
     _d("AllowLogSymlinks", _SVG, 1, 1, p_bool,
        "Whether RedisLog may be a symlink.", usage="on|off"),
-    _d("LogFormat", _SVG, 2, 2, p_log_format,
+    _d("LogFormat", _SVG, 2, None, p_log_format,
        "A named format; server-level and <Global> names are visible everywhere, a "
-       "<VirtualHost> one only inside it.", multi=True, extra_ignored=True,
+       "<VirtualHost> one only inside it.", multi=True,
        usage='name "format"'),
     _d("RedisEngine", _SVG, 1, 1, p_bool, "Whether anything is logged to Redis.",
        usage="on|off"),
@@ -868,6 +963,45 @@ TABLE: Tuple[Directive, ...] = (
        "MaxCommandRate event for BanOnEvent.", usage="count [seconds]"),
     _noop("BanControlsACLs", _S, "No ftpdctl; use ftpredis-ban."),
 
+    # -- mod_tls (ftpredis.tls) -------------------------------------------------------
+    _d("TLSEngine", _SVG, 1, 1, p_bool, "Whether AUTH TLS (FTPS) is offered.", usage="on|off"),
+    _d("TLSProtocol", _SVG, 1, None, p_tls_protocol,
+       "TLS versions accepted (default TLSv1.2 TLSv1.3).", usage="TLSv1.2 TLSv1.3|ALL ..."),
+    _d("TLSRSACertificateFile", _SVG, 1, 1, p_tls_certificate,
+       "PEM server certificate with an RSA key (more certificates after it form the "
+       "chain); read when the config is loaded.", usage="path"),
+    _d("TLSRSACertificateKeyFile", _SVG, 1, 1, p_tls_key,
+       "Its private key (unencrypted PEM); must match the certificate.", usage="path"),
+    _d("TLSECCertificateFile", _SVG, 1, 1, p_tls_certificate,
+       "PEM server certificate with an EC key (served beside the RSA one).", usage="path"),
+    _d("TLSECCertificateKeyFile", _SVG, 1, 1, p_tls_key,
+       "Its private key (unencrypted PEM); must match the certificate.", usage="path"),
+    _d("TLSCertificateChainFile", _SVG, 1, 1, p_tls_certificate,
+       "Intermediate certificates sent after the server certificate.", usage="path"),
+    _d("TLSCACertificateFile", _SVG, 1, 1, p_tls_certificate,
+       "CA certificates client certificates are verified against.", usage="path"),
+    _d("TLSVerifyClient", _SVG, 1, 1, p_tls_verify_client,
+       "Ask for (optional) or require (on) a client certificate.",
+       usage="on|off|optional"),
+    _d("TLSRequired", _SVG, 1, 1, p_tls_required,
+       "Where TLS is required: off, on (control and data), ctrl, data, auth (USER/PASS), "
+       "auth+data.", usage="off|on|ctrl|data|auth|auth+data"),
+    _d("TLSCipherSuite", _SVG, 1, 2, p_tls_cipher_suite,
+       "OpenSSL cipher list (TLSv1.2), or TLSv1.3 and its cipher suites.",
+       usage="[TLSv1.3] ciphers"),
+    _d("TLSOptions", _SVG, 1, None, p_tls_options,
+       "NoSessionReuseRequired (data connections need not resume the control session), "
+       "AllowClientRenegotiations; other mod_tls options are accepted without effect.",
+       usage="option..."),
+    _d("TLSTimeoutHandshake", _SVG, 1, 1, p_nonneg,
+       "Seconds a TLS handshake may take (default 300; 0 = no limit).", usage="seconds"),
+    _d("TLSLog", _SVG, 1, 1, p_tls_log, "File for mod_tls messages, or none.",
+       usage="path|none"),
+    _d("TLSSessionCache", _SVG, 1, 2, p_tls_session_cache,
+       "Accepted; redis: cannot share sessions between processes with this TLS stack "
+       "(a warning says why); sessions are cached per process.",
+       usage="redis:|internal:|off [timeout]"),
+
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),
     _noop("DefaultServer", _SV, "Connections go to the server owning the address."),
@@ -879,6 +1013,9 @@ TABLE: Tuple[Directive, ...] = (
     _noop("UseReverseDNS", _S, "Never: %h is the client address."),
     _noop("IdentLookups", _SVG, "Never done."),
     _noop("MaxInstances", _S, "No limit on processes (one process)."),
+    _d("ServerWorkers", _S, 1, 1, p_positive,
+       "Processes accepting connections on the shared listening sockets, each with its "
+       "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N"),
     _noop("SystemLog", _S, "Use twistd --logfile / --syslog."),
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
