@@ -20,9 +20,11 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
+from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import Interface, implementer
 
+from ftpredis import fastcrypt
 from ftpredis.config.model import AuthUser, ConfigError, ServerConfig, Source
 
 
@@ -204,6 +206,11 @@ def verify_password(password, hashed: str) -> bool:
         else bytes(password)
     if scheme == "bcrypt":
         secret = secret[:_BCRYPT_MAX]
+    elif fastcrypt.handles(hashed):
+        # libxcrypt in C, GIL released (passlib's builtin sha2-crypt holds it ~7 ms).
+        ok = fastcrypt.verify(secret, hashed)
+        if ok is not None:
+            return ok
     try:
         return _context.verify(secret, hashed, scheme=scheme)
     except (ValueError, TypeError):
@@ -295,6 +302,11 @@ def _as_text(value) -> str:
     return value
 
 
+#: Recent successful verifications, shared by every server of the process; see
+#: ftpredis.fastcrypt.VerifyCache for what it holds and the trade-off.
+_verified_cache = fastcrypt.VerifyCache()
+
+
 @implementer(ICredentialsChecker)
 class AuthFileChecker:
     """Checks user name and password against the AuthUserFile users of one server.
@@ -318,9 +330,20 @@ class AuthFileChecker:
         password = credentials.password
         user = self._users.get(name)
         hashed = user.hash if user is not None else self._dummy
+        secret = password.encode("utf-8", "surrogateescape") if isinstance(password, str) \
+            else bytes(password)
+        if user is not None and _verified_cache.check(secret, hashed):
+            # A recent successful check of this very password (ftpredis.fastcrypt).
+            return defer.maybeDeferred(self._verified, True, name, user)
         # Hashing takes milliseconds to seconds: never on the reactor thread.
         d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
                               verify_password, password, hashed)
+
+        def remember(ok):
+            if ok and user is not None:
+                _verified_cache.remember(secret, hashed)
+            return ok
+        d.addCallback(remember)
         d.addCallback(self._verified, name, user)
         return d
 
@@ -340,10 +363,53 @@ class AuthFileChecker:
                                % (user.shell,))
         return name
 
-    # Hook for <Anonymous> (not implemented yet): a second checker for
-    # twisted.cred.credentials.IAnonymous / UserAlias names would go beside this one,
-    # returning an avatar id the realm maps to an Avatar(anonymous=True, anon_password=...)
-    # rooted at AnonymousConfig.root.
+
+
+class IAnonymousLogin(Interface):
+    """Credentials of an ``<Anonymous>`` login: ``username`` (anonymous or a UserAlias
+    name) and ``password`` (the e-mail address the client gave, ProFTPD's %A)."""
+
+
+@implementer(IAnonymousLogin)
+@dataclass(frozen=True)
+class AnonymousLogin:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class AnonymousId:
+    """The avatar id of an anonymous login: which <Anonymous> section, and the password."""
+
+    index: int
+    login: str
+    password: str
+
+
+def anonymous_section(server: ServerConfig, name: str):
+    """``(index, AnonymousConfig)`` whose User or UserAlias is ``name``, or None."""
+    for i, anon in enumerate(server.anonymous):
+        if name == anon.user or name in dict(anon.user_aliases):
+            return i, anon
+    return None
+
+
+@implementer(ICredentialsChecker)
+class AnonymousChecker:
+    """Accepts any password for a name an ``<Anonymous>`` section maps (User/UserAlias)."""
+
+    credentialInterfaces = (IAnonymousLogin,)
+
+    def __init__(self, server: ServerConfig):
+        self._server = server
+
+    def requestAvatarId(self, credentials):
+        from twisted.internet import defer
+        name = _as_text(credentials.username)
+        found = anonymous_section(self._server, name)
+        if found is None:
+            return defer.fail(LoginRefused(name, LoginRefused.UNKNOWN_USER, "no such user"))
+        return defer.succeed(AnonymousId(found[0], name, _as_text(credentials.password)))
 
 
 def _expand_root(default_root: str, user: AuthUser) -> str:
@@ -379,6 +445,11 @@ class AuthFileRealm:
     def requestAvatar(self, avatarId, mind, *interfaces):
         if IFTPRedisAvatar not in interfaces:
             raise NotImplementedError("only IFTPRedisAvatar is supported")
+        if isinstance(avatarId, AnonymousId):
+            d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
+                                  self.anonymous_avatar, avatarId)
+            d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self._logout))
+            return d
         user = self._users[_as_text(avatarId)]
         # stat/mkdir may block on a slow or network file system.
         d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
@@ -389,6 +460,45 @@ class AuthFileRealm:
     @staticmethod
     def _logout() -> None:
         pass
+
+    def anonymous_avatar(self, anon_id: AnonymousId) -> Avatar:
+        """Blocking: the avatar of an anonymous login, jailed to the section's directory.
+
+        The account named by the section's User (an AuthUserFile user, else a system
+        account) gives uid, gid and name (ProFTPD's %u is that account, %U the login).
+        """
+        import grp
+        import pwd
+        anon = self._server.anonymous[anon_id.index]
+        user = anon.user
+        entry = self._users.get(user) if user else None
+        if entry is not None:
+            uid, gid = entry.uid, entry.gid
+        else:
+            try:
+                pw = pwd.getpwnam(user)
+            except (KeyError, TypeError):
+                raise LoginRefused(anon_id.login, LoginRefused.UNKNOWN_USER,
+                                   "<Anonymous> User %r does not exist" % (user,))
+            uid, gid = pw.pw_uid, pw.pw_gid
+        if anon.group is not None:
+            try:
+                gid = grp.getgrnam(anon.group).gr_gid
+            except KeyError:
+                pass
+        group = anon.group or self._server.auth_groups.get(gid)
+        if group is None:
+            try:
+                group = grp.getgrgid(gid).gr_name
+            except KeyError:
+                group = None
+        root = anon.root
+        if not os.path.isdir(root):
+            raise LoginRefused(anon_id.login, LoginRefused.NO_ROOT,
+                               "<Anonymous> directory '%s' does not exist" % (root,))
+        root = os.path.realpath(root)
+        return Avatar(name=user, uid=uid, gid=gid, group=group, home=root, root=root,
+                      cwd="/", anonymous=True, anon_password=anon_id.password)
 
     def avatar_for(self, user: AuthUser) -> Avatar:
         """Blocking: resolve the home and the jail, creating the home if allowed."""
@@ -431,5 +541,8 @@ class AuthFileRealm:
 
 
 def make_portal(server: ServerConfig, reactor=None) -> Portal:
-    """The portal for one server's virtual users (AuthUserFile)."""
-    return Portal(AuthFileRealm(server, reactor), [AuthFileChecker(server, reactor)])
+    """The portal for one server's virtual users (AuthUserFile) and <Anonymous> logins."""
+    checkers = [AuthFileChecker(server, reactor)]
+    if server.anonymous:
+        checkers.append(AnonymousChecker(server))
+    return Portal(AuthFileRealm(server, reactor), checkers)

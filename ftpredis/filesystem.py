@@ -15,10 +15,12 @@ round trip to the disk unchanged (the file system encoding here is UTF-8).
 from __future__ import annotations
 
 import errno
+import fnmatch
 import grp
 import os
 import posixpath
 import pwd
+import re
 import stat as statmod
 import time
 from typing import Callable, Iterable, List, Mapping, Optional, Tuple
@@ -45,7 +47,13 @@ def _within(real: str, root: str) -> bool:
 
 
 class JailedFS:
-    """One session's view of the disk: ``root`` is the real directory shown as ``/``."""
+    """One session's view of the disk: ``root`` is the real directory shown as ``/``.
+
+    ``hide``, when set, maps a real directory to the HideFiles regex in force there:
+    matching entries are left out of listings and answered as not existing.
+    """
+
+    hide: Optional[Callable[[str], Optional[str]]] = None
 
     def __init__(self, root: str, cwd: str = "/", umask: int = 0o022,
                  user_names: Optional[Mapping[int, str]] = None,
@@ -103,7 +111,36 @@ class JailedFS:
         # (also the last one) that points outside the root is caught here.
         if not _within(os.path.realpath(real), self.root):
             raise FSError(errno.EACCES, display or vpath)
+        if self.hide is not None and vpath != "/" and self._hidden(os.path.dirname(real),
+                                                                    posixpath.basename(vpath)):
+            raise FSError(errno.ENOENT, display or vpath)
         return vpath, real
+
+    def _hidden(self, real_dir: str, name: str) -> bool:
+        pattern = self.hide(real_dir) if self.hide is not None else None
+        return pattern is not None and re.search(pattern, name) is not None
+
+    @staticmethod
+    def has_glob(path: Optional[str]) -> bool:
+        return bool(path) and any(c in path for c in "*?[")
+
+    def glob(self, path: str) -> List[Tuple[str, str]]:
+        """``(shown name, real path)`` of the entries a pattern's last component matches
+        (ProFTPD's NLST/LIST globbing; only the last component may hold wildcards)."""
+        head, sep, pattern = path.rpartition("/")
+        if self.has_glob(head):
+            raise FSError(errno.ENOENT, path)
+        where = head if head else ("/" if sep else ".")
+        _, real_dir = self.resolve(where, where)
+        out = []
+        show_dots = pattern.startswith(".")
+        for name, _ in self.list_entries(real_dir, show_hidden=show_dots):
+            if fnmatch.fnmatchcase(name, pattern):
+                shown = (head + "/" + name) if sep else name
+                out.append((shown, os.path.join(real_dir, name)))
+        if not out:
+            raise FSError(errno.ENOENT, path)
+        return out
 
     # -- operations ---------------------------------------------------------------------
     def _call(self, display: str, fn: Callable, *args):
@@ -189,9 +226,12 @@ class JailedFS:
         if not statmod.S_ISDIR(st.st_mode):
             return [(os.path.basename(real), st)]
         out = []
+        pattern = self.hide(real) if self.hide is not None else None
         with os.scandir(real) as it:
             for entry in it:
                 if entry.name.startswith(".") and not show_hidden:
+                    continue
+                if pattern is not None and re.search(pattern, entry.name):
                     continue
                 try:
                     est = entry.stat(follow_symlinks=False)
@@ -209,11 +249,13 @@ class JailedFS:
         now = time.time() if now is None else now
         mode = statmod.filemode(st.st_mode)
         mtime = time.localtime(st.st_mtime)
+        # ProFTPD 1.3.8: "Jan  1  2020" (day space-padded), size right-aligned in 8.
+        month = time.strftime("%b", mtime)
         if abs(now - st.st_mtime) > 180 * 86400:
-            date = time.strftime("%b %d  %Y", mtime)
+            date = "%s %2d  %d" % (month, mtime.tm_mday, mtime.tm_year)
         else:
-            date = time.strftime("%b %d %H:%M", mtime)
-        line = "%s %3d %-8s %-8s %10d %s %s" % (
+            date = "%s %2d %s" % (month, mtime.tm_mday, time.strftime("%H:%M", mtime))
+        line = "%s %3d %-8s %-8s %8d %s %s" % (
             mode, st.st_nlink, self._owner(st.st_uid), self._group(st.st_gid),
             st.st_size, date, name)
         if link_target is not None:

@@ -246,7 +246,7 @@ class _Builder:
                   "AllowStoreRestart": "allow_store_restart",
                   "AllowRetrieveRestart": "allow_retrieve_restart",
                   "AllowForeignAddress": "allow_foreign_address",
-                  "DisplayLogin": "display_login"}
+                  "DisplayLogin": "display_login", "ServerWorkers": "server_workers"}
         for name, attr in simple.items():
             found = m.first(name)
             if found is not None:
@@ -273,6 +273,10 @@ class _Builder:
                                   kw.get("allow_log_symlinks", False))
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
         kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
+        from ftpredis.tls import build_tls_config
+        kw["tls"] = build_tls_config(
+            m.first, lambda message, source: self.error(ConfigError(message, source)),
+            self.warnings.append)
         if m.first("MaxCommandRate") is not None:
             kw["max_command_rate"] = m.get("MaxCommandRate")
 

@@ -210,6 +210,7 @@ class ServerConfig:
     max_clients: Optional[int] = None
     max_clients_per_host: Optional[int] = None
     max_login_attempts: int = 3
+    server_workers: int = 1                  # ServerWorkers (ftpredis.workers), main server
     max_command_rate: Optional[Tuple[int, int]] = None   # MaxCommandRate (count, seconds)
     timeout_idle: int = 600
     timeout_login: int = 300
@@ -228,6 +229,7 @@ class ServerConfig:
     redis: Optional[RedisTarget] = None
     logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
     ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban)
+    tls: Optional[object] = None             # mod_tls: ftpredis.tls.TLSConfig, None without
 
     @property
     def label(self) -> str:

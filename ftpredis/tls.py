@@ -1,0 +1,718 @@
+# -*- test-case-name: tests.test_ftps -*-
+"""FTPS: explicit TLS on the control and data connections, as ProFTPD's mod_tls does it.
+
+This module owns everything TLS in ftpredis:
+
+- the mod_tls directives' values (:class:`TLSConfig`, built by :func:`build_tls_config`
+  from the parsed lines) and the checks ``--check`` runs on certificate and key files
+  (loaded with pyOpenSSL when the config is read: unreadable, malformed or mismatched
+  files are config errors naming the line);
+- :class:`ServerTLS`, one per configured server: the certificates, keys and options,
+  turned into an ``SSL.Context`` for each FTPS session;
+- the AUTH / PBSZ / PROT / CCC commands, the ``TLSRequired`` checks and the protection of
+  data connections, called from small hooks in :mod:`ftpredis.protocol`.
+
+Data-connection protection follows mod_tls: a data connection must resume the TLS session
+of its control connection unless ``TLSOptions NoSessionReuseRequired``.  Every FTPS
+session gets its own ``SSL.Context`` (own session cache, own ticket keys, own session id
+context), so the only sessions a data connection *can* resume are the ones its own
+control connection was given: a resumed handshake proves the data connection comes from
+the control connection's client, which defeats data-connection theft even by another
+client of the same server.
+
+``TLSSessionCache redis:`` cannot share sessions between processes with the TLS stack
+installed here (see :data:`SESSION_CACHE_LIMITATION`); it is accepted with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+from OpenSSL import SSL, crypto
+from twisted.internet import defer, interfaces, protocol
+from twisted.logger import Logger
+from twisted.protocols import policies
+from zope.interface import implementer
+
+log = Logger()
+
+#: Why ``TLSSessionCache redis:`` shares nothing between processes (for the report, the
+#: warning and the README).
+SESSION_CACHE_LIMITATION = (
+    "sessions are not shared between processes: the installed pyOpenSSL/cryptography "
+    "bindings expose neither an external session cache (SSL_CTX_sess_set_new_cb/"
+    "get_cb) nor settable ticket keys (SSL_CTX_set_tlsext_ticket_keys), and their "
+    "OpenSSL is linked statically with hidden symbols; data connections still resume "
+    "their control connection's session inside the process")
+
+# ProFTPD mod_tls 2.9.2 (1.3.8) replies, measured against Debian's proftpd.
+REPLIES = {
+    "auth_ok": (234, "AUTH %s successful"),
+    "auth_noarg": (504, "AUTH requires at least one argument"),
+    "auth_second": (503, "Unwilling to accept second AUTH"),
+    "unwilling": (534, "Unwilling to accept security parameters"),
+    "not_understood": (500, "%s not understood"),
+    "pbsz_insecure": (503, "PBSZ not allowed on insecure control connection"),
+    "pbsz_ok": (200, "PBSZ 0 successful"),
+    "pbsz_other": (200, "PBSZ=0 successful"),
+    "prot_ok": (200, "Protection set to %s"),
+    "prot_unsupported": (536, "PROT %s unsupported"),
+    "prot_bad": (504, "PROT %s unsupported"),
+    "invalid_params": (501, "Invalid number of parameters"),
+    "ccc_ok": (200, "Clearing control channel protection"),
+    "ccc_insecure": (533, "CCC not allowed on insecure control connection"),
+    "ctrl_required": (550, "SSL/TLS required on the control channel"),
+    "data_required": (522, "SSL/TLS required on the data channel"),
+    "handshake_failed": (421, "TLS handshake failed"),
+    "data_refused": (425, "Unable to build data connection: Operation not permitted"),
+}
+
+AUTH_MECHANISMS = ("TLS", "TLS-C", "SSL", "TLS-P")
+FEATURES = ("AUTH TLS", "CCC", "PBSZ", "PROT")
+#: Commands mod_tls never hinders (TLSRequired).
+UNHINDERED = frozenset({"SYST", "AUTH", "FEAT", "HOST", "QUIT"})
+DATA_COMMANDS = frozenset({"APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"})
+AUTH_COMMANDS = frozenset({"USER", "PASS", "ACCT"})
+
+PROTOCOLS = {"TLSv1": SSL.TLS1_VERSION, "TLSv1.1": SSL.TLS1_1_VERSION,
+             "TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
+DEFAULT_PROTOCOLS = frozenset({"TLSv1.2", "TLSv1.3"})
+REQUIRED = {"off": (False, False, False), "on": (True, True, False),
+            "ctrl": (True, False, False), "data": (False, True, False),
+            "auth": (False, False, True), "auth+data": (False, True, True),
+            "ctrl+data": (True, True, False)}
+#: TLSOptions ftpredis applies; the other mod_tls options are accepted without effect.
+OPTIONS = frozenset({"NoSessionReuseRequired", "AllowClientRenegotiations"})
+OPTIONS_NO_EFFECT = frozenset("""AllowDotLogin AllowPerUser AllowWeakSecurity
+    CommonNameRequired EnableDiags ExportCertData IgnoreSNI NoCertRequest
+    NoEmptyFragments NoSessionTickets StdEnvVars dNSNameRequired iPAddressRequired
+    UseImplicitSSL""".split())
+DEFAULT_CIPHERS = "DEFAULT:!ADH:!EXPORT:!DES"
+#: Seconds a refused data connection is given to answer our close_notify.
+REFUSE_GRACE = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConfig:
+    """A server's mod_tls settings (absent directive = mod_tls's default)."""
+
+    engine: bool = False
+    protocols: frozenset = DEFAULT_PROTOCOLS
+    rsa_cert: Optional[str] = None
+    rsa_key: Optional[str] = None
+    ec_cert: Optional[str] = None
+    ec_key: Optional[str] = None
+    chain_file: Optional[str] = None
+    ca_file: Optional[str] = None
+    verify_client: str = "off"              # off, on, optional
+    required_ctrl: bool = False
+    required_data: bool = False
+    required_auth: bool = False
+    cipher_suite: Optional[str] = None      # TLSv1.2 and older (OpenSSL cipher list)
+    tls13_suites: Optional[str] = None      # TLSCipherSuite TLSv1.3 ...
+    options: frozenset = frozenset()
+    timeout_handshake: int = 300
+    log: Optional[str] = None
+    session_cache: Optional[str] = None     # as written ("redis:", "internal:"...)
+    session_timeout: int = 1800
+
+
+# --------------------------------------------------------------------------- files
+
+def read_certificates(path: str) -> Tuple[crypto.X509, ...]:
+    """Every PEM certificate in ``path`` (first = the server's own); ValueError says why."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError("unable to read '%s': %s" % (path, e.strerror))
+    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----",
+                        data, re.S)
+    if not blocks:
+        if data.lstrip().startswith(b"0"):    # DER (ProFTPD accepts it too)
+            try:
+                return (crypto.load_certificate(crypto.FILETYPE_ASN1, data),)
+            except crypto.Error:
+                pass
+        raise ValueError("'%s' holds no PEM certificate" % path)
+    certs = []
+    for block in blocks:
+        try:
+            certs.append(crypto.load_certificate(crypto.FILETYPE_PEM, block))
+        except crypto.Error as e:
+            raise ValueError("bad certificate in '%s': %s" % (path, _ssl_reason(e)))
+    return tuple(certs)
+
+
+def read_private_key(path: str) -> crypto.PKey:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError("unable to read '%s': %s" % (path, e.strerror))
+    for kind in (crypto.FILETYPE_PEM, crypto.FILETYPE_ASN1):
+        try:
+            return crypto.load_privatekey(kind, data, passphrase=_no_passphrase)
+        except (crypto.Error, ValueError, TypeError):
+            continue
+    raise ValueError("'%s' holds no usable private key (passphrase-protected keys are "
+                     "not supported)" % path)
+
+
+def _no_passphrase(*args):
+    raise ValueError("passphrase required")
+
+
+def _ssl_reason(e: Exception) -> str:
+    try:
+        return "; ".join(r[2] for r in e.args[0]) or str(e)
+    except Exception:
+        return str(e)
+
+
+def key_type(key: crypto.PKey) -> str:
+    return {crypto.TYPE_RSA: "RSA", crypto.TYPE_DSA: "DSA"}.get(key.type(), "EC")
+
+
+def check_pair(certs, key: crypto.PKey) -> Optional[str]:
+    """None when ``key`` is the private key of ``certs[0]``, else why not."""
+    ctx = SSL.Context(SSL.TLS_METHOD)
+    try:
+        ctx.use_certificate(certs[0])
+        ctx.use_privatekey(key)
+        ctx.check_privatekey()
+    except SSL.Error as e:
+        return _ssl_reason(e)
+    return None
+
+
+# --------------------------------------------------------------------------- config
+
+def parse_protocols(words) -> Tuple[frozenset, Tuple[str, ...]]:
+    """``TLSProtocol`` words -> (protocol names, warnings); ValueError when unusable."""
+    chosen = set()
+    warnings = []
+    for word in words:
+        if word.upper() == "ALL":
+            chosen |= set(PROTOCOLS)
+            continue
+        sign = ""
+        if word[:1] in "+-":
+            sign, word = word[0], word[1:]
+        name = {p.lower(): p for p in PROTOCOLS}.get(word.lower())
+        if name is None:
+            if word.lower() in ("sslv3", "sslv2"):
+                raise ValueError("%s is not supported (insecure and disabled in OpenSSL)"
+                                 % word)
+            raise ValueError("unknown protocol '%s'" % word)
+        if sign == "-":
+            chosen.discard(name)
+        else:
+            chosen.add(name)
+    if not chosen:
+        raise ValueError("no protocol left enabled")
+    old = sorted(chosen - DEFAULT_PROTOCOLS)
+    if old:
+        warnings.append("%s enabled: insecure, and refused by OpenSSL's default security "
+                        "level" % ", ".join(old))
+    names = sorted(chosen, key=lambda n: PROTOCOLS[n])
+    span = [n for n in sorted(PROTOCOLS, key=PROTOCOLS.get)
+            if PROTOCOLS[names[0]] <= PROTOCOLS[n] <= PROTOCOLS[names[-1]]]
+    if len(span) != len(names):
+        warnings.append("protocols must form a range; %s to %s are enabled"
+                        % (names[0], names[-1]))
+    return frozenset(span), tuple(warnings)
+
+
+def parse_required(word: str) -> Tuple[bool, bool, bool]:
+    try:
+        return REQUIRED[word.lower()]
+    except KeyError:
+        raise ValueError("unknown TLSRequired setting '%s': expected one of %s"
+                         % (word, ", ".join(REQUIRED)))
+
+
+def check_cipher_list(text: str, tls13: bool = False) -> None:
+    ctx = SSL.Context(SSL.TLS_METHOD)
+    try:
+        if tls13:
+            ctx.set_tls13_ciphersuites(text.encode())
+        else:
+            ctx.set_cipher_list(text.encode())
+    except SSL.Error as e:
+        raise ValueError("no usable cipher in '%s': %s" % (text, _ssl_reason(e)))
+
+
+def build_tls_config(first: Callable, error: Callable, warn: Callable) -> Optional[TLSConfig]:
+    """A server's :class:`TLSConfig` from its merged directives, or None without any.
+
+    ``first(name)`` gives ``(value, source)`` of the directive in force (or None),
+    ``error(message, source)`` records a config error, ``warn(message)`` a warning.
+    Certificate/key pairs are checked here, where both halves are known.
+    """
+    from ftpredis.config.directives import TLS_DIRECTIVE_NAMES
+
+    found = {name: first(name) for name in TLS_DIRECTIVE_NAMES}
+    if not any(found.values()):
+        return None
+
+    def value(name, default=None):
+        return found[name][0] if found[name] is not None else default
+
+    kw = dict(engine=value("TLSEngine", False))
+    if found["TLSProtocol"] is not None:
+        kw["protocols"] = value("TLSProtocol")
+    for name, attr in (("TLSRSACertificateFile", "rsa_cert"),
+                       ("TLSRSACertificateKeyFile", "rsa_key"),
+                       ("TLSECCertificateFile", "ec_cert"),
+                       ("TLSECCertificateKeyFile", "ec_key"),
+                       ("TLSCertificateChainFile", "chain_file"),
+                       ("TLSCACertificateFile", "ca_file")):
+        if found[name] is not None:
+            kw[attr] = value(name).path
+    if found["TLSVerifyClient"] is not None:
+        kw["verify_client"] = value("TLSVerifyClient")
+    if found["TLSRequired"] is not None:
+        kw["required_ctrl"], kw["required_data"], kw["required_auth"] = value("TLSRequired")
+    cipher = value("TLSCipherSuite")
+    if cipher is not None:
+        kw["tls13_suites" if cipher[0] else "cipher_suite"] = cipher[1]
+    if found["TLSOptions"] is not None:
+        kw["options"] = value("TLSOptions")
+    if found["TLSTimeoutHandshake"] is not None:
+        kw["timeout_handshake"] = value("TLSTimeoutHandshake")
+    if found["TLSLog"] is not None:
+        kw["log"] = value("TLSLog")
+    if found["TLSSessionCache"] is not None:
+        kw["session_cache"], timeout = value("TLSSessionCache")
+        if timeout is not None:
+            kw["session_timeout"] = timeout
+    cfg = TLSConfig(**kw)
+
+    for cert_name, key_name, kind in (
+            ("TLSRSACertificateFile", "TLSRSACertificateKeyFile", "RSA"),
+            ("TLSECCertificateFile", "TLSECCertificateKeyFile", "EC")):
+        cert, key = found[cert_name], found[key_name]
+        if cert is not None and key is None:
+            error("%s: no %s given for '%s'" % (cert_name, key_name, cert[0].path), cert[1])
+        elif key is not None and cert is None:
+            error("%s: no %s given for '%s'" % (key_name, cert_name, key[0].path), key[1])
+        elif cert is not None:
+            if key[0].kind != kind:
+                error("%s: '%s' holds a%s %s key, not an %s key"
+                      % (key_name, key[0].path, "n" if key[0].kind == "EC" else "",
+                         key[0].kind, kind), key[1])
+            why = check_pair(cert[0].certs, key[0].key)
+            if why is not None:
+                error("%s: private key '%s' does not match certificate '%s' (%s): %s"
+                      % (key_name, key[0].path, cert[0].path, cert_name, why), key[1])
+    if cfg.engine and not (cfg.rsa_cert or cfg.ec_cert):
+        source = found["TLSEngine"][1]
+        error("TLSEngine: no server certificate configured (TLSRSACertificateFile or "
+              "TLSECCertificateFile)", source)
+    if cfg.verify_client != "off" and not cfg.ca_file:
+        error("TLSVerifyClient: client verification needs TLSCACertificateFile",
+              found["TLSVerifyClient"][1])
+    if cfg.engine and cfg.session_cache and cfg.session_cache.lower().startswith("redis"):
+        warn("TLSSessionCache on %s: %s" % (found["TLSSessionCache"][1],
+                                             SESSION_CACHE_LIMITATION))
+    return cfg
+
+
+@dataclass(frozen=True)
+class CertFile:
+    path: str
+    certs: tuple
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    path: str
+    key: object
+    kind: str
+
+
+# --------------------------------------------------------------------------- runtime
+
+class ServerTLS:
+    """One server's TLS material; makes an ``SSL.Context`` for each FTPS session."""
+
+    def __init__(self, cfg: TLSConfig, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.cfg = cfg
+        self.pairs = []
+        for cert_path, key_path in ((cfg.rsa_cert, cfg.rsa_key), (cfg.ec_cert, cfg.ec_key)):
+            if cert_path and key_path:
+                self.pairs.append((read_certificates(cert_path), read_private_key(key_path)))
+        self.chain = read_certificates(cfg.chain_file) if cfg.chain_file else ()
+        self.reuse_required = "NoSessionReuseRequired" not in cfg.options
+        self.tlslog = None
+        if cfg.log:
+            from ftpredis.redislog import RedisLog
+            self.tlslog = RedisLog(cfg.log)
+        self.context()      # fail now, at start-up, rather than at the first AUTH
+
+    @classmethod
+    def build(cls, server, reactor=None) -> Optional["ServerTLS"]:
+        cfg = getattr(server, "tls", None)
+        if cfg is None or not cfg.engine:
+            return None
+        return cls(cfg, reactor)
+
+    def log(self, message: str) -> None:
+        if self.tlslog is not None:
+            self.tlslog.write(message)
+
+    def context(self) -> SSL.Context:
+        cfg = self.cfg
+        ctx = SSL.Context(SSL.TLS_METHOD)
+        versions = sorted(PROTOCOLS[p] for p in cfg.protocols)
+        ctx.set_min_proto_version(versions[0])
+        ctx.set_max_proto_version(versions[-1])
+        # Clients (curl among them) often end an upload's data connection without a
+        # close_notify; like mod_tls, take that EOF as the end of the data.
+        options = (SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE
+                   | SSL.OP_IGNORE_UNEXPECTED_EOF)
+        if "AllowClientRenegotiations" not in cfg.options:
+            options |= SSL.OP_NO_RENEGOTIATION
+        else:
+            # OpenSSL 3 refuses client-initiated renegotiation unless told otherwise.
+            options |= getattr(SSL, "OP_ALLOW_CLIENT_RENEGOTIATION", 0x100)
+        ctx.set_options(options)
+        ctx.set_cipher_list((cfg.cipher_suite or DEFAULT_CIPHERS).encode())
+        if cfg.tls13_suites:
+            ctx.set_tls13_ciphersuites(cfg.tls13_suites.encode())
+        seen_chain = set()
+        for certs, key in self.pairs:
+            ctx.use_certificate(certs[0])
+            ctx.use_privatekey(key)
+            ctx.check_privatekey()
+            for extra in certs[1:] + self.chain:
+                digest = extra.digest("sha256")
+                if digest not in seen_chain:
+                    seen_chain.add(digest)
+                    ctx.add_extra_chain_cert(extra)
+        if cfg.ca_file:
+            ctx.load_verify_locations(cfg.ca_file.encode())
+            if cfg.verify_client != "off":
+                mode = SSL.VERIFY_PEER | SSL.VERIFY_CLIENT_ONCE
+                if cfg.verify_client == "on":
+                    mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+                ctx.set_verify(mode, lambda conn, cert, errno, depth, ok: bool(ok))
+        # A session id context of its own: sessions resume only within this context,
+        # i.e. within one FTPS session (see the module docstring).
+        ctx.set_session_id(os.urandom(16).hex().encode())
+        ctx.set_timeout(cfg.session_timeout)
+        return ctx
+
+
+@implementer(interfaces.IOpenSSLServerConnectionCreator)
+class _Creator:
+    """Server-side connections on one session's context (Twisted's TLS asks us)."""
+
+    def __init__(self, ctx: SSL.Context):
+        self.ctx = ctx
+        self.connection: Optional[SSL.Connection] = None
+
+    def serverConnectionForTLS(self, tlsProtocol):
+        self.connection = SSL.Connection(self.ctx, None)
+        return self.connection
+
+
+@implementer(interfaces.IHandshakeListener)
+class _HandshakeWatch(protocol.Protocol):
+    """Sits between Twisted's TLS layer and the protocol it protects.
+
+    Tells its owner when the handshake is done (before any application byte is
+    delivered) or when the connection went away before that; passes everything else on.
+    """
+
+    def __init__(self, inner, done: Callable[[], None], lost: Callable[[object], None]):
+        self.inner = inner
+        self._done = done
+        self._lost = lost
+        self.shaken = False
+
+    def makeConnection(self, transport):
+        # The inner protocol is connected already; Twisted's startTLS never calls this.
+        self.transport = transport
+
+    def handshakeCompleted(self):
+        self.shaken = True
+        done, self._done = self._done, None
+        if done is not None:
+            done()
+
+    def dataReceived(self, data):
+        self.inner.dataReceived(data)
+
+    def connectionLost(self, reason):
+        try:
+            self.inner.connectionLost(reason)
+        finally:
+            lost, self._lost = self._lost, None
+            if lost is not None and not self.shaken:
+                lost(reason)
+
+
+def _raw_transport(transport):
+    """The TCP transport under any policies wrappers."""
+    while isinstance(transport, policies.ProtocolWrapper):
+        transport = transport.transport
+    return transport
+
+
+def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
+              done: Callable[[SSL.Connection], None], failed: Callable[[str], None]):
+    """Start a server-side TLS handshake on a connected TCP ``transport``.
+
+    ``done(connection)`` runs once the handshake is complete and before any application
+    data reaches the protocol; ``failed(why)`` if the connection ends first or the
+    handshake takes longer than ``timeout`` seconds.
+    """
+    tcp = _raw_transport(transport)
+    creator = _Creator(ctx)
+    timer = None
+
+    def on_done():
+        if timer is not None and timer.active():
+            timer.cancel()
+        done(creator.connection)
+
+    def on_lost(reason):
+        if timer is not None and timer.active():
+            timer.cancel()
+        why = getattr(reason, "value", reason)
+        failed(_ssl_reason(why) if isinstance(why, SSL.Error) else str(why))
+
+    watch = _HandshakeWatch(tcp.protocol, on_done, on_lost)
+    tcp.protocol = watch
+    # An active-mode data connection is a TCP client but still the TLS server.
+    tcp.startTLS(creator, normal=not getattr(tcp, "_tlsClientDefault", False))
+    watch.transport = tcp
+    if timeout:
+        def expire():
+            log.info("TLS handshake timed out after {n} seconds", n=timeout)
+            tcp.abortConnection()
+        timer = reactor.callLater(timeout, expire)
+    return creator
+
+
+def session_reused(conn: SSL.Connection) -> bool:
+    """SSL_session_reused(): pyOpenSSL has no wrapper for it (26.4)."""
+    from OpenSSL._util import lib
+    return bool(lib.SSL_session_reused(conn._ssl))
+
+
+def describe(conn: SSL.Connection, data: bool = False, reused: bool = False) -> str:
+    return "%s %sconnection accepted, using cipher %s (%d bits%s)" % (
+        conn.get_protocol_version_name(), "data " if data else "",
+        conn.get_cipher_name(), conn.get_cipher_bits() or 0,
+        ", resumed session" if reused else "")
+
+
+# --------------------------------------------------------------------------- commands
+
+def _reply(name, *args, sent=False):
+    from ftpredis.protocol import Reply
+    code, fmt = REPLIES[name]
+    r = Reply(code, fmt % args if args else fmt)
+    if sent:
+        r.sent = True
+    return r
+
+
+class SessionTLS:
+    """The FTPS state of one control connection."""
+
+    def __init__(self, server_tls: ServerTLS):
+        self.server = server_tls
+        self.ctx: Optional[SSL.Context] = None
+        self.ctrl: Optional[SSL.Connection] = None
+        self.on_ctrl = False        # the control channel is protected now
+        self.used = False           # AUTH succeeded once (PBSZ/PROT are known from then)
+        self.cleared = False        # CCC done
+        self.pbsz = False
+        self.private = False        # PROT P
+
+
+def state(pi) -> Optional[SessionTLS]:
+    """The session's FTPS state, or None when the server has no TLSEngine on."""
+    st = getattr(pi, "_ftps", None)
+    if st is None:
+        server_tls = getattr(pi.factory, "tls", None)
+        if server_tls is None:
+            return None
+        st = pi._ftps = SessionTLS(server_tls)
+    return st
+
+
+def features(pi) -> list:
+    return list(FEATURES) if state(pi) is not None else []
+
+
+def precheck(pi, base: str) -> None:
+    """TLSRequired: refuse ``base`` as mod_tls does (raises the Reply)."""
+    st = state(pi)
+    if st is None or base in UNHINDERED:
+        return
+    cfg = st.server.cfg
+    if not st.on_ctrl:
+        if cfg.required_ctrl or (cfg.required_auth and base in AUTH_COMMANDS):
+            st.server.log("SSL/TLS required but absent on control channel, denying %s "
+                          "command" % base)
+            raise _reply("ctrl_required")
+    if cfg.required_data and not st.private and base in DATA_COMMANDS:
+        st.server.log("SSL/TLS required but absent on data channel, denying %s command"
+                      % base)
+        raise _reply("data_required")
+
+
+def cmd_auth(pi, cmd):
+    st = state(pi)
+    if st is None:
+        raise _reply("not_understood", "AUTH")
+    if cmd.arg is None or not cmd.arg.split():
+        raise _reply("auth_noarg")
+    if st.cleared:
+        st.server.log("Unwilling to accept AUTH after CCC for this session")
+        raise _reply("unwilling")
+    if st.on_ctrl:
+        st.server.log("Unwilling to accept AUTH after AUTH for this session")
+        raise _reply("auth_second")
+    mechanism = cmd.arg.split()[0].upper()
+    if mechanism not in AUTH_MECHANISMS:
+        st.server.log("AUTH %s unsupported, declining" % cmd.arg.split()[0])
+        raise _reply("not_understood", "AUTH")
+    st.server.log("%s requested, starting TLS handshake"
+                  % ("TLS/TLS-C" if mechanism in ("TLS", "TLS-C") else "SSL/TLS-P"))
+    from ftpredis import ban
+    if ban.hook(pi, "on_event", "TLSHandshake"):
+        raise _reply("handshake_failed")        # banned: the session is being ended
+    ctx = st.server.context()
+    # The reply goes out in clear before the handshake; nothing the client sent after
+    # the AUTH line in clear may be taken as a command (STARTTLS injection).
+    pi.sendReply(_reply("auth_ok", mechanism))
+    pi._queue.clear()
+    pi._buf = b""
+    d = defer.Deferred()
+
+    def done(conn):
+        st.ctx, st.ctrl, st.on_ctrl, st.used = ctx, conn, True, True
+        if mechanism in ("SSL", "TLS-P"):
+            st.pbsz = st.private = True     # mod_tls: these imply PBSZ 0, PROT P
+        pi.protocol_name = "ftps"
+        st.server.log(describe(conn))
+        d.callback(_reply("auth_ok", mechanism, sent=True))
+
+    def failed(why):
+        st.server.log("TLS/TLS-C negotiation failed on control channel: %s" % why)
+        pi.end_reason = "TLS handshake failed"
+        d.callback(_reply("handshake_failed", sent=True))
+
+    start_tls(pi.transport, ctx, st.server.cfg.timeout_handshake, st.server.reactor,
+              done, failed)
+    return d
+
+
+def cmd_pbsz(pi, cmd):
+    st = state(pi)
+    if st is None or not st.used:
+        raise _reply("not_understood", "PBSZ")
+    if cmd.arg is None or len(cmd.arg.split()) != 1:
+        raise _reply("invalid_params")
+    if not st.on_ctrl:
+        raise _reply("pbsz_insecure")
+    st.pbsz = True
+    return _reply("pbsz_ok" if cmd.arg.strip() == "0" else "pbsz_other")
+
+
+def cmd_prot(pi, cmd):
+    st = state(pi)
+    if st is None or not st.used:
+        raise _reply("not_understood", "PROT")
+    if cmd.arg is None or len(cmd.arg.split(" ")) != 1:
+        raise _reply("invalid_params")
+    level = cmd.arg
+    cfg = st.server.cfg
+    if level == "C":
+        if cfg.required_data:
+            st.server.log("PROT C not allowed: TLSRequired requires data protection")
+            raise _reply("unwilling")
+        st.private = False
+        st.server.log("Protection set to Clear")
+        return _reply("prot_ok", "Clear")
+    if level == "P":
+        st.private = True
+        st.server.log("Protection set to Private")
+        return _reply("prot_ok", "Private")
+    if level in ("S", "E"):
+        raise _reply("prot_unsupported", level)
+    raise _reply("prot_bad", level)
+
+
+def cmd_ccc(pi, cmd):
+    st = state(pi)
+    if st is None:
+        raise _reply("not_understood", "CCC")
+    if not st.on_ctrl:
+        raise _reply("ccc_insecure")
+    # Twisted's TLS layer cannot hand a connection back to clear text (it closes the
+    # TCP connection on close_notify), so CCC is refused as mod_tls refuses it when
+    # TLSRequired covers the control channel.
+    st.server.log("CCC not supported: unable to clear control channel protection")
+    raise _reply("unwilling")
+
+
+def run_data(pi, conn, body) -> defer.Deferred:
+    """Run the transfer ``body(conn)``, first protecting ``conn`` when PROT P is on.
+
+    A data connection whose handshake fails, or that does not resume the control
+    connection's session when that is required, is closed and the command answered
+    with mod_tls's 425.
+    """
+    st = state(pi)
+    if st is None or not st.private or st.ctx is None:
+        return defer.maybeDeferred(body, conn)
+    server = st.server
+    d = defer.Deferred()
+
+    def done(ssl_conn):
+        reused = session_reused(ssl_conn)
+        if not reused and server.reuse_required:
+            server.log("client did not reuse TLS session, rejecting data connection "
+                       "(see the NoSessionReuseRequired TLSOptions parameter)")
+            server.log("unable to open data connection: TLS negotiation failed")
+            # close_notify first, so the client sees a clean end rather than a reset;
+            # the 425 follows once the connection is gone (or after a short wait).
+            conn.transport.loseConnection()
+            timer = server.reactor.callLater(REFUSE_GRACE, conn.transport.abortConnection)
+
+            def closed(_):
+                if timer.active():
+                    timer.cancel()
+                d.callback(_reply("data_refused"))
+            conn.waitClosed().addBoth(closed)
+            return
+        if reused:
+            server.log("client reused TLS session for data connection")
+        server.log(describe(ssl_conn, data=True, reused=reused))
+        # Synchronously: an upload's sink must be in place before the first decrypted
+        # bytes are delivered, which happens right after this returns.
+        defer.maybeDeferred(body, conn).chainDeferred(d)
+
+    def failed(why):
+        server.log("unable to open data connection: TLS negotiation failed (%s)" % why)
+        if not d.called:
+            d.callback(_reply("data_refused"))
+
+    start_tls(conn.transport, st.ctx, server.cfg.timeout_handshake, server.reactor,
+              done, failed)
+    conn.transport.resumeProducing()        # the handshake needs reading
+    return d

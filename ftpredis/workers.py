@@ -1,0 +1,247 @@
+# -*- test-case-name: tests.test_perf_features -*-
+"""Worker processes: ``ServerWorkers N`` puts every core to work.
+
+One reactor is one core.  With ``ServerWorkers N`` (main server context, default 1) the
+ftpredis process binds its listening sockets as usual, then, once it has switched to its
+``User``/``Group``, starts ``N - 1`` worker processes that inherit those sockets
+(``reactor.adoptStreamPort``) and serve connections beside it.  The kernel hands each new
+connection to whichever process calls ``accept()`` first, so a busy process takes fewer.
+Each process has its own Redis sink (its own connections, batches and buffer); a session
+lives entirely in the process that accepted it, so its records keep their order.
+
+What follows the parent:
+
+* SIGTERM: the parent stops accepting, ends its sessions, then sends SIGTERM to the
+  workers, which do the same (each flushes its own sink) and exit; the parent waits for
+  them (``--shutdown-timeout`` plus a grace) before flushing its own sink.
+* SIGHUP: forwarded to the workers; each re-reads the config.  New addresses or ports are
+  bound by the parent only: restart to have workers serve them.
+* A worker that dies is started again (at most once a second).
+* The parent dying takes the workers with it (``PR_SET_PDEATHSIG``).
+
+This module also raises the process's open-files limit to its hard limit at start (many
+idle sessions need many descriptors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import socket
+import sys
+from typing import Dict, List, Optional, Tuple
+
+from twisted.internet import defer, endpoints, protocol
+from twisted.logger import Logger
+
+log = Logger()
+
+#: In a worker: (ip, port) -> (inherited file descriptor, family); see adopted_endpoint.
+ADOPTED: Dict[Tuple[str, int], Tuple[int, int]] = {}
+IN_WORKER = False
+
+
+def raise_fd_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit; returns the new soft limit."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ValueError, OSError):
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def adopted_endpoint(reactor, ip: str, port: int):
+    """In a worker, the endpoint adopting the parent's socket for ``ip:port`` (or None)."""
+    found = ADOPTED.pop((ip, port), None)
+    if found is None:
+        return None
+    fd, family = found
+    return endpoints.AdoptedStreamServerEndpoint(reactor, fd, family)
+
+
+def _listening_fd(listener) -> Optional[int]:
+    d = getattr(listener, "_waitingForPort", None)
+    port = getattr(d, "result", None)
+    fileno = getattr(port, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        return fileno()
+    except Exception:
+        return None
+
+
+class _WorkerProtocol(protocol.ProcessProtocol):
+    def __init__(self, pool, index):
+        self.pool = pool
+        self.index = index
+        self.ended = defer.Deferred()
+
+    def processEnded(self, reason):
+        d, self.ended = self.ended, None
+        self.pool._ended(self, reason)
+        if d is not None:
+            d.callback(None)
+
+
+class WorkerPool:
+    """The parent's side: starts, restarts, signals and stops the worker processes."""
+
+    def __init__(self, service, count: int, reactor):
+        self.service = service
+        self.count = count
+        self.reactor = reactor
+        self.procs: Dict[int, Tuple[_WorkerProtocol, object]] = {}
+        self.stopping = False
+        self._fds: List[Tuple[int, str, int, int]] = []
+
+    def start(self) -> bool:
+        for (ip, port), listener in sorted(self.service.listeners().items()):
+            fd = _listening_fd(listener)
+            if fd is None:
+                log.warn("ServerWorkers: cannot find the socket of {ip}:{port}; no workers",
+                         ip=ip, port=port)
+                return False
+            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            self._fds.append((fd, ip, port, family))
+        for i in range(1, self.count):
+            self._spawn(i)
+        log.info("ServerWorkers: {n} worker process(es) started beside pid {pid}",
+                 n=self.count - 1, pid=os.getpid())
+        return True
+
+    def _argv(self) -> List[str]:
+        svc = self.service
+        argv = [sys.executable, "-c", "from ftpredis.workers import main; main()",
+                "--config", os.path.abspath(svc.path),
+                "--shutdown-timeout", str(svc.shutdown_timeout),
+                "--parent", str(os.getpid())]
+        for name in svc.defines:
+            argv += ["-D", name]
+        for fd, ip, port, family in self._fds:
+            argv += ["--fd", "%d,%s,%d,%d" % (fd, ip, port, family)]
+        return argv
+
+    def _spawn(self, index: int):
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"]
+                                    if env.get("PYTHONPATH") else "")
+        child_fds = {0: 0, 1: 1, 2: 2}
+        for fd, _, _, _ in self._fds:
+            child_fds[fd] = fd
+        proto = _WorkerProtocol(self, index)
+        transport = self.reactor.spawnProcess(proto, sys.executable, self._argv(), env=env,
+                                              childFDs=child_fds)
+        self.procs[index] = (proto, transport)
+
+    def _ended(self, proto, reason):
+        if self.procs.get(proto.index, (None,))[0] is proto:
+            del self.procs[proto.index]
+        if self.stopping:
+            return
+        log.warn("ServerWorkers: worker {i} ended ({reason}); starting it again",
+                 i=proto.index, reason=reason.getErrorMessage())
+        self.reactor.callLater(1.0, lambda: self.stopping or self._spawn(proto.index))
+
+    def signal(self, signum):
+        for _, transport in list(self.procs.values()):
+            try:
+                transport.signalProcess(signum)
+            except Exception:
+                pass
+
+    @defer.inlineCallbacks
+    def stop(self, timeout: float):
+        """SIGTERM every worker; fires once all have exited (SIGKILL after ``timeout``)."""
+        self.stopping = True
+        waits = [p.ended for p, _ in self.procs.values() if p.ended is not None]
+        self.signal(signal.SIGTERM)
+        if not waits:
+            return
+        everything = defer.DeferredList(waits, consumeErrors=True)
+        timer = self.reactor.callLater(timeout, self.signal, signal.SIGKILL)
+        yield everything
+        if timer.active():
+            timer.cancel()
+
+
+def start(service, reactor) -> Optional[WorkerPool]:
+    """Called by the service once it listens (and has dropped privileges)."""
+    raise_fd_limit()
+    if IN_WORKER:
+        return None
+    count = getattr(service.config.servers[0], "server_workers", 1) if service.config.servers \
+        else 1
+    if count <= 1:
+        return None
+    pool = WorkerPool(service, count, reactor)
+    if not pool.start():
+        return None
+    return pool
+
+
+# --------------------------------------------------------------------------- the worker
+
+def _die_with_parent():
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def main(argv=None):
+    """A worker process: ``python -c 'from ftpredis.workers import main; main()' ...``."""
+    global IN_WORKER
+    ap = argparse.ArgumentParser(prog="ftpredis-worker")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--shutdown-timeout", type=float, default=10.0)
+    ap.add_argument("--parent", type=int, default=None)
+    ap.add_argument("-D", action="append", default=[], dest="defines")
+    ap.add_argument("--fd", action="append", default=[])
+    args = ap.parse_args(argv)
+    _die_with_parent()
+    if args.parent is not None and os.getppid() != args.parent:
+        return 0                        # the parent is already gone
+    IN_WORKER = True
+    for spec in args.fd:
+        fd, ip, port, family = spec.split(",")
+        ADOPTED[(ip, int(port))] = (int(fd), int(family))
+
+    from twisted.internet import reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)],
+                                     redirectStandardIO=False)
+    from ftpredis.config import ConfigErrors, load_config
+    from ftpredis.service import FTPRedisService
+
+    try:
+        config = load_config(args.config, tuple(args.defines))
+        svc = FTPRedisService(config, args.config, tuple(args.defines),
+                              shutdown_timeout=args.shutdown_timeout)
+    except ConfigErrors as e:
+        for error in e.errors:
+            sys.stderr.write("ftpredis worker: %s\n" % (error,))
+        return 1
+    for fd, _ in list(ADOPTED.values()):
+        os.close(fd)                    # sockets this config no longer listens on
+    ADOPTED.clear()
+    svc.privilegedStartService()
+    reactor.callWhenRunning(svc.startService)
+    reactor.addSystemEventTrigger("before", "shutdown", svc.stopService)
+    log.info("ftpredis worker {pid} serving", pid=os.getpid())
+    reactor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
