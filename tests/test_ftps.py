@@ -1,0 +1,578 @@
+# -*- test-case-name: tests.test_ftps -*-
+"""FTPS (ftpredis.tls) driven over loopback by ftplib.FTP_TLS, curl and lftp, with
+certificates generated here; and the mod_tls directives through load_config/--check."""
+
+from __future__ import annotations
+
+import datetime
+import ftplib
+import io
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import textwrap
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from twisted.internet import defer
+from twisted.trial import unittest
+
+from ftpredis.config import ConfigErrors, format_check_report, load_config
+from ftpredis.events import CONNECT
+from ftpredis.tls import TLSConfig
+from tests.ftphelpers import FTPServerMixin, PASSWORD, USER
+
+_PKI = {}
+
+
+def _name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _write_key(path, key):
+    with open(path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
+
+
+def make_pki(directory):
+    """A CA, a server certificate for 127.0.0.1 signed by it (RSA), an EC one, and an
+    unrelated RSA key; generated once per test run."""
+    if directory in _PKI:
+        return _PKI[directory]
+    os.makedirs(directory, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(_name("ftpredis test CA"))
+          .issuer_name(_name("ftpredis test CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    paths = {"ca": os.path.join(directory, "ca.pem")}
+    with open(paths["ca"], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                       x509.DNSName("localhost")])
+    for kind, key in (("rsa", rsa.generate_private_key(65537, 2048)),
+                      ("ec", ec.generate_private_key(ec.SECP256R1()))):
+        cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1"))
+                .issuer_name(ca.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=30))
+                .add_extension(san, critical=False)
+                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                               critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        paths[kind + "_cert"] = os.path.join(directory, kind + "-cert.pem")
+        paths[kind + "_key"] = os.path.join(directory, kind + "-key.pem")
+        with open(paths[kind + "_cert"], "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        _write_key(paths[kind + "_key"], key)
+        os.chmod(paths[kind + "_key"], 0o600)
+    paths["other_key"] = os.path.join(directory, "other-key.pem")
+    _write_key(paths["other_key"], rsa.generate_private_key(65537, 2048))
+    _PKI[directory] = paths
+    return paths
+
+
+def pki():
+    return make_pki(os.path.abspath(os.path.join("_ftps_pki")))
+
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """ftplib.FTP_TLS resuming the control session on data connections, as curl, lftp
+    and FileZilla do (stock ftplib does not, bpo-19500)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+
+
+class FTPSMixin(FTPServerMixin):
+    tls_options: dict = {}
+
+    def setUp(self):
+        self.pki = pki()
+        opts = dict(engine=True, rsa_cert=self.pki["rsa_cert"], rsa_key=self.pki["rsa_key"],
+                    timeout_handshake=10)
+        opts.update(self.tls_options)
+        self.server_options = dict(self.server_options, tls=TLSConfig(**opts))
+        FTPServerMixin.setUp(self)
+
+    def context(self):
+        ctx = ssl.create_default_context(cafile=self.pki["ca"])
+        return ctx
+
+    def tls_client(self, cls=ReusingFTP_TLS, login=True, prot_p=True):
+        f = cls(context=self.context(), encoding="utf-8")
+        f.connect("127.0.0.1", self.port, timeout=10)
+        if login:
+            f.login(USER, PASSWORD)       # FTP_TLS.login sends AUTH TLS first
+            if prot_p:
+                f.prot_p()
+        return f
+
+    def raw(self, lines, secure_after_auth=True):
+        """Send ``lines`` one by one on a raw socket; returns the replies (lists)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        f = s.makefile("rb")
+
+        def read():
+            out = []
+            while True:
+                line = f.readline().decode().rstrip("\r\n")
+                out.append(line)
+                if len(line) > 3 and line[3] == " " and line[:3].isdigit():
+                    return out
+        read()
+        replies = []
+        for line in lines:
+            s.sendall(line.encode() + b"\r\n")
+            r = read()
+            replies.append(r[-1] if len(r) == 1 else r)
+            if line.upper().startswith("AUTH") and r[-1].startswith("234") \
+                    and secure_after_auth:
+                s = self.context().wrap_socket(s, server_hostname="127.0.0.1")
+                f = s.makefile("rb")
+        s.close()
+        return replies
+
+    def curl(self, *args):
+        cmd = ["curl", "-sS", "--ssl-reqd", "--cacert", self.pki["ca"], "--max-time", "20",
+               "-u", "%s:%s" % (USER, PASSWORD)] + list(args)
+        return subprocess.run(cmd, capture_output=True, timeout=30)
+
+    def lftp(self, script):
+        prelude = ("set ftp:ssl-force true; set ftp:ssl-protect-data true; "
+                   "set ssl:ca-file %s; set ssl:verify-certificate true; "
+                   "set net:max-retries 1; set net:timeout 10; set cmd:fail-exit true; "
+                   % self.pki["ca"])
+        cmd = ["lftp", "-u", "%s,%s" % (USER, PASSWORD), "-p", str(self.port),
+               "-e", prelude + script + "; bye", "127.0.0.1"]
+        return subprocess.run(cmd, capture_output=True, timeout=30,
+                              env=dict(os.environ, HOME=os.path.dirname(self.home)))
+
+
+class CommandTests(FTPSMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_feat_lists_tls(self):
+        def run():
+            f = self.client(login=False)
+            feat = f.sendcmd("FEAT")
+            f.quit()
+            return feat.splitlines()
+        feat = yield self.inThread(run)
+        for word in (" AUTH TLS", " CCC", " PBSZ", " PROT"):
+            self.assertIn(word, feat)
+        body = feat[1:-1]
+        self.assertEqual(body, sorted(body))
+
+    @defer.inlineCallbacks
+    def test_replies_before_auth(self):
+        replies = yield self.inThread(self.raw, ["PBSZ 0", "PROT P", "CCC", "AUTH",
+                                                 "AUTH FOO", "QUIT"])
+        self.assertEqual(replies, ["500 PBSZ not understood", "500 PROT not understood",
+                                   "530 Please login with USER and PASS",
+                                   "504 AUTH requires at least one argument",
+                                   "500 AUTH not understood", "221 Goodbye."])
+
+    @defer.inlineCallbacks
+    def test_replies_after_auth(self):
+        replies = yield self.inThread(self.raw, [
+            "AUTH tls", "AUTH TLS", "AUTH SSL", "PROT P", "PBSZ", "PBSZ 1", "PBSZ 0", "PROT",
+            "PROT X", "PROT S", "PROT E", "PROT c", "PROT C", "PROT P", "PROT P extra",
+            "USER " + USER, "PASS " + PASSWORD, "CCC", "QUIT"])
+        self.assertEqual(replies, [
+            "234 AUTH TLS successful", "503 Unwilling to accept second AUTH",
+            "503 Unwilling to accept second AUTH", "200 Protection set to Private",
+            "501 Invalid number of parameters", "200 PBSZ=0 successful",
+            "200 PBSZ 0 successful", "501 Invalid number of parameters",
+            "504 PROT X unsupported", "536 PROT S unsupported", "536 PROT E unsupported",
+            "504 PROT c unsupported", "200 Protection set to Clear",
+            "200 Protection set to Private", "501 Invalid number of parameters",
+            "331 Password required for alice", "230 User alice logged in",
+            "534 Unwilling to accept security parameters", "221 Goodbye."])
+        auth = self.commands("AUTH")
+        self.assertEqual([(e.response_code, e.protocol) for e in auth],
+                         [(234, "ftps"), (503, "ftps"), (503, "ftps")])
+        self.assertEqual(self.events[0].kind, CONNECT)
+        self.assertEqual(self.events[0].protocol, "ftp")
+        self.assertTrue(all(e.protocol == "ftps" for e in self.events[2:]))
+
+    @defer.inlineCallbacks
+    def test_auth_ssl_protects_data(self):
+        self.write("a.txt", b"hello\n")
+
+        def run():
+            f = self.tls_client(login=False)
+            f.auth = lambda: None
+            resp = f.voidcmd("AUTH SSL")
+            f.sock = f.context.wrap_socket(f.sock, server_hostname="127.0.0.1")
+            f.file = f.sock.makefile("r", encoding=f.encoding)
+            ftplib.FTP.login(f, USER, PASSWORD)
+            f._prot_p = True                    # AUTH SSL implies PROT P (mod_tls)
+            data = f.nlst()
+            f.quit()
+            return resp, data
+        resp, data = yield self.inThread(run)
+        self.assertEqual(resp, "234 AUTH SSL successful")
+        self.assertEqual(data, ["a.txt"])
+
+    @defer.inlineCallbacks
+    def test_plain_pipelined_after_auth_is_dropped(self):
+        # Lines sent in clear behind AUTH TLS are never taken as commands.
+        def run():
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"AUTH TLS\r\nUSER alice\r\n")
+            first = f.readline()
+            t = self.context().wrap_socket(s, server_hostname="127.0.0.1")
+            t.sendall(b"NOOP\r\n")
+            second = t.recv(1000)
+            t.close()
+            return first, second
+        first, second = yield self.inThread(run)
+        self.assertEqual(first, b"234 AUTH TLS successful\r\n")
+        self.assertEqual(second, b"200 NOOP command successful\r\n")
+        self.assertEqual([e.verb for e in self.commands()], ["AUTH", "NOOP"])
+
+    @defer.inlineCallbacks
+    def test_handshake_failure_is_an_event(self):
+        def run():
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"AUTH TLS\r\n")
+            f.readline()
+            s.sendall(b"HELP\r\n" * 200)       # not a ClientHello
+            try:
+                rest = s.recv(1000)
+            except OSError:
+                rest = b""
+            s.close()
+            return rest
+        yield self.inThread(run)
+        yield self.waitExits()
+        auth = self.last("AUTH")
+        self.assertEqual((auth.response_code, auth.response_msg, auth.protocol),
+                         (421, "TLS handshake failed", "ftp"))
+        self.assertEqual(self.exits()[0].session_end_reason, "TLS handshake failed")
+
+
+class TransferTests(FTPSMixin, unittest.TestCase):
+
+    def _session(self, passive):
+        payload = os.urandom(300000)
+        self.write("down.bin", payload)
+
+        def run():
+            f = self.tls_client()
+            f.set_pasv(passive)
+            names = f.nlst()
+            lines = []
+            f.retrlines("LIST", lines.append)
+            got = io.BytesIO()
+            f.retrbinary("RETR down.bin", got.write)
+            f.storbinary("STOR up.bin", io.BytesIO(payload[::-1]))
+            stou = f.storbinary("STOU", io.BytesIO(b"unique"))
+            facts = dict(f.mlsd())
+            f.quit()
+            return names, lines, got.getvalue(), stou, facts
+        return payload, run
+
+    @defer.inlineCallbacks
+    def test_ftplib_passive(self):
+        payload, run = self._session(True)
+        names, lines, got, stou, facts = yield self.inThread(run)
+        yield self.waitExits()
+        self.assertEqual(names, ["down.bin"])
+        self.assertEqual(len(lines), 1)
+        self.assertTrue(lines[0].endswith(" down.bin"))
+        self.assertEqual(got, payload)
+        with open(self.path("up.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload[::-1])
+        retr = self.last("RETR")
+        self.assertEqual((retr.response_code, retr.protocol, retr.transfer_status,
+                          retr.bytes_sent), (226, "ftps", "success", len(payload)))
+        self.assertEqual(self.last("STOR").bytes_sent, len(payload))
+        self.assertEqual(stou, "226 Transfer complete")
+        self.assertEqual(self.last("STOU").protocol, "ftps")
+        self.assertEqual(facts["down.bin"]["size"], str(len(payload)))
+        self.assertEqual(self.last("MLSD").response_code, 226)
+        self.assertEqual(self.last("PROT").response_msg, "Protection set to Private")
+
+
+    @defer.inlineCallbacks
+    def test_ftplib_active(self):
+        self.server_options = dict(self.server_options)
+        payload, run = self._session(False)
+        names, lines, got, stou, facts = yield self.inThread(run)
+        self.assertEqual(got, payload)
+        with open(self.path("up.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload[::-1])
+        self.assertEqual(self.last("RETR").transfer_status, "success")
+        self.assertEqual(self.last("PORT").protocol, "ftps")
+
+    @defer.inlineCallbacks
+    def test_no_session_reuse_refused(self):
+        self.write("a.txt", b"x")
+
+        def run():
+            f = self.tls_client(cls=ftplib.FTP_TLS)       # stock: no session reuse
+            try:
+                f.nlst()
+            except ftplib.error_temp as e:
+                err = str(e)
+            else:
+                err = None
+            # The session goes on: a resuming data connection works.
+            f.__class__ = ReusingFTP_TLS
+            names = f.nlst()
+            f.quit()
+            return err, names
+        err, names = yield self.inThread(run)
+        self.assertEqual(err, "425 Unable to build data connection: Operation not permitted")
+        self.assertEqual(names, ["a.txt"])
+        first = self.commands("NLST")[0]
+        self.assertEqual((first.response_code, first.transfer_status),
+                         (425, "failed"))
+
+    @defer.inlineCallbacks
+    def test_prot_c_data_in_clear(self):
+        self.write("a.txt", b"x")
+
+        def run():
+            f = self.tls_client(cls=ftplib.FTP_TLS)
+            f.prot_c()
+            names = f.nlst()
+            f.quit()
+            return names
+        names = yield self.inThread(run)
+        self.assertEqual(names, ["a.txt"])
+
+    @defer.inlineCallbacks
+    def test_curl(self):
+        payload = os.urandom(200000)
+        self.write("c.bin", payload)
+        src = os.path.join(os.path.dirname(self.home), "src.bin")
+        with open(src, "wb") as f:
+            f.write(payload[::-1])
+        out = os.path.join(os.path.dirname(self.home), "out.bin")
+        base = "ftp://127.0.0.1:%d/" % self.port
+        listing = yield self.inThread(self.curl, base)
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertIn(b" c.bin", listing.stdout)
+        down = yield self.inThread(self.curl, "-o", out, base + "c.bin")
+        self.assertEqual(down.returncode, 0, down.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), payload)
+        up = yield self.inThread(self.curl, "-T", src, base + "up.bin")
+        self.assertEqual(up.returncode, 0, up.stderr)
+        with open(self.path("up.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload[::-1])
+        self.assertEqual({e.protocol for e in self.commands("PASS")}, {"ftps"})
+        self.assertEqual([e.response_code for e in self.commands("STOR")], [226])
+
+    @defer.inlineCallbacks
+    def test_lftp(self):
+        payload = os.urandom(150000)
+        self.write("l.bin", payload)
+        work = os.path.dirname(self.home)
+        with open(os.path.join(work, "put.bin"), "wb") as f:
+            f.write(payload[::-1])
+        r = yield self.inThread(
+            self.lftp, "ls; get l.bin -o %s/got.bin; put %s/put.bin -o put.bin"
+            % (work, work))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"l.bin", r.stdout)
+        with open(os.path.join(work, "got.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload)
+        with open(self.path("put.bin"), "rb") as f:
+            self.assertEqual(f.read(), payload[::-1])
+        self.assertEqual(self.last("PROT").response_code, 200)
+        self.assertEqual(self.last("STOR").protocol, "ftps")
+
+
+class NoReuseRequiredTests(FTPSMixin, unittest.TestCase):
+    tls_options = {"options": frozenset({"NoSessionReuseRequired"})}
+
+    @defer.inlineCallbacks
+    def test_stock_ftplib_allowed(self):
+        self.write("a.txt", b"x")
+
+        def run():
+            f = self.tls_client(cls=ftplib.FTP_TLS)
+            names = f.nlst()
+            f.quit()
+            return names
+        names = yield self.inThread(run)
+        self.assertEqual(names, ["a.txt"])
+
+
+class RequiredTests(FTPSMixin, unittest.TestCase):
+    tls_options = {"required_ctrl": True, "required_data": True}
+
+    @defer.inlineCallbacks
+    def test_plain_login_refused(self):
+        replies = yield self.inThread(self.raw, ["USER " + USER, "PASS " + PASSWORD, "PWD",
+                                                 "FEAT", "QUIT"])
+        self.assertEqual(replies[:3], ["550 SSL/TLS required on the control channel"] * 3)
+        self.assertEqual(replies[4], "221 Goodbye.")
+        self.assertIsNone(self.last("PASS").user)
+
+    @defer.inlineCallbacks
+    def test_data_protection_required(self):
+        def run():
+            f = self.tls_client(cls=ReusingFTP_TLS, prot_p=False)
+            errors = []
+            for call in (lambda: f.voidcmd("PROT C"), f.nlst):
+                try:
+                    call()
+                except ftplib.Error as e:
+                    errors.append(str(e))
+            f.prot_p()
+            names = f.nlst()
+            f.quit()
+            return errors, names
+        errors, names = yield self.inThread(run)
+        self.assertEqual(errors, ["534 Unwilling to accept security parameters",
+                                  "522 SSL/TLS required on the data channel"])
+        self.assertEqual(names, [])
+
+
+class AuthRequiredTests(FTPSMixin, unittest.TestCase):
+    tls_options = {"required_auth": True}
+
+    @defer.inlineCallbacks
+    def test_only_login_needs_tls(self):
+        replies = yield self.inThread(self.raw, ["SYST", "USER " + USER, "AUTH TLS",
+                                                 "USER " + USER, "QUIT"])
+        self.assertEqual(replies, ["215 UNIX Type: L8",
+                                   "550 SSL/TLS required on the control channel",
+                                   "234 AUTH TLS successful",
+                                   "331 Password required for alice", "221 Goodbye."])
+
+
+class EngineOffTests(FTPServerMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_no_tls(self):
+        def run():
+            f = self.client(login=False)
+            feat = f.sendcmd("FEAT")
+            try:
+                f.sendcmd("AUTH TLS")
+            except ftplib.error_perm as e:
+                err = str(e)
+            f.quit()
+            return feat, err
+        feat, err = yield self.inThread(run)
+        self.assertNotIn("AUTH", feat)
+        self.assertEqual(err, "500 AUTH not understood")
+
+
+class ConfigTests(unittest.TestCase):
+
+    def conf(self, body):
+        self.pki = pki()
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(body) % self.pki)
+        return path
+
+    def test_full_config(self):
+        path = self.conf("""\
+            Port 0
+            <IfModule mod_tls.c>
+              TLSEngine on
+              TLSProtocol TLSv1.2 TLSv1.3
+              TLSRSACertificateFile %(rsa_cert)s
+              TLSRSACertificateKeyFile %(rsa_key)s
+              TLSECCertificateFile %(ec_cert)s
+              TLSECCertificateKeyFile %(ec_key)s
+              TLSCertificateChainFile %(ca)s
+              TLSCACertificateFile %(ca)s
+              TLSVerifyClient optional
+              TLSRequired auth+data
+              TLSCipherSuite HIGH:!aNULL
+              TLSOptions NoSessionReuseRequired AllowClientRenegotiations
+              TLSTimeoutHandshake 30
+              TLSSessionCache redis: 600
+            </IfModule>
+            """)
+        config = load_config(path)
+        tls = config.servers[0].tls
+        self.assertTrue(tls.engine)
+        self.assertEqual(tls.protocols, frozenset({"TLSv1.2", "TLSv1.3"}))
+        self.assertEqual((tls.required_ctrl, tls.required_data, tls.required_auth),
+                         (False, True, True))
+        self.assertEqual(tls.verify_client, "optional")
+        self.assertEqual(tls.options, frozenset({"NoSessionReuseRequired",
+                                                 "AllowClientRenegotiations"}))
+        self.assertEqual((tls.timeout_handshake, tls.session_timeout), (30, 600))
+        self.assertTrue(any("TLSSessionCache" in w and "not shared" in w
+                            for w in config.warnings))
+        from ftpredis.tls import ServerTLS
+        ServerTLS(tls).context()        # both certificates load into one context
+
+    def test_key_mismatch_found_by_check(self):
+        path = self.conf("""\
+            TLSEngine on
+            TLSRSACertificateFile %(rsa_cert)s
+            TLSRSACertificateKeyFile %(other_key)s
+            """)
+        code, text = format_check_report(path)
+        self.assertEqual(code, 1)
+        self.assertIn("TLSRSACertificateKeyFile: private key '%s' does not match "
+                      "certificate" % self.pki["other_key"], text)
+        self.assertIn("line 3 of '%s'" % path, text)
+
+    def test_bad_files(self):
+        garbage = os.path.abspath(self.mktemp())
+        with open(garbage, "w") as f:
+            f.write("not a certificate\n")
+        path = self.conf("""\
+            TLSEngine on
+            TLSRSACertificateFile %s
+            TLSRSACertificateKeyFile /nonexistent/key.pem
+            TLSECCertificateFile %%(rsa_cert)s
+            TLSECCertificateKeyFile %%(ec_key)s
+            TLSRequired sometimes
+            TLSProtocol SSLv3
+            TLSOptions Bogus
+            TLSCipherSuite NOSUCHCIPHER
+            """ % garbage)
+        with self.assertRaises(ConfigErrors) as cm:
+            load_config(path)
+        text = [str(e) for e in cm.exception.errors]
+        expect = [(2, "holds no PEM certificate"), (3, "unable to read '/nonexistent/key.pem'"),
+                  (5, "does not match certificate"), (6, "unknown TLSRequired setting"),
+                  (7, "SSLv3 is not supported"), (8, "unknown TLSOption 'Bogus'"),
+                  (9, "no usable cipher")]
+        self.assertEqual(len(text), len(expect), text)
+        for (line, words), message in zip(expect, text):
+            self.assertIn(words, message)
+            self.assertIn("line %d of" % line, message)
+
+    def test_engine_needs_certificate(self):
+        path = self.conf("""\
+            TLSEngine on
+            """)
+        with self.assertRaises(ConfigErrors) as cm:
+            load_config(path)
+        self.assertIn("no server certificate configured", str(cm.exception.errors[0]))
