@@ -1069,3 +1069,22 @@ def directive_reference() -> str:
         out.append("     - %s" % ("yes" if d.effect else "none (warning)"))
         out.append("     - %s" % _rst(d.doc))
     return "\n".join(out) + "\n"
+
+
+REFERENCE_HEAD = """Configuration directives
+========================
+
+This page is generated from the directive table in ``ftpredis/config/directives.py``
+(the same table that drives parsing, validation and ``--check``); regenerate it with::
+
+    python3 -m ftpredis.config > doc/directives.rst
+
+"Effect: no" marks directives ProFTPD has that ftpredis accepts with a warning and
+ignores.
+
+"""
+
+
+def reference_page() -> str:
+    """doc/directives.rst, whole."""
+    return REFERENCE_HEAD + directive_reference()

@@ -1,0 +1,17 @@
+"""The shipped directive reference is the one the directive table generates."""
+
+import os
+
+from twisted.trial import unittest
+
+from ftpredis.config.directives import reference_page
+from tests.e2e import REPO
+
+
+class DirectiveReferenceTests(unittest.TestCase):
+    def test_reference_is_current(self):
+        with open(os.path.join(REPO, "doc", "directives.rst"), encoding="utf-8") as f:
+            shipped = f.read()
+        self.assertEqual(shipped, reference_page(),
+                         "doc/directives.rst is stale: run "
+                         "python3 -m ftpredis.config > doc/directives.rst")
