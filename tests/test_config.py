@@ -889,8 +889,6 @@ class ReportTests(_Base):
         self.assertTrue(text.startswith(".. list-table::"))
         for d in TABLE:
             self.assertIn("``%s``" % d.name, text)
-        try:
-            from docutils.core import publish_doctree
-        except ImportError:
-            return
+        from docutils.core import publish_doctree
+
         publish_doctree(text, settings_overrides={"report_level": 2, "halt_level": 2})

@@ -15,3 +15,12 @@ class DirectiveReferenceTests(unittest.TestCase):
         self.assertEqual(shipped, reference_page(),
                          "doc/directives.rst is stale: run "
                          "python3 -m ftpredis.config > doc/directives.rst")
+
+
+class ReadmeTests(unittest.TestCase):
+    def test_readme_is_valid_rst(self):
+        """README.rst is the package's long description: it must render without errors."""
+        from docutils.core import publish_doctree
+
+        with open(os.path.join(REPO, "README.rst"), encoding="utf-8") as f:
+            publish_doctree(f.read(), settings_overrides={"report_level": 2, "halt_level": 2})
