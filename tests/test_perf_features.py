@@ -1,0 +1,245 @@
+"""Functional tests of the performance machinery: sendfile RETR (ftpredis.fastpath), the
+login fast path (ftpredis.fastcrypt) and worker processes (ftpredis.workers).
+
+Benchmarks are not tests: nothing here measures or asserts a time.
+"""
+
+import ftplib
+import json
+import os
+import signal
+import socket
+import time
+
+from twisted.internet import defer
+from twisted.trial import unittest
+
+from ftpredis import fastcrypt, fastpath
+from ftpredis.auth import hash_password, verify_password
+from ftpredis.config import load_config
+from ftpredis.service import FTPRedisService
+from tests import e2e
+from tests.redisserver import RedisServerMixin
+
+CONFIG = r"""
+ServerName          "perf"
+DefaultAddress      127.0.0.1
+Port                {port}
+AuthUserFile        {base}/ftpd.passwd
+AuthGroupFile       {base}/ftpd.group
+RequireValidShell   off
+DefaultRoot         ~
+AllowOverwrite      on
+RedisEngine         on
+RedisServer         127.0.0.1:{redis_port}
+LogFormat           every "%m %s %b %P"
+RedisLogOnEvent     ALL every
+"""
+
+BIG = os.urandom(256 * 1024) * 12          # 3 MiB, several sendfile rounds
+
+
+class _Site(RedisServerMixin):
+    def setUp(self):
+        super().setUp()
+        self.base = os.path.abspath(self.mktemp())
+        self.port = e2e.free_port()
+        self.conf = e2e.write_site(self.base, self.config_body, port=self.port,
+                                   redis_port=self.redis.port)
+        self.db = self.redis.client()
+        with open(os.path.join(e2e.home(self.base), "big.bin"), "wb") as f:
+            f.write(BIG)
+        with open(os.path.join(e2e.home(self.base), "text.txt"), "wb") as f:
+            f.write(b"one\ntwo\nthree\n" * 1000)
+
+    config_body = CONFIG
+
+    @defer.inlineCallbacks
+    def records(self, n):
+        """(command, response code, bytes_sent, pid) of each record."""
+        raw = yield e2e.wait_records(self.db, b"every", n)
+        out = []
+        for r in raw:
+            d = json.loads(r)
+            out.append((d.get("command"), d.get("response_code"), d.get("bytes_sent"),
+                        d.get("pid")))
+        return out
+
+
+class SendfileRetrTests(_Site, unittest.TestCase):
+    """Binary RETR over plain TCP goes through os.sendfile; the bytes, the REST offset,
+    ASCII mode and an aborted transfer all behave as with the ordinary producer."""
+
+    def setUp(self):
+        super().setUp()
+        self.service = FTPRedisService(load_config(self.conf))
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.calls = []
+        real = os.sendfile
+
+        def counting(*args):
+            self.calls.append(args[3])
+            return real(*args)
+        self.patch(os, "sendfile", counting)
+
+    @defer.inlineCallbacks
+    def test_binary_and_rest(self):
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            whole, tail = bytearray(), bytearray()
+            ftp.retrbinary("RETR big.bin", whole.extend)
+            ftp.retrbinary("RETR big.bin", tail.extend, rest=1000001)
+            ftp.quit()
+            return bytes(whole), bytes(tail)
+        whole, tail = yield e2e.in_thread(session)
+        self.assertEqual(whole, BIG)
+        self.assertEqual(tail, BIG[1000001:])
+        self.assertTrue(self.calls, "os.sendfile was not used")
+        records = yield self.records(10)
+        retrs = [r for r in records if r[0] == "RETR"]
+        self.assertEqual([(r[1], r[2]) for r in retrs],
+                         [(226, len(BIG)), (226, len(BIG) - 1000001)])
+
+    @defer.inlineCallbacks
+    def test_ascii_uses_the_producer(self):
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            lines = []
+            ftp.sendcmd("TYPE A")
+            ftp.retrlines("RETR text.txt", lines.append)
+            ftp.quit()
+            return lines
+        lines = yield e2e.in_thread(session)
+        self.assertEqual(lines, ["one", "two", "three"] * 1000)
+        self.assertEqual(self.calls, [])
+
+    @defer.inlineCallbacks
+    def test_aborted_transfer(self):
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            ftp.voidcmd("TYPE I")
+            conn = ftp.transfercmd("RETR big.bin")
+            # Shrink our receive window so the server is still sending when we go.
+            conn.recv(1000)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            conn.close()                 # RST
+            final = ftp.getmultiline()
+            after = ftp.sendcmd("NOOP")
+            ftp.quit()
+            return final, after
+        final, after = yield e2e.in_thread(session)
+        self.assertTrue(final.startswith("426") or final.startswith("226"), final)
+        self.assertTrue(after.startswith("200"), after)
+        records = yield self.records(9)
+        retr = [r for r in records if r[0] == "RETR"][0]
+        self.assertEqual(retr[1], int(final[:3]))
+        self.assertLessEqual(retr[2], len(BIG))
+        self.assertEqual(records[-1][0], "EXIT")
+
+
+class FastpathUnitTests(unittest.TestCase):
+    def test_plain_tcp_refuses_other_transports(self):
+        from twisted.internet.testing import StringTransport
+        self.assertIsNone(fastpath.plain_tcp(StringTransport()))
+        t = StringTransport()
+        fastpath.write_now(t, b"220 hi\r\n")
+        self.assertEqual(t.value(), b"220 hi\r\n")
+
+
+class LoginFastPathTests(unittest.TestCase):
+    def test_libcrypt_matches_passlib(self):
+        h = hash_password("s3cret")
+        self.assertTrue(fastcrypt.available())
+        self.assertIs(fastcrypt.verify(b"s3cret", h), True)
+        self.assertIs(fastcrypt.verify(b"wrong", h), False)
+        self.assertIs(verify_password("s3cret", h), True)
+        self.assertIs(verify_password("wrong", h), False)
+        self.assertIs(verify_password("s3cret", "$6$bad"), False)
+        self.assertIs(verify_password("s3\x00cret", h), False)
+
+    def test_cache_remembers_only_what_it_is_told(self):
+        now = [0.0]
+        cache = fastcrypt.VerifyCache(size=2, ttl=10, clock=lambda: now[0])
+        self.assertFalse(cache.check(b"pw", "$6$x$y"))
+        cache.remember(b"pw", "$6$x$y")
+        self.assertTrue(cache.check(b"pw", "$6$x$y"))
+        self.assertFalse(cache.check(b"other", "$6$x$y"))
+        self.assertFalse(cache.check(b"pw", "$6$x$z"))     # the hash changed
+        now[0] = 11
+        self.assertFalse(cache.check(b"pw", "$6$x$y"))     # expired
+        for i in range(3):
+            cache.remember(b"pw%d" % i, "h")
+        self.assertFalse(cache.check(b"pw0", "h"))         # evicted (size 2)
+        self.assertTrue(cache.check(b"pw2", "h"))
+        # Nothing in it is the password itself.
+        self.assertNotIn(b"pw2", repr(cache._entries).encode())
+
+
+class WorkersTests(_Site, unittest.TestCase):
+    """ServerWorkers 2: twistd plus one worker share the socket; every session is served
+    and every record logged, through each process's own sink."""
+
+    config_body = CONFIG + "ServerWorkers 2\n"
+
+    def setUp(self):
+        super().setUp()
+        self.proc = e2e.twistd(["-n", "--pidfile=", "ftpredis", "--config", self.conf])
+        self.addCleanup(self._stop)
+
+    def _stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def children(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    @defer.inlineCallbacks
+    def test_sessions_and_records(self):
+        self.assertTrue((yield e2e.in_thread(e2e.wait_listening, self.port)))
+        ok = yield e2e.wait_for(lambda: len(self.children()) >= 1, timeout=15)
+        self.assertTrue(ok, "no worker process")
+        # wait_listening's probe connection logs CONNECT and DISCONNECT.
+        yield self.records(2)
+        self.db.command("DEL", "every")
+        n = 12
+
+        def sessions():
+            ftps = [e2e.ftp_connect(self.port) for _ in range(n)]
+            got = []
+            for ftp in ftps:
+                ftp.voidcmd("TYPE I")
+                data = bytearray()
+                ftp.retrbinary("RETR big.bin", data.extend)
+                got.append(bytes(data) == BIG)
+            for ftp in ftps:
+                ftp.quit()
+            return got
+        got = yield e2e.in_thread(sessions)
+        self.assertEqual(got, [True] * n)
+        per_session = 2 + 7      # CONNECT USER PASS TYPE TYPE PASV RETR QUIT EXIT
+        records = yield self.records(n * per_session)
+        self.assertEqual(len(records), n * per_session)
+        pids = {r[3] for r in records}
+        self.assertTrue(pids <= {self.proc.pid} | set(self.children()), pids)
+        verbs = [r[0] for r in records]
+        self.assertEqual(verbs.count("RETR"), n)
+        self.assertEqual(verbs.count("EXIT"), n)
+        # SIGTERM: the parent stops its workers, which exit.
+        kids = self.children()
+        self.proc.send_signal(signal.SIGTERM)
+        yield e2e.in_thread(self.proc.wait, 30)
+        for pid in kids:
+            self.assertFalse(os.path.exists("/proc/%d/status" % pid)
+                             and "zombie" not in open("/proc/%d/status" % pid).read())
