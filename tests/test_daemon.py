@@ -540,11 +540,13 @@ class ShippedVirtualHostsTests(RedisServerMixin, unittest.TestCase):
         self.assertTrue((yield e2e.in_thread(started)))
 
         def sessions():
-            for host in ("127.0.0.2", "127.0.0.3"):
+            # Both servers jail ftpuser in the same home; the downloads server refuses
+            # to overwrite, so each stores its own file.
+            for host, name in (("127.0.0.2", "x.txt"), ("127.0.0.3", "y.txt")):
                 ftp = client(host, port, "ftpuser", "ftppass")
-                ftp.storbinary("STOR x.txt", e2e.BytesIO(b"x\n"))
+                ftp.storbinary("STOR " + name, e2e.BytesIO(b"x\n"))
                 got = bytearray()
-                ftp.retrbinary("RETR x.txt", got.extend)
+                ftp.retrbinary("RETR " + name, got.extend)
                 ftp.quit()
         yield e2e.in_thread(sessions)
         db = self.redis.client()
@@ -560,7 +562,7 @@ class ShippedVirtualHostsTests(RedisServerMixin, unittest.TestCase):
                           (yield e2e.wait_records(db, b"uploads:transfers", 1))], ["STOR x.txt"])
         self.assertEqual([json.loads(r)["raw_command"] for r in
                           (yield e2e.wait_records(db, b"downloads:transfers", 1))],
-                         ["RETR x.txt"])
+                         ["RETR y.txt"])
         # The main server's keys saw none of it.
         self.assertEqual(db.llen(b"file-transfers"), 0)
         proc.send_signal(signal.SIGTERM)
