@@ -656,7 +656,7 @@ class LoggingMixin:
 
     def logConnect(self) -> None:
         now = time.time()
-        self._emit(Event(**self._base(CONNECT, now, now)))
+        self._emit(Event.adopt(self._base(CONNECT, now, now)))
 
     def logCommand(self, cmd: _Command, reply: Reply) -> None:
         now = time.time()
@@ -671,7 +671,7 @@ class LoggingMixin:
             fields["notes"] = dict(self._sessionNotes(), **cmd.fields["notes"])
         if "config_path" in cmd.fields and cmd.fields["config_path"] is not None:
             self.config_path = cmd.fields["config_path"]
-        self._emit(Event(**fields))
+        self._emit(Event.adopt(fields))
 
     def logExit(self) -> None:
         if self._exit_logged or self.session is None:
@@ -681,7 +681,7 @@ class LoggingMixin:
         fields = self._base(DISCONNECT, now, now)
         fields.update(verb="EXIT", command="EXIT",
                       session_end_reason=self.end_reason or "Read EOF from client")
-        self._emit(Event(**fields))
+        self._emit(Event.adopt(fields))
         waiters, self._end_waiters = self._end_waiters, None
         for d in waiters or ():
             d.callback(None)
@@ -714,6 +714,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
 
     # -- connection ---------------------------------------------------------------------
     def connectionMade(self):
+        self.MAX_LINE = getattr(self.factory.server, "command_buffer_size", self.MAX_LINE)
         try:
             self.transport.setTcpNoDelay(True)
         except Exception:

@@ -638,3 +638,29 @@ class SecurityTests(_Base, unittest.TestCase):
         self.assertEqual([n for n in os.listdir(self.home) if n.endswith(".part")], [])
         stor = self.last("STOR")
         self.assertEqual((stor.response_code, stor.transfer_status), (426, "failed"))
+
+
+class CommandBufferSizeTests(_Base, unittest.TestCase):
+    """The issue's 512-byte limit, set the ProFTPD way (the default follows 1.3.8: 4096)."""
+
+    server_options = {"command_buffer_size": 512}
+
+    @defer.inlineCallbacks
+    def test_600_byte_line_refused(self):
+        def run():
+            s, reply = self.raw()
+            s.sendall(b"USER alice\r\nPASS " + PASSWORD.encode() + b"\r\n")
+            reply(), reply()
+            s.sendall(b"MKD " + b"a" * 596 + b"\r\n")
+            too_long = reply()
+            s.sendall(b"CWD /" + b"./" * 250 + b"\r\n")      # 505 bytes: fits
+            fits = reply()
+            s.sendall(b"QUIT\r\n")
+            reply()
+            s.close()
+            return too_long, fits
+        too_long, fits = yield self.inThread(run)
+        yield self.waitExits()
+        self.assertEqual(too_long, [b"500 Command line too long\r\n"])
+        self.assertEqual(fits, [b"250 CWD command successful\r\n"])
+        self.assertEqual(self.commands("MKD"), [])

@@ -239,6 +239,7 @@ class _Builder:
                   "MasqueradeAddress": "masquerade_address", "MaxClients": "max_clients",
                   "MaxClientsPerHost": "max_clients_per_host",
                   "MaxLoginAttempts": "max_login_attempts", "TimeoutIdle": "timeout_idle",
+                  "CommandBufferSize": "command_buffer_size",
                   "TimeoutLogin": "timeout_login", "TimeoutNoTransfer": "timeout_no_transfer",
                   "TimeoutStalled": "timeout_stalled", "RedisEngine": "redis_engine",
                   "RedisLog": "redis_log", "User": "run_user", "Group": "run_group",

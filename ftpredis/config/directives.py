@@ -152,6 +152,11 @@ def p_positive(args, ctx):
     return _int(args[0], "value", 1)
 
 
+def p_command_buffer_size(args, ctx):
+    # Below 64 bytes not even a login fits; above 64 KiB is no longer a command line.
+    return _int(args[0], "size", 64, 65536)
+
+
 def p_max_clients(args, ctx):
     if len(args) > 1:
         ctx.warn("the message argument is not used by ftpredis")
@@ -848,6 +853,9 @@ TABLE: Tuple[Directive, ...] = (
        "Most simultaneous sessions from one client address.", usage="N|none"),
     _d("MaxLoginAttempts", _SVG, 1, 1, p_positive,
        "Failed logins before the session is closed (default 3).", usage="N"),
+    _d("CommandBufferSize", _SVG, 1, 1, p_command_buffer_size,
+       "Longest command line accepted, in bytes (default 4096, what ProFTPD 1.3.8 "
+       "accepts); longer lines are refused without being buffered.", usage="bytes"),
     _d("TimeoutIdle", _SVG, 1, 1, p_nonneg, "Seconds of idle control connection "
        "(default 600; 0 = none).", usage="seconds"),
     _d("TimeoutLogin", _SVG, 1, 1, p_nonneg, "Seconds allowed to log in (default 300).",

@@ -210,6 +210,7 @@ class ServerConfig:
     max_clients: Optional[int] = None
     max_clients_per_host: Optional[int] = None
     max_login_attempts: int = 3
+    command_buffer_size: int = 4096
     server_workers: int = 1                  # ServerWorkers (ftpredis.workers), main server
     max_command_rate: Optional[Tuple[int, int]] = None   # MaxCommandRate (count, seconds)
     timeout_idle: int = 600
