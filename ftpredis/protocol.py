@@ -165,8 +165,10 @@ FEATURES = ("CLNT", "EPRT", "EPSV", "HOST", "MDTM", "MFMT",
 # ProFTPD's HELP list; "*" marks commands recognised but not implemented (502).
 HELP_COMMANDS = ("CWD XCWD CDUP XCUP SMNT* QUIT PORT PASV EPRT EPSV ALLO RNFR RNTO DELE MDTM "
                  "RMD XRMD MKD XMKD PWD XPWD SIZE SYST HELP NOOP FEAT OPTS HOST CLNT AUTH* "
-                 "TYPE STRU MODE RETR STOR STOU APPE REST ABOR USER PASS ACCT* REIN* LIST "
-                 "NLST STAT SITE MLSD MLST MFMT").split()
+                 "CCC* CONF* ENC* MIC* PBSZ* PROT* TYPE STRU MODE RETR STOR STOU APPE REST "
+                 "ABOR USER PASS ACCT* REIN* LIST NLST STAT SITE MLSD MLST MFMT").split()
+#: With TLSEngine on these lose their "*" (as with mod_tls; CCC is refused, so stays starred).
+HELP_TLS = frozenset({"AUTH", "PBSZ", "PROT"})
 #: Recognised, answered 502 (ProFTPD's "* =>'s unimplemented").
 UNIMPLEMENTED = frozenset({"SMNT", "ACCT", "REIN"})
 HELP_SYNTAX = {
@@ -188,6 +190,9 @@ HELP_SYNTAX = {
     "HOST": "HOST <sp> hostname", "CLNT": "CLNT <sp> client-info",
     "XCWD": "XCWD <sp> pathname", "XCUP": "XCUP", "XPWD": "XPWD",
     "XMKD": "XMKD <sp> pathname", "XRMD": "XRMD <sp> pathname",
+    # mod_tls registers these whether or not TLSEngine is on.
+    "AUTH": "AUTH <sp> base64-data", "PBSZ": "PBSZ <sp> protection buffer size",
+    "PROT": "PROT <sp> protection code", "CCC": "CCC (clears protection level)",
 }
 #: Commands whose <Limit> check uses their path argument, and the refusal each gives
 #: (ProFTPD 1.3.8, measured: "Operation not permitted" for most, "Permission denied"
@@ -952,7 +957,10 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 line = self._queue.popleft()
                 self._busy = True
                 d = self._handleLine(line)
-                d.addBoth(self._commandDone)
+                if d is None:
+                    self._commandDone(None)
+                else:
+                    d.addBoth(self._commandDone)
         finally:
             self._looping = False
         if self._paused and len(self._queue) <= self.MAX_QUEUED // 2 and not self.disconnected:
@@ -971,25 +979,42 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if not self._looping:
             self._next()
 
-    def _handleLine(self, line: Optional[bytes]) -> defer.Deferred:
+    def _handleLine(self, line: Optional[bytes]) -> Optional[defer.Deferred]:
+        """Run one command line; None when it finished synchronously (most commands:
+        no Deferred is built for them), else a Deferred that fires when it has."""
         self.resetTimeout()
         if line is None:
             self.sendReply(R("line_too_long"))
-            return defer.succeed(None)
+            return None
         if b"\x00" in line:
             self.sendReply(R("nul_in_line"))
-            return defer.succeed(None)
+            return None
         text = _strip_telnet(line).decode("utf-8", "surrogateescape")
         verb, sep, arg = text.partition(" ")
         verb = verb.strip().upper()
         if not verb:
-            return defer.succeed(None)
+            return None
         cmd = _Command(verb, arg if sep and arg != "" else None)
         self._current = cmd
-        d = defer.maybeDeferred(self._dispatch, cmd)
-        d.addCallbacks(self._finish, self._failed, callbackArgs=(cmd,), errbackArgs=(cmd,))
-        d.addErrback(lambda f: log.failure("finishing {verb}", f, verb=cmd.verb))
-        return d
+        try:
+            result = self._dispatch(cmd)
+        except Reply as r:
+            result = r
+        except BaseException:
+            result = failure.Failure()
+        if isinstance(result, defer.Deferred):
+            result.addCallbacks(self._finish, self._failed, callbackArgs=(cmd,),
+                                errbackArgs=(cmd,))
+            result.addErrback(lambda f: log.failure("finishing {verb}", f, verb=cmd.verb))
+            return result
+        try:
+            if isinstance(result, failure.Failure):
+                self._failed(result, cmd)
+            else:
+                self._finish(result, cmd)
+        except BaseException:
+            log.failure("finishing {verb}", failure.Failure(), verb=cmd.verb)
+        return None
 
     def _dispatch(self, cmd: _Command):
         verb = cmd.verb
@@ -1284,6 +1309,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             raise R("help_unknown", word or cmd.arg)
         lines = ["The following commands are recognized (* =>'s unimplemented):"]
         cmds = HELP_COMMANDS
+        if _tls.state(self) is not None:
+            cmds = [c.rstrip("*") if c.rstrip("*") in HELP_TLS else c for c in cmds]
         for i in range(0, len(cmds), 8):
             lines.append("".join("%-8s" % c for c in cmds[i:i + 8]))
         r = R("help_end", self.local_host)
@@ -1674,6 +1701,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if xfer is not None and xfer.transport is not None and not xfer.lost:
             xfer.transport.abortConnection()
 
+    _listen_host = None     # the control connection's local address (PASV listens there)
+
     def _listenPassive(self) -> int:
         self.cleanupDTP()
         fac = _PassiveFactory(self, self.peer_host)
@@ -1681,7 +1710,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if len(ports) > 1:
             start = random.randrange(len(ports))
             ports = ports[start:] + ports[:start]
-        host = self.transport.getHost().host
+        host = self._listen_host
+        if host is None:
+            host = self._listen_host = self.transport.getHost().host
         for n in ports:
             try:
                 port = self.listenFactory(n, fac, interface=host)
@@ -1691,7 +1722,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         else:
             raise R("no_data", "No available ports")   # (ours)
         self._data_kind, self._data_port, self._data_factory = "pasv", port, fac
-        self._transfer_port = port.getHost().port
+        # QuietPort knows its number; asking the socket again is one getsockname more.
+        self._transfer_port = getattr(port, "_realPortNumber", None) or port.getHost().port
         return self._transfer_port
 
     def cmd_PASV(self, cmd):
@@ -1851,7 +1883,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 raise R("not_regular_xfer", arg)
             if offset > st.st_size:
                 raise R("rest_invalid", arg)
-            fobj = self.fs._call(arg, open, real, "rb")
+            fobj = self.fs._call(arg, open, real, "rb", 0)   # unbuffered: sendfile or 256 KiB reads
         except FSError as e:
             r = Reply(550, e.text)
             self._xferFailed(cmd, r)
@@ -1980,9 +2012,11 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
 
         @defer.inlineCallbacks
         def body(conn):
-            recv = _Receiver(fobj, ascii=not self.binary,
-                             on_error=lambda e: conn.transport.abortConnection(),
-                             transport=conn.transport)
+            abort = lambda e: conn.transport.abortConnection()
+            recv = _fastpath.store_receiver(
+                fobj, conn, ascii=not self.binary, on_error=abort,
+                fallback=lambda: _Receiver(fobj, ascii=not self.binary, on_error=abort,
+                                           transport=conn.transport))
             conn.setSink(recv)
             reason = yield conn.waitClosed()
             recv.finish()

@@ -182,6 +182,21 @@ class CommandTests(FTPSMixin, unittest.TestCase):
         self.assertEqual(body, sorted(body))
 
     @defer.inlineCallbacks
+    def test_help_marks_tls_commands_implemented(self):
+        """As ProFTPD with mod_tls: AUTH, PBSZ, PROT unstarred; CCC (refused) starred."""
+        def run():
+            f = self.client()
+            text = f.sendcmd("HELP")
+            f.quit()
+            return text
+        text = yield self.inThread(run)
+        words = text.split()
+        for word in ("AUTH", "PBSZ", "PROT", "CCC*", "CONF*", "ENC*", "MIC*"):
+            self.assertIn(word, words)
+        for word in ("AUTH*", "PBSZ*", "PROT*", "CCC"):
+            self.assertNotIn(word, words)
+
+    @defer.inlineCallbacks
     def test_replies_before_auth(self):
         replies = yield self.inThread(self.raw, ["PBSZ 0", "PROT P", "CCC", "AUTH",
                                                  "AUTH FOO", "QUIT"])
