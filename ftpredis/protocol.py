@@ -1597,7 +1597,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
-        self.fs.mkdir(arg)
+        self.fs.mkdir(arg, umask_for=self._umask)
         return R("mkd_ok", _quote(vpath))
 
     def cmd_RMD(self, cmd):
@@ -1931,7 +1931,6 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self._xferStart(cmd)
         offset, self._rest = self._rest, 0
         fs = self.fs
-        umode = 0o666 & ~self.server.umask
         tmp = None
         try:
             if unique:
@@ -1939,6 +1938,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                     name = "ftp" + "".join(random.choice(string.ascii_letters + string.digits)
                                            for _ in range(6))
                     vpath, real = fs.resolve(name)
+                    umode = 0o666 & ~self._umask(real)
                     try:
                         os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, umode))
                         break
@@ -1951,6 +1951,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             else:
                 arg = self._need(cmd)
                 vpath, real = fs.resolve(arg)
+                umode = 0o666 & ~self._umask(real)
                 try:
                     st = os.stat(real)
                     existed = True
@@ -2053,17 +2054,23 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         d.addErrback(failed)
         return d
 
-    def _allowOverwrite(self, real: str) -> bool:
-        allow = self.server.allow_overwrite
-        best = -1
+    def _dirSetting(self, real: str, attr: str, default):
+        """A <Directory> setting for a real path: the deepest <Directory> setting it wins."""
+        value, best = default, -1
         for dcfg in self.server.directories:
-            if dcfg.allow_overwrite is None:
+            v = getattr(dcfg, attr)
+            if v is None:
                 continue
             p = dcfg.path.rstrip("*").rstrip("/")
-            if real == p or real.startswith(p + "/"):
-                if len(p) > best:
-                    best, allow = len(p), dcfg.allow_overwrite
-        return allow
+            if (real == p or real.startswith(p + "/")) and len(p) > best:
+                best, value = len(p), v
+        return value
+
+    def _allowOverwrite(self, real: str) -> bool:
+        return self._dirSetting(real, "allow_overwrite", self.server.allow_overwrite)
+
+    def _umask(self, real: str) -> int:
+        return self._dirSetting(real, "umask", self.server.umask)
 
     def cmd_LIST(self, cmd):
         return self._list(cmd, long=True)

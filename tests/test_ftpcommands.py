@@ -664,3 +664,31 @@ class CommandBufferSizeTests(_Base, unittest.TestCase):
         self.assertEqual(too_long, [b"500 Command line too long\r\n"])
         self.assertEqual(fits, [b"250 CWD command successful\r\n"])
         self.assertEqual(self.commands("MKD"), [])
+
+
+class DirectoryUmaskTests(_Base, unittest.TestCase):
+    """Umask inside <Directory>: the deepest <Directory> that sets it wins."""
+
+    def setUp(self):
+        _Base.setUp(self)
+        import dataclasses
+        home = os.path.realpath(self.home)
+        os.makedirs(os.path.join(home, "private"))
+        self.factory.server = self.server = dataclasses.replace(
+            self.server, umask=0o022,
+            directories=(DirectoryConfig(os.path.join(home, "private"), umask=0o077),))
+
+    @defer.inlineCallbacks
+    def test_umask_per_directory(self):
+        def run():
+            f = self.client()
+            f.voidcmd("TYPE I")
+            for name in ("open.txt", "private/secret.txt"):
+                f.storbinary("STOR " + name, io.BytesIO(b"x"))
+            f.mkd("opendir")
+            f.mkd("private/sub")
+            f.quit()
+        yield self.inThread(run)
+        mode = lambda *p: os.stat(self.path(*p)).st_mode & 0o777
+        self.assertEqual((mode("open.txt"), mode("opendir")), (0o644, 0o755))
+        self.assertEqual((mode("private", "secret.txt"), mode("private", "sub")), (0o600, 0o700))
