@@ -604,6 +604,8 @@ class BanManager:
             for proto in list(getattr(manager.factory, "instances", ())):
                 if proto is current or getattr(proto, "disconnected", False):
                     continue
+                if getattr(proto, "end_reason", None) is not None:
+                    continue        # already closing (a policy refusal): nothing to end
                 if manager._matches(proto, ban_type, name):
                     manager._refuse(proto, manager.message_for(
                         proto, getattr(proto, "original_user", None)))

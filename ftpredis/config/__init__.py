@@ -238,6 +238,9 @@ class _Builder:
                   "AllowLogSymlinks": "allow_log_symlinks", "PassivePorts": "passive_ports",
                   "MasqueradeAddress": "masquerade_address", "MaxClients": "max_clients",
                   "MaxClientsPerHost": "max_clients_per_host",
+                  "MaxClientsPerUser": "max_clients_per_user",
+                  "MaxConnectionsPerHost": "max_connections_per_host",
+                  "RootLogin": "root_login",
                   "MaxLoginAttempts": "max_login_attempts", "TimeoutIdle": "timeout_idle",
                   "CommandBufferSize": "command_buffer_size",
                   "TimeoutLogin": "timeout_login", "TimeoutNoTransfer": "timeout_no_transfer",
@@ -325,7 +328,8 @@ class _Builder:
             directories=tuple(self._directory(c, formats) for c in scope.children
                               if c.kind == DIR),
             source=scope.source, limits=_limits(scope.children),
-            hide_files=one("HideFiles"), display_login=one("DisplayLogin"))
+            hide_files=one("HideFiles"), display_login=one("DisplayLogin"),
+            anon_reject_passwords=one("AnonRejectPasswords"))
 
     def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
         def get(name, default=None):

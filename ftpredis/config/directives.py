@@ -165,6 +165,24 @@ def p_max_clients(args, ctx):
     return _int(args[0], "value", 1)
 
 
+def p_max_with_message(args, ctx):
+    """``N|none ["message"]``: (N, message or None), or None; %m in the message is N."""
+    if args[0].lower() == "none":
+        return None
+    return (_int(args[0], "value", 1), args[1] if len(args) > 1 else None)
+
+
+def p_anon_reject_passwords(args, ctx):
+    """``[!]regex``: (pattern, negated)."""
+    negated = args[0].startswith("!")
+    pattern = args[0][1:] if negated else args[0]
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise DirectiveError("'%s' is not a valid regular expression: %s" % (pattern, e))
+    return (pattern, negated)
+
+
 def p_server_ident(args, ctx):
     on = _boolean(args[0])
     return (on, args[1] if len(args) > 1 else None)
@@ -851,6 +869,17 @@ TABLE: Tuple[Directive, ...] = (
        "Most simultaneous sessions (none = no limit).", usage="N|none"),
     _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
        "Most simultaneous sessions from one client address.", usage="N|none"),
+    _d("MaxClientsPerUser", _SVG, 1, 2, p_max_with_message,
+       "Most simultaneous logins of one user; the 530 text may be given (%m = N).",
+       usage='N|none ["message"]'),
+    _d("MaxConnectionsPerHost", _SVG, 1, 2, p_max_with_message,
+       "Most simultaneous connections from one client address, refused before the "
+       "banner; the 530 text may be given (%m = N).", usage='N|none ["message"]'),
+    _d("RootLogin", _SVG, 1, 1, p_bool,
+       "Whether a uid 0 user may log in (default off).", usage="on|off"),
+    _d("AnonRejectPasswords", frozenset({ANON}), 1, 1, p_anon_reject_passwords,
+       "Refuse anonymous logins whose password (e-mail address) matches the regex "
+       "(with !, does not match).", usage="[!]regex"),
     _d("MaxLoginAttempts", _SVG, 1, 1, p_positive,
        "Failed logins before the session is closed (default 3).", usage="N"),
     _d("CommandBufferSize", _SVG, 1, 1, p_command_buffer_size,

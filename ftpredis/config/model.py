@@ -110,6 +110,7 @@ class AnonymousConfig:
     limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections directly inside
     hide_files: Optional[str] = None
     display_login: Optional[str] = None
+    anon_reject_passwords: Optional[Tuple[str, bool]] = None   # (regex, negated with !)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,9 @@ class ServerConfig:
     masquerade_address: Optional[str] = None
     max_clients: Optional[int] = None
     max_clients_per_host: Optional[int] = None
+    max_clients_per_user: Optional[Tuple[int, Optional[str]]] = None     # (N, message)
+    max_connections_per_host: Optional[Tuple[int, Optional[str]]] = None  # (N, message)
+    root_login: bool = False                 # RootLogin: may uid 0 log in
     max_login_attempts: int = 3
     command_buffer_size: int = 4096
     server_workers: int = 1                  # ServerWorkers (ftpredis.workers), main server
