@@ -18,7 +18,9 @@ session gets its own ``SSL.Context`` (own session cache, own ticket keys, own se
 context), so the only sessions a data connection *can* resume are the ones its own
 control connection was given: a resumed handshake proves the data connection comes from
 the control connection's client, which defeats data-connection theft even by another
-client of the same server.
+client of the same server.  After CCC (the control connection back in clear text, see
+:func:`clear_control`) mod_tls has no control session left and accepts any data
+handshake; so does ftpredis.
 
 ``TLSSessionCache redis:`` cannot share sessions between processes with the TLS stack
 installed here (see :data:`SESSION_CACHE_LIMITATION`); it is accepted with a warning.
@@ -36,7 +38,7 @@ from OpenSSL import SSL, crypto
 from twisted.internet import defer, interfaces, protocol
 from twisted.logger import Logger
 from twisted.protocols import policies
-from zope.interface import implementer
+from zope.interface import directlyProvidedBy, implementer, noLongerProvides
 
 log = Logger()
 
@@ -659,15 +661,149 @@ def cmd_prot(pi, cmd):
 
 def cmd_ccc(pi, cmd):
     st = state(pi)
-    if st is None:
-        raise _reply("not_understood", "CCC")
+    if st is None or not st.used:
+        raise _reply("not_understood", "CCC")        # mod_tls declines it before AUTH
     if not st.on_ctrl:
         raise _reply("ccc_insecure")
-    # Twisted's TLS layer cannot hand a connection back to clear text (it closes the
-    # TCP connection on close_notify), so CCC is refused as mod_tls refuses it when
-    # TLSRequired covers the control channel.
-    st.server.log("CCC not supported: unable to clear control channel protection")
-    raise _reply("unwilling")
+    if st.server.cfg.required_ctrl:
+        st.server.log("CCC: unwilling to accept security parameters: TLSRequired setting "
+                      "does not allow for unprotected control channel")
+        raise _reply("unwilling")
+    st.server.log("received CCC, clearing control channel protection")
+    st.on_ctrl = False
+    st.cleared = True
+    # The 200 goes out under TLS; the close_notify follows it (cmd.after runs once the
+    # reply has been written), and from then on the control connection is clear text.
+    cmd.after = lambda: clear_control(pi, st)
+    return _reply("ccc_ok")
+
+
+def clear_control(pi, st: SessionTLS) -> None:
+    """Take the TLS layer off the control connection (RFC 4217 section 6, CCC).
+
+    Twisted's TLS layer has no way back to clear text: on the peer's close_notify it
+    closes the TCP connection.  So the connection is taken from it here: its pending
+    output is flushed, our close_notify is sent, and the TCP transport is handed to an
+    :class:`_Unwrap` protocol that reads the client's remaining TLS records until its
+    close_notify, then gives the transport back to the FTP protocol.  The FTP protocol
+    itself never sees a new connection.
+    """
+    tcp = _raw_transport(pi.transport)
+    layer = getattr(tcp, "protocol", None)
+    conn = st.ctrl
+    if (not getattr(tcp, "TLS", False) or conn is None
+            or getattr(layer, "_tlsConnection", None) is not conn):
+        # Not the layer cmd_auth put there: no safe way to clear it.
+        st.server.log("CCC: unable to clear control channel protection, disconnecting")
+        pi.end_reason = "CCC failed"
+        tcp.loseConnection()
+        return
+    aggregator = getattr(layer, "_aggregator", None)
+    if aggregator is not None:
+        aggregator.flush()          # the 200 (and anything before it) under TLS first
+    inner = layer.wrappedProtocol
+    if isinstance(inner, _HandshakeWatch):
+        inner = inner.inner
+    unwrap = _Unwrap(tcp, conn, inner, st.server)
+    tcp.protocol = unwrap
+    # Back to the plain transport: writes go straight to the socket, and the attributes
+    # startTLS added (getHandle, getPeerCertificate, ISSLTransport) are gone.
+    tcp.TLS = False
+    for name in ("getHandle", "getPeerCertificate"):
+        tcp.__dict__.pop(name, None)
+    if interfaces.ISSLTransport in directlyProvidedBy(tcp):
+        noLongerProvides(tcp, interfaces.ISSLTransport)
+    try:
+        conn.shutdown()
+    except SSL.Error:
+        pass
+    unwrap.flush()
+
+
+#: TLS record content types (change_cipher_spec, alert, handshake, application_data).
+_RECORD_TYPES = frozenset((20, 21, 22, 23))
+#: The largest TLS record (TLSv1.2 ciphertext: 2^14 + 2048, plus the 5-byte header).
+_MAX_RECORD = 5 + 2 ** 14 + 2048
+
+
+class _Unwrap(protocol.Protocol):
+    """The control connection between CCC's close_notify and the client's.
+
+    Reads whole TLS records and decrypts them (a client may still send commands under
+    TLS after CCC) until the client's close_notify; whatever follows it is clear text
+    for the FTP protocol, to which the TCP transport is then given back.  A client that
+    switches to clear text without a close_notify (curl's default "passive" CCC mode)
+    is recognised by its first byte, which cannot start a TLS record.
+    """
+
+    def __init__(self, tcp, conn: SSL.Connection, inner, server: ServerTLS):
+        self.transport = tcp
+        self.conn = conn
+        self.inner = inner
+        self.server = server
+        self.buf = b""
+
+    def flush(self) -> None:
+        out = []
+        while True:
+            try:
+                out.append(self.conn.bio_read(2 ** 16))
+            except SSL.WantReadError:
+                break
+            except SSL.Error:
+                break
+        if out:
+            # Below the (now removed) TLS layer: TLS bytes written as they are.
+            self.transport.write(b"".join(out))
+
+    def dataReceived(self, data):
+        self.buf += data
+        while self.transport.protocol is self and self.buf:
+            buf = self.buf
+            if buf[0] not in _RECORD_TYPES:
+                self._plain()
+                return
+            if len(buf) < 5:
+                return
+            size = 5 + int.from_bytes(buf[3:5], "big")
+            if size > _MAX_RECORD:
+                self._fail("oversized TLS record after CCC")
+                return
+            if len(buf) < size:
+                return
+            self.buf = buf[size:]
+            self.conn.bio_write(buf[:size])
+            while True:
+                try:
+                    clear = self.conn.recv(2 ** 16)
+                except SSL.WantReadError:
+                    break
+                except SSL.ZeroReturnError:
+                    self._plain()
+                    return
+                except SSL.Error as e:
+                    self._fail(_ssl_reason(e))
+                    return
+                if clear:
+                    self.inner.dataReceived(clear)
+            if self.conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN:
+                self._plain()
+                return
+
+    def _plain(self) -> None:
+        self.transport.protocol = self.inner
+        rest, self.buf = self.buf, b""
+        if rest:
+            self.inner.dataReceived(rest)
+
+    def _fail(self, why: str) -> None:
+        self.server.log("CCC: TLS shutdown failed on control channel: %s" % why)
+        self.buf = b""
+        self.transport.protocol = self.inner
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        self.inner.connectionLost(reason)
 
 
 def run_data(pi, conn, body) -> defer.Deferred:
@@ -685,7 +821,10 @@ def run_data(pi, conn, body) -> defer.Deferred:
 
     def done(ssl_conn):
         reused = session_reused(ssl_conn)
-        if not reused and server.reuse_required:
+        # After CCC mod_tls no longer has a control session to compare with and accepts
+        # any data handshake; so must we: curl's default CCC mode drops its own session
+        # (no close_notify from it, so OpenSSL marks the session not resumable).
+        if not reused and server.reuse_required and not st.cleared:
             server.log("client did not reuse TLS session, rejecting data connection "
                        "(see the NoSessionReuseRequired TLSOptions parameter)")
             server.log("unable to open data connection: TLS negotiation failed")

@@ -147,6 +147,9 @@ class FTPSMixin(FTPServerMixin):
                     and secure_after_auth:
                 s = self.context().wrap_socket(s, server_hostname="127.0.0.1")
                 f = s.makefile("rb")
+            if line.upper() == "CCC" and r[-1].startswith("200"):
+                s = s.unwrap()          # the TLS shutdown; clear text from here on
+                f = s.makefile("rb")
         s.close()
         return replies
 
@@ -183,7 +186,8 @@ class CommandTests(FTPSMixin, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_help_marks_tls_commands_implemented(self):
-        """As ProFTPD with mod_tls: AUTH, PBSZ, PROT unstarred; CCC (refused) starred."""
+        """As ProFTPD with mod_tls: AUTH, PBSZ, PROT unstarred; CCC starred (though it
+        works, as in ProFTPD's HELP)."""
         def run():
             f = self.client()
             text = f.sendcmd("HELP")
@@ -220,7 +224,7 @@ class CommandTests(FTPSMixin, unittest.TestCase):
             "504 PROT c unsupported", "200 Protection set to Clear",
             "200 Protection set to Private", "501 Invalid number of parameters",
             "331 Password required for alice", "230 User alice logged in",
-            "534 Unwilling to accept security parameters", "221 Goodbye."])
+            "200 Clearing control channel protection", "221 Goodbye."])
         auth = self.commands("AUTH")
         self.assertEqual([(e.response_code, e.protocol) for e in auth],
                          [(234, "ftps"), (503, "ftps"), (503, "ftps")])
@@ -591,3 +595,274 @@ class ConfigTests(unittest.TestCase):
         with self.assertRaises(ConfigErrors) as cm:
             load_config(path)
         self.assertIn("no server certificate configured", str(cm.exception.errors[0]))
+
+
+class CCCFTP_TLS(ReusingFTP_TLS):
+    """ftplib.FTP_TLS whose data connections resume the control connection's session
+    even after CCC (ftplib's ``ccc()`` drops the TLS socket that holds it)."""
+
+    tls_session = None
+
+    def ccc(self):
+        self.tls_session = self.sock.session
+        return ftplib.FTP_TLS.ccc(self)
+
+    def ntransfercmd(self, cmd, rest=None):
+        if self.tls_session is None:
+            return ReusingFTP_TLS.ntransfercmd(self, cmd, rest)
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.tls_session)
+        return conn, size
+
+
+class _MemoryTLS:
+    """A TLS client over a raw socket through memory BIOs, so that the test decides
+    which bytes go out in which ``send`` (close_notify and the next command together)."""
+
+    def __init__(self, sock, ctx):
+        self.sock = sock
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname="127.0.0.1")
+        self.pump(self.obj.do_handshake)
+
+    def pump(self, op):
+        while True:
+            try:
+                result = op()
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.outgoing.read())
+                data = self.sock.recv(65536)
+                if not data:
+                    raise EOFError("connection closed")
+                self.incoming.write(data)
+                continue
+            self.sock.sendall(self.outgoing.read())
+            return result
+
+    def reply(self):
+        text = b""
+        while not (text.endswith(b"\r\n") and text.splitlines()[-1][3:4] == b" "):
+            text += self.pump(lambda: self.obj.read(65536))
+        return text.decode()
+
+    def command(self, line):
+        self.obj.write(line.encode() + b"\r\n")
+        self.sock.sendall(self.outgoing.read())
+        return self.reply()
+
+    def unwrap_then(self, clear: bytes):
+        """The TLS shutdown (waiting for the server's close_notify), then our close_notify
+        and ``clear`` in one send."""
+        while True:
+            try:
+                self.obj.unwrap()
+                break
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.outgoing.read())
+                self.incoming.write(self.sock.recv(65536))
+        self.sock.sendall(self.outgoing.read() + clear)
+        return self.incoming.read()             # nothing may follow the server's alert
+
+
+def _plain_reply(f):
+    text = b""
+    while not (text.endswith(b"\r\n") and text.splitlines()[-1][3:4] == b" "):
+        chunk = f.recv(65536)
+        if not chunk:
+            break
+        text += chunk
+    return text.decode()
+
+
+class CCCTests(FTPSMixin, unittest.TestCase):
+    """CCC (RFC 4217 section 6): the control connection goes back to clear text after
+    the TLS shutdown; data connections keep their PROT level.  Replies as ProFTPD 1.3.8's
+    mod_tls gives them (measured against Debian's proftpd)."""
+
+    def _ftplib_session(self, ctx):
+        self.write("a.txt", b"hello\n")
+
+        def run():
+            f = CCCFTP_TLS(context=ctx, encoding="utf-8")
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.login(USER, PASSWORD)
+            f.prot_p()
+            out = {"ccc": f.ccc()}
+            # ftplib's ccc() unwrapped the socket: the rest is read and written in clear.
+            out["plain"] = getattr(f.sock, "version", lambda: None)() is None
+            out["pwd"] = f.pwd()
+            out["private"] = f.nlst()                    # PROT P: the data is still TLS
+            replies = []
+            for line in ("PBSZ 0", "CCC", "AUTH TLS", "PROT C"):
+                try:
+                    replies.append(f.sendcmd(line))
+                except ftplib.Error as e:
+                    replies.append(str(e))
+            out["replies"] = replies
+            f._prot_p = False
+            out["clear"] = f.nlst()
+            out["quit"] = f.quit()
+            return out
+        return self.inThread(run)
+
+    def _check_session(self, out):
+        self.assertEqual(out["ccc"], "200 Clearing control channel protection")
+        self.assertTrue(out["plain"])
+        self.assertEqual(out["pwd"], "/")
+        self.assertEqual(out["private"], ["a.txt"])
+        self.assertEqual(out["replies"], [
+            "503 PBSZ not allowed on insecure control connection",
+            "533 CCC not allowed on insecure control connection",
+            "534 Unwilling to accept security parameters",
+            "200 Protection set to Clear"])
+        self.assertEqual(out["clear"], ["a.txt"])
+        self.assertEqual(out["quit"], "221 Goodbye.")
+        ccc = self.commands("CCC")
+        self.assertEqual([(e.response_code, e.response_msg) for e in ccc],
+                         [(200, "Clearing control channel protection"),
+                          (533, "CCC not allowed on insecure control connection")])
+        # As with ProFTPD, %{protocol} stays "ftps" for the rest of the session.
+        after = self.events[[e.verb for e in self.events].index("CCC"):]
+        self.assertEqual({e.protocol for e in after}, {"ftps"})
+        self.assertEqual([e.response_code for e in self.commands("NLST")], [226, 226])
+
+    @defer.inlineCallbacks
+    def test_ftplib_ccc_tls13(self):
+        out = yield self._ftplib_session(self.context())
+        yield self.waitExits()
+        self._check_session(out)
+        self.assertEqual(self.exits()[0].session_end_reason, "Quit")
+
+    @defer.inlineCallbacks
+    def test_ftplib_ccc_tls12(self):
+        ctx = self.context()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2      # close_notify as an alert record
+        out = yield self._ftplib_session(ctx)
+        self._check_session(out)
+
+    @defer.inlineCallbacks
+    def test_close_notify_and_command_in_one_segment(self):
+        """Bytes following the client's close_notify in the same read are clear text."""
+        def run():
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            _plain_reply(s)
+            s.sendall(b"AUTH TLS\r\n")
+            _plain_reply(s)
+            t = _MemoryTLS(s, self.context())
+            t.command("USER " + USER)
+            t.command("PASS " + PASSWORD)
+            ccc = t.command("CCC")
+            leftover = t.unwrap_then(b"PWD\r\nNOOP\r\n")
+            replies = _plain_reply(s)
+            while replies.count("\r\n") < 2:
+                replies += _plain_reply(s)
+            s.sendall(b"QUIT\r\n")
+            bye = _plain_reply(s)
+            s.close()
+            return ccc, leftover, replies, bye
+        ccc, leftover, replies, bye = yield self.inThread(run)
+        self.assertEqual(ccc, "200 Clearing control channel protection\r\n")
+        self.assertEqual(leftover, b"")
+        self.assertEqual(replies, '257 "/" is the current directory\r\n'
+                                  "200 NOOP command successful\r\n")
+        self.assertEqual(bye, "221 Goodbye.\r\n")
+
+    @defer.inlineCallbacks
+    def test_curl_ccc_passive_and_active(self):
+        """curl's default (passive) CCC mode never sends its own close_notify: it waits
+        for ours and goes on in clear; the active mode sends one.  In passive mode curl
+        cannot resume its session on the data connection (OpenSSL drops a session whose
+        connection ended without close_notify); like mod_tls, which has no control
+        session left to compare with, ftpredis no longer requires the reuse after CCC."""
+        payload = os.urandom(100000)
+        self.write("c.bin", payload)
+        out = os.path.join(os.path.dirname(self.home), "out.bin")
+        url = "ftp://127.0.0.1:%d/c.bin" % self.port
+        for mode in ("passive", "active"):
+            r = yield self.inThread(self.curl, "--ftp-ssl-ccc", "--ftp-ssl-ccc-mode", mode,
+                                    "-o", out, url)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), payload)
+            os.unlink(out)
+        yield self.waitExits(2)
+        self.assertEqual([e.response_code for e in self.commands("CCC")], [200, 200])
+        self.assertEqual([(e.response_code, e.transfer_status)
+                          for e in self.commands("RETR")],
+                         [(226, "success"), (226, "success")])
+
+    def _after_ccc(self, send):
+        def run():
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            _plain_reply(s)
+            s.sendall(b"AUTH TLS\r\n")
+            _plain_reply(s)
+            t = _MemoryTLS(s, self.context())
+            t.command("USER " + USER)
+            t.command("PASS " + PASSWORD)
+            ccc = t.command("CCC")
+            rest = send(s)
+            s.close()
+            return ccc, rest
+        return self.inThread(run)
+
+    @defer.inlineCallbacks
+    def test_client_gone_during_shutdown(self):
+        ccc, _ = yield self._after_ccc(lambda s: None)
+        self.assertEqual(ccc, "200 Clearing control channel protection\r\n")
+        yield self.waitExits()
+        self.assertEqual(self.exits()[0].protocol, "ftps")
+
+    @defer.inlineCallbacks
+    def test_bad_record_after_ccc_ends_session(self):
+        def send(s):
+            s.sendall(b"\x17\x03\x03\x00\x05hello")   # not decryptable
+            out = b""
+            while True:
+                chunk = s.recv(1000)
+                if not chunk:
+                    return out
+                out += chunk
+        ccc, rest = yield self._after_ccc(send)
+        self.assertEqual(ccc, "200 Clearing control channel protection\r\n")
+        yield self.waitExits()
+        self.assertEqual(len(self.exits()), 1)
+
+    @defer.inlineCallbacks
+    def test_plain_session_ccc_not_understood(self):
+        """Without AUTH, mod_tls declines CCC: ProFTPD answers 500 (530 before login)."""
+        replies = yield self.inThread(self.raw, ["CCC", "USER " + USER, "PASS " + PASSWORD,
+                                                 "CCC", "QUIT"])
+        self.assertEqual(replies, ["530 Please login with USER and PASS",
+                                   "331 Password required for alice",
+                                   "230 User alice logged in", "500 CCC not understood",
+                                   "221 Goodbye."])
+
+
+class CCCRequiredTests(FTPSMixin, unittest.TestCase):
+    tls_options = {"required_ctrl": True}
+
+    @defer.inlineCallbacks
+    def test_ccc_refused_when_control_tls_required(self):
+        def run():
+            f = CCCFTP_TLS(context=self.context(), encoding="utf-8")
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.login(USER, PASSWORD)
+            f.prot_p()
+            try:
+                f.ccc()
+            except ftplib.error_perm as e:
+                err = str(e)
+            else:
+                err = None
+            secure = f.sock.version() is not None
+            noop = f.voidcmd("NOOP")                 # still under TLS
+            f.quit()
+            return err, secure, noop
+        err, secure, noop = yield self.inThread(run)
+        self.assertEqual(err, "534 Unwilling to accept security parameters")
+        self.assertTrue(secure)
+        self.assertEqual(noop, "200 NOOP command successful")
+        self.assertEqual(self.last("CCC").response_code, 534)
