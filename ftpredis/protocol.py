@@ -177,12 +177,13 @@ FEATURES = ("CLNT", "CSID", "EPRT", "EPSV", "HOST", "LANG C.UTF-8*", "MDTM",
             "MFF modify;UNIX.group;UNIX.mode;", "MFMT",
             "MLST " + "".join(f + "*;" for f in MLST_FACTS),
             "RANG STREAM", "REST STREAM", "SIZE", "TVFS", "UTF8")
-# ProFTPD's HELP list; "*" marks commands recognised but not implemented (502).  ProFTPD
-# prints only complete rows of eight: MFMT, the 57th, is never shown.
+# ProFTPD's HELP list; "*" marks commands recognised but not implemented (502).  mod_facts
+# registers no HELP text (HELP MFMT/MFF: 502), and a last row shorter than eight would not
+# be printed (src/help.c): the list is exactly seven rows.
 HELP_COMMANDS = ("CWD XCWD CDUP XCUP SMNT* QUIT PORT PASV EPRT EPSV ALLO RNFR RNTO DELE MDTM "
                  "RMD XRMD MKD XMKD PWD XPWD SIZE SYST HELP NOOP FEAT OPTS HOST CLNT AUTH* "
                  "CCC* CONF* ENC* MIC* PBSZ* PROT* TYPE STRU MODE RETR STOR STOU APPE REST "
-                 "ABOR RANG USER PASS ACCT* REIN* LIST NLST STAT SITE MLSD MLST MFMT").split()
+                 "ABOR RANG USER PASS ACCT* REIN* LIST NLST STAT SITE MLSD MLST").split()
 #: With TLSEngine on these lose their "*" (as with mod_tls, whose HELP stars CCC though it works).
 HELP_TLS = frozenset({"AUTH", "PBSZ", "PROT"})
 #: SITE HELP's list and syntax lines (mod_site).
@@ -207,7 +208,7 @@ HELP_SYNTAX = {
     "HELP": "HELP [ <sp> <string> ]", "NOOP": "NOOP", "FEAT": "FEAT",
     "OPTS": "OPTS <sp> command [ <sp> options ]", "SIZE": "SIZE <sp> pathname",
     "MDTM": "MDTM <sp> pathname", "MLSD": "MLSD [ <sp> pathname ]",
-    "MLST": "MLST [ <sp> pathname ]", "MFMT": "MFMT <sp> YYYYMMDDhhmmss <sp> pathname",
+    "MLST": "MLST [ <sp> pathname ]",
     "HOST": "HOST <sp> hostname", "CLNT": "CLNT <cp> client-info",
     "RANG": "RANG <sp> start-point <sp> end-point",
     "XCWD": "XCWD <sp> pathname", "XCUP": "XCUP", "XPWD": "XPWD",

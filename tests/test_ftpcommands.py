@@ -141,9 +141,11 @@ class CommandTests(_Base, unittest.TestCase):
         feat = yield self.inThread(run)
         yield self.waitExits()
         lines = [line.strip() for line in feat.split("\n")[1:-1]]
-        self.assertEqual(lines[:6], ["CLNT", "EPRT", "EPSV", "HOST", "MDTM", "MFMT"])
-        self.assertTrue(lines[6].startswith("MLST modify*;perm*;size*;type*;unique*;"))
-        self.assertEqual(lines[7:], ["REST STREAM", "SIZE", "TVFS", "UTF8"])
+        # ProFTPD 1.3.8's list (tests.test_ftpextras checks it byte for byte).
+        self.assertEqual(lines[:9], ["CLNT", "CSID", "EPRT", "EPSV", "HOST", "LANG C.UTF-8*",
+                                     "MDTM", "MFF modify;UNIX.group;UNIX.mode;", "MFMT"])
+        self.assertTrue(lines[9].startswith("MLST modify*;perm*;size*;type*;unique*;"))
+        self.assertEqual(lines[10:], ["RANG STREAM", "REST STREAM", "SIZE", "TVFS", "UTF8"])
         # every advertised command is answered by something other than 500/502
         for word in lines:
             if word in ("TVFS", "UTF8", "REST STREAM"):
