@@ -224,8 +224,11 @@ class JailedFS:
         return vpath, real
 
     def chmod(self, path: str, mode: int) -> Tuple[str, str]:
+        # Files belong to the server's own account (one process serves every user, often
+        # started as root): a setuid/setgid bit set by an FTP user would run as that
+        # account.  ProFTPD's sessions run as the user, where the bits are harmless.
         vpath, real = self.resolve(path)
-        self._call(path, os.chmod, real, mode)
+        self._call(path, os.chmod, real, mode & ~(statmod.S_ISUID | statmod.S_ISGID))
         return vpath, real
 
     # -- listings (blocking: the protocol runs them in a thread) ------------------------

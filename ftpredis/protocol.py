@@ -1991,8 +1991,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 n = ((1 << 64) - 1 if n >= 1 << 64 else n)
                 mode = ((-n if m.group(1) == "-" else n) % (1 << 64)) & 0o7777
                 try:
-                    _, real = self.fs.resolve(path)
-                    self.fs._call(path, os.chmod, real, mode)
+                    self.fs.chmod(path, mode)
                 except FSError as e:
                     raise fail(e)
             else:

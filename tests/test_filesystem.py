@@ -59,3 +59,15 @@ class JailTests(unittest.TestCase):
     def test_chroot_join(self):
         self.assertEqual(self.fs.chroot_join("/"), os.path.realpath(self.root) + "/")
         self.assertEqual(JailedFS("/").chroot_join("/x"), "/x")
+
+
+class NoSetuidTests(unittest.TestCase):
+    def test_chmod_drops_setuid_and_setgid(self):
+        import os
+        from ftpredis.filesystem import JailedFS
+        root = os.path.abspath(self.mktemp())
+        os.makedirs(root)
+        with open(os.path.join(root, "tool"), "w") as f:
+            f.write("#!/bin/sh\n")
+        JailedFS(root).chmod("tool", 0o6755)
+        self.assertEqual(os.stat(os.path.join(root, "tool")).st_mode & 0o7777, 0o755)
