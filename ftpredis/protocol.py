@@ -1716,7 +1716,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return R("mfmt_ok", stamp[:14], path)
 
     def cmd_HOST(self, cmd):
-        if self.avatar is not None:
+        st = _tls.state(self)
+        if self.avatar is not None or (st is not None and st.used):
+            # After AUTH the TLS handshake has already settled which server this is.
             raise R("bad_sequence")
         if cmd.arg is None:
             raise R("quoted_not_understood", "HOST")

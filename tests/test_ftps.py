@@ -214,7 +214,7 @@ class CommandTests(FTPSMixin, unittest.TestCase):
         replies = yield self.inThread(self.raw, [
             "AUTH tls", "AUTH TLS", "AUTH SSL", "PROT P", "PBSZ", "PBSZ 1", "PBSZ 0", "PROT",
             "PROT X", "PROT S", "PROT E", "PROT c", "PROT C", "PROT P", "PROT P extra",
-            "USER " + USER, "PASS " + PASSWORD, "CCC", "QUIT"])
+            "HOST 127.0.0.1", "USER " + USER, "PASS " + PASSWORD, "CCC", "QUIT"])
         self.assertEqual(replies, [
             "234 AUTH TLS successful", "503 Unwilling to accept second AUTH",
             "503 Unwilling to accept second AUTH", "200 Protection set to Private",
@@ -223,7 +223,7 @@ class CommandTests(FTPSMixin, unittest.TestCase):
             "504 PROT X unsupported", "536 PROT S unsupported", "536 PROT E unsupported",
             "504 PROT c unsupported", "200 Protection set to Clear",
             "200 Protection set to Private", "501 Invalid number of parameters",
-            "331 Password required for alice", "230 User alice logged in",
+            "503 Bad sequence of commands", "331 Password required for alice", "230 User alice logged in",
             "200 Clearing control channel protection", "221 Goodbye."])
         auth = self.commands("AUTH")
         self.assertEqual([(e.response_code, e.protocol) for e in auth],
