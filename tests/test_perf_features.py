@@ -138,6 +138,82 @@ class SendfileRetrTests(_Site, unittest.TestCase):
         self.assertEqual(records[-1][0], "EXIT")
 
 
+class SpliceStorTests(_Site, unittest.TestCase):
+    """Binary STOR over plain TCP goes socket -> pipe -> file with os.splice; the bytes,
+    APPE, ASCII mode (the ordinary receiver) and an aborted upload behave as before."""
+
+    def setUp(self):
+        super().setUp()
+        self.service = FTPRedisService(load_config(self.conf))
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.calls = []
+        real = os.splice
+
+        def counting(*args, **kw):
+            self.calls.append(args[2])
+            return real(*args, **kw)
+        self.patch(os, "splice", counting)
+
+    def home(self, name):
+        return os.path.join(e2e.home(self.base), name)
+
+    @defer.inlineCallbacks
+    def test_binary_and_overwrite(self):
+        import io
+
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            ftp.storbinary("STOR up.bin", io.BytesIO(BIG), blocksize=1 << 20)
+            ftp.storbinary("STOR up2.bin", io.BytesIO(BIG), blocksize=1 << 20)
+            ftp.storbinary("STOR up2.bin", io.BytesIO(b"tail" * 1000))
+            ftp.quit()
+        yield e2e.in_thread(session)
+        with open(self.home("up.bin"), "rb") as f:
+            self.assertEqual(f.read(), BIG)
+        with open(self.home("up2.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"tail" * 1000)
+        self.assertTrue(self.calls, "os.splice was not used")
+        records = yield self.records(13)
+        stors = [(r[0], r[1], r[2]) for r in records if r[0] == "STOR"]
+        self.assertEqual(stors, [("STOR", 226, len(BIG)), ("STOR", 226, len(BIG)),
+                                 ("STOR", 226, 4000)])
+
+    @defer.inlineCallbacks
+    def test_ascii_uses_the_receiver(self):
+        import io
+
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            ftp.sendcmd("TYPE A")
+            ftp.storlines("STOR up.txt", io.BytesIO(b"one\r\ntwo\r\n" * 100))
+            ftp.quit()
+        yield e2e.in_thread(session)
+        with open(self.home("up.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"one\ntwo\n" * 100)
+        self.assertEqual(self.calls, [])
+
+    @defer.inlineCallbacks
+    def test_aborted_upload(self):
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            ftp.voidcmd("TYPE I")
+            conn = ftp.transfercmd("STOR cut.bin")
+            conn.sendall(BIG[:100000])
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            conn.close()                 # RST: the upload did not complete
+            final = ftp.getmultiline()
+            after = ftp.sendcmd("NOOP")
+            ftp.quit()
+            return final, after
+        final, after = yield e2e.in_thread(session)
+        self.assertTrue(final.startswith("426"), final)
+        self.assertTrue(after.startswith("200"), after)
+        self.assertFalse(os.path.exists(self.home("cut.bin")))
+        self.assertEqual([n for n in os.listdir(e2e.home(self.base)) if n.endswith(".part")],
+                         [])
+
+
 class FastpathUnitTests(unittest.TestCase):
     def test_plain_tcp_refuses_other_transports(self):
         from twisted.internet.testing import StringTransport
@@ -145,6 +221,50 @@ class FastpathUnitTests(unittest.TestCase):
         t = StringTransport()
         fastpath.write_now(t, b"220 hi\r\n")
         self.assertEqual(t.value(), b"220 hi\r\n")
+
+
+    def test_pasv_port_picked_in_the_ephemeral_range(self):
+        from twisted.internet import protocol, reactor
+        lo, hi = fastpath.EPHEMERAL
+        listen = fastpath.listen_quiet(reactor)
+        ports = [listen(0, protocol.ServerFactory(), interface="127.0.0.1")
+                 for _ in range(5)]
+        try:
+            numbers = [p.getHost().port for p in ports]
+            self.assertEqual(len(set(numbers)), 5)
+            for n in numbers:
+                self.assertTrue(lo <= n <= hi, n)
+        finally:
+            for p in ports:
+                p.stopListening()
+
+    def test_event_adopt_equals_constructor(self):
+        from ftpredis.events import COMMAND, Event, Session
+        s = Session("1.2.3.4", 5, "1.2.3.4", "5.6.7.8", "5.6.7.8", "5.6.7.8", 21, "x",
+                    "v", 1)
+        fields = dict(kind=COMMAND, session=s, time=1.5, verb="RETR", bytes_sent=4,
+                      file="/r/f")
+        self.assertEqual(Event.adopt(dict(fields)), Event(**fields))
+        self.assertEqual(Event.adopt(dict(fields)).notes, {})
+        self.assertEqual(Event.adopt(dict(fields)).uid, -1)
+
+    def test_jail_check_matches_realpath(self):
+        from ftpredis.filesystem import JailedFS, _within
+        base = os.path.abspath(self.mktemp())
+        root = os.path.join(base, "root")
+        os.makedirs(os.path.join(root, "d", "e"))
+        os.makedirs(os.path.join(base, "out"))
+        open(os.path.join(root, "f"), "w").close()
+        for link, target in (("esc", "../out"), ("in", "d"), ("d/pw", "/etc/passwd"),
+                             ("d/el", "e"), ("dangling", "nowhere"),
+                             ("d/e/up", "../../../out")):
+            os.symlink(target, os.path.join(root, link))
+        fs = JailedFS(root)
+        for p in ("/", "f", "esc", "esc/x", "in", "in/e", "d/pw", "d/el", "d/el/up",
+                  "d/el/up/x", "dangling", "nope/x", "f/x", "in/el/up", "../out"):
+            v = fs.virtual(p)
+            r = fs.real_of(v)
+            self.assertEqual(fs._inside(v, r), _within(os.path.realpath(r), fs.root), p)
 
 
 class LoginFastPathTests(unittest.TestCase):
