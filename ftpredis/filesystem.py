@@ -232,23 +232,21 @@ class JailedFS:
         return vpath, real
 
     # -- listings (blocking: the protocol runs them in a thread) ------------------------
-    def _owner(self, uid: int) -> str:
-        name = self._users.get(uid)
+    def _name(self, names: Mapping[int, str], system_lookup, ident: int) -> str:
+        """A listing's owner or group: virtual names first, then the system's, else the id."""
+        name = names.get(ident)
         if name is None and self._system_names:
             try:
-                name = pwd.getpwuid(uid).pw_name
+                name = system_lookup(ident)[0]
             except KeyError:
                 pass
-        return name if name is not None else str(uid)
+        return name if name is not None else str(ident)
+
+    def _owner(self, uid: int) -> str:
+        return self._name(self._users, pwd.getpwuid, uid)
 
     def _group(self, gid: int) -> str:
-        name = self._groups.get(gid)
-        if name is None and self._system_names:
-            try:
-                name = grp.getgrgid(gid).gr_name
-            except KeyError:
-                pass
-        return name if name is not None else str(gid)
+        return self._name(self._groups, grp.getgrgid, gid)
 
     def list_entries(self, real: str, show_hidden: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
         """``(name, lstat)`` for a directory's entries, or ``[(real basename, stat)]`` for a file."""
