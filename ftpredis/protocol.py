@@ -9,8 +9,10 @@ dispatch, the data-connection handling and every command, because the stock ones
 unsafe (PORT bounce, PASV theft, symlink escapes), block the control channel on PASV and
 mishandle ASCII and UTF-8 (see the research notes, section A.11).
 
-Ordering rule copied from ProFTPD: a command's record is emitted, synchronously, after
-its final reply is known and before that reply is written.
+Ordering rule copied from ProFTPD: a command's event is taken after its final reply is
+known and before that reply is written (so %O does not count it); the record is routed,
+formatted and queued just after the reply is written, in the same call, so the client never
+waits for it and records keep the session's order.
 """
 
 from __future__ import annotations
@@ -734,6 +736,10 @@ class LoggingMixin:
         self._emit(Event.adopt(self._base(CONNECT, now, now)))
 
     def logCommand(self, cmd: _Command, reply: Reply) -> None:
+        self._emit(self._commandEvent(cmd, reply))
+
+    def _commandEvent(self, cmd: _Command, reply: Reply) -> Event:
+        """The command's event, its values (%O/%I included) taken now."""
         now = time.time()
         fields = self._base(COMMAND, now, cmd.start)
         fields.update(command_fields(cmd.verb, cmd.arg))
@@ -746,7 +752,7 @@ class LoggingMixin:
             fields["notes"] = dict(self._sessionNotes(), **cmd.fields["notes"])
         if "config_path" in cmd.fields and cmd.fields["config_path"] is not None:
             self.config_path = cmd.fields["config_path"]
-        self._emit(Event.adopt(fields))
+        return Event.adopt(fields)
 
     def logExit(self) -> None:
         if self._exit_logged or self.session is None:
@@ -1183,9 +1189,13 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             if cmd.after is not None:
                 cmd.after()
             return
-        self.logCommand(cmd, reply)
+        # The event is taken before the reply is written (its %O does not count the
+        # reply, as in ProFTPD), but routed, formatted and queued only once the reply is
+        # on its way: the client does not wait for the formatting.
+        event = self._commandEvent(cmd, reply)
         if not getattr(reply, "sent", False):     # AUTH TLS's 234 went out before the handshake
             self.sendReply(reply)
+        self._emit(event)
         if cmd.after is not None:
             cmd.after()
 

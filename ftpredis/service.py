@@ -299,8 +299,10 @@ class _Listener(internet.StreamServerEndpointService):
             internet.StreamServerEndpointService.privilegedStartService(self)
 
 
-def _listener(reactor, ip, port, family, dispatcher):
+def _listener(reactor, ip, port, family, dispatcher, workers=1):
     ep = _workers.adopted_endpoint(reactor, ip, port)     # a ServerWorkers worker
+    if ep is None and workers > 1:
+        ep = _workers.ReusePortEndpoint(reactor, ip, port, workers - 1)
     if ep is None and family == socket.AF_INET6:
         ep = endpoints.TCP6ServerEndpoint(reactor, port, interface=ip)
     elif ep is None:
@@ -350,9 +352,13 @@ class FTPRedisService(service.MultiService):
         self.config = config
         for svc in servers:
             self._addServer(svc)
+        # ServerWorkers N: each worker gets a socket of its own (SO_REUSEPORT), bound
+        # here with the parent's, before privileges are dropped (ftpredis.workers).
+        self._planned_workers = _workers.planned(config)
         for (ip, port), family in sorted(self.table.bindings.items()):
             self._listeners[(ip, port)] = self._newListener(ip, port, family)
             self._listeners[(ip, port)].setServiceParent(self)
+        self._planned_workers = 1     # addresses added by a reload: the parent's only
 
     # -- the tree ---------------------------------------------------------------------------
     def servers(self):
@@ -372,7 +378,8 @@ class FTPRedisService(service.MultiService):
         dispatcher = self._dispatchers.get(port)
         if dispatcher is None:
             dispatcher = self._dispatchers[port] = _Dispatcher(self, port)
-        return _listener(self._reactor, ip, port, family, dispatcher)
+        return _listener(self._reactor, ip, port, family, dispatcher,
+                         getattr(self, "_planned_workers", 1))
 
     def addresses(self):
         """``[(ip, port)]`` actually listened on (the port is known after binding Port 0

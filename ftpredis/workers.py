@@ -2,10 +2,13 @@
 """Worker processes: ``ServerWorkers N`` puts every core to work.
 
 One reactor is one core.  With ``ServerWorkers N`` (main server context, default 1) the
-ftpredis process binds its listening sockets as usual, then, once it has switched to its
-``User``/``Group``, starts ``N - 1`` worker processes that inherit those sockets
-(``reactor.adoptStreamPort``) and serve connections beside it.  The kernel hands each new
-connection to whichever process calls ``accept()`` first, so a busy process takes fewer.
+ftpredis process binds its listening sockets, and with each one ``N - 1`` more on the same
+address with ``SO_REUSEPORT`` (while it still has its privileges); once it has switched to
+its ``User``/``Group`` it starts ``N - 1`` worker processes, each inheriting one socket of
+its own (``reactor.adoptStreamPort``).  The kernel spreads new connections over the
+sockets (by a hash of the client's address and port), so no process takes a burst of
+them.  A worker started again after dying shares the parent's socket (its own was closed
+with it, so no connection waits in it meanwhile).
 Each process has its own Redis sink (its own connections, batches and buffer); a session
 lives entirely in the process that accepted it, so its records keep their order.
 
@@ -33,8 +36,9 @@ import socket
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from twisted.internet import defer, endpoints, protocol
+from twisted.internet import defer, endpoints, interfaces, protocol, tcp
 from twisted.logger import Logger
+from zope.interface import implementer
 
 log = Logger()
 
@@ -62,6 +66,68 @@ def adopted_endpoint(reactor, ip: str, port: int):
         return None
     fd, family = found
     return endpoints.AdoptedStreamServerEndpoint(reactor, fd, family)
+
+
+def planned(config) -> int:
+    """The number of processes ``ServerWorkers`` asks for (1 in a worker)."""
+    if IN_WORKER or not config.servers:
+        return 1
+    return max(1, getattr(config.servers[0], "server_workers", 1))
+
+
+#: In the parent: (ip, port) -> the sockets bound for its workers (see ReusePortEndpoint),
+#: handed over (and closed here) as the workers start.
+RESERVED: Dict[Tuple[str, int], List[socket.socket]] = {}
+
+
+class _ReusePort(tcp.Port):
+    def createInternetSocket(self):
+        s = tcp.Port.createInternetSocket(self)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        return s
+
+
+@implementer(interfaces.IStreamServerEndpoint)
+class ReusePortEndpoint:
+    """The parent's listening socket plus one more per worker on the same address, all
+    with ``SO_REUSEPORT``, so the kernel spreads new connections over the processes
+    (a sleeping process's socket gets its share, unlike one shared socket, where the
+    process that wakes first takes them).  Bound while the parent still has its
+    privileges; the workers' sockets wait in :data:`RESERVED`."""
+
+    def __init__(self, reactor, ip, port, extra, backlog=50):
+        self.reactor, self.ip, self.port = reactor, ip, port
+        self.extra, self.backlog = extra, backlog
+
+    def listen(self, factory):
+        return defer.execute(self._listen, factory)
+
+    def _listen(self, factory):
+        p = _ReusePort(self.port, factory, self.backlog, self.ip, self.reactor)
+        p.startListening()
+        host = p.getHost()
+        socks = []
+        try:
+            for _ in range(self.extra):
+                s = socket.socket(p.addressFamily, socket.SOCK_STREAM)
+                socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                s.bind((host.host, host.port))
+                s.listen(self.backlog)
+                s.setblocking(False)
+        except OSError as e:
+            # Workers then share the parent's socket, as without SO_REUSEPORT.
+            log.warn("ServerWorkers: no socket of their own for the workers on "
+                     "{ip}:{port}: {error}", ip=self.ip, port=host.port, error=e)
+            for s in socks:
+                s.close()
+            socks = []
+        for s in RESERVED.pop((self.ip, self.port), ()):
+            s.close()
+        if socks:
+            RESERVED[(self.ip, self.port)] = socks
+        return p
 
 
 def _listening_fd(listener) -> Optional[int]:
@@ -99,6 +165,7 @@ class WorkerPool:
         self.procs: Dict[int, Tuple[_WorkerProtocol, object]] = {}
         self.stopping = False
         self._fds: List[Tuple[int, str, int, int]] = []
+        self._own: Dict[Tuple[int, int], socket.socket] = {}   # (worker, i) -> its socket
 
     def start(self) -> bool:
         for (ip, port), listener in sorted(self.service.listeners().items()):
@@ -108,6 +175,11 @@ class WorkerPool:
                          ip=ip, port=port)
                 return False
             family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            for index, s in enumerate(RESERVED.pop((ip, port), ()), 1):
+                if index < self.count:
+                    self._own[(index, len(self._fds))] = s
+                else:
+                    s.close()
             self._fds.append((fd, ip, port, family))
         for i in range(1, self.count):
             self._spawn(i)
@@ -115,7 +187,16 @@ class WorkerPool:
                  n=self.count - 1, pid=os.getpid())
         return True
 
-    def _argv(self) -> List[str]:
+    def _worker_fds(self, index: int) -> List[Tuple[int, str, int, int]]:
+        """The sockets worker ``index`` listens on: its own on its first start, the
+        parent's (shared) if it is started again (its own was closed here)."""
+        fds = []
+        for i, (fd, ip, port, family) in enumerate(self._fds):
+            own = self._own.get((index, i))
+            fds.append((own.fileno() if own is not None else fd, ip, port, family))
+        return fds
+
+    def _argv(self, fds=None) -> List[str]:
         svc = self.service
         argv = [sys.executable, "-c", "from ftpredis.workers import main; main()",
                 "--config", os.path.abspath(svc.path),
@@ -123,7 +204,7 @@ class WorkerPool:
                 "--parent", str(os.getpid())]
         for name in svc.defines:
             argv += ["-D", name]
-        for fd, ip, port, family in self._fds:
+        for fd, ip, port, family in (self._fds if fds is None else fds):
             argv += ["--fd", "%d,%s,%d,%d" % (fd, ip, port, family)]
         return argv
 
@@ -133,11 +214,20 @@ class WorkerPool:
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"]
                                     if env.get("PYTHONPATH") else "")
         child_fds = {0: 0, 1: 1, 2: 2}
-        for fd, _, _, _ in self._fds:
+        fds = self._worker_fds(index)
+        for fd, _, _, _ in fds:
             child_fds[fd] = fd
         proto = _WorkerProtocol(self, index)
-        transport = self.reactor.spawnProcess(proto, sys.executable, self._argv(), env=env,
-                                              childFDs=child_fds)
+        try:
+            transport = self.reactor.spawnProcess(proto, sys.executable, self._argv(fds),
+                                                  env=env, childFDs=child_fds)
+        finally:
+            # The worker has its copy: a socket only it holds is closed with it, so the
+            # kernel stops routing connections to a worker that died.
+            for i in range(len(self._fds)):
+                own = self._own.pop((index, i), None)
+                if own is not None:
+                    own.close()
         self.procs[index] = (proto, transport)
 
     def _ended(self, proto, reason):
@@ -187,6 +277,8 @@ def _one_accept_per_turn(service) -> None:
         read = getattr(type(port), "doRead", None)
         if port is None or read is None or not hasattr(port, "numberAccepts"):
             continue
+        if _own_socket(port):
+            continue        # the kernel spreads connections over SO_REUSEPORT sockets
 
         def doRead(port=port, read=read):
             port.numberAccepts = 1
@@ -199,6 +291,13 @@ def _one_accept_per_turn(service) -> None:
                 port.reactor.callLater(ACCEPT_PAUSE, _resume, port)
             return why
         port.doRead = doRead
+
+
+def _own_socket(port) -> bool:
+    try:
+        return bool(port.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+    except (OSError, AttributeError):
+        return False
 
 
 def _resume(port):
@@ -225,6 +324,10 @@ def start(service, reactor) -> Optional[WorkerPool]:
         return None
     pool = WorkerPool(service, count, reactor)
     if not pool.start():
+        for socks in RESERVED.values():
+            for s in socks:
+                s.close()
+        RESERVED.clear()
         return None
     _one_accept_per_turn(service)
     return pool
