@@ -283,8 +283,8 @@ class TwoNodes(unittest.TestCase):
         self.assertIn("530 Host %s (class (none), user (none)) has been banned" % src,
                       transcript)
         self.assertTrue(wait_until(lambda: self.refused(self.b, src), 3.0))
-        self.assertTrue(self.cached(ban.BAN_TYPE_HOST, src)["ban_reason"]
-                        .startswith("MaxCommandRate autoban"))
+        entry = wait_until(lambda: self.cached(ban.BAN_TYPE_HOST, src), 3.0)
+        self.assertTrue(entry["ban_reason"].startswith("MaxCommandRate autoban"))
         tool(self.redis.port, "permit", "host", src)
 
     def test_user_ban_refuses_at_user(self):
