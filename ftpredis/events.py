@@ -148,12 +148,18 @@ class Event:
         """The event whose fields are ``fields`` (field name -> value; ``kind``,
         ``session`` and ``time`` required, others default), taking ownership of that
         dict: the caller must not touch it afterwards.  Names must be Event fields."""
+        if not fields.keys() <= _EVENT_FIELDS:
+            # A misspelt name would otherwise become a stray attribute and the variable
+            # it meant would be silently absent from every record.
+            raise TypeError("not Event fields: %s" % sorted(fields.keys() - _EVENT_FIELDS))
         if "notes" not in fields:
             fields["notes"] = {}
         e = object.__new__(cls)
         object.__setattr__(e, "__dict__", fields)
         return e
 
+
+_EVENT_FIELDS = frozenset(f.name for f in dataclasses.fields(Event))
 
 # ProFTPD splits a command line into words on C isspace() only; Python's str.split() would
 # also split on 0x1C-0x1F, NBSP and other Unicode spaces that are legal in file names.

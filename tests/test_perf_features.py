@@ -247,6 +247,8 @@ class FastpathUnitTests(unittest.TestCase):
         self.assertEqual(Event.adopt(dict(fields)), Event(**fields))
         self.assertEqual(Event.adopt(dict(fields)).notes, {})
         self.assertEqual(Event.adopt(dict(fields)).uid, -1)
+        with self.assertRaises(TypeError):
+            Event.adopt(dict(fields, byte_sent=4))
 
     def test_jail_check_matches_realpath(self):
         from ftpredis.filesystem import JailedFS, _within
