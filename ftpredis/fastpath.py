@@ -18,8 +18,10 @@ preconditions do not hold:
   CPU of the many-small-files workload), on a port picked at random rather than by the
   kernel (see :class:`QuietPort`).
 * :class:`SpliceReceiver`: binary STOR over plain TCP moved socket -> pipe -> file with
-  ``os.splice`` in the reactor thread, instead of ``recv`` into bytes objects written by a
-  pool thread.  ASCII and TLS uploads use the ordinary receiver (``fallback``).
+  ``os.splice`` (socket -> pipe in the reactor thread, never blocking; pipe -> file, which
+  can block on a slow disk, in a pool thread), instead of ``recv`` into bytes objects
+  written by a pool thread.  ASCII and TLS uploads use the ordinary receiver
+  (``fallback``).
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ import errno
 import fcntl
 import os
 import random
+import select
 import socket
+import struct
+import termios
 from typing import Optional
 
 from twisted.internet import defer, main, tcp
 from twisted.internet.interfaces import IPullProducer
+from twisted.internet.threads import deferToThreadPool
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
@@ -300,21 +306,46 @@ def _has_fileno(f) -> bool:
 
 # ------------------------------------------------------------------------ STOR
 
+def pipe_to_file(r: int, fd: int, limit: int) -> int:
+    """Moves what the pipe ``r`` holds into ``fd`` until it is empty (or about ``limit``
+    bytes are moved); returns the bytes moved.  Runs in a pool thread: it may block on the
+    disk (dirty-page writeback, a throttled or network file system).  Only bytes already
+    in the pipe are asked for, so it never waits for the network."""
+    done = 0
+    while done < limit:
+        left = struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, b"\0\0\0\0"))[0]
+        if left <= 0:
+            break
+        while left:
+            m = os.splice(r, fd, left, flags=os.SPLICE_F_MOVE)
+            if m <= 0:
+                raise OSError(errno.EIO, "short write")
+            left -= m
+            done += m
+    return done
+
+
 class SpliceReceiver:
     """Binary STOR on plain TCP: socket -> pipe -> file with ``splice``.
 
     The upload's bytes never become Python objects (the ordinary path makes a bytes
     object per ``recv``, joins them and hands them to a pool thread to ``write``: two
-    copies and a thread hop per megabyte).  It runs in the reactor thread, in the data
-    connection's own ``doRead`` (an instance attribute shadowing
-    :meth:`tcp.Connection.doRead`): a write that the page cache absorbs takes
-    microseconds; at most ``PER_TURN`` bytes are moved per readiness so other sessions
-    keep their turn.  The same interface as the ordinary receiver (``count``, ``error``,
-    ``finish()``, ``drained()``).
+    copies and a thread hop per megabyte).  Socket -> pipe runs in the reactor thread, in
+    the data connection's own ``doRead`` (an instance attribute shadowing
+    :meth:`tcp.Connection.doRead`), non-blocking; at most ``PER_TURN`` bytes are moved
+    per readiness so other sessions keep their turn.  Pipe -> file, which can block on a
+    slow disk, runs in the reactor's thread pool (:func:`pipe_to_file`), one hop at a time
+    (order kept), each hop taking whatever the pipe holds, so it goes on while the reactor
+    keeps the pipe topped up.  When the pipe is full, reading from the socket is paused
+    until the pipe has room again (the reactor watches its write end; TCP flow control
+    does the rest).  The same interface as the ordinary receiver (``count``,
+    ``error``, ``finish()``, ``drained()``).
     """
 
     CHUNK = 1 << 20
     PER_TURN = 4 << 20
+    #: bytes one pool-thread hop moves at most (it stops earlier when the pipe runs dry).
+    BATCH = 16 << 20
 
     def __init__(self, fileobj, conn, t: tcp.Connection, on_error):
         self.fd = fileobj.fileno()
@@ -323,6 +354,14 @@ class SpliceReceiver:
         self.count = 0
         self.error: Optional[OSError] = None
         self._on_error = on_error
+        self._inpipe = 0            # spliced into the pipe, not yet reported written
+        self._writing = False       # a pipe -> file hop is in the thread pool
+        self._paused = False        # socket reads stopped because the pipe is full
+        self._finishing = False
+        self._waiters: list = []
+        self._poll = select.poll()
+        self._poll.register(t.socket.fileno(), select.POLLIN)
+        self._space = _PipeSpace(self)
         self._r, self._w = os.pipe2(os.O_CLOEXEC)
         try:
             fcntl.fcntl(self._w, getattr(fcntl, "F_SETPIPE_SZ", 1031), self.CHUNK)
@@ -335,34 +374,78 @@ class SpliceReceiver:
         pi = self.conn.pi
         moved = 0
         flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+        result = None
+        if self.error is not None:
+            self.t.pauseProducing()         # the upload failed: the abort closes it
+            return None
         while moved < self.PER_TURN:
             try:
                 n = os.splice(sfd, self._w, self.CHUNK, flags=flags)
             except (BlockingIOError, InterruptedError):
+                # Nothing to read, or the pipe is full: if the socket is still readable
+                # (data or EOF) it is the pipe, so stop reading until it has room.
+                if self._writing and self._poll.poll(0):
+                    from twisted.internet import reactor
+                    self._paused = True
+                    self.t.pauseProducing()
+                    reactor.addWriter(self._space)
                 break
             except OSError:
-                return main.CONNECTION_LOST
+                result = main.CONNECTION_LOST
+                break
             if n == 0:
-                return main.CONNECTION_DONE
+                result = main.CONNECTION_DONE
+                break
             moved += n
             pi.bytes_in += n
             pi.data_bytes += n
-            if self.error is None:
-                try:
-                    left = n
-                    while left:
-                        m = os.splice(self._r, self.fd, left, flags=os.SPLICE_F_MOVE)
-                        if m <= 0:
-                            raise OSError(errno.EIO, "short write")
-                        left -= m
-                except OSError as e:
-                    self.error = e
-                    self._on_error(e)
-                    return None
-                self.count += n
+            self._inpipe += n
+            if not self._writing:
+                self._hop()
         if moved:
             pi._touchStall()
-        return None
+        return result
+
+    def _hop(self):
+        """Hands the pipe's contents to a pool thread (one hop at a time)."""
+        from twisted.internet import reactor
+        self._writing = True
+        deferToThreadPool(reactor, reactor.getThreadPool(), pipe_to_file,
+                          self._r, self.fd, self.BATCH).addCallbacks(
+            self._hopped, self._hopFailed)
+
+    def _hopped(self, n):
+        self._writing = False
+        self._inpipe -= n
+        self.count += n
+        if self._inpipe > 0:
+            self._hop()
+        self._unpause()
+        if not self._writing:
+            self._idle()
+
+    def _unpause(self):
+        """The pipe has room (or the upload is over): read from the socket again."""
+        if self._paused:
+            from twisted.internet import reactor
+            self._paused = False
+            reactor.removeWriter(self._space)
+            self.t.resumeProducing()
+
+    def _hopFailed(self, f):
+        self._writing = False
+        e = f.value if isinstance(f.value, OSError) else OSError(errno.EIO, str(f.value))
+        self.error = e
+        self._on_error(e)
+        self._unpause()
+        self._idle()
+
+    def _idle(self):
+        waiters, self._waiters = self._waiters, []
+        if self._finishing:
+            self._close()
+        for d in waiters:
+            d.callback(None)
 
     def __call__(self, data: bytes):
         # Only if bytes reached Python another way (they should not): written inline.
@@ -378,6 +461,12 @@ class SpliceReceiver:
             self._on_error(e)
 
     def finish(self):
+        self._finishing = True
+        if not self._writing:
+            self._close()
+
+    def _close(self):
+        self._unpause()
         for fd in (self._r, self._w):
             if fd is not None:
                 try:
@@ -387,7 +476,33 @@ class SpliceReceiver:
         self._r = self._w = None
 
     def drained(self) -> defer.Deferred:
-        return defer.succeed(None)
+        """Fires once every byte received so far is in the file (or a write failed)."""
+        if not self._writing:
+            return defer.succeed(None)
+        d = defer.Deferred()
+        self._waiters.append(d)
+        return d
+
+
+class _PipeSpace:
+    """The write end of a :class:`SpliceReceiver`'s pipe, watched by the reactor while
+    the pipe is full: writable means room again."""
+
+    def __init__(self, receiver: SpliceReceiver):
+        self.receiver = receiver
+
+    def fileno(self):
+        w = self.receiver._w
+        return -1 if w is None else w
+
+    def doWrite(self):
+        self.receiver._unpause()
+
+    def connectionLost(self, reason):
+        self.receiver._unpause()
+
+    def logPrefix(self):
+        return "SpliceReceiver"
 
 
 def store_receiver(fileobj, conn, ascii: bool, on_error, fallback):

@@ -213,6 +213,55 @@ class SpliceStorTests(_Site, unittest.TestCase):
         self.assertEqual([n for n in os.listdir(e2e.home(self.base)) if n.endswith(".part")],
                          [])
 
+    @defer.inlineCallbacks
+    def test_stalled_disk_does_not_freeze_other_sessions(self):
+        """The pipe -> file half runs in a pool thread: while its writes are stalled (a
+        slow disk), another session's commands are still answered, and the upload then
+        completes with every byte, in order, counted exactly."""
+        import threading
+
+        started, release = threading.Event(), threading.Event()
+        real = fastpath.pipe_to_file
+
+        def stalled(*args):
+            started.set()
+            release.wait(60)             # a safety net only: the test sets it itself
+            return real(*args)
+        self.patch(fastpath, "pipe_to_file", stalled)
+
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            ftp.voidcmd("TYPE I")
+            conn = ftp.transfercmd("STOR slow.bin")
+
+            def upload():
+                conn.sendall(BIG)
+                conn.close()
+            sender = threading.Thread(target=upload)
+            sender.start()
+            try:
+                self.assertTrue(started.wait(30), "no file write was attempted")
+                other = e2e.ftp_connect(self.port)
+                answers = [other.sendcmd("NOOP") for _ in range(3)]
+                answers.append(other.sendcmd("PWD"))
+                stalled_still = not release.is_set()
+                other.quit()
+            finally:
+                release.set()
+            sender.join(30)
+            final = ftp.voidresp()
+            ftp.quit()
+            return answers, stalled_still, final
+        answers, stalled_still, final = yield e2e.in_thread(session)
+        self.assertTrue(stalled_still)
+        self.assertEqual([a[:3] for a in answers], ["200", "200", "200", "257"])
+        self.assertTrue(final.startswith("226"), final)
+        with open(self.home("slow.bin"), "rb") as f:
+            self.assertEqual(f.read(), BIG)
+        records = yield self.records(14)
+        stors = [(r[1], r[2]) for r in records if r[0] == "STOR"]
+        self.assertEqual(stors, [(226, len(BIG))])
+
 
 class FastpathUnitTests(unittest.TestCase):
     def test_plain_tcp_refuses_other_transports(self):
