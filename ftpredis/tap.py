@@ -63,14 +63,41 @@ class Options(usage.Options):
         try:
             self.loaded = load_config(self["config"], tuple(self["defines"]))
             # Addresses that only clash once resolved (localhost vs 127.0.0.1).
-            RoutingTable([(s, s) for s in self.loaded.servers])
+            table = RoutingTable([(s, s) for s in self.loaded.servers])
             self.run_as = run_as(self.loaded)
         except ConfigErrors as e:
             for error in e.errors:
                 sys.stderr.write("ftpredis: %s\n" % (error,))
             raise SystemExit(1)
+        problems = probe_listeners(table.bindings)
+        if problems:
+            for problem in problems:
+                sys.stderr.write("ftpredis: %s\n" % (problem,))
+            raise SystemExit(1)
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+
+
+def probe_listeners(bindings):
+    """One line per address that cannot be bound (in use, not local, below 1024 without
+    root), found before twistd daemonizes, instead of a traceback in its log."""
+    import socket
+
+    from ftpredis.service import _address
+
+    problems = []
+    for (ip, port), family in sorted(bindings.items()):
+        probe = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # As Twisted binds: SO_REUSEADDR, so a port in TIME_WAIT is not "in use".
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((ip, port))
+        except OSError as e:
+            problems.append("cannot listen on %s: %s" % (_address(ip, port),
+                                                          e.strerror or e))
+        finally:
+            probe.close()
+    return problems
 
 
 def run_as(config):

@@ -479,8 +479,9 @@ class InitScriptTests(TwistdMixin, unittest.TestCase):
         code, out = yield e2e.in_thread(self.init, "start")
         self.assertEqual(code, 1, out)
         self.assertIn("failed to start", out)
-        self.assertIn("CannotListenError: Couldn't listen on 127.0.0.1:%d"
+        self.assertIn("ftpredis: cannot listen on 127.0.0.1:%d: Address already in use"
                       % busy.getsockname()[1], out)
+        self.assertNotIn("Traceback", out)
 
 
 class SystemdUnitTests(unittest.TestCase):

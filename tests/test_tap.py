@@ -71,6 +71,23 @@ class CheckTests(unittest.TestCase):
         self.assertIn(conf, lines[0])
         self.assertNotIn("Traceback", err.decode())
 
+    def test_port_in_use_is_one_line(self):
+        import socket
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        self.addCleanup(busy.close)
+        port = busy.getsockname()[1]
+        base = os.path.abspath(self.mktemp())
+        conf = shipped_site(base, port, 6379)
+        proc = e2e.twistd(["-n", "--pidfile=", "ftpredis", "--config", conf])
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(err.decode().strip().splitlines(),
+                         ["ftpredis: cannot listen on 127.0.0.1:%d: Address already in use"
+                          % port])
+        self.assertNotIn(b"Traceback", out + err)
+
     def test_unpermitted_passwd_is_explained(self):
         """A fresh git checkout leaves ftpd.passwd 0644: the message says what to do."""
         base = os.path.abspath(self.mktemp())
