@@ -99,6 +99,16 @@ LoadModule mod_redis.c
 FTPREDIS_PREAMBLE = _COMMON
 
 
+def _stou(ftp, ctx):
+    """STOU a small file; its random name (ftp + 6 letters) is volatile."""
+    conn, _ = ftp.ntransfercmd("STOU")
+    conn.sendall(b"unique\n")
+    conn.close()
+    ftp.voidresp()
+    m = re.search(r"FILE: (\S+)", " ".join(ctx.transcript[-4:]))
+    if m:
+        ctx.volatile(m.group(1), "<STOU>")
+
 def _crypt(password: str) -> str:
     from passlib.hash import sha512_crypt
     return sha512_crypt.using(rounds=5000, salt="ftpredisconform").hash(password)
@@ -690,13 +700,7 @@ def _long_session(ctx):
     ftp.retrbinary("RETR f.txt", lambda b: None)
     ftp.retrbinary("RETR f.txt", lambda b: None, rest=100)
     ctx.try_(ftp.storbinary, "APPE f.txt", io.BytesIO(b"more\n"))
-    conn, _ = ftp.ntransfercmd("STOU")
-    conn.sendall(b"unique\n")
-    conn.close()
-    ftp.voidresp()
-    m = re.search(r"FILE: (\S+)", " ".join(ctx.transcript[-4:]))
-    if m:
-        ctx.volatile(m.group(1), "<STOU>")
+    _stou(ftp, ctx)
     ftp.delete("d/inner.txt")
     ftp.sendcmd("SITE CHMOD 600 f.txt")
     ftp.rename("f.txt", "g.txt")
@@ -898,13 +902,7 @@ def notes(ctx):
     ftp.storbinary("STOR f.txt", io.BytesIO(PAYLOAD))
     ftp.retrbinary("RETR pub/a.txt", lambda b: None)
     ctx.try_(ftp.retrbinary, "RETR missing.txt", lambda b: None)
-    conn, _ = ftp.ntransfercmd("STOU")
-    conn.sendall(b"unique\n")
-    conn.close()
-    ftp.voidresp()
-    m = re.search(r"FILE: (\S+)", " ".join(ctx.transcript[-4:]))
-    if m:
-        ctx.volatile(m.group(1), "<STOU>")
+    _stou(ftp, ctx)
     ftp.sendcmd("RNFR f.txt")
     ftp.voidcmd("NOOP")
     ftp.sendcmd("RNTO g.txt")
@@ -977,13 +975,7 @@ def command_session(ctx):
     ftp.retrbinary("RETR f.txt", lambda b: None)
     ftp.retrbinary("RETR f.txt", lambda b: None, rest=100)
     ctx.try_(ftp.storbinary, "APPE f.txt", io.BytesIO(b"more\n"))
-    conn, _ = ftp.ntransfercmd("STOU")
-    conn.sendall(b"unique\n")
-    conn.close()
-    ftp.voidresp()
-    m = re.search(r"FILE: (\S+)", " ".join(ctx.transcript[-4:]))
-    if m:
-        ctx.volatile(m.group(1), "<STOU>")
+    _stou(ftp, ctx)
     ftp.delete("d/inner.txt")
     ftp.sendcmd("site chmod 600 f.txt")
     ftp.rename("f.txt", "g.txt")
