@@ -69,14 +69,36 @@ def in_thread(fn, *args):
     return threads.deferToThread(fn, *args)
 
 
-def ftp_connect(port, user=USER, password=PASSWORD):
+def ftp_connect(port, user=USER, password=PASSWORD, host="127.0.0.1"):
     import ftplib
 
     ftp = ftplib.FTP(timeout=10)
-    ftp.connect("127.0.0.1", port)
+    ftp.connect(host, port)
     if user is not None:
         ftp.login(user, password)
     return ftp
+
+
+def slow_download(port, started, go_on, name="big.bin", wait=60):
+    """RETR ``name``; after the first block set ``started`` and wait for ``go_on``.
+    Returns (bytes received, the reply to a NOOP after the transfer, or the error)."""
+    import ftplib
+
+    ftp = ftp_connect(port)
+    got = [0]
+
+    def block(data):
+        if got[0] == 0:
+            started.set()
+            go_on.wait(wait)
+        got[0] += len(data)
+    try:
+        ftp.retrbinary("RETR " + name, block, blocksize=65536)
+        reply = ftp.voidcmd("NOOP")
+    except (ftplib.Error, EOFError, OSError) as e:
+        reply = "%s: %s" % (type(e).__name__, e)
+    ftp.close()
+    return got[0], reply
 
 
 @defer.inlineCallbacks

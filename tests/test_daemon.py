@@ -8,7 +8,6 @@ These tests run as root (here and in CI): twistd switches identity only when it 
 started as root.
 """
 
-import ftplib
 import json
 import os
 import shutil
@@ -38,10 +37,7 @@ def closed(host, port):
 
 
 def client(host, port, user=e2e.USER, password=e2e.PASSWORD):
-    ftp = ftplib.FTP(timeout=10)
-    ftp.connect(host, port)
-    ftp.login(user, password)
-    return ftp
+    return e2e.ftp_connect(port, user, password, host=host)
 
 
 def ids(pid):
@@ -201,21 +197,7 @@ class SigtermTests(TwistdMixin, unittest.TestCase):
             f.write(os.urandom(1024) * (BIG // 1024))
 
     def slow_download(self, port, started, go_on):
-        ftp = client("127.0.0.1", port)
-        got = [0]
-
-        def block(data):
-            if got[0] == 0:
-                started.set()
-                go_on.wait(60)
-            got[0] += len(data)
-        try:
-            ftp.retrbinary("RETR big.bin", block, blocksize=65536)
-            reply = ftp.voidcmd("NOOP")
-        except (ftplib.Error, EOFError, OSError) as e:
-            reply = "%s: %s" % (type(e).__name__, e)
-        ftp.close()
-        return got[0], reply
+        return e2e.slow_download(port, started, go_on, wait=60)
 
     @defer.inlineCallbacks
     def sigterm_during_download(self, *extra):

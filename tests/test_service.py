@@ -51,11 +51,7 @@ def free_port_on(*hosts):
 
 
 def client(host, port, user=e2e.USER, password=e2e.PASSWORD):
-    ftp = ftplib.FTP(timeout=10)
-    ftp.connect(host, port)
-    if user is not None:
-        ftp.login(user, password)
-    return ftp
+    return e2e.ftp_connect(port, user, password, host=host)
 
 
 def session(host, port):
@@ -489,23 +485,7 @@ class ShutdownTests(SiteMixin, unittest.TestCase):
             f.write(os.urandom(1024) * (BIG // 1024))
 
     def slow_download(self, port, started, go_on):
-        """RETR big.bin; after the first block wait for ``go_on``; returns (bytes, reply
-        after the transfer or the error)."""
-        ftp = client("127.0.0.1", port)
-        got = [0]
-
-        def block(data):
-            if got[0] == 0:
-                started.set()
-                go_on.wait(30)
-            got[0] += len(data)
-        try:
-            ftp.retrbinary("RETR big.bin", block, blocksize=65536)
-            reply = ftp.voidcmd("NOOP")
-        except (ftplib.Error, EOFError, OSError) as e:
-            reply = "%s: %s" % (type(e).__name__, e)
-        ftp.close()
-        return got[0], reply
+        return e2e.slow_download(port, started, go_on, wait=30)
 
     @defer.inlineCallbacks
     def test_transfer_in_flight_finishes(self):
