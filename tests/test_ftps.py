@@ -746,14 +746,7 @@ class CCCTests(FTPSMixin, unittest.TestCase):
     def test_close_notify_and_command_in_one_segment(self):
         """Bytes following the client's close_notify in the same read are clear text."""
         def run():
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-            _plain_reply(s)
-            s.sendall(b"AUTH TLS\r\n")
-            _plain_reply(s)
-            t = _MemoryTLS(s, self.context())
-            t.command("USER " + USER)
-            t.command("PASS " + PASSWORD)
-            ccc = t.command("CCC")
+            s, t, ccc = self._login_then_ccc()
             leftover = t.unwrap_then(b"PWD\r\nNOOP\r\n")
             replies = _plain_reply(s)
             while replies.count("\r\n") < 2:
@@ -793,16 +786,20 @@ class CCCTests(FTPSMixin, unittest.TestCase):
                           for e in self.commands("RETR")],
                          [(226, "success"), (226, "success")])
 
+    def _login_then_ccc(self):
+        """A raw control connection: AUTH TLS, login, CCC; (socket, TLS layer, CCC reply)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        _plain_reply(s)
+        s.sendall(b"AUTH TLS\r\n")
+        _plain_reply(s)
+        t = _MemoryTLS(s, self.context())
+        t.command("USER " + USER)
+        t.command("PASS " + PASSWORD)
+        return s, t, t.command("CCC")
+
     def _after_ccc(self, send):
         def run():
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-            _plain_reply(s)
-            s.sendall(b"AUTH TLS\r\n")
-            _plain_reply(s)
-            t = _MemoryTLS(s, self.context())
-            t.command("USER " + USER)
-            t.command("PASS " + PASSWORD)
-            ccc = t.command("CCC")
+            s, t, ccc = self._login_then_ccc()
             rest = send(s)
             s.close()
             return ccc, rest
