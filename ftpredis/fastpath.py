@@ -39,8 +39,11 @@ from typing import Optional
 from twisted.internet import defer, main, tcp
 from twisted.internet.interfaces import IPullProducer
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
+
+_log = Logger()
 
 #: bytes per sendfile() call; the kernel sends what fits in the socket buffer anyway.
 SENDFILE_CHUNK = 4 * 1024 * 1024
@@ -124,6 +127,10 @@ class QuietPort(tcp.Port):
         return skt
 
     def startListening(self):
+        self._bind()
+        self.startReading()
+
+    def _bind(self):
         skt = None
         number = 0
         if self.port == 0:
@@ -148,10 +155,92 @@ class QuietPort(tcp.Port):
         self.socket = skt
         self.fileno = self.socket.fileno
         self.numberAccepts = 1      # one data connection per PASV: no accept() that answers EAGAIN
-        self.startReading()
 
     def _logConnectionLostMsg(self):
         pass
+
+
+class LazyPort(QuietPort):
+    """A PASV port that the reactor watches only once a transfer command waits on it.
+
+    Clients connect as soon as they read the 227 and send the transfer command after,
+    so by then the connection is nearly always in the accept queue: :meth:`accept_raw`
+    takes it without the reactor, and a port nobody waited on closes at once.  That
+    saves two epoll registrations, a wake-up and a deferred close per transfer.
+    Connections from another host than the control peer are closed unread, as
+    ``_PassiveFactory.buildProtocol`` does on the watched path.
+    """
+
+    backlog = 4          # stray connections wait unread until the transfer command
+    watching = False
+
+    def startListening(self):
+        self._bind()
+
+    def watch(self):
+        """Let the reactor accept from now on (a transfer waits on the port)."""
+        if not self.watching and self.connected:
+            self.watching = True
+            self.startReading()
+
+    def accept_raw(self, peer: str):
+        """``(socket, address)`` of a waiting connection from ``peer``, or None."""
+        while self.connected:
+            try:
+                skt, addr = self.socket.accept()
+            except OSError:
+                return None         # EAGAIN: not connected yet; EMFILE: the watched path reports
+            if _plain(addr[0]) != peer:
+                _log.warn("refused passive data connection from {host} (control peer "
+                               "{peer})", host=addr[0], peer=peer)
+                skt.close()
+                continue
+            skt.setblocking(False)
+            return skt, addr
+        return None
+
+    def adopt(self, skt, addr):
+        """Give an accepted socket its protocol and transport, as ``Port.doRead`` does."""
+        protocol = self.factory.buildProtocol(self._buildAddr(addr))
+        if protocol is None:
+            skt.close()
+            return None
+        s = self.sessionno
+        self.sessionno = s + 1
+        protocol.makeConnection(self.transport(skt, protocol, addr, self, s, self.reactor))
+        return protocol
+
+    def accept_now(self, peer: str):
+        """Adopt a waiting connection, if there is one (the factory sees it connect)."""
+        got = self.accept_raw(peer)
+        if got is not None:
+            self.adopt(*got)
+
+    def loseConnection(self, connDone=None):
+        if self.watching or not self.connected:
+            if connDone is None:
+                return QuietPort.loseConnection(self)
+            return QuietPort.loseConnection(self, connDone)
+        # Never in the reactor: close now rather than in a later iteration.
+        self.disconnecting = True
+        self.connected = False
+        self._realPortNumber = None
+        try:
+            self.socket.close()
+        finally:
+            del self.socket
+            del self.fileno
+            try:
+                self.factory.doStop()
+            finally:
+                self.disconnecting = False
+        return defer.succeed(None)
+
+    stopListening = loseConnection
+
+
+def _plain(host: str) -> str:
+    return host[7:] if host.startswith("::ffff:") and "." in host else host
 
 
 class QuietPort6(QuietPort):
@@ -165,11 +254,11 @@ class QuietPort6(QuietPort):
 def listen_quiet(reactor):
     """A ``listenTCP``-compatible callable for the passive data ports of one reactor."""
 
-    def listen(port, factory, backlog=1, interface=""):
+    def listen(port, factory, backlog=None, interface=""):
         if ":" in interface:
-            p = QuietPort6(port, factory, backlog, interface, reactor)
+            p = QuietPort6(port, factory, backlog or 1, interface, reactor)
         else:
-            p = QuietPort(port, factory, backlog, interface, reactor)
+            p = LazyPort(port, factory, backlog or LazyPort.backlog, interface, reactor)
         p.startListening()
         return p
 
@@ -256,6 +345,26 @@ class _SendfileProducer:
             self.deferred.callback(None)
         else:
             self.deferred.errback(error)
+
+
+def sendfile_now(skt, infd: int, offset: int, left: int):
+    """Send ``left`` bytes of ``infd`` from ``offset`` on a non-blocking socket until done
+    or the socket is full: ``(bytes sent, None)``, or ``(bytes sent, OSError)``."""
+    out = skt.fileno()
+    sent = 0
+    while sent < left:
+        try:
+            n = os.sendfile(out, infd, offset + sent, min(SENDFILE_CHUNK, left - sent))
+        except (BlockingIOError, InterruptedError):
+            return sent, None
+        except OSError as e:
+            return sent, e
+        if n == 0:
+            # The file shrank under us: what is there has been sent.
+            left = sent
+            break
+        sent += n
+    return sent, None
 
 
 class RetrSender:

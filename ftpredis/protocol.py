@@ -417,6 +417,8 @@ class _PassiveFactory(protocol.ServerFactory):
 
     noisy = False
 
+    port = None             # the listening port, once bound
+
     def __init__(self, pi: "FTPRedisProtocol", peer: str):
         self.pi = pi
         self.peer = peer
@@ -448,6 +450,12 @@ class _PassiveFactory(protocol.ServerFactory):
         """Fires with the connection, or fails with 425 after ``timeout`` seconds."""
         if self._ready:
             return defer.succeed(self.conn)
+        port = self.port
+        if isinstance(port, _fastpath.LazyPort):
+            port.accept_now(self.peer)          # usually connected already
+            if self._ready:
+                return defer.succeed(self.conn)
+            port.watch()
         d = defer.Deferred()
 
         def expire():
@@ -2054,6 +2062,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         else:
             raise R("no_data", "No available ports")   # (ours)
         self._data_kind, self._data_port, self._data_factory = "pasv", port, fac
+        fac.port = port
         # QuietPort knows its number; asking the socket again is one getsockname more.
         self._transfer_port = getattr(port, "_realPortNumber", None) or port.getHost().port
         return self._transfer_port
@@ -2162,23 +2171,28 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         cmd.fields["transfer_millis"] = int((time.time() - t0) * 1000)
 
     @defer.inlineCallbacks
-    def _withData(self, cmd, opening: str, body):
-        """Open the data connection, send 150, run ``body(conn)``; returns the final Reply."""
+    def _withData(self, cmd, opening: str, body, conn=None, t0=None):
+        """Open the data connection, send 150, run ``body(conn)``; returns the final Reply.
+
+        With ``conn`` and ``t0`` the connection is open and the 150 sent already (a RETR
+        that :meth:`_retrNow` could not finish at once)."""
         self.setTimeout(None)
         try:
-            try:
-                conn = yield self._openData()
-            except Reply as r:
-                self._xferFailed(cmd, r)
-                self.cleanupDTP()
-                raise
+            if conn is None:
+                try:
+                    conn = yield self._openData()
+                except Reply as r:
+                    self._xferFailed(cmd, r)
+                    self.cleanupDTP()
+                    raise
             self._transfer_conn = conn
             self._cancelTimer("_notransfer_timer")
             if self.server.timeout_stalled:
                 self._stall_timer = self.factory.reactor.callLater(
                     self.server.timeout_stalled, self._stalled)
-            t0 = time.time()
-            self.sendLine("150 " + opening)
+            if t0 is None:
+                t0 = time.time()
+                self.sendLine("150 " + opening)
             try:
                 reply = yield _tls.run_data(self, conn, body)     # PROT P: TLS first
             finally:
@@ -2242,6 +2256,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         cmd.fields["basename"] = path_tail(vpath)
         cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
         sender = _fastpath.RetrSender(ascii=not self.binary, fallback=_Sender)
+        sent_at_once = 0
 
         @defer.inlineCallbacks
         def body(conn):
@@ -2251,7 +2266,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 return R("xfer_aborted")
             finally:
                 fobj.close()
-                cmd.fields["bytes_sent"] = sender.count
+                cmd.fields["bytes_sent"] = sent_at_once + sender.count
             conn.transport.loseConnection()
             reason = yield conn.waitClosed()
             cmd.fields["file_offset"] = offset
@@ -2260,9 +2275,56 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
 
         opening = REPLIES["opening_size"][1] % (
             self._typeName(), arg, st.st_size - offset if length is None else length)
-        d = self._withData(cmd, opening, body)
+        conn = t0 = None
+        if self.binary and length is None and self._data_kind == "pasv":
+            now = self._retrNow(cmd, fobj, offset, st.st_size, opening)
+            if isinstance(now, Reply):
+                return now
+            if now is not None:
+                conn, t0, sent_at_once = now
+        d = self._withData(cmd, opening, body, conn, t0)
         d.addErrback(lambda f: (fobj.close(), f)[1])
         return d
+
+    def _retrNow(self, cmd, fobj, offset: int, size: int, opening: str):
+        """A binary RETR over a plain passive connection that is already there, sent
+        without the reactor: 150, sendfile until done, close, and the final Reply (the
+        small-file case, in one pass).  ``(conn, t0, bytes sent)`` when the socket
+        filled up first (the rest goes the ordinary way on that connection), None when
+        this path does not apply."""
+        port = self._data_port
+        if (not isinstance(port, _fastpath.LazyPort) or not _fastpath.RetrSender.enabled
+                or _tls.state(self) is not None or _fastpath.plain_tcp(self.transport) is None):
+            return None
+        got = port.accept_raw(self.peer_host)
+        if got is None:
+            return None
+        skt, addr = got
+        self._cancelTimer("_notransfer_timer")
+        t0 = time.time()
+        self.sendLine("150 " + opening)
+        sent, error = _fastpath.sendfile_now(skt, fobj.fileno(), offset, size - offset)
+        self.bytes_out += sent
+        self.data_bytes += sent
+        if error is None and sent < size - offset:
+            conn = port.adopt(skt, addr)
+            if conn is not None:
+                fobj.seek(offset + sent)
+                return conn, t0, sent
+            error = "refused"
+        skt.close()
+        fobj.close()
+        cmd.fields["bytes_sent"] = sent
+        self._startNoTransferTimer()
+        self.cleanupDTP()
+        if error is not None:
+            reply = R("xfer_aborted")
+            self._xferFailed(cmd, reply)
+            return reply
+        cmd.fields["file_offset"] = offset
+        cmd.fields["file_size"] = size
+        self._xferDone(cmd, t0)
+        return R("xfer_ok")
 
     def cmd_STOR(self, cmd):
         return self._store(cmd, append=False)

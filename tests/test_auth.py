@@ -367,13 +367,16 @@ class VerifyPasswordTests(unittest.TestCase):
         self.assertTrue(verify_password("pw", h))
 
 
+BOB_PW = "Bob-Secret-Pw7"
+
+
 class PortalTests(_TempDir, unittest.TestCase):
 
     def setUp(self):
         self.base = self.makeDir()
         self.home = os.path.join(self.base, "home", "bob")
         os.makedirs(self.home)
-        self.bob = AuthUser("bob", SHA512.hash("pw"), 1001, 100, "Bob", self.home,
+        self.bob = AuthUser("bob", SHA512.hash(BOB_PW), 1001, 100, "Bob", self.home,
                             "/bin/sh")
 
     def server(self, users=None, **kw):
@@ -382,11 +385,15 @@ class PortalTests(_TempDir, unittest.TestCase):
                             auth_users=tuple(users if users is not None else [self.bob]),
                             **kw)
 
-    def login(self, server, name="bob", password="pw"):
+    def login(self, server, name="bob", password=None):
+        password = BOB_PW if password is None else password
         portal = make_portal(server)
         return portal.login(UsernamePassword(name, password), None, IFTPRedisAvatar)
 
-    def refused(self, server, reason, name="bob", password="pw"):
+    def refused(self, server, reason, name="bob", password=None):
+        # A password distinctive enough that a temporary path cannot contain it by chance
+        # (with "pw", a mktemp name like ".../iyoa6pwt/..." once failed the check below).
+        password = BOB_PW if password is None else password
         d = self.assertFailure(self.login(server, name, password), UnauthorizedLogin)
 
         def check(e):
@@ -415,7 +422,7 @@ class PortalTests(_TempDir, unittest.TestCase):
             lambda r: self.assertIsNone(r[1].group))
 
     def test_bytesCredentials(self):
-        return self.login(self.server(), b"bob", b"pw").addCallback(
+        return self.login(self.server(), b"bob", BOB_PW.encode()).addCallback(
             lambda r: self.assertEqual(r[1].name, "bob"))
 
     def test_badPassword(self):

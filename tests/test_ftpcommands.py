@@ -566,12 +566,14 @@ class SecurityTests(_Base, unittest.TestCase):
             thief.bind(("127.0.0.2", 0))
             thief.settimeout(5)
             thief.connect((host, port))
-            stolen = thief.recv(100)
-            thief.close()
             good = socket.create_connection((host, port))
             f.sendcmd("RETR f.txt")
             data = good.recv(100)
             good.close()
+            # The port is accepted from once the transfer starts: the thief, first in
+            # the queue, is closed unread then (EOF), and the client's connection used.
+            stolen = thief.recv(100)
+            thief.close()
             f.voidresp()
             f.quit()
             return stolen, data

@@ -102,6 +102,58 @@ class SendfileRetrTests(_Site, unittest.TestCase):
                          [(226, len(BIG)), (226, len(BIG) - 1000001)])
 
     @defer.inlineCallbacks
+    def test_small_files_back_to_back(self):
+        """Small files are sent whole while the RETR is handled (the client connected
+        after PASV); each one arrives intact and its record counts its bytes."""
+        sizes = (0, 1, 4096, 65536, 200000)
+        for n in sizes:
+            with open(os.path.join(e2e.home(self.base), "s%d.bin" % n), "wb") as f:
+                f.write(BIG[:n])
+
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            got = []
+            for n in sizes * 3:
+                buf = bytearray()
+                ftp.retrbinary("RETR s%d.bin" % n, buf.extend)
+                got.append(bytes(buf))
+            ftp.quit()
+            return got
+        got = yield e2e.in_thread(session)
+        self.assertEqual(got, [BIG[:n] for n in sizes * 3])
+        records = yield self.records(3 + 2 * len(sizes) * 3 + 2)
+        self.assertEqual([(r[1], r[2]) for r in records if r[0] == "RETR"],
+                         [(226, n) for n in sizes * 3])
+
+    @defer.inlineCallbacks
+    def test_retr_before_the_client_connects(self):
+        """A client that sends RETR first and connects afterwards (the reactor then
+        accepts on the passive port) gets the file."""
+        def session():
+            ftp = e2e.ftp_connect(self.port)
+            ftp.voidcmd("TYPE I")
+            host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+            ftp.putcmd("RETR big.bin")
+            time.sleep(0.3)
+            data = bytearray()
+            with socket.create_connection(("127.0.0.1", port)) as conn:
+                opening = ftp.getresp()
+                while True:
+                    chunk = conn.recv(1 << 16)
+                    if not chunk:
+                        break
+                    data.extend(chunk)
+            final = ftp.voidresp()
+            ftp.quit()
+            return opening, bytes(data), final
+        opening, data, final = yield e2e.in_thread(session)
+        self.assertTrue(opening.startswith("150 "), opening)
+        self.assertEqual(data, BIG)
+        self.assertTrue(final.startswith("226 "), final)
+        records = yield self.records(8)
+        self.assertIn(("RETR", 226, len(BIG)), [r[:3] for r in records])
+
+    @defer.inlineCallbacks
     def test_ascii_uses_the_producer(self):
         def session():
             ftp = e2e.ftp_connect(self.port)
