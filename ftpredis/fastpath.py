@@ -177,6 +177,26 @@ class LazyPort(QuietPort):
     def startListening(self):
         self._bind()
 
+    @property
+    def reusable(self) -> bool:
+        """Open and never watched: it can serve the session's next PASV."""
+        return self.connected and not self.watching and not self.disconnecting
+
+    def reuse(self, factory, peer: str) -> int:
+        """Serve another PASV: close what waits in the queue (made before this PASV was
+        answered, so nobody's transfer), take ``factory``; returns the connections closed."""
+        closed = 0
+        while True:
+            try:
+                skt, addr = self.socket.accept()
+            except OSError:
+                break
+            skt.close()
+            closed += 1
+        self.factory = factory
+        factory.doStart()
+        return closed
+
     def watch(self):
         """Let the reactor accept from now on (a transfer waits on the port)."""
         if not self.watching and self.connected:

@@ -959,13 +959,34 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self.transport.loseConnection()
 
     # -- output ---------------------------------------------------------------------------
+    _held = None            # a reply line written with the next one (_holdLine)
+
     def sendLine(self, line):
         if isinstance(line, str):
             line = line.encode("utf-8", "surrogateescape")
         if self.disconnected or self.transport is None:
             return
         self.bytes_out += len(line) + 2
+        held = self._held
+        if held is not None:
+            self._held = None
+            _fastpath.write_now(self.transport, held + line + b"\r\n")
+            return
         _fastpath.write_now(self.transport, line + b"\r\n")
+
+    def _holdLine(self, line: str) -> None:
+        """Count ``line`` as sent now (%O) but write it with the next line (or
+        :meth:`_flushHeld`): one segment and one wake-up of the client instead of two."""
+        if self.disconnected or self.transport is None:
+            return
+        data = line.encode("utf-8", "surrogateescape")
+        self.bytes_out += len(data) + 2
+        self._held = (self._held or b"") + data + b"\r\n"
+
+    def _flushHeld(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self.disconnected and self.transport is not None:
+            _fastpath.write_now(self.transport, held)
 
     def sendReply(self, reply: Reply):
         if reply.lines:
@@ -2023,11 +2044,19 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return R("mff_ok", cstr(0), path)
 
     # -- data connection set-up -----------------------------------------------------------
-    def cleanupDTP(self):
-        """Stop listening, stop connecting, and close an established data connection."""
+    def cleanupDTP(self, keep: bool = False):
+        """Stop listening, stop connecting, and close an established data connection.
+
+        With ``keep``, a passive port the reactor never watched is kept for the
+        session's next PASV (see :meth:`_keepPort`); otherwise a kept one closes too."""
         port, self._data_port = self._data_port, None
         fac, self._data_factory = self._data_factory, None
         self._data_kind = None
+        if keep:
+            if self._spare_port is None and self._keepPort(port):
+                port = None
+        else:
+            self._dropSpare()
         if interfaces.IListeningPort.providedBy(port):
             port.stopListening()
         elif interfaces.IConnector.providedBy(port):
@@ -2042,10 +2071,34 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             xfer.transport.abortConnection()
 
     _listen_host = None     # the control connection's local address (PASV listens there)
+    _spare_port = None      # a passive port kept for the next PASV (_keepPort)
+
+    def _keepPort(self, port) -> bool:
+        """Keep a passive port whose transfer is over for the session's next PASV: the
+        many-files case then binds one port per session instead of one per file.  Only
+        without PassivePorts (a configured range is shared by every session) and for
+        at most ``SPARE_SECONDS`` (the factory closes older ones)."""
+        if (not isinstance(port, _fastpath.LazyPort) or not port.reusable
+                or len(self.passivePortRange) > 1 or self.disconnected):
+            return False
+        self._spare_port = port
+        self.factory.keepSpare(self)
+        return True
+
+    def _dropSpare(self):
+        port, self._spare_port = self._spare_port, None
+        if port is not None:
+            self.factory.forgetSpare(self)
+            port.stopListening()
 
     def _listenPassive(self) -> int:
-        self.cleanupDTP()
+        self.cleanupDTP(keep=True)
         fac = _PassiveFactory(self, self.peer_host)
+        port, self._spare_port = self._spare_port, None
+        if port is not None:
+            self.factory.forgetSpare(self)
+            port.reuse(fac, self.peer_host)
+            return self._passiveReady(port, fac)
         ports = list(self.passivePortRange)
         if len(ports) > 1:
             start = random.randrange(len(ports))
@@ -2061,6 +2114,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 continue
         else:
             raise R("no_data", "No available ports")   # (ours)
+        return self._passiveReady(port, fac)
+
+    def _passiveReady(self, port, fac) -> int:
         self._data_kind, self._data_port, self._data_factory = "pasv", port, fac
         fac.port = port
         # QuietPort knows its number; asking the socket again is one getsockname more.
@@ -2199,7 +2255,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 self._transfer_conn = None
                 self._cancelTimer("_stall_timer")
                 self._startNoTransferTimer()
-                self.cleanupDTP()
+                self.cleanupDTP(keep=True)
             if self._aborting and reply.code >= 400:
                 # ABOR arrived during the transfer: ProFTPD's 426, then ABOR's own 226.
                 reply = R("xfer_aborted")
@@ -2302,11 +2358,15 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         skt, addr = got
         self._cancelTimer("_notransfer_timer")
         t0 = time.time()
-        self.sendLine("150 " + opening)
+        # The 150 goes out with the final reply, in one segment, when the file is sent
+        # at once: the client has its data connection already, and reads the data (in
+        # its socket buffer) after the 150 whenever that comes.
+        self._holdLine("150 " + opening)
         sent, error = _fastpath.sendfile_now(skt, fobj.fileno(), offset, size - offset)
         self.bytes_out += sent
         self.data_bytes += sent
         if error is None and sent < size - offset:
+            self._flushHeld()
             conn = port.adopt(skt, addr)
             if conn is not None:
                 fobj.seek(offset + sent)
@@ -2316,7 +2376,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         fobj.close()
         cmd.fields["bytes_sent"] = sent
         self._startNoTransferTimer()
-        self.cleanupDTP()
+        self.cleanupDTP(keep=True)
         if error is not None:
             reply = R("xfer_aborted")
             self._xferFailed(cmd, reply)
@@ -2604,6 +2664,44 @@ class FTPRedisFactory(ftp.FTPFactory):
             inner = p.wrappedProtocol
             inner.listenFactory = self._listen_quiet
         return p
+
+    #: How long a session keeps a passive port after its transfer (for its next PASV).
+    SPARE_SECONDS = 2.0
+    _sweep = None
+
+    def keepSpare(self, pi) -> None:
+        spares = self.__dict__.setdefault("_spares", {})
+        spares[pi] = self.reactor.seconds()
+        if self._sweep is None:
+            self._sweep = self.reactor.callLater(self.SPARE_SECONDS, self._sweepSpares)
+
+    def forgetSpare(self, pi) -> None:
+        spares = self.__dict__.get("_spares", {})
+        spares.pop(pi, None)
+        # Not on every PASV (that would be a timer per file): when a session ends.
+        if not spares and pi.disconnected:
+            self._stopSweep()
+
+    def _stopSweep(self) -> None:
+        sweep, self._sweep = self._sweep, None
+        if sweep is not None and sweep.active():
+            sweep.cancel()
+
+    def _sweepSpares(self) -> None:
+        self._sweep = None
+        spares = self.__dict__.get("_spares", {})
+        cutoff = self.reactor.seconds() - self.SPARE_SECONDS
+        for pi, kept in list(spares.items()):
+            if kept <= cutoff:
+                pi._dropSpare()
+        if spares:
+            self._sweep = self.reactor.callLater(self.SPARE_SECONDS, self._sweepSpares)
+
+    def stopFactory(self):
+        for pi in list(self.__dict__.get("_spares", {})):
+            pi._dropSpare()
+        self._stopSweep()
+        ftp.FTPFactory.stopFactory(self)
 
     def closeAllSessions(self):
         """End every open session ("Server shutting down"), logging each DISCONNECT.
