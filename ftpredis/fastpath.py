@@ -188,10 +188,10 @@ class LazyPort(QuietPort):
         closed = 0
         while True:
             try:
-                skt, addr = self.socket.accept()
+                fd, _ = self.socket._accept()
             except OSError:
                 break
-            skt.close()
+            os.close(fd)
             closed += 1
         self.factory = factory
         factory.doStart()
@@ -204,23 +204,32 @@ class LazyPort(QuietPort):
             self.startReading()
 
     def accept_raw(self, peer: str):
-        """``(socket, address)`` of a waiting connection from ``peer``, or None."""
+        """``(file descriptor, address)`` of a waiting connection from ``peer`` (made
+        non-blocking), or None.  A bare descriptor: a socket object would cost a
+        getsockname and its construction, for a connection that often lives for one
+        sendfile."""
         while self.connected:
             try:
-                skt, addr = self.socket.accept()
+                fd, addr = self.socket._accept()
             except OSError:
                 return None         # EAGAIN: not connected yet; EMFILE: the watched path reports
             if _plain(addr[0]) != peer:
                 _log.warn("refused passive data connection from {host} (control peer "
-                               "{peer})", host=addr[0], peer=peer)
-                skt.close()
+                          "{peer})", host=addr[0], peer=peer)
+                os.close(fd)
                 continue
-            skt.setblocking(False)
-            return skt, addr
+            try:
+                fcntl.ioctl(fd, termios.FIONBIO, _ONE)
+            except OSError:
+                os.close(fd)
+                return None
+            return fd, addr
         return None
 
-    def adopt(self, skt, addr):
-        """Give an accepted socket its protocol and transport, as ``Port.doRead`` does."""
+    def adopt(self, fd: int, addr):
+        """Give an accepted descriptor its protocol and transport, as ``Port.doRead``
+        does; None (and the descriptor closed) when the factory refuses it."""
+        skt = socket.socket(self.addressFamily, socket.SOCK_STREAM, fileno=fd)
         protocol = self.factory.buildProtocol(self._buildAddr(addr))
         if protocol is None:
             skt.close()
@@ -367,10 +376,12 @@ class _SendfileProducer:
             self.deferred.errback(error)
 
 
-def sendfile_now(skt, infd: int, offset: int, left: int):
-    """Send ``left`` bytes of ``infd`` from ``offset`` on a non-blocking socket until done
-    or the socket is full: ``(bytes sent, None)``, or ``(bytes sent, OSError)``."""
-    out = skt.fileno()
+_ONE = struct.pack("i", 1)
+
+
+def sendfile_now(out: int, infd: int, offset: int, left: int):
+    """Send ``left`` bytes of ``infd`` from ``offset`` to the non-blocking socket ``out``
+    until done or the socket is full: ``(bytes sent, None)``, or ``(bytes sent, OSError)``."""
     sent = 0
     while sent < left:
         try:

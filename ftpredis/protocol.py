@@ -2282,9 +2282,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         length = None
         if rang is not None:
             offset, length = rang
+        fd = None
         try:
-            vpath, real = self.fs.resolve(arg)
-            st = self.fs._call(arg, os.stat, real)
+            vpath, real, fd, st = self.fs.open_read(arg)
             if not statmod.S_ISREG(st.st_mode):
                 raise R("not_regular_xfer", arg)
             if offset and (offset > st.st_size or offset + (length or 0) > st.st_size):
@@ -2296,18 +2296,15 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             if length is not None:
                 # A range from 0 may run past the end: ProFTPD sends what there is.
                 length = min(length, st.st_size - offset)
-            fobj = self.fs._call(arg, open, real, "rb", 0)   # unbuffered: sendfile or 256 KiB reads
         except FSError as e:
             r = Reply(550, e.text)
             self._xferFailed(cmd, r)
             raise r
         except Reply as r:
+            if fd is not None:
+                os.close(fd)
             self._xferFailed(cmd, r)
             raise
-        if offset:
-            fobj.seek(offset)
-        if length is not None:
-            fobj = _RangeReader(fobj, length)
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["basename"] = path_tail(vpath)
         cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
@@ -2332,17 +2329,29 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         opening = REPLIES["opening_size"][1] % (
             self._typeName(), arg, st.st_size - offset if length is None else length)
         conn = t0 = None
+        start = offset
         if self.binary and length is None and self._data_kind == "pasv":
-            now = self._retrNow(cmd, fobj, offset, st.st_size, opening)
+            try:
+                now = self._retrNow(cmd, fd, offset, st.st_size, opening)
+            except BaseException:
+                os.close(fd)
+                raise
             if isinstance(now, Reply):
                 return now
             if now is not None:
                 conn, t0, sent_at_once = now
+                start = offset + sent_at_once
+        # unbuffered: sendfile, or 256 KiB reads (ASCII, TLS)
+        fobj = open(fd, "rb", buffering=0)
+        if start:
+            fobj.seek(start)
+        if length is not None:
+            fobj = _RangeReader(fobj, length)
         d = self._withData(cmd, opening, body, conn, t0)
         d.addErrback(lambda f: (fobj.close(), f)[1])
         return d
 
-    def _retrNow(self, cmd, fobj, offset: int, size: int, opening: str):
+    def _retrNow(self, cmd, fd: int, offset: int, size: int, opening: str):
         """A binary RETR over a plain passive connection that is already there, sent
         without the reactor: 150, sendfile until done, close, and the final Reply (the
         small-file case, in one pass).  ``(conn, t0, bytes sent)`` when the socket
@@ -2355,25 +2364,25 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         got = port.accept_raw(self.peer_host)
         if got is None:
             return None
-        skt, addr = got
+        sfd, addr = got
         self._cancelTimer("_notransfer_timer")
         t0 = time.time()
         # The 150 goes out with the final reply, in one segment, when the file is sent
         # at once: the client has its data connection already, and reads the data (in
         # its socket buffer) after the 150 whenever that comes.
         self._holdLine("150 " + opening)
-        sent, error = _fastpath.sendfile_now(skt, fobj.fileno(), offset, size - offset)
+        sent, error = _fastpath.sendfile_now(sfd, fd, offset, size - offset)
         self.bytes_out += sent
         self.data_bytes += sent
         if error is None and sent < size - offset:
             self._flushHeld()
-            conn = port.adopt(skt, addr)
+            conn = port.adopt(sfd, addr)
             if conn is not None:
-                fobj.seek(offset + sent)
                 return conn, t0, sent
             error = "refused"
-        skt.close()
-        fobj.close()
+        else:
+            os.close(sfd)
+        os.close(fd)
         cmd.fields["bytes_sent"] = sent
         self._startNoTransferTimer()
         self.cleanupDTP(keep=True)

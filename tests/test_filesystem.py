@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from twisted.trial import unittest
 
@@ -35,6 +36,33 @@ class JailTests(unittest.TestCase):
         self.assertEqual(c.exception.text, "esc/x: Permission denied")
         self.assertRaises(FSError, self.fs.chdir, "esc")
         self.assertEqual(self.fs.resolve("inside")[1], os.path.realpath(self.root) + "/inside")
+
+    def test_open_read(self):
+        """RETR's open: links are followed only inside the jail, a FIFO is opened without
+        waiting for a writer (the caller refuses it as not a regular file)."""
+        with open(os.path.join(self.root, "d", "f"), "wb") as f:
+            f.write(b"data")
+        with open(os.path.join(self.root, "..", "out", "secret"), "wb") as f:
+            f.write(b"secret")
+        os.symlink("d/f", os.path.join(self.root, "flink"))
+        os.symlink(os.path.join(self.root, "..", "out", "secret"),
+                   os.path.join(self.root, "slink"))
+        os.mkfifo(os.path.join(self.root, "fifo"))
+        fs = self.fs
+        vpath, real, fd, st = fs.open_read("flink")
+        self.addCleanup(os.close, fd)
+        self.assertEqual((vpath, os.read(fd, 10), st.st_size), ("/flink", b"data", 4))
+        for name in ("slink", "esc/x", "inside/../esc/x"):
+            with self.assertRaises(FSError) as c:
+                fs.open_read(name)
+            self.assertIn("Permission denied", c.exception.text)
+        with self.assertRaises(FSError) as c:
+            fs.open_read("nope")
+        self.assertEqual(c.exception.text, "nope: No such file or directory")
+        for name in ("fifo", "d", "inside"):
+            _, _, fd, st = fs.open_read(name)
+            os.close(fd)
+            self.assertFalse(stat.S_ISREG(st.st_mode), name)
 
     def test_errors(self):
         with self.assertRaises(FSError) as c:
