@@ -814,7 +814,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             self.transport.getHandle().setsockopt(_socket.SOL_SOCKET, _socket.SO_OOBINLINE, 1)
         except Exception:
             pass
-        self.factory.instances.append(self)
+        self.factory.instances[self] = None
         self.server = self.factory.server
         self._buf = b""
         self._discarding = False
@@ -864,10 +864,14 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         else:
             self.sendReply(R("banner", s.server_name, self.local_host))
 
+    counted = False         # in the factory's connectionCount (MaxClients)
+
     def connectionLost(self, reason):
         self.disconnected = True
-        if self in self.factory.instances:
-            self.factory.instances.remove(self)
+        if self.counted:
+            self.counted = False
+            self.factory.connectionCount -= 1
+        self.factory.instances.pop(self, None)
         self.setTimeout(None)
         for name in ("_login_timer", "_notransfer_timer", "_stall_timer"):
             self._cancelTimer(name)
@@ -2648,6 +2652,9 @@ class FTPRedisFactory(ftp.FTPFactory):
 
     def __init__(self, server, portal, emit: Callable[[Event], None], reactor=None):
         ftp.FTPFactory.__init__(self, portal)
+        # The open sessions, in connection order: a dict rather than Twisted's list, so
+        # that a session ending with 10,000 others open is not a list scan.
+        self.instances = {}
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -2668,10 +2675,18 @@ class FTPRedisFactory(ftp.FTPFactory):
         self.tls = _tls.ServerTLS.build(server, reactor)     # None unless TLSEngine on
 
     def buildProtocol(self, addr):
-        p = ftp.FTPFactory.buildProtocol(self, addr)
-        if p is not None:
-            inner = p.wrappedProtocol
-            inner.listenFactory = self._listen_quiet
+        if self.connectionLimit is not None and self.connectionCount >= self.connectionLimit:
+            return ftp.FTPFactory.buildProtocol(self, addr)    # the overflow protocol's 421
+        # Not wrapped in a ProtocolWrapper as LimitTotalConnectionsFactory does, only to
+        # count connections: that is two more calls on every read and write of the session.
+        p = self.protocol()
+        p.factory = self
+        p.portal = self.portal
+        p.timeOut = self.timeOut
+        p.passivePortRange = self.passivePortRange
+        p.listenFactory = self._listen_quiet
+        p.counted = True
+        self.connectionCount += 1
         return p
 
     #: How long a session keeps a passive port after its transfer (for its next PASV).

@@ -7,6 +7,7 @@ import ftplib
 import io
 import os
 import socket
+import time
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -450,3 +451,36 @@ class EndReasonTests(FTPServerMixin, unittest.TestCase):
         self.assertEqual([e.session_end_reason for e in self.exits()], ["Server shutting down"])
         yield self.waitFor(lambda: not self.factory.instances)
         s.close()
+
+
+class MaxClientsTests(FTPServerMixin, unittest.TestCase):
+    server_options = {"max_clients": 2}
+
+    @defer.inlineCallbacks
+    def test_limit_counts_open_sessions(self):
+        """MaxClients: a connection beyond the limit is refused at once; a session that
+        ends frees its place."""
+        def banner(s):
+            return s.makefile("rb").readline()
+
+        def run():
+            a = socket.create_connection(("127.0.0.1", self.port))
+            b = socket.create_connection(("127.0.0.1", self.port))
+            first = [banner(a), banner(b)]
+            c = socket.create_connection(("127.0.0.1", self.port))
+            refused = banner(c)
+            c.close()
+            a.sendall(b"QUIT\r\n")
+            a.makefile("rb").readline()
+            a.close()
+            time.sleep(0.2)
+            d = socket.create_connection(("127.0.0.1", self.port))
+            again = banner(d)
+            d.close()
+            b.close()
+            return first, refused, again
+        first, refused, again = yield self.inThread(run)
+        yield self.waitFor(lambda: self.factory.connectionCount == 0)
+        self.assertTrue(all(x.startswith(b"220 ") for x in first), first)
+        self.assertTrue(refused.startswith(b"421 "), refused)
+        self.assertTrue(again.startswith(b"220 "), again)
