@@ -167,13 +167,18 @@ _WORDS = re.compile("[^ \t\n\v\f\r]+").findall
 
 
 def command_fields(verb: str, arg: Optional[str]) -> dict:
-    """``command``, ``raw_command`` and ``command_params`` for a command line.
+    """``command``, ``raw_command`` and ``command_params`` for a command line (a dict
+    the caller must not modify).
 
     ``verb`` is the command word as sent, ``arg`` everything after the first space
     (``None`` when there was nothing).  PASS and ADAT are hidden, SITE carries its
     sub-command in ``command`` (ProFTPD upper-cases both).
     """
     verb = verb.upper()
+    if arg is None:
+        found = _NO_ARG.get(verb)
+        if found is not None:
+            return found
     hidden = verb in ("PASS", "ADAT")
     if hidden:
         params = "(hidden)"
@@ -192,7 +197,15 @@ def command_fields(verb: str, arg: Optional[str]) -> dict:
         raw = " ".join([verb] + _WORDS(arg))
     else:
         raw = verb
-    return {"command": command, "raw_command": raw, "command_params": params}
+    out = {"command": command, "raw_command": raw, "command_params": params}
+    if arg is None and len(_NO_ARG) < 256:
+        _NO_ARG[verb] = out
+    return out
+
+
+#: command_fields of argument-less command lines (NOOP, PASV, PWD...), by verb.  Shared:
+#: callers copy from the dict (``fields.update``), never change it.
+_NO_ARG: dict = {}
 
 
 def path_tail(path: str) -> str:

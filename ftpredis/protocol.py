@@ -703,14 +703,26 @@ class LoggingMixin:
         except Exception:
             log.failure("emit failed for {verb}", verb=event.verb)
 
+    # The parts of every event that change only at login, USER, RNFR/RNTO: worked out
+    # once per change rather than per command (shared, never modified: _base copies).
+    _who_cache = None
+    _notes_cache = None
+
     def _who(self) -> dict:
         a = self.avatar
+        cached = self._who_cache
+        if cached is not None and cached[0] is a:
+            return cached[1]
         if a is None:
-            return {"user": None, "group": None, "uid": os.geteuid(), "gid": os.getegid(),
-                    "logged_in": False, "anonymous": False}
-        return {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
-                "logged_in": True, "anonymous": bool(a.anonymous),
-                "anon_password": getattr(a, "anon_password", None) if a.anonymous else None}
+            who = {"user": None, "group": None, "uid": os.geteuid(), "gid": os.getegid(),
+                   "logged_in": False, "anonymous": False}
+        else:
+            who = {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
+                   "logged_in": True, "anonymous": bool(a.anonymous),
+                   "anon_password": getattr(a, "anon_password", None) if a.anonymous
+                   else None}
+        self._who_cache = (a, who)
+        return who
 
     def _base(self, kind: str, now: float, start: float) -> dict:
         cwd = self.fs.cwd if self.fs is not None else "/"
@@ -728,6 +740,15 @@ class LoggingMixin:
 
     def _sessionNotes(self) -> dict:
         """ProFTPD's session notes that %{note:NAME} can read (spec 3.3)."""
+        key = (self.original_user, self.avatar, getattr(self, "_rnfr", None))
+        cached = self._notes_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        notes = self._notesNow()
+        self._notes_cache = (key, notes)
+        return notes
+
+    def _notesNow(self) -> dict:
         notes = {}
         if self.original_user is not None:
             notes["mod_auth.orig-user"] = self.original_user
@@ -2312,8 +2333,23 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["basename"] = path_tail(vpath)
         cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
-        sender = _fastpath.RetrSender(ascii=not self.binary, fallback=_Sender)
+        opening = REPLIES["opening_size"][1] % (
+            self._typeName(), arg, st.st_size - offset if length is None else length)
+        conn = t0 = None
+        start = offset
         sent_at_once = 0
+        if self.binary and length is None and self._data_kind == "pasv":
+            try:
+                now = self._retrNow(cmd, fd, offset, st.st_size, opening)
+            except BaseException:
+                os.close(fd)
+                raise
+            if isinstance(now, Reply):
+                return now
+            if now is not None:
+                conn, t0, sent_at_once = now
+                start = offset + sent_at_once
+        sender = _fastpath.RetrSender(ascii=not self.binary, fallback=_Sender)
 
         @defer.inlineCallbacks
         def body(conn):
@@ -2330,21 +2366,6 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             cmd.fields["file_size"] = st.st_size
             return R("xfer_ok")
 
-        opening = REPLIES["opening_size"][1] % (
-            self._typeName(), arg, st.st_size - offset if length is None else length)
-        conn = t0 = None
-        start = offset
-        if self.binary and length is None and self._data_kind == "pasv":
-            try:
-                now = self._retrNow(cmd, fd, offset, st.st_size, opening)
-            except BaseException:
-                os.close(fd)
-                raise
-            if isinstance(now, Reply):
-                return now
-            if now is not None:
-                conn, t0, sent_at_once = now
-                start = offset + sent_at_once
         # unbuffered: sendfile, or 256 KiB reads (ASCII, TLS)
         fobj = open(fd, "rb", buffering=0)
         if start:

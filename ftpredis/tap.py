@@ -52,6 +52,9 @@ class Options(usage.Options):
     opt_D = opt_define
 
     def postOptions(self):
+        if not self["check"]:
+            from ftpredis import reactor
+            reactor.install()       # before anything below imports the default one
         from ftpredis.config import ConfigErrors, format_check_report, load_config
 
         if self["check"]:

@@ -363,6 +363,8 @@ def main(argv=None):
         fd, ip, port, family = spec.split(",")
         ADOPTED[(ip, int(port))] = (int(fd), int(family))
 
+    from ftpredis import reactor as _reactor
+    _reactor.install()
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
