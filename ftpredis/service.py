@@ -37,6 +37,7 @@ from twisted.application import internet, service
 from twisted.internet import defer, endpoints, protocol as iprotocol
 from twisted.logger import Logger
 
+from ftpredis import reactor as _reactor
 from ftpredis import workers as _workers
 from ftpredis.auth import make_portal
 from ftpredis.ban import BanRegistry
@@ -359,6 +360,7 @@ class FTPRedisService(service.MultiService):
             self._listeners[(ip, port)] = self._newListener(ip, port, family)
             self._listeners[(ip, port)].setServiceParent(self)
         self._planned_workers = 1     # addresses added by a reload: the parent's only
+        _reactor.configure(config, reactor)     # BusyPoll
 
     # -- the tree ---------------------------------------------------------------------------
     def servers(self):
@@ -569,6 +571,7 @@ class FTPRedisService(service.MultiService):
                 del self._redis_logs[key]
         for warning in config.warnings:
             log.warn("{text}", text=warning)
+        _reactor.configure(config, self._reactor)
         log.info("configuration reloaded from {path}: {n} server(s), {k} unchanged, "
                  "{a} new or changed, {r} removed", path=self.path, n=len(self.servers()),
                  k=len(kept), a=len(fresh), r=len(removed))

@@ -250,7 +250,8 @@ class _Builder:
                   "AllowStoreRestart": "allow_store_restart",
                   "AllowRetrieveRestart": "allow_retrieve_restart",
                   "AllowForeignAddress": "allow_foreign_address",
-                  "DisplayLogin": "display_login", "ServerWorkers": "server_workers"}
+                  "DisplayLogin": "display_login", "ServerWorkers": "server_workers",
+                  "BusyPoll": "busy_poll"}
         for name, attr in simple.items():
             found = m.first(name)
             if found is not None:

@@ -24,6 +24,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ftpredis.config.model import FormatExtra, LogRule, Source
 from ftpredis.config.syntax import PROVIDED_MODULES
+
+#: BusyPoll's default (microseconds); ftpredis.reactor applies it.
+DEFAULT_BUSY_POLL_US = 100
 from ftpredis.events import KNOWN_COMMANDS
 
 # Context names, spelt as ProFTPD's "directive not allowed in <ctx> context" spells them.
@@ -150,6 +153,12 @@ def p_nonneg(args, ctx):
 
 def p_positive(args, ctx):
     return _int(args[0], "value", 1)
+
+
+def p_busy_poll(args, ctx):
+    if args[0].lower() in ("off", "0"):
+        return 0
+    return _int(args[0], "microseconds", 1, 10000)
 
 
 def p_command_buffer_size(args, ctx):
@@ -1053,6 +1062,10 @@ TABLE: Tuple[Directive, ...] = (
     _d("ServerWorkers", _S, 1, 1, p_positive,
        "Processes accepting connections on the shared listening sockets, each with its "
        "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N"),
+    _d("BusyPoll", _S, 1, 1, p_busy_poll,
+       "Microseconds the server keeps polling for more work after a busy turn before it "
+       "sleeps; adaptive, it shrinks while polling finds nothing (ftpredis; default %d; "
+       "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off"),
     _noop("SystemLog", _S, "Use twistd --logfile / --syslog."),
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),

@@ -216,6 +216,7 @@ class ServerConfig:
     max_login_attempts: int = 3
     command_buffer_size: int = 4096
     server_workers: int = 1                  # ServerWorkers (ftpredis.workers), main server
+    busy_poll: int = 100                     # BusyPoll microseconds (ftpredis.reactor)
     max_command_rate: Optional[Tuple[int, int]] = None   # MaxCommandRate (count, seconds)
     timeout_idle: int = 600
     timeout_login: int = 300

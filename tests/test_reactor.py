@@ -1,0 +1,123 @@
+# -*- test-case-name: tests.test_reactor -*-
+"""ftpredis.reactor: the epoll reactor without per-event logging context, with BusyPoll.
+
+The reactor under test is a fresh FTPRedisReactor driven turn by turn with doPoll (not
+run): trial's own reactor keeps running the other tests.  Nothing here times anything:
+the window's adaptation is checked by its state after given event patterns.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import threading
+
+from twisted.internet import abstract
+from twisted.trial import unittest
+
+from ftpredis import reactor as ftpreactor
+from ftpredis.config import load_config
+
+
+class _Reader(abstract.FileDescriptor):
+    def __init__(self, reactor, sock):
+        abstract.FileDescriptor.__init__(self, reactor)
+        self.sock = sock
+        self.got = []
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def doRead(self):
+        data = self.sock.recv(100)
+        if not data:
+            return ValueError("closed")
+        self.got.append(data)
+
+    def connectionLost(self, reason):
+        self.lost = reason
+
+
+class ReactorTests(unittest.TestCase):
+
+    def setUp(self):
+        self.r = ftpreactor.FTPRedisReactor()
+        self.addCleanup(self.r._poller.close)
+        self.a, self.b = socket.socketpair()
+        self.addCleanup(self.a.close)
+        self.addCleanup(self.b.close)
+        self.reader = _Reader(self.r, self.b)
+        self.r.addReader(self.reader)
+        self.addCleanup(self.r.removeAll)
+
+    def test_dispatches_and_disconnects(self):
+        """Events reach doRead; what doRead returns as a reason disconnects it."""
+        self.a.send(b"hello")
+        self.r.doPoll(1.0)
+        self.assertEqual(self.reader.got, [b"hello"])
+        self.a.close()
+        self.r.doPoll(1.0)
+        self.assertNotIn(self.reader, self.r.getReaders())
+        self.assertTrue(self.reader.lost.check(ValueError))
+
+    def test_window_shrinks_when_polling_finds_nothing(self):
+        self.r.set_busy_poll(100)
+        self.a.send(b"x")
+        self.r.doPoll(1.0)             # events: the next turn polls first
+        self.r.doPoll(0.01)            # nothing came within the window
+        self.assertEqual(self.r._window, 50000)
+        for _ in range(6):
+            # A slow peer: its next message comes milliseconds after the reactor slept.
+            later = threading.Timer(0.005, self.a.send, (b"x",))
+            later.start()
+            self.r.doPoll(1.0)
+            later.join()
+            self.r.doPoll(0.01)
+        self.assertEqual(self.r._window, 0)      # polling now costs nothing
+
+    def test_window_opens_when_a_wait_was_short(self):
+        self.r.set_busy_poll(100)
+        self.r._window = 0
+        self.a.send(b"x")               # already there: the blocking wait returns at once
+        self.r.doPoll(1.0)
+        self.assertEqual(self.r._window, 25000)
+        self.a.send(b"x")
+        self.r.doPoll(1.0)              # polled first (after events) and found it
+        self.assertEqual(self.r._window, 25000)
+
+    def test_off(self):
+        self.r.set_busy_poll(0)
+        self.a.send(b"x")
+        self.r.doPoll(1.0)
+        self.r.doPoll(0.01)
+        self.assertEqual((self.r._window, self.reader.got), (0, [b"x"]))
+
+    def test_install_keeps_an_installed_reactor(self):
+        # trial's reactor is installed: install() must not replace it.
+        self.assertFalse(ftpreactor.install())
+
+
+class DirectiveTests(unittest.TestCase):
+
+    def load(self, text):
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return load_config(path)
+
+    def test_busy_poll(self):
+        self.assertEqual(self.load("Port 2121\n").servers[0].busy_poll, 100)
+        self.assertEqual(self.load("Port 2121\nBusyPoll 30\n").servers[0].busy_poll, 30)
+        self.assertEqual(self.load("Port 2121\nBusyPoll off\n").servers[0].busy_poll, 0)
+        r = ftpreactor.FTPRedisReactor()
+        self.addCleanup(r._poller.close)
+        ftpreactor.configure(self.load("Port 2121\nBusyPoll 30\n"), r)
+        self.assertEqual(r.busy_poll_max, 30000)
+
+    def test_bad_value(self):
+        from ftpredis.config import ConfigErrors
+        with self.assertRaises(ConfigErrors) as c:
+            self.load("Port 2121\nBusyPoll lots\n")
+        self.assertIn("BusyPoll", str(c.exception))
+        self.assertIn("line 2", str(c.exception))
