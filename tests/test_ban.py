@@ -284,7 +284,7 @@ class TwoNodes(unittest.TestCase):
                       transcript)
         self.assertTrue(wait_until(lambda: self.refused(self.b, src), 3.0))
         entry = wait_until(lambda: self.cached(ban.BAN_TYPE_HOST, src), 3.0)
-        self.assertTrue(entry["ban_reason"].startswith("MaxCommandRate autoban"))
+        self.assertTrue(entry["ban_reason"].startswith("MaxCommandRate autoban"), entry)
         tool(self.redis.port, "permit", "host", src)
 
     def test_user_ban_refuses_at_user(self):
