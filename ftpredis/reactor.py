@@ -65,16 +65,29 @@ class _CountingThreadPool(ThreadPool):
     def pending(self) -> bool:
         return self.handed != self._done
 
+    def _finished(self) -> None:
+        with self._lock:
+            self._done += 1
+
     def callInThreadWithCallback(self, onResult, func, *args, **kw):
         self.handed += 1
+        if onResult is None:
+            def counted(*a, **k):
+                try:
+                    return func(*a, **k)
+                finally:
+                    self._finished()
+            ThreadPool.callInThreadWithCallback(self, None, counted, *args, **kw)
+            return
 
-        def counted(*a, **k):
+        def reported(ok, result):
+            # Done only once the result is on its way to the reactor (callFromThread
+            # needs the GIL too).
             try:
-                return func(*a, **k)
+                onResult(ok, result)
             finally:
-                with self._lock:
-                    self._done += 1
-        ThreadPool.callInThreadWithCallback(self, onResult, counted, *args, **kw)
+                self._finished()
+        ThreadPool.callInThreadWithCallback(self, reported, func, *args, **kw)
 
 
 if EPollReactor is not None:

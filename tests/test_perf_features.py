@@ -267,19 +267,19 @@ class SpliceStorTests(_Site, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_stalled_disk_does_not_freeze_other_sessions(self):
-        """The pipe -> file half runs in a pool thread: while its writes are stalled (a
-        slow disk), another session's commands are still answered, and the upload then
+        """The upload is moved to the file in a pool thread: while its writes are stalled
+        (a slow disk), another session's commands are still answered, and the upload then
         completes with every byte, in order, counted exactly."""
         import threading
 
         started, release = threading.Event(), threading.Event()
-        real = fastpath.pipe_to_file
+        real = fastpath.socket_to_file
 
         def stalled(*args):
             started.set()
             release.wait(60)             # a safety net only: the test sets it itself
             return real(*args)
-        self.patch(fastpath, "pipe_to_file", stalled)
+        self.patch(fastpath, "socket_to_file", stalled)
 
         def session():
             ftp = e2e.ftp_connect(self.port)
