@@ -926,8 +926,12 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             t.cancel()
 
     def _startNoTransferTimer(self) -> None:
-        self._cancelTimer("_notransfer_timer")
         n = self.server.timeout_no_transfer
+        t = self._notransfer_timer
+        if t is not None and t.active() and n and not self.disconnected:
+            t.reset(n)          # cheaper than a new DelayedCall per transfer
+            return
+        self._cancelTimer("_notransfer_timer")
         if n and not self.disconnected:
             self._notransfer_timer = self.factory.reactor.callLater(
                 n, self._policyTimeout, "notransfer_timeout", "TimeoutNoTransfer", n)
@@ -1148,10 +1152,21 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             log.failure("finishing {verb}", failure.Failure(), verb=cmd.verb)
         return None
 
+    #: (class, verb) -> the class's cmd_ function, looked up once.
+    _handlers: dict = {}
+
     def _dispatch(self, cmd: _Command):
         verb = cmd.verb
         base = ALIASES.get(verb, verb)
-        handler = getattr(self, "cmd_" + base, None)
+        key = (type(self), base)
+        try:
+            fn = self._handlers[key]
+        except KeyError:
+            fn = getattr(type(self), "cmd_" + base, None)
+            if fn is not None:
+                # Only real commands: a client's made-up verbs must not grow the table.
+                self._handlers[key] = fn
+        handler = None if fn is None else fn.__get__(self)
         _ban.hook(self, "on_command", verb, handler is not None)
         _tls.precheck(self, base)       # TLSRequired
         if handler is None:
@@ -2082,7 +2097,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                 port = None
         else:
             self._dropSpare()
-        if interfaces.IListeningPort.providedBy(port):
+        if port is None:
+            pass                # (no zope interface checks on the common path)
+        elif interfaces.IListeningPort.providedBy(port):
             port.stopListening()
         elif interfaces.IConnector.providedBy(port):
             port.disconnect()
@@ -2390,7 +2407,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         if got is None:
             return None
         sfd, addr = got
-        self._cancelTimer("_notransfer_timer")
+        # (TimeoutNoTransfer: no reactor turn before the transfer ends; restarted below.)
         t0 = time.time()
         # The 150 goes out with the final reply, in one segment, when the file is sent
         # at once: the client has its data connection already, and reads the data (in
