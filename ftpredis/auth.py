@@ -518,17 +518,22 @@ class AuthFileRealm:
         """Blocking: resolve the home and the jail, creating the home if allowed."""
         server = self._server
         home = os.path.normpath(user.home)
-        if not os.path.isdir(home) and server.create_home:
+        home_exists = os.path.isdir(home)
+        if not home_exists and server.create_home:
             try:
                 _create_home(home, user.uid, user.gid)
             except OSError as e:
                 raise LoginRefused(user.name, LoginRefused.NO_HOME,
                                    "cannot create home directory '%s': %s"
                                    % (home, e.strerror))
-        home_exists = os.path.isdir(home)
+            home_exists = os.path.isdir(home)
+        plain_home = home
         home = os.path.realpath(home)
         if server.default_root is None:
             root = "/"
+        elif (server.default_root == "~" and home_exists
+              and os.path.normpath(_expand_root("~", user)) == plain_home):
+            root = home         # the common jail: checked and resolved just above
         else:
             root = _expand_root(server.default_root, user)
             if not os.path.isdir(root):

@@ -58,12 +58,14 @@ class JailedFS:
     def __init__(self, root: str, cwd: str = "/", umask: int = 0o022,
                  user_names: Optional[Mapping[int, str]] = None,
                  group_names: Optional[Mapping[int, str]] = None,
-                 use_system_names: bool = True):
-        self.root = os.path.realpath(root)
+                 use_system_names: bool = True, root_is_real: bool = False):
+        # root_is_real: the caller resolved it already (an Avatar's root is a real path).
+        self.root = root if root_is_real else os.path.realpath(root)
         self.umask = umask
         self.cwd = "/"
-        self._users = dict(user_names or {})
-        self._groups = dict(group_names or {})
+        # Read only: shared with the other sessions of the server, not copied per login.
+        self._users = user_names if user_names is not None else {}
+        self._groups = group_names if group_names is not None else {}
         self._system_names = use_system_names
         try:
             self.chdir(cwd)

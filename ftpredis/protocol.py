@@ -1303,10 +1303,17 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return real
 
     def _owner_names(self):
-        s = self.server
-        if s.auth_users:
-            return {u.uid: u.name for u in s.auth_users}, dict(s.auth_groups), False
-        return {}, dict(s.auth_groups), True
+        # Once per server (its config is immutable), not per login: an AuthUserFile of
+        # thousands of users made this a dict of thousands per login.
+        found = getattr(self.factory, "_owner_names", None)
+        if found is None:
+            s = self.server
+            if s.auth_users:
+                found = ({u.uid: u.name for u in s.auth_users}, dict(s.auth_groups), False)
+            else:
+                found = ({}, dict(s.auth_groups), True)
+            self.factory._owner_names = found
+        return found
 
     # -- login ----------------------------------------------------------------------------
     def _is_anonymous_name(self, name: str) -> bool:
@@ -1415,7 +1422,8 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             self._startNoTransferTimer()
             names, groups, system = self._owner_names()
             self.fs = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
-                               user_names=names, group_names=groups, use_system_names=system)
+                               user_names=names, group_names=groups, use_system_names=system,
+                               root_is_real=True)
             self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
                                                                real_dir)
             self.config_path = self.fs.real_of(self.fs.cwd)
