@@ -15,7 +15,7 @@ one render per record.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ftpredis.config.model import DirectoryConfig, LogRule, LogScope, ServerConfig
 from ftpredis.events import (
@@ -322,6 +322,38 @@ class Router:
                                    is_command and kind == DISCONNECT))
         found = self._targets[cache_key] = tuple(out)
         return found
+
+    def emitter(self, push: Callable[[bytes, bytes], None]) -> Callable:
+        """``emit(event)``: :meth:`records`, each handed to ``push(key, json)`` as it is
+        made (no list, no tuples: this runs after every command)."""
+        targets_for = self.targets
+        scope_for = self.scope_for
+        cache = self._targets
+        known = KNOWN_COMMANDS
+
+        def emit(event):
+            kind = event.kind
+            if kind == COMMAND:
+                verb = event.verb
+                if verb not in known:
+                    verb = _UNKNOWN
+            else:
+                verb = None
+            scope = scope_for(event)
+            logged_in = bool(event.logged_in)
+            found = cache.get((scope, logged_in, kind, verb))
+            if found is None:
+                found = targets_for(scope, logged_in, kind, verb)
+            for t in found:
+                key = t.key
+                if key is None:
+                    key = utf8(t.key_template.render(event))
+                if not key:
+                    # ProFTPD's RPUSH refuses an empty key (EINVAL); the record is lost.
+                    self.dropped_empty_key += 1
+                    continue
+                push(key, t.render(event, t.connecting, t.disconnecting))
+        return emit
 
     def records(self, event) -> List[Tuple[bytes, bytes]]:
         """``(key, json)`` for every rule that logs ``event``, in config order."""

@@ -72,14 +72,7 @@ def _discard(event):
 
 def make_emitter(router, sink):
     """The protocol's ``emit``: route, format and queue; never waits on Redis."""
-    records = router.records
-    push = sink.push
-
-    def emit(event):
-        for key, value in records(event):
-            push(key, value)
-
-    return emit
+    return router.emitter(sink.push)
 
 
 def _plain(ip):
