@@ -66,11 +66,12 @@ _log = Logger(namespace="ftpredis.sink")
 BATCH_MAX_RECORDS = 1000
 #: Seconds a record may wait for others to share its RPUSH.  0 would send one RPUSH per
 #: reactor turn, i.e. one per command on a busy session (a Redis round trip and its
-#: parsing per FTP command: a third of a NOOP's CPU in the W5 benchmark).  20 ms batches
+#: parsing per FTP command: a third of a NOOP's CPU in the W5 benchmark).  100 ms batches
 #: whatever a busy server logs in that time and delays a record by at most that much: 2 ms
-#: still cost 8 us of a 69 us NOOP, and each flush delays the command that meets it (a
-#: NOOP p99 of 123 us with 10 ms, 100 us with 20-25 ms, measured).
-PUMP_DELAY = 0.02
+#: still cost 8 us of a 69 us NOOP, and each flush delays the command that meets it, so
+#: the flushes set the NOOP p99 (ftpbench W5: 116-134 us with 20 ms, 96-100 us with
+#: 100 ms, 84-98 us with 1 s; ProFTPD's 157-272 us).
+PUMP_DELAY = 0.1
 BATCH_MAX_BYTES = 4 * 1024 * 1024
 
 
@@ -676,6 +677,8 @@ class RedisSink(service.Service):
             # healthy again: the next problem is news
             for topic in [t for t, e in self._recent.items() if e[2] in (None, key)]:
                 del self._recent[topic]
+        if self._stopped:
+            return                          # a reply that came after the stop: no new timer
         if self._stopping or not self._queues or self.buffered >= BATCH_MAX_RECORDS:
             self._pump()
         elif self._pump_call is None:
