@@ -356,27 +356,8 @@ class Router:
         return emit
 
     def records(self, event) -> List[Tuple[bytes, bytes]]:
-        """``(key, json)`` for every rule that logs ``event``, in config order."""
-        kind = event.kind
-        verb = event.verb
-        if kind == COMMAND and verb not in KNOWN_COMMANDS:
-            verb = _UNKNOWN
-        elif kind != COMMAND:
-            verb = None
-        targets = self.targets(self.scope_for(event), bool(event.logged_in), kind, verb)
-        if not targets:
-            return []
-        out = []
-        for t in targets:
-            key = t.key
-            if key is None:
-                key = utf8(t.key_template.render(event))
-                if not key:
-                    # ProFTPD's RPUSH refuses an empty key (EINVAL); the record is lost.
-                    self.dropped_empty_key += 1
-                    continue
-            elif not key:
-                self.dropped_empty_key += 1
-                continue
-            out.append((key, t.render(event, t.connecting, t.disconnecting)))
+        """``(key, json)`` for every rule that logs ``event``, in config order (what
+        :meth:`emitter` pushes, as a list)."""
+        out: List[Tuple[bytes, bytes]] = []
+        self.emitter(lambda key, value: out.append((key, value)))(event)
         return out
