@@ -598,7 +598,11 @@ class RedisSink(service.Service):
 
     # -- the writer --------------------------------------------------------------------
     def _pump(self):
-        self._pump_call = None
+        # Called by its timer, or directly (stop, reply, reconnect): a timer still pending
+        # then is cancelled, not forgotten (it would fire after the sink stopped).
+        call, self._pump_call = self._pump_call, None
+        if call is not None and call.active():
+            call.cancel()
         if self._dead:
             return
         for conn in list(self._ready):
