@@ -399,6 +399,10 @@ class _DataConnection(protocol.Protocol):
 
     def connectionLost(self, reason):
         self.lost = True
+        if not reason.check(ierror.ConnectionDone) and _tls.peer_closed(self.transport):
+            # The client's close_notify came before the reset: the transfer is complete
+            # (under load, ~1 in 3 curl FTPS uploads were answered 426 otherwise).
+            reason = failure.Failure(ierror.ConnectionDone("TLS close_notify received"))
         self.reason = reason
         d, self.closed = self.closed, None
         if d is not None:

@@ -506,6 +506,19 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
     return creator
 
 
+def peer_closed(transport) -> bool:
+    """Whether the peer ended this TLS connection with close_notify (False for plain TCP).
+
+    A client may reset the TCP connection right after its close_notify (curl does, when
+    our own close_notify meets its closed socket): the stream was complete all the same,
+    as mod_tls judges it, which reads up to the close_notify."""
+    try:
+        conn = transport.getHandle()
+        return bool(conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
+    except Exception:           # no TLS (a socket has no get_shutdown), or gone
+        return False
+
+
 def session_reused(conn: SSL.Connection) -> bool:
     """SSL_session_reused(): pyOpenSSL has no wrapper for it (26.4)."""
     from OpenSSL._util import lib

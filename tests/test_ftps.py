@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from OpenSSL import SSL
 from twisted.internet import defer
 from twisted.trial import unittest
 
@@ -863,3 +864,43 @@ class CCCRequiredTests(FTPSMixin, unittest.TestCase):
         self.assertTrue(secure)
         self.assertEqual(noop, "200 NOOP command successful")
         self.assertEqual(self.last("CCC").response_code, 534)
+
+
+class PeerClosedTests(unittest.TestCase):
+    """A TLS data connection the client ended with close_notify is complete even when
+    the TCP connection was reset afterwards (curl under load: it was answered 426)."""
+
+    class _Handle:
+        def __init__(self, shutdown):
+            self.shutdown = shutdown
+
+        def get_shutdown(self):
+            return self.shutdown
+
+    class _Transport:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def getHandle(self):
+            return self.handle
+
+    def lost_as(self, handle):
+        from twisted.internet import error
+        from twisted.python.failure import Failure
+
+        from ftpredis.protocol import _DataConnection
+        conn = _DataConnection(pi=None)
+        conn.transport = self._Transport(handle)
+        conn.connectionLost(Failure(error.ConnectionLost()))
+        return self.successResultOf(conn.waitClosed())
+
+    def test_reset_after_close_notify_is_clean(self):
+        from twisted.internet import error
+        self.assertIsInstance(self.lost_as(self._Handle(SSL.RECEIVED_SHUTDOWN)),
+                              error.ConnectionDone)
+
+    def test_reset_without_close_notify_is_lost(self):
+        from twisted.internet import error
+        self.assertIsInstance(self.lost_as(self._Handle(SSL.SENT_SHUTDOWN)),
+                              error.ConnectionLost)
+        self.assertIsInstance(self.lost_as(object()), error.ConnectionLost)  # plain TCP
