@@ -2133,7 +2133,9 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         without PassivePorts (a configured range is shared by every session) and for
         at most ``SPARE_SECONDS`` (the factory closes older ones)."""
         if (not isinstance(port, _fastpath.LazyPort) or not port.reusable
-                or len(self.passivePortRange) > 1 or self.disconnected):
+                or self.server.passive_ports or self.disconnected):
+            # (Even a one-port PassivePorts range is shared: keeping it would refuse the
+            # other sessions' PASV for those seconds.)
             return False
         self._spare_port = port
         self.factory.keepSpare(self)

@@ -484,3 +484,38 @@ class MaxClientsTests(FTPServerMixin, unittest.TestCase):
         self.assertTrue(all(x.startswith(b"220 ") for x in first), first)
         self.assertTrue(refused.startswith(b"421 "), refused)
         self.assertTrue(again.startswith(b"220 "), again)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OnePassivePortTests(FTPServerMixin, unittest.TestCase):
+    """``PassivePorts`` with a single port: one session's finished transfer must not
+    hold it (a session keeps its passive port for its next PASV only without
+    PassivePorts), so another session's PASV right after gets it."""
+
+    def setUp(self):
+        port = _free_port()
+        self.server_options = {"passive_ports": (port, port)}
+        FTPServerMixin.setUp(self)
+
+    @defer.inlineCallbacks
+    def test_sessions_take_turns(self):
+        self.write("f.bin", b"x" * 4096)
+
+        def run():
+            a, b = self.client(), self.client()
+            got = []
+            for _ in range(3):
+                for f in (a, b):        # both stay logged in: neither session ends
+                    buf = bytearray()
+                    f.retrbinary("RETR f.bin", buf.extend)
+                    got.append(len(buf))
+            a.quit()
+            b.quit()
+            return got
+        got = yield self.inThread(run)
+        self.assertEqual(got, [4096] * 6)
