@@ -293,8 +293,8 @@ class Stack:
                 port=self.port, wd=self.wd, redis_port=self.redis_port,
                 engine="on" if self.logging else "off",
                 max_instances=max(300, self.args.idle_sessions + 100),
-                workers=("ServerWorkers %d" % self.args.workers) if self.args.workers > 1
-                else ""))
+                workers=(("ServerWorkers %d\n" % self.args.workers) if self.args.workers > 1
+                         else "") + "".join(line + "\n" for line in self.args.directive)))
         env = dict(os.environ, PYTHONPATH=PROJECT + os.pathsep
                    + os.environ.get("PYTHONPATH", ""))
         argv = [self.args.python, "-c", "from twisted.scripts.twistd import run; run()",
@@ -667,6 +667,9 @@ def main():
     ap.add_argument("--idle-clients", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1,
                     help="ServerWorkers in the generated config (1 = no worker processes)")
+    ap.add_argument("--directive", action="append", default=[], metavar="LINE",
+                    help="a config line added to the main server (repeatable), "
+                         "e.g. --directive 'BusyPoll off'")
     ap.add_argument("--deadline", type=float, default=180.0, help="seconds per run")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--workdir", default=None, help="default: a fresh temporary directory")

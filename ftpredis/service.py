@@ -30,6 +30,7 @@ transfer) up to ``shutdown_timeout`` seconds, then cut it short (421), so every 
 DISCONNECT record is queued; only then do the sinks flush what is buffered.
 """
 
+import functools
 import signal
 import socket
 
@@ -71,8 +72,9 @@ def _discard(event):
 
 
 def make_emitter(router, sink):
-    """The protocol's ``emit``: route, format and queue; never waits on Redis."""
-    return router.emitter(sink.push)
+    """The protocol's ``emit``: route, format and queue at the sink's next pump; never
+    waits on Redis."""
+    return functools.partial(sink.later, router.emitter(sink.push))
 
 
 def _plain(ip):

@@ -106,6 +106,55 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
         self.assertIn("connected to Redis 127.0.0.1:%d" % self.redis.port, self.logText(log))
 
     @defer.inlineCallbacks
+    def test_later_keeps_order_with_push(self):
+        """Events handed over with later() become records at the next pump, in the order
+        they were handed over, interleaved correctly with direct pushes made before."""
+        sink = self.makeSink()
+        sink.push(b"k", b"0")
+
+        def emit(event):
+            sink.push(b"k", event)
+        for i in range(1, 500):
+            sink.later(emit, b"%d" % i)
+        self.assertEqual(sink.pushed, 1)        # routed and rendered later, not now
+        yield waitFor(lambda: sink.sent == 500, "500 records sent")
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"%d" % i for i in range(500)])
+        self.assertInvariant(sink)
+
+    @defer.inlineCallbacks
+    def test_later_failing_emit_spares_the_others(self):
+        """A routing error loses only its own event; it is logged, the rest is sent."""
+        sink = self.makeSink()
+
+        def emit(event):
+            if event == b"bad":
+                raise ValueError("boom")
+            sink.push(b"k", event)
+        for v in (b"1", b"bad", b"2"):
+            sink.later(emit, v)
+        yield waitFor(lambda: sink.sent == 2, "2 records sent")
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"1", b"2"])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    @defer.inlineCallbacks
+    def test_later_then_stop_flushes(self):
+        """Events still waiting for their pump when the sink stops are routed, sent and
+        acknowledged before the stop completes, even before the first connection."""
+        sink = self.makeSink()
+        for i in range(10):
+            sink.later(lambda e: sink.push(b"k", e), b"%d" % i)
+        yield sink.stopService()
+        self.assertEqual(self.redis.client().lrange(b"k"), [b"%d" % i for i in range(10)])
+        self.assertEqual((sink.sent, sink.buffered), (10, 0))
+
+    def test_later_after_stop_counts_drop(self):
+        """After the stop, an event is routed at once and its record counted as dropped."""
+        sink = self.makeSink(start=False)
+        sink._finishStop()
+        sink.later(lambda e: sink.push(b"k", e), b"1")
+        self.assertEqual((sink.pushed, sink.dropped, sink.buffered), (1, 1, 0))
+
+    @defer.inlineCallbacks
     def test_batching(self):
         """Records pushed while a batch is pending share one RPUSH (1000 values at most)."""
         sink = self.makeSink()
