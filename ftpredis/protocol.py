@@ -1327,7 +1327,11 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return False
 
     def _is_root_name(self, name: str) -> bool:
-        return any(u.uid == 0 and u.name == name for u in self.server.auth_users)
+        names = getattr(self.factory, "_root_names", None)
+        if names is None:       # once per server, not a scan of every user per login
+            names = self.factory._root_names = frozenset(
+                u.name for u in self.server.auth_users if u.uid == 0)
+        return name in names
 
     def _policyRefusal(self, cmd, event: str, user: str, reply: Reply):
         """Refuse a login by policy (the reply, then the session closes).
@@ -1388,8 +1392,6 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             creds = AnonymousLogin(user, cmd.arg or "")
         else:
             creds = UsernamePassword(user, cmd.arg or "")
-        d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
-
         def ok(result):
             from ftpredis import limits
             _, avatar, logout = result
@@ -1475,6 +1477,15 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
                                        R("login_incorrect"))
             raise R("login_incorrect")
 
+        login_now = getattr(self.portal, "login_now", None)
+        result = login_now(creds) if login_now is not None else None
+        if result is not None:
+            # No hashing to wait for: the same callbacks, without the Deferreds.
+            try:
+                return ok(result)
+            except BaseException:
+                return bad(failure.Failure())
+        d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
         d.addCallback(ok)
         d.addErrback(bad)
         return d

@@ -13,6 +13,7 @@ from passlib.hash import bcrypt as passlib_bcrypt
 from passlib.hash import md5_crypt, sha256_crypt, sha512_crypt
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
 from twisted.trial import unittest
 from zope.interface.verify import verifyObject
 
@@ -403,6 +404,32 @@ class PortalTests(_TempDir, unittest.TestCase):
             self.assertNotIn(password, repr(e))
             return e
         return d.addCallback(check)
+
+    @defer.inlineCallbacks
+    def test_login_now_only_after_a_verified_password(self):
+        """login_now answers without a Deferred only for a password verified recently,
+        with what login() gives; a wrong password, an unknown user, a refusal by policy
+        and CreateHome all leave the decision to login()."""
+        from ftpredis.auth import _verified_cache
+        _verified_cache.clear()
+        server = self.server(auth_groups={100: "ftp"})
+        portal = make_portal(server)
+        good = UsernamePassword("bob", BOB_PW)
+        self.assertIsNone(portal.login_now(good))
+        slow = yield portal.login(good, None, IFTPRedisAvatar)
+        fast = portal.login_now(good)
+        self.assertEqual(fast[:2], slow[:2])
+        self.assertIsNone(portal.login_now(UsernamePassword("bob", BOB_PW + "x")))
+        self.assertIsNone(portal.login_now(UsernamePassword("nobody", BOB_PW)))
+        # the cache is shared by every server of the process: another server's policy
+        # still refuses, through login()
+        strict = make_portal(self.server(valid_shells=("/bin/false",),
+                                         require_valid_shell=True))
+        self.assertIsNone(strict.login_now(good))
+        yield self.refused(self.server(valid_shells=("/bin/false",),
+                                       require_valid_shell=True),
+                           LoginRefused.INVALID_SHELL)
+        self.assertIsNone(make_portal(self.server(create_home=True)).login_now(good))
 
     def test_success(self):
         def check(result):
