@@ -610,7 +610,7 @@ def sha512_crypt(password):
 def profile_start(pid, out):
     try:
         return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--subprocesses",
-                                 "--format", "raw", "--rate", "500", "-o", out],
+                                 "--format", "raw", "--rate", os.environ.get("PYSPY_RATE", "500"), "-o", out],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         print("py-spy not found (pip install py-spy): not profiling", file=sys.stderr)

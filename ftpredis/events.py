@@ -59,9 +59,12 @@ COMMAND_CLASSES: Mapping[str, frozenset] = {
 TRANSFER_COMMANDS = frozenset({"APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Session:
-    """What is fixed for the whole life of one control connection."""
+    """What is fixed for the whole life of one control connection.
+
+    No ``__slots__``, for :meth:`adopt` (a quarter of the generated ``__init__``'s cost).
+    """
 
     remote_ip: str                  # %a
     remote_port: int                # %{remote-port}
@@ -74,6 +77,17 @@ class Session:
     server_version: str             # %{version}
     pid: int                        # %P
     session_id: int = 0             # unique per process; lets the sink keep order per session
+
+    @classmethod
+    def adopt(cls, fields: dict) -> "Session":
+        """The session whose fields are ``fields`` (every one of them), taking ownership
+        of that dict."""
+        if fields.keys() != _SESSION_FIELDS:
+            raise TypeError("Session fields: got %s, need %s"
+                            % (sorted(fields), sorted(_SESSION_FIELDS)))
+        s = object.__new__(cls)
+        object.__setattr__(s, "__dict__", fields)
+        return s
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,7 @@ class Event:
 
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclasses.fields(Event))
+_SESSION_FIELDS = frozenset(f.name for f in dataclasses.fields(Session))
 
 # ProFTPD splits a command line into words on C isspace() only; Python's str.split() would
 # also split on 0x1C-0x1F, NBSP and other Unicode spaces that are legal in file names.

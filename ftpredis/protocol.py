@@ -235,6 +235,14 @@ LIMIT_PATH_COMMANDS = {
 _session_ids = itertools.count(1)
 
 
+class _PID:
+    """os.getpid(), a system call, read once per process (%P of every session)."""
+    pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=lambda: setattr(_PID, "pid", os.getpid()))
+
+
 def _raise(exc):
     raise exc
 
@@ -826,51 +834,61 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     fs: Optional[JailedFS] = None
     disconnected = False
 
+    # A session's starting state: class attributes, not ~20 assignments per connection.
+    hostAddress = None      # the local address, when the listener looked it up already
+    _buf = b""
+    _discarding = False
+    _busy = False
+    _looping = False
+    _paused = False
+    _user: Optional[str] = None
+    _login_failures = 0
+    _logout = None
+    binary = False          # ProFTPD starts in ASCII (RFC 959 default)
+    _rest = 0
+    _rnfr = None            # (virtual, real) after a successful RNFR
+    _epsv_all = False
+    _data_kind = None       # "pasv" or "port"
+    _data_port = None       # IListeningPort or IConnector
+    _data_factory = None
+    _transfer_port = None   # %{transfer-port}
+    _current: Optional[_Command] = None
+    _transfer_conn: Optional[_DataConnection] = None
+
     # -- connection ---------------------------------------------------------------------
     def connectionMade(self):
-        self.MAX_LINE = getattr(self.factory.server, "command_buffer_size", self.MAX_LINE)
-        try:
-            self.transport.setTcpNoDelay(True)
-        except Exception:
-            pass
-        try:
-            # Clients send ABOR's Telnet Synch as urgent data; read it in line.
-            import socket as _socket
-            self.transport.getHandle().setsockopt(_socket.SOL_SOCKET, _socket.SO_OOBINLINE, 1)
-        except Exception:
-            pass
+        s = self.server = self.factory.server
+        self.MAX_LINE = getattr(s, "command_buffer_size", self.MAX_LINE)
+        transport = self.transport
+        if not getattr(getattr(transport, "server", None), "control_options", False):
+            # Not inherited from the listening socket (ftpredis.workers.ControlPort).
+            try:
+                transport.setTcpNoDelay(True)
+            except Exception:
+                pass
+            try:
+                # Clients send ABOR's Telnet Synch as urgent data; read it in line.
+                import socket as _socket
+                transport.getHandle().setsockopt(_socket.SOL_SOCKET,
+                                                 _socket.SO_OOBINLINE, 1)
+            except Exception:
+                pass
         self.factory.instances[self] = None
-        self.server = self.factory.server
-        self._buf = b""
-        self._discarding = False
+        # The other per-session state starts as the class attributes below say.
         self._queue: deque = deque()
-        self._busy = False
-        self._looping = False
-        self._paused = False
-        self._user: Optional[str] = None
-        self._login_failures = 0
-        self._logout = None
-        self.binary = False             # ProFTPD starts in ASCII (RFC 959 default)
-        self._rest = 0
-        self._rnfr = None               # (virtual, real) after a successful RNFR
-        self._epsv_all = False
-        self._data_kind = None          # "pasv" or "port"
-        self._data_port = None          # IListeningPort or IConnector
-        self._data_factory = None
-        self._transfer_port = None      # %{transfer-port}
-        self._current: Optional[_Command] = None
-        self._transfer_conn: Optional[_DataConnection] = None
 
-        peer, host = self.transport.getPeer(), self.transport.getHost()
-        self.peer_host = _plain_host(peer.host)
-        self.local_host = _plain_host(host.host)
-        s = self.server
-        self.session = Session(
-            remote_ip=self.peer_host, remote_port=peer.port, remote_dns=self.peer_host,
-            local_ip=self.local_host, server_dns=self.local_host,
-            server_ip=s.addresses[0] if s.addresses else self.local_host,
-            local_port=s.port, server_name=s.server_name, server_version=__version__,
-            pid=os.getpid(), session_id=next(_session_ids))
+        peer = transport.getPeer()
+        host = self.hostAddress
+        if host is None:
+            host = transport.getHost()
+        self.peer_host = peer_host = _plain_host(peer.host)
+        self.local_host = local_host = _plain_host(host.host)
+        self.session = Session.adopt({
+            "remote_ip": peer_host, "remote_port": peer.port, "remote_dns": peer_host,
+            "local_ip": local_host, "server_dns": local_host,
+            "server_ip": s.addresses[0] if s.addresses else local_host,
+            "local_port": s.port, "server_name": s.server_name,
+            "server_version": __version__, "pid": _PID.pid, "session_id": next(_session_ids)})
         self.setTimeout(self.timeOut)
         if s.timeout_login:
             self._login_timer = self.factory.reactor.callLater(

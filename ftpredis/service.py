@@ -35,7 +35,7 @@ import signal
 import socket
 
 from twisted.application import internet, service
-from twisted.internet import defer, endpoints, protocol as iprotocol
+from twisted.internet import defer, protocol as iprotocol
 from twisted.logger import Logger
 
 from ftpredis import reactor as _reactor
@@ -167,13 +167,15 @@ class _Route(iprotocol.Protocol):
         self.port = port
 
     def makeConnection(self, transport):
-        server = self.owner.route(transport.getHost().host, self.port)
+        host = transport.getHost()
+        server = self.owner.route(host.host, self.port)
         proto = None
         if server is not None:
             proto = server.factory.buildProtocol(transport.getPeer())
         if proto is None:
             transport.loseConnection()
             return
+        proto.hostAddress = host        # a getsockname less in connectionMade
         # tcp.Server calls self.protocol for everything from here on.
         transport.protocol = proto
         proto.makeConnection(transport)
@@ -299,10 +301,8 @@ def _listener(reactor, ip, port, family, dispatcher, workers=1):
     ep = _workers.adopted_endpoint(reactor, ip, port)     # a ServerWorkers worker
     if ep is None and workers > 1:
         ep = _workers.ReusePortEndpoint(reactor, ip, port, workers - 1)
-    if ep is None and family == socket.AF_INET6:
-        ep = endpoints.TCP6ServerEndpoint(reactor, port, interface=ip)
-    elif ep is None:
-        ep = endpoints.TCP4ServerEndpoint(reactor, port, interface=ip)
+    if ep is None:
+        ep = _workers.ControlEndpoint(reactor, port, ip)
     svc = _Listener(ep, dispatcher)
     svc.setName("listen %s" % (_address(ip, port),))
     return svc

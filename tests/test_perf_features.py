@@ -351,6 +351,37 @@ class FastpathUnitTests(unittest.TestCase):
         with self.assertRaises(TypeError):
             Event.adopt(dict(fields, byte_sent=4))
 
+    def test_session_adopt_equals_constructor(self):
+        from ftpredis.events import Session
+        fields = dict(remote_ip="1.2.3.4", remote_port=5, remote_dns="1.2.3.4",
+                      local_ip="5.6.7.8", server_dns="5.6.7.8", server_ip="5.6.7.8",
+                      local_port=21, server_name="x", server_version="v", pid=1,
+                      session_id=7)
+        s = Session.adopt(dict(fields))
+        self.assertEqual(s, Session(**fields))
+        self.assertEqual(hash(s), hash(Session(**fields)))
+        with self.assertRaises(TypeError):
+            Session.adopt(dict(fields, sesion_id=7))
+
+    @defer.inlineCallbacks
+    def test_adopted_listener_knows_whether_connections_inherit_options(self):
+        """A worker adopting its parent's listening socket sets TCP_NODELAY and
+        SO_OOBINLINE per connection unless the parent set them on that socket."""
+        from twisted.internet import protocol, reactor
+        from ftpredis import workers
+        for preset in (True, False):
+            s = socket.socket()
+            if preset:
+                workers.set_control_options(s)
+            s.bind(("127.0.0.1", 0))
+            s.listen(5)
+            s.setblocking(False)
+            # the endpoint closes the descriptor it was given once it has adopted it
+            port = yield workers._AdoptedEndpoint(reactor, s.detach(), socket.AF_INET).listen(
+                protocol.Factory.forProtocol(protocol.Protocol))
+            self.addCleanup(port.stopListening)
+            self.assertIs(port.control_options, preset)
+
     def test_jail_check_matches_realpath(self):
         from ftpredis.filesystem import JailedFS, _within
         base = os.path.abspath(self.mktemp())

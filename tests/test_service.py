@@ -167,6 +167,24 @@ class VirtualHostTests(SiteMixin, unittest.TestCase):
         self.assertEqual(self.db.llen(b"main-key"), 0)
 
     @defer.inlineCallbacks
+    def test_control_connections_get_nodelay_and_oobinline(self):
+        """Every accepted control connection has TCP_NODELAY (no reply waits for Nagle)
+        and SO_OOBINLINE (ABOR's urgent byte read in line), set once on the listening
+        socket and inherited, on each vhost's listener."""
+        p, q = e2e.free_port(), free_port_on("127.0.0.2")
+        svc = self.start(TWO, p=p, q=q)
+        for host, port in (("127.0.0.1", p), ("127.0.0.2", q)):
+            ftp = yield e2e.in_thread(client, host, port)
+            self.addCleanup(ftp.close)
+        protos = [proto for s in svc.servers() for proto in s.sessions()]
+        self.assertEqual(len(protos), 2)
+        for proto in protos:
+            sock = proto.transport.getHandle()
+            self.assertTrue(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            self.assertTrue(sock.getsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE))
+            self.assertTrue(proto.transport.server.control_options)
+
+    @defer.inlineCallbacks
     def test_three_servers_ipv4_and_ipv6(self):
         p, q = free_port_on("127.0.0.1", "127.0.0.2"), free_port_on("::1")
         svc = self.start(THREE, p=p, q=q)
