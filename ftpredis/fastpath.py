@@ -40,6 +40,7 @@ from twisted.internet import defer, main, tcp
 from twisted.internet.interfaces import IPullProducer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python import failure
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
@@ -80,6 +81,20 @@ def write_now(transport, data: bytes) -> None:
         return
     if n < len(data):
         transport.write(data[n:])
+
+
+def close_now(transport) -> None:
+    """``transport.loseConnection()``; when nothing is left to send on plain TCP, the
+    connection is closed at once instead of on the reactor's next turn (which first
+    watches the socket for writability only to find nothing to write: an epoll_ctl, a
+    wake-up and a doWrite per session end), and the protocol's connectionLost runs now."""
+    t = plain_tcp(transport)
+    if (t is None or t.dataBuffer or t._tempDataBuffer or t.producer is not None
+            or not t.connected or t.disconnecting):
+        transport.loseConnection()
+        return
+    t.disconnecting = True
+    t.connectionLost(failure.Failure(main.CONNECTION_DONE))
 
 
 # ------------------------------------------------------------------------ PASV listening

@@ -1111,7 +1111,10 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
             return
         self._looping = True
         try:
-            while not self._busy and self._queue and not self.disconnected:
+            # Nothing pipelined behind a command that closed the session (QUIT, a
+            # refusal) is run: ProFTPD's session has ended by then.
+            while (not self._busy and self._queue and not self.disconnected
+                   and not getattr(self.transport, "disconnecting", False)):
                 line = self._queue.popleft()
                 self._busy = True
                 d = self._handleLine(line)
@@ -1511,7 +1514,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     def cmd_QUIT(self, cmd):
         def close():
             self.end_reason = "Quit"
-            self.transport.loseConnection()
+            _fastpath.close_now(self.transport)
         cmd.after = close
         return R("goodbye")
 

@@ -618,6 +618,30 @@ class SecurityTests(_Base, unittest.TestCase):
             self.assertNotIn(b"\n", line)
 
     @defer.inlineCallbacks
+    def test_commands_pipelined_after_quit_are_not_run(self):
+        """As in ProFTPD 1.3.8 (compared): 221, then the end; what followed QUIT in the
+        same packet gets no reply and no record."""
+        def run():
+            s, reply = self.raw()
+            s.sendall(b"USER alice\r\nPASS " + PASSWORD.encode() + b"\r\n")
+            reply(), reply()
+            s.sendall(b"QUIT\r\nNOOP\r\nMKD after-quit\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            return data
+        data = yield self.inThread(run)
+        yield self.waitExits()
+        self.assertEqual(data, b"221 Goodbye.\r\n")
+        self.assertEqual([e.verb for e in self.commands()], ["USER", "PASS", "QUIT"])
+        self.assertEqual(self.exits()[-1].session_end_reason, "Quit")
+        self.assertFalse(os.path.exists(self.path("after-quit")))
+
+    @defer.inlineCallbacks
     def test_failed_overwrite_keeps_the_old_file(self):
         self.write("keep.bin", b"original contents")
 
