@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 
+from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 try:
@@ -43,6 +44,8 @@ except ImportError:             # not Linux
     EPollReactor = None
 
 from ftpredis.config.directives import DEFAULT_BUSY_POLL_US
+
+_log = Logger()
 
 _ns = time.perf_counter_ns
 
@@ -150,10 +153,39 @@ if EPollReactor is not None:
                 selectable = selectables.get(fd)
                 if selectable is not None:
                     dispatch(selectable, fd, event)
+            if self._after_turn:
+                self._runAfterTurn()
+
+        _after_turn: list = []
+
+        def call_after_turn(self, fn) -> None:
+            """Call ``fn()`` once the events of this reactor turn have been handled
+            (every session's reply of the turn is out), before the next poll."""
+            if not self._after_turn:
+                self._after_turn = []
+            self._after_turn.append(fn)
+
+        def _runAfterTurn(self) -> None:
+            calls, self._after_turn = self._after_turn, []
+            for fn in calls:
+                try:
+                    fn()
+                except Exception:
+                    _log.failure("after-turn call {fn!r} failed", fn=fn)
 
         doIteration = doPoll
 else:                           # pragma: no cover
     FTPRedisReactor = None
+
+
+def call_after_turn(reactor, fn) -> None:
+    """``fn()`` after this turn's events: :meth:`FTPRedisReactor.call_after_turn`, or the
+    next turn's timed calls on another reactor (``callLater(0)``)."""
+    after = getattr(reactor, "call_after_turn", None)
+    if after is not None:
+        after(fn)
+    else:
+        reactor.callLater(0, fn)
 
 
 def install() -> bool:

@@ -61,6 +61,37 @@ class ReactorTests(unittest.TestCase):
         self.assertNotIn(self.reader, self.r.getReaders())
         self.assertTrue(self.reader.lost.check(ValueError))
 
+    def test_after_turn_calls_run_once_the_turn_is_handled(self):
+        """call_after_turn: after every event of the turn, before the next poll, once;
+        one that raises is logged and the others still run."""
+        seen = []
+        orig = self.reader.doRead
+
+        def doRead():
+            seen.append("read")
+            if len(seen) == 1:
+                self.r.call_after_turn(lambda: seen.append("after"))
+                self.r.call_after_turn(lambda: 1 / 0)
+                self.r.call_after_turn(lambda: seen.append("after2"))
+            return orig()
+        self.reader.doRead = doRead
+        self.a.send(b"x")
+        self.r.doPoll(1.0)
+        self.assertEqual(seen, ["read", "after", "after2"])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.a.send(b"y")
+        self.r.doPoll(1.0)
+        self.assertEqual(seen, ["read", "after", "after2", "read"])
+
+    def test_after_turn_on_another_reactor(self):
+        from twisted.internet.task import Clock
+        clock = Clock()
+        seen = []
+        ftpreactor.call_after_turn(clock, lambda: seen.append(1))
+        self.assertEqual(seen, [])
+        clock.advance(0)
+        self.assertEqual(seen, [1])
+
     def test_window_shrinks_when_polling_finds_nothing(self):
         self.r.set_busy_poll(100)
         self.a.send(b"x")
