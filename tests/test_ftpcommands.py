@@ -16,6 +16,7 @@ from twisted.trial import unittest
 
 from ftpredis.config.model import AnonymousConfig, DirectoryConfig, LimitConfig
 from tests.ftphelpers import FTPServerMixin, PASSWORD, USER
+from tests.test_ban import recv_all
 
 
 class _Base(FTPServerMixin):
@@ -626,17 +627,13 @@ class SecurityTests(_Base, unittest.TestCase):
             s.sendall(b"USER alice\r\nPASS " + PASSWORD.encode() + b"\r\n")
             reply(), reply()
             s.sendall(b"QUIT\r\nNOOP\r\nMKD after-quit\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            s.close()
-            return data
-        data = yield self.inThread(run)
+            try:
+                return recv_all(s)
+            finally:
+                s.close()
+        got = yield self.inThread(run)
         yield self.waitExits()
-        self.assertEqual(data, b"221 Goodbye.\r\n")
+        self.assertEqual(got, ("221 Goodbye.\r\n", True))     # and closed
         self.assertEqual([e.verb for e in self.commands()], ["USER", "PASS", "QUIT"])
         self.assertEqual(self.exits()[-1].session_end_reason, "Quit")
         self.assertFalse(os.path.exists(self.path("after-quit")))
