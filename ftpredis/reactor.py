@@ -111,6 +111,9 @@ if EPollReactor is not None:
             self.busy_poll_max = self._window = max(0, int(microseconds)) * 1000
 
         def doPoll(self, timeout):
+            if self._after_turn:
+                # asked for by timed calls or thread results (runUntilCurrent)
+                self._runAfterTurn()
             if timeout is None:
                 timeout = -1
             poll = self._poller.poll

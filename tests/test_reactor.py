@@ -83,6 +83,14 @@ class ReactorTests(unittest.TestCase):
         self.r.doPoll(1.0)
         self.assertEqual(seen, ["read", "after", "after2", "read"])
 
+    def test_after_turn_asked_outside_events_runs_before_the_poll(self):
+        """Asked for by a timed call (no I/O event in its turn): run before the poll
+        waits, not once some later event arrives."""
+        seen = []
+        self.r.call_after_turn(lambda: seen.append("after"))
+        self.r.doPoll(0)
+        self.assertEqual(seen, ["after"])
+
     def test_after_turn_on_another_reactor(self):
         from twisted.internet.task import Clock
         clock = Clock()
