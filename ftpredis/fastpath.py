@@ -61,6 +61,11 @@ def plain_tcp(transport) -> Optional[tcp.Connection]:
     return t
 
 
+def as_oserror(f: failure.Failure) -> OSError:
+    """The OSError a failed upload step reports (EIO for anything that is not one)."""
+    return f.value if isinstance(f.value, OSError) else OSError(errno.EIO, str(f.value))
+
+
 # ------------------------------------------------------------------------ control replies
 
 def write_now(transport, data: bytes) -> None:
@@ -602,7 +607,7 @@ class SpliceReceiver:
 
     def _hopFailed(self, f):
         self._writing = False
-        e = f.value if isinstance(f.value, OSError) else OSError(errno.EIO, str(f.value))
+        e = as_oserror(f)
         self.error = e
         self._on_error(e)
         self._idle()

@@ -673,7 +673,7 @@ class _Receiver:
     def _failed(self, f):
         self._writing = False
         self._pending, self._pending_len = [], 0
-        e = f.value if isinstance(f.value, OSError) else OSError(errno.EIO, str(f.value))
+        e = _fastpath.as_oserror(f)
         self.error = e
         self._on_error(e)
         self._wake()
