@@ -603,7 +603,7 @@ def make_files(root, big_mib):
 
 def sha512_crypt(password):
     sys.path.insert(0, PROJECT)
-    from ftpredis.auth import hash_password
+    from ftpredis.auth.portal import hash_password
     return hash_password(password)
 
 

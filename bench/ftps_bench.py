@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""FTPS transfer benchmark: ftpredis (ftpredis.tls) against ProFTPD 1.3.8's mod_tls.
+"""FTPS transfer benchmark: ftpredis (ftpredis.tls.ftps) against ProFTPD 1.3.8's mod_tls.
 
 Starts ftpredis (``twistd -n ftpredis`` from this checkout) and Debian's proftpd with
 mod_tls, both on 127.0.0.1 with the same generated certificate (RSA 2048), TLSv1.2 and

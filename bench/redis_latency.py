@@ -28,8 +28,8 @@ from twisted.internet import defer, protocol, reactor, task, threads  # noqa: E4
 
 from ftpredis.config import load_config  # noqa: E402
 from ftpredis.config.model import RedisTarget  # noqa: E402
-from ftpredis.service import FTPRedisService  # noqa: E402
-from ftpredis.sink import RedisSink  # noqa: E402
+from ftpredis.app.service import FTPRedisService  # noqa: E402
+from ftpredis.redis.sink import RedisSink  # noqa: E402
 from tests import e2e  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
 

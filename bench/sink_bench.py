@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from twisted.internet import reactor, task  # noqa: E402
 
 from ftpredis.config.model import RedisTarget  # noqa: E402
-from ftpredis.sink import RedisSink  # noqa: E402
+from ftpredis.redis.sink import RedisSink  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
 
 

@@ -15,7 +15,7 @@ only: it binds 127.0.0.1.
 
 import sys
 
-from ftpredis import reactor as _reactor
+from ftpredis.app import reactor as _reactor
 
 _reactor.install()
 

@@ -20,7 +20,7 @@ from twisted.internet import defer, reactor, task, threads
 from twisted.trial import unittest
 
 from ftpredis.config import load_config
-from ftpredis.service import FTPRedisService
+from ftpredis.app.service import FTPRedisService
 from tests.redisserver import RedisServerMixin
 from tools import compare_proftpd as cmp
 

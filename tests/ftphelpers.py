@@ -14,10 +14,10 @@ from passlib.hash import sha512_crypt
 from twisted.internet import reactor, task
 from twisted.internet.threads import deferToThread
 
-from ftpredis.auth import make_portal
+from ftpredis.auth.portal import make_portal
 from ftpredis.config.model import AuthUser, ServerConfig
-from ftpredis.events import DISCONNECT
-from ftpredis.protocol import FTPRedisFactory
+from ftpredis.records.events import DISCONNECT
+from ftpredis.ftp.protocol import FTPRedisFactory
 
 USER, PASSWORD = "alice", "s3cret"
 UID = GID = 65534

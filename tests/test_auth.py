@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_auth -*-
-"""Tests for :mod:`ftpredis.auth`: AuthUserFile/AuthGroupFile parsing and permission
+"""Tests for :mod:`ftpredis.auth.portal`: AuthUserFile/AuthGroupFile parsing and permission
 checks, crypt(3) verification, and logins through the twisted.cred portal."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from twisted.internet import defer
 from twisted.trial import unittest
 from zope.interface.verify import verifyObject
 
-from ftpredis import auth
-from ftpredis.auth import (Avatar, IFTPRedisAvatar, LoginRefused, make_portal,
+from ftpredis.auth import portal as auth
+from ftpredis.auth.portal import (Avatar, IFTPRedisAvatar, LoginRefused, make_portal,
                            read_auth_group_file, read_auth_user_file, verify_password)
 from ftpredis.config.model import AuthUser, ConfigError, ServerConfig, Source
 
@@ -410,7 +410,7 @@ class PortalTests(_TempDir, unittest.TestCase):
         """login_now answers without a Deferred only for a password verified recently,
         with what login() gives; a wrong password, an unknown user, a refusal by policy
         and CreateHome all leave the decision to login()."""
-        from ftpredis.auth import _verified_cache
+        from ftpredis.auth.portal import _verified_cache
         _verified_cache.clear()
         server = self.server(auth_groups={100: "ftp"})
         portal = make_portal(server)

@@ -19,7 +19,7 @@ import time
 from twisted.internet import task
 from twisted.trial import unittest
 
-from ftpredis import ban
+from ftpredis.ban import bans as ban
 from ftpredis.config import ConfigErrors, load_config
 from tests import e2e
 from tests.redisserver import RedisServer
@@ -117,7 +117,7 @@ def wait_until(predicate, timeout=5.0, interval=0.05):
 
 def tool(redis_port, *args):
     env = dict(os.environ, PYTHONPATH=REPO)
-    p = subprocess.run([sys.executable, "-m", "ftpredis.bantool", "--redis",
+    p = subprocess.run([sys.executable, "-m", "ftpredis.ban.tool", "--redis",
                         "127.0.0.1:%d" % redis_port] + list(args),
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=30)
     return p.returncode, p.stdout + p.stderr
@@ -480,7 +480,7 @@ class TableTests(unittest.TestCase):
         p = _Proto("10.1.1.3", sid=77)
         self.assertTrue(self.manager.on_connect(p))
         self.assertEqual(p.sent, [])                   # no BanMessage: silent, as ProFTPD
-        from ftpredis.events import DISCONNECT, Event, Session
+        from ftpredis.records.events import DISCONNECT, Event, Session
         session = Session("10.1.1.3", 1, "10.1.1.3", "127.0.0.1", "x", "x", 21, "x", "x", 1, 77)
         emit(Event(kind=DISCONNECT, session=session, time=0.0, session_end_reason="Banned"))
         self.assertEqual((got[0].response_code, got[0].session_end_reason), (None, "Banned"))

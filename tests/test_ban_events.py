@@ -20,10 +20,10 @@ from twisted.internet import defer, reactor
 from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
-from ftpredis import ban
-from ftpredis.auth import make_portal
+from ftpredis.ban import bans as ban
+from ftpredis.auth.portal import make_portal
 from ftpredis.config import load_config
-from ftpredis.protocol import FTPRedisFactory
+from ftpredis.ftp.protocol import FTPRedisFactory
 from tests.redisserver import RedisServer
 
 PASSWORD = "s3cret"

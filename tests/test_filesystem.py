@@ -8,7 +8,7 @@ import stat
 
 from twisted.trial import unittest
 
-from ftpredis.filesystem import FSError, JailedFS
+from ftpredis.ftp.filesystem import FSError, JailedFS
 
 
 class JailTests(unittest.TestCase):
@@ -92,7 +92,7 @@ class JailTests(unittest.TestCase):
 class NoSetuidTests(unittest.TestCase):
     def test_chmod_drops_setuid_and_setgid(self):
         import os
-        from ftpredis.filesystem import JailedFS
+        from ftpredis.ftp.filesystem import JailedFS
         root = os.path.abspath(self.mktemp())
         os.makedirs(root)
         with open(os.path.join(root, "tool"), "w") as f:

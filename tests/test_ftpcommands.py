@@ -433,7 +433,7 @@ class LimitTests(_Base, unittest.TestCase):
         import dataclasses
         from tests.ftphelpers import _HASH, GID, UID
         from ftpredis.config.model import AuthUser
-        from ftpredis.auth import make_portal
+        from ftpredis.auth.portal import make_portal
         bob = AuthUser("bob", _HASH, UID, GID, "", self.home, "/bin/false")
         self.factory.server = self.server = dataclasses.replace(
             self.server, auth_users=self.server.auth_users + (bob,))
@@ -464,7 +464,7 @@ class AnonymousTests(_Base, unittest.TestCase):
         with open(os.path.join(self.anon, "pub", "a.txt"), "wb") as f:
             f.write(b"public")
         import dataclasses
-        from ftpredis.auth import make_portal
+        from ftpredis.auth.portal import make_portal
         self.factory.server = self.server = dataclasses.replace(
             self.server, anonymous=(AnonymousConfig(
                 self.anon, user="nobody", group="nogroup",
@@ -611,7 +611,7 @@ class SecurityTests(_Base, unittest.TestCase):
         mkd = self.commands("MKD")
         self.assertEqual([e.dir_name for e in mkd], ["in\rside", "bad\udcff"])
         # the record encoder escapes both: one JSON line each
-        from ftpredis.logformat import compile_format
+        from ftpredis.records.logformat import compile_format
         fmt = compile_format("t", "%m %d %r")
         for e in mkd:
             line = fmt.json(e)

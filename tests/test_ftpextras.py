@@ -385,7 +385,7 @@ class AnonymousTests(_Base, unittest.TestCase):
 
     def setUp(self):
         import dataclasses
-        from ftpredis.auth import make_portal
+        from ftpredis.auth.portal import make_portal
         from ftpredis.config.model import AnonymousConfig
         _Base.setUp(self)
         self.anon = os.path.join(os.path.dirname(self.home), "anon")

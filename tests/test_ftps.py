@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ftps -*-
-"""FTPS (ftpredis.tls) driven over loopback by ftplib.FTP_TLS, curl and lftp, with
+"""FTPS (ftpredis.tls.ftps) driven over loopback by ftplib.FTP_TLS, curl and lftp, with
 certificates generated here; and the mod_tls directives through load_config/--check."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ftpredis.config import ConfigErrors, format_check_report, load_config
-from ftpredis.events import CONNECT
-from ftpredis.tls import TLSConfig
+from ftpredis.records.events import CONNECT
+from ftpredis.tls.ftps import TLSConfig
 from tests.ftphelpers import FTPServerMixin, PASSWORD, USER
 
 _PKI = {}
@@ -547,7 +547,7 @@ class ConfigTests(unittest.TestCase):
         self.assertEqual((tls.timeout_handshake, tls.session_timeout), (30, 600))
         self.assertTrue(any("TLSSessionCache" in w and "not shared" in w
                             for w in config.warnings))
-        from ftpredis.tls import ServerTLS
+        from ftpredis.tls.ftps import ServerTLS
         ServerTLS(tls).context()        # both certificates load into one context
 
     def test_key_mismatch_found_by_check(self):
@@ -888,7 +888,7 @@ class PeerClosedTests(unittest.TestCase):
         from twisted.internet import error
         from twisted.python.failure import Failure
 
-        from ftpredis.protocol import _DataConnection
+        from ftpredis.ftp.protocol import _DataConnection
         conn = _DataConnection(pi=None)
         conn.transport = self._Transport(handle)
         conn.connectionLost(Failure(error.ConnectionLost()))

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_logformat -*-
-"""Tests for ftpredis.logformat: compile rules, variables, JSON bytes, templates, extras."""
+"""Tests for ftpredis.records.logformat: compile rules, variables, JSON bytes, templates, extras."""
 
 import json
 import os
@@ -8,8 +8,8 @@ import time
 from twisted.trial import unittest
 
 from ftpredis.config.model import FormatExtra
-from ftpredis.events import COMMAND, CONNECT, DISCONNECT, Event, Session
-from ftpredis.logformat import (
+from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session
+from ftpredis.records.logformat import (
     compile_format, compile_template, encode_json, json_number, json_string, utf8,
 )
 

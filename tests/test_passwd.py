@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_passwd -*-
-"""Tests for :mod:`ftpredis.passwd`, the ``ftpredis-passwd`` admin tool."""
+"""Tests for :mod:`ftpredis.auth.passwd`, the ``ftpredis-passwd`` admin tool."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 from twisted.trial import unittest
 
-from ftpredis import passwd
-from ftpredis.auth import read_auth_user_file, verify_password
+from ftpredis.auth import passwd
+from ftpredis.auth.portal import read_auth_user_file, verify_password
 
 
 class PasswdToolTests(unittest.TestCase):
@@ -216,7 +216,7 @@ class PasswdToolTests(unittest.TestCase):
 class ModeKeptTests(unittest.TestCase):
     def test_group_read_kept_others_never(self):
         import os
-        from ftpredis import passwd
+        from ftpredis.auth import passwd
         path = os.path.abspath(self.mktemp())
         with open(path, "w") as f:
             f.write("")

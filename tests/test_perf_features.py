@@ -1,5 +1,5 @@
-"""Functional tests of the performance machinery: sendfile RETR (ftpredis.fastpath), the
-login fast path (ftpredis.fastcrypt) and worker processes (ftpredis.workers).
+"""Functional tests of the performance machinery: sendfile RETR (ftpredis.ftp.fastpath), the
+login fast path (ftpredis.auth.fastcrypt) and worker processes (ftpredis.app.workers).
 
 Benchmarks are not tests: nothing here measures or asserts a time.
 """
@@ -14,10 +14,11 @@ import time
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from ftpredis import fastcrypt, fastpath
-from ftpredis.auth import hash_password, verify_password
+from ftpredis.auth import fastcrypt
+from ftpredis.ftp import fastpath
+from ftpredis.auth.portal import hash_password, verify_password
 from ftpredis.config import load_config
-from ftpredis.service import FTPRedisService
+from ftpredis.app.service import FTPRedisService
 from tests import e2e
 from tests.redisserver import RedisServerMixin
 
@@ -340,7 +341,7 @@ class FastpathUnitTests(unittest.TestCase):
                 p.stopListening()
 
     def test_event_adopt_equals_constructor(self):
-        from ftpredis.events import COMMAND, Event, Session
+        from ftpredis.records.events import COMMAND, Event, Session
         s = Session("1.2.3.4", 5, "1.2.3.4", "5.6.7.8", "5.6.7.8", "5.6.7.8", 21, "x",
                     "v", 1)
         fields = dict(kind=COMMAND, session=s, time=1.5, verb="RETR", bytes_sent=4,
@@ -352,7 +353,7 @@ class FastpathUnitTests(unittest.TestCase):
             Event.adopt(dict(fields, byte_sent=4))
 
     def test_session_adopt_equals_constructor(self):
-        from ftpredis.events import Session
+        from ftpredis.records.events import Session
         fields = dict(remote_ip="1.2.3.4", remote_port=5, remote_dns="1.2.3.4",
                       local_ip="5.6.7.8", server_dns="5.6.7.8", server_ip="5.6.7.8",
                       local_port=21, server_name="x", server_version="v", pid=1,
@@ -368,7 +369,7 @@ class FastpathUnitTests(unittest.TestCase):
         """A worker adopting its parent's listening socket sets TCP_NODELAY and
         SO_OOBINLINE per connection unless the parent set them on that socket."""
         from twisted.internet import protocol, reactor
-        from ftpredis import workers
+        from ftpredis.app import workers
         for preset in (True, False):
             s = socket.socket()
             if preset:
@@ -383,7 +384,7 @@ class FastpathUnitTests(unittest.TestCase):
             self.assertIs(port.control_options, preset)
 
     def test_jail_check_matches_realpath(self):
-        from ftpredis.filesystem import JailedFS, _within
+        from ftpredis.ftp.filesystem import JailedFS, _within
         base = os.path.abspath(self.mktemp())
         root = os.path.join(base, "root")
         os.makedirs(os.path.join(root, "d", "e"))

@@ -12,7 +12,7 @@ import time
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from ftpredis.events import CONNECT
+from ftpredis.records.events import CONNECT
 from tests.ftphelpers import FTPServerMixin, GID, PASSWORD, UID, USER
 
 

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_reactor -*-
-"""ftpredis.reactor: the epoll reactor without per-event logging context, with BusyPoll.
+"""ftpredis.app.reactor: the epoll reactor without per-event logging context, with BusyPoll.
 
 The reactor under test is a fresh FTPRedisReactor driven turn by turn with doPoll (not
 run): trial's own reactor keeps running the other tests.  Nothing here times anything:
@@ -16,7 +16,7 @@ import threading
 from twisted.internet import abstract
 from twisted.trial import unittest
 
-from ftpredis import reactor as ftpreactor
+from ftpredis.app import reactor as ftpreactor
 from ftpredis.config import load_config
 
 

@@ -10,7 +10,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ftpredis.config import ConfigErrors, load_config
-from ftpredis.sink import RedisSink
+from ftpredis.redis.sink import RedisSink
 from tests.redisserver import RedisServerMixin, SentinelServer, free_port
 from tests import test_sink
 from tests.test_sink import waitFor
@@ -57,7 +57,7 @@ class ConfigMixin(RedisServerMixin):
     @defer.inlineCallbacks
     def deliver(self, text, n=3, key=b"k"):
         """Load ``text``, push ``n`` records through a sink for its target, wait for all."""
-        from ftpredis.redislog import RedisLog
+        from ftpredis.redis.redislog import RedisLog
         target = self.target(text)
         log = RedisLog(self.redisLog())
         self.addCleanup(log.close)
@@ -73,7 +73,7 @@ class ConfigMixin(RedisServerMixin):
     @defer.inlineCallbacks
     def refused(self, text, what):
         """Load ``text``; the sink never delivers and RedisLog says ``what``."""
-        from ftpredis.redislog import RedisLog
+        from ftpredis.redis.redislog import RedisLog
         target = self.target(text)
         log = RedisLog(self.redisLog())
         self.addCleanup(log.close)

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_redislog -*-
-"""Tests for ftpredis.redislog: ProFTPD's RedisLog checks, the file's flags and line format."""
+"""Tests for ftpredis.redis.redislog: ProFTPD's RedisLog checks, the file's flags and line format."""
 
 import fcntl
 import os
@@ -10,7 +10,7 @@ import time
 from twisted.trial import unittest
 
 import ftpredis
-from ftpredis.redislog import RedisLog, check_redis_log_path
+from ftpredis.redis.redislog import RedisLog, check_redis_log_path
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ftpredis/([^\[]+)\[(\d+)\]: (.*)\n$")
 

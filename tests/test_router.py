@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_router -*-
-"""Tests for ftpredis.router: matching, scopes, merge-down, "none" pruning, keys."""
+"""Tests for ftpredis.records.router: matching, scopes, merge-down, "none" pruning, keys."""
 
 import json
 
@@ -8,8 +8,8 @@ from twisted.trial import unittest
 from ftpredis.config.model import (
     AnonymousConfig, DirectoryConfig, FormatExtra, LogRule, LogScope, ServerConfig,
 )
-from ftpredis.events import COMMAND, CONNECT, DISCONNECT, KNOWN_COMMANDS, Event, Session
-from ftpredis.router import Router, rule_matches
+from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, KNOWN_COMMANDS, Event, Session
+from ftpredis.records.router import Router, rule_matches
 
 SESSION = Session(
     remote_ip="127.0.0.1", remote_port=40123, remote_dns="127.0.0.1", local_ip="127.0.0.1",

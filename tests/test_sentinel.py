@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_sentinel -*-
-"""Tests for RedisSentinel (ftpredis.sentinel + the sink in Sentinel mode) against real
+"""Tests for RedisSentinel (ftpredis.redis.sentinel + the sink in Sentinel mode) against real
 ``redis-server --sentinel`` processes watching a real master and replica.
 
 Waits are "until a condition holds" with a generous bound; nothing asserts durations.
@@ -12,8 +12,8 @@ from twisted.internet import defer, task, threads
 from twisted.trial import unittest
 
 from ftpredis.config.model import RedisTarget
-from ftpredis.redislog import RedisLog
-from ftpredis.sink import RedisSink
+from ftpredis.redis.redislog import RedisLog
+from ftpredis.redis.sink import RedisSink
 from tests.redisserver import RedisReplyError, RedisServer, SentinelServer, free_port
 from tests.test_sink import dedupe, waitFor
 

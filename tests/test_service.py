@@ -18,7 +18,7 @@ from twisted.trial import unittest
 
 from ftpredis.config import load_config
 from ftpredis.config.model import ConfigErrors
-from ftpredis.service import FTPRedisService, RoutingTable
+from ftpredis.app.service import FTPRedisService, RoutingTable
 from tests import e2e
 from tests.redisserver import RedisServerMixin
 

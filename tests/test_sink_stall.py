@@ -15,7 +15,7 @@ from twisted.internet import defer, protocol, reactor
 from twisted.trial import unittest
 
 from ftpredis.config import load_config
-from ftpredis.service import FTPRedisService
+from ftpredis.app.service import FTPRedisService
 from tests import e2e
 from tests.redisserver import RedisServer, RedisServerMixin
 from tests.test_sink import dedupe, waitFor

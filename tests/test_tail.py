@@ -15,7 +15,7 @@ class TailTests(RedisServerMixin, unittest.TestCase):
     def tail(self, *args):
         env = dict(os.environ, PYTHONPATH=e2e.REPO)
         proc = subprocess.run(
-            [sys.executable, "-m", "ftpredis.tail", "--port", str(self.redis.port)] + list(args),
+            [sys.executable, "-m", "ftpredis.redis.tail", "--port", str(self.redis.port)] + list(args),
             env=env, capture_output=True, timeout=30)
         return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
@@ -39,7 +39,7 @@ class TailTests(RedisServerMixin, unittest.TestCase):
     def test_unreachable_redis_is_one_line(self):
         port = e2e.free_port()
         proc = subprocess.run(
-            [sys.executable, "-m", "ftpredis.tail", "--port", str(port), "k"],
+            [sys.executable, "-m", "ftpredis.redis.tail", "--port", str(port), "k"],
             env=dict(os.environ, PYTHONPATH=e2e.REPO), capture_output=True, timeout=30)
         self.assertNotEqual(proc.returncode, 0)
         self.assertNotIn(b"Traceback", proc.stderr)

@@ -278,7 +278,7 @@ class _Builder:
                                   kw.get("allow_log_symlinks", False))
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
         kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
-        from ftpredis.tls import build_tls_config
+        from ftpredis.tls.ftps import build_tls_config
         kw["tls"] = build_tls_config(
             m.first, lambda message, source: self.error(ConfigError(message, source)),
             self.warnings.append)
@@ -382,7 +382,7 @@ class _Builder:
                                      "(BanCacheOptions UseJSON)" % (cache[1],))
         ban_log = m.first("BanLog")
         if ban_log is not None:
-            from ftpredis.redislog import check_redis_log_path
+            from ftpredis.redis.redislog import check_redis_log_path
             reason = check_redis_log_path(ban_log[0], allow_symlinks)
             if reason is not None:
                 self.error(ConfigError("BanLog: unable to use '%s': %s"
@@ -399,7 +399,7 @@ class _Builder:
     def _read_auth(self, reader: str, path: str, source: Source, insecure: bool):
         key = (reader, path, insecure)
         if key not in self._auth_cache:
-            from ftpredis import auth
+            from ftpredis.auth import portal as auth
             try:
                 self._auth_cache[key] = getattr(auth, reader)(path, source,
                                                               insecure_perms=insecure)
@@ -413,7 +413,7 @@ class _Builder:
     def _check_redis_log(self, path: str, source: Source, allow_symlinks: bool) -> None:
         key = (path, allow_symlinks)
         if key not in self._log_cache:
-            from ftpredis.redislog import check_redis_log_path
+            from ftpredis.redis.redislog import check_redis_log_path
             self._log_cache[key] = check_redis_log_path(path, allow_symlinks)
         reason = self._log_cache[key]
         if reason is not None:

@@ -25,9 +25,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ftpredis.config.model import FormatExtra, LogRule, Source
 from ftpredis.config.syntax import PROVIDED_MODULES
 
-#: BusyPoll's default (microseconds); ftpredis.reactor applies it.
+#: BusyPoll's default (microseconds); ftpredis.app.reactor applies it.
 DEFAULT_BUSY_POLL_US = 100
-from ftpredis.events import KNOWN_COMMANDS
+from ftpredis.records.events import KNOWN_COMMANDS
 
 # Context names, spelt as ProFTPD's "directive not allowed in <ctx> context" spells them.
 SERVER = "server config"
@@ -623,7 +623,7 @@ def p_format_extra(args, ctx):
     return FormatExtra(name, tuple(members), source=ctx.source)
 
 
-# -- mod_ban (ftpredis.ban) --------------------------------------------------------
+# -- mod_ban (ftpredis.ban.bans) --------------------------------------------------------
 
 #: BanOnEvent event names, as mod_ban 1.3.8 spells them (matched case-insensitively).
 BAN_EVENTS = tuple("""AnonRejectPasswords BadProtocol ClientConnectRate EmptyPassword LoginRate
@@ -710,9 +710,9 @@ def p_max_command_rate(args, ctx):
     return (count, seconds)
 
 
-# -- mod_tls (ftpredis.tls) --------------------------------------------------------
+# -- mod_tls (ftpredis.tls.ftps) --------------------------------------------------------
 
-#: Every mod_tls directive ftpredis applies; ftpredis.tls.build_tls_config reads them.
+#: Every mod_tls directive ftpredis applies; ftpredis.tls.ftps.build_tls_config reads them.
 TLS_DIRECTIVE_NAMES = ("TLSEngine", "TLSProtocol", "TLSRSACertificateFile",
                        "TLSRSACertificateKeyFile", "TLSECCertificateFile",
                        "TLSECCertificateKeyFile", "TLSCertificateChainFile",
@@ -729,7 +729,7 @@ def _tls_call(fn, *args):
 
 
 def p_tls_protocol(args, ctx):
-    from ftpredis import tls
+    from ftpredis.tls import ftps as tls
     protocols, warnings = _tls_call(tls.parse_protocols, args)
     for warning in warnings:
         ctx.warn(warning)
@@ -739,13 +739,13 @@ def p_tls_protocol(args, ctx):
 def p_tls_certificate(args, ctx):
     # Loaded now, so that --check finds an unreadable or malformed file (ProFTPD only
     # finds out when a client says AUTH TLS).
-    from ftpredis import tls
+    from ftpredis.tls import ftps as tls
     path = p_path(args, ctx)
     return tls.CertFile(path, _tls_call(tls.read_certificates, path))
 
 
 def p_tls_key(args, ctx):
-    from ftpredis import tls
+    from ftpredis.tls import ftps as tls
     path = p_path(args, ctx)
     key = _tls_call(tls.read_private_key, path)
     return tls.KeyFile(path, key, tls.key_type(key))
@@ -758,12 +758,12 @@ def p_tls_verify_client(args, ctx):
 
 
 def p_tls_required(args, ctx):
-    from ftpredis import tls
+    from ftpredis.tls import ftps as tls
     return _tls_call(tls.parse_required, args[0])
 
 
 def p_tls_cipher_suite(args, ctx):
-    from ftpredis import tls
+    from ftpredis.tls import ftps as tls
     tls13 = len(args) == 2
     if tls13 and args[0] != "TLSv1.3":
         raise DirectiveError("unknown protocol '%s' (only TLSv1.3 takes its own suites)"
@@ -773,7 +773,7 @@ def p_tls_cipher_suite(args, ctx):
 
 
 def p_tls_options(args, ctx):
-    from ftpredis import tls
+    from ftpredis.tls import ftps as tls
     known = {name.lower(): name for name in tls.OPTIONS | tls.OPTIONS_NO_EFFECT}
     found = set()
     for word in args:
@@ -979,7 +979,7 @@ TABLE: Tuple[Directive, ...] = (
        "Extra JSON members added to every record of a LogFormat.",
        multi=True, merge_down=True, extra_ignored=True, usage="format {json}"),
 
-    # -- mod_ban (ftpredis.ban) -------------------------------------------------------
+    # -- mod_ban (ftpredis.ban.bans) -------------------------------------------------------
     _d("BanEngine", _SVG, 1, 1, p_bool, "Whether bans are enforced and BanOnEvent rules "
        "apply.", usage="on|off"),
     _d("BanTable", _S, 1, 1, p_ban_table,
@@ -1009,7 +1009,7 @@ TABLE: Tuple[Directive, ...] = (
        "MaxCommandRate event for BanOnEvent.", usage="count [seconds]"),
     _noop("BanControlsACLs", _S, "No ftpdctl; use ftpredis-ban."),
 
-    # -- mod_tls (ftpredis.tls) -------------------------------------------------------
+    # -- mod_tls (ftpredis.tls.ftps) -------------------------------------------------------
     _d("TLSEngine", _SVG, 1, 1, p_bool, "Whether AUTH TLS (FTPS) is offered.", usage="on|off"),
     _d("TLSProtocol", _SVG, 1, None, p_tls_protocol,
        "TLS versions accepted (default TLSv1.2 TLSv1.3).", usage="TLSv1.2 TLSv1.3|ALL ..."),

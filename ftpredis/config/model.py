@@ -31,7 +31,7 @@ class Source:
 class LogRule:
     """One ``RedisLogOnCommand`` / ``RedisLogOnEvent`` line.
 
-    ``commands`` holds upper-cased names from :data:`ftpredis.events.KNOWN_COMMANDS`;
+    ``commands`` holds upper-cased names from :data:`ftpredis.records.events.KNOWN_COMMANDS`;
     ``classes`` the class words that were given (``ALL``, ``CONNECT``, ``DISCONNECT``,
     ``INFO``, ``READ``...).  For RedisLogOnCommand the only class words kept are ``ALL``,
     ``CONNECT`` and ``DISCONNECT`` (DECISIONS: documented behaviour).  ``none`` is the
@@ -215,8 +215,8 @@ class ServerConfig:
     root_login: bool = False                 # RootLogin: may uid 0 log in
     max_login_attempts: int = 3
     command_buffer_size: int = 4096
-    server_workers: int = 1                  # ServerWorkers (ftpredis.workers), main server
-    busy_poll: int = 100                     # BusyPoll microseconds (ftpredis.reactor)
+    server_workers: int = 1                  # ServerWorkers (ftpredis.app.workers), main server
+    busy_poll: int = 100                     # BusyPoll microseconds (ftpredis.app.reactor)
     max_command_rate: Optional[Tuple[int, int]] = None   # MaxCommandRate (count, seconds)
     timeout_idle: int = 600
     timeout_login: int = 300
@@ -234,8 +234,8 @@ class ServerConfig:
     redis_log: Optional[str] = None          # absolute path, or None ("none" / not given)
     redis: Optional[RedisTarget] = None
     logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
-    ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban)
-    tls: Optional[object] = None             # mod_tls: ftpredis.tls.TLSConfig, None without
+    ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban.bans)
+    tls: Optional[object] = None             # mod_tls: ftpredis.tls.ftps.TLSConfig, None without
 
     @property
     def label(self) -> str:

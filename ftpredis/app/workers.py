@@ -255,7 +255,7 @@ class WorkerPool:
 
     def _argv(self, fds=None) -> List[str]:
         svc = self.service
-        argv = [sys.executable, "-c", "from ftpredis.workers import main; main()",
+        argv = [sys.executable, "-c", "from ftpredis.app.workers import main; main()",
                 "--config", os.path.abspath(svc.path),
                 "--shutdown-timeout", str(svc.shutdown_timeout),
                 "--parent", str(os.getpid())]
@@ -403,7 +403,7 @@ def _die_with_parent():
 
 
 def main(argv=None):
-    """A worker process: ``python -c 'from ftpredis.workers import main; main()' ...``."""
+    """A worker process: ``python -c 'from ftpredis.app.workers import main; main()' ...``."""
     global IN_WORKER
     ap = argparse.ArgumentParser(prog="ftpredis-worker")
     ap.add_argument("--config", required=True)
@@ -420,7 +420,7 @@ def main(argv=None):
         fd, ip, port, family = spec.split(",")
         ADOPTED[(ip, int(port))] = (int(fd), int(family))
 
-    from ftpredis import reactor as _reactor
+    from ftpredis.app import reactor as _reactor
     _reactor.install()
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
@@ -428,7 +428,7 @@ def main(argv=None):
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)],
                                      redirectStandardIO=False)
     from ftpredis.config import ConfigErrors, load_config
-    from ftpredis.service import FTPRedisService
+    from ftpredis.app.service import FTPRedisService
 
     try:
         config = load_config(args.config, tuple(args.defines))

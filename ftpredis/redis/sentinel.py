@@ -33,7 +33,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.logger import Logger
 from zope.interface import implementer
 
-_log = Logger(namespace="ftpredis.sentinel")
+_log = Logger(namespace="ftpredis.redis.sentinel")
 
 Address = Tuple[str, int]
 
@@ -173,7 +173,7 @@ class SentinelMonitor:
         return "master '%s' via RedisSentinel" % (self.master_name or "?",)
 
     def describe(self, reason) -> str:
-        from ftpredis.sink import describe_reason
+        from ftpredis.redis.sink import describe_reason
         return describe_reason(reason)
 
     def endpoint(self, addr: Address, tls_host: Optional[str] = None):

@@ -2,7 +2,7 @@
 """Fast password checks for logins: the C crypt(3) without the GIL, and a cache of recent
 successful verifications.
 
-Owns two things :mod:`ftpredis.auth` uses on every ``PASS``:
+Owns two things :mod:`ftpredis.auth.portal` uses on every ``PASS``:
 
 * :func:`crypt` calls libxcrypt's ``crypt_rn`` through :mod:`ctypes`.  libpass dropped
   its ``os_crypt`` backend, so passlib hashes sha512-crypt in pure Python (about 7 ms per

@@ -38,15 +38,15 @@ from twisted.application import internet, service
 from twisted.internet import defer, protocol as iprotocol
 from twisted.logger import Logger
 
-from ftpredis import reactor as _reactor
-from ftpredis import workers as _workers
-from ftpredis.auth import make_portal
-from ftpredis.ban import BanRegistry
+from ftpredis.app import reactor as _reactor
+from ftpredis.app import workers as _workers
+from ftpredis.auth.portal import make_portal
+from ftpredis.ban.bans import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
-from ftpredis.protocol import FTPRedisFactory
-from ftpredis.redislog import RedisLog
-from ftpredis.router import Router
-from ftpredis.sink import SinkRegistry
+from ftpredis.ftp.protocol import FTPRedisFactory
+from ftpredis.redis.redislog import RedisLog
+from ftpredis.records.router import Router
+from ftpredis.redis.sink import SinkRegistry
 
 log = Logger()
 
@@ -349,7 +349,7 @@ class FTPRedisService(service.MultiService):
         for svc in servers:
             self._addServer(svc)
         # ServerWorkers N: each worker gets a socket of its own (SO_REUSEPORT), bound
-        # here with the parent's, before privileges are dropped (ftpredis.workers).
+        # here with the parent's, before privileges are dropped (ftpredis.app.workers).
         self._planned_workers = _workers.planned(config)
         for (ip, port), family in sorted(self.table.bindings.items()):
             self._listeners[(ip, port)] = self._newListener(ip, port, family)

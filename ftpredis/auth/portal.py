@@ -25,7 +25,7 @@ from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import Interface, implementer
 
-from ftpredis import fastcrypt
+from ftpredis.auth import fastcrypt
 from ftpredis.config.model import AuthUser, ConfigError, ServerConfig, Source
 
 
@@ -305,7 +305,7 @@ def _as_text(value) -> str:
 
 
 #: Recent successful verifications, shared by every server of the process; see
-#: ftpredis.fastcrypt.VerifyCache for what it holds and the trade-off.
+#: ftpredis.auth.fastcrypt.VerifyCache for what it holds and the trade-off.
 _verified_cache = fastcrypt.VerifyCache()
 
 
@@ -349,7 +349,7 @@ class AuthFileChecker:
         secret = password.encode("utf-8", "surrogateescape") if isinstance(password, str) \
             else bytes(password)
         if user is not None and _verified_cache.check(secret, hashed):
-            # A recent successful check of this very password (ftpredis.fastcrypt).
+            # A recent successful check of this very password (ftpredis.auth.fastcrypt).
             return defer.maybeDeferred(self._verified, True, name, user)
         # Hashing takes milliseconds to seconds: never on the reactor thread.
         d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
@@ -588,7 +588,7 @@ class FTPPortal(Portal):
         """``login()``'s result without a Deferred, or None when the login needs one.
 
         Only an AuthUserFile user whose very password was verified recently
-        (:mod:`ftpredis.fastcrypt`) and whose home needs no creating qualifies; anything
+        (:mod:`ftpredis.auth.fastcrypt`) and whose home needs no creating qualifies; anything
         else, a refusal included, is None and goes through :meth:`login` (which decides
         it again, the same way).  Three Deferreds and their callbacks were a tenth of a
         login-churn session's CPU.

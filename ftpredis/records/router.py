@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ftpredis.config.model import DirectoryConfig, LogRule, LogScope, ServerConfig
-from ftpredis.events import (
+from ftpredis.records.events import (
     COMMAND, COMMAND_CLASSES, CONNECT, DISCONNECT, KNOWN_COMMANDS,
 )
-from ftpredis.logformat import CompiledFormat, Template, compile_format, utf8
+from ftpredis.records.logformat import CompiledFormat, Template, compile_format, utf8
 
 __all__ = ["Router", "Scope", "rule_matches"]
 

@@ -22,7 +22,7 @@ from typing import Optional
 
 from twisted.logger import Logger
 
-_log = Logger(namespace="ftpredis.redislog")
+_log = Logger(namespace="ftpredis.redis.redislog")
 
 
 def check_redis_log_path(path: str, allow_symlinks: bool = False) -> Optional[str]:

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_perf_features -*-
-"""The hot paths of the FTP server, kept out of :mod:`ftpredis.protocol`.
+"""The hot paths of the FTP server, kept out of :mod:`ftpredis.ftp.protocol`.
 
 Owns four mechanisms, each chosen from a profile of the benchmark workloads
 (``bench/ftpredis_bench.py``), each falling back to Twisted's ordinary path whenever its

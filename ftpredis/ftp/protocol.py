@@ -2,7 +2,7 @@
 """The FTP server: control connection, data connections, and the events they log.
 
 This module owns what a client sees of ftpredis (ProFTPD 1.3.8's reply texts, collected in
-:data:`REPLIES`) and the :class:`~ftpredis.events.Event` each command produces.  It keeps
+:data:`REPLIES`) and the :class:`~ftpredis.records.events.Event` each command produces.  It keeps
 Twisted's :class:`~twisted.protocols.ftp.FTP` and :class:`~twisted.protocols.ftp.FTPFactory`
 as base classes (timeouts, connection limit, factory plumbing) but replaces the command
 dispatch, the data-connection handling and every command, because the stock ones are
@@ -42,13 +42,13 @@ from twisted.python import failure
 from zope.interface import implementer
 
 from ftpredis import __version__
-from ftpredis import ban as _ban
-from ftpredis import tls as _tls
-from ftpredis import fastpath as _fastpath
-from ftpredis.auth import AnonymousLogin, IFTPRedisAvatar, anonymous_section
-from ftpredis.events import (COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields,
+from ftpredis.ban import bans as _ban
+from ftpredis.tls import ftps as _tls
+from ftpredis.ftp import fastpath as _fastpath
+from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_section
+from ftpredis.records.events import (COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields,
                              path_tail)
-from ftpredis.filesystem import FSError, JailedFS
+from ftpredis.ftp.filesystem import FSError, JailedFS
 
 log = Logger()
 
@@ -707,7 +707,7 @@ class LoggingMixin:
     config_path: Optional[str] = None
     end_reason: Optional[str] = None
     _exit_logged = False
-    protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls)
+    protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls.ftps)
 
     def _emit(self, event: Event) -> None:
         try:
@@ -861,7 +861,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         self.MAX_LINE = getattr(s, "command_buffer_size", self.MAX_LINE)
         transport = self.transport
         if not getattr(getattr(transport, "server", None), "control_options", False):
-            # Not inherited from the listening socket (ftpredis.workers.ControlPort).
+            # Not inherited from the listening socket (ftpredis.app.workers.ControlPort).
             try:
                 transport.setTcpNoDelay(True)
             except Exception:
@@ -989,7 +989,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     _draining = False
 
     def stopSession(self, now=False) -> defer.Deferred:
-        """The server is stopping (SIGTERM, owned by ftpredis.service): reply 421 and close
+        """The server is stopping (SIGTERM, owned by ftpredis.app.service): reply 421 and close
         once the command in flight (a transfer) has finished and been logged, or at once
         with ``now`` (a transfer in flight is cut short and logged as failed).  Commands
         pipelined behind it are not run.  Fires once the DISCONNECT event is emitted."""
@@ -1245,7 +1245,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         return base, arg, arg
 
     def _checkLimit(self, cmd: _Command, base: str) -> None:
-        from ftpredis import limits
+        from ftpredis.ftp import limits
         verb, shown, path = self._limitTarget(cmd, base)
         if verb is None:
             return
@@ -1414,7 +1414,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
         else:
             creds = UsernamePassword(user, cmd.arg or "")
         def ok(result):
-            from ftpredis import limits
+            from ftpredis.ftp import limits
             _, avatar, logout = result
             if self.disconnected:
                 logout()
@@ -1543,7 +1543,7 @@ class FTPRedisProtocol(LoggingMixin, ftp.FTP):
     def cmd_FEAT(self, cmd):
         return Reply(211, "End", ["Features:"] + sorted(list(FEATURES) + _tls.features(self)))
 
-    # -- FTPS (RFC 4217; ftpredis.tls) ---------------------------------------------------
+    # -- FTPS (RFC 4217; ftpredis.tls.ftps) ---------------------------------------------------
     def cmd_AUTH(self, cmd):
         return _tls.cmd_auth(self, cmd)
 

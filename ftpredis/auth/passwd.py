@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from ftpredis.auth import hash_password
+from ftpredis.auth.portal import hash_password
 
 _MAX_ID = 0xFFFFFFFE
 

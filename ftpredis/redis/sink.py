@@ -31,7 +31,7 @@ itself (``addTimeout``) besides txredisapi's ``replyTimeout``.  ``connectTimeout
 always set.  Idle connections are PINGed every ``ping_interval`` seconds (as Synapse
 does) so that a connection that died silently is replaced before records need it.
 
-RedisSentinel (discovery, ``+switch-master``: :mod:`ftpredis.sentinel`): every
+RedisSentinel (discovery, ``+switch-master``: :mod:`ftpredis.redis.sentinel`): every
 connection is confirmed with ``ROLE`` before it is used, and the sink keeps the records
 the master acknowledged but no replica has confirmed yet (the master's ``ROLE`` reply,
 pipelined after each RPUSH, gives both offsets).  Redis replication is asynchronous, so
@@ -56,12 +56,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ftpredis import reactor as _reactor_mod
+from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
-from ftpredis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
+from ftpredis.redis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
                                replication_offsets, role_of)
 
-_log = Logger(namespace="ftpredis.sink")
+_log = Logger(namespace="ftpredis.redis.sink")
 
 #: Most values one RPUSH carries, and roughly how many bytes (whichever comes first).
 BATCH_MAX_RECORDS = 1000
@@ -538,7 +538,7 @@ class RedisSink(service.Service):
     # -- connections -------------------------------------------------------------------
     def _makeEndpoint(self):
         """The endpoint one connection attempt uses: with RedisSentinel, one that asks
-        the sentinels for the master first (:mod:`ftpredis.sentinel`)."""
+        the sentinels for the master first (:mod:`ftpredis.redis.sentinel`)."""
         t = self.target
         if self._sentinel is not None:
             return SentinelMasterEndpoint(self._sentinel)

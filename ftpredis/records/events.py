@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_logformat -*-
 """The immutable events that flow from an FTP session to the router.
 
-This module owns the contract between :mod:`ftpredis.protocol` (which produces events)
-and :mod:`ftpredis.router` / :mod:`ftpredis.logformat` (which turn them into records).
+This module owns the contract between :mod:`ftpredis.ftp.protocol` (which produces events)
+and :mod:`ftpredis.records.router` / :mod:`ftpredis.records.logformat` (which turn them into records).
 An :class:`Event` carries, already resolved, the value of every LogFormat variable for
 one logged moment of a session: the session start (``CONNECT``), one FTP command with its
 final reply, or the session end (``EXIT``, ProFTPD's DISCONNECT).  ``None`` means "absent":

@@ -2,7 +2,7 @@
 """``ftpredis-ban``: add, lift and list bans in the shared Redis ban cache.
 
 This module owns the admin command line.  It acts on the cache that ``BanCache redis``
-nodes share (:mod:`ftpredis.ban`), over the same connection code as the nodes (the
+nodes share (:mod:`ftpredis.ban.bans`), over the same connection code as the nodes (the
 Redis settings of the config file: AUTH, db index, TLS), so a ban added here is enforced
 by every node within its poll interval (half a second), and ``permit`` lifts a ban on
 every node, the node-local copy of an automatic ban included::
@@ -27,7 +27,7 @@ import time
 
 from twisted.internet import defer, task
 
-from ftpredis.ban import (BAN_TYPE_HOST, TYPE_BY_WORD, TYPE_TEXT, TYPE_WORD, BanCache,
+from ftpredis.ban.bans import (BAN_TYPE_HOST, TYPE_BY_WORD, TYPE_TEXT, TYPE_WORD, BanCache,
                           BanEntry, cache_key, ctime)
 
 

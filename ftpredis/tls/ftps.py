@@ -10,7 +10,7 @@ This module owns everything TLS in ftpredis:
 - :class:`ServerTLS`, one per configured server: the certificates, keys and options,
   turned into an ``SSL.Context`` for each FTPS session;
 - the AUTH / PBSZ / PROT / CCC commands, the ``TLSRequired`` checks and the protection of
-  data connections, called from small hooks in :mod:`ftpredis.protocol`.
+  data connections, called from small hooks in :mod:`ftpredis.ftp.protocol`.
 
 Data-connection protection follows mod_tls: a data connection must resume the TLS session
 of its control connection unless ``TLSOptions NoSessionReuseRequired``.  Every FTPS
@@ -356,7 +356,7 @@ class ServerTLS:
         self.reuse_required = "NoSessionReuseRequired" not in cfg.options
         self.tlslog = None
         if cfg.log:
-            from ftpredis.redislog import RedisLog
+            from ftpredis.redis.redislog import RedisLog
             self.tlslog = RedisLog(cfg.log)
         self.context()      # fail now, at start-up, rather than at the first AUTH
 
@@ -535,7 +535,7 @@ def describe(conn: SSL.Connection, data: bool = False, reused: bool = False) -> 
 # --------------------------------------------------------------------------- commands
 
 def _reply(name, *args, sent=False):
-    from ftpredis.protocol import Reply
+    from ftpredis.ftp.protocol import Reply
     code, fmt = REPLIES[name]
     r = Reply(code, fmt % args if args else fmt)
     if sent:
@@ -607,7 +607,7 @@ def cmd_auth(pi, cmd):
         raise _reply("not_understood", "AUTH")
     st.server.log("%s requested, starting TLS handshake"
                   % ("TLS/TLS-C" if mechanism in ("TLS", "TLS-C") else "SSL/TLS-P"))
-    from ftpredis import ban
+    from ftpredis.ban import bans as ban
     if ban.hook(pi, "on_event", "TLSHandshake"):
         raise _reply("handshake_failed")        # banned: the session is being ended
     ctx = st.server.context()

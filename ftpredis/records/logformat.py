@@ -25,7 +25,7 @@ import time
 from operator import attrgetter
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
-from ftpredis.events import COMMAND, TRANSFER_COMMANDS
+from ftpredis.records.events import COMMAND, TRANSFER_COMMANDS
 
 __all__ = [
     "CompiledFormat", "Template", "compile_format", "compile_template", "encode_json",

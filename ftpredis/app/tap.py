@@ -53,7 +53,7 @@ class Options(usage.Options):
 
     def postOptions(self):
         if not self["check"]:
-            from ftpredis import reactor
+            from ftpredis.app import reactor
             reactor.install()       # before anything below imports the default one
         from ftpredis.config import ConfigErrors, format_check_report, load_config
 
@@ -61,7 +61,7 @@ class Options(usage.Options):
             code, text = format_check_report(self["config"], tuple(self["defines"]))
             (sys.stdout if code == 0 else sys.stderr).write(text.rstrip("\n") + "\n")
             raise SystemExit(code)
-        from ftpredis.service import RoutingTable
+        from ftpredis.app.service import RoutingTable
 
         try:
             self.loaded = load_config(self["config"], tuple(self["defines"]))
@@ -86,7 +86,7 @@ def probe_listeners(bindings):
     root), found before twistd daemonizes, instead of a traceback in its log."""
     import socket
 
-    from ftpredis.service import _address
+    from ftpredis.app.service import _address
 
     problems = []
     for (ip, port), family in sorted(bindings.items()):
@@ -152,9 +152,9 @@ def _switch_identity(options, log):
 def makeService(options):
     from twisted.logger import Logger
 
-    from ftpredis.service import FTPRedisService
+    from ftpredis.app.service import FTPRedisService
 
     svc = FTPRedisService(options.loaded, options["config"], tuple(options["defines"]),
                           shutdown_timeout=options["shutdown-timeout"])
-    _switch_identity(options, Logger(namespace="ftpredis.tap"))
+    _switch_identity(options, Logger(namespace="ftpredis.app.tap"))
     return svc

@@ -47,10 +47,10 @@ from twisted.application import service
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from ftpredis.events import DISCONNECT
-from ftpredis.sink import RedisSink
+from ftpredis.records.events import DISCONNECT
+from ftpredis.redis.sink import RedisSink
 
-_log = Logger(namespace="ftpredis.ban")
+_log = Logger(namespace="ftpredis.ban.bans")
 
 BAN_TYPE_CLASS, BAN_TYPE_HOST, BAN_TYPE_USER, BAN_TYPE_USER_HOST = 1, 2, 3, 4
 #: ``ban_type`` texts of the JSON value, and the words of ``ftpredis-ban``/BanLog.
@@ -181,7 +181,7 @@ class NotConnected(Exception):
 class BanCache(RedisSink):
     """The ``BanCache redis`` store for one Redis target, and this node's mirror of it.
 
-    A :class:`~ftpredis.sink.RedisSink` for its connection handling (connect timeout,
+    A :class:`~ftpredis.redis.sink.RedisSink` for its connection handling (connect timeout,
     AUTH/SELECT/TLS on every connection, back-off, RedisLog reporting) that never pushes
     records; it runs its own commands, each failing at once when no connection is up
     and bounded by the io timeout otherwise.
@@ -352,7 +352,7 @@ class BanRegistry(service.MultiService):
             return None
         key = (path, server.allow_log_symlinks)
         if key not in self.logs:
-            from ftpredis.redislog import RedisLog
+            from ftpredis.redis.redislog import RedisLog
             self.logs[key] = RedisLog(path, server.allow_log_symlinks)
         return self.logs[key]
 
@@ -503,7 +503,7 @@ class BanManager:
                                  (BAN_TYPE_USER_HOST, "%s@%s" % (name, proto.peer_host))):
             entry = self.find(ban_type, banned, proto)
             if entry is not None:
-                from ftpredis.protocol import Reply
+                from ftpredis.ftp.protocol import Reply
                 self.write_log("login from %s '%s' denied due to %s"
                                % (TYPE_WORD[ban_type], banned, TYPE_TEXT[ban_type]))
                 raise Reply(530, self.message_for(proto, name, entry) or DEFAULT_REPLY)

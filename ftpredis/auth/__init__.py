@@ -1,0 +1,1 @@
+"""Virtual users (AuthUserFile), the portal, password hashing and ftpredis-passwd."""

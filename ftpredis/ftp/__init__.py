@@ -1,0 +1,1 @@
+"""The FTP server: Twisted's FTP protocol with the session, commands, transfers and file system."""

@@ -1,0 +1,1 @@
+"""FTP events, the rules that route them, and LogFormat rendering to JSON."""

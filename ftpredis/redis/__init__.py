@@ -1,0 +1,1 @@
+"""Everything that talks to Redis: the connection pool, the sink, Sentinel, RedisLog."""
