@@ -30,8 +30,8 @@ from ftpredis.config import load_config  # noqa: E402
 from ftpredis.config.model import RedisTarget  # noqa: E402
 from ftpredis.app.service import FTPRedisService  # noqa: E402
 from ftpredis.redis.sink import RedisSink  # noqa: E402
-from tests import e2e  # noqa: E402
-from tests.redisserver import RedisServer  # noqa: E402
+from tests.support import e2e  # noqa: E402
+from tests.support.redisserver import RedisServer  # noqa: E402
 
 CONFIG = r"""
 ServerName          "bench"

@@ -19,7 +19,7 @@ from twisted.internet import reactor, task  # noqa: E402
 
 from ftpredis.config.model import RedisTarget  # noqa: E402
 from ftpredis.redis.sink import RedisSink  # noqa: E402
-from tests.redisserver import RedisServer  # noqa: E402
+from tests.support.redisserver import RedisServer  # noqa: E402
 
 
 def main():

@@ -21,8 +21,8 @@ from twisted.trial import unittest
 
 from ftpredis.ban import bans as ban
 from ftpredis.config import ConfigErrors, load_config
-from tests import e2e
-from tests.redisserver import RedisServer
+from tests.support import e2e
+from tests.support.redisserver import RedisServer
 
 NODE = r"""
 ServerName          "node"

@@ -24,7 +24,7 @@ from ftpredis.ban import bans as ban
 from ftpredis.auth.portal import make_portal
 from ftpredis.config import load_config
 from ftpredis.ftp.protocol import FTPRedisFactory
-from tests.redisserver import RedisServer
+from tests.support.redisserver import RedisServer
 
 PASSWORD = "s3cret"
 _HASH = sha512_crypt.using(rounds=1000).hash(PASSWORD)

@@ -15,7 +15,7 @@ import os
 
 from twisted.internet import defer
 
-from tests.conformance import ScenarioCase
+from tests.support.conformance import ScenarioCase
 
 
 class EscapingTests(ScenarioCase):

@@ -14,7 +14,7 @@ import os
 
 from twisted.internet import defer
 
-from tests.conformance import ScenarioCase
+from tests.support.conformance import ScenarioCase
 
 
 class ScopingTests(ScenarioCase):

@@ -21,8 +21,8 @@ import time
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from tests import e2e
-from tests.redisserver import RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin
 from tests.test_service import HEAD, free_port_on
 
 NOBODY, NOGROUP = 65534, 65534

@@ -5,7 +5,7 @@ import os
 from twisted.trial import unittest
 
 from ftpredis.config.directives import reference_page
-from tests.e2e import REPO
+from tests.support.e2e import REPO
 
 
 class DirectiveReferenceTests(unittest.TestCase):

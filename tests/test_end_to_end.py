@@ -14,8 +14,8 @@ from twisted.trial import unittest
 
 from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
-from tests import e2e
-from tests.redisserver import RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin
 
 SEED_CONFIG = r"""
 ServerName          "e2e"

@@ -11,7 +11,7 @@ import subprocess
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from tests.ftphelpers import FTPServerMixin, PASSWORD, USER
+from tests.support.ftphelpers import FTPServerMixin, PASSWORD, USER
 
 LFTP_SETTINGS = ("set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 10; "
                  "set ftp:ssl-allow no; set xfer:clobber on; set ftp:passive-mode on; ")

@@ -15,7 +15,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ftpredis.config.model import AnonymousConfig, DirectoryConfig, LimitConfig
-from tests.ftphelpers import FTPServerMixin, PASSWORD, USER
+from tests.support.ftphelpers import FTPServerMixin, PASSWORD, USER
 from tests.test_ban import recv_all
 
 
@@ -431,7 +431,7 @@ class LimitTests(_Base, unittest.TestCase):
     @defer.inlineCallbacks
     def test_login_denied(self):
         import dataclasses
-        from tests.ftphelpers import _HASH, GID, UID
+        from tests.support.ftphelpers import _HASH, GID, UID
         from ftpredis.config.model import AuthUser
         from ftpredis.auth.portal import make_portal
         bob = AuthUser("bob", _HASH, UID, GID, "", self.home, "/bin/false")

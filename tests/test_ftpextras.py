@@ -17,7 +17,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ftpredis import __version__
-from tests.ftphelpers import FTPServerMixin, GID, PASSWORD, USER
+from tests.support.ftphelpers import FTPServerMixin, GID, PASSWORD, USER
 
 DATA = b"0123456789abcdefghij\n" * 3          # 63 bytes
 OTHER_GID = 4242                              # a group the user is not in

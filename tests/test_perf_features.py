@@ -19,8 +19,8 @@ from ftpredis.ftp import fastpath
 from ftpredis.auth.portal import hash_password, verify_password
 from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
-from tests import e2e
-from tests.redisserver import RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin
 
 CONFIG = r"""
 ServerName          "perf"

@@ -13,7 +13,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ftpredis.records.events import CONNECT
-from tests.ftphelpers import FTPServerMixin, GID, PASSWORD, UID, USER
+from tests.support.ftphelpers import FTPServerMixin, GID, PASSWORD, UID, USER
 
 
 class SessionTests(FTPServerMixin, unittest.TestCase):

@@ -11,7 +11,7 @@ from twisted.trial import unittest
 
 from ftpredis.config import ConfigErrors, load_config
 from ftpredis.redis.sink import RedisSink
-from tests.redisserver import RedisServerMixin, SentinelServer, free_port
+from tests.support.redisserver import RedisServerMixin, SentinelServer, free_port
 from tests import test_sink
 from tests.test_sink import waitFor
 

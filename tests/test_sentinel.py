@@ -14,7 +14,7 @@ from twisted.trial import unittest
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.redis.sink import RedisSink
-from tests.redisserver import RedisReplyError, RedisServer, SentinelServer, free_port
+from tests.support.redisserver import RedisReplyError, RedisServer, SentinelServer, free_port
 from tests.test_sink import dedupe, waitFor
 
 NAME = "mymaster"

@@ -19,8 +19,8 @@ from twisted.trial import unittest
 from ftpredis.config import load_config
 from ftpredis.config.model import ConfigErrors
 from ftpredis.app.service import FTPRedisService, RoutingTable
-from tests import e2e
-from tests.redisserver import RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin
 
 HEAD = r"""
 <Global>

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_sink -*-
-"""Tests for ftpredis.redis.sink against real, private redis-servers (tests/redisserver.py).
+"""Tests for ftpredis.redis.sink against real, private redis-servers (tests/support/redisserver.py).
 
 Waits are "until a condition holds" with a generous bound that only stops a broken test
 from hanging; nothing asserts how long anything took.
@@ -18,7 +18,7 @@ from twisted.trial import unittest
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.redis.sink import RedisSink, SinkRegistry
-from tests.redisserver import RedisServer, RedisServerMixin
+from tests.support.redisserver import RedisServer, RedisServerMixin
 
 WAIT_LIMIT = 20.0
 

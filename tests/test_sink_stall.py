@@ -16,8 +16,8 @@ from twisted.trial import unittest
 
 from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
-from tests import e2e
-from tests.redisserver import RedisServer, RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServer, RedisServerMixin
 from tests.test_sink import dedupe, waitFor
 
 CONFIG = r"""

@@ -7,8 +7,8 @@ import sys
 
 from twisted.trial import unittest
 
-from tests import e2e
-from tests.redisserver import RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin
 
 
 class TailTests(RedisServerMixin, unittest.TestCase):

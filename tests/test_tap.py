@@ -9,8 +9,8 @@ import signal
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from tests import e2e
-from tests.redisserver import RedisServerMixin
+from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin
 
 
 def shipped_site(base, port, redis_port):

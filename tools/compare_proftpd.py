@@ -48,7 +48,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from tests.redisserver import RedisServer, free_port  # noqa: E402
+from tests.support.redisserver import RedisServer, free_port  # noqa: E402
 
 USER, PASSWORD = "ftpuser", "ftppass"
 UID = GID = 5001

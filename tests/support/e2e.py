@@ -13,7 +13,7 @@ import time
 from passlib.hash import sha512_crypt
 from twisted.internet import defer, reactor, task, threads
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 USER, PASSWORD = "ftpuser", "ftppass"
 _HASH = sha512_crypt.using(rounds=5000).hash(PASSWORD)

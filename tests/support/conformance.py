@@ -21,7 +21,7 @@ from twisted.trial import unittest
 
 from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
-from tests.redisserver import RedisServerMixin
+from tests.support.redisserver import RedisServerMixin
 from tools import compare_proftpd as cmp
 
 # What each volatile value must look like before it is replaced by its marker.
