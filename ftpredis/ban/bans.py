@@ -503,7 +503,7 @@ class BanManager:
                                  (BAN_TYPE_USER_HOST, "%s@%s" % (name, proto.peer_host))):
             entry = self.find(ban_type, banned, proto)
             if entry is not None:
-                from ftpredis.ftp.protocol import Reply
+                from ftpredis.ftp.replies import Reply
                 self.write_log("login from %s '%s' denied due to %s"
                                % (TYPE_WORD[ban_type], banned, TYPE_TEXT[ban_type]))
                 raise Reply(530, self.message_for(proto, name, entry) or DEFAULT_REPLY)

@@ -49,123 +49,9 @@ from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_sect
 from ftpredis.records.events import (COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields,
                              path_tail)
 from ftpredis.ftp.filesystem import FSError, JailedFS
+from ftpredis.ftp.replies import REPLIES, R, Reply
 
 log = Logger()
-
-# ---------------------------------------------------------------------------------------
-# Reply texts.  Verified against proftpd 1.3.8 (Debian 12, DefaultRoot ~, AuthUserFile)
-# with raw sockets and ftplib; "(ours)" marks texts ProFTPD has no equivalent for.
-REPLIES = {
-    "banner": (220, "ftpredis Server (%s) [%s]"),
-    "banner_off": (220, "%s FTP server ready"),
-    "too_many": (421, "Too many users"),                                 # (ours)
-    "idle_timeout": (421, "Idle timeout (%d seconds): closing control connection"),
-    "login_timeout": (421, "Login timeout (%d seconds): closing control connection"),
-    "notransfer_timeout": (421, "No transfer timeout (%d seconds): closing control "
-                                "connection"),
-    "not_understood": (500, "%s not understood"),
-    "quoted_not_understood": (500, "'%s' not understood"),
-    "quoted_not_understood_501": (501, "'%s' not understood"),
-    "invalid_params": (501, "Invalid number of parameters"),
-    "line_too_long": (500, "Command line too long"),                     # (ours)
-    "nul_in_line": (500, "Illegal character in command"),                # (ours)
-    "please_login": (530, "Please login with USER and PASS"),
-    "user_ok": (331, "Password required for %s"),
-    "anon_user_ok": (331, "Anonymous login ok, send your complete email address as your password"),
-    "logged_in": (230, "User %s logged in"),
-    "anon_logged_in": (230, "Anonymous access granted, restrictions apply"),
-    "login_incorrect": (530, "Login incorrect."),
-    "pass_first_user": (503, "Login with USER first"),
-    "already_logged_in": (503, "You are already logged in"),
-    "reauth": (501, "Reauthentication not supported"),
-    "goodbye": (221, "Goodbye."),
-    "pwd": (257, "\"%s\" is the current directory"),
-    "cmd_ok": (250, "%s command successful"),
-    "mkd_ok": (257, "\"%s\" - Directory successfully created"),
-    "rnfr_ok": (350, "File or directory exists, ready for destination name"),
-    "rnto_ok": (250, "Rename successful"),
-    "bad_sequence": (503, "Bad sequence of commands"),
-    "size_ascii": (550, "SIZE not allowed in ASCII mode"),
-    "not_regular": (550, "%s: not a regular file"),
-    "not_plain": (550, "%s: not a plain file"),
-    "not_regular_xfer": (550, "%s: Not a regular file"),
-    "overwrite_denied": (550, "%s: Overwrite permission denied"),
-    "restart_denied": (451, "%s: Append/Restart not permitted, try again"),
-    "rest_invalid": (554, "REST: invalid %s argument"),
-    "stat213": (213, "%s"),
-    "type_ok": (200, "Type set to %s"),
-    "type_bad": (504, "TYPE not implemented for '%s' parameter"),
-    "mode_ok": (200, "Mode set to %s"),
-    "mode_bad": (504, "'MODE %s' unsupported transfer mode"),
-    "stru_ok": (200, "Structure set to %s"),
-    "stru_bad": (504, "'STRU %s' unsupported structure type"),
-    "noop": (200, "NOOP command successful"),
-    "syst": (215, "UNIX Type: L8"),
-    "utf8": (200, "UTF8 set to %s"),
-    "opts_bad": (500, "OPTS %s not understood"),
-    "rest_ok": (350, "Restarting at %d. Send STORE or RETRIEVE to initiate transfer"),
-    "rest_bad": (501, "REST requires a value greater than or equal to 0"),
-    "chmod_ok": (200, "SITE CHMOD command successful"),
-    "chmod_bad_mode": (550, "'%s': invalid mode"),
-    "site_bad": (500, "'SITE %s' not understood"),
-    "site_noarg": (500, "'SITE' requires parameters"),
-    "site_chmod_noarg": (500, "SITE not understood"),
-    "allo": (202, "No storage allocation necessary"),
-    "abor": (226, "Abort successful"),
-    "clnt": (200, "OK"),
-    "csid": (200, "name=%s;version=%s;casesensitive=1;"),
-    "rang_ok": (350, "Transferring byte range of %d %s starting from %d"),
-    "rang_reset": (350, "Reset byte transfer range"),
-    "rang_bad": (501, "RANG requires a value greater than or equal to 0"),
-    "rang_order": (501, "RANG start must be less than end"),
-    "rang_ascii": (551, "%s: Transfer ranges not allowed in ASCII mode"),
-    "offset_invalid": (554, "%s: invalid %s argument"),
-    "rang_invalid": (554, "%s: invalid RANG argument"),
-    "chgrp_ok": (200, "SITE CHGRP command successful"),
-    "mff_ok": (213, "%s %s"),
-    "mff_cannot": (504, "Cannot modify fact '%s'"),
-    "pasv": (227, "Entering Passive Mode (%s)."),
-    "epsv": (229, "Entering Extended Passive Mode (|||%d|)"),
-    "epsv_all": (200, "EPSV ALL command successful"),
-    "epsv_all_in_effect": (500, "Illegal %s command, EPSV ALL in effect"),
-    "epsv_proto": (522, "Network protocol not supported, use (1,2)"),
-    "port_ok": (200, "%s command successful"),
-    "port_illegal": (500, "Illegal %s command"),
-    "port_syntax": (501, "Illegal %s command"),
-    "no_data": (425, "Unable to build data connection: %s"),
-    "opening": (150, "Opening %s mode data connection for %s"),
-    "opening_size": (150, "Opening %s mode data connection for %s (%d bytes)"),
-    "stou_opening": (150, "FILE: %s"),
-    "xfer_ok": (226, "Transfer complete"),
-    "xfer_aborted": (426, "Transfer aborted. Data connection closed."),
-    "abor_ok": (226, "Abort successful"),
-    "limit_denied": (550, "%s: Operation not permitted"),
-    "limit_denied_dirs": (550, "%s: Permission denied"),
-    "limit_denied_cwd": (550, "%s: No such file or directory"),
-    "max_per_host": (530, "Sorry, the maximum number of clients (%d) from your host are "
-                          "already connected."),
-    "mlst_opts": (200, "MLST OPTS %s"),
-    "mlst_start": (250, "Start of list for %s"),
-    "mlst_end": (250, "End of list"),
-    "mlst_cannot": (550, "'%s' cannot be listed"),
-    "mlsd_not_dir": (550, "'%s' is not a directory"),
-    "mfmt_ok": (213, "Modify=%s; %s"),
-    "mfmt_bad": (501, "%s: Invalid argument"),
-    "host_ok": (220, "HOST command successful"),
-    "host_unknown": (504, "%s: Unknown hostname provided"),
-    "lang_ok": (200, "Using default language C.UTF-8"),
-    "lang_bad": (504, "Language %s not supported"),
-    "not_implemented": (502, "%s command not implemented"),
-    "help_unknown": (502, "Unknown command '%s'"),
-    "help_syntax": (214, "Syntax: %s"),
-    "rest_ascii": (501, "REST: Resuming transfers not allowed in ASCII mode"),
-    "stat_dir_end": (212, "End of status"),
-    "local_error": (451, "Requested action aborted: local error in processing"),
-    "internal": (550, "Requested action aborted: local error in processing"),
-    "help_end": (214, "Direct comments to root@%s"),
-    "stat_end": (211, "End of status"),
-    "stat_file_end": (213, "End of status"),
-}
 
 # Commands a client may send before logging in (ProFTPD 1.3.8, measured).
 PRE_LOGIN = frozenset({"USER", "PASS", "QUIT", "FEAT", "HELP", "SYST", "NOOP", "OPTS",
@@ -316,21 +202,6 @@ def _unsent(reply):
     """``reply`` logged for its command but not written: a ban already ended the session."""
     reply.sent = True
     return reply
-
-
-class Reply(Exception):
-    """A command's final reply; ``lines`` are the continuation lines before it."""
-
-    def __init__(self, code: int, text: str, lines: Sequence[str] = ()):
-        Exception.__init__(self, code, text)
-        self.code = code
-        self.text = text
-        self.lines = tuple(lines)
-
-
-def R(name: str, *args) -> Reply:
-    code, fmt = REPLIES[name]
-    return Reply(code, fmt % args if args else fmt)
 
 
 def _plain_host(host: str) -> str:

@@ -535,7 +535,7 @@ def describe(conn: SSL.Connection, data: bool = False, reused: bool = False) -> 
 # --------------------------------------------------------------------------- commands
 
 def _reply(name, *args, sent=False):
-    from ftpredis.ftp.protocol import Reply
+    from ftpredis.ftp.replies import Reply
     code, fmt = REPLIES[name]
     r = Reply(code, fmt % args if args else fmt)
     if sent:
