@@ -612,6 +612,16 @@ class PortalTests(_TempDir, unittest.TestCase):
         return self.login(self.server(users=[user], default_root="~", create_home=True)
                           ).addCallback(check)
 
+    def test_createHomeMode(self):
+        """``CreateHome on 711``: the home gets the configured mode, not 0700."""
+        new = os.path.join(self.base, "modes", "carol")
+        user = AuthUser("carol", self.bob.hash, 1001, 100, "", new, "/bin/sh")
+
+        def check(r):
+            self.assertEqual(os.stat(new).st_mode & 0o7777, 0o711)
+        return self.login(self.server(users=[user], default_root="~", create_home=True,
+                                      create_home_mode=0o711), name="carol").addCallback(check)
+
     def test_createHomeFails(self):
         blocker = os.path.join(self.base, "file")
         open(blocker, "w").close()

@@ -441,13 +441,14 @@ def _expand_root(default_root: str, user: AuthUser) -> str:
     return path
 
 
-def _create_home(path: str, uid: int, gid: int) -> None:
-    """CreateHome: missing parents 0711 and root-owned, the home 0700 owned by the user."""
+def _create_home(path: str, uid: int, gid: int, mode: int = 0o700) -> None:
+    """CreateHome: missing parents 0711 and root-owned, the home ``mode`` (``CreateHome on
+    MODE``, default 0700) owned by the user."""
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         os.makedirs(parent, mode=0o711, exist_ok=True)
-    os.mkdir(path, 0o700)
-    os.chmod(path, 0o700)           # mkdir's mode is filtered by the process umask
+    os.mkdir(path, 0o700)           # no wider than 0700 until it is chowned below
+    os.chmod(path, mode)            # mkdir's mode is filtered by the process umask
     if os.geteuid() == 0:
         os.chown(path, uid, gid)
 
@@ -539,7 +540,7 @@ class AuthFileRealm:
         home_exists = os.path.isdir(home)
         if not home_exists and server.create_home:
             try:
-                _create_home(home, user.uid, user.gid)
+                _create_home(home, user.uid, user.gid, server.create_home_mode)
             except OSError as e:
                 raise LoginRefused(user.name, LoginRefused.NO_HOME,
                                    "cannot create home directory '%s': %s"
