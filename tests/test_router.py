@@ -303,3 +303,23 @@ class ScopeTests(unittest.TestCase):
         self.assertEqual(self.keys(router, command("PWD", "/own")), ["own", "ev"])
         self.assertEqual(self.keys(router, command("PWD", "/plain")), ["ev"])
         self.assertEqual(self.keys(router, command("PWD", "/x")), ["ev"])
+
+
+class EventFlowTests(unittest.TestCase):
+    """records.flow: every subscriber sees every event in order; one that fails does not
+    keep the event from the others; a removed subscriber sees no more."""
+
+    def test_fan_out(self):
+        from ftpredis.records.flow import EventFlow
+        flow, seen = EventFlow(), []
+
+        def broken(event):
+            raise RuntimeError("subscriber bug")
+        flow.subscribe(broken)
+        remove = flow.subscribe(lambda e: seen.append(("a", e)))
+        flow.subscribe(lambda e: seen.append(("b", e)))
+        flow("e1")
+        remove()
+        flow("e2")
+        self.assertEqual(seen, [("a", "e1"), ("b", "e1"), ("b", "e2")])
+        self.assertTrue(self.flushLoggedErrors(RuntimeError))

@@ -45,6 +45,7 @@ from ftpredis.ban.bans import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
 from ftpredis.ftp.protocol import FTPRedisFactory
 from ftpredis.redis.redislog import RedisLog
+from ftpredis.records.flow import EventFlow
 from ftpredis.records.router import Router
 from ftpredis.redis.sink import SinkRegistry
 
@@ -65,10 +66,6 @@ def _has_rules(server):
         scopes.extend(d.logging for d in anon.directories)
     scopes.extend(d.logging for d in server.directories)
     return any(rule.format_name for scope in scopes for rule in scope.rules)
-
-
-def _discard(event):
-    pass
 
 
 def make_emitter(router, sink):
@@ -209,7 +206,9 @@ class ServerService(service.Service):
         self.router = None
         self.sink = None
         self.logs = ()
-        emit = _discard
+        # Everything that watches this server's events subscribes to one flow; the
+        # factory only ever calls it.
+        self.events = EventFlow()
         if server.redis_engine and _has_rules(server):
             if server.redis is None:
                 log.warn("{server}: RedisEngine is on but no RedisServer/RedisSentinel is "
@@ -225,8 +224,9 @@ class ServerService(service.Service):
                     self.logs = (opened,)
                 self.router = Router(server)
                 self.sink = sinks.get(server.redis, self.logs)
-                emit = make_emitter(self.router, self.sink)
-        self.factory = FTPRedisFactory(server, make_portal(server), emit, reactor=reactor)
+                self.events.subscribe(make_emitter(self.router, self.sink))
+        self.factory = FTPRedisFactory(server, make_portal(server), self.events,
+                                       reactor=reactor)
         if bans is not None:
             bans.attach(self.factory, server)      # BanEngine: factory.bans, emit wrapped
         self._reactor = reactor
