@@ -43,7 +43,7 @@ try:
 except ImportError:             # not Linux
     EPollReactor = None
 
-from ftpredis.config.directives import DEFAULT_BUSY_POLL_US
+from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 
 _log = Logger()
 

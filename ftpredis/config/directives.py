@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ftpredis.config.model import FormatExtra, LogRule, Source
+from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 from ftpredis.config.syntax import PROVIDED_MODULES
 
-#: BusyPoll's default (microseconds); ftpredis.app.reactor applies it.
-DEFAULT_BUSY_POLL_US = 100
 from ftpredis.records.events import KNOWN_COMMANDS
 
 # Context names, spelt as ProFTPD's "directive not allowed in <ctx> context" spells them.

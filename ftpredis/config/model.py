@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
 
 
+#: BusyPoll's default (microseconds); ftpredis.app.reactor applies it.
+DEFAULT_BUSY_POLL_US = 100
+
 @dataclass(frozen=True, slots=True)
 class Source:
     file: str
@@ -216,7 +219,7 @@ class ServerConfig:
     max_login_attempts: int = 3
     command_buffer_size: int = 4096
     server_workers: int = 1                  # ServerWorkers (ftpredis.app.workers), main server
-    busy_poll: int = 100                     # BusyPoll microseconds (ftpredis.app.reactor)
+    busy_poll: int = DEFAULT_BUSY_POLL_US    # BusyPoll microseconds (ftpredis.app.reactor)
     max_command_rate: Optional[Tuple[int, int]] = None   # MaxCommandRate (count, seconds)
     timeout_idle: int = 600
     timeout_login: int = 300

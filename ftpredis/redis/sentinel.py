@@ -173,7 +173,7 @@ class SentinelMonitor:
         return "master '%s' via RedisSentinel" % (self.master_name or "?",)
 
     def describe(self, reason) -> str:
-        from ftpredis.redis.sink import describe_reason
+        from ftpredis.redis.errors import describe_reason
         return describe_reason(reason)
 
     def endpoint(self, addr: Address, tls_host: Optional[str] = None):

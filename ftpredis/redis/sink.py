@@ -42,7 +42,6 @@ already replicated may then appear twice, in order (at least once, never lost).
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
@@ -58,6 +57,7 @@ from zope.interface import implementer
 
 from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
+from ftpredis.redis.errors import describe_reason
 from ftpredis.redis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
                                replication_offsets, role_of)
 
@@ -77,38 +77,6 @@ PUMP_DELAY = 0.1
 #: busy server's 100 ms of events (thousands) does not hold every session for ~10 ms.
 MATERIALIZE_MAX = 256
 BATCH_MAX_BYTES = 4 * 1024 * 1024
-
-
-def describe_reason(reason) -> str:
-    """A short, human text for a Failure/exception, as an admin reads it in RedisLog."""
-    value = reason.value if isinstance(reason, Failure) else reason
-    if isinstance(value, ierror.TimeoutError):
-        return "Connection timed out"
-    if isinstance(value, ierror.ConnectError):
-        os_error = getattr(value, "osError", None)
-        if isinstance(os_error, int):
-            return os.strerror(os_error)
-        if isinstance(value, ierror.ConnectionRefusedError):
-            return "Connection refused"
-        text = value.args[0] if value.args and value.args[0] else ""
-        return str(text) or str(value)
-    if isinstance(value, ierror.ConnectionDone):
-        return "Connection closed by Redis"
-    if isinstance(value, ierror.ConnectionLost):
-        return "Connection lost"
-    if isinstance(value, OSError) and value.strerror:
-        if value.filename:
-            return "%s: '%s'" % (value.strerror, value.filename)
-        return value.strerror
-    if isinstance(value, (defer.TimeoutError, defer.CancelledError, txredisapi.TimeoutError)):
-        return "timed out"
-    module = type(value).__module__ or ""
-    if module.startswith(("OpenSSL", "service_identity")):
-        return "TLS error: %s" % (value,)
-    text = str(value)
-    if text.startswith("Redis error: "):
-        text = text[len("Redis error: "):]
-    return text or value.__class__.__name__
 
 
 class _HandshakeTimeout(Exception):
