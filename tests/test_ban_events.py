@@ -23,7 +23,7 @@ from twisted.trial import unittest
 from ftpredis.ban import bans as ban
 from ftpredis.auth.portal import make_portal
 from ftpredis.config import load_config
-from ftpredis.ftp.protocol import FTPRedisFactory
+from ftpredis.ftp.factory import FTPRedisFactory
 from tests.support.redisserver import RedisServer
 
 PASSWORD = "s3cret"

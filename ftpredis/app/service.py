@@ -43,7 +43,7 @@ from ftpredis.app import workers as _workers
 from ftpredis.auth.portal import make_portal
 from ftpredis.ban.bans import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
-from ftpredis.ftp.protocol import FTPRedisFactory
+from ftpredis.ftp.factory import FTPRedisFactory
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.records.flow import EventFlow
 from ftpredis.records.router import Router

@@ -599,7 +599,7 @@ class SpliceReceiver:
         pi.bytes_in += n
         pi.data_bytes += n
         if n:
-            pi._touchStall()
+            pi.touch_stall()
         if not self._finishing:
             # EOF and errors: the reactor's next read reports them.
             self.t.resumeProducing()

@@ -559,12 +559,12 @@ class SessionTLS:
 
 def state(pi) -> Optional[SessionTLS]:
     """The session's FTPS state, or None when the server has no TLSEngine on."""
-    st = getattr(pi, "_ftps", None)
+    st = getattr(pi, "ftps", None)
     if st is None:
         server_tls = getattr(pi.factory, "tls", None)
         if server_tls is None:
             return None
-        st = pi._ftps = SessionTLS(server_tls)
+        st = pi.ftps = SessionTLS(server_tls)
     return st
 
 
@@ -614,8 +614,7 @@ def cmd_auth(pi, cmd):
     # The reply goes out in clear before the handshake; nothing the client sent after
     # the AUTH line in clear may be taken as a command (STARTTLS injection).
     pi.sendReply(_reply("auth_ok", mechanism))
-    pi._queue.clear()
-    pi._buf = b""
+    pi.discard_pending_input()
     d = defer.Deferred()
 
     def done(conn):

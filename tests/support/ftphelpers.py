@@ -17,7 +17,7 @@ from twisted.internet.threads import deferToThread
 from ftpredis.auth.portal import make_portal
 from ftpredis.config.model import AuthUser, ServerConfig
 from ftpredis.records.events import DISCONNECT
-from ftpredis.ftp.protocol import FTPRedisFactory
+from ftpredis.ftp.factory import FTPRedisFactory
 
 USER, PASSWORD = "alice", "s3cret"
 UID = GID = 65534

@@ -1,0 +1,107 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""What the FTP modules share: ProFTPD's command tables, the command in flight, and the
+address form every module logs.  A leaf: it imports nothing of ftpredis.ftp."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from twisted.logger import Logger
+
+
+log = Logger(namespace="ftpredis.ftp.protocol")
+
+
+PRE_LOGIN = frozenset({"USER", "PASS", "QUIT", "FEAT", "HELP", "SYST", "NOOP", "OPTS",
+                       "CLNT", "ABOR", "HOST", "LANG", "AUTH", "PBSZ", "PROT"})
+
+
+ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XPWD": "PWD", "XMKD": "MKD", "XRMD": "RMD"}
+
+
+MLST_FACTS = ("modify", "perm", "size", "type", "unique", "UNIX.group", "UNIX.groupname",
+              "UNIX.mode", "UNIX.owner", "UNIX.ownername")
+
+
+FEATURES = ("CLNT", "CSID", "EPRT", "EPSV", "HOST", "LANG C.UTF-8*", "MDTM",
+            "MFF modify;UNIX.group;UNIX.mode;", "MFMT",
+            "MLST " + "".join(f + "*;" for f in MLST_FACTS),
+            "RANG STREAM", "REST STREAM", "SIZE", "TVFS", "UTF8")
+
+
+HELP_COMMANDS = ("CWD XCWD CDUP XCUP SMNT* QUIT PORT PASV EPRT EPSV ALLO RNFR RNTO DELE MDTM "
+                 "RMD XRMD MKD XMKD PWD XPWD SIZE SYST HELP NOOP FEAT OPTS HOST CLNT AUTH* "
+                 "CCC* CONF* ENC* MIC* PBSZ* PROT* TYPE STRU MODE RETR STOR STOU APPE REST "
+                 "ABOR RANG USER PASS ACCT* REIN* LIST NLST STAT SITE MLSD MLST").split()
+
+
+HELP_TLS = frozenset({"AUTH", "PBSZ", "PROT"})
+
+
+SITE_COMMANDS = ("HELP", "CHGRP", "CHMOD")
+
+
+SITE_HELP_SYNTAX = {"HELP": "SITE HELP [<sp> site-command]",
+                    "CHGRP": "SITE CHGRP <sp> group <sp> pathname",
+                    "CHMOD": "SITE CHMOD <sp> mode <sp> pathname"}
+
+
+UNIMPLEMENTED = frozenset({"SMNT", "ACCT", "REIN"})
+
+
+HELP_SYNTAX = {
+    "USER": "USER <sp> username", "PASS": "PASS <sp> password", "CWD": "CWD <sp> pathname",
+    "CDUP": "CDUP", "QUIT": "QUIT", "PORT": "PORT <sp> h1,h2,h3,h4,p1,p2",
+    "PASV": "PASV", "EPRT": "EPRT <sp> |proto|addr|port|", "EPSV": "EPSV [ <sp> proto ]",
+    "TYPE": "TYPE <sp> type-code (A, I, L 8)", "STRU": "STRU <sp> structure-code (F)",
+    "MODE": "MODE <sp> mode-code (S)", "RETR": "RETR <sp> pathname",
+    "STOR": "STOR <sp> pathname", "STOU": "STOU", "APPE": "APPE <sp> pathname",
+    "ALLO": "ALLO <sp> size", "REST": "REST <sp> byte-count",
+    "RNFR": "RNFR <sp> pathname", "RNTO": "RNTO <sp> pathname", "ABOR": "ABOR",
+    "DELE": "DELE <sp> pathname", "RMD": "RMD <sp> pathname", "MKD": "MKD <sp> pathname",
+    "PWD": "PWD", "LIST": "LIST [ <sp> pathname ]", "NLST": "NLST [ <sp> (pathname) ]",
+    "SITE": "SITE <sp> string", "SYST": "SYST", "STAT": "STAT [ <sp> pathname ]",
+    "HELP": "HELP [ <sp> <string> ]", "NOOP": "NOOP", "FEAT": "FEAT",
+    "OPTS": "OPTS <sp> command [ <sp> options ]", "SIZE": "SIZE <sp> pathname",
+    "MDTM": "MDTM <sp> pathname", "MLSD": "MLSD [ <sp> pathname ]",
+    "MLST": "MLST [ <sp> pathname ]",
+    "HOST": "HOST <sp> hostname", "CLNT": "CLNT <cp> client-info",
+    "RANG": "RANG <sp> start-point <sp> end-point",
+    "XCWD": "XCWD <sp> pathname", "XCUP": "XCUP", "XPWD": "XPWD",
+    "XMKD": "XMKD <sp> pathname", "XRMD": "XRMD <sp> pathname",
+    # mod_tls registers these whether or not TLSEngine is on.
+    "AUTH": "AUTH <sp> base64-data", "PBSZ": "PBSZ <sp> protection buffer size",
+    "PROT": "PROT <sp> protection code", "CCC": "CCC (clears protection level)",
+}
+
+
+LIMIT_PATH_COMMANDS = {
+    "RETR": "limit_denied", "STOR": "limit_denied", "APPE": "limit_denied",
+    "STOU": "limit_denied", "DELE": "limit_denied", "RNFR": "limit_denied",
+    "RNTO": "limit_denied", "SIZE": "limit_denied", "MDTM": "limit_denied",
+    "MFMT": "limit_denied", "MFF": "limit_denied", "MLST": "limit_denied", "STAT": "limit_denied",
+    "LIST": "limit_denied", "NLST": "limit_denied", "MLSD": "limit_denied",
+    "MKD": "limit_denied_dirs", "RMD": "limit_denied_dirs",
+    "CWD": "limit_denied_cwd", "CDUP": "limit_denied_cwd", "PWD": "limit_denied",
+}
+
+
+def _plain_host(host: str) -> str:
+    """An IPv4-mapped IPv6 address as plain IPv4 (ProFTPD logs 127.0.0.1)."""
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
+
+
+class _Command:
+    """One command in flight: what the client sent and what the handler found out."""
+
+    __slots__ = ("verb", "arg", "start", "fields", "after")
+
+    def __init__(self, verb: str, arg: Optional[str]):
+        self.verb = verb
+        self.arg = arg
+        self.start = time.time()
+        self.fields: dict = {}
+        self.after: Optional[Callable[[], None]] = None

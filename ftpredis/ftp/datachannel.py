@@ -1,0 +1,333 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""Data connections: the connection itself (counting bytes for the session), the passive
+listener that accepts only the control peer, the active connector, PASV/EPSV/PORT/EPRT,
+and the spare passive port a session keeps for its next PASV."""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Optional
+
+from twisted.internet import defer, error as ierror, interfaces, protocol
+from twisted.python import failure
+
+from ftpredis.tls import ftps as _tls
+from ftpredis.ftp import fastpath as _fastpath
+from ftpredis.ftp.replies import R
+from ftpredis.ftp.common import _plain_host, log
+
+
+class _DataConnection(protocol.Protocol):
+    """One data connection; counts raw bytes into the session counters of ``pi`` (the
+    FTPRedisProtocol)."""
+
+    def __init__(self, pi):
+        self.pi = pi
+        self.sink: Optional[Callable[[bytes], None]] = None
+        self.closed: defer.Deferred = defer.Deferred()
+        self.connected_d: defer.Deferred = defer.Deferred()
+        self.lost = False
+
+    def connectionMade(self):
+        # Nothing may be read before a sink exists: no unbounded buffering.
+        self.transport.pauseProducing()
+        if hasattr(self.transport, "bufferSize"):
+            # STOR: fewer, larger reads (Twisted's default is 64 KiB per recv).
+            self.transport.bufferSize = 1 << 20
+        d, self.connected_d = self.connected_d, None
+        if d is not None:
+            d.callback(self)
+
+    def setSink(self, sink):
+        self.sink = sink
+        self.transport.resumeProducing()
+
+    def dataReceived(self, data):
+        self.pi.touch_stall()
+        self.pi.bytes_in += len(data)
+        self.pi.data_bytes += len(data)
+        if self.sink is not None:
+            self.sink(data)
+
+    def write(self, data):
+        self.pi.touch_stall()
+        self.pi.bytes_out += len(data)
+        self.pi.data_bytes += len(data)
+        self.transport.write(data)
+
+    def registerProducer(self, producer, streaming):
+        self.transport.registerProducer(producer, streaming)
+
+    def unregisterProducer(self):
+        self.transport.unregisterProducer()
+
+    reason = None
+
+    def connectionLost(self, reason):
+        self.lost = True
+        if not reason.check(ierror.ConnectionDone) and _tls.peer_closed(self.transport):
+            # The client's close_notify came before the reset: the transfer is complete
+            # (under load, ~1 in 3 curl FTPS uploads were answered 426 otherwise).
+            reason = failure.Failure(ierror.ConnectionDone("TLS close_notify received"))
+        self.reason = reason
+        d, self.closed = self.closed, None
+        if d is not None:
+            d.callback(None)          # a Failure would be taken as an error
+
+    def waitClosed(self) -> defer.Deferred:
+        """Fires with the exception that ended the connection (ConnectionDone when clean)."""
+        value = lambda _=None: self.reason.value if self.reason is not None else None
+        if self.closed is None:
+            return defer.succeed(value())
+        return self.closed.addCallback(value)
+
+
+class _PassiveFactory(protocol.ServerFactory):
+    """Accepts exactly one data connection, and only from the control peer's address."""
+
+    noisy = False
+
+    port = None             # the listening port, once bound
+
+    def __init__(self, pi, peer: str):
+        self.pi = pi
+        self.peer = peer
+        self.conn: Optional[_DataConnection] = None
+
+    def buildProtocol(self, addr):
+        if self.conn is not None:
+            return None
+        if _plain_host(addr.host) != self.peer:
+            log.warn("refused passive data connection from {host} (control peer {peer})",
+                     host=addr.host, peer=self.peer)
+            return None
+        self.conn = _DataConnection(self.pi)
+        self.conn.connected_d.addCallback(self._connected)
+        return self.conn
+
+    _ready = False
+    waiters: list
+
+    def _connected(self, conn):
+        self._ready = True
+        waiters, self.waiters = getattr(self, "waiters", []), []
+        for d, call in waiters:
+            if call.active():
+                call.cancel()
+            d.callback(conn)
+
+    def wait(self, reactor, timeout) -> defer.Deferred:
+        """Fires with the connection, or fails with 425 after ``timeout`` seconds."""
+        if self._ready:
+            return defer.succeed(self.conn)
+        port = self.port
+        if isinstance(port, _fastpath.LazyPort):
+            port.accept_now(self.peer)          # usually connected already
+            if self._ready:
+                return defer.succeed(self.conn)
+            port.watch()
+        d = defer.Deferred()
+
+        def expire():
+            self.waiters = [w for w in self.waiters if w[0] is not d]
+            d.errback(R("no_data", "Connection timed out"))
+        if not hasattr(self, "waiters"):
+            self.waiters = []
+        self.waiters.append((d, reactor.callLater(timeout, expire)))
+        return d
+
+    def cancel(self):
+        waiters, self.waiters = getattr(self, "waiters", []), []
+        for d, call in waiters:
+            if call.active():
+                call.cancel()
+            d.errback(R("no_data", "Connection closed"))
+
+
+class _ActiveFactory(protocol.ClientFactory):
+    noisy = False
+
+    def __init__(self, pi):
+        self.pi = pi
+        self.conn = _DataConnection(pi)
+        self.failed: defer.Deferred = defer.Deferred()
+
+    def buildProtocol(self, addr):
+        return self.conn
+
+    def clientConnectionFailed(self, connector, reason):
+        d, self.failed = self.failed, None
+        if d is not None:
+            d.callback(reason)
+
+
+class DataChannelMixin:
+    """Setting up and tearing down the data connection."""
+
+    # -- data connection set-up -----------------------------------------------------------
+    def cleanupDTP(self, keep: bool = False):
+        """Stop listening, stop connecting, and close an established data connection.
+
+        With ``keep``, a passive port the reactor never watched is kept for the
+        session's next PASV (see :meth:`_keepPort`); otherwise a kept one closes too."""
+        port, self._data_port = self._data_port, None
+        fac, self._data_factory = self._data_factory, None
+        self._data_kind = None
+        if keep:
+            if self._spare_port is None and self._keepPort(port):
+                port = None
+        else:
+            self.drop_spare()
+        if port is None:
+            pass                # (no zope interface checks on the common path)
+        elif interfaces.IListeningPort.providedBy(port):
+            port.stopListening()
+        elif interfaces.IConnector.providedBy(port):
+            port.disconnect()
+        if isinstance(fac, _PassiveFactory):
+            fac.cancel()
+        conn = getattr(fac, "conn", None)
+        if conn is not None and conn.transport is not None and not conn.lost:
+            conn.transport.abortConnection()
+        xfer, self._transfer_conn = self._transfer_conn, None
+        if xfer is not None and xfer.transport is not None and not xfer.lost:
+            xfer.transport.abortConnection()
+
+    _listen_host = None     # the control connection's local address (PASV listens there)
+    _spare_port = None      # a passive port kept for the next PASV (_keepPort)
+
+    def _keepPort(self, port) -> bool:
+        """Keep a passive port whose transfer is over for the session's next PASV: the
+        many-files case then binds one port per session instead of one per file.  Only
+        without PassivePorts (a configured range is shared by every session) and for
+        at most ``SPARE_SECONDS`` (the factory closes older ones)."""
+        if (not isinstance(port, _fastpath.LazyPort) or not port.reusable
+                or self.server.passive_ports or self.disconnected):
+            # (Even a one-port PassivePorts range is shared: keeping it would refuse the
+            # other sessions' PASV for those seconds.)
+            return False
+        self._spare_port = port
+        self.factory.keepSpare(self)
+        return True
+
+    def drop_spare(self):
+        """Close the passive port kept for the next PASV, if any (also the factory's sweep)."""
+        port, self._spare_port = self._spare_port, None
+        if port is not None:
+            self.factory.forgetSpare(self)
+            port.stopListening()
+
+    def _listenPassive(self) -> int:
+        self.cleanupDTP(keep=True)
+        fac = _PassiveFactory(self, self.peer_host)
+        port, self._spare_port = self._spare_port, None
+        if port is not None:
+            self.factory.forgetSpare(self)
+            port.reuse(fac, self.peer_host)
+            return self._passiveReady(port, fac)
+        ports = list(self.passivePortRange)
+        if len(ports) > 1:
+            start = random.randrange(len(ports))
+            ports = ports[start:] + ports[:start]
+        host = self._listen_host
+        if host is None:
+            host = self._listen_host = self.transport.getHost().host
+        for n in ports:
+            try:
+                port = self.listenFactory(n, fac, interface=host)
+                break
+            except ierror.CannotListenError:
+                continue
+        else:
+            raise R("no_data", "No available ports")   # (ours)
+        return self._passiveReady(port, fac)
+
+    def _passiveReady(self, port, fac) -> int:
+        self._data_kind, self._data_port, self._data_factory = "pasv", port, fac
+        fac.port = port
+        # QuietPort knows its number; asking the socket again is one getsockname more.
+        self._transfer_port = getattr(port, "_realPortNumber", None) or port.getHost().port
+        return self._transfer_port
+
+    def cmd_PASV(self, cmd):
+        if self._epsv_all:
+            raise R("epsv_all_in_effect", "PASV")
+        port = self._listenPassive()
+        cmd.fields["transfer_port"] = port
+        host = self.server.masquerade_address or self.local_host
+        if ":" in host:
+            host = "0.0.0.0"   # PASV cannot carry IPv6; clients use the control address
+        return R("pasv", ",".join(host.split(".") + [str(port >> 8), str(port & 255)]))
+
+    def cmd_EPSV(self, cmd):
+        if cmd.arg is not None:
+            if cmd.arg.upper() == "ALL":
+                self._epsv_all = True
+                return R("epsv_all")
+            if cmd.arg not in ("1", "2"):
+                raise R("epsv_proto")
+        port = self._listenPassive()
+        cmd.fields["transfer_port"] = port
+        return R("epsv", port)
+
+    def _setActive(self, cmd, host: str, port: int):
+        foreign = _plain_host(host) != self.peer_host
+        if (foreign and not self.server.allow_foreign_address) or port < 1024:
+            # AllowForeignAddress off, and never a bounce to a privileged port (RFC 2577).
+            raise R("port_illegal", cmd.verb)
+        self.cleanupDTP()
+        self._data_kind = "port"
+        self._active_addr = (host, port)
+        self._transfer_port = port
+        cmd.fields["transfer_port"] = port
+        return R("port_ok", cmd.verb)
+
+    def cmd_PORT(self, cmd):
+        if self._epsv_all:
+            raise R("epsv_all_in_effect", "PORT")
+        try:
+            nums = [int(x) for x in (cmd.arg or "").split(",")]
+            if len(nums) != 6 or not all(0 <= x <= 255 for x in nums):
+                raise ValueError
+        except ValueError:
+            raise R("port_syntax", "PORT")
+        return self._setActive(cmd, ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5])
+
+    def cmd_EPRT(self, cmd):
+        if self._epsv_all:
+            raise R("epsv_all_in_effect", "EPRT")
+        arg = cmd.arg or ""
+        try:
+            d = arg[0]
+            parts = arg.split(d)
+            if len(parts) != 5 or parts[1] not in ("1", "2"):
+                raise ValueError
+            host, port = parts[2], int(parts[3])
+            if not 0 < port < 65536:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise R("port_syntax", "EPRT")
+        return self._setActive(cmd, host, port)
+
+    def _openData(self) -> defer.Deferred:
+        """The data connection for the transfer command in progress (fires _DataConnection)."""
+        kind = self._data_kind
+        if kind == "pasv":
+            return self._data_factory.wait(self.factory.reactor, self.dtpTimeout)
+        if kind == "port":
+            host, port = self._active_addr
+            fac = _ActiveFactory(self)
+            self._data_factory = fac
+            self._data_port = self.factory.reactor.connectTCP(host, port, fac,
+                                                              timeout=self.dtpTimeout)
+            d = defer.Deferred()
+            fac.conn.connected_d.addCallback(lambda c: d.called or d.callback(c))
+
+            def failed(reason):
+                if not d.called:
+                    d.errback(R("no_data", reason.getErrorMessage().split(": ")[-1].rstrip(".")
+                                if not reason.check(ierror.ConnectionRefusedError)
+                                else "Connection refused"))
+            fac.failed.addCallback(failed)
+            return d
+        return defer.fail(R("no_data", "No PORT or PASV command given"))    # (ours)

@@ -1,0 +1,361 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""The control channel's input and output: line reading (Telnet IP/Synch stripped, over-long
+lines refused), the queue of pipelined commands, dispatch to the ``cmd_`` handlers with the
+pre-login and <Limit> checks, and writing the replies (each command's event is taken just
+before its reply is written; see :mod:`ftpredis.ftp.protocol`)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from twisted.internet import defer
+from twisted.protocols import ftp
+from twisted.python import failure
+
+from ftpredis.ban import bans as _ban
+from ftpredis.tls import ftps as _tls
+from ftpredis.ftp import fastpath as _fastpath
+from ftpredis.records.events import path_tail
+from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.replies import REPLIES, R, Reply
+from ftpredis.ftp.common import (ALIASES, LIMIT_PATH_COMMANDS, PRE_LOGIN, UNIMPLEMENTED, _Command,
+                                 log)
+from ftpredis.ftp.datachannel import _PassiveFactory
+
+
+def _strip_telnet(line: bytes) -> bytes:
+    """Drop the Telnet IP/Synch (IAC IP, IAC DM; DM alone when IAC went out-of-band)
+    that clients put before ABOR (RFC 959 4.1.3)."""
+    while line[:1] in (b"\xff", b"\xf2", b"\xf4"):
+        if line[:1] == b"\xff" and line[1:2] not in (b"\xf4", b"\xf2", b"\xff"):
+            break
+        line = line[2:] if line[:1] == b"\xff" else line[1:]
+    return line
+
+
+class DispatchMixin:
+    """Reads command lines, runs them in order, and writes the replies."""
+
+    # -- output ---------------------------------------------------------------------------
+    _held = None            # a reply line written with the next one (_holdLine)
+
+    def sendLine(self, line):
+        if isinstance(line, str):
+            line = line.encode("utf-8", "surrogateescape")
+        if self.disconnected or self.transport is None:
+            return
+        self.bytes_out += len(line) + 2
+        held = self._held
+        if held is not None:
+            self._held = None
+            _fastpath.write_now(self.transport, held + line + b"\r\n")
+            return
+        _fastpath.write_now(self.transport, line + b"\r\n")
+
+    def _holdLine(self, line: str) -> None:
+        """Count ``line`` as sent now (%O) but write it with the next line (or
+        :meth:`_flushHeld`): one segment and one wake-up of the client instead of two."""
+        if self.disconnected or self.transport is None:
+            return
+        data = line.encode("utf-8", "surrogateescape")
+        self.bytes_out += len(data) + 2
+        self._held = (self._held or b"") + data + b"\r\n"
+
+    def _flushHeld(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self.disconnected and self.transport is not None:
+            _fastpath.write_now(self.transport, held)
+
+    def sendReply(self, reply: Reply):
+        if reply.lines:
+            self.sendLine("%d-%s" % (reply.code, reply.lines[0]))
+            for line in reply.lines[1:]:
+                self.sendLine(" " + line)
+        self.sendLine("%d %s" % (reply.code, reply.text))
+
+    def reply(self, key, *args):
+        # Twisted's key-based replies are not used; keep the name working for subclasses.
+        self.sendLine(ftp.RESPONSE[key] % args)
+
+    # -- input ----------------------------------------------------------------------------
+    def dataReceived(self, data):
+        self.bytes_in += len(data)
+        buf = self._buf + data
+        while True:
+            i = buf.find(b"\n")
+            if i < 0:
+                if len(buf) > self.MAX_LINE:
+                    if not self._discarding:
+                        self._queue.append(None)        # "too long" marker
+                    self._discarding = True
+                    buf = b""
+                break
+            line, buf = buf[:i], buf[i + 1:]
+            if self._discarding:
+                self._discarding = False
+                continue
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.MAX_LINE:
+                self._queue.append(None)
+                continue
+            if self._busy and self._abortable() and _strip_telnet(line).upper() == b"ABOR":
+                self._abortTransfer(line)
+                continue
+            self._queue.append(line)
+        self._buf = buf
+        if len(self._queue) > self.MAX_QUEUED and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+        self._next()
+
+    def discard_pending_input(self) -> None:
+        """Forget every line read but not yet run, and any partial line (AUTH TLS: what
+        came in clear after it must not be taken as a command)."""
+        self._queue.clear()
+        self._buf = b""
+
+    def lineReceived(self, line):
+        self._queue.append(line)
+        self._next()
+
+    _aborting = False
+    _TRANSFER_VERBS = frozenset({"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"})
+
+    def _abortable(self) -> bool:
+        cur = self._current
+        return cur is not None and cur.verb in self._TRANSFER_VERBS
+
+    def _abortTransfer(self, line: bytes) -> None:
+        """ABOR read while a transfer runs: cut the data connection now (its command
+        answers 426) and run ABOR next (226), ahead of anything pipelined."""
+        self._aborting = True
+        self._queue.appendleft(line)
+        xfer = self._transfer_conn
+        if xfer is not None and xfer.transport is not None and not xfer.lost:
+            xfer.transport.abortConnection()
+        elif isinstance(self._data_factory, _PassiveFactory):
+            self._data_factory.cancel()         # still waiting for the data connection
+        elif self._data_kind == "port" and self._data_port is not None:
+            self.cleanupDTP()
+
+    def _next(self):
+        if self._looping:
+            return
+        self._looping = True
+        try:
+            # Nothing pipelined behind a command that closed the session (QUIT, a
+            # refusal) is run: ProFTPD's session has ended by then.
+            while (not self._busy and self._queue and not self.disconnected
+                   and not getattr(self.transport, "disconnecting", False)):
+                line = self._queue.popleft()
+                self._busy = True
+                d = self._handleLine(line)
+                if d is None:
+                    self._commandDone(None)
+                else:
+                    d.addBoth(self._commandDone)
+        finally:
+            self._looping = False
+        if self._paused and len(self._queue) <= self.MAX_QUEUED // 2 and not self.disconnected:
+            self._paused = False
+            self.transport.resumeProducing()
+
+    def _commandDone(self, _):
+        self._busy = False
+        self._current = None
+        if self._exit_pending:
+            self._endSession()
+            return
+        if self._draining:
+            self.stopSession()
+            return
+        if not self._looping:
+            self._next()
+
+    def _handleLine(self, line: Optional[bytes]) -> Optional[defer.Deferred]:
+        """Run one command line; None when it finished synchronously (most commands:
+        no Deferred is built for them), else a Deferred that fires when it has."""
+        self.resetTimeout()
+        if line is None:
+            self.sendReply(R("line_too_long"))
+            return None
+        if b"\x00" in line:
+            self.sendReply(R("nul_in_line"))
+            return None
+        text = _strip_telnet(line).decode("utf-8", "surrogateescape")
+        verb, sep, arg = text.partition(" ")
+        verb = verb.strip().upper()
+        if not verb:
+            return None
+        cmd = _Command(verb, arg if sep and arg != "" else None)
+        self._current = cmd
+        try:
+            result = self._dispatch(cmd)
+        except Reply as r:
+            result = r
+        except BaseException:
+            result = failure.Failure()
+        if isinstance(result, defer.Deferred):
+            result.addCallbacks(self._finish, self._failed, callbackArgs=(cmd,),
+                                errbackArgs=(cmd,))
+            result.addErrback(lambda f: log.failure("finishing {verb}", f, verb=cmd.verb))
+            return result
+        try:
+            if isinstance(result, failure.Failure):
+                self._failed(result, cmd)
+            else:
+                self._finish(result, cmd)
+        except BaseException:
+            log.failure("finishing {verb}", failure.Failure(), verb=cmd.verb)
+        return None
+
+    #: (class, verb) -> the class's cmd_ function, looked up once.
+    _handlers: dict = {}
+
+    def _dispatch(self, cmd: _Command):
+        verb = cmd.verb
+        base = ALIASES.get(verb, verb)
+        key = (type(self), base)
+        try:
+            fn = self._handlers[key]
+        except KeyError:
+            fn = getattr(type(self), "cmd_" + base, None)
+            if fn is not None:
+                # Only real commands: a client's made-up verbs must not grow the table.
+                self._handlers[key] = fn
+        handler = None if fn is None else fn.__get__(self)
+        _ban.hook(self, "on_command", verb, handler is not None)
+        _tls.precheck(self, base)       # TLSRequired
+        if handler is None:
+            if base in UNIMPLEMENTED:
+                if self.avatar is None:
+                    raise R("please_login")
+                raise R("not_implemented", verb)
+            raise R("not_understood", verb)
+        if self.avatar is None and base not in PRE_LOGIN:
+            raise R("please_login")
+        if self.avatar is not None and self._limited:
+            self._checkLimit(cmd, base)
+        if self._rnfr is not None and base not in ("RNTO", "RNFR"):
+            # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
+            cmd.fields.setdefault("transfer_path", self._rnfr[0])
+            cmd.fields.setdefault("bytes_sent", 0)
+        return handler(cmd)
+
+    _limited = False        # set at login when the server has <Limit>s or is anonymous
+
+    def _limitTarget(self, cmd: _Command, base: str):
+        """``(limit verb, client path for the message, real path)`` of a command."""
+        arg = cmd.arg
+        if base == "SITE":
+            words = (arg or "").split(None, 2)
+            if len(words) == 3 and words[0].upper() == "CHMOD":
+                return "SITE_CHMOD", arg[arg.upper().find("CHMOD"):], words[2]
+            if len(words) == 3 and words[0].upper() == "CHGRP":
+                # No SITE_CHGRP <Limit> name yet: SITE_CHMOD's (a WRITE command) stands in,
+                # so an <Anonymous> session stays read-only.
+                return "SITE_CHMOD", arg[arg.upper().find("CHGRP"):], words[2]
+            return None, None, None
+        if base == "MFF":
+            # Likewise MFMT's <Limit> (WRITE) for MFF, which changes the same facts and more.
+            words = (arg or "").split(" ", 1)
+            return "MFMT", words[1] if len(words) == 2 else None, \
+                words[1] if len(words) == 2 else None
+        if base == "MFMT":
+            words = (arg or "").split(" ", 1)
+            return base, words[1] if len(words) == 2 else None, \
+                words[1] if len(words) == 2 else None
+        if base in ("LIST", "NLST", "STAT") and arg:
+            words = arg.split(" ")
+            while words and words[0].startswith("-") and len(words[0]) > 1:
+                words.pop(0)
+            arg = " ".join(words) or None
+        if base == "CDUP":
+            return base, "..", ".."
+        if base == "STOU":
+            return base, ".", "."
+        return base, arg, arg
+
+    def _checkLimit(self, cmd: _Command, base: str) -> None:
+        from ftpredis.ftp import limits
+        verb, shown, path = self._limitTarget(cmd, base)
+        if verb is None:
+            return
+        real = None
+        if base in LIMIT_PATH_COMMANDS or verb == "SITE_CHMOD":
+            real = self.fs.chroot_join(self.fs.virtual(path))
+        a = self.avatar
+        anon = self._anon_config
+        groups = (a.group,) if a.group else ()
+        ok = limits.decision(self.server, anon, verb, real, a.name, groups)
+        if ok is None and a.anonymous and limits.is_write(verb):
+            ok = False      # <Anonymous> is read-only unless a <Limit> allows writing
+        if ok is False:
+            key = LIMIT_PATH_COMMANDS.get(base, "limit_denied")
+            if verb == "SITE_CHMOD":
+                reply = R("limit_denied_dirs", shown)
+            elif base in ("LIST", "NLST", "MLSD", "STAT"):
+                reply = Reply(450, REPLIES[key][1] % (shown or "."))
+            else:
+                reply = R(key, shown if shown is not None else base)
+            if base in self._TRANSFER_VERBS:
+                self._xferStart(cmd)
+                self._xferFailed(cmd, reply)
+            raise reply
+
+    def _finish(self, reply, cmd: _Command):
+        if not isinstance(reply, Reply):
+            reply = R("internal")
+        if cmd.verb == "QUIT" or (self.avatar is None and reply.code == 530
+                                  and reply.text == REPLIES["please_login"][1]):
+            # ProFTPD flushes 221, and the 530 refusing a command before login, before
+            # its log handlers run: they count in %O (measured).
+            self.sendReply(reply)
+            self.logCommand(cmd, reply)
+            if cmd.after is not None:
+                cmd.after()
+            return
+        # The event is taken before the reply is written (its %O does not count the
+        # reply, as in ProFTPD), but routed, formatted and queued only once the reply is
+        # on its way: the client does not wait for the formatting.
+        event = self._commandEvent(cmd, reply)
+        if not getattr(reply, "sent", False):     # AUTH TLS's 234 went out before the handshake
+            self.sendReply(reply)
+        self._emit(event)
+        if cmd.after is not None:
+            cmd.after()
+
+    def _failed(self, f: failure.Failure, cmd: _Command):
+        if f.check(Reply):
+            reply = f.value
+        elif f.check(FSError):
+            code = 450 if cmd.verb in ("LIST", "NLST") else 550
+            reply = Reply(code, f.value.text)
+        else:
+            log.failure("unexpected error in {verb}", f, verb=cmd.verb)
+            transfer = cmd.verb in ("RETR", "STOR", "APPE", "STOU", "LIST", "NLST")
+            reply = R("local_error" if transfer else "internal")
+            if transfer:
+                self._xferFailed(cmd, reply)
+        self._finish(reply, cmd)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _need(self, cmd: _Command) -> str:
+        if cmd.arg is None:
+            raise R("invalid_params")
+        return cmd.arg
+
+    def _pathFields(self, cmd: _Command, vpath: str, *, dir_cmd=False, xfer=False):
+        """%f, %F, %{basename}, %d, %D for a command acting on one path argument."""
+        f = cmd.fields
+        real = self.fs.chroot_join(vpath)
+        f["file"] = real
+        f["basename"] = path_tail(cmd.arg or "")
+        f["config_path"] = self.fs.real_of(vpath)
+        if xfer:
+            f["transfer_path"] = vpath
+        if dir_cmd:
+            f["dir_name"] = path_tail(cmd.arg or "")
+            f["dir_path"] = real
+        return real

@@ -1,0 +1,351 @@
+# -*- test-case-name: tests.test_ftpcommands -*-
+"""The commands that act on one path of the jailed file system: PWD CWD CDUP MKD RMD DELE
+RNFR RNTO SIZE MDTM MFMT MFF SITE (HELP, CHMOD, CHGRP), and the <Directory> settings
+(AllowOverwrite, Umask) that apply to a path."""
+
+from __future__ import annotations
+
+import calendar
+import errno
+import grp
+import os
+import re
+import stat as statmod
+import time
+from typing import Optional
+
+from ftpredis.records.events import path_tail
+from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.replies import REPLIES, R, Reply
+from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX
+
+
+def _atoi(text: str) -> int:
+    m = re.match(r"[ \t\n\v\f\r]*[+-]?[0-9]+", text)
+    return int(m.group(0)) if m else 0
+
+
+def _facts_mtime(ts: str) -> Optional[int]:
+    """An MFF ``modify`` timestamp as mod_facts reads it (atoi per field, its ranges,
+    the seconds field running to the end); None where it answers EINVAL."""
+    y, mo, d, h, mi, s = (_atoi(ts[0:4]), _atoi(ts[4:6]), _atoi(ts[6:8]), _atoi(ts[8:10]),
+                          _atoi(ts[10:12]), _atoi(ts[12:]))
+    if y < 1970 or not (1 <= mo <= 12 and 1 <= d <= 31 and 0 <= h <= 24 and 0 <= mi <= 60
+                        and 0 <= s <= 61):
+        return None
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+
+
+def _quote(path: str) -> str:
+    return path.replace('"', '""')
+
+
+class FilesMixin:
+    """Commands on one path of the session's file system."""
+
+    def cmd_MFMT(self, cmd):
+        arg = self._need(cmd)
+        stamp, sep, path = arg.partition(" ")
+        if not sep or not path:
+            raise R("invalid_params")
+        vpath = self.fs.virtual(path)
+        self._pathFields(cmd, vpath)
+        try:
+            if not (len(stamp) == 14 and stamp.isdigit()) and not (
+                    len(stamp) > 15 and stamp[14] == "." and stamp[:14].isdigit()):
+                raise ValueError
+            import calendar
+            when = calendar.timegm(time.strptime(stamp[:14], "%Y%m%d%H%M%S"))
+        except ValueError:
+            raise R("mfmt_bad", stamp)
+        _, real = self.fs.resolve(path)
+        st = self.fs._call(path, os.stat, real)
+        self.fs._call(path, os.utime, real, (st.st_atime, when))
+        return R("mfmt_ok", stamp[:14], path)
+
+    # -- directories ----------------------------------------------------------------------
+    def cmd_PWD(self, cmd):
+        cwd = self.fs.cwd
+        cmd.fields.update(file=self.fs.chroot_join(cwd), basename=path_tail(cwd))
+        return R("pwd", _quote(cwd))
+
+    def cmd_CWD(self, cmd):
+        arg = self._need(cmd)
+        return self._chdir(cmd, arg)
+
+    def cmd_CDUP(self, cmd):
+        return self._chdir(cmd, "..")
+
+    def _chdir(self, cmd, path):
+        f = cmd.fields
+        f["dir_name"] = path_tail(cmd.arg or "")
+        target = self.fs.virtual(path)
+        f["dir_path"] = f["file"] = self.fs.chroot_join(target)
+        f["config_path"] = self.fs.real_of(target)
+        new = self.fs.chdir(path, cmd.arg or path)
+        f["dir_path"] = f["file"] = self.fs.chroot_join(new)
+        f["basename"] = path_tail(new)
+        return R("cmd_ok", cmd.verb)
+
+    def cmd_MKD(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        self.fs.mkdir(arg, umask_for=self._umask)
+        return R("mkd_ok", _quote(vpath))
+
+    def cmd_RMD(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        self.fs.rmdir(arg)
+        return R("cmd_ok", cmd.verb)
+
+    def cmd_DELE(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields["bytes_sent"] = 0
+        size = self.fs.unlink(arg)
+        cmd.fields["bytes_sent"] = size
+        return R("cmd_ok", cmd.verb)
+
+    def cmd_RNFR(self, cmd):
+        arg = self._need(cmd)
+        self._rnfr = None
+        vpath, real = self.fs.resolve(arg)
+        self._pathFields(cmd, vpath)
+        self.fs._call(arg, os.lstat, real)
+        self._rnfr = (vpath, real)
+        cmd.fields.update(transfer_path=vpath, bytes_sent=0)
+        return R("rnfr_ok")
+
+    def cmd_RNTO(self, cmd):
+        arg = self._need(cmd)
+        if self._rnfr is None:
+            raise R("bad_sequence")
+        (src_v, src_real), self._rnfr = self._rnfr, None
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields.update(rename_from=src_v, bytes_sent=0,
+                          notes={"mod_core.rnfr-path": src_v})
+        self.fs.rename(src_real, arg)
+        return R("rnto_ok")
+
+    def cmd_SIZE(self, cmd):
+        arg = self._need(cmd)
+        if not self.binary:
+            raise R("size_ascii")
+        st = self.fs.stat(arg)
+        if not statmod.S_ISREG(st.st_mode):
+            raise R("not_regular", arg)
+        return R("stat213", str(st.st_size))
+
+    def cmd_MDTM(self, cmd):
+        arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        self._pathFields(cmd, vpath)
+        st = self.fs.stat(arg)
+        if not statmod.S_ISREG(st.st_mode):
+            raise R("not_plain", arg)
+        return R("stat213", time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime)))
+
+    def cmd_SITE(self, cmd):
+        if cmd.arg is None:
+            raise R("site_noarg")
+        words = cmd.arg.split()
+        sub = words[0].upper() if words else ""
+        if sub == "HELP":
+            lines = ["The following SITE commands are recognized (* =>'s unimplemented)"]
+            if len(words) > 1:
+                syntax = SITE_HELP_SYNTAX.get(words[1].upper())
+                if syntax is None:
+                    raise R("help_unknown", "SITE HELP " + words[1])
+                lines.append("Syntax: " + syntax)
+            else:
+                lines += SITE_COMMANDS
+            return Reply(214, "Direct comments to root@%s" % self.local_host, lines)
+        if sub == "CHGRP":
+            return self._siteChgrp(cmd)
+        if sub == "CHMOD":
+            if len(words) < 3:
+                raise Reply(500, REPLIES["site_chmod_noarg"][1], ["'SITE CHMOD' not understood"])
+            path = " ".join(words[2:])
+            vpath = self.fs.virtual(path)
+            cmd.fields.update(file=self.fs.chroot_join(vpath), basename=path,
+                              config_path=self.fs.real_of(vpath))
+            try:
+                mode = int(words[1], 8)
+                if mode > 0o7777:
+                    raise ValueError
+            except ValueError:
+                raise R("chmod_bad_mode", words[1])
+            self.fs.chmod(path, mode)
+            return R("chmod_ok")
+        raise R("site_bad", sub)
+
+    # -- changing a file's group and mode (SITE CHGRP, MFF) ------------------------------
+    def _gidOfName(self, name: str) -> Optional[int]:
+        """A group name as ProFTPD's auth modules see it (AuthGroupFile, else the system)."""
+        for gid, n in self.server.auth_groups.items():
+            if n == name:
+                return gid
+        if not self.server.auth_users:
+            try:
+                return grp.getgrnam(name).gr_gid
+            except (KeyError, UnicodeError):
+                pass
+        return None
+
+    def _changeGroup(self, path: str, group: str) -> None:
+        """chown(path, -1, group) for the logged-in user; raises FSError (errno) on refusal.
+
+        ``group`` is read as C's strtoul would (ProFTPD's), a name if anything is left
+        over.  The server is one process, often root: the kernel's own rule for a user
+        is applied first -- the file must be the user's (or the server's own upload) and
+        the group one of the user's -- so that no session can hand a file to any group.
+        """
+        m = re.match(r"[ \t\n\v\f\r]*([+-]?)([0-9]*)", group)
+        if not m.group(2):
+            if group:
+                gid = self._gidOfName(group)
+                if gid is None:
+                    raise FSError(errno.EINVAL, path)
+            else:
+                gid = 0
+        elif m.end() < len(group):
+            gid = self._gidOfName(group)
+            if gid is None:
+                raise FSError(errno.EINVAL, path)
+        else:
+            n = int(m.group(2))
+            n = (1 << 64) - 1 if n >= 1 << 64 else n
+            gid = ((-n if m.group(1) == "-" else n) % (1 << 64)) & 0xFFFFFFFF
+        _, real = self.fs.resolve(path)
+        st = self.fs._call(path, os.stat, real)
+        if gid == 0xFFFFFFFF:
+            return                          # (gid_t) -1: chown changes nothing
+        a = self.avatar
+        allowed = {a.gid}
+        if not self.server.auth_users and not a.anonymous:
+            try:
+                allowed.update(os.getgrouplist(a.name, a.gid))
+            except (KeyError, OSError, UnicodeError):
+                pass
+        if gid not in allowed or st.st_uid not in (a.uid, os.geteuid()):
+            raise FSError(errno.EPERM, path)
+        self.fs._call(path, os.chown, real, -1, gid)
+
+    def _siteChgrp(self, cmd):
+        words = cmd.arg.split()
+        if len(words) < 3:
+            raise Reply(500, REPLIES["site_chmod_noarg"][1],
+                        ["'SITE %s' not understood" % " ".join(["CHGRP"] + words[1:])])
+        # The path keeps its inner spaces, not the ones around it (ProFTPD, measured).
+        path = re.match(r"\s*\S+\s+\S+\s+(.*?)\s*$", cmd.arg).group(1)
+        base = self.fs.chroot_join(self.fs.cwd)
+        if path.startswith("/"):
+            base = base.rstrip("/")
+        elif not base.endswith("/"):
+            base += "/"
+        cmd.fields.update(file=base + path, basename=path,
+                          config_path=self.fs.real_of(self.fs.virtual(path)))
+        try:
+            self._changeGroup(path, words[1])
+        except FSError as e:
+            raise Reply(550, e.text)
+        return R("chgrp_ok")
+
+    def cmd_MFF(self, cmd):
+        """MFF (RFC 3659's draft sibling): set modify, UNIX.group, UNIX.mode in order.
+
+        A faithful copy of mod_facts: the facts string is parsed in place as C does, so
+        the texts (including which part of it an error names) are ProFTPD's; facts set
+        before a failing one stay set.
+        """
+        words = cmd.arg.split() if cmd.arg else []
+        if len(words) < 2:
+            raise R("invalid_params")
+        facts, _, path = cmd.arg.partition(" ")
+        buf = list(facts) + ["\0"]
+
+        def cstr(i):
+            return "".join(buf[i:buf.index("\0", i)])
+
+        def fail(e: FSError):
+            return Reply(550 if e.errno == errno.ENOENT else 501, "%s: %s" % (path, e.message))
+
+        start, semi = 0, facts.find(";")
+        if semi < 0:
+            raise Reply(550, "%s: %s" % (facts, os.strerror(errno.EINVAL)))
+        while semi >= 0:
+            buf[semi] = "\0"
+            fact = cstr(start)
+            name = fact.lower()
+            eq = fact.find("=")
+            if name.startswith("modify"):
+                if eq < 0:
+                    raise Reply(501, "%s: %s" % (cstr(0), os.strerror(errno.EINVAL)))
+                ts = start + eq + 1
+                if len(cstr(ts)) < 14:
+                    raise Reply(501, "%s: %s" % (cstr(ts), os.strerror(errno.EINVAL)))
+                dot = cstr(ts).find(".")
+                if dot >= 0:
+                    buf[ts + dot] = "\0"        # stays cut: the 213 text shows it too
+                try:
+                    when = _facts_mtime(cstr(ts))
+                    if when is None:
+                        raise FSError(errno.EINVAL, path)
+                    _, real = self.fs.resolve(path)
+                    self.fs._call(path, os.utime, real, (when, when))
+                except FSError as e:
+                    raise fail(e)
+            elif name.startswith("unix.group"):
+                if eq < 0:
+                    buf[semi] = ";"
+                    raise Reply(501, "%s: %s" % (cstr(0), os.strerror(errno.EINVAL)))
+                try:
+                    self._changeGroup(path, fact[eq + 1:])
+                except FSError as e:
+                    raise fail(e)
+            elif name.startswith("unix.mode"):
+                if eq < 0:
+                    buf[semi] = ";"
+                    # mod_facts reports whatever errno was left over: ENOENT, in practice.
+                    raise Reply(501, "%s: %s" % (cstr(0), os.strerror(errno.ENOENT)))
+                text = fact[eq + 1:]
+                m = re.match(r"[ \t\n\v\f\r]*([+-]?)([0-7]*)", text)
+                if m.end() < len(text) and m.group(2) or (not m.group(2) and text):
+                    raise fail(FSError(errno.EINVAL, path))
+                n = int(m.group(2) or "0", 8)
+                n = ((1 << 64) - 1 if n >= 1 << 64 else n)
+                mode = ((-n if m.group(1) == "-" else n) % (1 << 64)) & 0o7777
+                try:
+                    self.fs.chmod(path, mode)
+                except FSError as e:
+                    raise fail(e)
+            else:
+                raise R("mff_cannot", fact)
+            buf[semi] = ";"
+            start = semi + 1
+            nxt = cstr(start).find(";")
+            semi = start + nxt if nxt >= 0 else -1
+        return R("mff_ok", cstr(0), path)
+
+    def _dirSetting(self, real: str, attr: str, default):
+        """A <Directory> setting for a real path: the deepest <Directory> setting it wins."""
+        value, best = default, -1
+        for dcfg in self.server.directories:
+            v = getattr(dcfg, attr)
+            if v is None:
+                continue
+            p = dcfg.path.rstrip("*").rstrip("/")
+            if (real == p or real.startswith(p + "/")) and len(p) > best:
+                best, value = len(p), v
+        return value
+
+    def _allowOverwrite(self, real: str) -> bool:
+        return self._dirSetting(real, "allow_overwrite", self.server.allow_overwrite)
+
+    def _umask(self, real: str) -> int:
+        return self._dirSetting(real, "umask", self.server.umask)

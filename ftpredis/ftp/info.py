@@ -1,0 +1,236 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""The commands that only answer or set session options: NOOP SYST FEAT HELP OPTS TYPE MODE
+STRU REST RANG STAT HOST LANG CLNT CSID ALLO ABOR QUIT, and the FTPS commands (handed to
+:mod:`ftpredis.tls.ftps`)."""
+
+from __future__ import annotations
+
+import os
+import stat as statmod
+from typing import Optional
+
+from twisted.internet.threads import deferToThread
+
+from ftpredis import __version__
+from ftpredis.tls import ftps as _tls
+from ftpredis.ftp import fastpath as _fastpath
+from ftpredis.records.events import path_tail
+from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.replies import R, Reply
+from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
+                                 SITE_COMMANDS)
+
+
+class InfoMixin:
+    """Commands that answer or set session options."""
+
+    def cmd_QUIT(self, cmd):
+        def close():
+            self.end_reason = "Quit"
+            _fastpath.close_now(self.transport)
+        cmd.after = close
+        return R("goodbye")
+
+    # -- simple commands ------------------------------------------------------------------
+    def cmd_NOOP(self, cmd):
+        return R("noop")
+
+    def cmd_SYST(self, cmd):
+        return R("syst")
+
+    def cmd_CLNT(self, cmd):
+        return R("clnt")
+
+    def cmd_CSID(self, cmd):
+        # ProFTPD's format, ftpredis's own identity; the client's facts are not used.
+        return R("csid", "ftpredis", __version__)
+
+    def cmd_ALLO(self, cmd):
+        return R("allo")
+
+    def cmd_ABOR(self, cmd):
+        self._aborting = False
+        self.cleanupDTP()
+        return R("abor")
+
+    def cmd_FEAT(self, cmd):
+        return Reply(211, "End", ["Features:"] + sorted(list(FEATURES) + _tls.features(self)))
+
+    # -- FTPS (RFC 4217; ftpredis.tls.ftps) ---------------------------------------------------
+    def cmd_AUTH(self, cmd):
+        return _tls.cmd_auth(self, cmd)
+
+    def cmd_PBSZ(self, cmd):
+        return _tls.cmd_pbsz(self, cmd)
+
+    def cmd_PROT(self, cmd):
+        return _tls.cmd_prot(self, cmd)
+
+    def cmd_CCC(self, cmd):
+        return _tls.cmd_ccc(self, cmd)
+
+    def cmd_HELP(self, cmd):
+        if cmd.arg is not None:
+            word = cmd.arg.split()[0].upper() if cmd.arg.split() else ""
+            if word == "SITE":
+                # ProFTPD hands "HELP SITE ..." to SITE HELP with the words it has.
+                if len(cmd.arg.split()) > 1:
+                    raise R("help_unknown", "SITE " + cmd.arg)
+                return Reply(214, SITE_COMMANDS[-1], SITE_COMMANDS[:-1])
+            if word in HELP_SYNTAX:
+                return R("help_syntax", HELP_SYNTAX[word])
+            raise R("help_unknown", word or cmd.arg)
+        lines = ["The following commands are recognized (* =>'s unimplemented):"]
+        cmds = HELP_COMMANDS
+        if _tls.state(self) is not None:
+            cmds = [c.rstrip("*") if c.rstrip("*") in HELP_TLS else c for c in cmds]
+        for i in range(0, len(cmds) - len(cmds) % 8, 8):
+            lines.append("".join("%-8s" % c for c in cmds[i:i + 8]))
+        r = R("help_end", self.local_host)
+        return Reply(r.code, r.text, lines)
+
+    def cmd_OPTS(self, cmd):
+        arg = self._need(cmd)
+        words = arg.split()
+        if words and words[0].upper() == "MLST":
+            if len(words) == 1:
+                return Reply(200, "MLST OPTS")
+            canon = {f.lower(): f for f in MLST_FACTS}
+            asked = [canon[f.lower()] for f in words[1].split(";") if f.lower() in canon]
+            self._mlst_facts = tuple(f for f in MLST_FACTS if f in asked)
+            # The reply echoes the request's order; listings keep ProFTPD's fact order.
+            return R("mlst_opts", "".join(f + ";" for f in dict.fromkeys(asked)))
+        if words and words[0].upper() == "UTF8":
+            if len(words) == 2 and words[1].upper() in ("ON", "OFF"):
+                return R("utf8", words[1].lower())
+            raise R("invalid_params")
+        raise R("opts_bad", words[0].upper() if words else arg)
+
+    def cmd_TYPE(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood", "TYPE")
+        words = cmd.arg.upper().split()
+        t = words[0] if words else ""
+        if t == "A" and (len(words) == 1 or words[1] == "N"):
+            self.binary = False
+            return R("type_ok", "A")
+        if t == "I" and len(words) == 1:
+            self.binary = True
+            return R("type_ok", "I")
+        if t == "L" and len(words) == 2 and words[1] == "8":
+            self.binary = True
+            return R("type_ok", "L")
+        raise R("type_bad", cmd.arg)
+
+    def cmd_MODE(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood_501", "MODE")
+        if cmd.arg.upper() == "S":
+            return R("mode_ok", "S")
+        raise R("mode_bad", cmd.arg)
+
+    def cmd_STRU(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood_501", "STRU")
+        if cmd.arg.upper() == "F":
+            return R("stru_ok", "F")
+        raise R("stru_bad", cmd.arg)
+
+    def cmd_REST(self, cmd):
+        if cmd.arg is None:
+            raise R("quoted_not_understood", "REST")
+        try:
+            offset = int(cmd.arg)
+            if offset < 0 or not cmd.arg.strip().isdigit():
+                raise ValueError
+        except ValueError:
+            raise R("rest_bad")
+        if not self.binary and offset:
+            raise R("rest_ascii")
+        self._rest = offset
+        self._rang = None           # REST and RANG replace each other (ProFTPD)
+        return R("rest_ok", offset)
+
+    #: ``(start, length)`` after a RANG, until the next RETR/STOR/APPE/STOU takes it.
+    _rang: Optional[tuple] = None
+
+    def cmd_RANG(self, cmd):
+        """RANG (draft-bryan-ftp-range): the next transfer covers bytes start..end."""
+        words = cmd.arg.split() if cmd.arg else []
+        if len(words) != 2:
+            raise R("quoted_not_understood", " ".join([cmd.verb] + words))
+        try:
+            start, end = (int(w) for w in words)
+            if not all(w.lstrip("+").isdigit() and w[:1] != "-" for w in words):
+                raise ValueError
+        except ValueError:
+            raise R("rang_bad")
+        if start > end:
+            self._rang = None
+            if (start, end) == (1, 0):
+                return R("rang_reset")
+            raise R("rang_order")
+        if not self.binary:
+            raise R("rang_ascii", cmd.verb)
+        length = end - start + 1
+        self._rang = (start, length)
+        self._rest = 0
+        return R("rang_ok", length, "bytes" if length != 1 else "byte", start)
+
+    def cmd_STAT(self, cmd):
+        if cmd.arg is None:
+            s = self.server
+            lines = ["Status of '%s'" % s.server_name,
+                     "Connected from %s (%s)" % (self.peer_host, self.peer_host),
+                     "Logged in as %s" % self.avatar.name,
+                     "TYPE: %s, STRUcture: File, Mode: Stream"
+                     % ("BINARY" if self.binary else "ASCII")]
+            if self.data_bytes:
+                lines.append("Total bytes transferred for session: %d" % self.data_bytes)
+            lines.append("No data connection")
+            r = R("stat_end")
+            return Reply(r.code, r.text, lines)
+        fs, arg = self.fs, cmd.arg
+
+        def gather():
+            vpath, real = fs.resolve(arg)
+            st = fs._call(arg, os.stat, real)
+            if statmod.S_ISDIR(st.st_mode):
+                lines = [fs.format_long(".", st)]
+                try:
+                    lines.append(fs.format_long("..", os.stat(os.path.dirname(real)
+                                                              if real != fs.root else real)))
+                    lines += fs.listing(real, long=True)
+                except OSError as e:
+                    raise FSError(e.errno, arg) from None
+                return 212, lines
+            return 213, [fs.format_long(path_tail(vpath), os.lstat(real))]
+
+        def done(result):
+            code, lines = result
+            return Reply(code, "End of status", ["Status of %s:" % arg] + lines)
+
+        def failed(f):
+            f.trap(FSError)
+            raise Reply(450, f.value.text)
+        return deferToThread(gather).addCallbacks(done, failed)
+
+    def cmd_HOST(self, cmd):
+        st = _tls.state(self)
+        if self.avatar is not None or (st is not None and st.used):
+            # After AUTH the TLS handshake has already settled which server this is.
+            raise R("bad_sequence")
+        if cmd.arg is None:
+            raise R("quoted_not_understood", "HOST")
+        name = cmd.arg.strip()
+        bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+        known = {self.local_host, self.server.server_name, "localhost"}
+        known.update(self.server.addresses)
+        if bare not in known:
+            raise R("host_unknown", name)
+        return R("host_ok")
+
+    def cmd_LANG(self, cmd):
+        if cmd.arg is None or cmd.arg.strip().upper() in ("C", "C.UTF-8"):
+            return R("lang_ok")
+        raise R("lang_bad", cmd.arg.strip())

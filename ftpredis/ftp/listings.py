@@ -1,0 +1,229 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""Directory listings and facts: LIST, NLST, MLSD, MLST (RFC 3659 facts as ProFTPD 1.3.8
+writes them)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat as statmod
+import time
+from typing import Optional
+
+from twisted.internet import defer
+from twisted.internet.threads import deferToThread
+from twisted.python import failure
+
+from ftpredis.records.events import path_tail
+from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.replies import REPLIES, R, Reply
+from ftpredis.ftp.common import MLST_FACTS
+
+
+def _unix_type(mode: int) -> str:
+    for test, name in ((statmod.S_ISLNK, "symlink"), (statmod.S_ISFIFO, "fifo"),
+                       (statmod.S_ISSOCK, "socket"), (statmod.S_ISCHR, "chardev"),
+                       (statmod.S_ISBLK, "blockdev")):
+        if test(mode):
+            return name
+    return "unknown"
+
+
+class ListingsMixin:
+    """LIST, NLST, MLSD, MLST."""
+
+    # -- RFC 3659 -------------------------------------------------------------------------
+    _mlst_facts = MLST_FACTS
+
+    def _facts(self, st, real: str, kind: Optional[str] = None) -> str:
+        """One MLST/MLSD fact string, as ProFTPD 1.3.8 writes it."""
+        is_dir = statmod.S_ISDIR(st.st_mode)
+        out = []
+        for fact in self._mlst_facts:
+            if fact == "modify":
+                v = time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
+            elif fact == "perm":
+                parent_w = os.access(os.path.dirname(real) or "/", os.W_OK)
+                w = os.access(real, os.W_OK)
+                if is_dir:
+                    v = ("f" if parent_w else "") + ("l" if os.access(real, os.R_OK) else "") \
+                        + ("c" if w else "") + ("d" if parent_w else "") \
+                        + ("mp" if w else "") + ("e" if os.access(real, os.X_OK) else "")
+                else:
+                    v = ("a" if w else "") + ("df" if parent_w else "") \
+                        + ("r" if os.access(real, os.R_OK) else "") + ("w" if w else "")
+            elif fact == "size":
+                if is_dir:
+                    continue
+                v = str(st.st_size)
+            elif fact == "type":
+                v = kind or ("dir" if is_dir else "file" if statmod.S_ISREG(st.st_mode)
+                             else "OS.unix=" + _unix_type(st.st_mode))
+            elif fact == "unique":
+                v = "%XU%X" % (st.st_dev, st.st_ino)
+            elif fact == "UNIX.group":
+                v = str(st.st_gid)
+            elif fact == "UNIX.groupname":
+                v = self.fs._group(st.st_gid)
+            elif fact == "UNIX.mode":
+                v = "%04o" % statmod.S_IMODE(st.st_mode)
+            elif fact == "UNIX.owner":
+                v = str(st.st_uid)
+            else:
+                v = self.fs._owner(st.st_uid)
+            out.append("%s=%s;" % (fact, v))
+        return "".join(out)
+
+    def cmd_MLST(self, cmd):
+        fs, arg = self.fs, cmd.arg
+        vpath = fs.virtual(arg)
+        self._pathFields(cmd, vpath)
+
+        def gather():
+            try:
+                _, real = fs.resolve(arg, arg or vpath)
+                st = os.stat(real)
+            except (FSError, OSError):
+                raise R("mlst_cannot", arg if arg is not None else vpath)
+            return self._facts(st, real) + " " + vpath
+
+        def done(line):
+            r = R("mlst_end")
+            start = REPLIES["mlst_start"][1] % (arg if arg is not None else vpath)
+            return Reply(r.code, r.text, [start, line])
+        return deferToThread(gather).addCallback(done)
+
+    def cmd_MLSD(self, cmd):
+        self._xferStart(cmd)
+        fs, arg = self.fs, cmd.arg
+        vpath = fs.virtual(arg)
+        real = fs.chroot_join(vpath)
+        f = cmd.fields
+        f["dir_name"] = f["basename"] = path_tail(arg or "")
+        f["file"] = real
+        f["dir_path"] = real if arg else real.rstrip("/") + "/"
+        f["config_path"] = fs.real_of(vpath)
+
+        def gather():
+            _, r = fs.resolve(arg, arg or vpath)
+            st = fs._call(arg or vpath, os.stat, r)
+            if not statmod.S_ISDIR(st.st_mode):
+                raise R("mlsd_not_dir", arg or vpath)
+            lines = []
+            try:
+                for name, est in fs.list_entries(r, show_hidden=True):
+                    if est is None:
+                        continue
+                    p = os.path.join(r, name)
+                    if statmod.S_ISLNK(est.st_mode):
+                        try:
+                            est = os.stat(p)
+                            _, _ = fs.resolve(posixpath.join(vpath, name))
+                        except (OSError, FSError):
+                            continue        # dangling, or pointing out of the jail
+                    lines.append(self._facts(est, p) + " " + name)
+                lines.append(self._facts(st, r, "cdir") + " .")
+                parent = os.path.dirname(r) if r != fs.root else r
+                lines.append(self._facts(os.stat(parent), parent, "pdir") + " ..")
+            except OSError as e:
+                raise FSError(e.errno, arg or vpath) from None
+            return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")
+
+        @defer.inlineCallbacks
+        def send(conn, data):
+            conn.write(data)
+            conn.transport.loseConnection()
+            yield conn.waitClosed()
+            f["bytes_sent"] = len(data)
+            return R("xfer_ok")
+
+        def failed(fail):
+            if fail.check(FSError):
+                fail = failure.Failure(Reply(550, fail.value.text))
+            self._xferFailed(cmd, fail.value)
+            return fail
+        d = deferToThread(gather)
+        d.addErrback(failed)
+        opening = REPLIES["opening"][1] % ("ASCII", "MLSD")
+        d.addCallback(lambda data: self._withData(cmd, opening, lambda c: send(c, data)))
+        return d
+
+    def cmd_LIST(self, cmd):
+        return self._list(cmd, long=True)
+
+    def cmd_NLST(self, cmd):
+        return self._list(cmd, long=False)
+
+    def _list(self, cmd, long: bool):
+        self._xferStart(cmd)
+        opts, path = "", cmd.arg
+        if path is not None:
+            words = path.split(" ")
+            while words and words[0].startswith("-") and len(words[0]) > 1:
+                opts += words.pop(0)[1:]
+            path = " ".join(words) or None
+        fs = self.fs
+        vpath = fs.virtual(path)
+        real = fs.chroot_join(vpath)
+        f = cmd.fields
+        f["dir_name"] = f["basename"] = path_tail(cmd.arg or "")
+        f["file"] = real
+        f["dir_path"] = real if cmd.arg else real.rstrip("/") + "/"
+        f["config_path"] = fs.real_of(vpath)
+        display = path if path is not None else ""
+        prefix = ""
+        if not long and path:
+            prefix = path.rstrip("/") + "/"
+
+        def gather():
+            if fs.has_glob(path) and not os.path.lexists(fs.real_of(vpath)):
+                try:
+                    matches = fs.glob(path)
+                    if long:
+                        return [fs.format_long(shown, os.lstat(r)) for shown, r in matches]
+                except OSError as e:
+                    raise FSError(e.errno, display) from None
+                return [shown for shown, _ in matches]
+            _, r = fs.resolve(path, display or vpath)
+            try:
+                if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
+                    return [path]
+                return fs.listing(r, long=long, show_hidden="a" in opts or "A" in opts,
+                                  prefix=prefix)
+            except OSError as e:
+                raise FSError(e.errno, display or vpath) from None
+
+        def to_bytes(lines):
+            return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")
+
+        @defer.inlineCallbacks
+        def send(conn, data):
+            conn.write(data)
+            conn.transport.loseConnection()
+            yield conn.waitClosed()
+            f["bytes_sent"] = len(data)
+            return R("xfer_ok")
+
+        opening = REPLIES["opening"][1] % (self._typeName(), "file list")
+
+        def failed_listing(fail):
+            fail.trap(FSError)
+            r = Reply(450, fail.value.text)
+            self._xferFailed(cmd, r)
+            raise r
+
+        if long:
+            @defer.inlineCallbacks
+            def body(conn):
+                try:
+                    lines = yield deferToThread(gather)
+                except FSError as e:
+                    return Reply(450, e.text)
+                return (yield send(conn, to_bytes(lines)))
+            return self._withData(cmd, opening, body)
+
+        d = deferToThread(gather)
+        d.addErrback(failed_listing)
+        d.addCallback(lambda lines: self._withData(
+            cmd, opening, lambda conn: send(conn, to_bytes(lines))))
+        return d

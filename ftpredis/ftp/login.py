@@ -1,0 +1,248 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""Logging in: USER and PASS, the login policies that refuse a session (MaxClientsPerHost,
+MaxClientsPerUser, MaxConnectionsPerHost, <Limit LOGIN>), anonymous and root names."""
+
+from __future__ import annotations
+
+import time
+from typing import List
+
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
+from twisted.internet import defer, task
+from twisted.internet.threads import deferToThread
+from twisted.python import failure
+
+from ftpredis.ban import bans as _ban
+from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_section
+from ftpredis.ftp.filesystem import JailedFS
+from ftpredis.ftp.replies import R, Reply
+from ftpredis.ftp.common import log
+
+
+def _raise(exc):
+    raise exc
+
+
+def _read_display(path: str, variables: dict) -> List[str]:
+    """DisplayLogin's lines, with ProFTPD's %U %u %L %R %T %% filled in (blocking)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(64 * 1024).decode("utf-8", "replace")
+    except OSError as e:
+        log.warn("DisplayLogin {path}: {err}", path=path, err=e.strerror)
+        return []
+    lines = []
+    for line in text.splitlines():
+        for k, v in variables.items():
+            line = line.replace(k, v)
+        lines.append(line.replace("\r", "").replace("\x00", ""))
+    return lines
+
+
+class _PolicyRefusal(Exception):
+    """A login refused by policy (MaxClientsPerHost): not a failed login attempt."""
+
+    def __init__(self, reply):
+        Exception.__init__(self, reply)
+        self.reply = reply
+
+
+def _max_text(setting, default: str) -> str:
+    """The refusal text of a ``Max... N ["message"]`` setting; %m is N."""
+    n, message = setting
+    return (message or default).replace("%m", str(n))
+
+
+def _unsent(reply):
+    """``reply`` logged for its command but not written: a ban already ended the session."""
+    reply.sent = True
+    return reply
+
+
+class LoginMixin:
+    """USER, PASS and the policies that refuse a login."""
+
+    def _owner_names(self):
+        # Once per server (its config is immutable), not per login: an AuthUserFile of
+        # thousands of users made this a dict of thousands per login.
+        found = getattr(self.factory, "owner_names", None)
+        if found is None:
+            s = self.server
+            if s.auth_users:
+                found = ({u.uid: u.name for u in s.auth_users}, dict(s.auth_groups), False)
+            else:
+                found = ({}, dict(s.auth_groups), True)
+            self.factory.owner_names = found
+        return found
+
+    # -- login ----------------------------------------------------------------------------
+    def _is_anonymous_name(self, name: str) -> bool:
+        for anon in self.server.anonymous:
+            if name == anon.user or name in dict(anon.user_aliases):
+                return True
+        return False
+
+    def _is_root_name(self, name: str) -> bool:
+        names = getattr(self.factory, "root_names", None)
+        if names is None:       # once per server, not a scan of every user per login
+            names = self.factory.root_names = frozenset(
+                u.name for u in self.server.auth_users if u.uid == 0)
+        return name in names
+
+    def _policyRefusal(self, cmd, event: str, user: str, reply: Reply):
+        """Refuse a login by policy (the reply, then the session closes).
+
+        ProFTPD signals ``event`` (mod_ban's BanOnEvent) before its reply; when that ban
+        ends the session the reply is never sent.
+        """
+        if _ban.hook(self, "on_event", event, user=user):
+            raise _PolicyRefusal(_unsent(reply))
+
+        def close():
+            self.end_reason = "Configured policy"
+            self.transport.loseConnection()
+        cmd.after = close
+        raise _PolicyRefusal(reply)
+
+    def _overConnectionsPerHost(self) -> bool:
+        """MaxConnectionsPerHost, before the banner: True when refused (closing)."""
+        limit = self.server.max_connections_per_host
+        n = sum(1 for p in self.factory.instances if p.peer_host == self.peer_host)
+        if n <= limit[0]:
+            return False
+        if _ban.hook(self, "on_event", "MaxConnectionsPerHost"):
+            return True
+        self.end_reason = "Configured policy"
+        self.sendLine("530 " + _max_text(limit, "Sorry, the maximum number of connections "
+                                         "(%m) for your host are already connected."))
+        self.transport.loseConnection()
+        return True
+
+    def cmd_USER(self, cmd):
+        name = self._need(cmd)
+        if self.avatar is not None:
+            if name == self.original_user:
+                return R("logged_in", name)
+            raise R("reauth")
+        _ban.hook(self, "check_user", name)
+        self._user = name
+        self.original_user = name
+        if self._is_anonymous_name(name):
+            return R("anon_user_ok")
+        # ProFTPD's reply names only the first word of the argument (argv[1]).
+        return R("user_ok", (name.split(" ", 1)[0].split("\t", 1)[0]) or name)
+
+    def cmd_PASS(self, cmd):
+        if self.avatar is not None:
+            raise R("already_logged_in")
+        if self._user is None:
+            raise R("pass_first_user")
+        user, self._user = self._user, None
+        anon_found = anonymous_section(self.server, user)
+        if anon_found is None and self._is_root_name(user):
+            # ProFTPD's mod_auth signals a uid 0 login before any password check, even
+            # with RootLogin on; a ban it triggers ends the session unanswered.
+            if _ban.hook(self, "on_event", "RootLogin", user=user):
+                return _unsent(R("login_incorrect"))
+        if anon_found is not None:
+            creds = AnonymousLogin(user, cmd.arg or "")
+        else:
+            creds = UsernamePassword(user, cmd.arg or "")
+        def ok(result):
+            from ftpredis.ftp import limits
+            _, avatar, logout = result
+            if self.disconnected:
+                logout()
+                raise R("login_incorrect")
+            anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
+            per_host = self.server.max_clients_per_host
+            if per_host is not None:
+                n = sum(1 for p in self.factory.instances if p.peer_host == self.peer_host)
+                if n > per_host:
+                    logout()
+                    self._policyRefusal(cmd, "MaxClientsPerHost", user,
+                                        R("max_per_host", per_host))
+            per_user = getattr(self.server, "max_clients_per_user", None)
+            if per_user is not None:
+                n = sum(1 for p in self.factory.instances if p is not self
+                        and p.avatar is not None and p.avatar.name == avatar.name)
+                if n >= per_user[0]:
+                    logout()
+                    self._policyRefusal(cmd, "MaxClientsPerUser", user, Reply(
+                        530, _max_text(per_user, "Sorry, the maximum number of clients "
+                                       "(%m) for this user are already connected.")))
+            groups = (avatar.group,) if avatar.group else ()
+            if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
+                               groups) is False:
+                logout()
+                raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
+            self.avatar = avatar
+            self._logout = logout
+            self._anon_config = anon_cfg
+            self._limited = avatar.anonymous or limits.has_limits(self.server)
+            self._cancelTimer("_login_timer")
+            self._startNoTransferTimer()
+            names, groups, system = self._owner_names()
+            self.fs = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
+                               user_names=names, group_names=groups, use_system_names=system,
+                               root_is_real=True)
+            self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
+                                                               real_dir)
+            self.config_path = self.fs.real_of(self.fs.cwd)
+            if avatar.anonymous:
+                r = R("anon_logged_in")
+            else:
+                r = R("logged_in", user)
+            display = (anon_cfg.display_login if anon_cfg is not None
+                       and anon_cfg.display_login else self.server.display_login)
+            if display:
+                return deferToThread(_read_display, display, {
+                    "%U": user, "%u": avatar.name, "%L": self.local_host,
+                    "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}).addCallback(
+                    lambda lines: Reply(r.code, r.text, lines))
+            return r
+
+        def bad(f):
+            if f.check(_PolicyRefusal):
+                return f.value.reply
+            if f.check(Reply):
+                return f
+            if (getattr(f.value, "reason", None) == "anon-reject-passwords" and
+                    _ban.hook(self, "on_event", "AnonRejectPasswords", user=user)):
+                return _unsent(R("login_incorrect"))
+            if not f.check(UnauthorizedLogin, UnhandledCredentials):
+                log.failure("login of {user!r} failed", f, user=user)
+            self._login_failures += 1
+            limit = self._login_failures >= self.server.max_login_attempts
+
+            def after():
+                # ProFTPD forgets the USER name after a failed PASS (not on its record).
+                self.original_user = None
+                if not cmd.arg:
+                    _ban.hook(self, "on_event", "EmptyPassword", user=user)
+                if limit:
+                    self.end_reason = "Configured policy"
+                    _ban.hook(self, "on_event", "MaxLoginAttempts", user=user)
+                    _ban.hook(self, "on_event", "MaxLoginAttemptsFromUser", user=user)
+                    self.transport.loseConnection()
+            cmd.after = after
+            # A delay before every refusal makes password guessing slow (mod_delay).
+            delay = self.factory.loginFailureDelay
+            if delay:
+                return task.deferLater(self.factory.reactor, delay, _raise,
+                                       R("login_incorrect"))
+            raise R("login_incorrect")
+
+        login_now = getattr(self.portal, "login_now", None)
+        result = login_now(creds) if login_now is not None else None
+        if result is not None:
+            # No hashing to wait for: the same callbacks, without the Deferreds.
+            try:
+                return ok(result)
+            except BaseException:
+                return bad(failure.Failure())
+        d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
+        d.addCallback(ok)
+        d.addErrback(bad)
+        return d

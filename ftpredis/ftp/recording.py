@@ -1,0 +1,142 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""The one seam where a session's :class:`~ftpredis.records.events.Event` objects are built and
+leave the FTP code: CONNECT, one per command, DISCONNECT (once).  Command code fills in
+``cmd.fields``; only this mixin turns them into events and hands them to the factory."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Optional
+
+from twisted.internet import defer
+
+from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields
+from ftpredis.ftp.replies import Reply
+from ftpredis.ftp.common import _Command, log
+
+
+class LoggingMixin:
+    """Builds and emits the session's events: CONNECT, one per command, EXIT (once)."""
+
+    bytes_in = 0
+    bytes_out = 0
+    data_bytes = 0              # ProFTPD's session.total_bytes (STAT)
+    session: Optional[Session] = None
+    avatar = None
+    original_user: Optional[str] = None
+    config_path: Optional[str] = None
+    end_reason: Optional[str] = None
+    _exit_logged = False
+    protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls.ftps)
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self.factory.emit(event)
+        except Exception:
+            log.failure("emit failed for {verb}", verb=event.verb)
+
+    # The parts of every event that change only at login, USER, RNFR/RNTO: worked out
+    # once per change rather than per command (shared, never modified: _base copies).
+    _who_cache = None
+    _notes_cache = None
+
+    def _who(self) -> dict:
+        a = self.avatar
+        cached = self._who_cache
+        if cached is not None and cached[0] is a:
+            return cached[1]
+        if a is None:
+            who = {"user": None, "group": None, "uid": os.geteuid(), "gid": os.getegid(),
+                   "logged_in": False, "anonymous": False}
+        else:
+            who = {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
+                   "logged_in": True, "anonymous": bool(a.anonymous),
+                   "anon_password": getattr(a, "anon_password", None) if a.anonymous
+                   else None}
+        self._who_cache = (a, who)
+        return who
+
+    def _base(self, kind: str, now: float, start: float) -> dict:
+        cwd = self.fs.cwd if self.fs is not None else "/"
+        fields = {"kind": kind, "session": self.session, "time": now,
+                  "original_user": self.original_user, "config_path": self.config_path,
+                  "cwd": cwd, "dir_name": cwd,
+                  "session_bytes_rcvd": self.bytes_in, "session_bytes_sent": self.bytes_out,
+                  "response_millis": int((now - start) * 1000),
+                  "protocol": self.protocol_name}
+        fields.update(self._who())
+        notes = self._sessionNotes()
+        if notes:
+            fields["notes"] = notes
+        return fields
+
+    def _sessionNotes(self) -> dict:
+        """ProFTPD's session notes that %{note:NAME} can read (spec 3.3)."""
+        key = (self.original_user, self.avatar, getattr(self, "_rnfr", None))
+        cached = self._notes_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        notes = self._notesNow()
+        self._notes_cache = (key, notes)
+        return notes
+
+    def _notesNow(self) -> dict:
+        notes = {}
+        if self.original_user is not None:
+            notes["mod_auth.orig-user"] = self.original_user
+        a = self.avatar
+        if a is not None and a.anonymous and getattr(a, "anon_password", None) is not None:
+            notes["mod_auth.anon-passwd"] = a.anon_password
+        rnfr = getattr(self, "_rnfr", None)
+        if rnfr is not None:
+            notes["mod_core.rnfr-path"] = rnfr[0]
+        return notes
+
+    def logConnect(self) -> None:
+        now = time.time()
+        self._emit(Event.adopt(self._base(CONNECT, now, now)))
+
+    def logCommand(self, cmd: _Command, reply: Reply) -> None:
+        self._emit(self._commandEvent(cmd, reply))
+
+    def _commandEvent(self, cmd: _Command, reply: Reply) -> Event:
+        """The command's event, its values (%O/%I included) taken now."""
+        now = time.time()
+        fields = self._base(COMMAND, now, cmd.start)
+        fields.update(command_fields(cmd.verb, cmd.arg))
+        fields["verb"] = cmd.verb
+        fields["response_code"] = reply.code
+        fields["response_msg"] = reply.text
+        fields.update(cmd.fields)
+        if "notes" in cmd.fields:
+            # Command notes first, then the session's (Jot's lookup order).
+            fields["notes"] = dict(self._sessionNotes(), **cmd.fields["notes"])
+        if "config_path" in cmd.fields and cmd.fields["config_path"] is not None:
+            self.config_path = cmd.fields["config_path"]
+        return Event.adopt(fields)
+
+    def logExit(self) -> None:
+        if self._exit_logged or self.session is None:
+            return
+        self._exit_logged = True
+        now = time.time()
+        fields = self._base(DISCONNECT, now, now)
+        fields.update(verb="EXIT", command="EXIT",
+                      session_end_reason=self.end_reason or "Read EOF from client")
+        self._emit(Event.adopt(fields))
+        waiters, self._end_waiters = self._end_waiters, None
+        for d in waiters or ():
+            d.callback(None)
+
+    _end_waiters = None
+
+    def whenEnded(self) -> defer.Deferred:
+        """Fires once this session's DISCONNECT event has been emitted (service shutdown)."""
+        if self._exit_logged:
+            return defer.succeed(None)
+        if self._end_waiters is None:
+            self._end_waiters = []
+        d = defer.Deferred()
+        self._end_waiters.append(d)
+        return d

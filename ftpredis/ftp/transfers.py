@@ -1,0 +1,553 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""File transfers: RETR (with REST/RANG, sendfile when it applies), STOR/APPE/STOU (written
+beside the target, renamed over it on success), the producer and consumer that move the
+bytes, and the transfer fields of the command's event."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import stat as statmod
+import string
+import tempfile
+import time
+from typing import Callable, Optional
+
+from twisted.internet import defer, error as ierror, interfaces
+from twisted.internet.threads import deferToThread
+from zope.interface import implementer
+
+from ftpredis.tls import ftps as _tls
+from ftpredis.ftp import fastpath as _fastpath
+from ftpredis.records.events import path_tail
+from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.replies import REPLIES, R, Reply
+
+
+class _RangeReader:
+    """A file that ends after ``length`` bytes (RANG).  It has no ``fileno``, so RETR
+    takes the ordinary reader rather than sendfile, which would send to the end."""
+
+    def __init__(self, fileobj, length: int):
+        self._f = fileobj
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self._left:
+            size = self._left
+        data = self._f.read(size) if size else b""
+        self._left -= len(data)
+        return data
+
+    def close(self):
+        self._f.close()
+
+
+@implementer(interfaces.IPushProducer)
+class _Sender:
+    """RETR producer: large chunks, optional LF -> CRLF, counts file bytes.
+
+    Reads happen in the reactor's thread pool, one at a time, so a slow disk stalls
+    only this transfer; the data connection's flow control pauses the reads.
+    """
+
+    CHUNK_SIZE = 256 * 1024
+
+    def __init__(self, ascii: bool):
+        self.ascii = ascii
+        self.count = 0
+        self._cr = False
+        self._d: Optional[defer.Deferred] = None
+        self._paused = False
+        self._reading = False
+
+    def transform(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if not self.ascii:
+            return data
+        out = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if self._cr and data.startswith(b"\n"):
+            out = out[1:]                # the CR went out with the previous chunk
+        self._cr = data.endswith(b"\r")
+        return out
+
+    def send(self, fileobj, consumer) -> defer.Deferred:
+        self._f = fileobj
+        self._consumer = consumer
+        self._d = defer.Deferred()
+        consumer.registerProducer(self, True)
+        self._read()
+        return self._d
+
+    def _read(self):
+        if self._reading or self._paused or self._d is None:
+            return
+        self._reading = True
+        deferToThread(self._f.read, self.CHUNK_SIZE).addCallbacks(self._got, self._failed)
+
+    def _got(self, data: bytes):
+        self._reading = False
+        if self._d is None:
+            return
+        if not data:
+            self._consumer.unregisterProducer()
+            d, self._d = self._d, None
+            d.callback(None)
+            return
+        self._consumer.write(self.transform(data))
+        self._read()
+
+    def _failed(self, f):
+        self._reading = False
+        d, self._d = self._d, None
+        if d is not None:
+            self._consumer.unregisterProducer()
+            d.errback(f)
+
+    def pauseProducing(self):
+        self._paused = True
+
+    def resumeProducing(self):
+        self._paused = False
+        self._read()
+
+    def stopProducing(self):
+        d, self._d = self._d, None
+        if d is not None:
+            d.errback(ierror.ConnectionLost("consumer stopped the transfer"))
+
+
+class _Receiver:
+    """STOR sink: optional CRLF -> LF, counts file bytes, stops the upload on a write error.
+
+    Writes run in the reactor's thread pool, one at a time and in order; while more than
+    ``HIGH_WATER`` bytes wait, the data connection is paused (no unbounded buffering).
+    """
+
+    HIGH_WATER = 4 * 1024 * 1024
+
+    def __init__(self, fileobj, ascii: bool, on_error: Callable[[OSError], None],
+                 transport=None):
+        self.f = fileobj
+        self.ascii = ascii
+        self.count = 0
+        self.error: Optional[OSError] = None
+        self._cr = False
+        self._on_error = on_error
+        self._transport = transport
+        self._pending: list = []
+        self._pending_len = 0
+        self._writing = False
+        self._paused = False
+        self._waiters: list = []
+
+    def __call__(self, data: bytes):
+        if self.error is not None:
+            return
+        if self.ascii:
+            if self._cr:
+                data = b"\r" + data
+            self._cr = data.endswith(b"\r")
+            if self._cr:
+                data = data[:-1]
+            data = data.replace(b"\r\n", b"\n")
+        self._write(data)
+
+    def finish(self):
+        if self._cr and self.error is None:
+            self._write(b"\r")
+        self._cr = False
+
+    def _write(self, data):
+        if not data or self.error is not None:
+            return
+        self._pending.append(data)
+        self._pending_len += len(data)
+        if not self._writing:
+            self._flush()
+        if self._pending_len > self.HIGH_WATER and self._transport is not None \
+                and not self._paused:
+            self._paused = True
+            self._transport.pauseProducing()
+
+    def _flush(self):
+        chunk = b"".join(self._pending)
+        self._pending, self._pending_len = [], 0
+        self._writing = True
+        deferToThread(self.f.write, chunk).addCallbacks(
+            self._wrote, self._failed, callbackArgs=(len(chunk),))
+
+    def _wrote(self, _, n):
+        self._writing = False
+        self.count += n
+        if self._pending and self.error is None:
+            self._flush()
+        else:
+            if self._paused:
+                self._paused = False
+                try:
+                    self._transport.resumeProducing()
+                except Exception:
+                    pass
+            self._wake()
+
+    def _failed(self, f):
+        self._writing = False
+        self._pending, self._pending_len = [], 0
+        e = _fastpath.as_oserror(f)
+        self.error = e
+        self._on_error(e)
+        self._wake()
+
+    def _wake(self):
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def drained(self) -> defer.Deferred:
+        """Fires once every byte received so far is written (or a write failed)."""
+        if not self._writing and not self._pending:
+            return defer.succeed(None)
+        d = defer.Deferred()
+        self._waiters.append(d)
+        return d
+
+
+class TransfersMixin:
+    """RETR, STOR, APPE, STOU."""
+
+    # -- transfers ------------------------------------------------------------------------
+    def _typeName(self):
+        return "BINARY" if self.binary else "ASCII"
+
+    def _xferStart(self, cmd):
+        cmd.fields.update(transfer_type="binary" if self.binary else "ASCII",
+                          file_modified=False)
+        if self._transfer_port:
+            cmd.fields["transfer_port"] = self._transfer_port
+
+    def _xferFailed(self, cmd, reply: Reply):
+        cmd.fields["transfer_status"] = "failed"
+        text = reply.text
+        i = text.find(". ")
+        cmd.fields["transfer_failure"] = text[i + 2:] if i >= 0 else text
+
+    def _xferDone(self, cmd, t0: float):
+        cmd.fields["transfer_status"] = "success"
+        cmd.fields["transfer_millis"] = int((time.time() - t0) * 1000)
+
+    @defer.inlineCallbacks
+    def _withData(self, cmd, opening: str, body, conn=None, t0=None):
+        """Open the data connection, send 150, run ``body(conn)``; returns the final Reply.
+
+        With ``conn`` and ``t0`` the connection is open and the 150 sent already (a RETR
+        that :meth:`_retrNow` could not finish at once)."""
+        self.setTimeout(None)
+        try:
+            if conn is None:
+                try:
+                    conn = yield self._openData()
+                except Reply as r:
+                    self._xferFailed(cmd, r)
+                    self.cleanupDTP()
+                    raise
+            self._transfer_conn = conn
+            self._cancelTimer("_notransfer_timer")
+            if self.server.timeout_stalled:
+                self._stall_timer = self.factory.reactor.callLater(
+                    self.server.timeout_stalled, self._stalled)
+            if t0 is None:
+                t0 = time.time()
+                self.sendLine("150 " + opening)
+            try:
+                reply = yield _tls.run_data(self, conn, body)     # PROT P: TLS first
+            finally:
+                self._transfer_conn = None
+                self._cancelTimer("_stall_timer")
+                self._startNoTransferTimer()
+                self.cleanupDTP(keep=True)
+            if self._aborting and reply.code >= 400:
+                # ABOR arrived during the transfer: ProFTPD's 426, then ABOR's own 226.
+                reply = R("xfer_aborted")
+            if reply.code < 300:
+                self._xferDone(cmd, t0)
+            else:
+                self._xferFailed(cmd, reply)
+                if self._aborting:
+                    cmd.fields["transfer_failure"] = "aborted"
+            return reply
+        finally:
+            if not self.disconnected:
+                self.setTimeout(self.timeOut)
+
+    def cmd_RETR(self, cmd):
+        arg = self._need(cmd)
+        self._xferStart(cmd)
+        offset, self._rest = self._rest, 0
+        rang, self._rang = self._rang, None
+        if (offset or rang) and not self.factory.allowRetrieveRestart:
+            r = R("restart_denied", arg)
+            self._xferFailed(cmd, r)
+            raise r
+        length = None
+        if rang is not None:
+            offset, length = rang
+        fd = None
+        try:
+            vpath, real, fd, st = self.fs.open_read(arg)
+            if not statmod.S_ISREG(st.st_mode):
+                raise R("not_regular_xfer", arg)
+            if offset and (offset > st.st_size or offset + (length or 0) > st.st_size):
+                # ProFTPD refuses after its PRE_CMD stage has set %f.
+                self._pathFields(cmd, vpath, xfer=True)
+                if offset > st.st_size:
+                    raise R("offset_invalid", "RANG" if rang else "REST", arg)
+                raise R("rang_invalid", arg)
+            if length is not None:
+                # A range from 0 may run past the end: ProFTPD sends what there is.
+                length = min(length, st.st_size - offset)
+        except FSError as e:
+            r = Reply(550, e.text)
+            self._xferFailed(cmd, r)
+            raise r
+        except Reply as r:
+            if fd is not None:
+                os.close(fd)
+            self._xferFailed(cmd, r)
+            raise
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields["basename"] = path_tail(vpath)
+        cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
+        opening = REPLIES["opening_size"][1] % (
+            self._typeName(), arg, st.st_size - offset if length is None else length)
+        conn = t0 = None
+        start = offset
+        sent_at_once = 0
+        if self.binary and length is None and self._data_kind == "pasv":
+            try:
+                now = self._retrNow(cmd, fd, offset, st.st_size, opening)
+            except BaseException:
+                os.close(fd)
+                raise
+            if isinstance(now, Reply):
+                return now
+            if now is not None:
+                conn, t0, sent_at_once = now
+                start = offset + sent_at_once
+        sender = _fastpath.RetrSender(ascii=not self.binary, fallback=_Sender)
+
+        @defer.inlineCallbacks
+        def body(conn):
+            try:
+                yield sender.send(fobj, conn)
+            except Exception:
+                return R("xfer_aborted")
+            finally:
+                fobj.close()
+                cmd.fields["bytes_sent"] = sent_at_once + sender.count
+            conn.transport.loseConnection()
+            reason = yield conn.waitClosed()
+            cmd.fields["file_offset"] = offset
+            cmd.fields["file_size"] = st.st_size
+            return R("xfer_ok")
+
+        # unbuffered: sendfile, or 256 KiB reads (ASCII, TLS)
+        fobj = open(fd, "rb", buffering=0)
+        if start:
+            fobj.seek(start)
+        if length is not None:
+            fobj = _RangeReader(fobj, length)
+        d = self._withData(cmd, opening, body, conn, t0)
+        d.addErrback(lambda f: (fobj.close(), f)[1])
+        return d
+
+    def _retrNow(self, cmd, fd: int, offset: int, size: int, opening: str):
+        """A binary RETR over a plain passive connection that is already there, sent
+        without the reactor: 150, sendfile until done, close, and the final Reply (the
+        small-file case, in one pass).  ``(conn, t0, bytes sent)`` when the socket
+        filled up first (the rest goes the ordinary way on that connection), None when
+        this path does not apply."""
+        port = self._data_port
+        if (not isinstance(port, _fastpath.LazyPort) or not _fastpath.RetrSender.enabled
+                or _tls.state(self) is not None or _fastpath.plain_tcp(self.transport) is None):
+            return None
+        got = port.accept_raw(self.peer_host)
+        if got is None:
+            return None
+        sfd, addr = got
+        # (TimeoutNoTransfer: no reactor turn before the transfer ends; restarted below.)
+        t0 = time.time()
+        # The 150 goes out with the final reply, in one segment, when the file is sent
+        # at once: the client has its data connection already, and reads the data (in
+        # its socket buffer) after the 150 whenever that comes.
+        self._holdLine("150 " + opening)
+        sent, error = _fastpath.sendfile_now(sfd, fd, offset, size - offset)
+        self.bytes_out += sent
+        self.data_bytes += sent
+        if error is None and sent < size - offset:
+            self._flushHeld()
+            conn = port.adopt(sfd, addr)
+            if conn is not None:
+                return conn, t0, sent
+            error = "refused"
+        else:
+            os.close(sfd)
+        os.close(fd)
+        cmd.fields["bytes_sent"] = sent
+        self._startNoTransferTimer()
+        self.cleanupDTP(keep=True)
+        if error is not None:
+            reply = R("xfer_aborted")
+            self._xferFailed(cmd, reply)
+            return reply
+        cmd.fields["file_offset"] = offset
+        cmd.fields["file_size"] = size
+        self._xferDone(cmd, t0)
+        return R("xfer_ok")
+
+    def cmd_STOR(self, cmd):
+        return self._store(cmd, append=False)
+
+    def cmd_APPE(self, cmd):
+        return self._store(cmd, append=True)
+
+    def cmd_STOU(self, cmd):
+        return self._store(cmd, append=False, unique=True)
+
+    def _store(self, cmd, append: bool, unique: bool = False):
+        self._xferStart(cmd)
+        offset, self._rest = self._rest, 0
+        rang, self._rang = self._rang, None
+        fs = self.fs
+        tmp = None
+        try:
+            if unique:
+                while True:
+                    name = "ftp" + "".join(random.choice(string.ascii_letters + string.digits)
+                                           for _ in range(6))
+                    vpath, real = fs.resolve(name)
+                    umode = 0o666 & ~self._umask(real)
+                    try:
+                        os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, umode))
+                        break
+                    except FileExistsError:
+                        continue
+                    except OSError as e:
+                        raise FSError(e.errno, name) from None
+                arg = name
+                existed = False
+            else:
+                arg = self._need(cmd)
+                vpath, real = fs.resolve(arg)
+                umode = 0o666 & ~self._umask(real)
+                try:
+                    st = os.stat(real)
+                    existed = True
+                    if not statmod.S_ISREG(st.st_mode):
+                        raise R("not_regular_xfer", arg)
+                except FileNotFoundError:
+                    existed = False
+                except OSError as e:
+                    raise FSError(e.errno, arg) from None
+                if rang is not None and not append:
+                    # Only RANG's refusals (ProFTPD: 451 for an existing file; a new one
+                    # is opened, then refused, being shorter than the start).
+                    if existed and not self.factory.allowStoreRestart:
+                        raise R("restart_denied", arg)
+                    if rang[0] > (st.st_size if existed else 0):
+                        self._pathFields(cmd, vpath, xfer=True)
+                        raise R("offset_invalid", "RANG", arg)
+                    offset = rang[0]
+                restart = append or offset > 0
+                if restart and not self.factory.allowStoreRestart:
+                    raise R("restart_denied", arg)
+                if existed and not restart and not self._allowOverwrite(real):
+                    raise R("overwrite_denied", arg)
+            if append or offset > 0:
+                fd = fs._call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+                start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
+                if not append:
+                    os.ftruncate(fd, offset)
+                fobj = os.fdopen(fd, "wb")
+            else:
+                # A failed upload must never look like a complete file: write beside the
+                # target and rename over it on success.
+                start = 0
+                try:
+                    fd, tmp = tempfile.mkstemp(prefix=".ftpredis-", suffix=".part",
+                                               dir=os.path.dirname(real))
+                except OSError as e:
+                    raise FSError(e.errno, arg) from None
+                os.fchmod(fd, umode)
+                fobj = os.fdopen(fd, "wb")
+        except FSError as e:
+            r = Reply(550, e.text)
+            self._xferFailed(cmd, r)
+            raise r
+        except Reply as r:
+            self._xferFailed(cmd, r)
+            raise
+        cmd.fields["file_modified"] = existed
+        cmd.fields["notes"] = {"mod_xfer.store-path": vpath}
+        if existed:
+            cmd.fields["notes"]["mod_xfer.file-modified"] = "true"
+
+        def discard():
+            try:
+                fobj.close()
+            except OSError:
+                pass
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            if unique and tmp is not None:
+                try:
+                    os.unlink(real)
+                except OSError:
+                    pass
+
+        @defer.inlineCallbacks
+        def body(conn):
+            abort = lambda e: conn.transport.abortConnection()
+            recv = _fastpath.store_receiver(
+                fobj, conn, ascii=not self.binary, on_error=abort,
+                fallback=lambda: _Receiver(fobj, ascii=not self.binary, on_error=abort,
+                                           transport=conn.transport))
+            conn.setSink(recv)
+            reason = yield conn.waitClosed()
+            recv.finish()
+            yield recv.drained()
+            cmd.fields["bytes_sent"] = recv.count
+            if recv.error is not None:
+                discard()
+                return Reply(451 if recv.error.errno != errno.ENOSPC else 552,
+                             "%s: %s" % (arg, os.strerror(recv.error.errno)))
+            if not isinstance(reason, ierror.ConnectionDone) or self.disconnected:
+                discard()
+                return R("xfer_aborted")
+            try:
+                fobj.close()
+                if tmp is not None:
+                    os.replace(tmp, real)
+                size = os.stat(real).st_size
+            except OSError as e:
+                discard()
+                return Reply(550, "%s: %s" % (arg, os.strerror(e.errno)))
+            self._pathFields(cmd, vpath, xfer=True)
+            cmd.fields.update(basename=path_tail(vpath), file_offset=start, file_size=size)
+            return R("xfer_ok")
+
+        if unique:
+            opening = REPLIES["stou_opening"][1] % arg
+        else:
+            opening = REPLIES["opening"][1] % (self._typeName(), arg)
+        d = self._withData(cmd, opening, body)
+
+        def failed(f):
+            discard()
+            return f
+        d.addErrback(failed)
+        return d
