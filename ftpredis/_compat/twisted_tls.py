@@ -54,13 +54,15 @@ def start_server_tls(tcp, creator, protocol) -> None:
 
     ``startTLS`` wraps the connection's current ``protocol`` attribute, so ``protocol``
     is put there first; ``creator`` provides ``IOpenSSLServerConnectionCreator``.
+    Raises :class:`CompatError` when Twisted's startTLS is not the expected one; the
+    caller should then abort the connection.
     """
+    tcp.protocol = protocol
     try:
         client_default = tcp._tlsClientDefault
     except AttributeError:
         raise CompatError("%s._tlsClientDefault is gone: Twisted's startTLS changed; "
                           "see ftpredis/_compat" % type(tcp).__qualname__) from None
-    tcp.protocol = protocol
     tcp.startTLS(creator, normal=not client_default)
     if getattr(tcp.protocol, "wrappedProtocol", None) is not protocol:
         raise CompatError("startTLS no longer wraps the transport's protocol: Twisted's "

@@ -234,7 +234,8 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
         # An active-mode data connection is a TCP client but still the TLS server.
         _twisted_tls.start_server_tls(tcp, creator, watch)
     except CompatError as e:
-        # The watch is in place: the abort reaches ``failed`` through ``on_lost``.
+        # No TLS layer we understand: end the connection (its loss reaches ``failed``
+        # through the watch, which start_server_tls put in place first).
         log.error("TLS not started: {why}", why=e)
         tcp.abortConnection()
         return creator
