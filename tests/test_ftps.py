@@ -24,7 +24,7 @@ from twisted.trial import unittest
 
 from ftpredis.config import ConfigErrors, format_check_report, load_config
 from ftpredis.records.events import CONNECT
-from ftpredis.tls.ftps import TLSConfig
+from ftpredis.tls.settings import TLSConfig
 from tests.support.ftphelpers import FTPServerMixin, PASSWORD, USER
 
 _PKI = {}

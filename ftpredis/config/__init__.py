@@ -278,7 +278,7 @@ class _Builder:
                                   kw.get("allow_log_symlinks", False))
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
         kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
-        from ftpredis.tls.ftps import build_tls_config
+        from ftpredis.tls.settings import build_tls_config
         kw["tls"] = build_tls_config(
             m.first, lambda message, source: self.error(ConfigError(message, source)),
             self.warnings.append)

@@ -711,15 +711,6 @@ def p_max_command_rate(args, ctx):
 
 # -- mod_tls (ftpredis.tls.ftps) --------------------------------------------------------
 
-#: Every mod_tls directive ftpredis applies; ftpredis.tls.ftps.build_tls_config reads them.
-TLS_DIRECTIVE_NAMES = ("TLSEngine", "TLSProtocol", "TLSRSACertificateFile",
-                       "TLSRSACertificateKeyFile", "TLSECCertificateFile",
-                       "TLSECCertificateKeyFile", "TLSCertificateChainFile",
-                       "TLSCACertificateFile", "TLSVerifyClient", "TLSRequired",
-                       "TLSCipherSuite", "TLSOptions", "TLSTimeoutHandshake", "TLSLog",
-                       "TLSSessionCache")
-
-
 def _tls_call(fn, *args):
     try:
         return fn(*args)
@@ -728,7 +719,7 @@ def _tls_call(fn, *args):
 
 
 def p_tls_protocol(args, ctx):
-    from ftpredis.tls import ftps as tls
+    from ftpredis.tls import settings as tls
     protocols, warnings = _tls_call(tls.parse_protocols, args)
     for warning in warnings:
         ctx.warn(warning)
@@ -738,13 +729,13 @@ def p_tls_protocol(args, ctx):
 def p_tls_certificate(args, ctx):
     # Loaded now, so that --check finds an unreadable or malformed file (ProFTPD only
     # finds out when a client says AUTH TLS).
-    from ftpredis.tls import ftps as tls
+    from ftpredis.tls import settings as tls
     path = p_path(args, ctx)
     return tls.CertFile(path, _tls_call(tls.read_certificates, path))
 
 
 def p_tls_key(args, ctx):
-    from ftpredis.tls import ftps as tls
+    from ftpredis.tls import settings as tls
     path = p_path(args, ctx)
     key = _tls_call(tls.read_private_key, path)
     return tls.KeyFile(path, key, tls.key_type(key))
@@ -757,12 +748,12 @@ def p_tls_verify_client(args, ctx):
 
 
 def p_tls_required(args, ctx):
-    from ftpredis.tls import ftps as tls
+    from ftpredis.tls import settings as tls
     return _tls_call(tls.parse_required, args[0])
 
 
 def p_tls_cipher_suite(args, ctx):
-    from ftpredis.tls import ftps as tls
+    from ftpredis.tls import settings as tls
     tls13 = len(args) == 2
     if tls13 and args[0] != "TLSv1.3":
         raise DirectiveError("unknown protocol '%s' (only TLSv1.3 takes its own suites)"
@@ -772,7 +763,7 @@ def p_tls_cipher_suite(args, ctx):
 
 
 def p_tls_options(args, ctx):
-    from ftpredis.tls import ftps as tls
+    from ftpredis.tls import settings as tls
     known = {name.lower(): name for name in tls.OPTIONS | tls.OPTIONS_NO_EFFECT}
     found = set()
     for word in args:

@@ -1,12 +1,9 @@
 # -*- test-case-name: tests.test_ftps -*-
 """FTPS: explicit TLS on the control and data connections, as ProFTPD's mod_tls does it.
 
-This module owns everything TLS in ftpredis:
+This module runs TLS for ftpredis (the directives' values are parsed and checked in
+:mod:`ftpredis.tls.settings`):
 
-- the mod_tls directives' values (:class:`TLSConfig`, built by :func:`build_tls_config`
-  from the parsed lines) and the checks ``--check`` runs on certificate and key files
-  (loaded with pyOpenSSL when the config is read: unreadable, malformed or mismatched
-  files are config errors naming the line);
 - :class:`ServerTLS`, one per configured server: the certificates, keys and options,
   turned into an ``SSL.Context`` for each FTPS session;
 - the AUTH / PBSZ / PROT / CCC commands, the ``TLSRequired`` checks and the protection of
@@ -22,34 +19,27 @@ client of the same server.  After CCC (the control connection back in clear text
 :func:`clear_control`) mod_tls has no control session left and accepts any data
 handshake; so does ftpredis.
 
-``TLSSessionCache redis:`` cannot share sessions between processes with the TLS stack
-installed here (see :data:`SESSION_CACHE_LIMITATION`); it is accepted with a warning.
+What Twisted and pyOpenSSL do not offer publicly (the resumed-session check, startTLS as
+the TLS server on an active-mode data connection, undoing startTLS for CCC) goes through
+:mod:`ftpredis._compat.openssl` and :mod:`ftpredis._compat.twisted_tls`.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import time
-from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 from twisted.internet import defer, interfaces, protocol
 from twisted.logger import Logger
 from twisted.protocols import policies
-from zope.interface import directlyProvidedBy, implementer, noLongerProvides
+from zope.interface import implementer
+
+from ftpredis._compat import CompatError, openssl as _openssl, twisted_tls as _twisted_tls
+from ftpredis.tls.settings import (
+    DEFAULT_CIPHERS, PROTOCOLS, TLSConfig, read_certificates, read_private_key, ssl_reason)
 
 log = Logger()
-
-#: Why ``TLSSessionCache redis:`` shares nothing between processes (for the report, the
-#: warning and the README).
-SESSION_CACHE_LIMITATION = (
-    "sessions are not shared between processes: the installed pyOpenSSL/cryptography "
-    "bindings expose neither an external session cache (SSL_CTX_sess_set_new_cb/"
-    "get_cb) nor settable ticket keys (SSL_CTX_set_tlsext_ticket_keys), and their "
-    "OpenSSL is linked statically with hidden symbols; data connections still resume "
-    "their control connection's session inside the process")
 
 # ProFTPD mod_tls 2.9.2 (1.3.8) replies, measured against Debian's proftpd.
 REPLIES = {
@@ -80,262 +70,8 @@ UNHINDERED = frozenset({"SYST", "AUTH", "FEAT", "HOST", "QUIT"})
 DATA_COMMANDS = frozenset({"APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"})
 AUTH_COMMANDS = frozenset({"USER", "PASS", "ACCT"})
 
-PROTOCOLS = {"TLSv1": SSL.TLS1_VERSION, "TLSv1.1": SSL.TLS1_1_VERSION,
-             "TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
-DEFAULT_PROTOCOLS = frozenset({"TLSv1.2", "TLSv1.3"})
-REQUIRED = {"off": (False, False, False), "on": (True, True, False),
-            "ctrl": (True, False, False), "data": (False, True, False),
-            "auth": (False, False, True), "auth+data": (False, True, True),
-            "ctrl+data": (True, True, False)}
-#: TLSOptions ftpredis applies; the other mod_tls options are accepted without effect.
-OPTIONS = frozenset({"NoSessionReuseRequired", "AllowClientRenegotiations"})
-OPTIONS_NO_EFFECT = frozenset("""AllowDotLogin AllowPerUser AllowWeakSecurity
-    CommonNameRequired EnableDiags ExportCertData IgnoreSNI NoCertRequest
-    NoEmptyFragments NoSessionTickets StdEnvVars dNSNameRequired iPAddressRequired
-    UseImplicitSSL""".split())
-DEFAULT_CIPHERS = "DEFAULT:!ADH:!EXPORT:!DES"
 #: Seconds a refused data connection is given to answer our close_notify.
 REFUSE_GRACE = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class TLSConfig:
-    """A server's mod_tls settings (absent directive = mod_tls's default)."""
-
-    engine: bool = False
-    protocols: frozenset = DEFAULT_PROTOCOLS
-    rsa_cert: Optional[str] = None
-    rsa_key: Optional[str] = None
-    ec_cert: Optional[str] = None
-    ec_key: Optional[str] = None
-    chain_file: Optional[str] = None
-    ca_file: Optional[str] = None
-    verify_client: str = "off"              # off, on, optional
-    required_ctrl: bool = False
-    required_data: bool = False
-    required_auth: bool = False
-    cipher_suite: Optional[str] = None      # TLSv1.2 and older (OpenSSL cipher list)
-    tls13_suites: Optional[str] = None      # TLSCipherSuite TLSv1.3 ...
-    options: frozenset = frozenset()
-    timeout_handshake: int = 300
-    log: Optional[str] = None
-    session_cache: Optional[str] = None     # as written ("redis:", "internal:"...)
-    session_timeout: int = 1800
-
-
-# --------------------------------------------------------------------------- files
-
-def read_certificates(path: str) -> Tuple[crypto.X509, ...]:
-    """Every PEM certificate in ``path`` (first = the server's own); ValueError says why."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ValueError("unable to read '%s': %s" % (path, e.strerror))
-    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----",
-                        data, re.S)
-    if not blocks:
-        if data.lstrip().startswith(b"0"):    # DER (ProFTPD accepts it too)
-            try:
-                return (crypto.load_certificate(crypto.FILETYPE_ASN1, data),)
-            except crypto.Error:
-                pass
-        raise ValueError("'%s' holds no PEM certificate" % path)
-    certs = []
-    for block in blocks:
-        try:
-            certs.append(crypto.load_certificate(crypto.FILETYPE_PEM, block))
-        except crypto.Error as e:
-            raise ValueError("bad certificate in '%s': %s" % (path, _ssl_reason(e)))
-    return tuple(certs)
-
-
-def read_private_key(path: str) -> crypto.PKey:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ValueError("unable to read '%s': %s" % (path, e.strerror))
-    for kind in (crypto.FILETYPE_PEM, crypto.FILETYPE_ASN1):
-        try:
-            return crypto.load_privatekey(kind, data, passphrase=_no_passphrase)
-        except (crypto.Error, ValueError, TypeError):
-            continue
-    raise ValueError("'%s' holds no usable private key (passphrase-protected keys are "
-                     "not supported)" % path)
-
-
-def _no_passphrase(*args):
-    raise ValueError("passphrase required")
-
-
-def _ssl_reason(e: Exception) -> str:
-    try:
-        return "; ".join(r[2] for r in e.args[0]) or str(e)
-    except Exception:
-        return str(e)
-
-
-def key_type(key: crypto.PKey) -> str:
-    return {crypto.TYPE_RSA: "RSA", crypto.TYPE_DSA: "DSA"}.get(key.type(), "EC")
-
-
-def check_pair(certs, key: crypto.PKey) -> Optional[str]:
-    """None when ``key`` is the private key of ``certs[0]``, else why not."""
-    ctx = SSL.Context(SSL.TLS_METHOD)
-    try:
-        ctx.use_certificate(certs[0])
-        ctx.use_privatekey(key)
-        ctx.check_privatekey()
-    except SSL.Error as e:
-        return _ssl_reason(e)
-    return None
-
-
-# --------------------------------------------------------------------------- config
-
-def parse_protocols(words) -> Tuple[frozenset, Tuple[str, ...]]:
-    """``TLSProtocol`` words -> (protocol names, warnings); ValueError when unusable."""
-    chosen = set()
-    warnings = []
-    for word in words:
-        if word.upper() == "ALL":
-            chosen |= set(PROTOCOLS)
-            continue
-        sign = ""
-        if word[:1] in "+-":
-            sign, word = word[0], word[1:]
-        name = {p.lower(): p for p in PROTOCOLS}.get(word.lower())
-        if name is None:
-            if word.lower() in ("sslv3", "sslv2"):
-                raise ValueError("%s is not supported (insecure and disabled in OpenSSL)"
-                                 % word)
-            raise ValueError("unknown protocol '%s'" % word)
-        if sign == "-":
-            chosen.discard(name)
-        else:
-            chosen.add(name)
-    if not chosen:
-        raise ValueError("no protocol left enabled")
-    old = sorted(chosen - DEFAULT_PROTOCOLS)
-    if old:
-        warnings.append("%s enabled: insecure, and refused by OpenSSL's default security "
-                        "level" % ", ".join(old))
-    names = sorted(chosen, key=lambda n: PROTOCOLS[n])
-    span = [n for n in sorted(PROTOCOLS, key=PROTOCOLS.get)
-            if PROTOCOLS[names[0]] <= PROTOCOLS[n] <= PROTOCOLS[names[-1]]]
-    if len(span) != len(names):
-        warnings.append("protocols must form a range; %s to %s are enabled"
-                        % (names[0], names[-1]))
-    return frozenset(span), tuple(warnings)
-
-
-def parse_required(word: str) -> Tuple[bool, bool, bool]:
-    try:
-        return REQUIRED[word.lower()]
-    except KeyError:
-        raise ValueError("unknown TLSRequired setting '%s': expected one of %s"
-                         % (word, ", ".join(REQUIRED)))
-
-
-def check_cipher_list(text: str, tls13: bool = False) -> None:
-    ctx = SSL.Context(SSL.TLS_METHOD)
-    try:
-        if tls13:
-            ctx.set_tls13_ciphersuites(text.encode())
-        else:
-            ctx.set_cipher_list(text.encode())
-    except SSL.Error as e:
-        raise ValueError("no usable cipher in '%s': %s" % (text, _ssl_reason(e)))
-
-
-def build_tls_config(first: Callable, error: Callable, warn: Callable) -> Optional[TLSConfig]:
-    """A server's :class:`TLSConfig` from its merged directives, or None without any.
-
-    ``first(name)`` gives ``(value, source)`` of the directive in force (or None),
-    ``error(message, source)`` records a config error, ``warn(message)`` a warning.
-    Certificate/key pairs are checked here, where both halves are known.
-    """
-    from ftpredis.config.directives import TLS_DIRECTIVE_NAMES
-
-    found = {name: first(name) for name in TLS_DIRECTIVE_NAMES}
-    if not any(found.values()):
-        return None
-
-    def value(name, default=None):
-        return found[name][0] if found[name] is not None else default
-
-    kw = dict(engine=value("TLSEngine", False))
-    if found["TLSProtocol"] is not None:
-        kw["protocols"] = value("TLSProtocol")
-    for name, attr in (("TLSRSACertificateFile", "rsa_cert"),
-                       ("TLSRSACertificateKeyFile", "rsa_key"),
-                       ("TLSECCertificateFile", "ec_cert"),
-                       ("TLSECCertificateKeyFile", "ec_key"),
-                       ("TLSCertificateChainFile", "chain_file"),
-                       ("TLSCACertificateFile", "ca_file")):
-        if found[name] is not None:
-            kw[attr] = value(name).path
-    if found["TLSVerifyClient"] is not None:
-        kw["verify_client"] = value("TLSVerifyClient")
-    if found["TLSRequired"] is not None:
-        kw["required_ctrl"], kw["required_data"], kw["required_auth"] = value("TLSRequired")
-    cipher = value("TLSCipherSuite")
-    if cipher is not None:
-        kw["tls13_suites" if cipher[0] else "cipher_suite"] = cipher[1]
-    if found["TLSOptions"] is not None:
-        kw["options"] = value("TLSOptions")
-    if found["TLSTimeoutHandshake"] is not None:
-        kw["timeout_handshake"] = value("TLSTimeoutHandshake")
-    if found["TLSLog"] is not None:
-        kw["log"] = value("TLSLog")
-    if found["TLSSessionCache"] is not None:
-        kw["session_cache"], timeout = value("TLSSessionCache")
-        if timeout is not None:
-            kw["session_timeout"] = timeout
-    cfg = TLSConfig(**kw)
-
-    for cert_name, key_name, kind in (
-            ("TLSRSACertificateFile", "TLSRSACertificateKeyFile", "RSA"),
-            ("TLSECCertificateFile", "TLSECCertificateKeyFile", "EC")):
-        cert, key = found[cert_name], found[key_name]
-        if cert is not None and key is None:
-            error("%s: no %s given for '%s'" % (cert_name, key_name, cert[0].path), cert[1])
-        elif key is not None and cert is None:
-            error("%s: no %s given for '%s'" % (key_name, cert_name, key[0].path), key[1])
-        elif cert is not None:
-            if key[0].kind != kind:
-                error("%s: '%s' holds a%s %s key, not an %s key"
-                      % (key_name, key[0].path, "n" if key[0].kind == "EC" else "",
-                         key[0].kind, kind), key[1])
-            why = check_pair(cert[0].certs, key[0].key)
-            if why is not None:
-                error("%s: private key '%s' does not match certificate '%s' (%s): %s"
-                      % (key_name, key[0].path, cert[0].path, cert_name, why), key[1])
-    if cfg.engine and not (cfg.rsa_cert or cfg.ec_cert):
-        source = found["TLSEngine"][1]
-        error("TLSEngine: no server certificate configured (TLSRSACertificateFile or "
-              "TLSECCertificateFile)", source)
-    if cfg.verify_client != "off" and not cfg.ca_file:
-        error("TLSVerifyClient: client verification needs TLSCACertificateFile",
-              found["TLSVerifyClient"][1])
-    if cfg.engine and cfg.session_cache and cfg.session_cache.lower().startswith("redis"):
-        warn("TLSSessionCache on %s: %s" % (found["TLSSessionCache"][1],
-                                             SESSION_CACHE_LIMITATION))
-    return cfg
-
-
-@dataclass(frozen=True)
-class CertFile:
-    path: str
-    certs: tuple
-
-
-@dataclass(frozen=True)
-class KeyFile:
-    path: str
-    key: object
-    kind: str
 
 
 # --------------------------------------------------------------------------- runtime
@@ -491,12 +227,18 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
         if timer is not None and timer.active():
             timer.cancel()
         why = getattr(reason, "value", reason)
-        failed(_ssl_reason(why) if isinstance(why, SSL.Error) else str(why))
+        failed(ssl_reason(why) if isinstance(why, SSL.Error) else str(why))
 
     watch = _HandshakeWatch(tcp.protocol, on_done, on_lost)
-    tcp.protocol = watch
-    # An active-mode data connection is a TCP client but still the TLS server.
-    tcp.startTLS(creator, normal=not getattr(tcp, "_tlsClientDefault", False))
+    try:
+        # An active-mode data connection is a TCP client but still the TLS server.
+        _twisted_tls.start_server_tls(tcp, creator, watch)
+    except CompatError as e:
+        # No TLS layer we understand: end the connection (its loss reaches ``failed``
+        # through the watch, which start_server_tls put in place first).
+        log.error("TLS not started: {why}", why=e)
+        tcp.abortConnection()
+        return creator
     watch.transport = tcp
     if timeout:
         def expire():
@@ -517,12 +259,6 @@ def peer_closed(transport) -> bool:
         return bool(conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
     except Exception:           # no TLS (a socket has no get_shutdown), or gone
         return False
-
-
-def session_reused(conn: SSL.Connection) -> bool:
-    """SSL_session_reused(): pyOpenSSL has no wrapper for it (26.4)."""
-    from OpenSSL._util import lib
-    return bool(lib.SSL_session_reused(conn._ssl))
 
 
 def describe(conn: SSL.Connection, data: bool = False, reused: bool = False) -> str:
@@ -681,6 +417,13 @@ def cmd_ccc(pi, cmd):
         st.server.log("CCC: unwilling to accept security parameters: TLSRequired setting "
                       "does not allow for unprotected control channel")
         raise _reply("unwilling")
+    why = _twisted_tls.clearable(_raw_transport(pi.transport), st.ctrl)
+    if why is not None:
+        # Refused while the control connection is still wholly under TLS: no reply or
+        # command can then be read on the wrong side of a close_notify.
+        log.error("CCC refused: {why}", why=why)
+        st.server.log("CCC: unable to clear control channel protection: %s" % why)
+        raise _reply("unwilling")
     st.server.log("received CCC, clearing control channel protection")
     st.on_ctrl = False
     st.cleared = True
@@ -701,30 +444,23 @@ def clear_control(pi, st: SessionTLS) -> None:
     itself never sees a new connection.
     """
     tcp = _raw_transport(pi.transport)
-    layer = getattr(tcp, "protocol", None)
     conn = st.ctrl
-    if (not getattr(tcp, "TLS", False) or conn is None
-            or getattr(layer, "_tlsConnection", None) is not conn):
-        # Not the layer cmd_auth put there: no safe way to clear it.
+    try:
+        # The 200 (and anything before it) goes out under TLS first; from then on
+        # writes go straight to the socket.
+        inner = _twisted_tls.take_back(tcp, conn)
+    except CompatError as e:
+        # Not the layer cmd_auth put there (cmd_ccc checked it): nothing was changed,
+        # and there is no safe way to clear it.
+        log.error("CCC: {why}", why=e)
         st.server.log("CCC: unable to clear control channel protection, disconnecting")
         pi.end_reason = "CCC failed"
         tcp.loseConnection()
         return
-    aggregator = getattr(layer, "_aggregator", None)
-    if aggregator is not None:
-        aggregator.flush()          # the 200 (and anything before it) under TLS first
-    inner = layer.wrappedProtocol
     if isinstance(inner, _HandshakeWatch):
         inner = inner.inner
     unwrap = _Unwrap(tcp, conn, inner, st.server)
     tcp.protocol = unwrap
-    # Back to the plain transport: writes go straight to the socket, and the attributes
-    # startTLS added (getHandle, getPeerCertificate, ISSLTransport) are gone.
-    tcp.TLS = False
-    for name in ("getHandle", "getPeerCertificate"):
-        tcp.__dict__.pop(name, None)
-    if interfaces.ISSLTransport in directlyProvidedBy(tcp):
-        noLongerProvides(tcp, interfaces.ISSLTransport)
     try:
         conn.shutdown()
     except SSL.Error:
@@ -794,7 +530,7 @@ class _Unwrap(protocol.Protocol):
                     self._plain()
                     return
                 except SSL.Error as e:
-                    self._fail(_ssl_reason(e))
+                    self._fail(ssl_reason(e))
                     return
                 if clear:
                     self.inner.dataReceived(clear)
@@ -832,7 +568,13 @@ def run_data(pi, conn, body) -> defer.Deferred:
     d = defer.Deferred()
 
     def done(ssl_conn):
-        reused = session_reused(ssl_conn)
+        try:
+            reused = _openssl.session_reused(ssl_conn)
+        except CompatError as e:
+            # Unknown counts as not resumed: refused below when reuse is required.
+            log.error("TLS session reuse unknown: {why}", why=e)
+            server.log("unable to tell whether the client reused the TLS session: %s" % e)
+            reused = False
         # After CCC mod_tls no longer has a control session to compare with and accepts
         # any data handshake; so must we: curl's default CCC mode drops its own session
         # (no close_notify from it, so OpenSSL marks the session not resumable).

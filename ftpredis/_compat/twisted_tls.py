@@ -1,0 +1,130 @@
+# -*- test-case-name: tests.test_compat_tls -*-
+"""Twisted's TLS internals: starting TLS as the server on any TCP connection, and
+taking TLS off a control connection again (CCC).
+
+Twisted's ``startTLS`` (``twisted.internet._newtls``) puts a ``BufferingTLSTransport``
+(``twisted.protocols.tls``) between the TCP connection and its protocol and marks the
+connection as TLS; it has no way back.  FTPS needs two things it does not offer:
+
+- an active-mode data connection is a TCP *client* that must be the TLS *server*:
+  ``normal`` is chosen from the connection's private ``_tlsClientDefault``;
+- CCC (RFC 4217 section 6) puts the control connection back in clear text: the layer's
+  pending writes are flushed through TLS (its private ``_aggregator``), the layer must
+  be the one running our ``SSL.Connection`` (its private ``_tlsConnection``), and what
+  ``startTLS`` set on the TCP connection (``TLS``, ``getHandle``, ``getPeerCertificate``,
+  ``ISSLTransport``) is undone by hand.
+
+Undoing ``startTLS`` wrongly could send a reply in clear that the client reads as TLS,
+or TLS it reads as clear text.  So :func:`clearable` checks every one of those internals
+before CCC is accepted (the caller refuses CCC when it gives a reason) and
+:func:`take_back` checks them again before changing anything; neither ever guesses.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from twisted.internet.interfaces import ISSLTransport
+from zope.interface import directlyProvidedBy, noLongerProvides
+
+from ftpredis._compat import CompatError
+
+TESTED_WITH = {"Twisted": ("24.7.0", "26.10.0")}
+
+PRIVATE_NAMES = (
+    # Which side of startTLS a TCP connection takes by default.
+    ("twisted.internet.tcp", "Server._tlsClientDefault"),
+    ("twisted.internet.tcp", "Client._tlsClientDefault"),
+    # What take_back() undoes (_newtls.startTLS sets it; ConnectionMixin reads it).
+    ("twisted.internet._newtls", "startTLS"),
+    ("twisted.internet._newtls", "ConnectionMixin.TLS"),
+    # What the layer's pending writes wait in (BufferingTLSTransport._aggregator).
+    ("twisted.protocols.tls", "_AggregateSmallWrites.flush"),
+)
+
+#: Instance attributes of the layer startTLS installs (checked by verify_live).
+_LAYER_ATTRIBUTES = ("_tlsConnection", "_aggregator")
+#: What startTLS sets on the TCP connection's instance dict.
+_TCP_METHODS = ("getHandle", "getPeerCertificate")
+
+
+def start_server_tls(tcp, creator, protocol) -> None:
+    """Run ``protocol`` under a server-side TLS layer on the TCP connection ``tcp``,
+    whichever side opened the TCP connection.
+
+    ``startTLS`` wraps the connection's current ``protocol`` attribute, so ``protocol``
+    is put there first; ``creator`` provides ``IOpenSSLServerConnectionCreator``.
+    Raises :class:`CompatError` when Twisted's startTLS is not the expected one; the
+    caller should then abort the connection.
+    """
+    tcp.protocol = protocol
+    try:
+        client_default = tcp._tlsClientDefault
+    except AttributeError:
+        raise CompatError("%s._tlsClientDefault is gone: Twisted's startTLS changed; "
+                          "see ftpredis/_compat" % type(tcp).__qualname__) from None
+    tcp.startTLS(creator, normal=not client_default)
+    if getattr(tcp.protocol, "wrappedProtocol", None) is not protocol:
+        raise CompatError("startTLS no longer wraps the transport's protocol: Twisted's "
+                          "startTLS changed; see ftpredis/_compat")
+
+
+def verify_live(layer) -> None:
+    """Raise :class:`CompatError` unless ``layer`` (the protocol ``startTLS`` put on a
+    TCP connection) has the instance attributes :func:`take_back` relies on."""
+    attributes = vars(layer) if hasattr(layer, "__dict__") else {}
+    for name in _LAYER_ATTRIBUTES:
+        if name not in attributes:
+            raise CompatError("%s.%s is gone: Twisted's TLS layer changed; see "
+                              "ftpredis/_compat" % (type(layer).__qualname__, name))
+    if not callable(getattr(attributes["_aggregator"], "flush", None)):
+        raise CompatError("%s._aggregator.flush is gone: Twisted's TLS layer changed; "
+                          "see ftpredis/_compat" % type(layer).__qualname__)
+    if not hasattr(layer, "wrappedProtocol"):
+        raise CompatError("%s.wrappedProtocol is gone" % type(layer).__qualname__)
+
+
+def clearable(tcp, conn) -> Optional[str]:
+    """None when :func:`take_back` can take TLS off ``tcp`` (whose TLS layer runs the
+    ``SSL.Connection`` ``conn``); otherwise why not."""
+    if conn is None:
+        return "no TLS connection on the control channel"
+    if getattr(tcp, "TLS", None) is not True:
+        return "the TCP connection is not marked TLS (Twisted's startTLS changed?)"
+    layer = getattr(tcp, "protocol", None)
+    try:
+        verify_live(layer)
+    except CompatError as e:
+        return str(e)
+    if layer._tlsConnection is not conn:
+        return "the TLS layer on the connection is not the one AUTH started"
+    attributes = vars(tcp) if hasattr(tcp, "__dict__") else {}
+    missing = [name for name in _TCP_METHODS if name not in attributes]
+    if missing:
+        return "startTLS did not set %s on the connection (Twisted changed?)" % (
+            ", ".join(missing))
+    if ISSLTransport not in directlyProvidedBy(tcp):
+        return "startTLS did not mark the connection ISSLTransport (Twisted changed?)"
+    return None
+
+
+def take_back(tcp, conn):
+    """Undo ``startTLS`` on ``tcp``: the TLS layer's pending writes go out under TLS,
+    then ``tcp`` is a clear-text transport again.
+
+    Returns the protocol the TLS layer wrapped; the caller must make it (or a protocol
+    of its own) ``tcp.protocol`` before returning to the reactor: until then the TLS
+    layer is still there to receive.  The TLS connection itself is left as it is (no
+    close_notify is sent here).  Raises :class:`CompatError`, having changed nothing,
+    when :func:`clearable` finds a reason.
+    """
+    why = clearable(tcp, conn)
+    if why is not None:
+        raise CompatError("cannot take TLS off the connection: %s" % why)
+    layer = tcp.protocol
+    layer._aggregator.flush()
+    tcp.TLS = False
+    for name in _TCP_METHODS:
+        vars(tcp).pop(name, None)
+    noLongerProvides(tcp, ISSLTransport)
+    return layer.wrappedProtocol

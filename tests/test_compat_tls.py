@@ -1,0 +1,226 @@
+# -*- test-case-name: tests.test_compat_tls -*-
+"""The TLS shims (ftpredis._compat.openssl, ftpredis._compat.twisted_tls) against the
+installed pyOpenSSL and Twisted: their private names resolve, their live checks pass on
+real connections, and FTPS refuses (rather than guesses) when the internals are gone."""
+
+from __future__ import annotations
+
+import ftplib
+
+from OpenSSL import SSL
+from twisted.internet import defer, protocol, reactor, ssl
+from twisted.internet.interfaces import ISSLTransport
+from twisted.trial import unittest
+
+import ftpredis._compat
+from ftpredis._compat import CompatError, openssl, twisted_tls
+from ftpredis.tls import ftps
+from ftpredis.tls.settings import read_certificates, read_private_key
+from tests.test_ftps import CCCFTP_TLS, FTPSMixin, pki
+from tests.support.ftphelpers import PASSWORD, USER
+
+
+def _server_context(max_version=None):
+    paths = pki()
+    ctx = SSL.Context(SSL.TLS_METHOD)
+    ctx.use_certificate(read_certificates(paths["rsa_cert"])[0])
+    ctx.use_privatekey(read_private_key(paths["rsa_key"]))
+    ctx.set_session_id(b"test_compat_tls")
+    if max_version is not None:
+        ctx.set_max_proto_version(max_version)
+    return ctx
+
+
+def _handshake(server_ctx, client_ctx, session=None):
+    """A server and a client ``SSL.Connection`` shaken hands through memory BIOs."""
+    server = SSL.Connection(server_ctx, None)
+    server.set_accept_state()
+    client = SSL.Connection(client_ctx, None)
+    client.set_connect_state()
+    if session is not None:
+        client.set_session(session)
+    done = set()
+    for _ in range(20):
+        for side in (client, server):
+            try:
+                side.do_handshake()
+                done.add(side)
+            except SSL.WantReadError:
+                pass
+        for src, dst in ((client, server), (server, client)):
+            try:
+                dst.bio_write(src.bio_read(65536))
+            except SSL.WantReadError:
+                pass
+        if len(done) == 2:
+            return server, client
+    raise AssertionError("in-memory handshake did not finish")
+
+
+class VerifyTests(unittest.TestCase):
+
+    def test_private_names_resolve(self):
+        checked = ftpredis._compat.verify()
+        for shim in (openssl, twisted_tls):
+            for module, dotted in shim.PRIVATE_NAMES:
+                self.assertIn("%s.%s" % (module, dotted), checked)
+            self.assertTrue(shim.TESTED_WITH)
+
+    def test_missing_name_fails_loudly(self):
+        with self.assertRaises(CompatError):
+            ftpredis._compat.resolve("twisted.protocols.tls", "_AggregateSmallWrites.gone")
+
+
+class OpenSSLTests(unittest.TestCase):
+
+    def test_session_reused(self):
+        """SSL_session_reused() through the shim on real connections: a first handshake
+        is new, a second one offering its session resumes it."""
+        server_ctx = _server_context(SSL.TLS1_2_VERSION)
+        client_ctx = SSL.Context(SSL.TLS_METHOD)
+        server, client = _handshake(server_ctx, client_ctx)
+        openssl.verify_live(server)
+        self.assertFalse(openssl.session_reused(server))
+        server, client = _handshake(server_ctx, client_ctx, client.get_session())
+        self.assertTrue(openssl.session_reused(server))
+        self.assertTrue(openssl.session_reused(client))
+
+    def test_verify_live_refuses_other_objects(self):
+        with self.assertRaises(CompatError):
+            openssl.verify_live(object())
+
+        class Fake:
+            _ssl = b"not an SSL *"
+        with self.assertRaises(CompatError):
+            openssl.verify_live(Fake())
+        with self.assertRaises(CompatError):
+            openssl.session_reused(Fake())
+
+
+class _Plain(protocol.Protocol):
+    def __init__(self):
+        self.lost = defer.Deferred()
+
+    def connectionLost(self, reason):
+        self.lost.callback(None)
+
+
+class TwistedTLSTests(unittest.TestCase):
+    """A real loopback TCP connection whose connecting side is the TLS server (as on an
+    active-mode data connection), started by ftps.start_tls through the shim."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.listening_side = _Plain()
+        connected = defer.Deferred()
+
+        class Factory(protocol.Factory):
+            def buildProtocol(factory, addr):
+                reactor.callLater(0, connected.callback, None)
+                return self.listening_side
+        port = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.connecting_side = _Plain()
+        yield protocol.ClientCreator(reactor, lambda: self.connecting_side).connectTCP(
+            "127.0.0.1", port.getHost().port)
+        yield connected
+        self.tcp = self.connecting_side.transport
+        shaken = defer.Deferred()
+        # The accepting side is the TLS client here.
+        self.listening_side.transport.startTLS(ssl.CertificateOptions(), normal=False)
+        ftps.start_tls(self.tcp, _server_context(), 10, reactor, shaken.callback,
+                       lambda why: shaken.errback(AssertionError(why)))
+        self.conn = yield shaken
+        self.addCleanup(self._close)
+
+    def _close(self):
+        self.tcp.abortConnection()
+        self.listening_side.transport.abortConnection()
+        return defer.DeferredList([self.connecting_side.lost, self.listening_side.lost])
+
+    def test_server_side_on_tcp_client(self):
+        self.assertFalse(self.conn.get_shutdown())
+        self.assertIs(self.tcp.getHandle(), self.conn)
+        self.assertTrue(ISSLTransport.providedBy(self.tcp))
+
+    def test_verify_live_on_real_layer(self):
+        twisted_tls.verify_live(self.tcp.protocol)
+        self.assertIsNone(twisted_tls.clearable(self.tcp, self.conn))
+
+    def test_verify_live_refuses_other_objects(self):
+        with self.assertRaises(CompatError):
+            twisted_tls.verify_live(object())
+        with self.assertRaises(CompatError):
+            twisted_tls.verify_live(_Plain())
+
+    def test_start_needs_tls_client_default(self):
+        class NoDefault:
+            protocol = None
+
+            def startTLS(self, *args, **kw):
+                raise AssertionError("must not be reached")
+        with self.assertRaises(CompatError):
+            twisted_tls.start_server_tls(NoDefault(), None, _Plain())
+
+    def test_clearable_names_the_obstacle(self):
+        other = SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+        self.assertIn("not the one AUTH started", twisted_tls.clearable(self.tcp, other))
+        self.assertIn("no TLS connection", twisted_tls.clearable(self.tcp, None))
+        client_side = self.listening_side.transport        # TLS, but not this conn
+        self.assertIsNotNone(twisted_tls.clearable(client_side, self.conn))
+
+    def test_take_back(self):
+        layer = self.tcp.protocol
+        inner = twisted_tls.take_back(self.tcp, self.conn)
+        self.assertIs(inner, layer.wrappedProtocol)
+        self.tcp.protocol = inner.inner
+        self.assertFalse(self.tcp.TLS)
+        self.assertFalse(ISSLTransport.providedBy(self.tcp))
+        self.assertNotIn("getHandle", vars(self.tcp))
+        self.assertIsNotNone(twisted_tls.clearable(self.tcp, self.conn))
+        with self.assertRaises(CompatError):
+            twisted_tls.take_back(self.tcp, self.conn)
+
+
+def _gone(*args):
+    raise CompatError("simulated: the private name is gone")
+
+
+class FailClosedTests(FTPSMixin, unittest.TestCase):
+    """When a shim's live check fails, FTPS refuses instead of guessing."""
+
+    def _session(self, steps):
+        def run():
+            f = CCCFTP_TLS(context=self.context(), encoding="utf-8")
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.login(USER, PASSWORD)
+            f.prot_p()
+            out = []
+            for step in steps:
+                try:
+                    out.append(step(f))
+                except ftplib.Error as e:
+                    out.append(str(e))
+            out.append(f.sock.version() is not None)
+            f.quit()
+            return out
+        return self.inThread(run)
+
+    @defer.inlineCallbacks
+    def test_ccc_refused_when_tls_layer_unknown(self):
+        self.patch(twisted_tls, "verify_live", _gone)
+        self.write("a.txt", b"hello\n")
+        out = yield self._session([lambda f: f.ccc(), lambda f: f.voidcmd("NOOP"),
+                                   lambda f: f.nlst()])
+        self.assertEqual(out, ["534 Unwilling to accept security parameters",
+                               "200 NOOP command successful", ["a.txt"],
+                               True])         # the control connection still under TLS
+        self.assertEqual(self.last("CCC").response_code, 534)
+
+    @defer.inlineCallbacks
+    def test_data_refused_when_reuse_unknown(self):
+        self.patch(openssl, "verify_live", _gone)
+        self.write("a.txt", b"hello\n")
+        out = yield self._session([lambda f: f.nlst()])
+        self.assertEqual(out, ["425 Unable to build data connection: Operation not "
+                               "permitted", True])
