@@ -12,7 +12,6 @@ from twisted.internet import defer
 from twisted.protocols import ftp
 from twisted.python import failure
 
-from ftpredis.ban import bans as _ban
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import path_tail
@@ -225,7 +224,9 @@ class DispatchMixin:
                 # Only real commands: a client's made-up verbs must not grow the table.
                 self._handlers[key] = fn
         handler = None if fn is None else fn.__get__(self)
-        _ban.hook(self, "on_command", verb, handler is not None)
+        policy = self.factory.policy
+        if policy is not None:
+            policy.on_command(self, verb, handler is not None)
         _tls.precheck(self, base)       # TLSRequired
         if handler is None:
             if base in UNIMPLEMENTED:

@@ -28,6 +28,7 @@ class LoggingMixin:
     config_path: Optional[str] = None
     end_reason: Optional[str] = None
     _exit_logged = False
+    _exit_reply: Optional[str] = None     # a policy's 530 text (refuse_exit)
     protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls.ftps)
 
     def _emit(self, event: Event) -> None:
@@ -124,10 +125,17 @@ class LoggingMixin:
         fields = self._base(DISCONNECT, now, now)
         fields.update(verb="EXIT", command="EXIT",
                       session_end_reason=self.end_reason or "Read EOF from client")
+        if self._exit_reply is not None:
+            fields.update(response_code=530, response_msg=self._exit_reply)
         self._emit(Event.adopt(fields))
         waiters, self._end_waiters = self._end_waiters, None
         for d in waiters or ():
             d.callback(None)
+
+    def refuse_exit(self, reply: Optional[str]) -> None:
+        """The session is being ended with ``530 <reply>`` (a ban): its DISCONNECT record
+        carries that response; None records none (a silent close)."""
+        self._exit_reply = reply
 
     _end_waiters = None
 
