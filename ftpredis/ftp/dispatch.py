@@ -118,7 +118,6 @@ class DispatchMixin:
         self._queue.append(line)
         self._next()
 
-    _aborting = False
     _TRANSFER_VERBS = frozenset({"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"})
 
     def _abortable(self) -> bool:
@@ -128,7 +127,7 @@ class DispatchMixin:
     def _abortTransfer(self, line: bytes) -> None:
         """ABOR read while a transfer runs: cut the data connection now (its command
         answers 426) and run ABOR next (226), ahead of anything pipelined."""
-        self._aborting = True
+        self.client_state.aborting = True
         self._queue.appendleft(line)
         xfer = self._transfer_conn
         if xfer is not None and xfer.transport is not None and not xfer.lost:
@@ -236,15 +235,13 @@ class DispatchMixin:
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
             raise R("please_login")
-        if self.avatar is not None and self._limited:
+        if self.avatar is not None and self.client_state.limited:
             self._checkLimit(cmd, base)
-        if self._rnfr is not None and base not in ("RNTO", "RNFR"):
+        if self.client_state.rnfr is not None and base not in ("RNTO", "RNFR"):
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
-            cmd.fields.setdefault("transfer_path", self._rnfr[0])
+            cmd.fields.setdefault("transfer_path", self.client_state.rnfr[0])
             cmd.fields.setdefault("bytes_sent", 0)
         return handler(cmd)
-
-    _limited = False        # set at login when the server has <Limit>s or is anonymous
 
     def _limitTarget(self, cmd: _Command, base: str):
         """``(limit verb, client path for the message, real path)`` of a command."""
@@ -287,7 +284,7 @@ class DispatchMixin:
         if base in LIMIT_PATH_COMMANDS or verb == "SITE_CHMOD":
             real = self.fs.chroot_join(self.fs.virtual(path))
         a = self.avatar
-        anon = self._anon_config
+        anon = self.client_state.anon_config
         groups = (a.group,) if a.group else ()
         ok = limits.decision(self.server, anon, verb, real, a.name, groups)
         if ok is None and a.anonymous and limits.is_write(verb):

@@ -127,7 +127,7 @@ class LoginMixin:
         policy = self.factory.policy
         if policy is not None:
             policy.check_user(self, name)
-        self._user = name
+        self.client_state.user = name
         self.original_user = name
         if self._is_anonymous_name(name):
             return R("anon_user_ok")
@@ -137,9 +137,9 @@ class LoginMixin:
     def cmd_PASS(self, cmd):
         if self.avatar is not None:
             raise R("already_logged_in")
-        if self._user is None:
+        if self.client_state.user is None:
             raise R("pass_first_user")
-        user, self._user = self._user, None
+        user, self.client_state.user = self.client_state.user, None
         anon_found = anonymous_section(self.server, user)
         if anon_found is None and self._is_root_name(user):
             # ProFTPD's mod_auth signals a uid 0 login before any password check, even
@@ -180,8 +180,8 @@ class LoginMixin:
                 raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
             self.avatar = avatar
             self._logout = logout
-            self._anon_config = anon_cfg
-            self._limited = avatar.anonymous or limits.has_limits(self.server)
+            self.client_state.anon_config = anon_cfg
+            self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
             self._cancelTimer("_login_timer")
             self._startNoTransferTimer()
             names, groups, system = self._owner_names()
@@ -214,8 +214,8 @@ class LoginMixin:
                 return _unsent(R("login_incorrect"))
             if not f.check(UnauthorizedLogin, UnhandledCredentials):
                 log.failure("login of {user!r} failed", f, user=user)
-            self._login_failures += 1
-            limit = self._login_failures >= self.server.max_login_attempts
+            self.client_state.login_failures += 1
+            limit = self.client_state.login_failures >= self.server.max_login_attempts
 
             def after():
                 # ProFTPD forgets the USER name after a failed PASS (not on its record).

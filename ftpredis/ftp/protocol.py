@@ -46,6 +46,7 @@ from ftpredis.ftp.interfaces import IPolicySession
 from ftpredis.ftp.info import InfoMixin
 from ftpredis.ftp.listings import ListingsMixin
 from ftpredis.ftp.login import LoginMixin
+from ftpredis.ftp.session import SessionState
 from ftpredis.ftp.recording import LoggingMixin
 from ftpredis.ftp.transfers import TransfersMixin, _RangeReader, _Receiver, _Sender
 
@@ -81,13 +82,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     _busy = False
     _looping = False
     _paused = False
-    _user: Optional[str] = None
-    _login_failures = 0
     _logout = None
-    binary = False          # ProFTPD starts in ASCII (RFC 959 default)
-    _rest = 0
-    _rnfr = None            # (virtual, real) after a successful RNFR
-    _epsv_all = False
     _data_kind = None       # "pasv" or "port"
     _data_port = None       # IListeningPort or IConnector
     _data_factory = None
@@ -99,6 +94,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
 
     # -- connection ---------------------------------------------------------------------
     def connectionMade(self):
+        self.client_state = SessionState()
         s = self.server = self.factory.server
         self.MAX_LINE = getattr(s, "command_buffer_size", self.MAX_LINE)
         transport = self.transport
@@ -182,7 +178,6 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
                 log.failure("realm logout failed")
 
     _login_timer = _notransfer_timer = _stall_timer = None
-    _anon_config = None
 
     def _cancelTimer(self, name: str) -> None:
         t = getattr(self, name, None)
@@ -257,7 +252,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     @property
     def user(self) -> Optional[str]:
         """The name logged in as, or the USER name awaiting its PASS."""
-        return self.avatar.name if self.avatar is not None else self._user
+        return self.avatar.name if self.avatar is not None else self.client_state.user
 
     def end_session(self, reason: str, reply: Optional[str] = None) -> None:
         """End the session for a policy: ``530 <reply>`` first when there is a reply text,

@@ -74,7 +74,7 @@ class LoggingMixin:
 
     def _sessionNotes(self) -> dict:
         """ProFTPD's session notes that %{note:NAME} can read (spec 3.3)."""
-        key = (self.original_user, self.avatar, getattr(self, "_rnfr", None))
+        key = (self.original_user, self.avatar, self.client_state.rnfr)
         cached = self._notes_cache
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -89,7 +89,7 @@ class LoggingMixin:
         a = self.avatar
         if a is not None and a.anonymous and getattr(a, "anon_password", None) is not None:
             notes["mod_auth.anon-passwd"] = a.anon_password
-        rnfr = getattr(self, "_rnfr", None)
+        rnfr = self.client_state.rnfr
         if rnfr is not None:
             notes["mod_core.rnfr-path"] = rnfr[0]
         return notes
