@@ -18,9 +18,11 @@ import time
 
 from twisted.internet import task
 from twisted.trial import unittest
+from zope.interface import implementer
 
 from ftpredis.ban import bans as ban
 from ftpredis.config import ConfigErrors, load_config
+from ftpredis.ftp.interfaces import IPolicySession
 from tests.support import e2e
 from tests.support.redisserver import RedisServer
 
@@ -401,35 +403,27 @@ class ConfigTests(unittest.TestCase):
         self.assertIn("BanCache: redis needs RedisServer", str(e.exception))
 
 
-class _Transport:
-    def __init__(self):
-        self.lost = False
-
-    def loseConnection(self):
-        self.lost = True
-
-
+@implementer(IPolicySession)
 class _Proto:
-    """What the hooks use of a session."""
+    """A session as the policy sees it; records how it was ended."""
 
     def __init__(self, host, sid=1):
         self.peer_host = host
         self.local_host = "127.0.0.1"
         self.original_user = None
+        self.user = None
+        self.connection_class = None
         self.disconnected = False
         self.end_reason = None
-        self.sent = []
-        self.transport = _Transport()
+        self.ended = []
         self.session = type("S", (), {"session_id": sid})()
 
-    def sendLine(self, line):
-        self.sent.append(line)
+    def end_session(self, reason, reply=None):
+        self.end_reason = reason
+        self.ended.append((reason, reply))
 
-
-class _Factory:
-    def __init__(self):
-        self.instances = []
-        self.emit = lambda event: None
+    def policy_event(self, event, user=None):
+        return False
 
 
 class TableTests(unittest.TestCase):
@@ -449,15 +443,14 @@ class TableTests(unittest.TestCase):
         self.clock = task.Clock()
         self.registry = ban.BanRegistry(reactor=self.clock, clock=lambda: self.now)
         self.registry.configure(config)
-        self.factory = _Factory()
-        self.manager = self.registry.attach(self.factory, config.servers[0])
+        self.manager = self.registry.policy_for(config.servers[0])
 
     def test_expiry_is_exact_and_redis_down_does_not_matter(self):
         self.assertIsNotNone(self.manager.cache)       # configured, never connected
         p = _Proto("10.1.1.1")
         self.assertFalse(self.manager.on_event(p, "MaxLoginAttempts"))
         self.assertTrue(self.manager.on_event(p, "MaxLoginAttempts"))
-        self.assertEqual((p.end_reason, p.transport.lost), ("Banned", True))
+        self.assertEqual(p.ended, [("Banned", None)])
         entry = self.registry.table[(ban.BAN_TYPE_HOST, "10.1.1.1", 1)]
         self.assertEqual(entry.expires, 1010)          # int(now) + 10, as in the cache
         for now, refused in ((1000.3, True), (1009.999, True), (1010.0, False)):
@@ -473,17 +466,29 @@ class TableTests(unittest.TestCase):
         self.assertFalse(self.manager.on_event(p, "MaxLoginAttempts"))
         self.assertTrue(self.manager.on_event(p, "MaxLoginAttempts"))
 
-    def test_disconnect_event_carries_the_refusal(self):
+    def test_refusal_without_message_is_silent(self):
         self.manager.add_ban(ban.BAN_TYPE_HOST, "10.1.1.3", 0, "test")
-        got = []
-        emit = self.manager.wrap_emit(got.append)
         p = _Proto("10.1.1.3", sid=77)
         self.assertTrue(self.manager.on_connect(p))
-        self.assertEqual(p.sent, [])                   # no BanMessage: silent, as ProFTPD
-        from ftpredis.records.events import DISCONNECT, Event, Session
-        session = Session("10.1.1.3", 1, "10.1.1.3", "127.0.0.1", "x", "x", 21, "x", "x", 1, 77)
-        emit(Event(kind=DISCONNECT, session=session, time=0.0, session_end_reason="Banned"))
-        self.assertEqual((got[0].response_code, got[0].session_end_reason), (None, "Banned"))
+        # No BanMessage: a silent close (no 530, none on the DISCONNECT record), as ProFTPD
+        self.assertEqual(p.ended, [("Banned", None)])
+
+    def test_new_ban_ends_the_clients_other_sessions(self):
+        first, other, current = _Proto("10.1.1.4"), _Proto("10.1.1.5"), _Proto("10.1.1.4")
+        for p in (first, other, current):
+            self.assertFalse(self.manager.on_connect(p))
+        self.assertFalse(self.manager.on_event(current, "MaxLoginAttempts"))
+        self.assertTrue(self.manager.on_event(current, "MaxLoginAttempts"))
+        self.assertEqual((first.ended, other.ended, current.ended),
+                         ([("Banned", None)], [], [("Banned", None)]))
+
+    def test_manager_provides_the_policy_interface(self):
+        from zope.interface.verify import verifyObject
+        from ftpredis.ftp.interfaces import ISessionPolicy
+        self.assertTrue(verifyObject(ISessionPolicy, self.manager))
+        from zope.interface.verify import verifyClass
+        from ftpredis.ftp.protocol import FTPRedisProtocol
+        self.assertTrue(verifyClass(IPolicySession, FTPRedisProtocol))
 
     def test_mirror_survives_an_outage(self):
         cache = self.manager.cache

@@ -109,14 +109,16 @@ class _Base(unittest.TestCase):
         config = load_config(path)
         server = config.servers[0]
         self.events = []
-        self.factory = FTPRedisFactory(server, make_portal(server), self.events.append)
-        self.factory.loginFailureDelay = 0
+        policy = None
         if bans:
             self.registry = ban.BanRegistry()
             self.registry.configure(config)
-            self.registry.attach(self.factory, server)
+            policy = self.registry.policy_for(server)
             self.registry.startService()
             self.addCleanup(self.registry.stopService)
+        self.factory = FTPRedisFactory(server, make_portal(server), self.events.append,
+                                       policy=policy)
+        self.factory.loginFailureDelay = 0
         listener = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
         self.addCleanup(listener.stopListening)
         self.port = listener.getHost().port

@@ -225,10 +225,9 @@ class ServerService(service.Service):
                 self.router = Router(server)
                 self.sink = sinks.get(server.redis, self.logs)
                 self.events.subscribe(make_emitter(self.router, self.sink))
+        policy = bans.policy_for(server) if bans is not None else None   # BanEngine
         self.factory = FTPRedisFactory(server, make_portal(server), self.events,
-                                       reactor=reactor)
-        if bans is not None:
-            bans.attach(self.factory, server)      # BanEngine: factory.bans, emit wrapped
+                                       reactor=reactor, policy=policy)
         self._reactor = reactor
 
     def startService(self):

@@ -15,8 +15,10 @@ This module owns what happens once ``BanEngine on`` is configured:
   last mirror too (until the entries expire), and the mirror is refreshed when Redis is
   back.  A cached entry this node added and that disappeared from Redis (``ftpredis-ban
   permit``) is lifted from the local table too;
-* **enforcement** (:class:`BanManager`, one per server, reached by the protocol's hooks
-  through ``factory.bans``): host and class bans refuse a connection before the banner
+* **enforcement** (:class:`BanManager`, one per server: the
+  :class:`~ftpredis.ftp.interfaces.ISessionPolicy` its FTP factory is built with, seeing
+  sessions only as :class:`~ftpredis.ftp.interfaces.IPolicySession`): host and class bans
+  refuse a connection before the banner
   (``530 <BanMessage>``, or a silent close when no message is configured, as ProFTPD),
   user and user@host bans refuse ``USER`` with 530; the refused session's DISCONNECT
   event carries ``%E`` = ``Banned`` and the 530 reply, so ``RedisLogOn*`` can log it.
@@ -46,8 +48,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 from twisted.application import service
 from twisted.internet import defer, task
 from twisted.logger import Logger
+from zope.interface import implementer
 
-from ftpredis.records.events import DISCONNECT
+from ftpredis.ftp.interfaces import ISessionPolicy
+from ftpredis.ftp.replies import Reply
 from ftpredis.redis.sink import RedisSink
 
 _log = Logger(namespace="ftpredis.ban.bans")
@@ -325,7 +329,7 @@ class BanRegistry(service.MultiService):
     """The local ban table and event counters of this process, and the ban caches.
 
     Survives reloads: :meth:`configure` is called with each new configuration and
-    :meth:`attach` hands each server's factory its :class:`BanManager`.
+    :meth:`policy_for` gives each server's factory its :class:`BanManager`.
     """
 
     def __init__(self, reactor=None, clock: Callable[[], float] = time.time):
@@ -369,15 +373,13 @@ class BanRegistry(service.MultiService):
             cache.setServiceParent(self)
         return cache
 
-    def attach(self, factory, server) -> Optional["BanManager"]:
-        """Give ``factory`` (an FTPRedisFactory) the ban hooks of ``server``, if BanEngine on."""
+    def policy_for(self, server) -> Optional["BanManager"]:
+        """The session policy (``FTPRedisFactory(..., policy=)``) of ``server``: its
+        :class:`BanManager` when BanEngine is on, else None."""
         if not server.ban.engine:
             return None
         sid = self._sids.get(id(server), 1)
-        manager = BanManager(self, server, sid, factory, self.cache_for(server),
-                             self._ban_log(server))
-        factory.bans = manager
-        factory.emit = manager.wrap_emit(factory.emit)
+        manager = BanManager(self, server, sid, self.cache_for(server), self._ban_log(server))
         self.managers.add(manager)
         return manager
 
@@ -404,23 +406,25 @@ class BanRegistry(service.MultiService):
 # ---------------------------------------------------------------------------------------
 # One server's enforcement
 
+@implementer(ISessionPolicy)
 class BanManager:
-    """The ban hooks of one server (``factory.bans``), called by the protocol."""
+    """The bans of one server: the session policy its factory calls."""
 
-    def __init__(self, registry: BanRegistry, server, sid: int, factory,
+    def __init__(self, registry: BanRegistry, server, sid: int,
                  cache: Optional[BanCache], log):
         self.registry = registry
         self.server = server
         self.config = server.ban
         self.sid = sid
-        self.factory = factory
         self.cache = cache
         self.log = log
         self.rules = {}
         for rule in self.config.rules:
             self.rules.setdefault(rule.event, rule)     # the first rule for an event wins
-        self._exit_replies: Dict[int, Optional[str]] = {}
         self._command_times: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        # This server's sessions (seen at on_connect): a new ban ends the banned
+        # client's other sessions too.
+        self._sessions: "weakref.WeakSet" = weakref.WeakSet()
 
     def write_log(self, message: str) -> None:
         _log.info("{message}", message=message)
@@ -464,7 +468,7 @@ class BanManager:
 
     @staticmethod
     def _class_of(proto) -> Optional[str]:
-        return getattr(proto, "connection_class", None)
+        return proto.connection_class
 
     def message_for(self, proto, user: Optional[str], entry=None, rule=None) -> Optional[str]:
         text = None
@@ -483,6 +487,7 @@ class BanManager:
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, proto) -> bool:
         """Before the banner: refuse a banned host or class (True = refused, closing)."""
+        self._sessions.add(proto)
         host = proto.peer_host
         entry = self.find(BAN_TYPE_HOST, host, proto)
         if entry is not None:
@@ -503,7 +508,6 @@ class BanManager:
                                  (BAN_TYPE_USER_HOST, "%s@%s" % (name, proto.peer_host))):
             entry = self.find(ban_type, banned, proto)
             if entry is not None:
-                from ftpredis.ftp.replies import Reply
                 self.write_log("login from %s '%s' denied due to %s"
                                % (TYPE_WORD[ban_type], banned, TYPE_TEXT[ban_type]))
                 raise Reply(530, self.message_for(proto, name, entry) or DEFAULT_REPLY)
@@ -533,10 +537,10 @@ class BanManager:
         """Count ``event`` for this client; at the rule's threshold ban it and end the
         session.  True when the session is being ended."""
         rule = self.rules.get(event)
-        if rule is None or getattr(proto, "disconnected", False):
+        if rule is None or proto.disconnected:
             return False
         ban_type = EVENT_BAN_TYPE[event]
-        user = user or getattr(proto, "original_user", None) or getattr(proto, "_user", None)
+        user = user or proto.original_user or proto.user
         host = proto.peer_host
         if ban_type == BAN_TYPE_HOST:
             name = host
@@ -590,7 +594,7 @@ class BanManager:
     def _matches(self, proto, ban_type: int, name: str) -> bool:
         if ban_type == BAN_TYPE_HOST:
             return proto.peer_host == name
-        user = getattr(proto, "original_user", None)
+        user = proto.original_user
         if ban_type == BAN_TYPE_USER:
             return user == name
         if ban_type == BAN_TYPE_USER_HOST:
@@ -601,48 +605,28 @@ class BanManager:
         """A new ban also ends the banned client's other sessions (as mod_ban does)."""
         ended = 0
         for manager in list(self.registry.managers):
-            for proto in list(getattr(manager.factory, "instances", ())):
-                if proto is current or getattr(proto, "disconnected", False):
-                    continue
-                if getattr(proto, "end_reason", None) is not None:
-                    continue        # already closing (a policy refusal): nothing to end
-                if manager._matches(proto, ban_type, name):
-                    manager._refuse(proto, manager.message_for(
-                        proto, getattr(proto, "original_user", None)))
-                    ended += 1
+            ended += manager.end_matching(ban_type, name, current)
         if ended:
             self.write_log("disconnected %d %s from %s '%s'"
                            % (ended, "client" if ended == 1 else "clients",
                               TYPE_WORD[ban_type], name))
 
     # -- ending sessions -------------------------------------------------------------
+    def end_matching(self, ban_type: int, name: str, current=None) -> int:
+        """End this server's open sessions (other than ``current``) that the new ban of
+        ``name`` covers; returns how many were ended."""
+        ended = 0
+        for proto in list(self._sessions):
+            if proto is current or proto.disconnected:
+                continue
+            if proto.end_reason is not None:
+                continue        # already closing (a policy refusal): nothing to end
+            if self._matches(proto, ban_type, name):
+                self._refuse(proto, self.message_for(proto, proto.original_user))
+                ended += 1
+        return ended
+
     def _refuse(self, proto, message: Optional[str]) -> None:
-        proto.end_reason = END_REASON
-        session = getattr(proto, "session", None)
-        if session is not None:
-            self._exit_replies[session.session_id] = message
-        if message is not None:
-            proto.sendLine("530 %s" % (message,))
-        proto.transport.loseConnection()
-
-    def wrap_emit(self, emit):
-        """The factory's emit, with the 530 reply added to a banned session's DISCONNECT."""
-        replies = self._exit_replies
-
-        def emit_with_bans(event):
-            if event.kind == DISCONNECT and replies:
-                sid = event.session.session_id
-                if sid in replies:
-                    message = replies.pop(sid)
-                    if message is not None:
-                        event = event.replace(response_code=530, response_msg=message)
-            emit(event)
-        return emit_with_bans
-
-
-def hook(proto, name: str, *args, **kw):
-    """Call the ban hook ``name`` of the session's server, if BanEngine is on."""
-    bans = getattr(getattr(proto, "factory", None), "bans", None)
-    if bans is None:
-        return None
-    return getattr(bans, name)(proto, *args, **kw)
+        # ``530 <message>`` (none: a silent close, as ProFTPD); the DISCONNECT record
+        # carries it and %E "Banned".
+        proto.end_session(END_REASON, message)

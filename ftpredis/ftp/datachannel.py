@@ -250,7 +250,7 @@ class DataChannelMixin:
         return self._transfer_port
 
     def cmd_PASV(self, cmd):
-        if self._epsv_all:
+        if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PASV")
         port = self._listenPassive()
         cmd.fields["transfer_port"] = port
@@ -262,7 +262,7 @@ class DataChannelMixin:
     def cmd_EPSV(self, cmd):
         if cmd.arg is not None:
             if cmd.arg.upper() == "ALL":
-                self._epsv_all = True
+                self.client_state.epsv_all = True
                 return R("epsv_all")
             if cmd.arg not in ("1", "2"):
                 raise R("epsv_proto")
@@ -283,7 +283,7 @@ class DataChannelMixin:
         return R("port_ok", cmd.verb)
 
     def cmd_PORT(self, cmd):
-        if self._epsv_all:
+        if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PORT")
         try:
             nums = [int(x) for x in (cmd.arg or "").split(",")]
@@ -294,7 +294,7 @@ class DataChannelMixin:
         return self._setActive(cmd, ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5])
 
     def cmd_EPRT(self, cmd):
-        if self._epsv_all:
+        if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "EPRT")
         arg = cmd.arg or ""
         try:

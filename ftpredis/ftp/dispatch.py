@@ -12,7 +12,6 @@ from twisted.internet import defer
 from twisted.protocols import ftp
 from twisted.python import failure
 
-from ftpredis.ban import bans as _ban
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import path_tail
@@ -119,7 +118,6 @@ class DispatchMixin:
         self._queue.append(line)
         self._next()
 
-    _aborting = False
     _TRANSFER_VERBS = frozenset({"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"})
 
     def _abortable(self) -> bool:
@@ -129,7 +127,7 @@ class DispatchMixin:
     def _abortTransfer(self, line: bytes) -> None:
         """ABOR read while a transfer runs: cut the data connection now (its command
         answers 426) and run ABOR next (226), ahead of anything pipelined."""
-        self._aborting = True
+        self.client_state.aborting = True
         self._queue.appendleft(line)
         xfer = self._transfer_conn
         if xfer is not None and xfer.transport is not None and not xfer.lost:
@@ -225,7 +223,9 @@ class DispatchMixin:
                 # Only real commands: a client's made-up verbs must not grow the table.
                 self._handlers[key] = fn
         handler = None if fn is None else fn.__get__(self)
-        _ban.hook(self, "on_command", verb, handler is not None)
+        policy = self.factory.policy
+        if policy is not None:
+            policy.on_command(self, verb, handler is not None)
         _tls.precheck(self, base)       # TLSRequired
         if handler is None:
             if base in UNIMPLEMENTED:
@@ -235,15 +235,13 @@ class DispatchMixin:
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
             raise R("please_login")
-        if self.avatar is not None and self._limited:
+        if self.avatar is not None and self.client_state.limited:
             self._checkLimit(cmd, base)
-        if self._rnfr is not None and base not in ("RNTO", "RNFR"):
+        if self.client_state.rnfr is not None and base not in ("RNTO", "RNFR"):
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
-            cmd.fields.setdefault("transfer_path", self._rnfr[0])
+            cmd.fields.setdefault("transfer_path", self.client_state.rnfr[0])
             cmd.fields.setdefault("bytes_sent", 0)
         return handler(cmd)
-
-    _limited = False        # set at login when the server has <Limit>s or is anonymous
 
     def _limitTarget(self, cmd: _Command, base: str):
         """``(limit verb, client path for the message, real path)`` of a command."""
@@ -286,7 +284,7 @@ class DispatchMixin:
         if base in LIMIT_PATH_COMMANDS or verb == "SITE_CHMOD":
             real = self.fs.chroot_join(self.fs.virtual(path))
         a = self.avatar
-        anon = self._anon_config
+        anon = self.client_state.anon_config
         groups = (a.group,) if a.group else ()
         ok = limits.decision(self.server, anon, verb, real, a.name, groups)
         if ok is None and a.anonymous and limits.is_write(verb):

@@ -25,7 +25,8 @@ class FTPRedisFactory(ftp.FTPFactory):
     owner_names = None
     root_names = None
 
-    def __init__(self, server, portal, emit: Callable[[Event], None], reactor=None):
+    def __init__(self, server, portal, emit: Callable[[Event], None], reactor=None,
+                 policy=None):
         ftp.FTPFactory.__init__(self, portal)
         # The open sessions, in connection order: a dict rather than Twisted's list, so
         # that a session ending with 10,000 others open is not a list scan.
@@ -36,6 +37,8 @@ class FTPRedisFactory(ftp.FTPFactory):
         self._listen_quiet = _fastpath.listen_quiet(reactor)   # PASV ports, not logged
         self.server = server
         self.emit = emit
+        # An ISessionPolicy (mod_ban's BanManager) or None: called by the sessions.
+        self.policy = policy
         self.timeOut = server.timeout_idle or None
         if server.passive_ports:
             lo, hi = server.passive_ports

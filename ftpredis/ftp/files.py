@@ -112,19 +112,19 @@ class FilesMixin:
 
     def cmd_RNFR(self, cmd):
         arg = self._need(cmd)
-        self._rnfr = None
+        self.client_state.rnfr = None
         vpath, real = self.fs.resolve(arg)
         self._pathFields(cmd, vpath)
         self.fs._call(arg, os.lstat, real)
-        self._rnfr = (vpath, real)
+        self.client_state.rnfr = (vpath, real)
         cmd.fields.update(transfer_path=vpath, bytes_sent=0)
         return R("rnfr_ok")
 
     def cmd_RNTO(self, cmd):
         arg = self._need(cmd)
-        if self._rnfr is None:
+        if self.client_state.rnfr is None:
             raise R("bad_sequence")
-        (src_v, src_real), self._rnfr = self._rnfr, None
+        (src_v, src_real), self.client_state.rnfr = self.client_state.rnfr, None
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields.update(rename_from=src_v, bytes_sent=0,
@@ -134,7 +134,7 @@ class FilesMixin:
 
     def cmd_SIZE(self, cmd):
         arg = self._need(cmd)
-        if not self.binary:
+        if not self.client_state.binary:
             raise R("size_ascii")
         st = self.fs.stat(arg)
         if not statmod.S_ISREG(st.st_mode):

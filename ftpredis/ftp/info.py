@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import stat as statmod
-from typing import Optional
 
 from twisted.internet.threads import deferToThread
 
@@ -49,7 +48,7 @@ class InfoMixin:
         return R("allo")
 
     def cmd_ABOR(self, cmd):
-        self._aborting = False
+        self.client_state.aborting = False
         self.cleanupDTP()
         return R("abor")
 
@@ -97,7 +96,7 @@ class InfoMixin:
                 return Reply(200, "MLST OPTS")
             canon = {f.lower(): f for f in MLST_FACTS}
             asked = [canon[f.lower()] for f in words[1].split(";") if f.lower() in canon]
-            self._mlst_facts = tuple(f for f in MLST_FACTS if f in asked)
+            self.client_state.mlst_facts = tuple(f for f in MLST_FACTS if f in asked)
             # The reply echoes the request's order; listings keep ProFTPD's fact order.
             return R("mlst_opts", "".join(f + ";" for f in dict.fromkeys(asked)))
         if words and words[0].upper() == "UTF8":
@@ -112,13 +111,13 @@ class InfoMixin:
         words = cmd.arg.upper().split()
         t = words[0] if words else ""
         if t == "A" and (len(words) == 1 or words[1] == "N"):
-            self.binary = False
+            self.client_state.binary = False
             return R("type_ok", "A")
         if t == "I" and len(words) == 1:
-            self.binary = True
+            self.client_state.binary = True
             return R("type_ok", "I")
         if t == "L" and len(words) == 2 and words[1] == "8":
-            self.binary = True
+            self.client_state.binary = True
             return R("type_ok", "L")
         raise R("type_bad", cmd.arg)
 
@@ -145,14 +144,11 @@ class InfoMixin:
                 raise ValueError
         except ValueError:
             raise R("rest_bad")
-        if not self.binary and offset:
+        if not self.client_state.binary and offset:
             raise R("rest_ascii")
-        self._rest = offset
-        self._rang = None           # REST and RANG replace each other (ProFTPD)
+        self.client_state.rest = offset
+        self.client_state.rang = None           # REST and RANG replace each other (ProFTPD)
         return R("rest_ok", offset)
-
-    #: ``(start, length)`` after a RANG, until the next RETR/STOR/APPE/STOU takes it.
-    _rang: Optional[tuple] = None
 
     def cmd_RANG(self, cmd):
         """RANG (draft-bryan-ftp-range): the next transfer covers bytes start..end."""
@@ -166,15 +162,15 @@ class InfoMixin:
         except ValueError:
             raise R("rang_bad")
         if start > end:
-            self._rang = None
+            self.client_state.rang = None
             if (start, end) == (1, 0):
                 return R("rang_reset")
             raise R("rang_order")
-        if not self.binary:
+        if not self.client_state.binary:
             raise R("rang_ascii", cmd.verb)
         length = end - start + 1
-        self._rang = (start, length)
-        self._rest = 0
+        self.client_state.rang = (start, length)
+        self.client_state.rest = 0
         return R("rang_ok", length, "bytes" if length != 1 else "byte", start)
 
     def cmd_STAT(self, cmd):
@@ -184,7 +180,7 @@ class InfoMixin:
                      "Connected from %s (%s)" % (self.peer_host, self.peer_host),
                      "Logged in as %s" % self.avatar.name,
                      "TYPE: %s, STRUcture: File, Mode: Stream"
-                     % ("BINARY" if self.binary else "ASCII")]
+                     % ("BINARY" if self.client_state.binary else "ASCII")]
             if self.data_bytes:
                 lines.append("Total bytes transferred for session: %d" % self.data_bytes)
             lines.append("No data connection")

@@ -17,7 +17,6 @@ from twisted.python import failure
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
-from ftpredis.ftp.common import MLST_FACTS
 
 
 def _unix_type(mode: int) -> str:
@@ -33,13 +32,11 @@ class ListingsMixin:
     """LIST, NLST, MLSD, MLST."""
 
     # -- RFC 3659 -------------------------------------------------------------------------
-    _mlst_facts = MLST_FACTS
-
     def _facts(self, st, real: str, kind: Optional[str] = None) -> str:
         """One MLST/MLSD fact string, as ProFTPD 1.3.8 writes it."""
         is_dir = statmod.S_ISDIR(st.st_mode)
         out = []
-        for fact in self._mlst_facts:
+        for fact in self.client_state.mlst_facts:
             if fact == "modify":
                 v = time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
             elif fact == "perm":

@@ -13,7 +13,6 @@ from twisted.internet import defer, task
 from twisted.internet.threads import deferToThread
 from twisted.python import failure
 
-from ftpredis.ban import bans as _ban
 from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_section
 from ftpredis.ftp.filesystem import JailedFS
 from ftpredis.ftp.replies import R, Reply
@@ -96,7 +95,7 @@ class LoginMixin:
         ProFTPD signals ``event`` (mod_ban's BanOnEvent) before its reply; when that ban
         ends the session the reply is never sent.
         """
-        if _ban.hook(self, "on_event", event, user=user):
+        if self.policy_event(event, user=user):
             raise _PolicyRefusal(_unsent(reply))
 
         def close():
@@ -111,7 +110,7 @@ class LoginMixin:
         n = sum(1 for p in self.factory.instances if p.peer_host == self.peer_host)
         if n <= limit[0]:
             return False
-        if _ban.hook(self, "on_event", "MaxConnectionsPerHost"):
+        if self.policy_event("MaxConnectionsPerHost"):
             return True
         self.end_reason = "Configured policy"
         self.sendLine("530 " + _max_text(limit, "Sorry, the maximum number of connections "
@@ -125,8 +124,10 @@ class LoginMixin:
             if name == self.original_user:
                 return R("logged_in", name)
             raise R("reauth")
-        _ban.hook(self, "check_user", name)
-        self._user = name
+        policy = self.factory.policy
+        if policy is not None:
+            policy.check_user(self, name)
+        self.client_state.user = name
         self.original_user = name
         if self._is_anonymous_name(name):
             return R("anon_user_ok")
@@ -136,14 +137,14 @@ class LoginMixin:
     def cmd_PASS(self, cmd):
         if self.avatar is not None:
             raise R("already_logged_in")
-        if self._user is None:
+        if self.client_state.user is None:
             raise R("pass_first_user")
-        user, self._user = self._user, None
+        user, self.client_state.user = self.client_state.user, None
         anon_found = anonymous_section(self.server, user)
         if anon_found is None and self._is_root_name(user):
             # ProFTPD's mod_auth signals a uid 0 login before any password check, even
             # with RootLogin on; a ban it triggers ends the session unanswered.
-            if _ban.hook(self, "on_event", "RootLogin", user=user):
+            if self.policy_event("RootLogin", user=user):
                 return _unsent(R("login_incorrect"))
         if anon_found is not None:
             creds = AnonymousLogin(user, cmd.arg or "")
@@ -179,8 +180,8 @@ class LoginMixin:
                 raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
             self.avatar = avatar
             self._logout = logout
-            self._anon_config = anon_cfg
-            self._limited = avatar.anonymous or limits.has_limits(self.server)
+            self.client_state.anon_config = anon_cfg
+            self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
             self._cancelTimer("_login_timer")
             self._startNoTransferTimer()
             names, groups, system = self._owner_names()
@@ -209,22 +210,22 @@ class LoginMixin:
             if f.check(Reply):
                 return f
             if (getattr(f.value, "reason", None) == "anon-reject-passwords" and
-                    _ban.hook(self, "on_event", "AnonRejectPasswords", user=user)):
+                    self.policy_event("AnonRejectPasswords", user=user)):
                 return _unsent(R("login_incorrect"))
             if not f.check(UnauthorizedLogin, UnhandledCredentials):
                 log.failure("login of {user!r} failed", f, user=user)
-            self._login_failures += 1
-            limit = self._login_failures >= self.server.max_login_attempts
+            self.client_state.login_failures += 1
+            limit = self.client_state.login_failures >= self.server.max_login_attempts
 
             def after():
                 # ProFTPD forgets the USER name after a failed PASS (not on its record).
                 self.original_user = None
                 if not cmd.arg:
-                    _ban.hook(self, "on_event", "EmptyPassword", user=user)
+                    self.policy_event("EmptyPassword", user=user)
                 if limit:
                     self.end_reason = "Configured policy"
-                    _ban.hook(self, "on_event", "MaxLoginAttempts", user=user)
-                    _ban.hook(self, "on_event", "MaxLoginAttemptsFromUser", user=user)
+                    self.policy_event("MaxLoginAttempts", user=user)
+                    self.policy_event("MaxLoginAttemptsFromUser", user=user)
                     self.transport.loseConnection()
             cmd.after = after
             # A delay before every refusal makes password guessing slow (mod_delay).

@@ -31,9 +31,9 @@ from typing import Optional
 
 from twisted.internet import defer
 from twisted.protocols import ftp
+from zope.interface import implementer
 
 from ftpredis import __version__
-from ftpredis.ban import bans as _ban
 from ftpredis.records.events import Session
 from ftpredis.ftp.filesystem import JailedFS
 from ftpredis.ftp.replies import REPLIES, R, Reply
@@ -42,9 +42,11 @@ from ftpredis.ftp.datachannel import (DataChannelMixin, _ActiveFactory, _DataCon
                                       _PassiveFactory)
 from ftpredis.ftp.dispatch import DispatchMixin
 from ftpredis.ftp.files import FilesMixin
+from ftpredis.ftp.interfaces import IPolicySession
 from ftpredis.ftp.info import InfoMixin
 from ftpredis.ftp.listings import ListingsMixin
 from ftpredis.ftp.login import LoginMixin
+from ftpredis.ftp.session import SessionState
 from ftpredis.ftp.recording import LoggingMixin
 from ftpredis.ftp.transfers import TransfersMixin, _RangeReader, _Receiver, _Sender
 
@@ -60,9 +62,11 @@ class _PID:
 os.register_at_fork(after_in_child=lambda: setattr(_PID, "pid", os.getpid()))
 
 
+@implementer(IPolicySession)
 class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, ListingsMixin,
                       TransfersMixin, DataChannelMixin, LoggingMixin, ftp.FTP):
-    """One control connection."""
+    """One control connection; to the factory's policy (mod_ban) an
+    :class:`~ftpredis.ftp.interfaces.IPolicySession`."""
 
     MAX_LINE = 4096             # ProFTPD accepts 4090-byte lines and chokes beyond 4096
     MAX_QUEUED = 64             # pipelined commands held before we stop reading
@@ -78,13 +82,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     _busy = False
     _looping = False
     _paused = False
-    _user: Optional[str] = None
-    _login_failures = 0
     _logout = None
-    binary = False          # ProFTPD starts in ASCII (RFC 959 default)
-    _rest = 0
-    _rnfr = None            # (virtual, real) after a successful RNFR
-    _epsv_all = False
     _data_kind = None       # "pasv" or "port"
     _data_port = None       # IListeningPort or IConnector
     _data_factory = None
@@ -92,9 +90,11 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     _current: Optional[_Command] = None
     _transfer_conn: Optional[_DataConnection] = None
     ftps = None             # the session's FTPS state (ftpredis.tls.ftps.SessionTLS)
+    connection_class = None     # ProFTPD's <Class> of the client: none configurable yet
 
     # -- connection ---------------------------------------------------------------------
     def connectionMade(self):
+        self.client_state = SessionState()
         s = self.server = self.factory.server
         self.MAX_LINE = getattr(s, "command_buffer_size", self.MAX_LINE)
         transport = self.transport
@@ -133,7 +133,8 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
                 s.timeout_login, self._policyTimeout, "login_timeout", "TimeoutLogin",
                 s.timeout_login)
         self.logConnect()
-        if _ban.hook(self, "on_connect"):
+        policy = self.factory.policy
+        if policy is not None and policy.on_connect(self):
             return                      # banned host/class: refused before the banner
         if getattr(s, "max_connections_per_host", None) and self._overConnectionsPerHost():
             return
@@ -177,7 +178,6 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
                 log.failure("realm logout failed")
 
     _login_timer = _notransfer_timer = _stall_timer = None
-    _anon_config = None
 
     def _cancelTimer(self, name: str) -> None:
         t = getattr(self, name, None)
@@ -202,7 +202,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             return
         self.end_reason = "Timeout exceeded: " + event
         self.sendReply(R(reply, seconds))
-        _ban.hook(self, "on_event", event)
+        self.policy_event(event)
         self.transport.loseConnection()
 
     def touch_stall(self) -> None:
@@ -222,7 +222,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     def timeoutConnection(self):
         self.end_reason = "Timeout exceeded: TimeoutIdle"
         self.sendReply(R("idle_timeout", self.timeOut))
-        _ban.hook(self, "on_event", "TimeoutIdle")
+        self.policy_event("TimeoutIdle")
         self.transport.loseConnection()
 
     _draining = False
@@ -247,6 +247,29 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         self.end_reason = "Server shutting down"
         self.logExit()
         self.transport.loseConnection()
+
+    # -- as the policy (mod_ban) sees the session: IPolicySession ---------------------
+    @property
+    def user(self) -> Optional[str]:
+        """The name logged in as, or the USER name awaiting its PASS."""
+        return self.avatar.name if self.avatar is not None else self.client_state.user
+
+    def end_session(self, reason: str, reply: Optional[str] = None) -> None:
+        """End the session for a policy: ``530 <reply>`` first when there is a reply text,
+        which the DISCONNECT record then carries too (ftpredis.ftp.recording)."""
+        self.end_reason = reason
+        self.refuse_exit(reply)
+        if reply is not None:
+            self.sendLine("530 %s" % (reply,))
+        self.transport.loseConnection()
+
+    def policy_event(self, event: str, user: Optional[str] = None) -> bool:
+        """Report ``event`` (a BanOnEvent name) to the policy; True when it is ending
+        the session."""
+        policy = self.factory.policy
+        if policy is None:
+            return False
+        return policy.on_event(self, event, user=user)
 
 
 # Names this module had before the split, for importers (the factory: ftpredis.ftp.factory).

@@ -28,6 +28,7 @@ class LoggingMixin:
     config_path: Optional[str] = None
     end_reason: Optional[str] = None
     _exit_logged = False
+    _exit_reply: Optional[str] = None     # a policy's 530 text (refuse_exit)
     protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls.ftps)
 
     def _emit(self, event: Event) -> None:
@@ -73,7 +74,7 @@ class LoggingMixin:
 
     def _sessionNotes(self) -> dict:
         """ProFTPD's session notes that %{note:NAME} can read (spec 3.3)."""
-        key = (self.original_user, self.avatar, getattr(self, "_rnfr", None))
+        key = (self.original_user, self.avatar, self.client_state.rnfr)
         cached = self._notes_cache
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -88,7 +89,7 @@ class LoggingMixin:
         a = self.avatar
         if a is not None and a.anonymous and getattr(a, "anon_password", None) is not None:
             notes["mod_auth.anon-passwd"] = a.anon_password
-        rnfr = getattr(self, "_rnfr", None)
+        rnfr = self.client_state.rnfr
         if rnfr is not None:
             notes["mod_core.rnfr-path"] = rnfr[0]
         return notes
@@ -124,10 +125,17 @@ class LoggingMixin:
         fields = self._base(DISCONNECT, now, now)
         fields.update(verb="EXIT", command="EXIT",
                       session_end_reason=self.end_reason or "Read EOF from client")
+        if self._exit_reply is not None:
+            fields.update(response_code=530, response_msg=self._exit_reply)
         self._emit(Event.adopt(fields))
         waiters, self._end_waiters = self._end_waiters, None
         for d in waiters or ():
             d.callback(None)
+
+    def refuse_exit(self, reply: Optional[str]) -> None:
+        """The session is being ended with ``530 <reply>`` (a ban): its DISCONNECT record
+        carries that response; None records none (a silent close)."""
+        self._exit_reply = reply
 
     _end_waiters = None
 

@@ -219,10 +219,10 @@ class TransfersMixin:
 
     # -- transfers ------------------------------------------------------------------------
     def _typeName(self):
-        return "BINARY" if self.binary else "ASCII"
+        return "BINARY" if self.client_state.binary else "ASCII"
 
     def _xferStart(self, cmd):
-        cmd.fields.update(transfer_type="binary" if self.binary else "ASCII",
+        cmd.fields.update(transfer_type="binary" if self.client_state.binary else "ASCII",
                           file_modified=False)
         if self._transfer_port:
             cmd.fields["transfer_port"] = self._transfer_port
@@ -267,14 +267,14 @@ class TransfersMixin:
                 self._cancelTimer("_stall_timer")
                 self._startNoTransferTimer()
                 self.cleanupDTP(keep=True)
-            if self._aborting and reply.code >= 400:
+            if self.client_state.aborting and reply.code >= 400:
                 # ABOR arrived during the transfer: ProFTPD's 426, then ABOR's own 226.
                 reply = R("xfer_aborted")
             if reply.code < 300:
                 self._xferDone(cmd, t0)
             else:
                 self._xferFailed(cmd, reply)
-                if self._aborting:
+                if self.client_state.aborting:
                     cmd.fields["transfer_failure"] = "aborted"
             return reply
         finally:
@@ -284,8 +284,8 @@ class TransfersMixin:
     def cmd_RETR(self, cmd):
         arg = self._need(cmd)
         self._xferStart(cmd)
-        offset, self._rest = self._rest, 0
-        rang, self._rang = self._rang, None
+        offset, self.client_state.rest = self.client_state.rest, 0
+        rang, self.client_state.rang = self.client_state.rang, None
         if (offset or rang) and not self.factory.allowRetrieveRestart:
             r = R("restart_denied", arg)
             self._xferFailed(cmd, r)
@@ -324,7 +324,7 @@ class TransfersMixin:
         conn = t0 = None
         start = offset
         sent_at_once = 0
-        if self.binary and length is None and self._data_kind == "pasv":
+        if self.client_state.binary and length is None and self._data_kind == "pasv":
             try:
                 now = self._retrNow(cmd, fd, offset, st.st_size, opening)
             except BaseException:
@@ -335,7 +335,7 @@ class TransfersMixin:
             if now is not None:
                 conn, t0, sent_at_once = now
                 start = offset + sent_at_once
-        sender = _fastpath.RetrSender(ascii=not self.binary, fallback=_Sender)
+        sender = _fastpath.RetrSender(ascii=not self.client_state.binary, fallback=_Sender)
 
         @defer.inlineCallbacks
         def body(conn):
@@ -417,8 +417,8 @@ class TransfersMixin:
 
     def _store(self, cmd, append: bool, unique: bool = False):
         self._xferStart(cmd)
-        offset, self._rest = self._rest, 0
-        rang, self._rang = self._rang, None
+        offset, self.client_state.rest = self.client_state.rest, 0
+        rang, self.client_state.rang = self.client_state.rang, None
         fs = self.fs
         tmp = None
         try:
@@ -513,8 +513,8 @@ class TransfersMixin:
         def body(conn):
             abort = lambda e: conn.transport.abortConnection()
             recv = _fastpath.store_receiver(
-                fobj, conn, ascii=not self.binary, on_error=abort,
-                fallback=lambda: _Receiver(fobj, ascii=not self.binary, on_error=abort,
+                fobj, conn, ascii=not self.client_state.binary, on_error=abort,
+                fallback=lambda: _Receiver(fobj, ascii=not self.client_state.binary, on_error=abort,
                                            transport=conn.transport))
             conn.setSink(recv)
             reason = yield conn.waitClosed()

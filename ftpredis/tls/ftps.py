@@ -343,8 +343,7 @@ def cmd_auth(pi, cmd):
         raise _reply("not_understood", "AUTH")
     st.server.log("%s requested, starting TLS handshake"
                   % ("TLS/TLS-C" if mechanism in ("TLS", "TLS-C") else "SSL/TLS-P"))
-    from ftpredis.ban import bans as ban
-    if ban.hook(pi, "on_event", "TLSHandshake"):
+    if pi.policy_event("TLSHandshake"):
         raise _reply("handshake_failed")        # banned: the session is being ended
     ctx = st.server.context()
     # The reply goes out in clear before the handshake; nothing the client sent after
