@@ -20,6 +20,7 @@ says so in a comment; README.rst lists the differences for users.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
@@ -63,6 +64,21 @@ class Directive:
     reader: bool = False             # handled while reading (Include, Define, <IfModule>...)
     extra_ignored: bool = False      # more than max_args: ignored with a warning (ProFTPD)
     usage: str = ""                  # argument synopsis for the reference
+    # How the value reaches the model.  ``fills``: ((model, field), ...) with model one of
+    # MODELS' values and field a field name ("a,b": the value is a tuple filling both);
+    # the builder copies the value there, nothing else does.  ``built_by``: instead, the
+    # builder step that assembles it (Redis target, ban config, logging scopes...).
+    # ``ignored_in``: ((context, reason), ...) where it is accepted without effect.
+    fills: Tuple[Tuple[str, str], ...] = ()
+    built_by: str = ""
+    ignored_in: Tuple[Tuple[str, str], ...] = ()
+
+    def field_for(self, model: str) -> Optional[str]:
+        """The field spec this directive fills in ``model``, or None."""
+        for m, spec in self.fills:
+            if m == model:
+                return spec
+        return None
 
 
 # -- mod_tls (ftpredis.tls.ftps) --------------------------------------------------------
@@ -152,8 +168,32 @@ def p_tls_session_cache(args, ctx):
 
 # --------------------------------------------------------------------------- the table
 
-def _d(name, contexts, min_args, max_args, parse, doc, **kw):
-    return Directive(name, frozenset(contexts), min_args, max_args, parse, doc, **kw)
+#: Which model object a context's directives fill.
+MODELS = {SERVER: "server", VHOST: "server", GLOBAL: "server", ANON: "anonymous",
+          DIR: "directory", LIMIT: "limit"}
+_REDIS = "the Redis target (RedisTarget; a <VirtualHost> without one inherits the main's)"
+_LOGGING = "the logging scope of its context (LogScope)"
+_BAN = "the ban config (BanConfig), checked as a whole"
+_LIMIT_RULES = "the rules of its <Limit> (LimitConfig.rules), in order"
+_TLS = "the TLS config (ftpredis.tls.settings.build_tls_config), checked as a whole"
+
+
+def _d(name, contexts, min_args, max_args, parse, doc, field=None, ignored_in=None, **kw):
+    """A table row; ``field`` is a field name for every model the contexts fill, or a
+    ``{model: field}`` dict."""
+    contexts = frozenset(contexts)
+    ignored = dict(ignored_in or {})
+    if isinstance(field, str):
+        models = sorted({MODELS[c] for c in contexts if c not in ignored})
+        field = {m: field for m in models}
+    fills = tuple(sorted((field or {}).items()))
+    return Directive(name, contexts, min_args, max_args, parse, doc, fills=fills,
+                     ignored_in=tuple(sorted(ignored.items())), **kw)
+
+
+def _built(how: str, rows) -> tuple:
+    """``rows`` with ``built_by=how``: a block of rows one builder step assembles."""
+    return tuple(dataclasses.replace(d, built_by=how) for d in rows)
 
 
 def _noop(name, contexts, doc, min_args=1, parse=p_ignored):
@@ -179,19 +219,26 @@ TABLE: Tuple[Directive, ...] = (
        "AllowAll, DenyAll, AllowUser, DenyUser, AllowGroup, DenyGroup and Order may "
        "stand inside.", section=True, usage="cmd|class..."),
     _d("AllowAll", frozenset({LIMIT}), 0, 0, p_ignored, "Allow everyone (inside <Limit>).",
-       usage=""),
+       usage="",
+       built_by=_LIMIT_RULES),
     _d("DenyAll", frozenset({LIMIT}), 0, 0, p_ignored, "Deny everyone (inside <Limit>).",
-       usage=""),
+       usage="",
+       built_by=_LIMIT_RULES),
     _d("AllowUser", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Allow these users (inside <Limit>).", multi=True, usage="user[,user...]"),
+       "Allow these users (inside <Limit>).", multi=True, usage="user[,user...]",
+       built_by=_LIMIT_RULES),
     _d("DenyUser", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Deny these users (inside <Limit>).", multi=True, usage="user[,user...]"),
+       "Deny these users (inside <Limit>).", multi=True, usage="user[,user...]",
+       built_by=_LIMIT_RULES),
     _d("AllowGroup", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Allow these groups (inside <Limit>).", multi=True, usage="group[,group...]"),
+       "Allow these groups (inside <Limit>).", multi=True, usage="group[,group...]",
+       built_by=_LIMIT_RULES),
     _d("DenyGroup", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Deny these groups (inside <Limit>).", multi=True, usage="group[,group...]"),
+       "Deny these groups (inside <Limit>).", multi=True, usage="group[,group...]",
+       built_by=_LIMIT_RULES),
     _d("Order", frozenset({LIMIT}), 1, 2, p_order,
-       "allow,deny (default: an Allow match wins) or deny,allow.", usage="allow,deny|deny,allow"),
+       "allow,deny (default: an Allow match wins) or deny,allow.", usage="allow,deny|deny,allow",
+       field="order"),
     _d("<IfModule>", _ANY, 1, 1, p_ignored,
        "Read the body only if ftpredis provides (or, with !, lacks) the module.",
        section=True, reader=True, usage="[!]mod_name.c"),
@@ -209,153 +256,212 @@ TABLE: Tuple[Directive, ...] = (
        reader=True, multi=True, usage="option..."),
 
     # -- servers ----------------------------------------------------------------------
-    _d("ServerName", _SV, 1, 1, p_word, "The server's name (%v).", usage='"name"'),
+    _d("ServerName", _SV, 1, 1, p_word, "The server's name (%v).", usage='"name"',
+       field="server_name"),
     _d("ServerIdent", _SVG, 1, 2, p_server_ident,
-       "Whether the banner names the server, and with which text.", usage='on|off ["text"]'),
+       "Whether the banner names the server, and with which text.", usage='on|off ["text"]',
+       field="server_ident"),
     _d("Port", _SV, 1, 1, p_port, "TCP port (default 21; 0 disables the server).",
-       usage="0-65535"),
+       usage="0-65535",
+       field="port"),
     _d("DefaultAddress", _S, 1, None, p_words,
-       "Addresses the main server listens on (default: all).", usage="address..."),
+       "Addresses the main server listens on (default: all).", usage="address...",
+       field="addresses"),
     _d("MasqueradeAddress", _SV, 1, 1, p_word,
-       "Address announced in PASV replies.", usage="address"),
+       "Address announced in PASV replies.", usage="address",
+       field="masquerade_address"),
     _d("PassivePorts", _SVG, 2, 2, p_passive_ports,
-       "Port range for passive data connections.", usage="min max"),
+       "Port range for passive data connections.", usage="min max",
+       field="passive_ports"),
     _d("MaxClients", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions (none = no limit).", usage="N|none"),
+       "Most simultaneous sessions (none = no limit).", usage="N|none",
+       field="max_clients",
+       ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions from one client address.", usage="N|none"),
+       "Most simultaneous sessions from one client address.", usage="N|none",
+       field="max_clients_per_host",
+       ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerUser", _SVG, 1, 2, p_max_with_message,
        "Most simultaneous logins of one user; the 530 text may be given (%m = N).",
-       usage='N|none ["message"]'),
+       usage='N|none ["message"]',
+       field="max_clients_per_user"),
     _d("MaxConnectionsPerHost", _SVG, 1, 2, p_max_with_message,
        "Most simultaneous connections from one client address, refused before the "
-       "banner; the 530 text may be given (%m = N).", usage='N|none ["message"]'),
+       "banner; the 530 text may be given (%m = N).", usage='N|none ["message"]',
+       field="max_connections_per_host"),
     _d("RootLogin", _SVG, 1, 1, p_bool,
-       "Whether a uid 0 user may log in (default off).", usage="on|off"),
+       "Whether a uid 0 user may log in (default off).", usage="on|off",
+       field="root_login"),
     _d("AnonRejectPasswords", frozenset({ANON}), 1, 1, p_anon_reject_passwords,
        "Refuse anonymous logins whose password (e-mail address) matches the regex "
-       "(with !, does not match).", usage="[!]regex"),
+       "(with !, does not match).", usage="[!]regex",
+       field="anon_reject_passwords"),
     _d("MaxLoginAttempts", _SVG, 1, 1, p_positive,
-       "Failed logins before the session is closed (default 3).", usage="N"),
+       "Failed logins before the session is closed (default 3).", usage="N",
+       field="max_login_attempts"),
     _d("CommandBufferSize", _SVG, 1, 1, p_command_buffer_size,
        "Longest command line accepted, in bytes (default 4096, what ProFTPD 1.3.8 "
-       "accepts); longer lines are refused without being buffered.", usage="bytes"),
+       "accepts); longer lines are refused without being buffered.", usage="bytes",
+       field="command_buffer_size"),
     _d("TimeoutIdle", _SVG, 1, 1, p_nonneg, "Seconds of idle control connection "
-       "(default 600; 0 = none).", usage="seconds"),
+       "(default 600; 0 = none).", usage="seconds",
+       field="timeout_idle"),
     _d("TimeoutLogin", _SVG, 1, 1, p_nonneg, "Seconds allowed to log in (default 300).",
-       usage="seconds"),
+       usage="seconds",
+       field="timeout_login"),
     _d("TimeoutNoTransfer", _SVG, 1, 1, p_nonneg,
-       "Seconds logged in without a transfer (default 300).", usage="seconds"),
+       "Seconds logged in without a transfer (default 300).", usage="seconds",
+       field="timeout_no_transfer"),
     _d("TimeoutStalled", _SVG, 1, 1, p_nonneg,
-       "Seconds a data transfer may stall (default 3600).", usage="seconds"),
+       "Seconds a data transfer may stall (default 3600).", usage="seconds",
+       field="timeout_stalled"),
     _d("User", _SVGA, 1, 1, p_word,
        "The account the server runs as; in <Anonymous>, the anonymous account.",
-       usage="name"),
+       usage="name",
+       field={"server": "run_user", "anonymous": "user"}),
     _d("Group", _SVGA, 1, 1, p_word,
-       "The group the server runs as; in <Anonymous>, the anonymous group.", usage="name"),
+       "The group the server runs as; in <Anonymous>, the anonymous group.", usage="name",
+       field={"server": "run_group", "anonymous": "group"}),
     _d("UserAlias", frozenset({ANON}), 2, 2, p_user_alias,
-       "A login name that maps to the <Anonymous> User.", multi=True, usage="alias user"),
+       "A login name that maps to the <Anonymous> User.", multi=True, usage="alias user",
+       field="user_aliases"),
 
     # -- authentication and file system -----------------------------------------------
     _d("AuthUserFile", _SVG, 1, 1, p_path,
        "ftpasswd-format user file, read and checked when the config is loaded.",
-       usage="path"),
+       usage="path",
+       field="auth_user_file"),
     _d("AuthGroupFile", _SVG, 1, 1, p_path,
-       "Group file, read and checked when the config is loaded.", usage="path"),
+       "Group file, read and checked when the config is loaded.", usage="path",
+       field="auth_group_file"),
     _d("AuthFileOptions", _SVG, 1, None, p_auth_file_options,
-       "InsecurePerms: accept auth files others can read or write.", usage="InsecurePerms"),
+       "InsecurePerms: accept auth files others can read or write.", usage="InsecurePerms",
+       built_by="read with AuthUserFile and AuthGroupFile (auth_users, auth_groups)"),
     _d("DefaultRoot", _SVG, 1, None, p_default_root,
-       "Jail users in ~ (their home) or an absolute path.", usage="~|path"),
+       "Jail users in ~ (their home) or an absolute path.", usage="~|path",
+       field="default_root"),
     _d("RequireValidShell", _SVG, 1, 1, p_bool,
-       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off"),
+       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off",
+       field="require_valid_shell"),
     _d("CreateHome", _SVG, 1, None, p_create_home,
        "Create a missing home directory at login, with the given mode (default 700).",
-       usage="on|off [mode]"),
+       usage="on|off [mode]",
+       field="create_home,create_home_mode"),
     _d("Umask", _SVGAD, 1, 2, p_umask, "Umask for new files and directories (default 022).",
-       merge_down=True, usage="octal"),
+       merge_down=True, usage="octal",
+       field="umask"),
     _d("AllowOverwrite", _SVGAD, 1, 1, p_bool, "Whether uploads may replace files "
-       "(default off).", merge_down=True, usage="on|off"),
+       "(default off).", merge_down=True, usage="on|off",
+       field="allow_overwrite"),
     _d("AllowStoreRestart", _SVG, 1, 1, p_bool, "Whether APPE and REST before STOR "
-       "are allowed (default off).", usage="on|off"),
+       "are allowed (default off).", usage="on|off",
+       field="allow_store_restart"),
     _d("AllowRetrieveRestart", _SVG, 1, 1, p_bool, "Whether REST before RETR is allowed "
-       "(default on).", usage="on|off"),
+       "(default on).", usage="on|off",
+       field="allow_retrieve_restart"),
     _d("AllowForeignAddress", _SVGA, 1, 1, p_bool, "Whether PORT/EPRT may name another "
        "host than the client's (default off; ports below 1024 are always refused).",
-       usage="on|off"),
+       usage="on|off",
+       field="allow_foreign_address",
+       ignored_in={ANON: "the server's setting applies to anonymous sessions too"}),
     _d("HideFiles", frozenset({DIR, ANON}), 1, None, p_hide_files,
        "Regular expression: matching names are left out of listings and refused as "
-       "not existing.", usage="regex|none"),
+       "not existing.", usage="regex|none",
+       field="hide_files"),
     _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
-       "reply.", usage="path"),
+       "reply.", usage="path",
+       field="display_login"),
 
     # -- logging ----------------------------------------------------------------------
     _d("AllowLogSymlinks", _SVG, 1, 1, p_bool,
-       "Whether RedisLog may be a symlink.", usage="on|off"),
+       "Whether RedisLog may be a symlink.", usage="on|off",
+       field="allow_log_symlinks"),
     _d("LogFormat", _SVG, 2, None, p_log_format,
        "A named format; server-level and <Global> names are visible everywhere, a "
        "<VirtualHost> one only inside it.", multi=True,
-       usage='name "format"'),
+       usage='name "format"',
+       built_by="formats (names resolved once the whole file is read)"),
     _d("RedisEngine", _SVG, 1, 1, p_bool, "Whether anything is logged to Redis.",
-       usage="on|off"),
+       usage="on|off",
+       field="redis_engine"),
     _d("RedisLog", _SVG, 1, 1, p_redis_log, "File for Redis errors, or none.",
-       usage="path|none"),
+       usage="path|none",
+       field="redis_log"),
     _d("RedisServer", _SVG, 1, None, p_redis_server,
        "The Redis server: host[:port], [v6]:port or /unix/path, then password, or user "
        "and password, then db index, and ssl options.",
        usage="server [[user] password] [db] [ssl:bool] [ssl-ca:..] [ssl-cert:..] "
-             "[ssl-key:..]"),
+             "[ssl-key:..]",
+       built_by=_REDIS),
     _d("RedisSentinel", _SVG, 1, None, p_redis_sentinel,
        "Sentinels (default port 26379) asked for the master, in order.",
-       usage="host[:port]... [master name] [ssl options]"),
+       usage="host[:port]... [master name] [ssl options]",
+       built_by=_REDIS),
     _d("RedisTimeouts", _SVG, 2, 2, p_redis_timeouts,
        "Connect and IO timeouts in milliseconds (default 500 500).", extra_ignored=True,
-       usage="connect-ms io-ms"),
+       usage="connect-ms io-ms",
+       built_by=_REDIS),
     _d("RedisOptions", _SVG, 0, None, p_redis_options,
        "NoReconnect: give up after the first Redis failure.", multi=True,
-       usage="NoReconnect"),
+       usage="NoReconnect",
+       built_by=_REDIS),
     _d("RedisBufferSize", _SVG, 1, 1, p_positive,
-       "Records kept while Redis is unreachable (default 100000).", usage="N"),
+       "Records kept while Redis is unreachable (default 100000).", usage="N",
+       built_by=_REDIS),
     _d("RedisLogOnCommand", _SVGAD, 0, None, p_log_on_command,
        "Log the listed commands (or ALL, CONNECT, DISCONNECT) with a LogFormat.",
-       multi=True, merge_down=True, usage="none|cmd,cmd... format [key]"),
+       multi=True, merge_down=True, usage="none|cmd,cmd... format [key]",
+       built_by=_LOGGING),
     _d("RedisLogOnEvent", _SVGAD, 0, None, p_log_on_event,
        "Log the listed commands or event classes with a LogFormat.",
-       multi=True, merge_down=True, usage="none|event,event... format [key]"),
+       multi=True, merge_down=True, usage="none|event,event... format [key]",
+       built_by=_LOGGING),
     _d("RedisLogFormatExtra", _SVGAD, 2, 2, p_format_extra,
        "Extra JSON members added to every record of a LogFormat.",
-       multi=True, merge_down=True, extra_ignored=True, usage="format {json}"),
+       multi=True, merge_down=True, extra_ignored=True, usage="format {json}",
+       built_by=_LOGGING),
 
     # -- mod_ban (ftpredis.ban.bans) -------------------------------------------------------
     _d("BanEngine", _SVG, 1, 1, p_bool, "Whether bans are enforced and BanOnEvent rules "
-       "apply.", usage="on|off"),
+       "apply.", usage="on|off",
+       built_by=_BAN),
     _d("BanTable", _S, 1, 1, p_ban_table,
        "Required with BanEngine on (ProFTPD's shared-memory file); ftpredis keeps the "
-       "local table in memory and only checks the directory.", usage="path"),
+       "local table in memory and only checks the directory.", usage="path",
+       built_by=_BAN),
     _d("BanCache", _S, 1, 1, p_ban_cache,
        "redis: ban entries are also kept in the Redis of RedisServer, so every node "
-       "sharing it enforces them.", usage="redis"),
+       "sharing it enforces them.", usage="redis",
+       built_by=_BAN),
     _d("BanCacheOptions", _S, 1, None, p_ban_cache_options,
        "UseJSON (entries are JSON; ftpredis always writes JSON), MatchServer (a cached "
        "ban applies only to the server address and port that added it).",
-       usage="UseJSON|MatchServer..."),
+       usage="UseJSON|MatchServer...",
+       built_by=_BAN),
     _d("BanOptions", _S, 1, None, p_ban_options,
        "MatchAnyServer: a local ban applies to every server, not only the one that "
-       "added it.", usage="MatchAnyServer"),
+       "added it.", usage="MatchAnyServer",
+       built_by=_BAN),
     _d("BanMessage", _SVG, 1, 1, p_word,
        "Sent as a 530 reply to a banned client; %a client address, %c class, %u user.",
-       usage='"message"'),
+       usage='"message"',
+       built_by=_BAN),
     _d("BanLog", _S, 1, 1, p_path, "File where bans and ban events are logged "
-       "(RedisLog's path checks).", usage="path"),
+       "(RedisLog's path checks).", usage="path",
+       built_by=_BAN),
     _d("BanOnEvent", _SVG, 3, 4, p_ban_on_event,
        "Ban the client (host, user or user@host, by event) when the event happens count "
        "times within hh:mm:ss, for hh:mm:ss.", multi=True,
-       usage='event count/hh:mm:ss hh:mm:ss ["message"]'),
+       usage='event count/hh:mm:ss hh:mm:ss ["message"]',
+       built_by=_BAN),
     _d("MaxCommandRate", _SVG, 1, 2, p_max_command_rate,
        "More than count commands within the interval (seconds, default 1) is a "
-       "MaxCommandRate event for BanOnEvent.", usage="count [seconds]"),
+       "MaxCommandRate event for BanOnEvent.", usage="count [seconds]",
+       field="max_command_rate"),
     _noop("BanControlsACLs", _S, "No ftpdctl; use ftpredis-ban."),
 
     # -- mod_tls (ftpredis.tls.ftps) -------------------------------------------------------
+    *_built(_TLS, (
     _d("TLSEngine", _SVG, 1, 1, p_bool, "Whether AUTH TLS (FTPS) is offered.", usage="on|off"),
     _d("TLSProtocol", _SVG, 1, None, p_tls_protocol,
        "TLS versions accepted (default TLSv1.2 TLSv1.3).", usage="TLSv1.2 TLSv1.3|ALL ..."),
@@ -393,6 +499,7 @@ TABLE: Tuple[Directive, ...] = (
        "Accepted; redis: cannot share sessions between processes with this TLS stack "
        "(a warning says why); sessions are cached per process.",
        usage="redis:|internal:|off [timeout]"),
+    )),
 
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),
@@ -407,11 +514,13 @@ TABLE: Tuple[Directive, ...] = (
     _noop("MaxInstances", _S, "No limit on processes (one process)."),
     _d("ServerWorkers", _S, 1, 1, p_positive,
        "Processes accepting connections on the shared listening sockets, each with its "
-       "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N"),
+       "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N",
+       field="server_workers"),
     _d("BusyPoll", _S, 1, 1, p_busy_poll,
        "Microseconds the server keeps polling for more work after a busy turn before it "
        "sleeps; adaptive, it shrinks while polling finds nothing (ftpredis; default %d; "
-       "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off"),
+       "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off",
+       field="busy_poll"),
     _noop("SystemLog", _S, "Use twistd --logfile / --syslog."),
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
@@ -462,7 +571,10 @@ def directive_reference() -> str:
         out.append("     - %s" % _contexts_text(d.contexts))
         out.append("     - %s" % ("yes" if d.multi else "no"))
         out.append("     - %s" % ("yes" if d.merge_down else "no"))
-        out.append("     - %s" % ("yes" if d.effect else "none (warning)"))
+        effect = "yes" if d.effect else "none (warning)"
+        for where, reason in d.ignored_in:
+            effect += "; none in %s (warning: %s)" % (_contexts_text({where}), reason)
+        out.append("     - %s" % _rst(effect))
         out.append("     - %s" % _rst(d.doc))
     return "\n".join(out) + "\n"
 
