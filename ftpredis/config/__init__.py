@@ -14,6 +14,9 @@ the immutable result.  This module puts sections together into servers:
 - ``LogFormat`` names are resolved after the whole file is read (ProFTPD's "must come
   before" is dropped, DECISIONS): server-level and ``<Global>`` names are visible to every
   server, a ``<VirtualHost>``'s own only inside it;
+- the model objects are filled from the table: a row's ``fills`` names the model field
+  its value goes to (:func:`_fill` copies it, nothing is mapped by hand), ``built_by``
+  the step below that assembles it (Redis target, bans, TLS, logging scopes);
 - ``<Directory>`` and ``<Anonymous>`` keep their own logging scope; merge-down is the
   router's job at runtime;
 - a ``<VirtualHost>`` with no ``RedisServer``/``RedisSentinel``/``RedisTimeouts``/
@@ -77,15 +80,14 @@ def _limits(children) -> tuple:
     for c in children:
         if c.kind != LIMIT or c.swallow:
             continue
-        rules, order = [], "allow,deny"
+        rules = []
         for d, value, source in c.entries:
-            if d.name == "Order":
-                order = value
-            elif d.name in ("AllowAll", "DenyAll"):
+            if d.name in ("AllowAll", "DenyAll"):
                 rules.append((d.name, ()))
             elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup"):
                 rules.append((d.name, value))
-        out.append(LimitConfig(c.value, tuple(rules), order, c.source))
+        out.append(LimitConfig(c.value, tuple(rules), source=c.source,
+                               **_fill("limit", c.first, c.all)))
     return tuple(out)
 
 
@@ -184,6 +186,10 @@ class _Builder:
             return None, False
         if not directive.effect:
             self.warnings.append("%s on %s has no effect in ftpredis" % (name, line.source))
+        for where, reason in directive.ignored_in:
+            if where == context:
+                self.warnings.append("%s on %s has no effect in %s context in ftpredis: %s"
+                                     % (name, line.source, context, reason))
         return value, True
 
     # -- scopes into servers ----------------------------------------------------------
@@ -224,41 +230,10 @@ class _Builder:
 
     def _server(self, m: "_Merged", vhost: Optional[_Scope], formats: Dict[str, str],
                 parent) -> ServerConfig:
-        kw = {}
-        if vhost is None:
-            kw["addresses"] = tuple(m.get("DefaultAddress", ()))
-            kw["port"] = m.get("Port", 21)
-        else:
-            kw["addresses"] = vhost.value
-            kw["port"] = m.get("Port", 21)
+        kw = {"addresses": () if vhost is None else vhost.value}
+        if vhost is not None:
             kw["server_name"] = parent[1].server_name
-        simple = {"ServerName": "server_name", "ServerIdent": "server_ident",
-                  "DefaultRoot": "default_root", "RequireValidShell": "require_valid_shell",
-                  "Umask": "umask", "AllowOverwrite": "allow_overwrite",
-                  "AllowLogSymlinks": "allow_log_symlinks", "PassivePorts": "passive_ports",
-                  "MasqueradeAddress": "masquerade_address", "MaxClients": "max_clients",
-                  "MaxClientsPerHost": "max_clients_per_host",
-                  "MaxClientsPerUser": "max_clients_per_user",
-                  "MaxConnectionsPerHost": "max_connections_per_host",
-                  "RootLogin": "root_login",
-                  "MaxLoginAttempts": "max_login_attempts", "TimeoutIdle": "timeout_idle",
-                  "CommandBufferSize": "command_buffer_size",
-                  "TimeoutLogin": "timeout_login", "TimeoutNoTransfer": "timeout_no_transfer",
-                  "TimeoutStalled": "timeout_stalled", "RedisEngine": "redis_engine",
-                  "RedisLog": "redis_log", "User": "run_user", "Group": "run_group",
-                  "AuthUserFile": "auth_user_file", "AuthGroupFile": "auth_group_file",
-                  "AllowStoreRestart": "allow_store_restart",
-                  "AllowRetrieveRestart": "allow_retrieve_restart",
-                  "AllowForeignAddress": "allow_foreign_address",
-                  "DisplayLogin": "display_login", "ServerWorkers": "server_workers",
-                  "BusyPoll": "busy_poll"}
-        for name, attr in simple.items():
-            found = m.first(name)
-            if found is not None:
-                kw[attr] = found[0]
-        create = m.get("CreateHome")
-        if create is not None:
-            kw["create_home"], kw["create_home_mode"] = create
+        kw.update(_fill("server", m.first, m.all))
         kw["formats"] = formats
         kw["logging"] = self._scope_logging(m.entries, formats)
 
@@ -282,8 +257,6 @@ class _Builder:
         kw["tls"] = build_tls_config(
             m.first, lambda message, source: self.error(ConfigError(message, source)),
             self.warnings.append)
-        if m.first("MaxCommandRate") is not None:
-            kw["max_command_rate"] = m.get("MaxCommandRate")
 
         kw["limits"] = _limits(m.children)
         kw["directories"] = tuple(self._directory(c, formats) for c in m.children
@@ -308,29 +281,17 @@ class _Builder:
         return LogScope(tuple(rules), tuple(extras))
 
     def _directory(self, scope: _Scope, formats) -> DirectoryConfig:
-        umask = scope.first("Umask")
-        overwrite = scope.first("AllowOverwrite")
-        hide = scope.first("HideFiles")
         return DirectoryConfig(scope.value, self._scope_logging(scope.entries, formats),
-                               umask[0] if umask else None,
-                               overwrite[0] if overwrite else None, scope.source,
-                               limits=_limits(scope.children),
-                               hide_files=hide[0] if hide else None)
+                               source=scope.source, limits=_limits(scope.children),
+                               **_fill("directory", scope.first, scope.all))
 
     def _anonymous(self, scope: _Scope, formats) -> AnonymousConfig:
-        def one(name):
-            found = scope.first(name)
-            return found[0] if found else None
         return AnonymousConfig(
-            root=scope.value, user=one("User"), group=one("Group"),
-            user_aliases=tuple(v for v, s in scope.all("UserAlias")),
-            logging=self._scope_logging(scope.entries, formats),
-            umask=one("Umask"), allow_overwrite=one("AllowOverwrite"),
+            root=scope.value, logging=self._scope_logging(scope.entries, formats),
             directories=tuple(self._directory(c, formats) for c in scope.children
                               if c.kind == DIR),
             source=scope.source, limits=_limits(scope.children),
-            hide_files=one("HideFiles"), display_login=one("DisplayLogin"),
-            anon_reject_passwords=one("AnonRejectPasswords"))
+            **_fill("anonymous", scope.first, scope.all))
 
     def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
         def get(name, default=None):
@@ -477,6 +438,30 @@ class _Merged:
 
     def all(self, *names):
         return [(value, source) for d, value, source in self.entries if d.name in names]
+
+
+def _fill(model: str, first, all_) -> dict:
+    """The model fields the table's rows fill for ``model``, from one context's entries:
+    the first occurrence of a single-valued directive, every one of a repeated one."""
+    kw = {}
+    for d in TABLE:
+        spec = d.field_for(model)
+        if spec is None:
+            continue
+        if d.multi:
+            values = all_(d.name)
+            if values:
+                kw[spec] = tuple(v for v, s in values)
+            continue
+        found = first(d.name)
+        if found is None:
+            continue
+        names = spec.split(",")
+        if len(names) == 1:
+            kw[spec] = found[0]
+        else:
+            kw.update(zip(names, found[0]))
+    return kw
 
 
 def _formats(entries) -> Dict[str, str]:

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_config -*-
-"""The table of every configuration directive ftpredis knows, and their argument parsers.
+"""The table of every configuration directive ftpredis knows.
 
 This module owns *what a directive may look like*: its canonical spelling, where it may
 stand, how many arguments it takes, how its arguments become a value, whether it may
@@ -8,79 +8,45 @@ list of directives: the builder in :mod:`ftpredis.config` looks every line up in
 unknown or misplaced directive is therefore an error by construction), ``--check``
 reports from it, and :func:`directive_reference` renders it for the documentation.
 
+The argument parsers live beside it, one module per idea: :mod:`~ftpredis.config.args_core`
+(plain values, servers, file system), :mod:`~ftpredis.config.args_access` (sections and
+``<Limit>``), :mod:`~ftpredis.config.args_redis` (mod_redis and the logging rules),
+:mod:`~ftpredis.config.args_ban` (mod_ban); the mod_tls ones are here, over
+:mod:`ftpredis.tls.settings`.  Their public names are re-exported from here.
+
 Where ftpredis deliberately differs from ProFTPD 1.3.8 (DECISIONS.md), the parser
 says so in a comment; README.rst lists the differences for users.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import os
-import posixpath
+import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
-from ftpredis.config.model import FormatExtra, LogRule, Source
+from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
+    SERVER, VHOST, GLOBAL, ANON, DIR, LIMIT, DirectiveError, ParseContext, _boolean,
+    p_bool, p_word, p_words, p_path, p_ignored, _int, p_port, p_nonneg, p_positive,
+    p_busy_poll, p_command_buffer_size, p_max_clients, p_max_with_message,
+    p_anon_reject_passwords, p_server_ident, p_umask, p_create_home, p_auth_file_options,
+    p_default_root, p_log_format, p_redis_log, p_passive_ports, p_user_alias,
+    p_load_module, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
+)
+from ftpredis.config.args_access import (  # noqa: F401 (re-exported)
+    LIMIT_CLASSES, LIMIT_COMMANDS, p_limit, p_limit_users, p_order, p_hide_files,
+    p_virtual_host, p_global, p_directory, p_anonymous,
+)
+from ftpredis.config.args_redis import (  # noqa: F401 (re-exported)
+    EVENT_CLASSES, COMMAND_CLASSES, TLSOptions, RedisServerValue, RedisSentinelValue,
+    parse_redis_address, p_redis_server, p_redis_sentinel, p_redis_timeouts,
+    p_redis_options, p_log_on_command, p_log_on_event, p_format_extra,
+)
+from ftpredis.config.args_ban import (  # noqa: F401 (re-exported)
+    BAN_EVENTS, p_ban_on_event, p_ban_cache, p_ban_cache_options, p_ban_options,
+    p_ban_table, p_max_command_rate,
+)
 from ftpredis.config.model import DEFAULT_BUSY_POLL_US
-from ftpredis.config.syntax import PROVIDED_MODULES
-
-from ftpredis.records.events import KNOWN_COMMANDS
-
-# Context names, spelt as ProFTPD's "directive not allowed in <ctx> context" spells them.
-SERVER = "server config"
-VHOST = "<VirtualHost>"
-GLOBAL = "<Global>"
-ANON = "<Anonymous>"
-DIR = "<Directory>"
-LIMIT = "<Limit>"
-
-_SVG = frozenset({SERVER, VHOST, GLOBAL})
-_SV = frozenset({SERVER, VHOST})
-_S = frozenset({SERVER})
-_SVGA = _SVG | {ANON}
-_SVGAD = _SVGA | {DIR}
-_ANY = _SVGAD | {LIMIT}
-
-#: RedisLogOnEvent class words: case-sensitive, upper case only (observed 1.13).  AUTH is
-#: missing on purpose: it is matched first as the FTP AUTH *command*, as 1.3.8 does.
-EVENT_CLASSES = frozenset("ALL CONNECT DIRS DISCONNECT INFO MISC READ SEC SFTP SSH WRITE".split())
-#: Class words RedisLogOnCommand keeps (DECISIONS: the documented ALL / CONNECT,DISCONNECT).
-COMMAND_CLASSES = frozenset({"ALL", "CONNECT", "DISCONNECT"})
-
-_BOOLEANS = {"on": True, "yes": True, "true": True, "1": True,
-             "off": False, "no": False, "false": False, "0": False}
-
-
-class DirectiveError(Exception):
-    """A directive's arguments are wrong; ``message`` gets the ``Directive: `` prefix
-    unless ``bare`` is set."""
-
-    def __init__(self, message: str, bare: bool = False):
-        Exception.__init__(self, message)
-        self.message = message
-        self.bare = bare
-
-
-class ParseContext:
-    """What an argument parser may know about the line it parses."""
-
-    def __init__(self, name: str, source: Source, warnings: List[str]):
-        self.name = name
-        self.source = source
-        self.base_dir = os.path.dirname(os.path.abspath(source.file))
-        self._warnings = warnings
-
-    def warn(self, message: str) -> None:
-        self._warnings.append("%s: %s on %s" % (self.name, message, self.source))
-
-    def path(self, value: str) -> str:
-        """A path argument; a relative one is taken from the config file's directory
-        (an ftpredis extension: ProFTPD wants absolute paths)."""
-        if not os.path.isabs(value):
-            value = os.path.join(self.base_dir, value)
-        return posixpath.normpath(value)
 
 
 @dataclass(frozen=True)
@@ -98,615 +64,21 @@ class Directive:
     reader: bool = False             # handled while reading (Include, Define, <IfModule>...)
     extra_ignored: bool = False      # more than max_args: ignored with a warning (ProFTPD)
     usage: str = ""                  # argument synopsis for the reference
+    # How the value reaches the model.  ``fills``: ((model, field), ...) with model one of
+    # MODELS' values and field a field name ("a,b": the value is a tuple filling both);
+    # the builder copies the value there, nothing else does.  ``built_by``: instead, the
+    # builder step that assembles it (Redis target, ban config, logging scopes...).
+    # ``ignored_in``: ((context, reason), ...) where it is accepted without effect.
+    fills: Tuple[Tuple[str, str], ...] = ()
+    built_by: str = ""
+    ignored_in: Tuple[Tuple[str, str], ...] = ()
 
-
-# --------------------------------------------------------------------------- parsers
-
-def _boolean(word: str) -> bool:
-    try:
-        return _BOOLEANS[word.lower()]
-    except KeyError:
-        raise DirectiveError("expected Boolean parameter")
-
-
-def p_bool(args, ctx):
-    return _boolean(args[0])
-
-
-def p_word(args, ctx):
-    return args[0]
-
-
-def p_words(args, ctx):
-    return tuple(args)
-
-
-def p_path(args, ctx):
-    if not args[0]:
-        raise DirectiveError("empty path")
-    return ctx.path(args[0])
-
-
-def p_ignored(args, ctx):
-    return None
-
-
-def _int(word: str, what: str, low: int = 0, high: Optional[int] = None) -> int:
-    if not re.fullmatch(r"[0-9]+", word):
-        raise DirectiveError("bad %s '%s': expected a number" % (what, word))
-    value = int(word)
-    if value < low or (high is not None and value > high):
-        if high is None:
-            raise DirectiveError("bad %s '%s': must be at least %d" % (what, word, low))
-        raise DirectiveError("bad %s '%s': must be between %d and %d" % (what, word, low, high))
-    return value
-
-
-def p_port(args, ctx):
-    return _int(args[0], "port number", 0, 65535)
-
-
-def p_nonneg(args, ctx):
-    return _int(args[0], "value", 0)
-
-
-def p_positive(args, ctx):
-    return _int(args[0], "value", 1)
-
-
-def p_busy_poll(args, ctx):
-    if args[0].lower() in ("off", "0"):
-        return 0
-    return _int(args[0], "microseconds", 1, 10000)
-
-
-def p_command_buffer_size(args, ctx):
-    # Below 64 bytes not even a login fits; above 64 KiB is no longer a command line.
-    return _int(args[0], "size", 64, 65536)
-
-
-def p_max_clients(args, ctx):
-    if len(args) > 1:
-        ctx.warn("the message argument is not used by ftpredis")
-    if args[0].lower() == "none":
+    def field_for(self, model: str) -> Optional[str]:
+        """The field spec this directive fills in ``model``, or None."""
+        for m, spec in self.fills:
+            if m == model:
+                return spec
         return None
-    return _int(args[0], "value", 1)
-
-
-def p_max_with_message(args, ctx):
-    """``N|none ["message"]``: (N, message or None), or None; %m in the message is N."""
-    if args[0].lower() == "none":
-        return None
-    return (_int(args[0], "value", 1), args[1] if len(args) > 1 else None)
-
-
-def p_anon_reject_passwords(args, ctx):
-    """``[!]regex``: (pattern, negated)."""
-    negated = args[0].startswith("!")
-    pattern = args[0][1:] if negated else args[0]
-    try:
-        re.compile(pattern)
-    except re.error as e:
-        raise DirectiveError("'%s' is not a valid regular expression: %s" % (pattern, e))
-    return (pattern, negated)
-
-
-def p_server_ident(args, ctx):
-    on = _boolean(args[0])
-    return (on, args[1] if len(args) > 1 else None)
-
-
-def p_umask(args, ctx):
-    if len(args) > 1:
-        ctx.warn("the separate directory umask is not used by ftpredis")
-    if not re.fullmatch(r"[0-7]{1,4}", args[0]) or int(args[0], 8) > 0o777:
-        raise DirectiveError("bad umask '%s': expected an octal number such as 022" % args[0])
-    return int(args[0], 8)
-
-
-def p_create_home(args, ctx):
-    on = _boolean(args[0])
-    mode = 0o700
-    if len(args) > 1:
-        if not re.fullmatch(r"[0-7]{3,4}", args[1]) or int(args[1], 8) > 0o7777:
-            raise DirectiveError("bad mode '%s': expected an octal number such as 700"
-                                 % args[1])
-        mode = int(args[1], 8)
-    for word in args[2:]:
-        raise DirectiveError("unsupported option '%s' (ftpredis takes only a mode)" % word)
-    return (on, mode)
-
-
-def p_auth_file_options(args, ctx):
-    for word in args:
-        if word != "InsecurePerms":
-            raise DirectiveError("unknown AuthFileOption '%s'" % word)
-    return True
-
-
-def p_default_root(args, ctx):
-    path = args[0]
-    if len(args) > 1:
-        ctx.warn("group expression '%s' ignored: ftpredis applies the root to every user"
-                 % " ".join(args[1:]))
-    if path == "~":
-        return path
-    if not path.startswith("/"):
-        raise DirectiveError("'%s' is not '~' or an absolute path" % path)
-    return posixpath.normpath(path)
-
-
-def p_log_format(args, ctx):
-    if not args[0]:
-        raise DirectiveError("missing required name parameter")
-    # ProFTPD joins the words of an unquoted format (or one that %{env:...} re-split).
-    return (args[0], " ".join(args[1:]))
-
-
-def p_redis_log(args, ctx):
-    if args[0].lower() == "none":
-        return None
-    return p_path(args, ctx)
-
-
-def p_passive_ports(args, ctx):
-    try:
-        low = _int(args[0], "port", 1024, 65535)
-        high = _int(args[1], "port", 1024, 65535)
-    except DirectiveError as e:
-        raise DirectiveError("%s (the range must lie within 1024-65535)" % e.message)
-    if low > high:
-        raise DirectiveError("bad range %d-%d: the first port is above the second"
-                             % (low, high))
-    return (low, high)
-
-
-def p_user_alias(args, ctx):
-    return (args[0], args[1])
-
-
-def p_load_module(args, ctx):
-    if args[0] not in PROVIDED_MODULES:
-        raise DirectiveError("module '%s' is not provided by ftpredis" % args[0])
-    return None
-
-
-#: <Limit> words ftpredis enforces: command groups and the commands it implements.
-LIMIT_CLASSES = frozenset({"ALL", "READ", "WRITE", "DIRS", "LOGIN"})
-LIMIT_COMMANDS = frozenset("""ABOR ALLO APPE CDUP CLNT CWD DELE EPRT EPSV FEAT HELP HOST LIST
-    MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REST RETR RMD RNFR
-    RNTO SITE SITE_CHMOD SIZE STAT STOR STOU STRU SYST TYPE USER""".split())
-_LIMIT_ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XPWD": "PWD", "XMKD": "MKD", "XRMD": "RMD"}
-
-
-def p_limit(args, ctx):
-    if not args:
-        raise DirectiveError("wrong number of parameters")
-    words = set()
-    for arg in args:
-        for word in arg.replace(",", " ").split():
-            up = word.upper()
-            up = _LIMIT_ALIASES.get(up, up)
-            if up not in LIMIT_CLASSES and up not in LIMIT_COMMANDS:
-                # An unknown word would leave a hole in what the admin meant to close.
-                raise DirectiveError("<Limit>: unsupported command or class '%s'" % word,
-                                     bare=True)
-            words.add(up)
-    return frozenset(words)
-
-
-def p_limit_users(args, ctx):
-    names = []
-    for arg in args:
-        names.extend(n for n in arg.split(",") if n)
-    if not names:
-        raise DirectiveError("missing user or group names")
-    for n in names:
-        if n.startswith("!"):
-            raise DirectiveError("negated names ('%s') are not supported by ftpredis" % n)
-    return tuple(names)
-
-
-def p_order(args, ctx):
-    text = "".join(args).replace(" ", "").lower()
-    if text not in ("allow,deny", "deny,allow"):
-        raise DirectiveError("expected allow,deny or deny,allow")
-    return text
-
-
-def p_hide_files(args, ctx):
-    if args[0].lower() == "none":
-        return None
-    pattern = args[0][1:] if args[0].startswith("!") else args[0]
-    if args[0].startswith("!"):
-        raise DirectiveError("negated patterns are not supported by ftpredis")
-    try:
-        re.compile(pattern)
-    except re.error as e:
-        raise DirectiveError("'%s' is not a valid regular expression: %s" % (pattern, e))
-    if len(args) > 1:
-        raise DirectiveError("user/group/class restrictions are not supported by ftpredis")
-    return pattern
-
-
-def p_virtual_host(args, ctx):
-    for address in args:
-        if not address:
-            raise DirectiveError("empty address")
-    return tuple(args)
-
-
-def p_global(args, ctx):
-    return None
-
-
-def _section_path(path: str, what: str) -> str:
-    """An absolute path, ``~`` or ``~user`` (optionally followed by ``/...``), with an
-    optional trailing ``/*``, normalised."""
-    if not path:
-        raise DirectiveError("empty path")
-    star = ""
-    if path.endswith("/*"):
-        path, star = path[:-2] or "/", "/*"
-    if path.startswith("~"):
-        head, sep, tail = path.partition("/")
-        path = head + (("/" + posixpath.normpath(tail).lstrip("/")) if tail else "")
-    elif path.startswith("/"):
-        path = posixpath.normpath(path)
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-    else:
-        raise DirectiveError("%s '%s' must be an absolute path or start with '~'" % (what, path))
-    if star:
-        path = path.rstrip("/") + star
-    return path
-
-
-def p_directory(args, ctx):
-    return _section_path(args[0], "path")
-
-
-def p_anonymous(args, ctx):
-    return _section_path(args[0], "directory")
-
-
-# -- Redis ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TLSOptions:
-    ssl: Optional[bool] = None
-    ssl_ca: Optional[str] = None
-    ssl_cert: Optional[str] = None
-    ssl_key: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class RedisServerValue:
-    host: Optional[str]
-    port: int
-    unix_path: Optional[str]
-    username: Optional[str]
-    password: Optional[str]
-    db: Optional[int]
-    tls: TLSOptions
-
-
-@dataclass(frozen=True)
-class RedisSentinelValue:
-    sentinels: Tuple[Tuple[str, int], ...]
-    master_name: Optional[str]
-    tls: TLSOptions
-
-
-_TLS_WORDS = {"ssl-ca:": ("ssl_ca", "SSL CA"),
-              "ssl-cert:": ("ssl_cert", "SSL certificate"),
-              "ssl-key:": ("ssl_key", "SSL certificate key")}
-
-
-def _tls_option(word: str, ctx, found: dict) -> bool:
-    """Take an ``ssl*:`` option into ``found``; False when ``word`` is not one."""
-    low = word.lower()
-    if low.startswith("ssl:"):
-        value = word[4:]
-        try:
-            found["ssl"] = _boolean(value)
-        except DirectiveError:
-            raise DirectiveError("bad ssl value '%s': expected Boolean parameter" % value)
-        return True
-    for prefix, (key, what) in _TLS_WORDS.items():
-        if low.startswith(prefix):
-            path = word[len(prefix):]
-            if not path:
-                raise DirectiveError("%s: empty path" % what)
-            path = ctx.path(path)
-            try:
-                os.stat(path)
-            except OSError as e:
-                # ProFTPD only logs this and goes on without the file; a TLS setup that
-                # silently lacks its CA or key is worse than refusing to start.
-                raise DirectiveError("%s '%s': %s" % (what, path, e.strerror))
-            found[key] = path
-            return True
-    return False
-
-
-def _check_tls(found: dict, unix: bool, ctx) -> TLSOptions:
-    tls = TLSOptions(**found)
-    if tls.ssl_cert and not tls.ssl_key:
-        raise DirectiveError("ssl-cert requires ssl-key")
-    if tls.ssl_key and not tls.ssl_cert:
-        raise DirectiveError("ssl-key requires ssl-cert")
-    if tls.ssl and unix:
-        raise DirectiveError("ssl cannot be used with a Unix socket")
-    if not tls.ssl and (tls.ssl_ca or tls.ssl_cert or tls.ssl_key):
-        ctx.warn("ssl-ca/ssl-cert/ssl-key are not used because ssl is not on")
-    return tls
-
-
-def parse_redis_address(text: str, default_port: int) -> Tuple[Optional[str], int, Optional[str]]:
-    """``(host, port, unix_path)`` of ``host[:port]``, ``[v6]``, ``[v6]:port`` or ``/path``.
-
-    ProFTPD takes ``atoi`` of whatever follows the last colon, so ``::1`` became host
-    ``::`` port 1; ftpredis refuses what it cannot read exactly.
-    """
-    if text.startswith("/"):
-        return None, default_port, text
-    port_text = None
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise DirectiveError("bad address '%s': missing ']'" % text)
-        host, rest = text[1:end], text[end + 1:]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise DirectiveError("bad address '%s': '%s' is not an IPv6 address" % (text, host))
-        if rest.startswith(":"):
-            port_text = rest[1:]
-        elif rest:
-            raise DirectiveError("bad address '%s'" % text)
-    elif text.count(":") > 1:
-        raise DirectiveError("bad address '%s': write an IPv6 address in brackets, "
-                             "as [%s] or [%s]:%d" % (text, text, text, default_port))
-    elif ":" in text:
-        host, port_text = text.rsplit(":", 1)
-    else:
-        host = text
-    if not host:
-        raise DirectiveError("bad address '%s': no host" % text)
-    port = default_port
-    if port_text is not None:
-        if not re.fullmatch(r"[0-9]+", port_text) or not 0 < int(port_text) <= 65535:
-            raise DirectiveError("bad port '%s' in '%s'" % (port_text, text))
-        port = int(port_text)
-    return host, port, None
-
-
-def p_redis_server(args, ctx):
-    host, port, unix = parse_redis_address(args[0], 6379)
-    found: dict = {}
-    positional = []
-    for word in args[1:]:
-        if not _tls_option(word, ctx, found):
-            positional.append(word)
-    # DECISIONS: one word = password (as documented), two = user + password,
-    # three = user + password + db index; "" = not given.
-    if len(positional) > 3:
-        raise DirectiveError("too many parameters: expected server [[user] password] "
-                             "[db-index] and ssl options, got '%s'" % "' '".join(positional))
-    if len(positional) == 1:
-        positional.insert(0, "")
-    username, password, db_text = (positional + ["", "", ""])[:3]
-    db = None
-    if db_text:
-        if not re.fullmatch(r"[0-9]+", db_text):
-            raise DirectiveError("bad db-index '%s': expected an integer >= 0" % db_text)
-        db = int(db_text)
-    tls = _check_tls(found, unix is not None, ctx)
-    return RedisServerValue(host, port, unix, username or None, password or None, db, tls)
-
-
-def p_redis_sentinel(args, ctx):
-    found: dict = {}
-    sentinels = []
-    master = None
-    words = list(args)
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word.lower() == "master":
-            # DECISIONS: "master NAME" may stand anywhere among the words.
-            if i >= len(words) or not words[i]:
-                raise DirectiveError("'master' must be followed by the master's name")
-            master = words[i]
-            i += 1
-            continue
-        if _tls_option(word, ctx, found):
-            continue
-        host, port, unix = parse_redis_address(word, 26379)
-        if unix is not None:
-            raise DirectiveError("sentinel '%s': a sentinel needs a host, not a Unix socket"
-                                 % word)
-        sentinels.append((host, port))
-    if not sentinels:
-        raise DirectiveError("no sentinel address given")
-    return RedisSentinelValue(tuple(sentinels), master, _check_tls(found, False, ctx))
-
-
-def p_redis_timeouts(args, ctx):
-    connect, io = args[0], args[1]
-    if not re.fullmatch(r"[0-9]+", connect):
-        raise DirectiveError("badly formatted connect timeout value: %s" % connect)
-    if not re.fullmatch(r"[0-9]+", io):
-        raise DirectiveError("badly formatted IO timeout value: %s" % io)
-    return (int(connect), int(io))
-
-
-def p_redis_options(args, ctx):
-    if not args:
-        raise DirectiveError("wrong number of parameters")
-    for word in args:
-        if word != "NoReconnect":
-            raise DirectiveError(": unknown RedisOption '%s'" % word)
-    return True
-
-
-def _split_list(text: str) -> List[str]:
-    sep = "|" if "|" in text else ","
-    return [item for item in text.split(sep) if item]
-
-
-def _parse_log_on(directive: str, args, ctx) -> LogRule:
-    if len(args) == 1 and args[0].lower() == "none":
-        return LogRule(directive, none=True, source=ctx.source)
-    if len(args) not in (2, 3):
-        raise DirectiveError("wrong number of parameters")
-    commands, classes = set(), set()
-    for item in _split_list(args[0]):
-        upper = item.upper()
-        if upper in KNOWN_COMMANDS:
-            commands.add(upper)
-        elif directive == "RedisLogOnCommand" and upper in COMMAND_CLASSES:
-            classes.add(upper)
-        elif directive == "RedisLogOnEvent" and item in EVENT_CLASSES:
-            classes.add(item)
-        elif directive == "RedisLogOnEvent" and upper in EVENT_CLASSES:
-            ctx.warn("'%s' ignored: event classes are written in upper case (%s)"
-                     % (item, upper))
-        else:
-            ctx.warn("unknown %s '%s' ignored"
-                     % ("command" if directive == "RedisLogOnCommand" else "event", item))
-    if not args[1]:
-        raise DirectiveError("missing format name")
-    key = args[2] if len(args) == 3 else None
-    return LogRule(directive, frozenset(commands), frozenset(classes), args[1], key,
-                   source=ctx.source)
-
-
-def p_log_on_command(args, ctx):
-    return _parse_log_on("RedisLogOnCommand", args, ctx)
-
-
-def p_log_on_event(args, ctx):
-    return _parse_log_on("RedisLogOnEvent", args, ctx)
-
-
-class _Members(list):
-    """A JSON object as parsed, members in order, duplicates still there."""
-
-
-def _reject_constant(name):
-    raise ValueError("not JSON: %s" % name)
-
-
-def p_format_extra(args, ctx):
-    name, text = args[0], args[1]
-    if len(args) > 2:
-        ctx.warn("extra parameters ignored")
-    try:
-        value = json.loads(text, object_pairs_hook=_Members, parse_constant=_reject_constant)
-    except ValueError:
-        value = None
-    if not isinstance(value, _Members):
-        raise DirectiveError("error parsing '%s' as JSON object: invalid JSON" % text)
-    members = []
-    seen = set()
-    for key, member in value:
-        if key in seen:
-            continue
-        seen.add(key)
-        if isinstance(member, list):
-            continue    # arrays and objects are dropped, as ProFTPD drops them
-        members.append((key, member))
-    return FormatExtra(name, tuple(members), source=ctx.source)
-
-
-# -- mod_ban (ftpredis.ban.bans) --------------------------------------------------------
-
-#: BanOnEvent event names, as mod_ban 1.3.8 spells them (matched case-insensitively).
-BAN_EVENTS = tuple("""AnonRejectPasswords BadProtocol ClientConnectRate EmptyPassword LoginRate
-    MaxClientsPerClass MaxClientsPerHost MaxClientsPerUser MaxCommandRate
-    MaxConnectionsPerHost MaxHostsPerUser MaxLoginAttempts MaxLoginAttemptsFromUser
-    RootLogin TimeoutIdle TimeoutLogin TimeoutNoTransfer TLSHandshake
-    UnhandledCommand""".split())
-_BAN_EVENTS = {name.lower(): name for name in BAN_EVENTS}
-
-
-def _hhmmss(text: str, what: str) -> int:
-    # mod_ban reads these with sscanf("%2u:%2u:%2u"); anything else is refused here
-    # instead of being half-read.
-    m = re.fullmatch(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})", text)
-    if m is None:
-        raise DirectiveError("badly formatted %s '%s': expected hh:mm:ss" % (what, text))
-    h, mi, sec = (int(g) for g in m.groups())
-    return h * 3600 + mi * 60 + sec
-
-
-def p_ban_on_event(args, ctx):
-    from ftpredis.config.model import BanRule
-    event = _BAN_EVENTS.get(args[0].lower())
-    if event is None:
-        raise DirectiveError("unknown ban event '%s' (known: %s)"
-                             % (args[0], ", ".join(BAN_EVENTS)))
-    count_text, slash, window_text = args[1].partition("/")
-    if not slash:
-        raise DirectiveError("badly formatted frequency '%s': expected count/hh:mm:ss"
-                             % args[1])
-    count = _int(count_text, "occurrence count", 1)
-    window = _hhmmss(window_text, "event window")
-    if window == 0:
-        raise DirectiveError("event window '%s' must be longer than zero" % window_text)
-    expires = _hhmmss(args[2], "ban duration")
-    if expires == 0:
-        raise DirectiveError("ban duration '%s' must be longer than zero" % args[2])
-    message = args[3] if len(args) > 3 and args[3] else None
-    return BanRule(event, count, window, expires, message, source=ctx.source)
-
-
-def p_ban_cache(args, ctx):
-    driver = args[0].lower()
-    if driver == "redis":
-        return "redis"
-    if driver == "memcache":
-        # ProFTPD only logs an unusable driver at runtime; bans that silently stay on one
-        # node are worse than a refused config.
-        raise DirectiveError("driver 'memcache' is not supported by ftpredis (use redis)")
-    raise DirectiveError("unsupported driver '%s' (expected redis)" % args[0])
-
-
-def _option_words(args, known):
-    found = set()
-    for word in args:
-        name = known.get(word.lower())
-        if name is None:
-            raise DirectiveError("unknown option '%s' (expected %s)"
-                                 % (word, " or ".join(sorted(known.values()))))
-        found.add(name)
-    return frozenset(found)
-
-
-def p_ban_cache_options(args, ctx):
-    return _option_words(args, {"usejson": "UseJSON", "matchserver": "MatchServer"})
-
-
-def p_ban_options(args, ctx):
-    return _option_words(args, {"matchanyserver": "MatchAnyServer"})
-
-
-def p_ban_table(args, ctx):
-    path = p_path(args, ctx)
-    parent = os.path.dirname(path) or "/"
-    if not os.path.isdir(parent):
-        raise DirectiveError("unable to use '%s': directory '%s' does not exist"
-                             % (path, parent))
-    return path
-
-
-def p_max_command_rate(args, ctx):
-    count = _int(args[0], "command count", 1)
-    seconds = _int(args[1], "interval", 1) if len(args) > 1 else 1
-    return (count, seconds)
 
 
 # -- mod_tls (ftpredis.tls.ftps) --------------------------------------------------------
@@ -796,8 +168,32 @@ def p_tls_session_cache(args, ctx):
 
 # --------------------------------------------------------------------------- the table
 
-def _d(name, contexts, min_args, max_args, parse, doc, **kw):
-    return Directive(name, frozenset(contexts), min_args, max_args, parse, doc, **kw)
+#: Which model object a context's directives fill.
+MODELS = {SERVER: "server", VHOST: "server", GLOBAL: "server", ANON: "anonymous",
+          DIR: "directory", LIMIT: "limit"}
+_REDIS = "the Redis target (RedisTarget; a <VirtualHost> without one inherits the main's)"
+_LOGGING = "the logging scope of its context (LogScope)"
+_BAN = "the ban config (BanConfig), checked as a whole"
+_LIMIT_RULES = "the rules of its <Limit> (LimitConfig.rules), in order"
+_TLS = "the TLS config (ftpredis.tls.settings.build_tls_config), checked as a whole"
+
+
+def _d(name, contexts, min_args, max_args, parse, doc, field=None, ignored_in=None, **kw):
+    """A table row; ``field`` is a field name for every model the contexts fill, or a
+    ``{model: field}`` dict."""
+    contexts = frozenset(contexts)
+    ignored = dict(ignored_in or {})
+    if isinstance(field, str):
+        models = sorted({MODELS[c] for c in contexts if c not in ignored})
+        field = {m: field for m in models}
+    fills = tuple(sorted((field or {}).items()))
+    return Directive(name, contexts, min_args, max_args, parse, doc, fills=fills,
+                     ignored_in=tuple(sorted(ignored.items())), **kw)
+
+
+def _built(how: str, rows) -> tuple:
+    """``rows`` with ``built_by=how``: a block of rows one builder step assembles."""
+    return tuple(dataclasses.replace(d, built_by=how) for d in rows)
 
 
 def _noop(name, contexts, doc, min_args=1, parse=p_ignored):
@@ -823,19 +219,26 @@ TABLE: Tuple[Directive, ...] = (
        "AllowAll, DenyAll, AllowUser, DenyUser, AllowGroup, DenyGroup and Order may "
        "stand inside.", section=True, usage="cmd|class..."),
     _d("AllowAll", frozenset({LIMIT}), 0, 0, p_ignored, "Allow everyone (inside <Limit>).",
-       usage=""),
+       usage="",
+       built_by=_LIMIT_RULES),
     _d("DenyAll", frozenset({LIMIT}), 0, 0, p_ignored, "Deny everyone (inside <Limit>).",
-       usage=""),
+       usage="",
+       built_by=_LIMIT_RULES),
     _d("AllowUser", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Allow these users (inside <Limit>).", multi=True, usage="user[,user...]"),
+       "Allow these users (inside <Limit>).", multi=True, usage="user[,user...]",
+       built_by=_LIMIT_RULES),
     _d("DenyUser", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Deny these users (inside <Limit>).", multi=True, usage="user[,user...]"),
+       "Deny these users (inside <Limit>).", multi=True, usage="user[,user...]",
+       built_by=_LIMIT_RULES),
     _d("AllowGroup", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Allow these groups (inside <Limit>).", multi=True, usage="group[,group...]"),
+       "Allow these groups (inside <Limit>).", multi=True, usage="group[,group...]",
+       built_by=_LIMIT_RULES),
     _d("DenyGroup", frozenset({LIMIT}), 1, None, p_limit_users,
-       "Deny these groups (inside <Limit>).", multi=True, usage="group[,group...]"),
+       "Deny these groups (inside <Limit>).", multi=True, usage="group[,group...]",
+       built_by=_LIMIT_RULES),
     _d("Order", frozenset({LIMIT}), 1, 2, p_order,
-       "allow,deny (default: an Allow match wins) or deny,allow.", usage="allow,deny|deny,allow"),
+       "allow,deny (default: an Allow match wins) or deny,allow.", usage="allow,deny|deny,allow",
+       field="order"),
     _d("<IfModule>", _ANY, 1, 1, p_ignored,
        "Read the body only if ftpredis provides (or, with !, lacks) the module.",
        section=True, reader=True, usage="[!]mod_name.c"),
@@ -853,153 +256,212 @@ TABLE: Tuple[Directive, ...] = (
        reader=True, multi=True, usage="option..."),
 
     # -- servers ----------------------------------------------------------------------
-    _d("ServerName", _SV, 1, 1, p_word, "The server's name (%v).", usage='"name"'),
+    _d("ServerName", _SV, 1, 1, p_word, "The server's name (%v).", usage='"name"',
+       field="server_name"),
     _d("ServerIdent", _SVG, 1, 2, p_server_ident,
-       "Whether the banner names the server, and with which text.", usage='on|off ["text"]'),
+       "Whether the banner names the server, and with which text.", usage='on|off ["text"]',
+       field="server_ident"),
     _d("Port", _SV, 1, 1, p_port, "TCP port (default 21; 0 disables the server).",
-       usage="0-65535"),
+       usage="0-65535",
+       field="port"),
     _d("DefaultAddress", _S, 1, None, p_words,
-       "Addresses the main server listens on (default: all).", usage="address..."),
+       "Addresses the main server listens on (default: all).", usage="address...",
+       field="addresses"),
     _d("MasqueradeAddress", _SV, 1, 1, p_word,
-       "Address announced in PASV replies.", usage="address"),
+       "Address announced in PASV replies.", usage="address",
+       field="masquerade_address"),
     _d("PassivePorts", _SVG, 2, 2, p_passive_ports,
-       "Port range for passive data connections.", usage="min max"),
+       "Port range for passive data connections.", usage="min max",
+       field="passive_ports"),
     _d("MaxClients", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions (none = no limit).", usage="N|none"),
+       "Most simultaneous sessions (none = no limit).", usage="N|none",
+       field="max_clients",
+       ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions from one client address.", usage="N|none"),
+       "Most simultaneous sessions from one client address.", usage="N|none",
+       field="max_clients_per_host",
+       ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerUser", _SVG, 1, 2, p_max_with_message,
        "Most simultaneous logins of one user; the 530 text may be given (%m = N).",
-       usage='N|none ["message"]'),
+       usage='N|none ["message"]',
+       field="max_clients_per_user"),
     _d("MaxConnectionsPerHost", _SVG, 1, 2, p_max_with_message,
        "Most simultaneous connections from one client address, refused before the "
-       "banner; the 530 text may be given (%m = N).", usage='N|none ["message"]'),
+       "banner; the 530 text may be given (%m = N).", usage='N|none ["message"]',
+       field="max_connections_per_host"),
     _d("RootLogin", _SVG, 1, 1, p_bool,
-       "Whether a uid 0 user may log in (default off).", usage="on|off"),
+       "Whether a uid 0 user may log in (default off).", usage="on|off",
+       field="root_login"),
     _d("AnonRejectPasswords", frozenset({ANON}), 1, 1, p_anon_reject_passwords,
        "Refuse anonymous logins whose password (e-mail address) matches the regex "
-       "(with !, does not match).", usage="[!]regex"),
+       "(with !, does not match).", usage="[!]regex",
+       field="anon_reject_passwords"),
     _d("MaxLoginAttempts", _SVG, 1, 1, p_positive,
-       "Failed logins before the session is closed (default 3).", usage="N"),
+       "Failed logins before the session is closed (default 3).", usage="N",
+       field="max_login_attempts"),
     _d("CommandBufferSize", _SVG, 1, 1, p_command_buffer_size,
        "Longest command line accepted, in bytes (default 4096, what ProFTPD 1.3.8 "
-       "accepts); longer lines are refused without being buffered.", usage="bytes"),
+       "accepts); longer lines are refused without being buffered.", usage="bytes",
+       field="command_buffer_size"),
     _d("TimeoutIdle", _SVG, 1, 1, p_nonneg, "Seconds of idle control connection "
-       "(default 600; 0 = none).", usage="seconds"),
+       "(default 600; 0 = none).", usage="seconds",
+       field="timeout_idle"),
     _d("TimeoutLogin", _SVG, 1, 1, p_nonneg, "Seconds allowed to log in (default 300).",
-       usage="seconds"),
+       usage="seconds",
+       field="timeout_login"),
     _d("TimeoutNoTransfer", _SVG, 1, 1, p_nonneg,
-       "Seconds logged in without a transfer (default 300).", usage="seconds"),
+       "Seconds logged in without a transfer (default 300).", usage="seconds",
+       field="timeout_no_transfer"),
     _d("TimeoutStalled", _SVG, 1, 1, p_nonneg,
-       "Seconds a data transfer may stall (default 3600).", usage="seconds"),
+       "Seconds a data transfer may stall (default 3600).", usage="seconds",
+       field="timeout_stalled"),
     _d("User", _SVGA, 1, 1, p_word,
        "The account the server runs as; in <Anonymous>, the anonymous account.",
-       usage="name"),
+       usage="name",
+       field={"server": "run_user", "anonymous": "user"}),
     _d("Group", _SVGA, 1, 1, p_word,
-       "The group the server runs as; in <Anonymous>, the anonymous group.", usage="name"),
+       "The group the server runs as; in <Anonymous>, the anonymous group.", usage="name",
+       field={"server": "run_group", "anonymous": "group"}),
     _d("UserAlias", frozenset({ANON}), 2, 2, p_user_alias,
-       "A login name that maps to the <Anonymous> User.", multi=True, usage="alias user"),
+       "A login name that maps to the <Anonymous> User.", multi=True, usage="alias user",
+       field="user_aliases"),
 
     # -- authentication and file system -----------------------------------------------
     _d("AuthUserFile", _SVG, 1, 1, p_path,
        "ftpasswd-format user file, read and checked when the config is loaded.",
-       usage="path"),
+       usage="path",
+       field="auth_user_file"),
     _d("AuthGroupFile", _SVG, 1, 1, p_path,
-       "Group file, read and checked when the config is loaded.", usage="path"),
+       "Group file, read and checked when the config is loaded.", usage="path",
+       field="auth_group_file"),
     _d("AuthFileOptions", _SVG, 1, None, p_auth_file_options,
-       "InsecurePerms: accept auth files others can read or write.", usage="InsecurePerms"),
+       "InsecurePerms: accept auth files others can read or write.", usage="InsecurePerms",
+       built_by="read with AuthUserFile and AuthGroupFile (auth_users, auth_groups)"),
     _d("DefaultRoot", _SVG, 1, None, p_default_root,
-       "Jail users in ~ (their home) or an absolute path.", usage="~|path"),
+       "Jail users in ~ (their home) or an absolute path.", usage="~|path",
+       field="default_root"),
     _d("RequireValidShell", _SVG, 1, 1, p_bool,
-       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off"),
+       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off",
+       field="require_valid_shell"),
     _d("CreateHome", _SVG, 1, None, p_create_home,
        "Create a missing home directory at login, with the given mode (default 700).",
-       usage="on|off [mode]"),
+       usage="on|off [mode]",
+       field="create_home,create_home_mode"),
     _d("Umask", _SVGAD, 1, 2, p_umask, "Umask for new files and directories (default 022).",
-       merge_down=True, usage="octal"),
+       merge_down=True, usage="octal",
+       field="umask"),
     _d("AllowOverwrite", _SVGAD, 1, 1, p_bool, "Whether uploads may replace files "
-       "(default off).", merge_down=True, usage="on|off"),
+       "(default off).", merge_down=True, usage="on|off",
+       field="allow_overwrite"),
     _d("AllowStoreRestart", _SVG, 1, 1, p_bool, "Whether APPE and REST before STOR "
-       "are allowed (default off).", usage="on|off"),
+       "are allowed (default off).", usage="on|off",
+       field="allow_store_restart"),
     _d("AllowRetrieveRestart", _SVG, 1, 1, p_bool, "Whether REST before RETR is allowed "
-       "(default on).", usage="on|off"),
+       "(default on).", usage="on|off",
+       field="allow_retrieve_restart"),
     _d("AllowForeignAddress", _SVGA, 1, 1, p_bool, "Whether PORT/EPRT may name another "
        "host than the client's (default off; ports below 1024 are always refused).",
-       usage="on|off"),
+       usage="on|off",
+       field="allow_foreign_address",
+       ignored_in={ANON: "the server's setting applies to anonymous sessions too"}),
     _d("HideFiles", frozenset({DIR, ANON}), 1, None, p_hide_files,
        "Regular expression: matching names are left out of listings and refused as "
-       "not existing.", usage="regex|none"),
+       "not existing.", usage="regex|none",
+       field="hide_files"),
     _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
-       "reply.", usage="path"),
+       "reply.", usage="path",
+       field="display_login"),
 
     # -- logging ----------------------------------------------------------------------
     _d("AllowLogSymlinks", _SVG, 1, 1, p_bool,
-       "Whether RedisLog may be a symlink.", usage="on|off"),
+       "Whether RedisLog may be a symlink.", usage="on|off",
+       field="allow_log_symlinks"),
     _d("LogFormat", _SVG, 2, None, p_log_format,
        "A named format; server-level and <Global> names are visible everywhere, a "
        "<VirtualHost> one only inside it.", multi=True,
-       usage='name "format"'),
+       usage='name "format"',
+       built_by="formats (names resolved once the whole file is read)"),
     _d("RedisEngine", _SVG, 1, 1, p_bool, "Whether anything is logged to Redis.",
-       usage="on|off"),
+       usage="on|off",
+       field="redis_engine"),
     _d("RedisLog", _SVG, 1, 1, p_redis_log, "File for Redis errors, or none.",
-       usage="path|none"),
+       usage="path|none",
+       field="redis_log"),
     _d("RedisServer", _SVG, 1, None, p_redis_server,
        "The Redis server: host[:port], [v6]:port or /unix/path, then password, or user "
        "and password, then db index, and ssl options.",
        usage="server [[user] password] [db] [ssl:bool] [ssl-ca:..] [ssl-cert:..] "
-             "[ssl-key:..]"),
+             "[ssl-key:..]",
+       built_by=_REDIS),
     _d("RedisSentinel", _SVG, 1, None, p_redis_sentinel,
        "Sentinels (default port 26379) asked for the master, in order.",
-       usage="host[:port]... [master name] [ssl options]"),
+       usage="host[:port]... [master name] [ssl options]",
+       built_by=_REDIS),
     _d("RedisTimeouts", _SVG, 2, 2, p_redis_timeouts,
        "Connect and IO timeouts in milliseconds (default 500 500).", extra_ignored=True,
-       usage="connect-ms io-ms"),
+       usage="connect-ms io-ms",
+       built_by=_REDIS),
     _d("RedisOptions", _SVG, 0, None, p_redis_options,
        "NoReconnect: give up after the first Redis failure.", multi=True,
-       usage="NoReconnect"),
+       usage="NoReconnect",
+       built_by=_REDIS),
     _d("RedisBufferSize", _SVG, 1, 1, p_positive,
-       "Records kept while Redis is unreachable (default 100000).", usage="N"),
+       "Records kept while Redis is unreachable (default 100000).", usage="N",
+       built_by=_REDIS),
     _d("RedisLogOnCommand", _SVGAD, 0, None, p_log_on_command,
        "Log the listed commands (or ALL, CONNECT, DISCONNECT) with a LogFormat.",
-       multi=True, merge_down=True, usage="none|cmd,cmd... format [key]"),
+       multi=True, merge_down=True, usage="none|cmd,cmd... format [key]",
+       built_by=_LOGGING),
     _d("RedisLogOnEvent", _SVGAD, 0, None, p_log_on_event,
        "Log the listed commands or event classes with a LogFormat.",
-       multi=True, merge_down=True, usage="none|event,event... format [key]"),
+       multi=True, merge_down=True, usage="none|event,event... format [key]",
+       built_by=_LOGGING),
     _d("RedisLogFormatExtra", _SVGAD, 2, 2, p_format_extra,
        "Extra JSON members added to every record of a LogFormat.",
-       multi=True, merge_down=True, extra_ignored=True, usage="format {json}"),
+       multi=True, merge_down=True, extra_ignored=True, usage="format {json}",
+       built_by=_LOGGING),
 
     # -- mod_ban (ftpredis.ban.bans) -------------------------------------------------------
     _d("BanEngine", _SVG, 1, 1, p_bool, "Whether bans are enforced and BanOnEvent rules "
-       "apply.", usage="on|off"),
+       "apply.", usage="on|off",
+       built_by=_BAN),
     _d("BanTable", _S, 1, 1, p_ban_table,
        "Required with BanEngine on (ProFTPD's shared-memory file); ftpredis keeps the "
-       "local table in memory and only checks the directory.", usage="path"),
+       "local table in memory and only checks the directory.", usage="path",
+       built_by=_BAN),
     _d("BanCache", _S, 1, 1, p_ban_cache,
        "redis: ban entries are also kept in the Redis of RedisServer, so every node "
-       "sharing it enforces them.", usage="redis"),
+       "sharing it enforces them.", usage="redis",
+       built_by=_BAN),
     _d("BanCacheOptions", _S, 1, None, p_ban_cache_options,
        "UseJSON (entries are JSON; ftpredis always writes JSON), MatchServer (a cached "
        "ban applies only to the server address and port that added it).",
-       usage="UseJSON|MatchServer..."),
+       usage="UseJSON|MatchServer...",
+       built_by=_BAN),
     _d("BanOptions", _S, 1, None, p_ban_options,
        "MatchAnyServer: a local ban applies to every server, not only the one that "
-       "added it.", usage="MatchAnyServer"),
+       "added it.", usage="MatchAnyServer",
+       built_by=_BAN),
     _d("BanMessage", _SVG, 1, 1, p_word,
        "Sent as a 530 reply to a banned client; %a client address, %c class, %u user.",
-       usage='"message"'),
+       usage='"message"',
+       built_by=_BAN),
     _d("BanLog", _S, 1, 1, p_path, "File where bans and ban events are logged "
-       "(RedisLog's path checks).", usage="path"),
+       "(RedisLog's path checks).", usage="path",
+       built_by=_BAN),
     _d("BanOnEvent", _SVG, 3, 4, p_ban_on_event,
        "Ban the client (host, user or user@host, by event) when the event happens count "
        "times within hh:mm:ss, for hh:mm:ss.", multi=True,
-       usage='event count/hh:mm:ss hh:mm:ss ["message"]'),
+       usage='event count/hh:mm:ss hh:mm:ss ["message"]',
+       built_by=_BAN),
     _d("MaxCommandRate", _SVG, 1, 2, p_max_command_rate,
        "More than count commands within the interval (seconds, default 1) is a "
-       "MaxCommandRate event for BanOnEvent.", usage="count [seconds]"),
+       "MaxCommandRate event for BanOnEvent.", usage="count [seconds]",
+       field="max_command_rate"),
     _noop("BanControlsACLs", _S, "No ftpdctl; use ftpredis-ban."),
 
     # -- mod_tls (ftpredis.tls.ftps) -------------------------------------------------------
+    *_built(_TLS, (
     _d("TLSEngine", _SVG, 1, 1, p_bool, "Whether AUTH TLS (FTPS) is offered.", usage="on|off"),
     _d("TLSProtocol", _SVG, 1, None, p_tls_protocol,
        "TLS versions accepted (default TLSv1.2 TLSv1.3).", usage="TLSv1.2 TLSv1.3|ALL ..."),
@@ -1037,6 +499,7 @@ TABLE: Tuple[Directive, ...] = (
        "Accepted; redis: cannot share sessions between processes with this TLS stack "
        "(a warning says why); sessions are cached per process.",
        usage="redis:|internal:|off [timeout]"),
+    )),
 
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),
@@ -1051,11 +514,13 @@ TABLE: Tuple[Directive, ...] = (
     _noop("MaxInstances", _S, "No limit on processes (one process)."),
     _d("ServerWorkers", _S, 1, 1, p_positive,
        "Processes accepting connections on the shared listening sockets, each with its "
-       "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N"),
+       "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N",
+       field="server_workers"),
     _d("BusyPoll", _S, 1, 1, p_busy_poll,
        "Microseconds the server keeps polling for more work after a busy turn before it "
        "sleeps; adaptive, it shrinks while polling finds nothing (ftpredis; default %d; "
-       "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off"),
+       "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off",
+       field="busy_poll"),
     _noop("SystemLog", _S, "Use twistd --logfile / --syslog."),
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
@@ -1106,7 +571,10 @@ def directive_reference() -> str:
         out.append("     - %s" % _contexts_text(d.contexts))
         out.append("     - %s" % ("yes" if d.multi else "no"))
         out.append("     - %s" % ("yes" if d.merge_down else "no"))
-        out.append("     - %s" % ("yes" if d.effect else "none (warning)"))
+        effect = "yes" if d.effect else "none (warning)"
+        for where, reason in d.ignored_in:
+            effect += "; none in %s (warning: %s)" % (_contexts_text({where}), reason)
+        out.append("     - %s" % _rst(effect))
         out.append("     - %s" % _rst(d.doc))
     return "\n".join(out) + "\n"
 

@@ -13,7 +13,9 @@ section decides, the command is allowed.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Optional, Sequence
+
+from ftpredis.config import dirmatch
 
 #: ProFTPD's command groups (mod_core's Limit documentation, checked against 1.3.8:
 #: RNFR is refused by both <Limit WRITE> and <Limit DIRS>).
@@ -82,32 +84,12 @@ def decide_in(limits: Sequence, verb: str, user: Optional[str],
     return None
 
 
-def _dir_matches(pattern: str, real: str) -> int:
-    """Length of the matching ``<Directory>`` path, or -1."""
-    star = pattern.endswith("/*")
-    p = pattern.rstrip("*").rstrip("/") or "/"
-    if p == "/":
-        return 0
-    if real == p:
-        return -1 if star else len(p)
-    if real.startswith(p + "/"):
-        return len(p)
-    return -1
-
-
 def contexts_for(server, anonymous, real: Optional[str]) -> list:
     """The ``<Limit>`` lists that may decide for ``real``, innermost first."""
     dirs = list(server.directories)
     if anonymous is not None:
         dirs = list(anonymous.directories) + dirs
-    found = []
-    if real is not None:
-        for d in dirs:
-            n = _dir_matches(d.path, real)
-            if n >= 0 and d.limits:
-                found.append((n, d.limits))
-        found.sort(key=lambda t: -t[0])
-    out = [limits for _, limits in found]
+    out = [d.limits for d in dirmatch.applicable(dirs, real) if d.limits]
     if anonymous is not None and anonymous.limits:
         out.append(anonymous.limits)
     if server.limits:
@@ -150,16 +132,10 @@ def has_limits(server) -> bool:
 
 def hide_pattern(server, anonymous, real_dir: str) -> Optional[str]:
     """The HideFiles regex in force for entries of the real directory ``real_dir``."""
-    best, pattern = -1, None
     dirs = list(server.directories)
     if anonymous is not None:
         dirs = list(anonymous.directories) + dirs
-    for d in dirs:
-        if d.hide_files is None:
-            continue
-        n = _dir_matches(d.path, real_dir)
-        if n > best:
-            best, pattern = n, d.hide_files
+    pattern = dirmatch.dir_setting(dirs, real_dir, "hide_files", None)
     if pattern is None and anonymous is not None:
         pattern = anonymous.hide_files
     return pattern

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from ftpredis.config import dirmatch
 from ftpredis.config.model import DirectoryConfig, LogRule, LogScope, ServerConfig
 from ftpredis.records.events import (
     COMMAND, COMMAND_CLASSES, CONNECT, DISCONNECT, KNOWN_COMMANDS,
@@ -136,43 +137,29 @@ class Scope:
 
 
 class _Dir:
-    """A <Directory> pattern: ``base`` and everything below it, or only below with /*."""
+    """A <Directory> section and its logging scope once merge-down is done."""
 
-    __slots__ = ("config", "base", "below_only", "scope")
+    __slots__ = ("config", "path", "scope")
 
     def __init__(self, config: DirectoryConfig):
         self.config = config
-        path = config.path
-        self.below_only = path.endswith("/*")
-        if self.below_only:
-            path = path[:-2]
-        path = path.rstrip("/")
-        self.base = path            # "" is the root directory
+        self.path = config.path        # what ftpredis.config.dirmatch matches
         self.scope: Optional[Scope] = None
 
-    def matches(self, path: str) -> bool:
-        base = self.base
-        if path == base or (not base and path == "/"):
-            return not self.below_only
-        return path.startswith(base + "/")
-
     def depth(self) -> Tuple[int, int]:
-        return (len(self.base), 1 if self.below_only else 0)
+        return dirmatch.specificity(self.path)
 
 
 def _build_dirs(configs: Sequence[DirectoryConfig], top: Scope, label: str) -> List[_Dir]:
     dirs = [_Dir(c) for c in configs]
 
     def parent_of(d: _Dir) -> Optional[_Dir]:
-        best = None
-        for other in dirs:
-            if other is d or other.depth() >= d.depth():
-                continue
-            probe = d.base or "/"
-            if other.matches(probe):
-                if best is None or other.depth() > best.depth():
-                    best = other
-        return best
+        # The enclosing section is the most specific less specific one that applies to
+        # this section's own directory.
+        probe = d.path[:-2] if d.path.endswith("/*") else d.path
+        probe = dirmatch.normal_path(probe or "/")
+        shallower = [o for o in dirs if o is not d and o.depth() < d.depth()]
+        return dirmatch.most_specific(shallower, probe)
 
     def build(d: _Dir) -> Scope:
         if d.scope is None:
@@ -184,19 +171,12 @@ def _build_dirs(configs: Sequence[DirectoryConfig], top: Scope, label: str) -> L
 
     for d in dirs:
         build(d)
-    # Deepest first, so the first match is the one ProFTPD's dir_config would pick.
+    # Deepest first, as ftpredis.config.dirmatch orders them.
     return sorted(dirs, key=lambda d: d.depth(), reverse=True)
 
 
 def _deepest(dirs: Sequence[_Dir], path: Optional[str]) -> Optional[_Dir]:
-    if not path:
-        return None
-    if len(path) > 1:
-        path = path.rstrip("/") or "/"
-    for d in dirs:
-        if d.matches(path):
-            return d
-    return None
+    return dirmatch.most_specific(dirs, path)
 
 
 # -- the router --------------------------------------------------------------------------------

@@ -1,0 +1,115 @@
+# -*- test-case-name: tests.test_config -*-
+"""Directive argument parsing for sections and access rules.
+
+This module owns the arguments of the section directives (``<VirtualHost>``,
+``<Global>``, ``<Anonymous>``, ``<Directory>``, ``<Limit>``) and of what stands inside a
+``<Limit>`` (AllowUser, DenyGroup, Order...) or narrows a directory (HideFiles): which
+commands and classes a ``<Limit>`` may name and how a section path is normalised.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from ftpredis.config.args_core import DirectiveError
+
+
+
+#: <Limit> words ftpredis enforces: command groups and the commands it implements.
+LIMIT_CLASSES = frozenset({"ALL", "READ", "WRITE", "DIRS", "LOGIN"})
+LIMIT_COMMANDS = frozenset("""ABOR ALLO APPE CDUP CLNT CWD DELE EPRT EPSV FEAT HELP HOST LIST
+    MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REST RETR RMD RNFR
+    RNTO SITE SITE_CHMOD SIZE STAT STOR STOU STRU SYST TYPE USER""".split())
+_LIMIT_ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XPWD": "PWD", "XMKD": "MKD", "XRMD": "RMD"}
+
+
+def p_limit(args, ctx):
+    if not args:
+        raise DirectiveError("wrong number of parameters")
+    words = set()
+    for arg in args:
+        for word in arg.replace(",", " ").split():
+            up = word.upper()
+            up = _LIMIT_ALIASES.get(up, up)
+            if up not in LIMIT_CLASSES and up not in LIMIT_COMMANDS:
+                # An unknown word would leave a hole in what the admin meant to close.
+                raise DirectiveError("<Limit>: unsupported command or class '%s'" % word,
+                                     bare=True)
+            words.add(up)
+    return frozenset(words)
+
+
+def p_limit_users(args, ctx):
+    names = []
+    for arg in args:
+        names.extend(n for n in arg.split(",") if n)
+    if not names:
+        raise DirectiveError("missing user or group names")
+    for n in names:
+        if n.startswith("!"):
+            raise DirectiveError("negated names ('%s') are not supported by ftpredis" % n)
+    return tuple(names)
+
+
+def p_order(args, ctx):
+    text = "".join(args).replace(" ", "").lower()
+    if text not in ("allow,deny", "deny,allow"):
+        raise DirectiveError("expected allow,deny or deny,allow")
+    return text
+
+
+def p_hide_files(args, ctx):
+    if args[0].lower() == "none":
+        return None
+    pattern = args[0][1:] if args[0].startswith("!") else args[0]
+    if args[0].startswith("!"):
+        raise DirectiveError("negated patterns are not supported by ftpredis")
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise DirectiveError("'%s' is not a valid regular expression: %s" % (pattern, e))
+    if len(args) > 1:
+        raise DirectiveError("user/group/class restrictions are not supported by ftpredis")
+    return pattern
+
+
+def p_virtual_host(args, ctx):
+    for address in args:
+        if not address:
+            raise DirectiveError("empty address")
+    return tuple(args)
+
+
+def p_global(args, ctx):
+    return None
+
+
+def _section_path(path: str, what: str) -> str:
+    """An absolute path, ``~`` or ``~user`` (optionally followed by ``/...``), with an
+    optional trailing ``/*``, normalised."""
+    if not path:
+        raise DirectiveError("empty path")
+    star = ""
+    if path.endswith("/*"):
+        path, star = path[:-2] or "/", "/*"
+    if path.startswith("~"):
+        head, sep, tail = path.partition("/")
+        path = head + (("/" + posixpath.normpath(tail).lstrip("/")) if tail else "")
+    elif path.startswith("/"):
+        path = posixpath.normpath(path)
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+    else:
+        raise DirectiveError("%s '%s' must be an absolute path or start with '~'" % (what, path))
+    if star:
+        path = path.rstrip("/") + star
+    return path
+
+
+def p_directory(args, ctx):
+    return _section_path(args[0], "path")
+
+
+def p_anonymous(args, ctx):
+    return _section_path(args[0], "directory")

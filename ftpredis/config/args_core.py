@@ -1,0 +1,239 @@
+# -*- test-case-name: tests.test_config -*-
+"""Directive argument parsing, the common part: contexts, errors and the plain parsers.
+
+This module owns what every argument parser shares: the context names as ProFTPD's
+messages spell them, :class:`DirectiveError` and :class:`ParseContext` (how a parser
+reports a problem or a warning against its line), and the parsers of plain values
+(booleans, numbers, paths, words) and of the server, file system and login directives.
+The table that names which directive uses which parser is :mod:`ftpredis.config.directives`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from typing import List, Optional
+
+from ftpredis.config.model import Source
+from ftpredis.config.syntax import PROVIDED_MODULES
+
+
+# Context names, spelt as ProFTPD's "directive not allowed in <ctx> context" spells them.
+SERVER = "server config"
+VHOST = "<VirtualHost>"
+GLOBAL = "<Global>"
+ANON = "<Anonymous>"
+DIR = "<Directory>"
+LIMIT = "<Limit>"
+
+_SVG = frozenset({SERVER, VHOST, GLOBAL})
+_SV = frozenset({SERVER, VHOST})
+_S = frozenset({SERVER})
+_SVGA = _SVG | {ANON}
+_SVGAD = _SVGA | {DIR}
+_ANY = _SVGAD | {LIMIT}
+
+_BOOLEANS = {"on": True, "yes": True, "true": True, "1": True,
+             "off": False, "no": False, "false": False, "0": False}
+
+
+class DirectiveError(Exception):
+    """A directive's arguments are wrong; ``message`` gets the ``Directive: `` prefix
+    unless ``bare`` is set."""
+
+    def __init__(self, message: str, bare: bool = False):
+        Exception.__init__(self, message)
+        self.message = message
+        self.bare = bare
+
+
+class ParseContext:
+    """What an argument parser may know about the line it parses."""
+
+    def __init__(self, name: str, source: Source, warnings: List[str]):
+        self.name = name
+        self.source = source
+        self.base_dir = os.path.dirname(os.path.abspath(source.file))
+        self._warnings = warnings
+
+    def warn(self, message: str) -> None:
+        self._warnings.append("%s: %s on %s" % (self.name, message, self.source))
+
+    def path(self, value: str) -> str:
+        """A path argument; a relative one is taken from the config file's directory
+        (an ftpredis extension: ProFTPD wants absolute paths)."""
+        if not os.path.isabs(value):
+            value = os.path.join(self.base_dir, value)
+        return posixpath.normpath(value)
+
+
+# --------------------------------------------------------------------------- parsers
+
+def _boolean(word: str) -> bool:
+    try:
+        return _BOOLEANS[word.lower()]
+    except KeyError:
+        raise DirectiveError("expected Boolean parameter")
+
+
+def p_bool(args, ctx):
+    return _boolean(args[0])
+
+
+def p_word(args, ctx):
+    return args[0]
+
+
+def p_words(args, ctx):
+    return tuple(args)
+
+
+def p_path(args, ctx):
+    if not args[0]:
+        raise DirectiveError("empty path")
+    return ctx.path(args[0])
+
+
+def p_ignored(args, ctx):
+    return None
+
+
+def _int(word: str, what: str, low: int = 0, high: Optional[int] = None) -> int:
+    if not re.fullmatch(r"[0-9]+", word):
+        raise DirectiveError("bad %s '%s': expected a number" % (what, word))
+    value = int(word)
+    if value < low or (high is not None and value > high):
+        if high is None:
+            raise DirectiveError("bad %s '%s': must be at least %d" % (what, word, low))
+        raise DirectiveError("bad %s '%s': must be between %d and %d" % (what, word, low, high))
+    return value
+
+
+def p_port(args, ctx):
+    return _int(args[0], "port number", 0, 65535)
+
+
+def p_nonneg(args, ctx):
+    return _int(args[0], "value", 0)
+
+
+def p_positive(args, ctx):
+    return _int(args[0], "value", 1)
+
+
+def p_busy_poll(args, ctx):
+    if args[0].lower() in ("off", "0"):
+        return 0
+    return _int(args[0], "microseconds", 1, 10000)
+
+
+def p_command_buffer_size(args, ctx):
+    # Below 64 bytes not even a login fits; above 64 KiB is no longer a command line.
+    return _int(args[0], "size", 64, 65536)
+
+
+def p_max_clients(args, ctx):
+    if len(args) > 1:
+        ctx.warn("the message argument is not used by ftpredis")
+    if args[0].lower() == "none":
+        return None
+    return _int(args[0], "value", 1)
+
+
+def p_max_with_message(args, ctx):
+    """``N|none ["message"]``: (N, message or None), or None; %m in the message is N."""
+    if args[0].lower() == "none":
+        return None
+    return (_int(args[0], "value", 1), args[1] if len(args) > 1 else None)
+
+
+def p_anon_reject_passwords(args, ctx):
+    """``[!]regex``: (pattern, negated)."""
+    negated = args[0].startswith("!")
+    pattern = args[0][1:] if negated else args[0]
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise DirectiveError("'%s' is not a valid regular expression: %s" % (pattern, e))
+    return (pattern, negated)
+
+
+def p_server_ident(args, ctx):
+    on = _boolean(args[0])
+    return (on, args[1] if len(args) > 1 else None)
+
+
+def p_umask(args, ctx):
+    if len(args) > 1:
+        ctx.warn("the separate directory umask is not used by ftpredis")
+    if not re.fullmatch(r"[0-7]{1,4}", args[0]) or int(args[0], 8) > 0o777:
+        raise DirectiveError("bad umask '%s': expected an octal number such as 022" % args[0])
+    return int(args[0], 8)
+
+
+def p_create_home(args, ctx):
+    on = _boolean(args[0])
+    mode = 0o700
+    if len(args) > 1:
+        if not re.fullmatch(r"[0-7]{3,4}", args[1]) or int(args[1], 8) > 0o7777:
+            raise DirectiveError("bad mode '%s': expected an octal number such as 700"
+                                 % args[1])
+        mode = int(args[1], 8)
+    for word in args[2:]:
+        raise DirectiveError("unsupported option '%s' (ftpredis takes only a mode)" % word)
+    return (on, mode)
+
+
+def p_auth_file_options(args, ctx):
+    for word in args:
+        if word != "InsecurePerms":
+            raise DirectiveError("unknown AuthFileOption '%s'" % word)
+    return True
+
+
+def p_default_root(args, ctx):
+    path = args[0]
+    if len(args) > 1:
+        ctx.warn("group expression '%s' ignored: ftpredis applies the root to every user"
+                 % " ".join(args[1:]))
+    if path == "~":
+        return path
+    if not path.startswith("/"):
+        raise DirectiveError("'%s' is not '~' or an absolute path" % path)
+    return posixpath.normpath(path)
+
+
+def p_log_format(args, ctx):
+    if not args[0]:
+        raise DirectiveError("missing required name parameter")
+    # ProFTPD joins the words of an unquoted format (or one that %{env:...} re-split).
+    return (args[0], " ".join(args[1:]))
+
+
+def p_redis_log(args, ctx):
+    if args[0].lower() == "none":
+        return None
+    return p_path(args, ctx)
+
+
+def p_passive_ports(args, ctx):
+    try:
+        low = _int(args[0], "port", 1024, 65535)
+        high = _int(args[1], "port", 1024, 65535)
+    except DirectiveError as e:
+        raise DirectiveError("%s (the range must lie within 1024-65535)" % e.message)
+    if low > high:
+        raise DirectiveError("bad range %d-%d: the first port is above the second"
+                             % (low, high))
+    return (low, high)
+
+
+def p_user_alias(args, ctx):
+    return (args[0], args[1])
+
+
+def p_load_module(args, ctx):
+    if args[0] not in PROVIDED_MODULES:
+        raise DirectiveError("module '%s' is not provided by ftpredis" % args[0])
+    return None
