@@ -164,10 +164,8 @@ class RealServerTests(_Site, unittest.TestCase):
 
 
 class RealServerSettingTests(_Site, unittest.TestCase):
-    """Umask and AllowOverwrite come from the protocol's _dirSetting, which the lead
-    wires to dirmatch.dir_setting; until then /dir/* also covers /dir there."""
-
-    todo = "ftpredis.ftp's _dirSetting is not yet wired to ftpredis.config.dirmatch"
+    """Umask and AllowOverwrite in a real session come from the same matcher: a
+    <Directory /dir/*> covers what is below /dir, never /dir itself."""
 
     @defer.inlineCallbacks
     def test_umask_below_only(self):

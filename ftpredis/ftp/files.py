@@ -14,6 +14,7 @@ import stat as statmod
 import time
 from typing import Optional
 
+from ftpredis.config import dirmatch
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
@@ -333,16 +334,8 @@ class FilesMixin:
         return R("mff_ok", cstr(0), path)
 
     def _dirSetting(self, real: str, attr: str, default):
-        """A <Directory> setting for a real path: the deepest <Directory> setting it wins."""
-        value, best = default, -1
-        for dcfg in self.server.directories:
-            v = getattr(dcfg, attr)
-            if v is None:
-                continue
-            p = dcfg.path.rstrip("*").rstrip("/")
-            if (real == p or real.startswith(p + "/")) and len(p) > best:
-                best, value = len(p), v
-        return value
+        """A <Directory> setting for a real path, by the one matcher every caller uses."""
+        return dirmatch.dir_setting(self.server.directories, real, attr, default)
 
     def _allowOverwrite(self, real: str) -> bool:
         return self._dirSetting(real, "allow_overwrite", self.server.allow_overwrite)
