@@ -28,7 +28,6 @@ idle sessions need many descriptors).
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import signal
@@ -255,7 +254,7 @@ class WorkerPool:
 
     def _argv(self, fds=None) -> List[str]:
         svc = self.service
-        argv = [sys.executable, "-c", "from ftpredis.app.workers import main; main()",
+        argv = [sys.executable, "-c", "from ftpredis.app.worker_main import main; main()",
                 "--config", os.path.abspath(svc.path),
                 "--shutdown-timeout", str(svc.shutdown_timeout),
                 "--parent", str(os.getpid())]
@@ -391,63 +390,3 @@ def start(service, reactor) -> Optional[WorkerPool]:
 
 
 # --------------------------------------------------------------------------- the worker
-
-def _die_with_parent():
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except Exception:
-        pass
-
-
-def main(argv=None):
-    """A worker process: ``python -c 'from ftpredis.app.workers import main; main()' ...``."""
-    global IN_WORKER
-    ap = argparse.ArgumentParser(prog="ftpredis-worker")
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--shutdown-timeout", type=float, default=10.0)
-    ap.add_argument("--parent", type=int, default=None)
-    ap.add_argument("-D", action="append", default=[], dest="defines")
-    ap.add_argument("--fd", action="append", default=[])
-    args = ap.parse_args(argv)
-    _die_with_parent()
-    if args.parent is not None and os.getppid() != args.parent:
-        return 0                        # the parent is already gone
-    IN_WORKER = True
-    for spec in args.fd:
-        fd, ip, port, family = spec.split(",")
-        ADOPTED[(ip, int(port))] = (int(fd), int(family))
-
-    from ftpredis.app import reactor as _reactor
-    _reactor.install()
-    from twisted.internet import reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
-
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)],
-                                     redirectStandardIO=False)
-    from ftpredis.config import ConfigErrors, load_config
-    from ftpredis.app.service import FTPRedisService
-
-    try:
-        config = load_config(args.config, tuple(args.defines))
-        svc = FTPRedisService(config, args.config, tuple(args.defines),
-                              shutdown_timeout=args.shutdown_timeout)
-    except ConfigErrors as e:
-        for error in e.errors:
-            sys.stderr.write("ftpredis worker: %s\n" % (error,))
-        return 1
-    for fd, _ in list(ADOPTED.values()):
-        os.close(fd)                    # sockets this config no longer listens on
-    ADOPTED.clear()
-    svc.privilegedStartService()
-    reactor.callWhenRunning(svc.startService)
-    reactor.addSystemEventTrigger("before", "shutdown", svc.stopService)
-    log.info("ftpredis worker {pid} serving", pid=os.getpid())
-    reactor.run()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
