@@ -98,7 +98,7 @@ class DiscoveryTests(SentinelMixin, unittest.TestCase):
         yield waitFor(lambda: sink.sent == 10, "10 sent")
         self.assertEqual(master.client().lrange(b"k"), [b"%d" % i for i in range(10)])
         self.assertEqual(other.client().keys(), [])
-        self.assertEqual(sink._sentinel.answered_by, ("127.0.0.1", s_good.port))
+        self.assertEqual(sink.sentinel.answered_by, ("127.0.0.1", s_good.port))
         self.assertIn("connected to Redis 127.0.0.1:%d (master 'mymaster' via RedisSentinel)"
                       % master.port, self.logText(log))
 
@@ -113,7 +113,7 @@ class DiscoveryTests(SentinelMixin, unittest.TestCase):
         sink.push(b"k", b"v")
         yield waitFor(lambda: sink.sent == 1, "sent")
         self.assertEqual(master.client(db=4).lrange(b"k"), [b"v"])
-        self.assertEqual(sink._sentinel.master_name, "alpha")
+        self.assertEqual(sink.sentinel.master_name, "alpha")
 
     @defer.inlineCallbacks
     def test_noSentinelAnswers(self):

@@ -206,7 +206,7 @@ class _WorkerProtocol(protocol.ProcessProtocol):
 
     def processEnded(self, reason):
         d, self.ended = self.ended, None
-        self.pool._ended(self, reason)
+        self.pool.worker_ended(self, reason)
         if d is not None:
             d.callback(None)
 
@@ -286,7 +286,7 @@ class WorkerPool:
                     own.close()
         self.procs[index] = (proto, transport)
 
-    def _ended(self, proto, reason):
+    def worker_ended(self, proto, reason):
         if self.procs.get(proto.index, (None,))[0] is proto:
             del self.procs[proto.index]
         if self.stopping:

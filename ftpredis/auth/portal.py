@@ -475,23 +475,23 @@ class AuthFileRealm:
         if isinstance(avatarId, AnonymousId):
             d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
                                   self.anonymous_avatar, avatarId)
-            d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self._logout))
+            d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self.logout))
             return d
         user = self._users[_as_text(avatarId)]
         if not self.needs_thread:
             # A few stat()s of the home and the jail: cheaper inline than the thread hop
             # (about a tenth of a login-churn session's CPU went to that hop).
             try:
-                return defer.succeed((IFTPRedisAvatar, self.avatar_for(user), self._logout))
+                return defer.succeed((IFTPRedisAvatar, self.avatar_for(user), self.logout))
             except Exception:
                 return defer.fail()
         d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
                               self.avatar_for, user)
-        d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self._logout))
+        d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self.logout))
         return d
 
     @staticmethod
-    def _logout() -> None:
+    def logout() -> None:
         pass
 
     def anonymous_avatar(self, anon_id: AnonymousId) -> Avatar:
@@ -603,7 +603,7 @@ class FTPPortal(Portal):
             name = files.verified_now(credentials)
             if name is None:
                 return None
-            return (IFTPRedisAvatar, realm.avatar_for(realm.user(name)), realm._logout)
+            return (IFTPRedisAvatar, realm.avatar_for(realm.user(name)), realm.logout)
         except LoginRefused:
             return None
 

@@ -211,7 +211,7 @@ class BanCache(RedisSink):
             self._startConnecting()
         if self.poll_interval and self._poller is None:
             self._poller = task.LoopingCall(self.poll)
-            self._poller.clock = self._reactor
+            self._poller.clock = self.reactor
             self._poller.start(self.poll_interval, now=True).addErrback(
                 lambda f: _log.failure("ban cache poller stopped", f))
 
@@ -224,8 +224,8 @@ class BanCache(RedisSink):
         self._waiting = []
         return RedisSink.stopService(self)
 
-    def _connectionReady(self, conn):
-        RedisSink._connectionReady(self, conn)
+    def connectionReady(self, conn):
+        RedisSink.connectionReady(self, conn)
         if self._ready:
             waiting, self._waiting = self._waiting, []
             for d in waiting:
@@ -238,7 +238,7 @@ class BanCache(RedisSink):
             return defer.succeed(self)
         d = defer.Deferred()
         self._waiting.append(d)
-        d.addTimeout(timeout, self._reactor)
+        d.addTimeout(timeout, self.reactor)
         return d
 
     # -- commands ----------------------------------------------------------------------
@@ -248,7 +248,7 @@ class BanCache(RedisSink):
             return defer.fail(NotConnected("no connection to Redis %s" % (self.address,)))
         conn = conns[0]
         d = defer.maybeDeferred(conn.execute_command, *args)
-        d.addTimeout(self.io_timeout, self._reactor)
+        d.addTimeout(self.io_timeout, self.reactor)
 
         def failed(f):
             if f.check(defer.TimeoutError, defer.CancelledError):

@@ -60,8 +60,8 @@ class FilesMixin:
         except ValueError:
             raise R("mfmt_bad", stamp)
         _, real = self.fs.resolve(path)
-        st = self.fs._call(path, os.stat, real)
-        self.fs._call(path, os.utime, real, (st.st_atime, when))
+        st = self.fs.call(path, os.stat, real)
+        self.fs.call(path, os.utime, real, (st.st_atime, when))
         return R("mfmt_ok", stamp[:14], path)
 
     # -- directories ----------------------------------------------------------------------
@@ -116,7 +116,7 @@ class FilesMixin:
         self.client_state.rnfr = None
         vpath, real = self.fs.resolve(arg)
         self._pathFields(cmd, vpath)
-        self.fs._call(arg, os.lstat, real)
+        self.fs.call(arg, os.lstat, real)
         self.client_state.rnfr = (vpath, real)
         cmd.fields.update(transfer_path=vpath, bytes_sent=0)
         return R("rnfr_ok")
@@ -223,7 +223,7 @@ class FilesMixin:
             n = (1 << 64) - 1 if n >= 1 << 64 else n
             gid = ((-n if m.group(1) == "-" else n) % (1 << 64)) & 0xFFFFFFFF
         _, real = self.fs.resolve(path)
-        st = self.fs._call(path, os.stat, real)
+        st = self.fs.call(path, os.stat, real)
         if gid == 0xFFFFFFFF:
             return                          # (gid_t) -1: chown changes nothing
         a = self.avatar
@@ -235,7 +235,7 @@ class FilesMixin:
                 pass
         if gid not in allowed or st.st_uid not in (a.uid, os.geteuid()):
             raise FSError(errno.EPERM, path)
-        self.fs._call(path, os.chown, real, -1, gid)
+        self.fs.call(path, os.chown, real, -1, gid)
 
     def _siteChgrp(self, cmd):
         words = cmd.arg.split()
@@ -298,7 +298,7 @@ class FilesMixin:
                     if when is None:
                         raise FSError(errno.EINVAL, path)
                     _, real = self.fs.resolve(path)
-                    self.fs._call(path, os.utime, real, (when, when))
+                    self.fs.call(path, os.utime, real, (when, when))
                 except FSError as e:
                     raise fail(e)
             elif name.startswith("unix.group"):

@@ -143,7 +143,7 @@ class JailedFS:
             # The last component is a symbolic link: followed only if it stays inside.
             if not _within(os.path.realpath(real), self.root):
                 raise FSError(errno.EACCES, display or vpath) from None
-            fd = self._call(display, os.open, real, self._READ_FLAGS & ~os.O_NOFOLLOW)
+            fd = self.call(display, os.open, real, self._READ_FLAGS & ~os.O_NOFOLLOW)
         try:
             st = os.fstat(fd)
         except OSError as e:
@@ -204,7 +204,7 @@ class JailedFS:
         return out
 
     # -- operations ---------------------------------------------------------------------
-    def _call(self, display: str, fn: Callable, *args):
+    def call(self, display: str, fn: Callable, *args):
         try:
             return fn(*args)
         except OSError as e:
@@ -213,12 +213,12 @@ class JailedFS:
     def stat(self, path: Optional[str], display: Optional[str] = None):
         display = path if display is None else display
         _, real = self.resolve(path, display)
-        return self._call(display, os.stat, real)
+        return self.call(display, os.stat, real)
 
     def chdir(self, path: Optional[str], display: Optional[str] = None) -> str:
         display = path if display is None else display
         vpath, real = self.resolve(path, display)
-        st = self._call(display, os.stat, real)
+        st = self.call(display, os.stat, real)
         if not statmod.S_ISDIR(st.st_mode):
             raise FSError(errno.ENOTDIR, display)
         if not os.access(real, os.X_OK):
@@ -229,33 +229,33 @@ class JailedFS:
     def mkdir(self, path: str, umask_for=None) -> Tuple[str, str]:
         vpath, real = self.resolve(path)
         umask = self.umask if umask_for is None else umask_for(real)
-        self._call(path, os.mkdir, real, 0o777 & ~umask)
+        self.call(path, os.mkdir, real, 0o777 & ~umask)
         return vpath, real
 
     def rmdir(self, path: str) -> Tuple[str, str]:
         vpath, real = self.resolve(path)
         if real == self.root:
             raise FSError(errno.EBUSY, path)
-        st = self._call(path, os.lstat, real)
+        st = self.call(path, os.lstat, real)
         if not statmod.S_ISDIR(st.st_mode):
             raise FSError(errno.ENOTDIR, path)
-        self._call(path, os.rmdir, real)
+        self.call(path, os.rmdir, real)
         return vpath, real
 
     def unlink(self, path: str) -> int:
         """Remove a file; returns its size (ProFTPD logs it as %b)."""
         _, real = self.resolve(path)
-        st = self._call(path, os.lstat, real)
+        st = self.call(path, os.lstat, real)
         if statmod.S_ISDIR(st.st_mode):
             raise FSError(errno.EISDIR, path)
-        self._call(path, os.unlink, real)
+        self.call(path, os.unlink, real)
         return st.st_size
 
     def rename(self, src_real: str, dst: str) -> Tuple[str, str]:
         vpath, real = self.resolve(dst)
         if real == self.root:
             raise FSError(errno.EBUSY, dst)
-        self._call(dst, os.rename, src_real, real)
+        self.call(dst, os.rename, src_real, real)
         return vpath, real
 
     def chmod(self, path: str, mode: int) -> Tuple[str, str]:
@@ -263,7 +263,7 @@ class JailedFS:
         # started as root): a setuid/setgid bit set by an FTP user would run as that
         # account.  ProFTPD's sessions run as the user, where the bits are harmless.
         vpath, real = self.resolve(path)
-        self._call(path, os.chmod, real, mode & ~(statmod.S_ISUID | statmod.S_ISGID))
+        self.call(path, os.chmod, real, mode & ~(statmod.S_ISUID | statmod.S_ISGID))
         return vpath, real
 
     # -- listings (blocking: the protocol runs them in a thread) ------------------------
@@ -277,10 +277,10 @@ class JailedFS:
                 pass
         return name if name is not None else str(ident)
 
-    def _owner(self, uid: int) -> str:
+    def owner_name(self, uid: int) -> str:
         return self._name(self._users, pwd.getpwuid, uid)
 
-    def _group(self, gid: int) -> str:
+    def group_name(self, gid: int) -> str:
         return self._name(self._groups, grp.getgrgid, gid)
 
     def list_entries(self, real: str, show_hidden: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
@@ -319,7 +319,7 @@ class JailedFS:
         else:
             date = "%s %2d %s" % (month, mtime.tm_mday, time.strftime("%H:%M", mtime))
         line = "%s %3d %-8s %-8s %8d %s %s" % (
-            mode, st.st_nlink, self._owner(st.st_uid), self._group(st.st_gid),
+            mode, st.st_nlink, self.owner_name(st.st_uid), self.group_name(st.st_gid),
             st.st_size, date, name)
         if link_target is not None:
             line += " -> " + link_target

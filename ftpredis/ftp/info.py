@@ -190,7 +190,7 @@ class InfoMixin:
 
         def gather():
             vpath, real = fs.resolve(arg)
-            st = fs._call(arg, os.stat, real)
+            st = fs.call(arg, os.stat, real)
             if statmod.S_ISDIR(st.st_mode):
                 lines = [fs.format_long(".", st)]
                 try:

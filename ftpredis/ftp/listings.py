@@ -61,13 +61,13 @@ class ListingsMixin:
             elif fact == "UNIX.group":
                 v = str(st.st_gid)
             elif fact == "UNIX.groupname":
-                v = self.fs._group(st.st_gid)
+                v = self.fs.group_name(st.st_gid)
             elif fact == "UNIX.mode":
                 v = "%04o" % statmod.S_IMODE(st.st_mode)
             elif fact == "UNIX.owner":
                 v = str(st.st_uid)
             else:
-                v = self.fs._owner(st.st_uid)
+                v = self.fs.owner_name(st.st_uid)
             out.append("%s=%s;" % (fact, v))
         return "".join(out)
 
@@ -103,7 +103,7 @@ class ListingsMixin:
 
         def gather():
             _, r = fs.resolve(arg, arg or vpath)
-            st = fs._call(arg or vpath, os.stat, r)
+            st = fs.call(arg or vpath, os.stat, r)
             if not statmod.S_ISDIR(st.st_mode):
                 raise R("mlsd_not_dir", arg or vpath)
             lines = []

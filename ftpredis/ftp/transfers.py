@@ -465,7 +465,7 @@ class TransfersMixin:
                 if existed and not restart and not self._allowOverwrite(real):
                     raise R("overwrite_denied", arg)
             if append or offset > 0:
-                fd = fs._call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+                fd = fs.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
                 start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
                 if not append:
                     os.ftruncate(fd, offset)

@@ -161,8 +161,8 @@ class _SinkFactory(txredisapi.RedisFactory):
 
     def buildProtocol(self, addr):
         p = txredisapi.RedisFactory.buildProtocol(self, addr)
-        p.callLater = self.sink._reactor.callLater
-        p.clock = self.sink._reactor
+        p.callLater = self.sink.reactor.callLater
+        p.clock = self.sink.reactor
         p.tls = bool(self.sink.target.ssl)
         p.handshakeTimeout = self.sink.connect_timeout + self.sink.io_timeout
         p.probeTimeout = self.sink.io_timeout
@@ -171,7 +171,7 @@ class _SinkFactory(txredisapi.RedisFactory):
     def connectionError(self, why):
         # AUTH / SELECT failed ("Redis error: could not auth: WRONGPASS ...")
         self._handshake_error_reported = True
-        self.sink._connectFailed(why)
+        self.sink.connectFailed(why)
         txredisapi.RedisFactory.connectionError(self, why)
 
     def handshakeLost(self, protocol, why):
@@ -181,24 +181,24 @@ class _SinkFactory(txredisapi.RedisFactory):
             self._handshake_error_reported = False
             return
         if not self.disconnectCalled:
-            self.sink._connectFailed(why)
+            self.sink.connectFailed(why)
 
     def addConnection(self, conn):
-        if (self.sink._sentinel is not None and not self.disconnectCalled and conn.connected
+        if (self.sink.sentinel is not None and not self.disconnectCalled and conn.connected
                 and not getattr(conn, "roleChecked", False)):
             # a Sentinel's answer may be stale: write only to a confirmed master
-            d = self.sink._checkRole(conn)
+            d = self.sink.checkRole(conn)
             d.addCallback(lambda ok: self.addConnection(conn) if ok else None)
             d.addErrback(lambda f: _log.failure("ROLE check failed", f))
             return
         txredisapi.RedisFactory.addConnection(self, conn)
         if conn in self.pool:
             self._handshake_error_reported = False
-            self.sink._connectionReady(conn)
+            self.sink.connectionReady(conn)
 
     def delConnection(self, conn):
         txredisapi.RedisFactory.delConnection(self, conn)
-        self.sink._connectionGone(conn)
+        self.sink.connectionGone(conn)
 
 
 @implementer(IStreamClientEndpoint)
@@ -215,15 +215,15 @@ class _ReportingEndpoint:
 
     def connect(self, protocolFactory):
         try:
-            endpoint = self.sink._makeEndpoint()
+            endpoint = self.sink.makeEndpoint()
         except Exception:
             f = Failure()
-            self.sink._connectFailed(f, "cannot set up the connection: ")
+            self.sink.connectFailed(f, "cannot set up the connection: ")
             return defer.fail(f)
         d = endpoint.connect(protocolFactory)
 
         def failed(f):
             if not f.check(defer.CancelledError):
-                self.sink._connectFailed(f)
+                self.sink.connectFailed(f)
             return f
         return d.addErrback(failed)

@@ -66,16 +66,16 @@ class _SubscriberProtocol(txredisapi.SubscriberProtocol):
     def connectionMade(self):
         txredisapi.SubscriberProtocol.connectionMade(self)
         d = self.subscribe("+switch-master")
-        d.addCallbacks(lambda _: self.monitor._subscribed(self),
+        d.addCallbacks(lambda _: self.monitor.subscribed(self),
                        lambda f: self.transport.abortConnection())
 
     def messageReceived(self, pattern, channel, message):
         if _text(channel) == "+switch-master":
-            self.monitor._switchMessage(_text(message), self.sentinel)
+            self.monitor.switchMessage(_text(message), self.sentinel)
 
     def connectionLost(self, why):
         txredisapi.SubscriberProtocol.connectionLost(self, why)
-        self.monitor._unsubscribed(self, why)
+        self.monitor.unsubscribed(self, why)
 
 
 @implementer(IStreamClientEndpoint)
@@ -147,7 +147,7 @@ class SentinelMonitor:
     The sink calls :meth:`start` when it starts connecting, :meth:`stop` when it stops,
     :meth:`discover` (through :class:`SentinelMasterEndpoint`) for every connection
     attempt, and reads :attr:`expected`: the master a new connection must be to.  The
-    monitor calls ``sink._masterSwitched(addr, why)`` when a sentinel announces a new
+    monitor calls ``sink.masterSwitched(addr, why)`` when a sentinel announces a new
     master (or answers differently after the subscription came back).
     """
 
@@ -157,7 +157,7 @@ class SentinelMonitor:
         self.sentinels: List[Address] = list(t.sentinels)
         self.master_name: Optional[str] = t.master_name
         self.fallback: Optional[Address] = (t.host, t.port) if t.host else None
-        self._reactor = sink._reactor
+        self.reactor = sink.reactor
         #: master address of the last discovery or +switch-master; connections to any
         #: other address are refused by the sink
         self.expected: Optional[Address] = None
@@ -179,9 +179,9 @@ class SentinelMonitor:
     def endpoint(self, addr: Address, tls_host: Optional[str] = None):
         """A client endpoint to ``addr`` with the sink's connect timeout and TLS rules."""
         host, port = addr
-        endpoint = HostnameEndpoint(self._reactor, host, port, timeout=self.sink.connect_timeout)
+        endpoint = HostnameEndpoint(self.reactor, host, port, timeout=self.sink.connect_timeout)
         if self.sink.target.ssl:
-            endpoint = wrapClientTLS(self.sink._tlsOptions(tls_host or host), endpoint)
+            endpoint = wrapClientTLS(self.sink.tlsOptions(tls_host or host), endpoint)
         return endpoint
 
     # -- discovery -------------------------------------------------------------------
@@ -206,7 +206,7 @@ class SentinelMonitor:
             return addr
         text = "; ".join(errors)
         if self.fallback is not None:
-            self.sink._note("RedisSentinel: no sentinel answered (%s); using RedisServer %s"
+            self.sink.note("RedisSentinel: no sentinel answered (%s); using RedisServer %s"
                             % (text, format_address(self.fallback)), topic="sentinel-fallback")
             self.expected = self.fallback
             return self.fallback
@@ -219,7 +219,7 @@ class SentinelMonitor:
         """Ask one sentinel for the master's address (one short connection)."""
         io = self.sink.io_timeout
         proto = _QueryProtocol(replyTimeout=io, convertNumbers=False)
-        proto.callLater = self._reactor.callLater
+        proto.callLater = self.reactor.callLater
         yield connectProtocol(self.endpoint(sentinel), proto)
         try:
             name = self.master_name
@@ -241,7 +241,7 @@ class SentinelMonitor:
     def _command(self, proto, *args):
         d = defer.maybeDeferred(proto.execute_command, *args)
         # txredisapi's replyTimeout does not cover a TLS handshake that never ends
-        d.addTimeout(self.sink.io_timeout + self.sink.connect_timeout, self._reactor)
+        d.addTimeout(self.sink.io_timeout + self.sink.connect_timeout, self.reactor)
 
         def check(reply):
             if isinstance(reply, Exception):
@@ -259,12 +259,12 @@ class SentinelMonitor:
             _InOrderEndpoint(self), factory,
             retryPolicy=backoffPolicy(self.sink.retry_initial_delay,
                                       self.sink.retry_max_delay),
-            clock=self._reactor)
+            clock=self.reactor)
         self._service.startService()
 
     def _buildSubscriber(self):
         p = _SubscriberProtocol(replyTimeout=self.sink.io_timeout, convertNumbers=False)
-        p.callLater = self._reactor.callLater
+        p.callLater = self.reactor.callLater
         p.monitor = self
         return p
 
@@ -275,12 +275,12 @@ class SentinelMonitor:
             return defer.succeed(None)
         return service.stopService()
 
-    def _subscribed(self, proto):
+    def subscribed(self, proto):
         if self._service is None:
             proto.transport.loseConnection()
             return
         self._subscriber = proto
-        self.sink._note("RedisSentinel: watching for failovers of %s on sentinel %s"
+        self.sink.note("RedisSentinel: watching for failovers of %s on sentinel %s"
                         % (self.master_name or "any master", format_address(proto.sentinel)),
                         topic=("sentinel-watch", proto.sentinel))
         # a switch may have happened while nobody listened: ask again
@@ -288,20 +288,20 @@ class SentinelMonitor:
 
         def compare(addr):
             if self.expected is not None and addr != self.expected:
-                self.sink._masterSwitched(addr, "sentinel %s now names %s"
+                self.sink.masterSwitched(addr, "sentinel %s now names %s"
                                           % (format_address(proto.sentinel),
                                              format_address(addr)))
         d.addCallbacks(compare, lambda f: None)
 
-    def _unsubscribed(self, proto, why):
+    def unsubscribed(self, proto, why):
         if self._subscriber is proto:
             self._subscriber = None
             if self._service is not None:
-                self.sink._note("RedisSentinel: lost the subscription on sentinel %s: %s"
+                self.sink.note("RedisSentinel: lost the subscription on sentinel %s: %s"
                                 % (format_address(proto.sentinel), self.describe(why)),
                                 topic=("sentinel-lost", proto.sentinel))
 
-    def _switchMessage(self, message: str, sentinel: Address):
+    def switchMessage(self, message: str, sentinel: Address):
         # "<name> <old-ip> <old-port> <new-ip> <new-port>"
         words = message.split()
         if len(words) != 5:
@@ -315,7 +315,7 @@ class SentinelMonitor:
             return
         self.announced = addr
         self.expected = addr
-        self.sink._masterSwitched(addr, "sentinel %s announced +switch-master %s"
+        self.sink.masterSwitched(addr, "sentinel %s announced +switch-master %s"
                                   % (format_address(sentinel), message))
 
     def ping(self):
@@ -324,7 +324,7 @@ class SentinelMonitor:
         if proto is None or not proto.connected:
             return
         d = defer.maybeDeferred(proto.ping)
-        d.addTimeout(self.sink.io_timeout, self._reactor)
+        d.addTimeout(self.sink.io_timeout, self.reactor)
 
         def failed(f):
             if proto.connected:

@@ -113,7 +113,7 @@ class RedisSink(service.Service):
             from twisted.internet import reactor
         self.target = target
         self.logs: List = [log for log in logs if log is not None]
-        self._reactor = reactor
+        self.reactor = reactor
         # RedisTimeouts 0 is "undefined" in ProFTPD; an unbounded wait is what we must never
         # have, and 1 ms would fail every command, so 0 means the default (500 ms)
         self.io_timeout = (target.io_timeout_ms if target.io_timeout_ms > 0 else 500) / 1000.0
@@ -127,7 +127,7 @@ class RedisSink(service.Service):
         else:
             self.address = "master %s via RedisSentinel" % (
                 "'%s'" % target.master_name if target.master_name else "(first listed)",)
-        self._sentinel: Optional[SentinelMonitor] = (
+        self.sentinel: Optional[SentinelMonitor] = (
             SentinelMonitor(self) if target.sentinels else None)
         #: Sentinel mode: acknowledged batches no replica has confirmed yet, in ack order;
         #: each [master offset or None, key, values, master address]
@@ -197,7 +197,7 @@ class RedisSink(service.Service):
                     self._startConnecting()
             elif self._pump_call is None and self._ready:
                 # one pump per reactor turn: records pushed in the same turn share a batch
-                self._pump_call = self._reactor.callLater(PUMP_DELAY, self._pump)
+                self._pump_call = self.reactor.callLater(PUMP_DELAY, self._pump)
         except Exception:
             _log.failure("RedisSink.push failed")
 
@@ -215,11 +215,11 @@ class RedisSink(service.Service):
         self._later.append((emit, event))
         if not self._turn_call:
             self._turn_call = True
-            _reactor_mod.call_after_turn(self._reactor, self._afterTurn)
+            _reactor_mod.call_after_turn(self.reactor, self._afterTurn)
         if self._factory is None and self.running:
             self._startConnecting()     # as push() would: the connection is made meanwhile
         if self._pump_call is None:
-            self._pump_call = self._reactor.callLater(PUMP_DELAY, self._pump)
+            self._pump_call = self.reactor.callLater(PUMP_DELAY, self._pump)
 
     _turn_call = False
 
@@ -229,7 +229,7 @@ class RedisSink(service.Service):
             self._materialize(MATERIALIZE_MAX)
             if self._later:
                 self._turn_call = True
-                _reactor_mod.call_after_turn(self._reactor, self._afterTurn)
+                _reactor_mod.call_after_turn(self.reactor, self._afterTurn)
 
     def _materialize(self, limit: Optional[int] = None) -> None:
         later = self._later
@@ -264,7 +264,7 @@ class RedisSink(service.Service):
             limit = self.io_timeout + (0 if self._ready else self.connect_timeout)
             waiter = defer.Deferred()
             self._drained.append(waiter)
-            waiter.addTimeout(limit, self._reactor, onTimeoutCancel=lambda r, t: None)
+            waiter.addTimeout(limit, self.reactor, onTimeoutCancel=lambda r, t: None)
             self._pump()
             d = waiter
         d.addCallback(self._finishStop)
@@ -288,29 +288,29 @@ class RedisSink(service.Service):
             return None
         d = factory.disconnect()
         # closing a socket is quick, but never let shutdown hang on it
-        d.addTimeout(self.io_timeout + 1.0, self._reactor)
+        d.addTimeout(self.io_timeout + 1.0, self.reactor)
         d.addErrback(lambda f: None)
         return d
 
     # -- connections -------------------------------------------------------------------
-    def _makeEndpoint(self):
+    def makeEndpoint(self):
         """The endpoint one connection attempt uses: with RedisSentinel, one that asks
         the sentinels for the master first (:mod:`ftpredis.redis.sentinel`)."""
         t = self.target
-        if self._sentinel is not None:
-            return SentinelMasterEndpoint(self._sentinel)
+        if self.sentinel is not None:
+            return SentinelMasterEndpoint(self.sentinel)
         if t.unix_path:
             if t.ssl:
                 raise ValueError("TLS over a UNIX socket is not supported")
-            return UNIXClientEndpoint(self._reactor, t.unix_path, timeout=self.connect_timeout)
+            return UNIXClientEndpoint(self.reactor, t.unix_path, timeout=self.connect_timeout)
         if not t.host:
             raise ValueError("no Redis server configured (RedisSentinel is not supported yet)")
-        endpoint = HostnameEndpoint(self._reactor, t.host, t.port, timeout=self.connect_timeout)
+        endpoint = HostnameEndpoint(self.reactor, t.host, t.port, timeout=self.connect_timeout)
         if t.ssl:
-            endpoint = wrapClientTLS(self._tlsOptions(), endpoint)
+            endpoint = wrapClientTLS(self.tlsOptions(), endpoint)
         return endpoint
 
-    def _tlsOptions(self, hostname=None):
+    def tlsOptions(self, hostname=None):
         """Client TLS options: verify the server against ``ssl-ca`` (else the platform's
         trust store) and the host name (``hostname``, default the RedisServer host);
         present ``ssl-cert``/``ssl-key`` when given."""
@@ -338,11 +338,11 @@ class RedisSink(service.Service):
         self._factory.initialDelay = self.retry_initial_delay
         self._factory.maxDelay = self.retry_max_delay
         self._factory.startConnecting(_ReportingEndpoint(self))
-        if self._sentinel is not None:
-            self._sentinel.start()
+        if self.sentinel is not None:
+            self.sentinel.start()
         if self._ping_loop is None and self.ping_interval:
             self._ping_loop = LoopingCall(self._pingIdle)
-            self._ping_loop.clock = self._reactor
+            self._ping_loop.clock = self.reactor
             self._ping_loop.start(self.ping_interval, now=False)
 
     def _stopHelpers(self):
@@ -350,24 +350,24 @@ class RedisSink(service.Service):
             if self._ping_loop.running:
                 self._ping_loop.stop()
             self._ping_loop = None
-        if self._sentinel is not None:
-            self._sentinel.stop()
+        if self.sentinel is not None:
+            self.sentinel.stop()
 
-    def _connectFailed(self, reason, prefix=""):
+    def connectFailed(self, reason, prefix=""):
         if self._stopped or self._dead:
             return
         self._error("error connecting to Redis %s: %s%s"
                     % (self.address, prefix, describe_reason(reason)))
 
-    def _connectionReady(self, conn):
+    def connectionReady(self, conn):
         if self._factory is None or conn.factory is not self._factory:
             conn.transport.loseConnection()
             return
         master = getattr(conn, "masterAddress", None)
         if master is None:
-            self._note("connected to Redis %s" % (self.address,))
+            self.note("connected to Redis %s" % (self.address,))
         else:
-            self._note("connected to Redis %s (%s)" % (format_address(master), self.address))
+            self.note("connected to Redis %s (%s)" % (format_address(master), self.address))
             # anything still connected to another master goes; what that one acknowledged
             # without a replica confirming it is sent again, first
             for other in list(self._factory.pool):
@@ -377,7 +377,7 @@ class RedisSink(service.Service):
         self._ready.append(conn)
         self._pump()
 
-    def _connectionGone(self, conn):
+    def connectionGone(self, conn):
         if conn in self._ready:
             self._ready.remove(conn)
         if self._factory is None or conn.factory is not self._factory:
@@ -425,7 +425,7 @@ class RedisSink(service.Service):
                     if call is not None and call.active():
                         call.reset(0)
                     else:
-                        self._pump_call = self._reactor.callLater(0, self._pump)
+                        self._pump_call = self.reactor.callLater(0, self._pump)
                     return
         call, self._pump_call = self._pump_call, None
         if call is not None and call.active():
@@ -446,7 +446,7 @@ class RedisSink(service.Service):
     def _nextKey(self) -> Optional[bytes]:
         """The first key with records, no batch in flight and no pending retry delay."""
         retry = self._retry
-        now = self._reactor.seconds() if retry else 0.0
+        now = self.reactor.seconds() if retry else 0.0
         wake = None
         for key in self._queues:
             if key in self._busy_keys:
@@ -458,7 +458,7 @@ class RedisSink(service.Service):
             return key
         if wake is not None:
             if self._backoff_call is None:
-                self._backoff_call = self._reactor.callLater(max(0.0, wake - now),
+                self._backoff_call = self.reactor.callLater(max(0.0, wake - now),
                                                              self._endBackoff)
             elif self._backoff_call.getTime() > wake:
                 self._backoff_call.reset(max(0.0, wake - now))
@@ -478,11 +478,11 @@ class RedisSink(service.Service):
         self._inflight[conn] = entry
         self._busy_keys.add(key)
         d = defer.maybeDeferred(conn.execute_command, b"RPUSH", key, *batch)
-        d.addTimeout(self.io_timeout, self._reactor)
+        d.addTimeout(self.io_timeout, self.reactor)
         d.addCallbacks(self._sent, self._sendFailed, callbackArgs=(conn, entry),
                        errbackArgs=(conn, entry))
         d.addErrback(lambda f: _log.failure("RedisSink writer failed", f))
-        if self._sentinel is not None and getattr(conn, "masterAddress", None) is not None:
+        if self.sentinel is not None and getattr(conn, "masterAddress", None) is not None:
             # in the same round trip: how far the master is and how far its replicas
             # confirmed, to know when this batch would survive a failover
             role = defer.maybeDeferred(conn.execute_command, "ROLE")
@@ -514,7 +514,7 @@ class RedisSink(service.Service):
             self._pump()
         elif self._pump_call is None:
             # Let a trickle of records gather (PUMP_DELAY) instead of one RPUSH each.
-            self._pump_call = self._reactor.callLater(PUMP_DELAY, self._pump)
+            self._pump_call = self.reactor.callLater(PUMP_DELAY, self._pump)
 
     def _sendFailed(self, f, conn, entry):
         if self._inflight.get(conn) is not entry:
@@ -530,7 +530,7 @@ class RedisSink(service.Service):
             q.extendleft(reversed(batch))
         if f.check(defer.TimeoutError, defer.CancelledError, txredisapi.TimeoutError,
                    ierror.TimeoutError):
-            self._note("error appending %d records to '%s': no reply from Redis %s within %gs"
+            self.note("error appending %d records to '%s': no reply from Redis %s within %gs"
                        % (len(batch), _text(key), self.address, self.io_timeout),
                        topic=("timeout", key), key=key)
             conn.abortedBySink = True           # its loss is ours, not news for RedisLog
@@ -540,19 +540,19 @@ class RedisSink(service.Service):
         elif not f.check(txredisapi.ConnectionError):
             # an error reply (WRONGTYPE, NOPERM, OOM, READONLY...) or something unexpected
             reason = describe_reason(f)
-            self._note("error appending %d records to '%s': %s"
+            self.note("error appending %d records to '%s': %s"
                        % (len(batch), _text(key), reason), topic=("error", key, reason), key=key)
-            if self._sentinel is not None and reason.startswith("READONLY"):
+            if self.sentinel is not None and reason.startswith("READONLY"):
                 self._abandon(conn)         # a demoted master: find the new one now
-        # a lost connection is logged by _connectionGone; the batch waits for the next one.
+        # a lost connection is logged by connectionGone; the batch waits for the next one.
         # This key waits a little before it is tried again; other keys are not held up.
         failures = self._retry.get(key, (0, 0.0))[0] + 1
         delay = min(self.retry_initial_delay * (2 ** (failures - 1)), self.retry_max_delay)
-        self._retry[key] = (failures, self._reactor.seconds() + delay)
+        self._retry[key] = (failures, self.reactor.seconds() + delay)
         self._pump()
 
     # -- Sentinel: role checks, replay window, failover ------------------------------------
-    def _checkRole(self, conn):
+    def checkRole(self, conn):
         """Fires True when ``conn`` is to the master the sentinels named (ROLE says so)."""
         conn.roleChecked = True
         # INFO replication in the same round trip: the replication ids and offsets that
@@ -561,12 +561,12 @@ class RedisSink(service.Service):
         info.addCallbacks(lambda text: setattr(conn, "replInfo", _parse_info(text)),
                           lambda f: None)
         d = defer.maybeDeferred(conn.execute_command, "ROLE")
-        d.addTimeout(self.io_timeout, self._reactor)
+        d.addTimeout(self.io_timeout, self.reactor)
         where = format_address(conn.masterAddress)
 
         def checked(reply):
             role = role_of(reply)
-            expected = self._sentinel.expected
+            expected = self.sentinel.expected
             if role == "master" and (expected is None or expected == conn.masterAddress):
                 offset, _acks = replication_offsets(reply)
                 self._fillOffsets(conn.masterAddress, offset)
@@ -575,7 +575,7 @@ class RedisSink(service.Service):
                 why = "it is not a master (ROLE %s)" % (role,)
             else:
                 why = "the sentinels now name %s" % (format_address(expected),)
-            self._note("error connecting to Redis %s (%s): %s"
+            self.note("error connecting to Redis %s (%s): %s"
                        % (where, self.address, why), topic=("role", conn.masterAddress, why))
             self._drop_conn(conn)
             return False
@@ -584,11 +584,11 @@ class RedisSink(service.Service):
             if f.check(txredisapi.ResponseError) and conn.connected:
                 # an ACL user without +role: nothing to confirm with; a replica would
                 # still refuse the writes (READONLY), which sends us back to the sentinels
-                self._note("cannot confirm that Redis %s (%s) is the master: %s; using it"
+                self.note("cannot confirm that Redis %s (%s) is the master: %s; using it"
                            % (where, self.address, describe_reason(f)),
                            topic=("role-refused", conn.masterAddress))
                 return True
-            self._connectFailed(f, "ROLE: ")
+            self.connectFailed(f, "ROLE: ")
             self._drop_conn(conn)
             return False
         return d.addCallbacks(checked, failed)
@@ -617,7 +617,7 @@ class RedisSink(service.Service):
             self._ready.remove(conn)
         self._drop_conn(conn)
 
-    def _masterSwitched(self, addr, why):
+    def masterSwitched(self, addr, why):
         """A sentinel says the master is now ``addr``: leave every connection to another
         one (what they acknowledged is replayed when the new master is up)."""
         if self._factory is None or self._stopped:
@@ -641,7 +641,7 @@ class RedisSink(service.Service):
         role = role_of(reply)
         if role != "master":
             if role is not None and conn.connected:
-                self._note("Redis %s (%s) is no longer a master (ROLE %s); reconnecting"
+                self.note("Redis %s (%s) is no longer a master (ROLE %s); reconnecting"
                            % (format_address(conn.masterAddress), self.address, role),
                            topic=("demoted", conn.masterAddress))
                 self._abandon(conn)
@@ -684,7 +684,7 @@ class RedisSink(service.Service):
             self._window_count -= len(e[2])
             lost += len(e[2])
         if lost:
-            self._note("RedisSentinel: no replica confirmed the last %d records; the oldest "
+            self.note("RedisSentinel: no replica confirmed the last %d records; the oldest "
                        "%d are no longer kept for a resend after a failover"
                        % (limit, lost), topic="window")
 
@@ -741,12 +741,12 @@ class RedisSink(service.Service):
                 continue
             command = "ROLE" if getattr(conn, "masterAddress", None) is not None else "PING"
             d = defer.maybeDeferred(conn.execute_command, command)
-            d.addTimeout(self.io_timeout, self._reactor)
+            d.addTimeout(self.io_timeout, self.reactor)
             d.addCallbacks(self._pinged, self._pingFailed, callbackArgs=(conn,),
                            errbackArgs=(conn,))
             d.addErrback(lambda f: _log.failure("RedisSink PING failed", f))
-        if self._sentinel is not None:
-            self._sentinel.ping()
+        if self.sentinel is not None:
+            self.sentinel.ping()
 
     def _pinged(self, reply, conn):
         if getattr(conn, "masterAddress", None) is not None:
@@ -755,7 +755,7 @@ class RedisSink(service.Service):
     def _pingFailed(self, f, conn):
         if not conn.connected or conn not in self._ready:
             return
-        self._note("no reply to PING from Redis %s within %gs: %s; reconnecting"
+        self.note("no reply to PING from Redis %s within %gs: %s; reconnecting"
                    % (self.address, self.io_timeout, describe_reason(f)),
                    topic=("ping", self.address))
         self._abandon(conn, switched=False)
@@ -777,12 +777,12 @@ class RedisSink(service.Service):
         for log in self.logs:
             log.write(message)
 
-    def _note(self, message: str, topic=None, key=None) -> None:
+    def note(self, message: str, topic=None, key=None) -> None:
         """Write a problem report, each ``topic`` (default: the text) at most once per
         ``repeat_interval`` until a batch (for ``key``, or any batch when ``key`` is
         None) succeeds again: a dead or hanging server is retried every couple of
         seconds, a refused key every 2 s, and neither may flood the RedisLog."""
-        now = self._reactor.seconds()
+        now = self.reactor.seconds()
         if topic is None:
             topic = message
         entry = self._recent.get(topic)
@@ -794,13 +794,13 @@ class RedisSink(service.Service):
             message = "%s (%d more since the last report)" % (message, entry[1])
         self._write(message)
 
-    _error = _note
+    _error = note
 
     def _drop(self, n: int, reason: str) -> None:
         self.dropped += n
         self._drops[reason] = self._drops.get(reason, 0) + n
         if self._drop_call is None and not self._stopped:
-            self._drop_call = self._reactor.callLater(self.drop_report_interval, self._reportDrops)
+            self._drop_call = self.reactor.callLater(self.drop_report_interval, self._reportDrops)
         elif self._stopped:
             self._reportDrops()
 
@@ -837,14 +837,14 @@ class SinkRegistry(service.MultiService):
 
     def __init__(self, reactor=None):
         service.MultiService.__init__(self)
-        self._reactor = reactor
+        self.reactor = reactor
         self._sinks: Dict[RedisTarget, RedisSink] = {}
 
     def get(self, target: RedisTarget, logs: Iterable = ()) -> RedisSink:
         logs = list(logs)
         sink = self._sinks.get(target)
         if sink is None:
-            sink = RedisSink(target, logs, reactor=self._reactor)
+            sink = RedisSink(target, logs, reactor=self.reactor)
             self._sinks[target] = sink
             sink.setServiceParent(self)
         else:
