@@ -44,6 +44,8 @@ from twisted.python import failure
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
+from ftpredis._compat.twisted_tcp import has_queued, raw_accept
+
 _log = Logger()
 
 #: bytes per sendfile() call; the kernel sends what fits in the socket buffer anyway.
@@ -72,7 +74,7 @@ def write_now(transport, data: bytes) -> None:
     """``transport.write(data)``, but sent immediately when the connection has nothing
     queued (order is kept: anything already buffered means the ordinary path)."""
     t = plain_tcp(transport)
-    if (t is None or t.dataBuffer or t._tempDataBuffer or t.producer is not None
+    if (t is None or has_queued(t) or t.producer is not None
             or not t.connected or t.disconnecting):
         transport.write(data)
         return
@@ -94,7 +96,7 @@ def close_now(transport) -> None:
     watches the socket for writability only to find nothing to write: an epoll_ctl, a
     wake-up and a doWrite per session end), and the protocol's connectionLost runs now."""
     t = plain_tcp(transport)
-    if (t is None or t.dataBuffer or t._tempDataBuffer or t.producer is not None
+    if (t is None or has_queued(t) or t.producer is not None
             or not t.connected or t.disconnecting):
         transport.loseConnection()
         return
@@ -208,7 +210,7 @@ class LazyPort(QuietPort):
         closed = 0
         while True:
             try:
-                fd, _ = self.socket._accept()
+                fd, _ = raw_accept(self.socket)
             except OSError:
                 break
             os.close(fd)
@@ -230,7 +232,7 @@ class LazyPort(QuietPort):
         sendfile."""
         while self.connected:
             try:
-                fd, addr = self.socket._accept()
+                fd, addr = raw_accept(self.socket)
             except OSError:
                 return None         # EAGAIN: not connected yet; EMFILE: the watched path reports
             if _plain(addr[0]) != peer:
