@@ -64,6 +64,20 @@ class TwistedTCPTests(unittest.TestCase):
         self.assertEqual(addr[0], "127.0.0.1")
 
 
+class PortsTests(unittest.TestCase):
+
+    def test_livePassivePort(self):
+        """A real passive port (our tcp.Port subclass) keeps its number where the
+        overrides put it."""
+        from ftpredis._compat import twisted_ports
+        port = twisted_ports.listen_quiet(reactor)(0, protocol.ServerFactory(),
+                                                   interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        twisted_ports.verify_live(port)
+        lo, hi = twisted_ports.EPHEMERAL
+        self.assertTrue(lo <= port.getHost().port <= hi)
+
+
 class TxRedisApiTests(unittest.TestCase):
 
     def test_encoderOverridden(self):
