@@ -78,6 +78,22 @@ class PortsTests(unittest.TestCase):
         self.assertTrue(lo <= port.getHost().port <= hi)
 
 
+class ReactorTests(unittest.TestCase):
+
+    def test_liveReactor(self):
+        """The reactor the suite runs on (epoll, or ours) has the private state
+        FTPRedisReactor.doPoll reads."""
+        from ftpredis._compat import twisted_reactor
+        from twisted.internet.epollreactor import EPollReactor
+        self.assertIsInstance(reactor, EPollReactor)
+        twisted_reactor.verify_live(reactor)
+
+    def test_goneStateIsLoud(self):
+        from ftpredis._compat import twisted_reactor
+        e = self.assertRaises(CompatError, twisted_reactor.verify_live, object())
+        self.assertIn("_poller", str(e))
+
+
 class TxRedisApiTests(unittest.TestCase):
 
     def test_encoderOverridden(self):
