@@ -23,6 +23,7 @@ from zope.interface import implementer
 from ftpredis.ban import bans as ban
 from ftpredis.config import ConfigErrors, load_config
 from ftpredis.ftp.interfaces import IPolicySession
+from tests.support.waiting import recv_all
 from tests.support import e2e
 from tests.support.redisserver import RedisServer
 
@@ -59,20 +60,6 @@ RedisLogOnCommand   USER users
 
 USERS = ((e2e.USER, e2e.PASSWORD), ("other", "otherpass"))
 REPO = e2e.REPO
-
-
-def recv_all(sock, timeout=5.0):
-    """Everything the server sends until it closes (or ``timeout`` of silence)."""
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return data.decode(), True
-            data += chunk
-    except socket.timeout:
-        return data.decode(), False
 
 
 def raw_session(port, source, lines=(), read_banner=True):

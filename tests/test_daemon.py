@@ -23,7 +23,7 @@ from twisted.trial import unittest
 
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin
-from tests.test_service import HEAD, free_port_on
+from tests.support.sites import HEAD, free_port_on
 
 NOBODY, NOGROUP = 65534, 65534
 

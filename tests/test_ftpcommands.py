@@ -16,7 +16,7 @@ from twisted.trial import unittest
 
 from ftpredis.config.model import AnonymousConfig, DirectoryConfig, LimitConfig
 from tests.support.ftphelpers import FTPServerMixin, PASSWORD, USER
-from tests.test_ban import recv_all
+from tests.support.waiting import recv_all
 
 
 class _Base(FTPServerMixin):

@@ -13,7 +13,7 @@ from ftpredis.config import ConfigErrors, load_config
 from ftpredis.redis.sink import RedisSink
 from tests.support.redisserver import RedisServerMixin, SentinelServer, free_port
 from tests import test_sink
-from tests.test_sink import waitFor
+from tests.support.waiting import waitFor
 
 
 class ConfigMixin(RedisServerMixin):

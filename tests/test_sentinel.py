@@ -15,7 +15,7 @@ from ftpredis.config.model import RedisTarget
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.redis.sink import RedisSink
 from tests.support.redisserver import RedisReplyError, RedisServer, SentinelServer, free_port
-from tests.test_sink import dedupe, waitFor
+from tests.support.waiting import dedupe, waitFor
 
 NAME = "mymaster"
 

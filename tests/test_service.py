@@ -22,32 +22,7 @@ from ftpredis.app.service import FTPRedisService, RoutingTable
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin
 
-HEAD = r"""
-<Global>
-  AuthUserFile      {base}/ftpd.passwd
-  AuthGroupFile     {base}/ftpd.group
-  RequireValidShell off
-  AllowOverwrite    on
-  RedisEngine       on
-</Global>
-RedisServer         127.0.0.1:{redis_port}
-LogFormat           who "%v %p %L %m %s %E"
-"""
-
-
-def free_port_on(*hosts):
-    """A port free on every one of ``hosts`` (IPv4 and IPv6 literals)."""
-    for _ in range(50):
-        port = e2e.free_port()
-        try:
-            for host in hosts:
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                with socket.socket(family) as s:
-                    s.bind((host, port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no common free port")
+from tests.support.sites import HEAD, free_port_on  # noqa: E402
 
 
 def client(host, port, user=e2e.USER, password=e2e.PASSWORD):

@@ -20,27 +20,7 @@ from ftpredis.redis.redislog import RedisLog
 from ftpredis.redis.sink import RedisSink, SinkRegistry
 from tests.support.redisserver import RedisServer, RedisServerMixin
 
-WAIT_LIMIT = 20.0
-
-
-@defer.inlineCallbacks
-def waitFor(predicate, what="condition", limit=WAIT_LIMIT):
-    """Poll ``predicate`` (a callable) every 10 ms until true; fail after ``limit`` s."""
-    start = reactor.seconds()
-    while not predicate():
-        if reactor.seconds() - start > limit:
-            raise AssertionError("gave up waiting for %s" % (what,))
-        yield task.deferLater(reactor, 0.01, lambda: None)
-
-
-def dedupe(values):
-    seen = set()
-    out = []
-    for v in values:
-        if v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out
+from tests.support.waiting import dedupe, waitFor
 
 
 class SinkTestMixin(RedisServerMixin):

@@ -18,7 +18,7 @@ from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
 from tests.support import e2e
 from tests.support.redisserver import RedisServer, RedisServerMixin
-from tests.test_sink import dedupe, waitFor
+from tests.support.waiting import dedupe, waitFor
 
 CONFIG = r"""
 ServerName          "stall"
