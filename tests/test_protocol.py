@@ -446,7 +446,10 @@ class MaxClientsTests(FTPServerMixin, unittest.TestCase):
             a.sendall(b"QUIT\r\n")
             a.makefile("rb").readline()
             a.close()
-            time.sleep(0.2)
+            # The freed place counts once the server has seen both closes.
+            deadline = time.monotonic() + 10
+            while self.factory.connectionCount > 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
             d = socket.create_connection(("127.0.0.1", self.port))
             again = banner(d)
             d.close()
