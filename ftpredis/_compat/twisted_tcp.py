@@ -41,10 +41,8 @@ def verify_live(connection) -> None:
 def has_queued(connection) -> bool:
     """True when ``connection`` (a plain ``tcp.Connection``) has bytes waiting to be
     written, in either of Twisted's two buffers."""
-    if connection.dataBuffer:
-        return True
     try:
-        return bool(getattr(connection, _TEMP))
+        return bool(connection.dataBuffer or connection._tempDataBuffer)
     except AttributeError:
         verify_live(connection)
         raise
