@@ -16,7 +16,7 @@ import ftpredis._compat
 from ftpredis._compat import CompatError, openssl, twisted_tls
 from ftpredis.tls import ftps
 from ftpredis.tls.settings import read_certificates, read_private_key
-from tests.test_ftps import CCCFTP_TLS, FTPSMixin, pki
+from tests.support.ftps import CCCFTP_TLS, FTPSMixin, pki
 from tests.support.ftphelpers import PASSWORD, USER
 
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_conformance_variables -*-
 """Conformance: every LogFormat variable of spec 3.3, byte for byte against ProFTPD 1.3.8.
 
-Each test runs a scenario of ``tools/compare_proftpd.py`` (same config body, same ftplib
+Each test runs a scenario of ``tests/support/scenarios.py`` (same config body, same ftplib
 script) against ftpredis in-process with a private redis-server, and compares every
 record, byte for byte after pinning clocks, pids, ports, temp paths and the daemon's own
 uid (their formats are checked first, see :mod:`tests.conformance`).  The expected

@@ -501,7 +501,7 @@ class ShippedVirtualHostsTests(RedisServerMixin, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_each_vhost_logs_to_its_keys(self):
-        from tests.test_tap import shipped_site
+        from tests.support.sites import shipped_site
 
         base = os.path.abspath(self.mktemp())
         port = free_port_on("127.0.0.1", "127.0.0.2", "127.0.0.3")

@@ -3,7 +3,6 @@ config end to end in a real twistd process, SIGHUP and SIGTERM."""
 
 import json
 import os
-import shutil
 import signal
 
 from twisted.internet import defer
@@ -11,27 +10,7 @@ from twisted.trial import unittest
 
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin
-
-
-def shipped_site(base, port, redis_port):
-    """etc/ as shipped, copied, with only the port numbers changed (tests use free ports)."""
-    etc = os.path.join(base, "etc")
-    shutil.copytree(os.path.join(e2e.REPO, "etc"), etc)
-    conf = os.path.join(etc, "ftpd.conf")
-    with open(conf) as f:
-        text = f.read()
-    text = text.replace("Port                2121", "Port                %d" % port)
-    text = text.replace("127.0.0.1:6379", "127.0.0.1:%d" % redis_port)
-    # The example user's home is under /tmp; keep each test's files apart.
-    with open(conf, "w") as f:
-        f.write(text)
-    passwd = os.path.join(etc, "ftpd.passwd")
-    with open(passwd) as f:
-        entry = f.read().replace("/tmp/ftpredis-example", os.path.join(base, "homes"))
-    with open(passwd, "w") as f:
-        f.write(entry)
-    os.chmod(passwd, 0o600)
-    return conf
+from tests.support.sites import shipped_site
 
 
 class CheckTests(unittest.TestCase):

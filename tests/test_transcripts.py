@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.test_transcripts -*-
-"""The ftpredis half of tools/transcripts.py: every lftp and curl run of the side-by-side
-transcript succeeds against a twistd-started ftpredis and moves its files intact."""
+"""The ftpredis half of the side-by-side transcripts (tests/support/transcripts.py, reported
+by tools/transcripts.py): every lftp and curl run succeeds against a twistd-started
+ftpredis and moves its files intact."""
 
 from __future__ import annotations
 
 from twisted.trial import unittest
 
-from tools import transcripts
+from tests.support import transcripts
 
 
 class TranscriptTests(unittest.TestCase):

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_conformance_variables -*-
-"""Shared machinery of the conformance tests: a scenario of tools/compare_proftpd.py run
+"""Shared machinery of the conformance tests: a scenario of tests/support/scenarios.py run
 against ftpredis in-process, its records read back from a private redis-server.
 
 The scenarios (config body + ftplib script) are the ones the comparison tool runs against
@@ -22,7 +22,8 @@ from twisted.trial import unittest
 from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
 from tests.support.redisserver import RedisServerMixin
-from tools import compare_proftpd as cmp
+from tests.support import ftpsite
+from tests.support.scenarios import SCENARIOS
 
 # What each volatile value must look like before it is replaced by its marker.
 _NUM = r"-?\d+"
@@ -69,14 +70,14 @@ class _InProcessRunner:
 
 
 class ScenarioCase(RedisServerMixin, unittest.TestCase):
-    """Runs :data:`tools.compare_proftpd.SCENARIOS` scenarios against ftpredis."""
+    """Runs :data:`tests.support.scenarios.SCENARIOS` scenarios against ftpredis."""
 
     timeout = 60
 
     def startScenario(self, name: str):
-        sc = cmp.SCENARIOS[name]
+        sc = SCENARIOS[name]
         self.sc = sc
-        site = cmp.Site(sc.body, cmp.FTPREDIS_PREAMBLE, files=sc.files, users=sc.users,
+        site = ftpsite.Site(sc.body, ftpsite.FTPREDIS_PREAMBLE, files=sc.files, users=sc.users,
                         timeout_idle=sc.timeout_idle, chroot=sc.chroot, prefix="conform-")
         self.addCleanup(site.cleanup)
         self.site = site
@@ -99,18 +100,18 @@ class ScenarioCase(RedisServerMixin, unittest.TestCase):
         as ``{key: [record, ...]}`` (str keys and values)."""
         site = self.startScenario(name)
         transcript: list = []
-        ctx = cmp.Context(site, _InProcessRunner(self), transcript)
+        ctx = ftpsite.Context(site, _InProcessRunner(self), transcript)
         yield threads.deferToThread(script or self.sc.script, ctx)
         self.transcript = transcript
         records = yield self.settled()
-        result = cmp.Result("ftpredis", site)
+        result = ftpsite.Result("ftpredis", site)
         result.records = records
         result.substitutions = ctx.substitutions
         for values in records.values():
             for r in values:
                 check_volatile(self, r)
         out = {}
-        for key, values in cmp.normalised(result).items():
+        for key, values in ftpsite.normalised(result).items():
             out[key.decode("utf-8")] = [v.decode("utf-8") for v in values]
         return out
 
