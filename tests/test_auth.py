@@ -408,8 +408,9 @@ class PortalTests(_TempDir, unittest.TestCase):
     @defer.inlineCallbacks
     def test_login_now_only_after_a_verified_password(self):
         """login_now answers without a Deferred only for a password verified recently,
-        with what login() gives; a wrong password, an unknown user, a refusal by policy
-        and CreateHome all leave the decision to login()."""
+        with a function (run in the disk pool) making what login() gives; a wrong
+        password, an unknown user, a refusal by policy and CreateHome all leave the
+        decision to login()."""
         from ftpredis.auth.portal import _verified_cache
         _verified_cache.clear()
         server = self.server(auth_groups={100: "ftp"})
@@ -417,7 +418,7 @@ class PortalTests(_TempDir, unittest.TestCase):
         good = UsernamePassword("bob", BOB_PW)
         self.assertIsNone(portal.login_now(good))
         slow = yield portal.login(good, None, IFTPRedisAvatar)
-        fast = portal.login_now(good)
+        fast = portal.login_now(good)()
         self.assertEqual(fast[:2], slow[:2])
         self.assertIsNone(portal.login_now(UsernamePassword("bob", BOB_PW + "x")))
         self.assertIsNone(portal.login_now(UsernamePassword("nobody", BOB_PW)))

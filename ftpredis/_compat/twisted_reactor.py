@@ -112,6 +112,13 @@ if EPollReactor is not None:
         _window = DEFAULT_BUSY_POLL_US * 1000           # ns, the adaptive part
         _after_events = False
 
+        #: Other pools whose workers need the GIL while they have work (the disk pool).
+        _watched: tuple = ()
+
+        def watch_pool(self, pool) -> None:
+            """No busy-poll either while ``pool.pending`` (as for the reactor's pool)."""
+            self._watched += (pool,)
+
         def set_busy_poll(self, microseconds: int) -> None:
             self.busy_poll_max = self._window = max(0, int(microseconds)) * 1000
 
@@ -128,7 +135,8 @@ if EPollReactor is not None:
                 window = self._window
                 pool = self.threadpool
                 if (window and self._after_events and timeout != 0
-                        and (pool is None or not pool.pending)):
+                        and (pool is None or not pool.pending)
+                        and not any(p.pending for p in self._watched)):
                     if 0 < timeout * 1e9 < window:
                         window = int(timeout * 1e9)     # a timer is due sooner
                     end = _ns() + window

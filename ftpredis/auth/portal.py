@@ -23,6 +23,8 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
+
+from ftpredis.ftp.diskpool import pool_for
 from zope.interface import Interface, implementer
 
 from ftpredis.auth import fastcrypt
@@ -473,20 +475,12 @@ class AuthFileRealm:
         if IFTPRedisAvatar not in interfaces:
             raise NotImplementedError("only IFTPRedisAvatar is supported")
         if isinstance(avatarId, AnonymousId):
-            d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
-                                  self.anonymous_avatar, avatarId)
+            d = pool_for(self._reactor).run(self.anonymous_avatar, avatarId)
             d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self.logout))
             return d
         user = self._users[_as_text(avatarId)]
-        if not self.needs_thread:
-            # A few stat()s of the home and the jail: cheaper inline than the thread hop
-            # (about a tenth of a login-churn session's CPU went to that hop).
-            try:
-                return defer.succeed((IFTPRedisAvatar, self.avatar_for(user), self.logout))
-            except Exception:
-                return defer.fail()
-        d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
-                              self.avatar_for, user)
+        # The home and the jail are on a disk that may hang (a network mount): the disk pool.
+        d = pool_for(self._reactor).run(self.avatar_for, user)
         d.addCallback(lambda avatar: (IFTPRedisAvatar, avatar, self.logout))
         return d
 
@@ -586,13 +580,16 @@ class FTPPortal(Portal):
         self._files = next((c for c in checkers if isinstance(c, AuthFileChecker)), None)
 
     def login_now(self, credentials):
-        """``login()``'s result without a Deferred, or None when the login needs one.
+        """A blocking function making ``login()``'s result, or None when the login needs
+        the ordinary way.
 
         Only an AuthUserFile user whose very password was verified recently
         (:mod:`ftpredis.auth.fastcrypt`) and whose home needs no creating qualifies; anything
-        else, a refusal included, is None and goes through :meth:`login` (which decides
-        it again, the same way).  Three Deferreds and their callbacks were a tenth of a
-        login-churn session's CPU.
+        else is None and goes through :meth:`login`.  The function looks at the home
+        directory (the disk): the caller runs it in the disk pool, and sends a
+        LoginRefused it raises through :meth:`login` (which decides it again, the same
+        way).  Three Deferreds and their callbacks were a tenth of a login-churn
+        session's CPU.
         """
         files = self._files
         realm = self.realm
@@ -603,9 +600,10 @@ class FTPPortal(Portal):
             name = files.verified_now(credentials)
             if name is None:
                 return None
-            return (IFTPRedisAvatar, realm.avatar_for(realm.user(name)), realm.logout)
+            user = realm.user(name)
         except LoginRefused:
             return None
+        return lambda: (IFTPRedisAvatar, realm.avatar_for(user), realm.logout)
 
 
 def make_portal(server: ServerConfig, reactor=None) -> Portal:

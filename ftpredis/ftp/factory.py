@@ -12,6 +12,7 @@ from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import Event
 from ftpredis.ftp.protocol import FTPRedisProtocol
+from ftpredis.ftp.diskpool import pool_for
 
 
 class FTPRedisFactory(ftp.FTPFactory):
@@ -34,6 +35,7 @@ class FTPRedisFactory(ftp.FTPFactory):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
+        self.disk = pool_for(reactor)       # every session's disk work, off the reactor
         self._listen_quiet = _fastpath.listen_quiet(reactor)   # PASV ports, not logged
         self.server = server
         self.emit = emit

@@ -59,10 +59,8 @@ class FilesMixin:
             when = calendar.timegm(time.strptime(stamp[:14], "%Y%m%d%H%M%S"))
         except ValueError:
             raise R("mfmt_bad", stamp)
-        _, real = self.fs.resolve(path)
-        st = self.fs.call(path, os.stat, real)
-        self.fs.call(path, os.utime, real, (st.st_atime, when))
-        return R("mfmt_ok", stamp[:14], path)
+        return self.fs.utime(path, when).addCallback(
+            lambda _: R("mfmt_ok", stamp[:14], path))
 
     # -- directories ----------------------------------------------------------------------
     def cmd_PWD(self, cmd):
@@ -83,43 +81,60 @@ class FilesMixin:
         target = self.fs.virtual(path)
         f["dir_path"] = f["file"] = self.fs.chroot_join(target)
         f["config_path"] = self.fs.real_of(target)
-        new = self.fs.chdir(path, cmd.arg or path)
-        f["dir_path"] = f["file"] = self.fs.chroot_join(new)
-        f["basename"] = path_tail(new)
-        return R("cmd_ok", cmd.verb)
+
+        def changed(new):
+            f["dir_path"] = f["file"] = self.fs.chroot_join(new)
+            f["basename"] = path_tail(new)
+            return R("cmd_ok", cmd.verb)
+        return self.fs.chdir(path, cmd.arg or path).addCallback(changed)
 
     def cmd_MKD(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
-        self.fs.mkdir(arg, umask_for=self._umask)
-        return R("mkd_ok", _quote(vpath))
+        return self.fs.mkdir(arg, umask_for=self._umask).addCallback(
+            lambda _: R("mkd_ok", _quote(vpath)))
 
     def cmd_RMD(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
-        self.fs.rmdir(arg)
-        return R("cmd_ok", cmd.verb)
+        return self.fs.rmdir(arg).addCallback(lambda _: R("cmd_ok", cmd.verb))
 
     def cmd_DELE(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["bytes_sent"] = 0
-        size = self.fs.unlink(arg)
-        cmd.fields["bytes_sent"] = size
-        return R("cmd_ok", cmd.verb)
+
+        def removed(size):
+            cmd.fields["bytes_sent"] = size
+            return R("cmd_ok", cmd.verb)
+        return self.fs.unlink(arg).addCallback(removed)
 
     def cmd_RNFR(self, cmd):
         arg = self._need(cmd)
         self.client_state.rnfr = None
-        vpath, real = self.fs.resolve(arg)
-        self._pathFields(cmd, vpath)
-        self.fs.call(arg, os.lstat, real)
-        self.client_state.rnfr = (vpath, real)
-        cmd.fields.update(transfer_path=vpath, bytes_sent=0)
-        return R("rnfr_ok")
+        jail = self.fs.jail
+
+        def look():
+            # A path the jail refuses leaves %f unset; one that is missing sets it.
+            vpath, real = jail.resolve(arg)
+            try:
+                jail.call(arg, os.lstat, real)
+            except FSError as e:
+                return vpath, real, e
+            return vpath, real, None
+
+        def looked(result):
+            vpath, real, error = result
+            self._pathFields(cmd, vpath)
+            if error is not None:
+                raise error
+            self.client_state.rnfr = (vpath, real)
+            cmd.fields.update(transfer_path=vpath, bytes_sent=0)
+            return R("rnfr_ok")
+        return self.fs.run(look).addCallback(looked)
 
     def cmd_RNTO(self, cmd):
         arg = self._need(cmd)
@@ -130,26 +145,29 @@ class FilesMixin:
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields.update(rename_from=src_v, bytes_sent=0,
                           notes={"mod_core.rnfr-path": src_v})
-        self.fs.rename(src_real, arg)
-        return R("rnto_ok")
+        return self.fs.rename(src_real, arg).addCallback(lambda _: R("rnto_ok"))
 
     def cmd_SIZE(self, cmd):
         arg = self._need(cmd)
         if not self.client_state.binary:
             raise R("size_ascii")
-        st = self.fs.stat(arg)
-        if not statmod.S_ISREG(st.st_mode):
-            raise R("not_regular", arg)
-        return R("stat213", str(st.st_size))
+
+        def got(st):
+            if not statmod.S_ISREG(st.st_mode):
+                raise R("not_regular", arg)
+            return R("stat213", str(st.st_size))
+        return self.fs.stat(arg).addCallback(got)
 
     def cmd_MDTM(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath)
-        st = self.fs.stat(arg)
-        if not statmod.S_ISREG(st.st_mode):
-            raise R("not_plain", arg)
-        return R("stat213", time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime)))
+
+        def got(st):
+            if not statmod.S_ISREG(st.st_mode):
+                raise R("not_plain", arg)
+            return R("stat213", time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime)))
+        return self.fs.stat(arg).addCallback(got)
 
     def cmd_SITE(self, cmd):
         if cmd.arg is None:
@@ -181,8 +199,7 @@ class FilesMixin:
                     raise ValueError
             except ValueError:
                 raise R("chmod_bad_mode", words[1])
-            self.fs.chmod(path, mode)
-            return R("chmod_ok")
+            return self.fs.chmod(path, mode).addCallback(lambda _: R("chmod_ok"))
         raise R("site_bad", sub)
 
     # -- changing a file's group and mode (SITE CHGRP, MFF) ------------------------------
@@ -200,6 +217,7 @@ class FilesMixin:
 
     def _changeGroup(self, path: str, group: str) -> None:
         """chown(path, -1, group) for the logged-in user; raises FSError (errno) on refusal.
+        Blocking (the disk and the group database): it runs in the disk pool.
 
         ``group`` is read as C's strtoul would (ProFTPD's), a name if anything is left
         over.  The server is one process, often root: the kernel's own rule for a user
@@ -222,8 +240,9 @@ class FilesMixin:
             n = int(m.group(2))
             n = (1 << 64) - 1 if n >= 1 << 64 else n
             gid = ((-n if m.group(1) == "-" else n) % (1 << 64)) & 0xFFFFFFFF
-        _, real = self.fs.resolve(path)
-        st = self.fs.call(path, os.stat, real)
+        jail = self.fs.jail
+        _, real = jail.resolve(path)
+        st = jail.call(path, os.stat, real)
         if gid == 0xFFFFFFFF:
             return                          # (gid_t) -1: chown changes nothing
         a = self.avatar
@@ -235,7 +254,7 @@ class FilesMixin:
                 pass
         if gid not in allowed or st.st_uid not in (a.uid, os.geteuid()):
             raise FSError(errno.EPERM, path)
-        self.fs.call(path, os.chown, real, -1, gid)
+        jail.call(path, os.chown, real, -1, gid)
 
     def _siteChgrp(self, cmd):
         words = cmd.arg.split()
@@ -251,19 +270,26 @@ class FilesMixin:
             base += "/"
         cmd.fields.update(file=base + path, basename=path,
                           config_path=self.fs.real_of(self.fs.virtual(path)))
-        try:
-            self._changeGroup(path, words[1])
-        except FSError as e:
-            raise Reply(550, e.text)
-        return R("chgrp_ok")
+
+        def failed(f):
+            f.trap(FSError)
+            raise Reply(550, f.value.text)
+        return self.fs.run(self._changeGroup, path, words[1]).addCallbacks(
+            lambda _: R("chgrp_ok"), failed)
 
     def cmd_MFF(self, cmd):
         """MFF (RFC 3659's draft sibling): set modify, UNIX.group, UNIX.mode in order.
 
         A faithful copy of mod_facts: the facts string is parsed in place as C does, so
         the texts (including which part of it an error names) are ProFTPD's; facts set
-        before a failing one stay set.
+        before a failing one stay set.  The whole command is one disk job.
         """
+        if cmd.arg is None or len(cmd.arg.split()) < 2:
+            raise R("invalid_params")
+        return self.fs.run(self._setFacts, cmd)
+
+    def _setFacts(self, cmd):
+        jail = self.fs.jail
         words = cmd.arg.split() if cmd.arg else []
         if len(words) < 2:
             raise R("invalid_params")
@@ -297,8 +323,7 @@ class FilesMixin:
                     when = _facts_mtime(cstr(ts))
                     if when is None:
                         raise FSError(errno.EINVAL, path)
-                    _, real = self.fs.resolve(path)
-                    self.fs.call(path, os.utime, real, (when, when))
+                    jail.utime(path, when, when)
                 except FSError as e:
                     raise fail(e)
             elif name.startswith("unix.group"):
@@ -322,7 +347,7 @@ class FilesMixin:
                 n = ((1 << 64) - 1 if n >= 1 << 64 else n)
                 mode = ((-n if m.group(1) == "-" else n) % (1 << 64)) & 0o7777
                 try:
-                    self.fs.chmod(path, mode)
+                    jail.chmod(path, mode)
                 except FSError as e:
                     raise fail(e)
             else:

@@ -10,6 +10,14 @@ through ``..`` (clamped, as a chroot would) or a symbolic link.  Errors are rais
 
 Paths are ``str`` decoded with ``surrogateescape``: bytes that are not UTF-8 survive the
 round trip to the disk unchanged (the file system encoding here is UTF-8).
+
+:class:`JailedFS` blocks: it calls the operating system directly.  The protocol holds a
+:class:`SessionFS`, the one interface to the disk: its path arithmetic (``virtual``,
+``real_of``, ``chroot_join``, ``cwd``) needs no system call and answers at once; every
+method that may touch the disk returns a Deferred and runs the JailedFS method in the
+process's :class:`~ftpredis.ftp.diskpool.DiskPool`.  Code that needs several disk calls
+in one go (a listing, STOR's open) hands a function to :meth:`SessionFS.run` and uses
+``SessionFS.jail`` inside it, in the worker thread only.
 """
 
 from __future__ import annotations
@@ -24,6 +32,10 @@ import re
 import stat as statmod
 import time
 from typing import Callable, Iterable, List, Mapping, Optional, Tuple
+
+from twisted.internet import defer
+
+from ftpredis.ftp.diskpool import DiskPool, pool_for
 
 
 class FSError(Exception):
@@ -215,6 +227,19 @@ class JailedFS:
         _, real = self.resolve(path, display)
         return self.call(display, os.stat, real)
 
+    def lstat(self, path: Optional[str], display: Optional[str] = None):
+        """``(virtual, real, lstat)`` of a client path."""
+        display = path if display is None else display
+        vpath, real = self.resolve(path, display)
+        return vpath, real, self.call(display, os.lstat, real)
+
+    def utime(self, path: str, mtime: float, atime: Optional[float] = None) -> None:
+        """Set a file's modification time (and its access time, else kept as it is)."""
+        _, real = self.resolve(path)
+        if atime is None:
+            atime = self.call(path, os.stat, real).st_atime
+        self.call(path, os.utime, real, (atime, mtime))
+
     def chdir(self, path: Optional[str], display: Optional[str] = None) -> str:
         display = path if display is None else display
         vpath, real = self.resolve(path, display)
@@ -343,3 +368,93 @@ class JailedFS:
             else:
                 lines.append(prefix + name)
         return lines
+
+
+class SessionFS:
+    """One session's file system as the protocol sees it: :class:`JailedFS` off the reactor.
+
+    The disk methods return Deferreds firing in the reactor thread with what the
+    JailedFS method of the same name returns, or failing with its FSError.  A session
+    runs one command at a time, so its jobs never overlap: ``cwd`` seen by a job is the
+    one every earlier command left.
+    """
+
+    def __init__(self, jail: JailedFS, pool: DiskPool):
+        self.jail = jail
+        self.pool = pool
+
+    @classmethod
+    def open(cls, pool: DiskPool, *args, **kw) -> defer.Deferred:
+        """A SessionFS over ``JailedFS(*args, **kw)``, made in the pool (it resolves the
+        root and changes to the starting directory)."""
+        return pool.run(lambda: cls(JailedFS(*args, **kw), pool))
+
+    @classmethod
+    def for_reactor(cls, reactor, *args, **kw) -> defer.Deferred:
+        return cls.open(pool_for(reactor), *args, **kw)
+
+    def run(self, fn: Callable, *args) -> defer.Deferred:
+        """``fn(*args)`` in the pool: several disk calls as one job."""
+        return self.pool.run(fn, *args)
+
+    # -- no system call ---------------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        return self.jail.root
+
+    @property
+    def cwd(self) -> str:
+        return self.jail.cwd
+
+    @property
+    def hide(self):
+        return self.jail.hide
+
+    @hide.setter
+    def hide(self, value) -> None:
+        self.jail.hide = value
+
+    def virtual(self, path: Optional[str]) -> str:
+        return self.jail.virtual(path)
+
+    def real_of(self, vpath: str) -> str:
+        return self.jail.real_of(vpath)
+
+    def chroot_join(self, vpath: str) -> str:
+        return self.jail.chroot_join(vpath)
+
+    has_glob = staticmethod(JailedFS.has_glob)
+
+    # -- in the pool -------------------------------------------------------------------------
+    def resolve(self, path, display=None) -> defer.Deferred:
+        return self.pool.run(self.jail.resolve, path, display)
+
+    def stat(self, path, display=None) -> defer.Deferred:
+        return self.pool.run(self.jail.stat, path, display)
+
+    def lstat(self, path, display=None) -> defer.Deferred:
+        return self.pool.run(self.jail.lstat, path, display)
+
+    def utime(self, path, mtime, atime=None) -> defer.Deferred:
+        return self.pool.run(self.jail.utime, path, mtime, atime)
+
+    def chdir(self, path, display=None) -> defer.Deferred:
+        return self.pool.run(self.jail.chdir, path, display)
+
+    def mkdir(self, path, umask_for=None) -> defer.Deferred:
+        return self.pool.run(self.jail.mkdir, path, umask_for)
+
+    def rmdir(self, path) -> defer.Deferred:
+        return self.pool.run(self.jail.rmdir, path)
+
+    def unlink(self, path) -> defer.Deferred:
+        return self.pool.run(self.jail.unlink, path)
+
+    def rename(self, src_real, dst) -> defer.Deferred:
+        return self.pool.run(self.jail.rename, src_real, dst)
+
+    def chmod(self, path, mode) -> defer.Deferred:
+        return self.pool.run(self.jail.chmod, path, mode)
+
+    def open_read(self, path, display=None) -> defer.Deferred:
+        return self.pool.run(self.jail.open_read, path, display)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import stat as statmod
 
-from twisted.internet.threads import deferToThread
 
 from ftpredis import __version__
 from ftpredis.tls import ftps as _tls
@@ -187,20 +186,21 @@ class InfoMixin:
             r = R("stat_end")
             return Reply(r.code, r.text, lines)
         fs, arg = self.fs, cmd.arg
+        jail = fs.jail
 
         def gather():
-            vpath, real = fs.resolve(arg)
-            st = fs.call(arg, os.stat, real)
+            vpath, real = jail.resolve(arg)
+            st = jail.call(arg, os.stat, real)
             if statmod.S_ISDIR(st.st_mode):
-                lines = [fs.format_long(".", st)]
+                lines = [jail.format_long(".", st)]
                 try:
-                    lines.append(fs.format_long("..", os.stat(os.path.dirname(real)
-                                                              if real != fs.root else real)))
-                    lines += fs.listing(real, long=True)
+                    lines.append(jail.format_long("..", os.stat(os.path.dirname(real)
+                                                              if real != jail.root else real)))
+                    lines += jail.listing(real, long=True)
                 except OSError as e:
                     raise FSError(e.errno, arg) from None
                 return 212, lines
-            return 213, [fs.format_long(path_tail(vpath), os.lstat(real))]
+            return 213, [jail.format_long(path_tail(vpath), os.lstat(real))]
 
         def done(result):
             code, lines = result
@@ -209,7 +209,7 @@ class InfoMixin:
         def failed(f):
             f.trap(FSError)
             raise Reply(450, f.value.text)
-        return deferToThread(gather).addCallbacks(done, failed)
+        return self.fs.run(gather).addCallbacks(done, failed)
 
     def cmd_HOST(self, cmd):
         st = _tls.state(self)

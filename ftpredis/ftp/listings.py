@@ -11,7 +11,6 @@ import time
 from typing import Optional
 
 from twisted.internet import defer
-from twisted.internet.threads import deferToThread
 from twisted.python import failure
 
 from ftpredis.records.events import path_tail
@@ -61,24 +60,25 @@ class ListingsMixin:
             elif fact == "UNIX.group":
                 v = str(st.st_gid)
             elif fact == "UNIX.groupname":
-                v = self.fs.group_name(st.st_gid)
+                v = self.fs.jail.group_name(st.st_gid)
             elif fact == "UNIX.mode":
                 v = "%04o" % statmod.S_IMODE(st.st_mode)
             elif fact == "UNIX.owner":
                 v = str(st.st_uid)
             else:
-                v = self.fs.owner_name(st.st_uid)
+                v = self.fs.jail.owner_name(st.st_uid)
             out.append("%s=%s;" % (fact, v))
         return "".join(out)
 
     def cmd_MLST(self, cmd):
         fs, arg = self.fs, cmd.arg
+        jail = fs.jail
         vpath = fs.virtual(arg)
         self._pathFields(cmd, vpath)
 
         def gather():
             try:
-                _, real = fs.resolve(arg, arg or vpath)
+                _, real = jail.resolve(arg, arg or vpath)
                 st = os.stat(real)
             except (FSError, OSError):
                 raise R("mlst_cannot", arg if arg is not None else vpath)
@@ -88,11 +88,12 @@ class ListingsMixin:
             r = R("mlst_end")
             start = REPLIES["mlst_start"][1] % (arg if arg is not None else vpath)
             return Reply(r.code, r.text, [start, line])
-        return deferToThread(gather).addCallback(done)
+        return self.fs.run(gather).addCallback(done)
 
     def cmd_MLSD(self, cmd):
         self._xferStart(cmd)
         fs, arg = self.fs, cmd.arg
+        jail = fs.jail
         vpath = fs.virtual(arg)
         real = fs.chroot_join(vpath)
         f = cmd.fields
@@ -102,25 +103,25 @@ class ListingsMixin:
         f["config_path"] = fs.real_of(vpath)
 
         def gather():
-            _, r = fs.resolve(arg, arg or vpath)
-            st = fs.call(arg or vpath, os.stat, r)
+            _, r = jail.resolve(arg, arg or vpath)
+            st = jail.call(arg or vpath, os.stat, r)
             if not statmod.S_ISDIR(st.st_mode):
                 raise R("mlsd_not_dir", arg or vpath)
             lines = []
             try:
-                for name, est in fs.list_entries(r, show_hidden=True):
+                for name, est in jail.list_entries(r, show_hidden=True):
                     if est is None:
                         continue
                     p = os.path.join(r, name)
                     if statmod.S_ISLNK(est.st_mode):
                         try:
                             est = os.stat(p)
-                            _, _ = fs.resolve(posixpath.join(vpath, name))
+                            _, _ = jail.resolve(posixpath.join(vpath, name))
                         except (OSError, FSError):
                             continue        # dangling, or pointing out of the jail
                     lines.append(self._facts(est, p) + " " + name)
                 lines.append(self._facts(st, r, "cdir") + " .")
-                parent = os.path.dirname(r) if r != fs.root else r
+                parent = os.path.dirname(r) if r != jail.root else r
                 lines.append(self._facts(os.stat(parent), parent, "pdir") + " ..")
             except OSError as e:
                 raise FSError(e.errno, arg or vpath) from None
@@ -139,7 +140,7 @@ class ListingsMixin:
                 fail = failure.Failure(Reply(550, fail.value.text))
             self._xferFailed(cmd, fail.value)
             return fail
-        d = deferToThread(gather)
+        d = self.fs.run(gather)
         d.addErrback(failed)
         opening = REPLIES["opening"][1] % ("ASCII", "MLSD")
         d.addCallback(lambda data: self._withData(cmd, opening, lambda c: send(c, data)))
@@ -160,6 +161,7 @@ class ListingsMixin:
                 opts += words.pop(0)[1:]
             path = " ".join(words) or None
         fs = self.fs
+        jail = fs.jail
         vpath = fs.virtual(path)
         real = fs.chroot_join(vpath)
         f = cmd.fields
@@ -173,19 +175,19 @@ class ListingsMixin:
             prefix = path.rstrip("/") + "/"
 
         def gather():
-            if fs.has_glob(path) and not os.path.lexists(fs.real_of(vpath)):
+            if jail.has_glob(path) and not os.path.lexists(jail.real_of(vpath)):
                 try:
-                    matches = fs.glob(path)
+                    matches = jail.glob(path)
                     if long:
-                        return [fs.format_long(shown, os.lstat(r)) for shown, r in matches]
+                        return [jail.format_long(shown, os.lstat(r)) for shown, r in matches]
                 except OSError as e:
                     raise FSError(e.errno, display) from None
                 return [shown for shown, _ in matches]
-            _, r = fs.resolve(path, display or vpath)
+            _, r = jail.resolve(path, display or vpath)
             try:
                 if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
                     return [path]
-                return fs.listing(r, long=long, show_hidden="a" in opts or "A" in opts,
+                return jail.listing(r, long=long, show_hidden="a" in opts or "A" in opts,
                                   prefix=prefix)
             except OSError as e:
                 raise FSError(e.errno, display or vpath) from None
@@ -213,13 +215,13 @@ class ListingsMixin:
             @defer.inlineCallbacks
             def body(conn):
                 try:
-                    lines = yield deferToThread(gather)
+                    lines = yield self.fs.run(gather)
                 except FSError as e:
                     return Reply(450, e.text)
                 return (yield send(conn, to_bytes(lines)))
             return self._withData(cmd, opening, body)
 
-        d = deferToThread(gather)
+        d = self.fs.run(gather)
         d.addErrback(failed_listing)
         d.addCallback(lambda lines: self._withData(
             cmd, opening, lambda conn: send(conn, to_bytes(lines))))

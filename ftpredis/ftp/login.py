@@ -10,11 +10,9 @@ from typing import List
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
 from twisted.internet import defer, task
-from twisted.internet.threads import deferToThread
-from twisted.python import failure
 
 from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_section
-from ftpredis.ftp.filesystem import JailedFS
+from ftpredis.ftp.filesystem import JailedFS, SessionFS
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import log
 
@@ -150,7 +148,22 @@ class LoginMixin:
             creds = AnonymousLogin(user, cmd.arg or "")
         else:
             creds = UsernamePassword(user, cmd.arg or "")
-        def ok(result):
+        def place(avatar):
+            """The disk side of a login (blocking, a disk job): the jail, its starting
+            directory checked, and DisplayLogin's lines."""
+            anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
+            names, groups, system = self._owner_names()
+            jail = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
+                            user_names=names, group_names=groups,
+                            use_system_names=system, root_is_real=True)
+            display = (anon_cfg.display_login if anon_cfg is not None
+                       and anon_cfg.display_login else self.server.display_login)
+            lines = _read_display(display, {
+                "%U": user, "%u": avatar.name, "%L": self.local_host,
+                "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}) if display else None
+            return jail, lines
+
+        def ok(result, placed=None):
             from ftpredis.ftp import limits
             _, avatar, logout = result
             if self.disconnected:
@@ -184,25 +197,21 @@ class LoginMixin:
             self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
             self._cancelTimer("_login_timer")
             self._startNoTransferTimer()
-            names, groups, system = self._owner_names()
-            self.fs = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
-                               user_names=names, group_names=groups, use_system_names=system,
-                               root_is_real=True)
-            self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
-                                                               real_dir)
-            self.config_path = self.fs.real_of(self.fs.cwd)
             if avatar.anonymous:
                 r = R("anon_logged_in")
             else:
                 r = R("logged_in", user)
-            display = (anon_cfg.display_login if anon_cfg is not None
-                       and anon_cfg.display_login else self.server.display_login)
-            if display:
-                return deferToThread(_read_display, display, {
-                    "%U": user, "%u": avatar.name, "%L": self.local_host,
-                    "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}).addCallback(
-                    lambda lines: Reply(r.code, r.text, lines))
-            return r
+
+            def ready(placed):
+                jail, lines = placed
+                self.fs = SessionFS(jail, self.factory.disk)
+                self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
+                                                                   real_dir)
+                self.config_path = self.fs.real_of(self.fs.cwd)
+                return Reply(r.code, r.text, lines) if lines is not None else r
+            if placed is not None:
+                return ready(placed)
+            return self.factory.disk.run(place, avatar).addCallback(ready)
 
         def bad(f):
             if f.check(_PolicyRefusal):
@@ -235,15 +244,26 @@ class LoginMixin:
                                        R("login_incorrect"))
             raise R("login_incorrect")
 
+        def slow():
+            d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
+            d.addCallback(ok)
+            d.addErrback(bad)
+            return d
+
         login_now = getattr(self.portal, "login_now", None)
-        result = login_now(creds) if login_now is not None else None
-        if result is not None:
-            # No hashing to wait for: the same callbacks, without the Deferreds.
-            try:
-                return ok(result)
-            except BaseException:
-                return bad(failure.Failure())
-        d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)
-        d.addCallback(ok)
-        d.addErrback(bad)
+        make = login_now(creds) if login_now is not None else None
+        if make is None:
+            return slow()
+
+        def at_once():
+            result = make()
+            return result, place(result[1])
+
+        def refused(f):
+            # Decided again, and logged, the ordinary way.
+            f.trap(UnauthorizedLogin)
+            return slow()
+        # No hashing to wait for: the avatar's home and the jail in one disk job.
+        d = self.factory.disk.run(at_once)
+        d.addCallbacks(lambda done: defer.maybeDeferred(ok, *done).addErrback(bad), refused)
         return d

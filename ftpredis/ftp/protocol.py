@@ -35,7 +35,7 @@ from zope.interface import implementer
 
 from ftpredis import __version__
 from ftpredis.records.events import Session
-from ftpredis.ftp.filesystem import JailedFS
+from ftpredis.ftp.filesystem import SessionFS
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import _Command, _plain_host, log
 from ftpredis.ftp.datachannel import (DataChannelMixin, _ActiveFactory, _DataConnection,
@@ -72,7 +72,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     MAX_QUEUED = 64             # pipelined commands held before we stop reading
     dtpTimeout = 10
 
-    fs: Optional[JailedFS] = None
+    fs: Optional[SessionFS] = None
     disconnected = False
 
     # A session's starting state: class attributes, not ~20 assignments per connection.

@@ -293,9 +293,23 @@ class TransfersMixin:
         length = None
         if rang is not None:
             offset, length = rang
-        fd = None
+
+        def failed(f):
+            f.trap(FSError)
+            r = Reply(550, f.value.text)
+            self._xferFailed(cmd, r)
+            raise r
+        return self.fs.open_read(arg).addCallbacks(
+            self._retrOpened, failed, callbackArgs=(cmd, arg, offset, length, rang))
+
+    def _retrOpened(self, opened, cmd, arg, offset, length, rang):
+        vpath, real, fd, st = opened
+        if self.disconnected:
+            os.close(fd)
+            r = R("xfer_aborted")
+            self._xferFailed(cmd, r)
+            raise r
         try:
-            vpath, real, fd, st = self.fs.open_read(arg)
             if not statmod.S_ISREG(st.st_mode):
                 raise R("not_regular_xfer", arg)
             if offset and (offset > st.st_size or offset + (length or 0) > st.st_size):
@@ -307,13 +321,8 @@ class TransfersMixin:
             if length is not None:
                 # A range from 0 may run past the end: ProFTPD sends what there is.
                 length = min(length, st.st_size - offset)
-        except FSError as e:
-            r = Reply(550, e.text)
-            self._xferFailed(cmd, r)
-            raise r
         except Reply as r:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
             self._xferFailed(cmd, r)
             raise
         self._pathFields(cmd, vpath, xfer=True)
@@ -419,75 +428,95 @@ class TransfersMixin:
         self._xferStart(cmd)
         offset, self.client_state.rest = self.client_state.rest, 0
         rang, self.client_state.rang = self.client_state.rang, None
-        fs = self.fs
-        tmp = None
-        try:
-            if unique:
-                while True:
-                    name = "ftp" + "".join(random.choice(string.ascii_letters + string.digits)
-                                           for _ in range(6))
-                    vpath, real = fs.resolve(name)
-                    umode = 0o666 & ~self._umask(real)
-                    try:
-                        os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, umode))
-                        break
-                    except FileExistsError:
-                        continue
-                    except OSError as e:
-                        raise FSError(e.errno, name) from None
-                arg = name
-                existed = False
-            else:
-                arg = self._need(cmd)
-                vpath, real = fs.resolve(arg)
-                umode = 0o666 & ~self._umask(real)
-                try:
-                    st = os.stat(real)
-                    existed = True
-                    if not statmod.S_ISREG(st.st_mode):
-                        raise R("not_regular_xfer", arg)
-                except FileNotFoundError:
-                    existed = False
-                except OSError as e:
-                    raise FSError(e.errno, arg) from None
-                if rang is not None and not append:
-                    # Only RANG's refusals (ProFTPD: 451 for an existing file; a new one
-                    # is opened, then refused, being shorter than the start).
-                    if existed and not self.factory.allowStoreRestart:
-                        raise R("restart_denied", arg)
-                    if rang[0] > (st.st_size if existed else 0):
-                        self._pathFields(cmd, vpath, xfer=True)
-                        raise R("offset_invalid", "RANG", arg)
-                    offset = rang[0]
-                restart = append or offset > 0
-                if restart and not self.factory.allowStoreRestart:
-                    raise R("restart_denied", arg)
-                if existed and not restart and not self._allowOverwrite(real):
-                    raise R("overwrite_denied", arg)
-            if append or offset > 0:
-                fd = fs.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
-                start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
-                if not append:
-                    os.ftruncate(fd, offset)
-                fobj = os.fdopen(fd, "wb")
-            else:
-                # A failed upload must never look like a complete file: write beside the
-                # target and rename over it on success.
-                start = 0
-                try:
-                    fd, tmp = tempfile.mkstemp(prefix=".ftpredis-", suffix=".part",
-                                               dir=os.path.dirname(real))
-                except OSError as e:
-                    raise FSError(e.errno, arg) from None
-                os.fchmod(fd, umode)
-                fobj = os.fdopen(fd, "wb")
-        except FSError as e:
-            r = Reply(550, e.text)
+        if not unique and cmd.arg is None:
+            r = R("invalid_params")
             self._xferFailed(cmd, r)
             raise r
-        except Reply as r:
+
+        def failed(f):
+            r = f.value
+            if isinstance(r, FSError):
+                r = Reply(550, r.text)
+            elif not isinstance(r, Reply):
+                return f
+            vpath = getattr(r, "path_fields", None)
+            if vpath is not None:
+                self._pathFields(cmd, vpath, xfer=True)
             self._xferFailed(cmd, r)
-            raise
+            raise r
+        d = self.fs.run(self._openUpload, cmd, append, unique, offset, rang)
+        d.addCallbacks(self._storeOpened, failed, callbackArgs=(cmd, append, unique))
+        return d
+
+    def _openUpload(self, cmd, append, unique, offset, rang):
+        """The disk side of STOR/APPE/STOU's start (a disk job): the checks, then the
+        open; ``(arg, vpath, real, fobj, tmp, existed, start)``."""
+        jail = self.fs.jail
+        tmp = None
+        if unique:
+            while True:
+                name = "ftp" + "".join(random.choice(string.ascii_letters + string.digits)
+                                       for _ in range(6))
+                vpath, real = jail.resolve(name)
+                umode = 0o666 & ~self._umask(real)
+                try:
+                    os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, umode))
+                    break
+                except FileExistsError:
+                    continue
+                except OSError as e:
+                    raise FSError(e.errno, name) from None
+            arg = name
+            existed = False
+        else:
+            arg = cmd.arg
+            vpath, real = jail.resolve(arg)
+            umode = 0o666 & ~self._umask(real)
+            try:
+                st = os.stat(real)
+                existed = True
+                if not statmod.S_ISREG(st.st_mode):
+                    raise R("not_regular_xfer", arg)
+            except FileNotFoundError:
+                existed = False
+            except OSError as e:
+                raise FSError(e.errno, arg) from None
+            if rang is not None and not append:
+                # Only RANG's refusals (ProFTPD: 451 for an existing file; a new one
+                # is opened, then refused, being shorter than the start).
+                if existed and not self.factory.allowStoreRestart:
+                    raise R("restart_denied", arg)
+                if rang[0] > (st.st_size if existed else 0):
+                    r = R("offset_invalid", "RANG", arg)
+                    r.path_fields = vpath       # set by the caller, in the reactor thread
+                    raise r
+                offset = rang[0]
+            restart = append or offset > 0
+            if restart and not self.factory.allowStoreRestart:
+                raise R("restart_denied", arg)
+            if existed and not restart and not self._allowOverwrite(real):
+                raise R("overwrite_denied", arg)
+        if append or offset > 0:
+            fd = jail.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+            start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
+            if not append:
+                os.ftruncate(fd, offset)
+            fobj = os.fdopen(fd, "wb")
+        else:
+            # A failed upload must never look like a complete file: write beside the
+            # target and rename over it on success.
+            start = 0
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".ftpredis-", suffix=".part",
+                                           dir=os.path.dirname(real))
+            except OSError as e:
+                raise FSError(e.errno, arg) from None
+            os.fchmod(fd, umode)
+            fobj = os.fdopen(fd, "wb")
+        return arg, vpath, real, fobj, tmp, existed, start
+
+    def _storeOpened(self, opened, cmd, append, unique):
+        arg, vpath, real, fobj, tmp, existed, start = opened
         cmd.fields["file_modified"] = existed
         cmd.fields["notes"] = {"mod_xfer.store-path": vpath}
         if existed:
@@ -522,19 +551,23 @@ class TransfersMixin:
             yield recv.drained()
             cmd.fields["bytes_sent"] = recv.count
             if recv.error is not None:
-                discard()
+                yield self.fs.run(discard)
                 return Reply(451 if recv.error.errno != errno.ENOSPC else 552,
                              "%s: %s" % (arg, os.strerror(recv.error.errno)))
             if not isinstance(reason, ierror.ConnectionDone) or self.disconnected:
-                discard()
+                yield self.fs.run(discard)
                 return R("xfer_aborted")
-            try:
+
+            def complete():
+                # close() flushes: on a network file system, it may wait for the server
                 fobj.close()
                 if tmp is not None:
                     os.replace(tmp, real)
-                size = os.stat(real).st_size
+                return os.stat(real).st_size
+            try:
+                size = yield self.fs.run(complete)
             except OSError as e:
-                discard()
+                yield self.fs.run(discard)
                 return Reply(550, "%s: %s" % (arg, os.strerror(e.errno)))
             self._pathFields(cmd, vpath, xfer=True)
             cmd.fields.update(basename=path_tail(vpath), file_offset=start, file_size=size)
@@ -547,7 +580,6 @@ class TransfersMixin:
         d = self._withData(cmd, opening, body)
 
         def failed(f):
-            discard()
-            return f
+            return self.fs.run(discard).addBoth(lambda _: f)
         d.addErrback(failed)
         return d
