@@ -35,7 +35,8 @@ from typing import Callable, Iterable, List, Mapping, Optional, Tuple
 
 from twisted.internet import defer
 
-from ftpredis.ftp.diskpool import DiskPool, pool_for
+from ftpredis.ftp import nowait
+from ftpredis.ftp.diskpool import DiskPool
 
 
 class FSError(Exception):
@@ -67,6 +68,11 @@ class JailedFS:
 
     hide: Optional[Callable[[str], Optional[str]]] = None
 
+    #: An O_PATH descriptor of the root when it is on a local file system (see
+    #: :meth:`open_read_now`); like ProFTPD's chroot, it stays on the directory that
+    #: was the root at login.
+    root_fd: Optional[int] = None
+
     def __init__(self, root: str, cwd: str = "/", umask: int = 0o022,
                  user_names: Optional[Mapping[int, str]] = None,
                  group_names: Optional[Mapping[int, str]] = None,
@@ -83,6 +89,20 @@ class JailedFS:
             self.chdir(cwd)
         except FSError:
             self.cwd = "/"
+
+    def open_root(self) -> None:
+        """Blocking: take the root's descriptor for :meth:`open_read_now`, if its file
+        system is local and the kernel can open without waiting."""
+        if self.root_fd is None and nowait.is_local(self.root):
+            try:
+                self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                self.root_fd = None
+
+    def close(self) -> None:
+        fd, self.root_fd = self.root_fd, None
+        if fd is not None:
+            os.close(fd)
 
     # -- paths ------------------------------------------------------------------------
     def virtual(self, path: Optional[str]) -> str:
@@ -161,6 +181,29 @@ class JailedFS:
         except OSError as e:
             os.close(fd)
             raise FSError(e.errno or errno.EIO, display) from None
+        return vpath, real, fd, st
+
+    def open_read_now(self, path: Optional[str]):
+        """:meth:`open_read`'s answer when the kernel can give it without waiting (a
+        local file system, the lookup in its cache, no symbolic link, no mount point
+        crossed), else None: the caller then runs :meth:`open_read` in the disk pool,
+        which answers the same for any path this one takes, and every other path."""
+        root_fd = self.root_fd
+        if root_fd is None:
+            return None
+        vpath = self.virtual(path)
+        real = self.real_of(vpath)
+        if self.hide is not None and vpath != "/" and self._hidden(os.path.dirname(real),
+                                                                    posixpath.basename(vpath)):
+            return None
+        fd = nowait.open_beneath(root_fd, vpath[1:] or ".", self._READ_FLAGS)
+        if fd is None:
+            return None
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return None
         return vpath, real, fd, st
 
     def _inside(self, vpath: str, real: str, last: bool = True) -> bool:
@@ -383,15 +426,9 @@ class SessionFS:
         self.jail = jail
         self.pool = pool
 
-    @classmethod
-    def open(cls, pool: DiskPool, *args, **kw) -> defer.Deferred:
-        """A SessionFS over ``JailedFS(*args, **kw)``, made in the pool (it resolves the
-        root and changes to the starting directory)."""
-        return pool.run(lambda: cls(JailedFS(*args, **kw), pool))
-
-    @classmethod
-    def for_reactor(cls, reactor, *args, **kw) -> defer.Deferred:
-        return cls.open(pool_for(reactor), *args, **kw)
+    def close(self) -> None:
+        """At the session's end (no job of its own is left)."""
+        self.jail.close()
 
     def run(self, fn: Callable, *args) -> defer.Deferred:
         """``fn(*args)`` in the pool: several disk calls as one job."""
@@ -455,6 +492,10 @@ class SessionFS:
 
     def chmod(self, path, mode) -> defer.Deferred:
         return self.pool.run(self.jail.chmod, path, mode)
+
+    def open_read_now(self, path):
+        """No system call that may wait: :meth:`JailedFS.open_read_now`."""
+        return self.jail.open_read_now(path)
 
     def open_read(self, path, display=None) -> defer.Deferred:
         return self.pool.run(self.jail.open_read, path, display)

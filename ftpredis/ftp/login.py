@@ -156,6 +156,7 @@ class LoginMixin:
             jail = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
                             user_names=names, group_names=groups,
                             use_system_names=system, root_is_real=True)
+            jail.open_root()
             display = (anon_cfg.display_login if anon_cfg is not None
                        and anon_cfg.display_login else self.server.display_login)
             lines = _read_display(display, {

@@ -170,6 +170,8 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     def _endSession(self):
         self._exit_pending = False
         self.logExit()
+        if self.fs is not None:
+            self.fs.close()
         logout, self._logout = self._logout, None
         if logout is not None:
             try:

@@ -214,6 +214,23 @@ class _Receiver:
         return d
 
 
+def _send_at_once(opened, raw, offset: int):
+    """``(vpath, fd, stat, sent)`` for a RETR whose file is open: with ``raw``, the
+    client's data connection, the file is sent on it until done or the socket is full,
+    ``sent`` being ``(t0, bytes sent, error)``, and both descriptors closed unless
+    bytes are left for the ordinary way; ``sent`` is None when nothing was sent."""
+    vpath, real, fd, st = opened
+    if raw is None or not statmod.S_ISREG(st.st_mode) or offset > st.st_size:
+        return vpath, fd, st, None
+    t0 = time.time()
+    left = st.st_size - offset
+    sent, error = _fastpath.sendfile_now(raw[0], fd, offset, left)
+    if error is not None or sent >= left:
+        os.close(raw[0])
+        os.close(fd)
+    return vpath, fd, st, (t0, sent, error)
+
+
 class TransfersMixin:
     """RETR, STOR, APPE, STOU."""
 
@@ -294,18 +311,38 @@ class TransfersMixin:
         if rang is not None:
             offset, length = rang
 
+        # The small-file case: with the client's data connection there already, the
+        # open, the fstat and the sendfile (and both closes when it all went) in one
+        # go, and "150 ...226" sent after it.  In the reactor thread when the kernel
+        # can open the file without waiting, else as one disk job.
+        raw = self._retrRawData() if self.client_state.binary and length is None else None
+        opened = self.fs.open_read_now(arg)
+        if opened is not None:
+            return self._retrOpened(_send_at_once(opened, raw, offset), cmd, arg, offset,
+                                    length, rang, raw)
+        jail = self.fs.jail
+
         def failed(f):
+            if raw is not None:
+                os.close(raw[0])
             f.trap(FSError)
             r = Reply(550, f.value.text)
             self._xferFailed(cmd, r)
             raise r
-        return self.fs.open_read(arg).addCallbacks(
-            self._retrOpened, failed, callbackArgs=(cmd, arg, offset, length, rang))
+        d = self.fs.run(lambda: _send_at_once(jail.open_read(arg), raw, offset))
+        return d.addCallbacks(self._retrOpened, failed,
+                              callbackArgs=(cmd, arg, offset, length, rang, raw))
 
-    def _retrOpened(self, opened, cmd, arg, offset, length, rang):
-        vpath, real, fd, st = opened
+    def _retrOpened(self, opened, cmd, arg, offset, length, rang, raw):
+        vpath, fd, st, now = opened
+        if raw is not None and now is None:
+            os.close(raw[0])        # not sent: a directory, or an offset past the end
+            raw = None
         if self.disconnected:
-            os.close(fd)
+            if now is None or now[1] < st.st_size - offset and now[2] is None:
+                os.close(fd)
+                if raw is not None:
+                    os.close(raw[0])
             r = R("xfer_aborted")
             self._xferFailed(cmd, r)
             raise r
@@ -333,12 +370,8 @@ class TransfersMixin:
         conn = t0 = None
         start = offset
         sent_at_once = 0
-        if self.client_state.binary and length is None and self._data_kind == "pasv":
-            try:
-                now = self._retrNow(cmd, fd, offset, st.st_size, opening)
-            except BaseException:
-                os.close(fd)
-                raise
+        if now is not None:
+            now = self._retrSent(cmd, raw, fd, offset, st.st_size, opening, *now)
             if isinstance(now, Reply):
                 return now
             if now is not None:
@@ -371,38 +404,40 @@ class TransfersMixin:
         d.addErrback(lambda f: (fobj.close(), f)[1])
         return d
 
-    def _retrNow(self, cmd, fd: int, offset: int, size: int, opening: str):
-        """A binary RETR over a plain passive connection that is already there, sent
-        without the reactor: 150, sendfile until done, close, and the final Reply (the
-        small-file case, in one pass).  ``(conn, t0, bytes sent)`` when the socket
-        filled up first (the rest goes the ordinary way on that connection), None when
-        this path does not apply."""
+    def _retrRawData(self):
+        """The client's plain passive data connection, if it is there already: the raw
+        ``(socket fd, address)`` taken from the accept queue, without the reactor; None
+        when the fast path does not apply (then the transfer goes the ordinary way)."""
         port = self._data_port
-        if (not isinstance(port, _fastpath.LazyPort) or not _fastpath.RetrSender.enabled
-                or _tls.state(self) is not None or _fastpath.plain_tcp(self.transport) is None):
+        if (self._data_kind != "pasv" or not isinstance(port, _fastpath.LazyPort)
+                or not _fastpath.RetrSender.enabled or _tls.state(self) is not None
+                or _fastpath.plain_tcp(self.transport) is None):
             return None
-        got = port.accept_raw(self.peer_host)
-        if got is None:
-            return None
-        sfd, addr = got
-        # (TimeoutNoTransfer: no reactor turn before the transfer ends; restarted below.)
-        t0 = time.time()
-        # The 150 goes out with the final reply, in one segment, when the file is sent
-        # at once: the client has its data connection already, and reads the data (in
-        # its socket buffer) after the 150 whenever that comes.
+        return port.accept_raw(self.peer_host)
+
+    def _retrSent(self, cmd, raw, fd: int, offset: int, size: int, opening: str,
+                  t0: float, sent: int, error):
+        """After the disk job sent the file (or its first part) on the raw data
+        connection: the final Reply, or ``(conn, t0, bytes sent)`` when the socket filled
+        up first (the rest goes the ordinary way on that connection)."""
+        port = self._data_port
+        sfd, addr = raw
+        # The 150 goes out with the final reply, in one segment, when the file went at
+        # once: the client has its data connection already, and reads the data (in its
+        # socket buffer) after the 150 whenever that comes.
         self._holdLine("150 " + opening)
-        sent, error = _fastpath.sendfile_now(sfd, fd, offset, size - offset)
         self.bytes_out += sent
         self.data_bytes += sent
         if error is None and sent < size - offset:
             self._flushHeld()
-            conn = port.adopt(sfd, addr)
-            if conn is not None:
-                return conn, t0, sent
+            if isinstance(port, _fastpath.LazyPort):
+                conn = port.adopt(sfd, addr)        # closes sfd when it refuses
+                if conn is not None:
+                    return conn, t0, sent
+            else:
+                os.close(sfd)       # the session closed its passive port meanwhile
+            os.close(fd)
             error = "refused"
-        else:
-            os.close(sfd)
-        os.close(fd)
         cmd.fields["bytes_sent"] = sent
         self._startNoTransferTimer()
         self.cleanupDTP(keep=True)

@@ -1,0 +1,94 @@
+# -*- test-case-name: tests.test_nowait -*-
+"""The reactor's no-wait open: taken only where the kernel promises not to wait, and
+then giving exactly what the disk pool's open gives."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from twisted.trial import unittest
+
+from ftpredis.ftp import nowait
+from ftpredis.ftp.filesystem import FSError, JailedFS
+
+
+def _kernel() -> tuple:
+    try:
+        return tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+    except ValueError:
+        return (0, 0)
+
+
+class OpenBeneathTests(unittest.TestCase):
+
+    def setUp(self):
+        base = os.path.abspath(self.mktemp())
+        self.root = os.path.join(base, "root")
+        os.makedirs(os.path.join(self.root, "d"))
+        os.makedirs(os.path.join(base, "out"))
+        with open(os.path.join(self.root, "d", "f"), "wb") as f:
+            f.write(b"data")
+        with open(os.path.join(base, "out", "secret"), "wb") as f:
+            f.write(b"secret")
+        os.symlink("d/f", os.path.join(self.root, "inlink"))
+        os.symlink(os.path.join(base, "out"), os.path.join(self.root, "esc"))
+        self.jail = JailedFS(self.root)
+        self.jail.open_root()
+        self.addCleanup(self.jail.close)
+
+    def test_supported_here(self):
+        """On Linux 5.12 and later (every machine the suite runs on) the fast path is
+        there and the test directory's file system counts as local."""
+        if _kernel() < (5, 12):
+            raise unittest.SkipTest("openat2 RESOLVE_CACHED needs Linux 5.12")
+        self.assertTrue(nowait.SUPPORTED)
+        self.assertIn(nowait.mount_type(self.root), nowait.LOCAL_TYPES)
+        self.assertIsNotNone(self.jail.root_fd)
+
+    def test_same_answer_as_the_pool(self):
+        if self.jail.root_fd is None:
+            raise unittest.SkipTest("no fast path on this machine")
+        os.stat(os.path.join(self.root, "d", "f"))          # in the dentry cache
+        vpath, real, fd, st = self.jail.open_read_now("d/../d/f")
+        self.addCleanup(os.close, fd)
+        self.assertEqual((vpath, real, os.read(fd, 10), st.st_size),
+                         ("/d/f", os.path.join(os.path.realpath(self.root), "d", "f"),
+                          b"data", 4))
+        self.jail.chdir("d")
+        _, _, fd2, _ = self.jail.open_read_now("f")
+        os.close(fd2)
+
+    def test_links_escapes_and_misses_take_the_slow_way(self):
+        """A symbolic link anywhere, a path out of the jail, a missing file: None here,
+        and the pool's open gives the answer (an escape stays refused)."""
+        for path in ("inlink", "esc/secret", "../../out/secret", "nope", "d/nope"):
+            self.assertIsNone(self.jail.open_read_now(path), path)
+        _, _, fd, _ = self.jail.open_read("inlink")
+        os.close(fd)
+        with self.assertRaises(FSError) as c:
+            self.jail.open_read("esc/secret")
+        self.assertIn("Permission denied", c.exception.text)
+
+    def test_hidden_takes_the_slow_way(self):
+        self.jail.hide = lambda real_dir: r"^f$"
+        self.assertIsNone(self.jail.open_read_now("d/f"))
+        with self.assertRaises(FSError):
+            self.jail.open_read("d/f")
+
+    def test_root_kept_like_a_chroot(self):
+        """The root is the directory of the login, as after ProFTPD's chroot: renamed
+        away, its files are still the session's; closed, no fast path is left."""
+        if self.jail.root_fd is None:
+            raise unittest.SkipTest("no fast path on this machine")
+        os.rename(self.root, self.root + ".old")
+        opened = self.jail.open_read_now("d/f")
+        self.assertIsNotNone(opened)
+        os.close(opened[2])
+        self.jail.close()
+        self.assertIsNone(self.jail.root_fd)
+        self.assertIsNone(self.jail.open_read_now("d/f"))
+
+    def test_network_types_are_not_local(self):
+        for kind in ("nfs", "nfs4", "cifs", "fuse.sshfs", "ceph", "9p", "virtiofs"):
+            self.assertNotIn(kind, nowait.LOCAL_TYPES)
