@@ -33,13 +33,13 @@ from typing import Optional
 
 from twisted.internet import defer, main, tcp
 from twisted.internet.interfaces import IPullProducer
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python import failure
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
 from ftpredis._compat.twisted_tcp import has_queued
+from ftpredis.ftp.diskpool import pool_for
 
 _log = Logger()
 
@@ -359,11 +359,9 @@ class SpliceReceiver:
 
     def _hop(self, first: int):
         """Hands the transfer to a pool thread (``first`` bytes already in the pipe)."""
-        from twisted.internet import reactor
         self._writing = True
         self.t.pauseProducing()
-        deferToThreadPool(reactor, reactor.getThreadPool(), self._run, first).addCallbacks(
-            self._hopped, self._hopFailed)
+        pool_for().run(self._run, first).addCallbacks(self._hopped, self._hopFailed)
 
     def _run(self, first: int):
         left = first

@@ -15,12 +15,12 @@ import time
 from typing import Callable, Optional
 
 from twisted.internet import defer, error as ierror, interfaces
-from twisted.internet.threads import deferToThread
 from zope.interface import implementer
 
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import path_tail
+from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 
@@ -84,7 +84,7 @@ class _Sender:
         if self._reading or self._paused or self._d is None:
             return
         self._reading = True
-        deferToThread(self._f.read, self.CHUNK_SIZE).addCallbacks(self._got, self._failed)
+        pool_for().run(self._f.read, self.CHUNK_SIZE).addCallbacks(self._got, self._failed)
 
     def _got(self, data: bytes):
         self._reading = False
@@ -175,7 +175,7 @@ class _Receiver:
         chunk = b"".join(self._pending)
         self._pending, self._pending_len = [], 0
         self._writing = True
-        deferToThread(self.f.write, chunk).addCallbacks(
+        pool_for().run(self.f.write, chunk).addCallbacks(
             self._wrote, self._failed, callbackArgs=(len(chunk),))
 
     def _wrote(self, _, n):
