@@ -92,3 +92,40 @@ class OpenBeneathTests(unittest.TestCase):
     def test_network_types_are_not_local(self):
         for kind in ("nfs", "nfs4", "cifs", "fuse.sshfs", "ceph", "9p", "virtiofs"):
             self.assertNotIn(kind, nowait.LOCAL_TYPES)
+
+
+class CachedLocalTests(unittest.TestCase):
+    """The login's question: is every step of this path in the kernel's cache, on a
+    local file system already seen?"""
+
+    def setUp(self):
+        self.base = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(self.base, "home"))
+        os.symlink(os.path.join(self.base, "home"), os.path.join(self.base, "link"))
+
+    def test_cached_after_the_first_look(self):
+        if not nowait.SUPPORTED:
+            raise unittest.SkipTest("no fast path on this machine")
+        home = os.path.join(self.base, "home")
+        self.assertIn(nowait.mount_type(home), nowait.LOCAL_TYPES)    # the pool's look
+        self.assertTrue(nowait.cached_local(home))
+        self.assertTrue(nowait.cached_local(os.path.join(self.base, "link")))
+
+    def test_missing_and_foreign_are_not(self):
+        self.assertFalse(nowait.cached_local(os.path.join(self.base, "nope")))
+        self.assertFalse(nowait.cached_local("/proc/self"))     # procfs: not a disk
+
+
+class QuickLoginPathsTests(unittest.TestCase):
+    """The directories a verified login looks at, asked about before it runs inline."""
+
+    def test_paths(self):
+        from ftpredis.auth.portal import AuthFileRealm, QuickLogin
+        from ftpredis.config.model import AuthUser, ServerConfig
+        user = AuthUser("bob", "x", 1001, 100, "", "/srv/ftp/./bob/", "/bin/sh")
+        base = dict(is_main=True, source=None, addresses=("127.0.0.1",), port=21,
+                    server_name="t", auth_users=(user,))
+        jailed = QuickLogin(AuthFileRealm(ServerConfig(default_root="~", **base)), user)
+        self.assertEqual(jailed.paths, ("/srv/ftp/bob",))
+        other = QuickLogin(AuthFileRealm(ServerConfig(default_root="/srv/jail", **base)), user)
+        self.assertEqual(other.paths, ("/srv/ftp/bob", "/srv/jail"))

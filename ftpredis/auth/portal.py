@@ -468,6 +468,10 @@ class AuthFileRealm:
         # mkdir/chown (CreateHome) may block on a slow or network file system.
         self.needs_thread = bool(server.create_home)
 
+    @property
+    def server(self) -> ServerConfig:
+        return self._server
+
     def user(self, avatar_id) -> AuthUser:
         return self._users[_as_text(avatar_id)]
 
@@ -572,6 +576,23 @@ class AuthFileRealm:
                       root=root, cwd=cwd)
 
 
+class QuickLogin:
+    """A login whose password is verified: calling it (blocking: it looks at the home
+    directory) gives ``login()``'s result; ``paths`` are the directories it looks at."""
+
+    def __init__(self, realm: AuthFileRealm, user: AuthUser):
+        self.realm = realm
+        self.user = user
+        server = realm.server
+        paths = [os.path.normpath(user.home)]
+        if server.default_root not in (None, "~"):
+            paths.append(_expand_root(server.default_root, user))
+        self.paths = tuple(paths)
+
+    def __call__(self):
+        return (IFTPRedisAvatar, self.realm.avatar_for(self.user), self.realm.logout)
+
+
 class FTPPortal(Portal):
     """Twisted's portal, plus :meth:`login_now` for the logins that need no waiting."""
 
@@ -603,7 +624,7 @@ class FTPPortal(Portal):
             user = realm.user(name)
         except LoginRefused:
             return None
-        return lambda: (IFTPRedisAvatar, realm.avatar_for(user), realm.logout)
+        return QuickLogin(realm, user)
 
 
 def make_portal(server: ServerConfig, reactor=None) -> Portal:

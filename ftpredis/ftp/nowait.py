@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import struct
 from typing import Optional
 
 #: ``openat2``'s number, the same on every Linux architecture (the unified syscall table).
@@ -31,6 +32,8 @@ RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
 RESOLVE_CACHED = 0x20
 _RESOLVE = RESOLVE_CACHED | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH
+#: A login's paths: any path, links and mounts allowed, as long as it is all cached.
+_RESOLVE_LOOKUP = RESOLVE_CACHED
 
 #: File systems whose metadata lives on this machine.  A network or FUSE file system
 #: (nfs, cifs, ceph, fuse.sshfs, 9p, virtiofs...) is never on the fast path.
@@ -59,15 +62,54 @@ _syscall = _load()
 _hows: dict = {}
 
 
-def open_beneath(dirfd: int, relpath: str, flags: int) -> Optional[int]:
+def open_beneath(dirfd: int, relpath: str, flags: int, resolve: int = _RESOLVE) -> Optional[int]:
     """An fd for ``relpath`` under ``dirfd`` opened with ``flags``, or None when the kernel
     could not do it at once from its caches (or refused it for any other reason)."""
-    how = _hows.get(flags)
+    how = _hows.get((flags, resolve))
     if how is None:
-        how = _hows[flags] = _OpenHow(flags, 0, _RESOLVE)
+        how = _hows[flags, resolve] = _OpenHow(flags, 0, resolve)
     fd = _syscall(_SYS_OPENAT2, dirfd, os.fsencode(relpath), ctypes.byref(how),
                   ctypes.sizeof(how))
     return fd if fd >= 0 else None
+
+
+def _load_statx():
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).statx
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
+                   ctypes.c_void_p]
+    return fn
+
+
+_statx = _load_statx()
+_AT_EMPTY_PATH = 0x1000
+_AT_STATX_DONT_SYNC = 0x4000        # what the kernel has cached: never asks a server
+_STATX_TYPE = 0x1
+_STATX_DEV = struct.Struct("=II")   # stx_dev_major, stx_dev_minor
+_STATX_DEV_AT = 136
+_AT_FDCWD = -100
+
+
+def cached_local(path: str) -> bool:
+    """``path`` resolves from the kernel's cache (no disk read, no server asked), to a
+    local file system seen before: the blocking calls of a login on it (stat, lstat,
+    realpath, access) cannot wait.  False whenever that is not certain."""
+    if not SUPPORTED or _statx is None:
+        return False
+    fd = open_beneath(_AT_FDCWD, path, os.O_PATH | os.O_CLOEXEC, _RESOLVE_LOOKUP)
+    if fd is None:
+        return False
+    try:
+        buf = ctypes.create_string_buffer(256)
+        if _statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) != 0:
+            return False
+        major, minor = _STATX_DEV.unpack_from(buf.raw, _STATX_DEV_AT)
+    finally:
+        os.close(fd)
+    return _types.get(os.makedev(major, minor)) in LOCAL_TYPES
 
 
 def _probe() -> bool:
