@@ -111,7 +111,21 @@ from ftpredis._compat.twisted_ports import (  # noqa: E402,F401  (re-exported)
 @implementer(IPullProducer)
 class _SendfileProducer:
     """Sends ``fileobj`` from its current position to a plain TCP transport with
-    ``os.sendfile``, as much as the socket takes at each writability."""
+    ``os.sendfile``, in a disk pool thread that owns the transfer until it ends.
+
+    The file's pages are read by ``sendfile``: on a network file system, or a cold
+    local disk, that may wait, and it must not wait in the reactor thread.  The worker
+    sends what the socket takes, then waits in ``poll()`` (without the GIL) for room,
+    as ProFTPD's process waits in its blocking ``sendfile``; the reactor is not woken
+    for each socket-buffer's worth.  It works on a duplicate of the socket descriptor,
+    so the reactor closing the connection (ABOR, a timeout, the client gone) can never
+    leave it writing to a reused descriptor number; :meth:`stopProducing` wakes it
+    through a pipe.
+    """
+
+    #: How long the worker waits for room before it looks again (it is woken at once
+    #: when stopped).
+    WAIT_MS = 1000
 
     def __init__(self, fileobj, conn, t: tcp.Connection, counter):
         self.f = fileobj
@@ -125,53 +139,94 @@ class _SendfileProducer:
             self.left = None
         self.deferred = defer.Deferred()
         self._done = False
+        self._running = False
+        self._stop_error = None
+        self._wake = None
 
     def start(self):
         self.t.registerProducer(self, False)    # calls resumeProducing() at once
         return self.deferred
 
     def resumeProducing(self):
-        if self._done:
+        if self._done or self._running:
             return
-        t = self.t
-        out, infd = t.socket.fileno(), self.f.fileno()
-        while True:
-            want = SENDFILE_CHUNK if self.left is None else min(SENDFILE_CHUNK, self.left)
-            if want <= 0:
-                n = 0
-            else:
+        self._running = True
+        try:
+            out = os.dup(self.t.socket.fileno())
+            self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            self._running = False
+            self._finish(e)
+            return
+        pool_for().run(self._pump, out, self.f.fileno(), self.offset, self.left,
+                       self._wake[0]).addBoth(self._pumped)
+
+    def _pump(self, out: int, infd: int, offset: int, left, wake: int):
+        """In a worker: sendfile until done, failed or stopped; ``(bytes, error)``."""
+        import select
+        sent = 0
+        poller = select.poll()
+        poller.register(out, select.POLLOUT)
+        poller.register(wake, select.POLLIN)
+        try:
+            while self._stop_error is None:
+                want = SENDFILE_CHUNK if left is None else min(SENDFILE_CHUNK, left - sent)
+                if want <= 0:
+                    return sent, None
                 try:
-                    n = os.sendfile(out, infd, self.offset, want)
+                    n = os.sendfile(out, infd, offset + sent, want)
                 except (BlockingIOError, InterruptedError):
-                    # Socket buffer full: Twisted calls us again when it is writable.
-                    t.startWriting()
-                    return
+                    poller.poll(self.WAIT_MS)
+                    continue
                 except OSError as e:
-                    self._finish(e)
-                    return
-            if n == 0:
-                if self.left is not None and self.left > 0:
-                    # The file shrank under us: what is there has been sent.
-                    pass
-                self._finish(None)
-                return
-            self.offset += n
-            if self.left is not None:
-                self.left -= n
-            self.counter(n)
+                    return sent, e
+                if n == 0:
+                    return sent, None       # the file shrank: what is there has been sent
+                sent += n
+            return sent, self._stop_error
+        finally:
+            os.close(out)
+
+    def _pumped(self, result):
+        self._running = False
+        for fd in self._wake or ():
+            os.close(fd)
+        self._wake = None
+        if isinstance(result, failure.Failure):
+            sent, error = 0, result.value
+        else:
+            sent, error = result
+        self.offset += sent
+        if self.left is not None:
+            self.left -= sent
+        if sent:
+            self.counter(sent)
+        self._finish(error)
 
     def stopProducing(self):
         # The connection went away (client closed, ABOR, server stopping).
-        self._finish(ConnectionError(errno.ECONNRESET, "data connection lost"),
-                     unregister=False)
+        error = ConnectionError(errno.ECONNRESET, "data connection lost")
+        if self._running:
+            self._stop_error = error
+            try:
+                os.write(self._wake[1], b"x")
+            except OSError:
+                pass
+            self._unregister = False
+            return
+        self._finish(error, unregister=False)
 
     def pauseProducing(self):
         pass
 
-    def _finish(self, error, unregister=True):
+    _unregister = True
+
+    def _finish(self, error, unregister=None):
         if self._done:
             return
         self._done = True
+        if unregister is None:
+            unregister = self._unregister
         try:
             # Keep the file position meaningful for whoever looks at it afterwards.
             self.f.seek(self.offset)
@@ -183,7 +238,6 @@ class _SendfileProducer:
             self.deferred.callback(None)
         else:
             self.deferred.errback(error)
-
 
 
 def sendfile_now(out: int, infd: int, offset: int, left: int):
