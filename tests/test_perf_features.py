@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 
 from twisted.internet import defer
@@ -79,8 +80,11 @@ class SendfileRetrTests(_Site, unittest.TestCase):
         self.calls = []
         real = os.sendfile
 
+        self.threads = []
+
         def counting(*args):
             self.calls.append(args[3])
+            self.threads.append(threading.current_thread())
             return real(*args)
         self.patch(os, "sendfile", counting)
 
@@ -97,6 +101,8 @@ class SendfileRetrTests(_Site, unittest.TestCase):
         self.assertEqual(whole, BIG)
         self.assertEqual(tail, BIG[1000001:])
         self.assertTrue(self.calls, "os.sendfile was not used")
+        # What the socket did not take at once is read from the disk off the reactor.
+        self.assertIn(True, [t is not threading.main_thread() for t in self.threads])
         records = yield self.records(10)
         retrs = [r for r in records if r[0] == "RETR"]
         self.assertEqual([(r[1], r[2]) for r in retrs],

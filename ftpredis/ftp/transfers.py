@@ -214,16 +214,24 @@ class _Receiver:
         return d
 
 
-def _send_at_once(opened, raw, offset: int):
+#: Bytes a RETR sends from the reactor thread right after an open that could not wait:
+#: beyond that, reading the file's pages (perhaps from the disk) is a pool thread's job.
+INLINE_SEND_MAX = 64 * 1024
+
+
+def _send_at_once(opened, raw, offset: int, limit: Optional[int] = None):
     """``(vpath, fd, stat, sent)`` for a RETR whose file is open: with ``raw``, the
     client's data connection, the file is sent on it until done or the socket is full,
     ``sent`` being ``(t0, bytes sent, error)``, and both descriptors closed unless
-    bytes are left for the ordinary way; ``sent`` is None when nothing was sent."""
+    bytes are left for the ordinary way; ``sent`` is None when nothing can be sent.
+    A file longer than ``limit`` is not sent here at all (``sent`` says 0 bytes)."""
     vpath, real, fd, st = opened
     if raw is None or not statmod.S_ISREG(st.st_mode) or offset > st.st_size:
         return vpath, fd, st, None
     t0 = time.time()
     left = st.st_size - offset
+    if limit is not None and left > limit:
+        return vpath, fd, st, (t0, 0, None)
     sent, error = _fastpath.sendfile_now(raw[0], fd, offset, left)
     if error is not None or sent >= left:
         os.close(raw[0])
@@ -318,8 +326,8 @@ class TransfersMixin:
         raw = self._retrRawData() if self.client_state.binary and length is None else None
         opened = self.fs.open_read_now(arg)
         if opened is not None:
-            return self._retrOpened(_send_at_once(opened, raw, offset), cmd, arg, offset,
-                                    length, rang, raw)
+            return self._retrOpened(_send_at_once(opened, raw, offset, INLINE_SEND_MAX),
+                                    cmd, arg, offset, length, rang, raw)
         jail = self.fs.jail
 
         def failed(f):
