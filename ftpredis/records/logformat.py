@@ -596,7 +596,7 @@ class _BoundExtras:
                     # record had it; either way this one is skipped.
                     continue
                 if value is not None and not isinstance(value, (str, bool, int, float)):
-                    continue    # arrays, objects: see doc/records.rst, RedisLogFormatExtra
+                    continue    # arrays, objects: doc/records.rst, "RedisLogFormatExtra"
                 seen.add(key)
                 make = _extra_fragment(key, value)
                 if make is not None:
