@@ -23,7 +23,8 @@ class DirectiveTests(ScenarioCase):
     def test_event_classes_and_command_lists(self):
         """RedisLogOnEvent INFO/DIRS/READ/WRITE/MISC/AUTH/CONNECT,DISCONNECT/mixed lists/
         "|" lists/ignored words; RedisLogOnCommand names case-insensitively, plus ALL and
-        CONNECT (doc/decisions.rst, "RedisLogOnCommand ALL", "... CONNECT,DISCONNECT")."""
+        CONNECT (doc/decisions.rst, "RedisLogOnCommand ALL" and "RedisLogOnCommand
+        CONNECT,DISCONNECT")."""
         got = yield self.runScenario("event_classes")
         self.assertRecords(got, EVENT_CLASSES)
 
