@@ -6,7 +6,7 @@ script) against ftpredis in-process with a private redis-server, and compares ev
 record, byte for byte after pinning clocks, pids, ports, temp paths and the daemon's own
 uid (their formats are checked first, see :mod:`tests.conformance`).  The expected
 records are what ProFTPD 1.3.8 + mod_redis wrote for the same session (``python3
-tools/compare_proftpd.py SCENARIO -v``), except where a comment cites DECISIONS.md.
+tools/compare_proftpd.py SCENARIO -v``), except where a comment cites doc/decisions.rst.
 """
 
 import json
@@ -22,8 +22,9 @@ class DirectiveTests(ScenarioCase):
     @defer.inlineCallbacks
     def test_event_classes_and_command_lists(self):
         """RedisLogOnEvent INFO/DIRS/READ/WRITE/MISC/AUTH/CONNECT,DISCONNECT/mixed lists/
-        "|" lists/ignored words; RedisLogOnCommand names case-insensitively, plus (DECISIONS)
-        ALL and CONNECT."""
+        "|" lists/ignored words; RedisLogOnCommand names case-insensitively, plus ALL and
+        CONNECT (doc/decisions.rst, "RedisLogOnCommand ALL" and "RedisLogOnCommand
+        CONNECT,DISCONNECT")."""
         got = yield self.runScenario("event_classes")
         self.assertRecords(got, EVENT_CLASSES)
 
@@ -55,7 +56,8 @@ class DirectiveTests(ScenarioCase):
         self.assertRecords(got, DISCONNECTS)
 
 
-# DECISIONS: RedisLogOnCommand ALL logs every command, unknown ones too, and CONNECT/
+# doc/decisions.rst, "RedisLogOnCommand ALL" / "RedisLogOnCommand CONNECT,DISCONNECT":
+# RedisLogOnCommand ALL logs every command, unknown ones too, and CONNECT/
 # DISCONNECT log the session with "connecting"/"disconnecting"; ProFTPD 1.3.8 logs only
 # the RETR/STOR records of key "cmd".  Every other key is ProFTPD's.
 EVENT_CLASSES = {

@@ -7,7 +7,7 @@ script) against ftpredis in-process with a private redis-server, and compares ev
 record, byte for byte after pinning clocks, pids, ports, temp paths and the daemon's own
 uid (their formats are checked first, see :mod:`tests.conformance`).  The expected
 records are what ProFTPD 1.3.8 + mod_redis wrote for the same session (``python3
-tools/compare_proftpd.py SCENARIO -v``), except where a comment cites DECISIONS.md.
+tools/compare_proftpd.py SCENARIO -v``), except where a comment cites doc/decisions.rst.
 """
 
 import json
@@ -23,7 +23,7 @@ class EscapingTests(ScenarioCase):
     @defer.inlineCallbacks
     def test_file_names(self):
         """STOR/MKD of odd names: %r joins words with one space, %J keeps tabs, paths keep
-        every byte; 0x1F/0x7F escaped and invalid UTF-8 as U+FFFD (DECISIONS)."""
+        every byte; 0x1F/0x7F escaped and invalid UTF-8 as U+FFFD (doc/decisions.rst)."""
         got = yield self.runScenario("escaping")
         self.assertRecords(got, ESCAPING)
         # The JSON on the wire is valid UTF-8 and valid JSON.
@@ -38,7 +38,8 @@ class EscapingTests(ScenarioCase):
         self.assertRecords(got, USER_NAMES)
 
 
-# DECISIONS: "ctl-\x01\x1f\x7f.txt" has 0x1F/0x7F escaped (ProFTPD: raw bytes), and the
+# doc/decisions.rst, "Control bytes 0x1F and 0x7F" and "Invalid UTF-8":
+# "ctl-\x01\x1f\x7f.txt" has 0x1F/0x7F escaped (ProFTPD: raw bytes), and the
 # invalid bytes of "bad-\xff\xfe.txt" are U+FFFD each (ProFTPD drops them and then loses
 # the 226 reply; its last records differ accordingly).
 ESCAPING = {
@@ -72,7 +73,7 @@ ESCAPING = {
 }
 
 
-# DECISIONS: 0x1F/0x7F escaped in the ctl name (ProFTPD: raw bytes).
+# doc/decisions.rst, "Control bytes 0x1F and 0x7F": escaped in the ctl name (ProFTPD: raw).
 USER_NAMES = {
     'u': [
         '{}',

@@ -6,7 +6,7 @@ script) against ftpredis in-process with a private redis-server, and compares ev
 record, byte for byte after pinning clocks, pids, ports, temp paths and the daemon's own
 uid (their formats are checked first, see :mod:`tests.conformance`).  The expected
 records are what ProFTPD 1.3.8 + mod_redis wrote for the same session (``python3
-tools/compare_proftpd.py SCENARIO -v``), except where a comment cites DECISIONS.md.
+tools/compare_proftpd.py SCENARIO -v``), except where a comment cites doc/decisions.rst.
 """
 
 import json
@@ -55,8 +55,9 @@ class ScopingTests(ScenarioCase):
 
     @defer.inlineCallbacks
     def test_rules_directly_in_virtual_host(self):
-        """DECISIONS: LogFormat and RedisLogOnCommand written inside <VirtualHost> work (and
-        the vhost's format is visible only there); ProFTPD 1.3.8 refuses this config."""
+        """LogFormat and RedisLogOnCommand written inside <VirtualHost> work (and the
+        vhost's format is visible only there); ProFTPD 1.3.8 refuses this config
+        (doc/decisions.rst, "Format names and virtual hosts")."""
         got = yield self.runScenario("vhost_direct")
         self.assertRecords(got, {
             "mainf": ['{"command":"PWD","server_name":"example"}'],

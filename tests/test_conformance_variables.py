@@ -1,12 +1,12 @@
 # -*- test-case-name: tests.test_conformance_variables -*-
-"""Conformance: every LogFormat variable of spec 3.3, byte for byte against ProFTPD 1.3.8.
+"""Conformance: every LogFormat variable (doc/records.rst), byte for byte against 1.3.8.
 
 Each test runs a scenario of ``tests/support/scenarios.py`` (same config body, same ftplib
 script) against ftpredis in-process with a private redis-server, and compares every
 record, byte for byte after pinning clocks, pids, ports, temp paths and the daemon's own
 uid (their formats are checked first, see :mod:`tests.conformance`).  The expected
 records are what ProFTPD 1.3.8 + mod_redis wrote for the same session (``python3
-tools/compare_proftpd.py SCENARIO -v``), except where a comment cites DECISIONS.md.
+tools/compare_proftpd.py SCENARIO -v``), except where a comment cites doc/decisions.rst.
 """
 
 import json
@@ -49,7 +49,7 @@ class VariableTests(ScenarioCase):
         got = yield self.runScenario("vars_time")
         self.assertRecords(got, VARS_TIME)
         raw = (yield self.settled())[b"t"][1]
-        # DECISIONS: the note key is NOTE:<name> as documented (ProFTPD: NOTE:<value>).
+        # doc/decisions.rst, "Note keys": NOTE:<name> as documented (ProFTPD: NOTE:<value>).
         self.assertIn(b'"ENV:FOO":"bar-env-value","NOTE:mod_auth.orig-user":"ftpuser"', raw)
 
     @defer.inlineCallbacks
@@ -66,7 +66,8 @@ class VariableTests(ScenarioCase):
     @defer.inlineCallbacks
     def test_transfer_speed(self):
         """%{transfer-speed}: "<n>.<nn>KB/s" on transfers with a file size.  Not in 1.3.8's
-        Jot (ProFTPD logs nothing for it); kept because spec 3.3 and issue 3 ask for it."""
+        Jot (ProFTPD logs nothing for it); kept as documented (doc/decisions.rst,
+        "Transfer speed")."""
         got = yield self.runScenario("speed")
         self.assertRecords(got, SPEED)
 
@@ -121,7 +122,7 @@ VARS_COMMAND = {
         '{"command":"RETR","raw_command":"RETR f.txt","command_params":"f.txt","response_code":226,"response_msg":"Transfer complete","bytes_sent":20,"file":"<BASE>/home/ftpuser/f.txt","transfer_path":"/f.txt","dir_name":"/","basename":"f.txt","transfer_status":"success","transfer_type":"binary","file_modified":false,"file_offset":100,"file_size":120,"transfer_secs":"<SECS>","transfer_millis":"<MS>","transfer_port":"<PORT>","response_millis":"<MS>"}',
         '{"command":"TYPE","raw_command":"TYPE I","command_params":"I","response_code":200,"response_msg":"Type set to I","dir_name":"/","file_modified":false,"response_millis":"<MS>"}',
         '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/","file_modified":false,"transfer_port":"<PORT>","response_millis":"<MS>"}',
-        # DECISIONS: transfer_failure is the text after ". " (ProFTPD: "xt: ...").
+        # doc/decisions.rst, "Transfer failure text": after ". " (ProFTPD: "xt: ...").
         '{"command":"APPE","raw_command":"APPE f.txt","command_params":"f.txt","response_code":451,"response_msg":"f.txt: Append/Restart not permitted, try again","dir_name":"/","transfer_status":"failed","transfer_failure":"f.txt: Append/Restart not permitted, try again","transfer_type":"binary","file_modified":false,"transfer_port":"<PORT>","response_millis":"<MS>"}',
         '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/","file_modified":false,"transfer_port":"<PORT>","response_millis":"<MS>"}',
         '{"command":"STOU","raw_command":"STOU","response_code":226,"response_msg":"Transfer complete","bytes_sent":7,"file":"<BASE>/home/ftpuser/<STOU>","transfer_path":"/<STOU>","dir_name":"/","basename":"<STOU>","transfer_status":"success","transfer_type":"binary","file_modified":false,"file_offset":0,"file_size":7,"transfer_secs":"<SECS>","transfer_millis":"<MS>","transfer_port":"<PORT>","response_millis":"<MS>"}',
@@ -132,7 +133,7 @@ VARS_COMMAND = {
         '{"command":"RMD","raw_command":"RMD d","command_params":"d","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser/d","transfer_path":"/d","dir_name":"d","dir_path":"<BASE>/home/ftpuser/d","basename":"d","file_modified":false,"response_millis":"<MS>"}',
         '{"command":"TYPE","raw_command":"TYPE I","command_params":"I","response_code":200,"response_msg":"Type set to I","dir_name":"/","file_modified":false,"response_millis":"<MS>"}',
         '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/","file_modified":false,"transfer_port":"<PORT>","response_millis":"<MS>"}',
-        # DECISIONS: as above (ProFTPD: "xt: No such file or directory").
+        # doc/decisions.rst: as above (ProFTPD: "xt: No such file or directory").
         '{"command":"RETR","raw_command":"RETR missing.txt","command_params":"missing.txt","response_code":550,"response_msg":"missing.txt: No such file or directory","dir_name":"/","transfer_status":"failed","transfer_failure":"missing.txt: No such file or directory","transfer_type":"binary","file_modified":false,"transfer_port":"<PORT>","response_millis":"<MS>"}',
         '{"command":"DELE","raw_command":"DELE missing.txt","command_params":"missing.txt","response_code":550,"response_msg":"missing.txt: No such file or directory","bytes_sent":0,"file":"<BASE>/home/ftpuser/missing.txt","transfer_path":"/missing.txt","dir_name":"/","basename":"missing.txt","file_modified":false,"response_millis":"<MS>"}',
         '{"command":"TYPE","raw_command":"TYPE I","command_params":"I","response_code":200,"response_msg":"Type set to I","dir_name":"/","file_modified":false,"response_millis":"<MS>"}',

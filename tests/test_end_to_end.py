@@ -3,7 +3,7 @@
 These tests run the whole service tree (config parser, FTP server, router, LogFormat,
 sink) against a private redis-server, with ftplib as the client, and compare the records
 byte for byte with what ProFTPD 1.3.8's mod_redis writes for the same session
-(observed-1.3.8.md), clocks pinned.
+(doc/records.rst), clocks pinned.
 """
 
 import json

@@ -58,7 +58,7 @@ def record(fmt, event, **kw):
 
 
 class CompileRulesTests(unittest.TestCase):
-    """Spec 3.1 / tests/api/jot.c parse tests."""
+    """doc/records.rst, "LogFormat parsing"; cases from ProFTPD's tests/api/jot.c."""
 
     def keys(self, text):
         return [v.key for v in compile_format("x", text).variables]
@@ -134,7 +134,7 @@ class CompileRulesTests(unittest.TestCase):
 
 
 class VariableTests(unittest.TestCase):
-    """Key, type, presence and text form of every variable (spec 3.3, observed 4)."""
+    """Key, type, presence and text form of every variable (doc/records.rst, "Variables")."""
 
     def pairs(self, text, event):
         return compile_format("x", text).pairs(event)
@@ -321,7 +321,7 @@ class VariableTests(unittest.TestCase):
                          b'{"microsecs":4007,"millisecs":4}')
 
     def test_duplicates_kept(self):
-        # observed 1.6
+        # doc/records.rst, "Serialisation": seen in 1.3.8
         event = command("PASS", user="ftpuser")
         self.assertEqual(
             record("%u %t %u %{iso8601} %t %m %m", event).replace(
@@ -332,7 +332,7 @@ class VariableTests(unittest.TestCase):
 
 
 class EncodingTests(unittest.TestCase):
-    """Spec 3.2 serialisation with the DECISIONS fixes."""
+    """doc/records.rst, "Serialisation", with the fixes of doc/decisions.rst."""
 
     def test_escapes(self):
         self.assertEqual(json_string('q"uote'), '"q\\"uote"')
@@ -383,7 +383,7 @@ class EncodingTests(unittest.TestCase):
 
 
 class TemplateTests(unittest.TestCase):
-    """Spec 3.5 text form; observed 6 key templates."""
+    """doc/records.rst, "Text form" and "Keys"."""
 
     def test_key_templates(self):
         retr = command("RETR", user="ftpuser")
@@ -417,7 +417,7 @@ class TemplateTests(unittest.TestCase):
 
 
 class ExtrasTests(unittest.TestCase):
-    """Spec 4.5, observed 1.5, 1.18 and 6."""
+    """doc/records.rst, "RedisLogFormatExtra"."""
 
     def extra(self, members, name="f"):
         return FormatExtra(format_name=name, members=tuple(members))
@@ -456,7 +456,7 @@ class ExtrasTests(unittest.TestCase):
                          b'{"remote_ip":"127.0.0.1","m":""}')
 
     def test_seed_example_with_extra(self):
-        # observed 6: RedisLogOnCommand RETR,STOR xferlog %m:ftpxfer:%u + the extra
+        # doc/records.rst, "Keys": RedisLogOnCommand RETR,STOR xferlog %m:ftpxfer:%u + extra
         extra = FormatExtra("xferlog", (("custom_property1", "%m"),
                                         ("custom_property2", "custom_value")))
         event = stor().replace(time=1795640476.5)
@@ -470,7 +470,7 @@ class ExtrasTests(unittest.TestCase):
 
 
 class ObservedRecordsTests(unittest.TestCase):
-    """Byte-exact records from observed sections 5 and 7."""
+    """Byte-exact records the 1.3.8 binary wrote (doc/records.rst, "Observed sessions")."""
 
     def test_seed_record(self):
         fmt = compile_format("file-transfers", '%h %l %u %t "%r" %s %b')
@@ -499,7 +499,8 @@ class ObservedRecordsTests(unittest.TestCase):
 
 
 class ConnectingTests(unittest.TestCase):
-    """DECISIONS: RedisLogOnCommand CONNECT/DISCONNECT records carry connecting/disconnecting."""
+    """RedisLogOnCommand CONNECT/DISCONNECT records carry connecting/disconnecting
+    (doc/decisions.rst, "RedisLogOnCommand CONNECT,DISCONNECT")."""
 
     def test_connecting(self):
         fmt = compile_format("sessions", "%m %u %s %a")

@@ -75,7 +75,7 @@ def decoded(records):
     return [(k.decode(), json.loads(v)) for k, v in records]
 
 
-# The long session of observed section 3, in order (FOO and LANG included).
+# The long session of doc/records.rst, "Command classes", in order (FOO and LANG included).
 SESSION_VERBS = (
     "USER PASS SYST FEAT PWD TYPE PASV LIST NLST MKD CWD STOR DELE CDUP SIZE MDTM RETR REST "
     "APPE STOU SITE MLST EPSV MLSD RNFR RNTO RMD NOOP STAT HELP PORT EPRT CLNT HOST OPTS MFMT "
@@ -83,7 +83,8 @@ SESSION_VERBS = (
 
 
 class MatchingTests(unittest.TestCase):
-    """Observed section 3 class table, spec 4.3, DECISIONS for RedisLogOnCommand."""
+    """doc/records.rst, "Command classes" and "Filter matching"; doc/decisions.rst for
+    RedisLogOnCommand."""
 
     def selected(self, rule):
         out = [v for v in SESSION_VERBS if rule_matches(rule, COMMAND, v)]
@@ -209,7 +210,8 @@ class RecordTests(unittest.TestCase):
 
 
 class ScopeTests(unittest.TestCase):
-    """Spec 2.11, 4.6; observed 5 per_dir / anonymous; upstream per_dir tests."""
+    """doc/records.rst, "Configuration scope", "The none form", "Observed sessions";
+    upstream per_dir tests."""
 
     def keys(self, router, event):
         return [k.decode() for k, v in router.records(event)]
@@ -260,7 +262,7 @@ class ScopeTests(unittest.TestCase):
         self.assertEqual(self.keys(router, command("RETR", "/srv/anon/pub/a")), ["main"])
 
     def test_none_in_subdirectory(self):
-        # observed 5 per_dir: none in pub/subdir suppresses it after login
+        # doc/records.rst, "Observed sessions": none in pub/subdir silences it after login
         router = Router(server(directories=[
             directory("/r/pub", on_command("RETR")),
             directory("/r/pub/subdir", none())]))
@@ -280,7 +282,7 @@ class ScopeTests(unittest.TestCase):
 
     def test_per_dir_none_code_reading(self):
         # upstream redis_log_on_command_per_dir_none expects 0; reading the code gives 1
-        # (spec 9.1).  This asserts the code-reading behaviour.
+        # (doc/records.rst, "The none form").  This asserts the code-reading behaviour.
         router = Router(server(directories=[directory(HOME, on_command("PWD")),
                                             directory(HOME + "/test.d", none())]))
         records = (router.records(command("PWD", HOME)) +

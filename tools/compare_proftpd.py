@@ -19,8 +19,8 @@ Usage (as root, because ProFTPD wants to start as root and drop to the user)::
     python3 tools/compare_proftpd.py --list
     python3 tools/compare_proftpd.py --dump vars_command   # ftpredis's records, as literals
 
-Exit status 0 when every scenario is identical or differs only where DECISIONS.md says
-so (the EXCUSES table and per-scenario excuses say which and why).
+Exit status 0 when every scenario is identical or differs only where doc/decisions.rst
+says so (the EXCUSES table and per-scenario excuses say which and why).
 
 A scenario is a config *body* (ProFTPD syntax; ``{port}``, ``{port2}``, ``{redis_port}``,
 ``{base}``, ``{home}`` are filled in; ``{{``/``}}`` for literal braces) appended to a
@@ -111,15 +111,17 @@ def _label(record: bytes) -> str:
 # all of whose diff lines match is counted as excused, not as a difference.
 EXCUSES = [
     (r'transfer_failure: ftpredis "[^"]*", proftpd "xt: ',
-     "DECISIONS: %{transfer-failure} is the text after '. ', not 2 chars after '.'"),
+     "doc/decisions.rst: %{transfer-failure} is the text after '. ', not 2 chars after '.'"),
     (r"extra transfer_speed=",
-     "%{transfer-speed} is not in 1.3.8's Jot (added later); kept as issue 3 and spec 3.3 ask"),
+     "%{transfer-speed} is not in 1.3.8's Jot (added later); kept (doc/decisions.rst)"),
     (r'only ftpredis: \{"(dis)?connecting":true',
-     "DECISIONS: RedisLogOnCommand CONNECT,DISCONNECT logs, with connecting/disconnecting"),
+     "doc/decisions.rst: RedisLogOnCommand CONNECT,DISCONNECT logs, "
+     "with connecting/disconnecting"),
     (r"\\\\u001F|\\\\u007F|\\x1f|\\x7f",
-     "DECISIONS: 0x1F and 0x7F are escaped"),
+     "doc/decisions.rst: 0x1F and 0x7F are escaped"),
     (r"\ufffd|\\ufffd",
-     "DECISIONS: invalid UTF-8 bytes become U+FFFD (ProFTPD drops them and garbles the reply)"),
+     "doc/decisions.rst: invalid UTF-8 bytes become U+FFFD (ProFTPD drops them, "
+     "loses the reply)"),
 ]
 
 
@@ -276,7 +278,8 @@ def main(argv=None):
     for name in names:
         n, nexcused = compare(SCENARIOS[name], verbose=args.verbose)
         summary.append((name, n, nexcused))
-    print("\nSummary (records differing after normalisation; excused = decided in DECISIONS.md):")
+    print("\nSummary (records differing after normalisation; excused = decided in "
+          "doc/decisions.rst):")
     for name, n, nexcused in summary:
         print("  %-28s %s%s" % (name, "identical" if n == 0 else "%d differing record(s)" % n,
                                 ", %d excused" % nexcused if nexcused else ""))

@@ -23,7 +23,7 @@ This module owns what happens once ``BanEngine on`` is configured:
   user and user@host bans refuse ``USER`` with 530; the refused session's DISCONNECT
   event carries ``%E`` = ``Banned`` and the 530 reply, so ``RedisLogOn*`` can log it.
 
-The cache format, as ProFTPD 1.3.8 writes it (observed with ``BanCache redis`` and
+The cache format, as ProFTPD 1.3.8 writes it (seen running it with ``BanCache redis`` and
 ``BanCacheOptions UseJSON``)::
 
     key    mod_ban.{"ban_type_id":2,"ban_name":"10.0.0.7"}\\0

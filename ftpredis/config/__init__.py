@@ -12,8 +12,9 @@ the immutable result.  This module puts sections together into servers:
 - the first occurrence of a single-valued directive wins (ProFTPD); later ones are
   reported as warnings;
 - ``LogFormat`` names are resolved after the whole file is read (ProFTPD's "must come
-  before" is dropped, DECISIONS): server-level and ``<Global>`` names are visible to every
-  server, a ``<VirtualHost>``'s own only inside it;
+  before" is dropped, doc/decisions.rst, "Format names and virtual hosts"): server-level
+  and ``<Global>`` names are visible to every server, a ``<VirtualHost>``'s own only
+  inside it;
 - the model objects are filled from the table: a row's ``fills`` names the model field
   its value goes to (:func:`_fill` copies it, nothing is mapped by hand), ``built_by``
   the step below that assembles it (Redis target, bans, TLS, logging scopes);

@@ -20,10 +20,12 @@ from ftpredis.config.model import FormatExtra, LogRule
 from ftpredis.records.events import KNOWN_COMMANDS
 
 
-#: RedisLogOnEvent class words: case-sensitive, upper case only (observed 1.13).  AUTH is
-#: missing on purpose: it is matched first as the FTP AUTH *command*, as 1.3.8 does.
+#: RedisLogOnEvent class words: case-sensitive, upper case only (doc/records.rst, "Command
+#: classes").  AUTH is missing on purpose: it is matched first as the FTP AUTH *command*,
+#: as 1.3.8 does.
 EVENT_CLASSES = frozenset("ALL CONNECT DIRS DISCONNECT INFO MISC READ SEC SFTP SSH WRITE".split())
-#: Class words RedisLogOnCommand keeps (DECISIONS: the documented ALL / CONNECT,DISCONNECT).
+#: Class words RedisLogOnCommand keeps: the documented ALL / CONNECT,DISCONNECT
+#: (doc/decisions.rst, "RedisLogOnCommand ALL", "RedisLogOnCommand CONNECT,DISCONNECT").
 COMMAND_CLASSES = frozenset({"ALL", "CONNECT", "DISCONNECT"})
 
 
@@ -146,8 +148,8 @@ def p_redis_server(args, ctx):
     for word in args[1:]:
         if not _tls_option(word, ctx, found):
             positional.append(word)
-    # DECISIONS: one word = password (as documented), two = user + password,
-    # three = user + password + db index; "" = not given.
+    # doc/decisions.rst, "RedisServer words": one word = password (as documented),
+    # two = user + password, three = user + password + db index; "" = not given.
     if len(positional) > 3:
         raise DirectiveError("too many parameters: expected server [[user] password] "
                              "[db-index] and ssl options, got '%s'" % "' '".join(positional))
@@ -173,7 +175,7 @@ def p_redis_sentinel(args, ctx):
         word = words[i]
         i += 1
         if word.lower() == "master":
-            # DECISIONS: "master NAME" may stand anywhere among the words.
+            # doc/decisions.rst, "RedisSentinel order": "master NAME" may stand anywhere.
             if i >= len(words) or not words[i]:
                 raise DirectiveError("'master' must be followed by the master's name")
             master = words[i]

@@ -14,7 +14,7 @@ The argument parsers live beside it, one module per idea: :mod:`~ftpredis.config
 :mod:`~ftpredis.config.args_ban` (mod_ban); the mod_tls ones are here, over
 :mod:`ftpredis.tls.settings`.  Their public names are re-exported from here.
 
-Where ftpredis deliberately differs from ProFTPD 1.3.8 (DECISIONS.md), the parser
+Where ftpredis deliberately differs from ProFTPD 1.3.8 (doc/decisions.rst), the parser
 says so in a comment; README.rst lists the differences for users.
 """
 

@@ -37,7 +37,8 @@ class LogRule:
     ``commands`` holds upper-cased names from :data:`ftpredis.records.events.KNOWN_COMMANDS`;
     ``classes`` the class words that were given (``ALL``, ``CONNECT``, ``DISCONNECT``,
     ``INFO``, ``READ``...).  For RedisLogOnCommand the only class words kept are ``ALL``,
-    ``CONNECT`` and ``DISCONNECT`` (DECISIONS: documented behaviour).  ``none`` is the
+    ``CONNECT`` and ``DISCONNECT`` (documented behaviour: doc/decisions.rst,
+    "RedisLogOnCommand ALL" and "RedisLogOnCommand CONNECT,DISCONNECT").  ``none`` is the
     ``RedisLogOn* none`` form, which logs nothing and prunes its scope after login.
     """
 

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_config -*-
-"""The lexical layer of ProFTPD's configuration language (spec 1.1-1.3).
+"""The lexical layer of ProFTPD's configuration language (doc/config-syntax.rst).
 
 This module owns turning files into a flat stream of :class:`Line` objects, each one a
 directive name with its argument words and the :class:`~ftpredis.config.model.Source` it
@@ -69,7 +69,8 @@ def physical_lines(data: bytes) -> Iterable[Tuple[int, bytes, bool]]:
 
 def logical_lines(data: bytes, filename: str,
                   warn: Callable[[str], None]) -> Iterable[Tuple[int, bytes]]:
-    """Yield ``(first line number, text)`` for every logical line (spec 1.1).
+    """Yield ``(first line number, text)`` for every logical line (doc/config-syntax.rst,
+    "Logical lines").
 
     The trailing ``\\n`` is gone, then one ``\\r``.  A backslash right before the
     newline joins the next physical line with no separator; one before ``\\r\\n`` does
@@ -103,7 +104,8 @@ def logical_lines(data: bytes, filename: str,
 # --------------------------------------------------------------------------- words
 
 def split_words(text: str, comments: bool = True) -> List[str]:
-    """Split one logical line into words (spec 1.2), quotes and ``#`` handled.
+    """Split one logical line into words, quotes and ``#`` handled (doc/config-syntax.rst,
+    "Words and quoting").
 
     A quote counts only at the start of a word; inside it a backslash takes the next
     character literally; an unterminated quote runs to the end of the line; text after
@@ -171,7 +173,8 @@ def words_of(text: str, environ: Mapping[str, str]) -> List[str]:
 
 
 def make_line(words: List[str], source: Source) -> Line:
-    """Turn the words of a line into a :class:`Line`, brackets folded (spec 1.3)."""
+    """Turn the words of a line into a :class:`Line`, brackets folded (doc/config-syntax.rst,
+    "Section brackets")."""
     name = words[0]
     args = list(words[1:])
     if name.startswith("<"):

@@ -73,7 +73,8 @@ class LoggingMixin:
         return fields
 
     def _sessionNotes(self) -> dict:
-        """ProFTPD's session notes that %{note:NAME} can read (spec 3.3)."""
+        """ProFTPD's session notes that %{note:NAME} can read (doc/records.rst,
+        "Variables")."""
         key = (self.original_user, self.avatar, self.client_state.rnfr)
         cached = self._notes_cache
         if cached is not None and cached[0] == key:

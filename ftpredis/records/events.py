@@ -10,8 +10,8 @@ the JSON key is omitted.  Nothing downstream looks at the session again, so an e
 be queued, routed and formatted after the session is gone.
 
 Which command fills which path field (``file``, ``transfer_path``, ``dir_name``...) is
-ProFTPD's per-command table (spec section 3.3); the protocol applies it when it builds the
-event, because only it knows the chroot and the working directory.
+ProFTPD's per-command table (doc/records.rst, "Variables"); the protocol applies it when
+it builds the event, because only it knows the chroot and the working directory.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ CONNECT = "CONNECT"
 COMMAND = "COMMAND"
 DISCONNECT = "DISCONNECT"
 
-# ProFTPD's fixed table of the 61 FTP command ids (spec 2.4).  RedisLogOnCommand and
-# RedisLogOnEvent select commands by these names only.
+# ProFTPD's fixed table of the 61 FTP command ids (doc/records.rst, "Command ids").
+# RedisLogOnCommand and RedisLogOnEvent select commands by these names only.
 KNOWN_COMMANDS = frozenset(
     """USER PASS ACCT CWD XCWD CDUP XCUP SMNT REIN QUIT PORT EPRT PASV EPSV TYPE STRU MODE
     RETR STOR STOU APPE ALLO REST RNFR RNTO ABOR DELE MDTM RMD XRMD MKD MLSD MLST XMKD PWD
@@ -35,7 +35,8 @@ KNOWN_COMMANDS = frozenset(
     PBSZ PROT MFF MFMT HOST CLNT RANG CSID""".split()
 )
 
-# Command classes, as ProFTPD's module command tables declare them (spec 4.3, observed 3).
+# Command classes, as ProFTPD's module command tables declare them and 1.3.8 was seen to
+# use them (doc/records.rst, "Command classes").
 # LANG has class 0; HOST is MISC here (its AUTH-class entry is for mod_auth's own use and
 # the observed RedisLogOnEvent AUTH selects only the AUTH command).
 COMMAND_CLASSES: Mapping[str, frozenset] = {
@@ -224,7 +225,7 @@ _NO_ARG: dict = {}
 
 
 def path_tail(path: str) -> str:
-    """ProFTPD's path-tail rule for %d and %{basename} (spec 3.4)."""
+    """ProFTPD's path-tail rule for %d and %{basename} (doc/records.rst, "Path tail")."""
     i = path.rfind("/")
     if i < 0:
         return path

@@ -1,11 +1,12 @@
 # -*- test-case-name: tests.test_logformat -*-
 """LogFormat compilation and rendering: JSON records, key templates, RedisLogFormatExtra.
 
-This module owns the LogFormat language as ProFTPD 1.3.8's Jot engine parses it (spec 3.1),
-the JSON key, type and presence of every variable (spec 3.3, observed 4, DECISIONS), the
-byte-exact compact serialisation (spec 3.2 with the DECISIONS fixes: 0x1F/0x7F escaped,
-invalid UTF-8 as U+FFFD) and the text form used for Redis key templates and for the string
-values of RedisLogFormatExtra (spec 3.5, 4.5).
+This module owns the LogFormat language as ProFTPD 1.3.8's Jot engine parses it
+(doc/records.rst, "LogFormat parsing"), the JSON key, type and presence of every variable
+("Variables", and doc/decisions.rst for the departures), the byte-exact compact
+serialisation ("Serialisation", with doc/decisions.rst "Control bytes 0x1F and 0x7F" and
+"Invalid UTF-8") and the text form used for Redis key templates and for the string values
+of RedisLogFormatExtra (doc/records.rst, "Text form" and "RedisLogFormatExtra").
 
 A format is compiled once into a tuple of small closures, one per variable; rendering a
 record is one pass over them with no parsing and no dictionary building, because it runs
@@ -390,7 +391,8 @@ def _variable(name: str, data: Optional[str] = None) -> Optional[_Var]:
 
 
 def _parse(text: str) -> List[object]:
-    """Jot's parser: a list of literal strings and :class:`_Var` objects (spec 3.1)."""
+    """Jot's parser: literal strings and :class:`_Var` objects (doc/records.rst, "LogFormat
+    parsing")."""
     out: List[object] = []
     lit: List[str] = []
     i, n = 0, len(text)
@@ -532,7 +534,7 @@ class Template:
     """A LogFormat rendered as text: Redis key templates and RedisLogFormatExtra strings.
 
     Literal text is kept, absent variables render as nothing, values are not escaped, and
-    the result is cut at 1023 bytes (spec 3.5).
+    the result is cut at 1023 bytes (doc/records.rst, "Text form").
     """
 
     __slots__ = ("text", "_parts", "_constant")
@@ -594,7 +596,7 @@ class _BoundExtras:
                     # record had it; either way this one is skipped.
                     continue
                 if value is not None and not isinstance(value, (str, bool, int, float)):
-                    continue    # arrays and objects: ProFTPD drops them (spec 2.6)
+                    continue    # arrays, objects: doc/records.rst, "RedisLogFormatExtra"
                 seen.add(key)
                 make = _extra_fragment(key, value)
                 if make is not None:
@@ -613,7 +615,7 @@ def _extra_fragment(key: str, value):
         render = template.render
         return lambda e: prefix + json_string(render(e))
     if value is not None and not isinstance(value, (bool, int, float)):
-        return None     # arrays and objects: ProFTPD drops them (spec 2.6)
+        return None     # arrays and objects: dropped (doc/records.rst, "RedisLogFormatExtra")
     fragment = prefix + _json_value(value)
     return lambda e: fragment
 
@@ -625,7 +627,8 @@ _DISCONNECTING = '"disconnecting":true'
 
 
 class CompiledFormat:
-    """A compiled ``LogFormat name "text"`` (spec 3.1-3.3)."""
+    """A compiled ``LogFormat name "text"`` (doc/records.rst, "LogFormat parsing" to
+    "Serialisation")."""
 
     def __init__(self, name: str, text: str):
         self.name = name

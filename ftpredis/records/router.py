@@ -3,9 +3,10 @@
 
 This module owns the runtime side of mod_redis's logging directives: choosing the config
 scope of an event (the deepest matching ``<Directory>``, else ``<Anonymous>``, else the
-server; spec 2.11), ProFTPD's merge-down of rules and extras into nested scopes, the
-``none`` pruning after login (spec 4.6), the filter matching of both directives (spec 4.3,
-observed 3, DECISIONS) and the Redis key of each record (spec 4.4).
+server; doc/records.rst, "Configuration scope"), ProFTPD's merge-down of rules and extras
+into nested scopes, the ``none`` pruning after login ("The none form"), the filter matching
+of both directives ("Filter matching", "Command classes"; doc/decisions.rst,
+"RedisLogOnCommand ALL") and the Redis key of each record (doc/records.rst, "Keys").
 
 Everything that does not depend on the event's values is worked out once: scopes and
 their effective rules at construction, and the list of matching rules per (scope, login
@@ -65,9 +66,10 @@ def _included_classes(words) -> int:
 def rule_matches(rule: LogRule, kind: str, verb: Optional[str]) -> bool:
     """Whether ``rule`` selects an event of ``kind`` with command word ``verb``.
 
-    RedisLogOnCommand follows the documentation (DECISIONS): command names, ``ALL`` for
-    every command including unknown ones, ``CONNECT`` / ``DISCONNECT`` for the session
-    events.  RedisLogOnEvent copies Jot's filter (spec 4.3) exactly.
+    RedisLogOnCommand follows the documentation (doc/decisions.rst, "RedisLogOnCommand
+    ALL" and "RedisLogOnCommand CONNECT,DISCONNECT"): command names, ``ALL`` for every
+    command including unknown ones, ``CONNECT`` / ``DISCONNECT`` for the session events.
+    RedisLogOnEvent copies Jot's filter (doc/records.rst, "Filter matching") exactly.
     """
     if rule.none:
         return False
@@ -196,7 +198,8 @@ class _Target:
 
 
 class Router:
-    """Routes events of one server to ``(key, json)`` records (spec 4.3-4.6)."""
+    """Routes events of one server to ``(key, json)`` records (doc/records.rst, "Filter
+    matching" to "The none form")."""
 
     _PATH_CACHE_SIZE = 4096
 
@@ -237,7 +240,7 @@ class Router:
     # -- scope selection --------------------------------------------------------------
 
     def scope_for(self, event) -> Scope:
-        """The config context of ``event`` (spec 2.11)."""
+        """The config context of ``event`` (doc/records.rst, "Configuration scope")."""
         anonymous = bool(event.anonymous) and self.anon_scope is not None
         cache_key = (anonymous, event.config_path)
         scope = self._path_cache.get(cache_key)

@@ -28,10 +28,11 @@ _log = Logger(namespace="ftpredis.redis.redislog")
 def check_redis_log_path(path: str, allow_symlinks: bool = False) -> Optional[str]:
     """Why ``path`` cannot be used as a RedisLog, or ``None`` if it can.
 
-    The checks and their order are ProFTPD's (spec 6): an absolute path; an existing
-    parent directory (symlinks in parent components are followed); a parent that is not
-    world-writable; no symlink as the final component unless ``allow_symlinks``; not a
-    directory.  The file itself need not exist yet.
+    The checks and their order are ProFTPD's (doc/config-syntax.rst, "RedisLog file
+    checks"): an absolute path; an existing parent directory (symlinks in parent
+    components are followed); a parent that is not world-writable; no symlink as the
+    final component unless ``allow_symlinks``; not a directory.  The file itself need not
+    exist yet.
     """
     if not isinstance(path, str) or not path.startswith("/"):
         return "path must be absolute"

@@ -4,8 +4,9 @@
 This module owns what ``RedisSentinel host[:port]... [master NAME]`` means at run time:
 
 * :meth:`SentinelMonitor.discover`: ask the sentinels **in the given order**, first one
-  that answers wins (DECISIONS), with ``SENTINEL get-master-addr-by-name NAME`` (or,
-  without a name, the first master ``SENTINEL masters`` lists).  Every sentinel query is
+  that answers wins (doc/decisions.rst, "RedisSentinel order"), with ``SENTINEL
+  get-master-addr-by-name NAME`` (or, without a name, the first master ``SENTINEL
+  masters`` lists).  Every sentinel query is
   a short connection bounded by the connect and io timeouts, over TLS when ``ssl:true``.
 * :class:`SentinelMasterEndpoint`: the sink's endpoint in Sentinel mode; every connection
   attempt (first, and after any loss) discovers the master again and connects to it with

@@ -4,7 +4,7 @@ against ftpredis in-process, its records read back from a private redis-server.
 
 The scenarios (config body + ftplib script) are the ones the comparison tool runs against
 ProFTPD 1.3.8 + mod_redis; the expected bytes in the test modules are ProFTPD's records
-for the same session, normalised the same way, except where DECISIONS.md says otherwise
+for the same session, normalised the same way, except where doc/decisions.rst says otherwise
 (each such place says so).  Volatile values (clocks, pids, ports, temp paths, the daemon's
 own uid) are checked against their format here and then replaced by markers, never
 dropped.

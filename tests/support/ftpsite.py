@@ -294,7 +294,7 @@ def normalise(record: bytes, site: Site, server: str, substitutions=()) -> bytes
     r = r.replace(b"(<PASV>)..", b"(<PASV>).")
     r = _EPSV.sub(b"Entering Extended Passive Mode (|||<PORT>|)", r)
     r = _MDTM.sub(lambda m: m.group(1) + b'"<MDTM>"', r)
-    # %{note:NAME}: ProFTPD keys it NOTE:<value>, ftpredis NOTE:NAME (DECISIONS).
+    # %{note:NAME}: ProFTPD keys it NOTE:<value>, ftpredis NOTE:NAME (doc/decisions.rst).
     r = _NOTE_KEY.sub(b'"NOTE:<NAME>":', r)
     # The daemon's own identity before login: ProFTPD's "User nobody" vs whoever runs
     # ftpredis (root here).

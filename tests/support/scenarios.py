@@ -131,7 +131,8 @@ def seed(ctx):
           % EVERY_VAR.replace("{", "{{").replace("}", "}}"),
           files={"pub/a.txt": b"a" * 50})
 def every_var(ctx):
-    """Every variable, RedisLogOnEvent ALL, the long session of observed section 3."""
+    """Every variable, RedisLogOnEvent ALL, the long session of doc/records.rst, "Command
+    classes"."""
     _long_session(ctx)
 
 
@@ -261,7 +262,8 @@ def disconnects(ctx):
 @scenario("escaping", REDIS + braces(
     'LogFormat e "%r %J %f %F %U %{basename} %S"\nRedisLogOnEvent ALL e\n'),
     excuses=[(r'bad-txt|Transfer aborted|proftpd "QUIT"|proftpd "Goodbye."',
-              "DECISIONS: U+FFFD; ProFTPD drops invalid UTF-8 bytes, then loses the reply")])
+              "doc/decisions.rst, Invalid UTF-8: U+FFFD; ProFTPD drops the bytes, "
+              "then loses the reply")])
 def escaping(ctx):
     """Names with quotes, backslashes, tabs, emoji, control and invalid UTF-8 bytes."""
     ftp = ctx.connect()
@@ -417,8 +419,8 @@ RedisLogOnEvent READ,PWD m readpwd
 RedisLogOnEvent RETR|STOR m pipe
 RedisLogOnCommand retr,stor,ALL,CONNECT,HASH m cmd
 """, files={"pub/a.txt": b"a" * 50},
-          excuses=[(r"only ftpredis: ", "DECISIONS: RedisLogOnCommand ALL logs every command "
-                    "(unknown ones too), CONNECT/DISCONNECT the session")])
+          excuses=[(r"only ftpredis: ", "doc/decisions.rst: RedisLogOnCommand ALL logs every "
+                    "command (unknown ones too), CONNECT/DISCONNECT the session")])
 def event_classes(ctx):
     """RedisLogOnEvent classes and command names, RedisLogOnCommand names."""
     command_session(ctx)
@@ -476,10 +478,11 @@ RedisLogOnCommand PWD mainf
   LogFormat vf "%m %v %u"
   RedisLogOnCommand PWD vf vh.%u
 </VirtualHost>
-""", excuses=[(r"", "DECISIONS: RedisLogOn*/LogFormat inside <VirtualHost> work "
-                    "(fatal config error in ProFTPD 1.3.8)")])
+""", excuses=[(r"", "doc/decisions.rst: RedisLogOn*/LogFormat inside <VirtualHost> "
+                    "work (fatal config error in ProFTPD 1.3.8)")])
 def vhost_direct(ctx):
-    """DECISIONS: LogFormat and RedisLogOnCommand directly in <VirtualHost> (1.3.8: fatal)."""
+    """LogFormat and RedisLogOnCommand directly in <VirtualHost> (1.3.8: fatal; see
+    doc/decisions.rst, "Format names and virtual hosts")."""
     ftp = ctx.connect()
     ftp.pwd()
     ftp.quit()
