@@ -3,7 +3,7 @@
 """Run one scripted FTP session against ftpredis and against ProFTPD 1.3.8 + mod_redis,
 and print what they pushed to Redis, key by key and record by record, side by side.
 
-This module owns the comparison harness (issue 3): writing the same site (config body,
+This module owns the comparison harness: writing the same site (config body,
 virtual user, files) for both servers, starting each with its own private redis-server on
 a free loopback port, driving the same ``ftplib`` script against both, and normalising
 what legitimately differs (clocks, pids, ports, temp paths, the daemon's own uid/gid)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # -*- test-case-name: tests.test_transcripts -*-
 """Session transcripts of ``lftp`` and ``curl`` against ftpredis and against ProFTPD 1.3.8,
-side by side (issue 5).
+side by side.
 
 The client runs, their normalised dialogues and the exchange-by-exchange matching live in
 ``tests/support/transcripts.py`` (the test suite runs the ftpredis half); this tool runs

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_conformance_variables -*-
 """The site both servers of a conformance run get, and what is read back from it.
 
-Owns the shared half of the comparison harness (issue 3): the per-server preambles, the
+Owns the shared half of the comparison harness: the per-server preambles, the
 temp-dir :class:`Site` (config body, virtual users, files), the recording ftplib client and
 the :class:`Context` a scenario script drives, the servers (ftpredis under twistd,
 ProFTPD) started on a site with a private redis-server (:func:`run_one`), the

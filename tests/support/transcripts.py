@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_transcripts -*-
-"""The client runs of the side-by-side session transcripts (issue 5): ``lftp`` and ``curl``
+"""The client runs of the side-by-side session transcripts: ``lftp`` and ``curl``
 against one server, each dialogue normalised, and two runs matched exchange by exchange.
 
 This module owns the client half of the comparison: one ``lftp`` script (login, ls, cls -l
