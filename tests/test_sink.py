@@ -170,7 +170,11 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
     def test_lazyConnect(self):
         """A running sink with nothing to send opens no connection."""
         sink = self.makeSink()
-        yield task.deferLater(reactor, 0.05, lambda: None)
+        other = self.makeSink()
+        other.push(b"other", b"v")
+        # a negative check: another sink connecting and getting an answer proves the reactor
+        # ran long enough for this one to have connected too, had it meant to
+        yield waitFor(lambda: other.sent == 1, "the other sink's record sent")
         self.assertIsNone(sink._factory)
         self.assertFalse(sink.connected)
         sink.push(b"k", b"v")
