@@ -472,9 +472,10 @@ class NoReconnectTests(SinkTestMixin, unittest.TestCase):
         """NoReconnect still retries until the first connection is up (as ProFTPD does)."""
         port = self.redis.port
         self.redis.stop()
-        sink = self.makeSink(no_reconnect=True, port=port)
+        log = self.makeLog()
+        sink = self.makeSink(log=log, no_reconnect=True, port=port)
         sink.push(b"k", b"v")
-        yield task.deferLater(reactor, 0.2, lambda: None)
+        yield waitFor(lambda: "error connecting" in self.logText(log), "a failed first connect")
         self.redis.start(same_port=True)
         yield waitFor(lambda: sink.sent == 1)
         self.assertEqual(self.redis.client().lrange(b"k"), [b"v"])
