@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
-from twisted.internet import defer, protocol, reactor, task
+from twisted.internet import defer, protocol, reactor
 from twisted.trial import unittest
 
 from ftpredis.config.model import RedisTarget
@@ -218,11 +218,12 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
                 expected.append(v)
                 sink.push(b"k", v)
 
-        for _ in range(10):
-            pushSome(50)
-            yield task.deferLater(reactor, 0.001, lambda: None)
-        yield waitFor(lambda: sink.sent > 0, "some sent")
+        pushSome(500)
+        yield waitFor(lambda: sink.sent == 500, "the first records sent")
+        # stopped, Redis holds the next batch unanswered: the kill lands mid-batch
+        self.redis.pause()
         pushSome(200)
+        yield waitFor(lambda: sink._inflight, "a batch in flight")
         self.redis.kill()
         pushSome(200)
         yield waitFor(lambda: "lost connection" in self.logText(log), "disconnect logged")
