@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import time
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -21,6 +20,7 @@ from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin
+from tests.support.waiting import waitFor
 
 CONFIG = r"""
 ServerName          "perf"
@@ -130,12 +130,18 @@ class SendfileRetrTests(_Site, unittest.TestCase):
     def test_retr_before_the_client_connects(self):
         """A client that sends RETR first and connects afterwards (the reactor then
         accepts on the passive port) gets the file."""
-        def session():
+        def ask():
             ftp = e2e.ftp_connect(self.port)
             ftp.voidcmd("TYPE I")
             host, port = ftplib.parse227(ftp.sendcmd("PASV"))
             ftp.putcmd("RETR big.bin")
-            time.sleep(0.3)
+            return ftp, port
+
+        def waitingForData():
+            return any(getattr(getattr(p, "_data_factory", None), "waiters", None)
+                       for s in self.service.servers() for p in s.sessions())
+
+        def session(ftp, port):
             data = bytearray()
             with socket.create_connection(("127.0.0.1", port)) as conn:
                 opening = ftp.getresp()
@@ -147,7 +153,11 @@ class SendfileRetrTests(_Site, unittest.TestCase):
             final = ftp.voidresp()
             ftp.quit()
             return opening, bytes(data), final
-        opening, data, final = yield e2e.in_thread(session)
+        ftp, port = yield e2e.in_thread(ask)
+        self.addCleanup(ftp.close)
+        # connecting only once the server waits for it is the case under test
+        yield waitFor(waitingForData, "the RETR waiting for its data connection")
+        opening, data, final = yield e2e.in_thread(session, ftp, port)
         self.assertTrue(opening.startswith("150 "), opening)
         self.assertEqual(data, BIG)
         self.assertTrue(final.startswith("226 "), final)
