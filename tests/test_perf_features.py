@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import threading
-import time
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -22,6 +21,7 @@ from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin
+from tests.support.waiting import waitFor
 
 CONFIG = r"""
 ServerName          "perf"
@@ -136,12 +136,18 @@ class SendfileRetrTests(_Site, unittest.TestCase):
     def test_retr_before_the_client_connects(self):
         """A client that sends RETR first and connects afterwards (the reactor then
         accepts on the passive port) gets the file."""
-        def session():
+        def ask():
             ftp = e2e.ftp_connect(self.port)
             ftp.voidcmd("TYPE I")
             host, port = ftplib.parse227(ftp.sendcmd("PASV"))
             ftp.putcmd("RETR big.bin")
-            time.sleep(0.3)
+            return ftp, port
+
+        def waitingForData():
+            return any(p.waiting_for_data
+                       for s in self.service.servers() for p in s.sessions())
+
+        def session(ftp, port):
             data = bytearray()
             with socket.create_connection(("127.0.0.1", port)) as conn:
                 opening = ftp.getresp()
@@ -153,7 +159,11 @@ class SendfileRetrTests(_Site, unittest.TestCase):
             final = ftp.voidresp()
             ftp.quit()
             return opening, bytes(data), final
-        opening, data, final = yield e2e.in_thread(session)
+        ftp, port = yield e2e.in_thread(ask)
+        self.addCleanup(ftp.close)
+        # connecting only once the server waits for it is the case under test
+        yield waitFor(waitingForData, "the RETR waiting for its data connection")
+        opening, data, final = yield e2e.in_thread(session, ftp, port)
         self.assertTrue(opening.startswith("150 "), opening)
         self.assertEqual(data, BIG)
         self.assertTrue(final.startswith("226 "), final)

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
-from twisted.internet import defer, protocol, reactor, task
+from twisted.internet import defer, protocol, reactor
 from twisted.trial import unittest
 
 from ftpredis.config.model import RedisTarget
@@ -170,7 +170,11 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
     def test_lazyConnect(self):
         """A running sink with nothing to send opens no connection."""
         sink = self.makeSink()
-        yield task.deferLater(reactor, 0.05, lambda: None)
+        other = self.makeSink()
+        other.push(b"other", b"v")
+        # a negative check: another sink connecting and getting an answer proves the reactor
+        # ran long enough for this one to have connected too, had it meant to
+        yield waitFor(lambda: other.sent == 1, "the other sink's record sent")
         self.assertIsNone(sink._factory)
         self.assertFalse(sink.connected)
         sink.push(b"k", b"v")
@@ -214,11 +218,12 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
                 expected.append(v)
                 sink.push(b"k", v)
 
-        for _ in range(10):
-            pushSome(50)
-            yield task.deferLater(reactor, 0.001, lambda: None)
-        yield waitFor(lambda: sink.sent > 0, "some sent")
+        pushSome(500)
+        yield waitFor(lambda: sink.sent == 500, "the first records sent")
+        # stopped, Redis holds the next batch unanswered: the kill lands mid-batch
+        self.redis.pause()
         pushSome(200)
+        yield waitFor(lambda: sink.batches_in_flight, "a batch in flight")
         self.redis.kill()
         pushSome(200)
         yield waitFor(lambda: "lost connection" in self.logText(log), "disconnect logged")
@@ -448,7 +453,7 @@ class NoReconnectTests(SinkTestMixin, unittest.TestCase):
         self.redis.pause()
         for i in range(5):
             sink.push(b"k", b"late%d" % i)
-        yield waitFor(lambda: sink._inflight, "batch in flight")
+        yield waitFor(lambda: sink.batches_in_flight, "batch in flight")
         self.redis.kill()
         yield waitFor(lambda: "NoReconnect" in self.logText(log), "NoReconnect logged")
         self.assertEqual((sink.sent, sink.dropped, sink.buffered), (10, 5, 0))
@@ -468,9 +473,10 @@ class NoReconnectTests(SinkTestMixin, unittest.TestCase):
         """NoReconnect still retries until the first connection is up (as ProFTPD does)."""
         port = self.redis.port
         self.redis.stop()
-        sink = self.makeSink(no_reconnect=True, port=port)
+        log = self.makeLog()
+        sink = self.makeSink(log=log, no_reconnect=True, port=port)
         sink.push(b"k", b"v")
-        yield task.deferLater(reactor, 0.2, lambda: None)
+        yield waitFor(lambda: "error connecting" in self.logText(log), "a failed first connect")
         self.redis.start(same_port=True)
         yield waitFor(lambda: sink.sent == 1)
         self.assertEqual(self.redis.client().lrange(b"k"), [b"v"])

@@ -164,6 +164,11 @@ class _ActiveFactory(protocol.ClientFactory):
 class DataChannelMixin:
     """Setting up and tearing down the data connection."""
 
+    @property
+    def waiting_for_data(self) -> bool:
+        """A transfer command waits for the client's passive data connection."""
+        return bool(getattr(self._data_factory, "waiters", None))
+
     # -- data connection set-up -----------------------------------------------------------
     def cleanupDTP(self, keep: bool = False):
         """Stop listening, stop connecting, and close an established data connection.

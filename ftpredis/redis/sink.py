@@ -172,6 +172,11 @@ class RedisSink(service.Service):
     def connected(self) -> bool:
         return bool(self._ready)
 
+    @property
+    def batches_in_flight(self) -> int:
+        """Batches written to Redis whose reply has not come yet."""
+        return len(self._inflight)
+
     # -- the producer side ---------------------------------------------------------------
     def push(self, key: bytes, value: bytes) -> None:
         """Queue one record for ``RPUSH key value``.  O(1); never blocks, never raises."""
