@@ -153,7 +153,10 @@ class _Base(unittest.TestCase):
     def waitSessions(self, n):
         """Wait (in the client thread) until the server holds ``n`` sessions."""
         deadline = time.monotonic() + 5
-        while len(self.factory.instances) != n and time.monotonic() < deadline:
+        while len(self.factory.instances) != n:
+            if time.monotonic() > deadline:
+                raise AssertionError("the server holds %d sessions, not %d"
+                                     % (len(self.factory.instances), n))
             time.sleep(0.01)
 
     def thread(self, fn):

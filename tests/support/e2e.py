@@ -116,6 +116,9 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
 def wait_records(client, key, count, timeout=10.0):
     """Wait until ``key`` holds at least ``count`` records, then give stragglers a moment."""
     yield wait_for(lambda: client.llen(key) >= count, timeout)
+    # A negative check: callers assert the exact list, so a record that should not be
+    # there (a duplicate, one too many) must have had the time to arrive.  The sink
+    # flushes every 100 ms; two flushes is the bound.
     yield task.deferLater(reactor, 0.2, lambda: None)
     return (yield threads.deferToThread(client.lrange, key))
 
