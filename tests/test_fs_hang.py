@@ -29,6 +29,18 @@ _DISK_CALLS = ("stat", "open_read", "chdir", "mkdir", "listing", "resolve", "lst
                "unlink", "rename", "utime", "chmod", "rmdir")
 
 
+def _probe(client):
+    """Five NOOP round trips, spread over the first half of a hang, timed in the calling
+    (client) thread: the reactor may be the one stuck."""
+    took = []
+    for _ in range(5):
+        t = time.monotonic()
+        client.voidcmd("NOOP")
+        took.append(time.monotonic() - t)
+        time.sleep(HANG / 10)       # spreads the probes over the hang
+    return took
+
+
 class _HangingJail:
     """A JailedFS whose first disk call after :meth:`arm` blocks ``HANG`` seconds."""
 
@@ -82,17 +94,10 @@ class HungFileSystemTests(FTPServerMixin, unittest.TestCase):
         return a, b, hanging.entered
 
     def noops(self, client, entered):
-        """Five NOOP round trips of B's over the first half of A's hang, timed in a
-        client thread (the reactor may be the one stuck)."""
+        """B's NOOP round trips once A's disk call has started."""
         if not entered.wait(10):
             raise AssertionError("A's disk was never called")
-        took = []
-        for _ in range(5):
-            t = time.monotonic()
-            client.voidcmd("NOOP")
-            took.append(time.monotonic() - t)
-            time.sleep(HANG / 10)       # spreads the probes over the hang
-        return took
+        return _probe(client)
 
     @defer.inlineCallbacks
     def check_other_session(self, b, entered, command):
@@ -187,11 +192,7 @@ class HungLoginTests(FTPServerMixin, unittest.TestCase):
             # stuck, the probes time out and the FIFO is released all the same.
             took = []
             try:
-                for _ in range(5):
-                    t = time.monotonic()
-                    b.voidcmd("NOOP")
-                    took.append(time.monotonic() - t)
-                    time.sleep(HANG / 10)
+                took = _probe(b)
             except Exception as e:
                 took.append(e)
             finally:

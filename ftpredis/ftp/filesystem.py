@@ -31,7 +31,7 @@ import pwd
 import re
 import stat as statmod
 import time
-from typing import Callable, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, List, Mapping, Optional, Tuple
 
 from twisted.internet import defer
 
@@ -145,8 +145,7 @@ class JailedFS:
         # (also the last one) that points outside the root is caught here.
         if not self._inside(vpath, real):
             raise FSError(errno.EACCES, display or vpath)
-        if self.hide is not None and vpath != "/" and self._hidden(os.path.dirname(real),
-                                                                    posixpath.basename(vpath)):
+        if self._hides(vpath, real):
             raise FSError(errno.ENOENT, display or vpath)
         return vpath, real
 
@@ -164,8 +163,7 @@ class JailedFS:
         real = self.real_of(vpath)
         if not self._inside(vpath, real, last=False):
             raise FSError(errno.EACCES, display or vpath)
-        if self.hide is not None and vpath != "/" and self._hidden(os.path.dirname(real),
-                                                                    posixpath.basename(vpath)):
+        if self._hides(vpath, real):
             raise FSError(errno.ENOENT, display or vpath)
         try:
             fd = os.open(real, self._READ_FLAGS)
@@ -193,8 +191,7 @@ class JailedFS:
             return None
         vpath = self.virtual(path)
         real = self.real_of(vpath)
-        if self.hide is not None and vpath != "/" and self._hidden(os.path.dirname(real),
-                                                                    posixpath.basename(vpath)):
+        if self._hides(vpath, real):
             return None
         fd = nowait.open_beneath(root_fd, vpath[1:] or ".", self._READ_FLAGS)
         if fd is None:
@@ -231,6 +228,11 @@ class JailedFS:
             if i >= len(parts) - (not last):
                 return True
             path = path + "/" + parts[i]
+
+    def _hides(self, vpath: str, real: str) -> bool:
+        """HideFiles hides this path (the root itself never)."""
+        return (self.hide is not None and vpath != "/"
+                and self._hidden(os.path.dirname(real), posixpath.basename(vpath)))
 
     def _hidden(self, real_dir: str, name: str) -> bool:
         pattern = self.hide(real_dir) if self.hide is not None else None

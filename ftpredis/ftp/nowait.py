@@ -46,19 +46,19 @@ class _OpenHow(ctypes.Structure):
                 ("resolve", ctypes.c_uint64)]
 
 
-def _load():
+def _libc(name: str, restype, argtypes):
+    """libc's ``name`` with its C signature, or None where this libc has none."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.syscall
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    fn.restype = ctypes.c_long
-    fn.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
-                   ctypes.c_size_t]
+    fn.restype = restype
+    fn.argtypes = argtypes
     return fn
 
 
-_syscall = _load()
+_syscall = _libc("syscall", ctypes.c_long, [ctypes.c_long, ctypes.c_int, ctypes.c_char_p,
+                                                 ctypes.c_void_p, ctypes.c_size_t])
 _hows: dict = {}
 
 
@@ -73,18 +73,8 @@ def open_beneath(dirfd: int, relpath: str, flags: int, resolve: int = _RESOLVE) 
     return fd if fd >= 0 else None
 
 
-def _load_statx():
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).statx
-    except (OSError, AttributeError):
-        return None
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
-                   ctypes.c_void_p]
-    return fn
-
-
-_statx = _load_statx()
+_statx = _libc("statx", ctypes.c_int, [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                        ctypes.c_uint, ctypes.c_void_p])
 _AT_EMPTY_PATH = 0x1000
 _AT_STATX_DONT_SYNC = 0x4000        # what the kernel has cached: never asks a server
 _STATX_TYPE = 0x1
