@@ -40,6 +40,7 @@ from twisted.logger import Logger
 
 from ftpredis.app import reactor as _reactor
 from ftpredis.app import workers as _workers
+from ftpredis.app.systemlog import SystemLog
 from ftpredis.auth.portal import make_portal
 from ftpredis.ban.bans import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
@@ -199,7 +200,8 @@ class ServerService(service.Service):
     settings; at shutdown :meth:`drain` ends them.
     """
 
-    def __init__(self, server, sinks, redis_logs=None, reactor=None, bans=None):
+    def __init__(self, server, sinks, redis_logs=None, reactor=None, bans=None,
+                 system_log=None):
         if reactor is None:
             from twisted.internet import reactor
         self.server = server
@@ -209,6 +211,8 @@ class ServerService(service.Service):
         # Everything that watches this server's events subscribes to one flow; the
         # factory only ever calls it.
         self.events = EventFlow()
+        if system_log is not None:
+            self.events.subscribe(system_log)
         if server.redis_engine and _has_rules(server):
             if server.redis is None:
                 log.warn("{server}: RedisEngine is on but no RedisServer/RedisSentinel is "
@@ -339,8 +343,9 @@ class FTPRedisService(service.MultiService):
         self._dispatchers = {}        # port -> _Dispatcher
         for warning in config.warnings:
             log.warn("{text}", text=warning)
+        self.system_log = self._systemLog(config)
         servers = [ServerService(s, self.sinks, self._redis_logs, reactor=reactor,
-                                 bans=self.bans)
+                                 bans=self.bans, system_log=self.system_log)
                    for s in config.servers if s.port != 0]
         # Raises ConfigErrors (unresolvable or duplicate addresses): tap reports them.
         self.table = RoutingTable([(s.server, s) for s in servers])
@@ -355,6 +360,21 @@ class FTPRedisService(service.MultiService):
             self._listeners[(ip, port)].setServiceParent(self)
         self._planned_workers = 1     # addresses added by a reload: the parent's only
         _reactor.configure(config, reactor)     # BusyPoll
+
+    system_log = None
+
+    def _systemLog(self, config):
+        """The main server's SystemLog (ProFTPD: server config context only); the open
+        one is kept when a reload names the same file."""
+        main = config.servers[0] if config.servers else None
+        path = getattr(main, "system_log", None)
+        if path is None:
+            return None
+        allow = getattr(main, "allow_log_symlinks", False)
+        current = self.system_log
+        if current is not None and (current.path, current.allow_symlinks) == (path, allow):
+            return current
+        return SystemLog(path, allow)
 
     # -- the tree ---------------------------------------------------------------------------
     def servers(self):
@@ -478,8 +498,9 @@ class FTPRedisService(service.MultiService):
         redis_logs = dict(self._redis_logs)
         try:
             self.bans.configure(config)
+            system_log = self._systemLog(config)
             fresh = [ServerService(s, self.sinks, redis_logs, reactor=self._reactor,
-                                   bans=self.bans)
+                                   bans=self.bans, system_log=system_log)
                      for s in new]
             table = RoutingTable([(s.server, s) for s in kept + fresh])
         except ConfigErrors as e:
@@ -530,6 +551,7 @@ class FTPRedisService(service.MultiService):
         # Commit.
         self.config = config
         self.table = table
+        self.system_log = system_log
         self._redis_logs = redis_logs
         for key in gone:
             svc = self._listeners.pop(key)

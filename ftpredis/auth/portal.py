@@ -376,9 +376,11 @@ class AuthFileChecker:
                                "(RootLogin is off)")
         server = self._server
         if server.require_valid_shell and user.shell not in server.valid_shells:
-            raise LoginRefused(name, LoginRefused.INVALID_SHELL,
-                               "shell %r is not a valid shell (RequireValidShell on)"
-                               % (user.shell,))
+            refused = LoginRefused(name, LoginRefused.INVALID_SHELL,
+                                   "shell %r is not a valid shell (RequireValidShell on)"
+                                   % (user.shell,))
+            refused.shell = user.shell
+            raise refused
         return name
 
 

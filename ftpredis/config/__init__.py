@@ -252,6 +252,10 @@ class _Builder:
         if redis_log is not None and redis_log[0] is not None:
             self._check_redis_log(redis_log[0], redis_log[1],
                                   kw.get("allow_log_symlinks", False))
+        system_log = m.first("SystemLog")
+        if system_log is not None and system_log[0] is not None:
+            self._check_redis_log(system_log[0], system_log[1],
+                                  kw.get("allow_log_symlinks", False), "SystemLog")
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
         kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
         from ftpredis.tls.settings import build_tls_config
@@ -372,14 +376,15 @@ class _Builder:
                 self._auth_cache[key] = None
         return self._auth_cache[key]
 
-    def _check_redis_log(self, path: str, source: Source, allow_symlinks: bool) -> None:
+    def _check_redis_log(self, path: str, source: Source, allow_symlinks: bool,
+                         directive: str = "RedisLog") -> None:
         key = (path, allow_symlinks)
         if key not in self._log_cache:
             from ftpredis.redis.redislog import check_redis_log_path
             self._log_cache[key] = check_redis_log_path(path, allow_symlinks)
         reason = self._log_cache[key]
         if reason is not None:
-            self.error(ConfigError("RedisLog: unable to use '%s': %s" % (path, reason),
+            self.error(ConfigError("%s: unable to use '%s': %s" % (directive, path, reason),
                                    source))
 
     def _valid_shells(self) -> Tuple[str, ...]:

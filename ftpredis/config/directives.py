@@ -521,7 +521,10 @@ TABLE: Tuple[Directive, ...] = (
        "sleeps; adaptive, it shrinks while polling finds nothing (ftpredis; default %d; "
        "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off",
        field="busy_poll"),
-    _noop("SystemLog", _S, "Use twistd --logfile / --syslog."),
+    _d("SystemLog", _S, 1, 1, p_redis_log,
+       "ProFTPD's session log: sessions opened and closed, logins and every login "
+       "refusal, in ProFTPD's line format (what fail2ban's proftpd filter reads), or none.",
+       usage="path|none", field="system_log"),
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
     _noop("DeferWelcome", _SVG, "The banner never names the server before login."),

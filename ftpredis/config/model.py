@@ -236,6 +236,7 @@ class ServerConfig:
     formats: Mapping[str, str] = field(default_factory=dict)   # LogFormat name -> format text
     redis_engine: bool = False
     redis_log: Optional[str] = None          # absolute path, or None ("none" / not given)
+    system_log: Optional[str] = None         # SystemLog: the session log (main server only)
     redis: Optional[RedisTarget] = None
     logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
     ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban.bans)

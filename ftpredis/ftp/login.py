@@ -12,7 +12,8 @@ from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
 from twisted.internet import defer, task
 from twisted.python import failure
 
-from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_section
+from ftpredis.auth.portal import (AnonymousLogin, IFTPRedisAvatar, LoginRefused,
+                                  anonymous_section)
 from ftpredis.ftp import nowait
 from ftpredis.ftp.filesystem import JailedFS, SessionFS
 from ftpredis.ftp.replies import R, Reply
@@ -21,6 +22,10 @@ from ftpredis.ftp.common import log
 
 def _raise(exc):
     raise exc
+
+
+#: A LoginRefused reason of this module's own: a <Limit LOGIN> refusal.
+LIMIT_LOGIN = "limit-login"
 
 
 def _read_display(path: str, variables: dict) -> List[str]:
@@ -134,6 +139,27 @@ class LoginMixin:
         # ProFTPD's reply names only the first word of the argument (argv[1]).
         return R("user_ok", (name.split(" ", 1)[0].split("\t", 1)[0]) or name)
 
+    def _refusalText(self, error, user: str) -> str:
+        """ProFTPD's SystemLog line for a refused login (what fail2ban's filter reads)."""
+        reason = getattr(error, "reason", None)
+        if reason == LoginRefused.UNKNOWN_USER:
+            s = self.session
+            return "USER %s: no such user found from %s [%s] to %s:%d" % (
+                user, s.remote_dns, s.remote_ip, s.local_ip, s.local_port)
+        if reason == LoginRefused.ROOT_LOGIN:
+            return "SECURITY VIOLATION: Root login attempted"
+        if reason == LoginRefused.BAD_PASSWORD:
+            why = "Incorrect password"
+        elif reason == LoginRefused.INVALID_SHELL:
+            why = "Invalid shell: '%s'" % (getattr(error, "shell", ""),)
+        elif reason == LIMIT_LOGIN:
+            why = "Limit access denies login"
+        elif isinstance(error, LoginRefused):
+            why = error.detail
+        else:
+            why = "Login incorrect"
+        return "USER %s (Login failed): %s" % (user, why)
+
     def cmd_PASS(self, cmd):
         if self.avatar is not None:
             raise R("already_logged_in")
@@ -193,7 +219,8 @@ class LoginMixin:
             if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
                                groups) is False:
                 logout()
-                raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
+                raise LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
+                                   % (avatar.name,))
             self.avatar = avatar
             self._logout = logout
             self.client_state.anon_config = anon_cfg
@@ -204,6 +231,8 @@ class LoginMixin:
                 r = R("anon_logged_in")
             else:
                 r = R("logged_in", user)
+            cmd.fields["system_log"] = ("%s %s: Login successful."
+                                        % ("ANON" if avatar.anonymous else "USER", user),)
 
             def ready(placed):
                 jail, lines = placed
@@ -228,6 +257,14 @@ class LoginMixin:
                 log.failure("login of {user!r} failed", f, user=user)
             self.client_state.login_failures += 1
             limit = self.client_state.login_failures >= self.server.max_login_attempts
+            lines = [self._refusalText(f.value, user)]
+            if limit:
+                lines.append("Maximum login attempts (%d) exceeded, connection refused"
+                             % self.server.max_login_attempts)
+            cmd.fields["system_log"] = tuple(lines)
+            for line in lines:
+                # A refused login leaves a line in twistd's log too (never the password).
+                log.info("{client}: {line}", client=self.peer_host, line=line)
 
             def after():
                 # ProFTPD forgets the USER name after a failed PASS (not on its record).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 # Event kinds.
 CONNECT = "CONNECT"
@@ -153,6 +153,9 @@ class Event:
     session_bytes_rcvd: int = 0             # %I
     session_bytes_sent: int = 0             # %O
     session_end_reason: Optional[str] = None    # %E
+    # What ProFTPD writes to its SystemLog for this moment ("USER x (Login failed):
+    # Incorrect password"); never a password.  No LogFormat variable reads it.
+    system_log: Tuple[str, ...] = ()
     notes: Mapping[str, str] = field(default_factory=dict)   # %{note:NAME}
 
     def replace(self, **changes) -> "Event":
