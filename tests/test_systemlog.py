@@ -10,6 +10,7 @@ import re
 import subprocess
 
 from twisted.internet import defer
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
 from ftpredis.app.service import FTPRedisService
@@ -93,6 +94,10 @@ class SystemLogTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_lines_and_fail2ban(self):
+        logged = []
+        observer = lambda event: logged.append(formatEvent(event))
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
         yield e2e.in_thread(self.sessions)
         yield waitFor(lambda: sum(1 for line in self.messages()
                                   if line.endswith("FTP session closed.")) == 7,
@@ -115,7 +120,10 @@ class SystemLogTests(unittest.TestCase):
             "USER ftpuser (Login failed): Incorrect password",
             "Maximum login attempts (2) exceeded, connection refused",
         ])
-        text = "\n".join(lines)
+        # the same refusals in twistd's log
+        for message in said[1:]:
+            self.assertIn("127.0.0.1: " + message, logged)
+        text = "\n".join(lines + logged)
         for _, password in USERS:
             self.assertNotIn(password, text)
         for password in ("wrong-1", "wrong-2", "wrong-3", "nosuch-secret"):
