@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_daemon -*-
 """ftpredis as an admin runs it, in real twistd processes: SIGHUP reload with sessions
 open, SIGTERM with a transfer in flight, binding a privileged port as root and then
-running as the configured User/Group, the init script (start, status, reload, stop) and
-the systemd unit.
+running as the configured User/Group, the init script (start, status, reload, stop).
+The systemd unit is checked in tests/test_setup.py.
 
 These tests run as root (here and in CI): twistd switches identity only when it is
 started as root.
@@ -10,7 +10,6 @@ started as root.
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -464,36 +463,6 @@ class InitScriptTests(TwistdMixin, unittest.TestCase):
         self.assertIn("ftpredis: cannot listen on 127.0.0.1:%d: Address already in use"
                       % busy.getsockname()[1], out)
         self.assertNotIn("Traceback", out)
-
-
-class SystemdUnitTests(unittest.TestCase):
-
-    def test_unit_verifies(self):
-        """systemd-analyze verify, with the twistd path pointed at an existing file."""
-        base = os.path.abspath(self.mktemp())
-        os.makedirs(base)
-        with open(os.path.join(e2e.REPO, "etc", "systemd", "ftpredis.service")) as f:
-            text = f.read()
-        self.assertIn("ExecStart=/usr/local/bin/twistd --nodaemon --pidfile= ftpredis", text)
-        self.assertIn("ExecReload=/bin/kill -HUP $MAINPID", text)
-        fake = os.path.join(base, "twistd")
-        with open(fake, "w") as f:
-            f.write("#!/bin/sh\n")
-        os.chmod(fake, 0o755)
-        unit = os.path.join(base, "ftpredis.service")
-        with open(unit, "w") as f:
-            f.write(text.replace("/usr/local/bin/twistd", fake))
-        analyze = shutil.which("systemd-analyze")
-        if analyze is None:
-            # No systemd tools here: at least every line is a section, a key=value or
-            # a comment.
-            for line in text.splitlines():
-                self.assertTrue(not line or line[0] in "#[" or "=" in line, line)
-            return
-        proc = subprocess.run([analyze, "verify", unit], capture_output=True, timeout=60)
-        output = (proc.stdout + proc.stderr).decode()
-        self.assertEqual(proc.returncode, 0, output)
-        self.assertEqual(output.strip(), "")
 
 
 class ShippedVirtualHostsTests(RedisServerMixin, unittest.TestCase):
