@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from twisted.internet import defer
+from ftpredis.ftp import limits
 from twisted.protocols import ftp
 from twisted.python import failure
 
@@ -276,7 +277,6 @@ class DispatchMixin:
         return base, arg, arg
 
     def _checkLimit(self, cmd: _Command, base: str) -> None:
-        from ftpredis.ftp import limits
         verb, shown, path = self._limitTarget(cmd, base)
         if verb is None:
             return

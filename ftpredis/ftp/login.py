@@ -15,6 +15,7 @@ from twisted.python import failure
 from ftpredis.auth.portal import (AnonymousLogin, IFTPRedisAvatar, LoginRefused,
                                   anonymous_section)
 from ftpredis.ftp import nowait
+from ftpredis.ftp import limits
 from ftpredis.ftp.filesystem import JailedFS, SessionFS
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import log
@@ -193,7 +194,6 @@ class LoginMixin:
             return jail, lines
 
         def ok(result, placed=None):
-            from ftpredis.ftp import limits
             _, avatar, logout = result
             if self.disconnected:
                 logout()

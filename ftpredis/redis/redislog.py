@@ -21,6 +21,7 @@ import time
 from typing import Optional
 
 from twisted.logger import Logger
+from ftpredis import __version__
 
 _log = Logger(namespace="ftpredis.redis.redislog")
 
@@ -125,7 +126,6 @@ class RedisLog:
         return self._fd
 
     def format_line(self, message: str) -> bytes:
-        from ftpredis import __version__
         # one message = one line: a reason text with a newline must not forge a second entry
         message = str(message).replace("\r", "\\r").replace("\n", "\\n")
         line = "%s ftpredis/%s[%d]: %s\n" % (format_time(self._clock()), __version__,
