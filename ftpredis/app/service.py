@@ -356,6 +356,16 @@ class FTPRedisService(service.MultiService):
         self._planned_workers = 1     # addresses added by a reload: the parent's only
         _reactor.configure(config, reactor)     # BusyPoll
 
+    #: twistd's options when twistd runs us (set by ftpredis.app.tap): twistd's log gets
+    #: the filter of ftpredis.app.logs when this service joins twistd's application
+    twistd_options = None
+
+    def setServiceParent(self, parent):
+        if self.twistd_options is not None:
+            from ftpredis.app import logs
+            logs.install(parent, self.twistd_options)
+        service.MultiService.setServiceParent(self, parent)
+
     # -- the tree ---------------------------------------------------------------------------
     def servers(self):
         return [s for s in self if isinstance(s, ServerService)]
@@ -387,6 +397,9 @@ class FTPRedisService(service.MultiService):
         service.MultiService.startService(self)
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
+        if not _workers.IN_WORKER:
+            for sink in self.sinks.sinks():
+                sink.availability.probe()
         self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
         try:
             self._previous_sighup = signal.signal(

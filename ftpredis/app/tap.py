@@ -156,5 +156,6 @@ def makeService(options):
 
     svc = FTPRedisService(options.loaded, options["config"], tuple(options["defines"]),
                           shutdown_timeout=options["shutdown-timeout"])
+    svc.twistd_options = getattr(options, "parent", None)
     _switch_identity(options, Logger(namespace="ftpredis.app.tap"))
     return svc

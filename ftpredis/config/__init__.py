@@ -295,11 +295,15 @@ class _Builder:
             **_fill("anonymous", scope.first, scope.all))
 
     def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
+        def found(name):
+            hit = m.first(name)
+            if hit is None and main is not None:
+                hit = main.first(name)
+            return hit
+
         def get(name, default=None):
-            found = m.first(name)
-            if found is None and main is not None:
-                found = main.first(name)
-            return found[0] if found is not None else default
+            hit = found(name)
+            return hit[0] if hit is not None else default
 
         server: Optional[RedisServerValue] = get("RedisServer")
         sentinel: Optional[RedisSentinelValue] = get("RedisSentinel")
@@ -321,6 +325,7 @@ class _Builder:
                       username=server.username, password=server.password, db=server.db)
         if sentinel is not None:
             kw.update(sentinels=sentinel.sentinels, master_name=sentinel.master_name)
+        kw["source"] = (found("RedisServer") or found("RedisSentinel"))[1]
         return RedisTarget(**kw)
 
     def _ban(self, m: "_Merged", allow_symlinks: bool):

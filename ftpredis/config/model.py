@@ -137,6 +137,9 @@ class RedisTarget:
     io_timeout_ms: int = 500
     no_reconnect: bool = False
     buffer_size: int = 100000
+    # where RedisServer (else RedisSentinel) is, for messages; not part of what makes two
+    # targets the same sink
+    source: Optional[Source] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
