@@ -36,7 +36,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from ftpredis.config.directives import (
     ANON, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
-    RedisSentinelValue, RedisServerValue, directive_reference, lookup,
+    RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
 )
 from ftpredis.config.model import (
     AnonymousConfig, Config, ConfigError, ConfigErrors, DirectoryConfig, LogScope,
@@ -137,8 +137,10 @@ class _Builder:
                 continue
             directive = lookup(line.name)
             if directive is None or directive.reader:
+                near = suggest(line.name) if directive is None else None
                 self.error(ConfigError("unknown configuration directive '%s'" % line.name,
-                                       line.source))
+                                       line.source,
+                                       near and "did you mean %s?" % (near,)))
                 if line.is_open:
                     stack.append(_Scope(LIMIT, swallow=True, name=line.name))
                 continue
@@ -161,7 +163,8 @@ class _Builder:
         name = directive.name
         if context not in directive.contexts:
             self.error(ConfigError("%s: directive not allowed in %s context"
-                                   % (name, context), line.source))
+                                   % (name, context), line.source,
+                                   "allowed in %s" % (allowed_text(directive.contexts),)))
             return None, False
         args = line.args
         if len(args) < directive.min_args:

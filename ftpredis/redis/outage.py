@@ -54,6 +54,7 @@ class Availability:
         self.catching_up: Optional[int] = None
         self._sent_at = 0           # sink.sent when the outage began
         self._dropped_at = 0
+        self._probing: Optional[defer.Deferred] = None
 
     def _where(self) -> str:
         source = getattr(self.sink.target, "source", None)
@@ -84,14 +85,26 @@ class Availability:
         except Exception as e:
             d = defer.fail(e)
 
+        self._probing = d
+
         def reached(proto):
             proto.transport.abortConnection()
             return True
 
         def failed(f):
-            self.startFailed(describe_reason(f))
+            if not f.check(defer.CancelledError):
+                self.startFailed(describe_reason(f))
             return False
-        return d.addCallbacks(reached, failed)
+
+        def done(result):
+            self._probing = None
+            return result
+        return d.addCallbacks(reached, failed).addBoth(done)
+
+    def stopProbe(self) -> None:
+        """The sink stops: an attempt still under way is given up."""
+        if self._probing is not None:
+            self._probing.cancel()
 
     def startFailed(self, reason: str) -> None:
         """The probe at start could not connect."""

@@ -263,6 +263,7 @@ class RedisSink(service.Service):
         """Flush what is buffered (bounded by the io timeout, plus the connect timeout when
         no connection is up), disconnect, and log how many records were left unsent."""
         service.Service.stopService(self)
+        self.availability.stopProbe()
         self._stopping = True
         self._retry.clear()             # one last immediate try for every key
         if self._later:
