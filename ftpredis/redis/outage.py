@@ -48,7 +48,6 @@ class Availability:
     def __init__(self, sink):
         self.sink = sink
         self.down_since: Optional[float] = None
-        self.outages = 0
         self.ever_connected = False
         #: while the outage is ending: the ``sink.sent`` to reach before the "back" line
         self.catching_up: Optional[int] = None
@@ -59,7 +58,10 @@ class Availability:
     def _where(self) -> str:
         source = getattr(self.sink.target, "source", None)
         address = "Redis %s" % (self.sink.address,)
-        return address if source is None else "%s (RedisServer on %s)" % (address, source)
+        # the config's RedisServer line, or RedisSentinel's when there is no RedisServer
+        directive = "RedisServer" if self.sink.target.host or self.sink.target.unix_path \
+            else "RedisSentinel"
+        return address if source is None else "%s (%s on %s)" % (address, directive, source)
 
     def _kept(self) -> str:
         return ("records are kept in memory (up to RedisBufferSize %d, then the newest are "
@@ -68,7 +70,6 @@ class Availability:
 
     def _begin(self) -> None:
         self.down_since = self.sink.reactor.seconds()
-        self.outages += 1
         self._sent_at = self.sink.sent
         self._dropped_at = self.sink.dropped
         self.catching_up = None
