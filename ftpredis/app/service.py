@@ -376,6 +376,16 @@ class FTPRedisService(service.MultiService):
             return current
         return SystemLog(path, allow)
 
+    #: twistd's options when twistd runs us (set by ftpredis.app.tap): twistd's log gets
+    #: the filter of ftpredis.app.logs when this service joins twistd's application
+    twistd_options = None
+
+    def setServiceParent(self, parent):
+        if self.twistd_options is not None:
+            from ftpredis.app import logs
+            logs.install(parent, self.twistd_options)
+        service.MultiService.setServiceParent(self, parent)
+
     # -- the tree ---------------------------------------------------------------------------
     def servers(self):
         return [s for s in self if isinstance(s, ServerService)]
@@ -407,6 +417,9 @@ class FTPRedisService(service.MultiService):
         service.MultiService.startService(self)
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
+        if not _workers.IN_WORKER:
+            for sink in self.sinks.sinks():
+                sink.availability.probe()
         self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
         try:
             self._previous_sighup = signal.signal(
@@ -588,9 +601,10 @@ class FTPRedisService(service.MultiService):
         for warning in config.warnings:
             log.warn("{text}", text=warning)
         _reactor.configure(config, self._reactor)
-        log.info("configuration reloaded from {path}: {n} server(s), {k} unchanged, "
-                 "{a} new or changed, {r} removed", path=self.path, n=len(self.servers()),
-                 k=len(kept), a=len(fresh), r=len(removed))
+        log.info("configuration reloaded from {path}: {changes}", path=self.path,
+                 changes=reload_summary(
+                     [s.server for s in current], [s.server for s in self.servers()],
+                     sorted(self._listeners), added, gone))
         return True
 
     def _closeUnused(self, redis_logs):
@@ -598,6 +612,82 @@ class FTPRedisService(service.MultiService):
         for key, redis_log in redis_logs.items():
             if self._redis_logs.get(key) is not redis_log:
                 redis_log.close()
+
+
+def _names(items, limit=5):
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    return shown + (", ..." if len(items) > limit else "")
+
+
+def _tally(what, **groups):
+    """``"servers 1 unchanged, 1 added (<VirtualHost 127.0.0.2>)"``: counts, with the
+    names of what changed."""
+    parts = []
+    for label, names in groups.items():
+        label = label.replace("_", " ")
+        if names is None or isinstance(names, int):
+            parts.append("%d %s" % (names or 0, label))
+        elif names:
+            parts.append("%d %s (%s)" % (len(names), label, _names(names)))
+        else:
+            parts.append("0 %s" % (label,))
+    return "%s %s" % (what, ", ".join(parts))
+
+
+def _server_name(server):
+    if server.is_main:
+        return "main server"
+    return "<VirtualHost %s>" % (" ".join(server.addresses),)
+
+
+def reload_summary(before, after, listening, added, gone):
+    """What a reload changed, as one line: the listening sockets (``listening``, after;
+    ``added`` and ``gone`` as ``(ip, port)``), the servers (``before`` and ``after``,
+    ServerConfigs; one is the same server when its addresses are) and the
+    users of their AuthUserFiles (by name; "changed" when an entry differs)."""
+    def key(server):
+        return (server.is_main, tuple(server.addresses), server.port)
+
+    old = {key(s): s for s in before}
+    new = {key(s): s for s in after}
+    unchanged = [k for k in new if k in old and old[k] == new[k]]
+    changed = [_server_name(new[k]) for k in new if k in old and old[k] != new[k]]
+    servers_added = [_server_name(new[k]) for k in new if k not in old]
+    servers_removed = [_server_name(old[k]) for k in old if k not in new]
+    # a server that only moved to another Port reads as changed, not as added and removed
+    moved = set(servers_added) & set(servers_removed)
+    changed += sorted(moved)
+    servers_added = [n for n in servers_added if n not in moved]
+    servers_removed = [n for n in servers_removed if n not in moved]
+
+    def users(servers):
+        found = {}
+        for server in servers:
+            for user in server.auth_users:
+                found.setdefault(user.name, set()).add(user)
+        return found
+
+    was, now = users(before), users(after)
+    users_added = sorted(n for n in now if n not in was)
+    users_removed = sorted(n for n in was if n not in now)
+    users_changed = sorted(n for n in now if n in was and now[n] != was[n])
+    listening = set(listening)
+    kept = [k for k in listening if k not in set(added)]
+    if not (added or gone or changed or servers_added or servers_removed or users_added
+            or users_removed or users_changed):
+        return ("nothing changed (%d listener%s, %d server%s, %d user%s)"
+                % (len(listening), "" if len(listening) == 1 else "s",
+                   len(new), "" if len(new) == 1 else "s",
+                   len(now), "" if len(now) == 1 else "s"))
+    return "; ".join([
+        _tally("listeners", kept=len(kept),
+               added=[_address(*k) for k in sorted(added)],
+               removed=[_address(*k) for k in sorted(gone)]),
+        _tally("servers", unchanged=len(unchanged), changed=changed, added=servers_added,
+               removed=servers_removed),
+        _tally("users", added=users_added, removed=users_removed, changed=users_changed),
+    ])
 
 
 def _bind_error(e):

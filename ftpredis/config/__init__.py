@@ -36,7 +36,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from ftpredis.config.directives import (
     ANON, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
-    RedisSentinelValue, RedisServerValue, directive_reference, lookup,
+    RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
 )
 from ftpredis.config.model import (
     AnonymousConfig, Config, ConfigError, ConfigErrors, DirectoryConfig, LogScope,
@@ -137,8 +137,10 @@ class _Builder:
                 continue
             directive = lookup(line.name)
             if directive is None or directive.reader:
+                near = suggest(line.name) if directive is None else None
                 self.error(ConfigError("unknown configuration directive '%s'" % line.name,
-                                       line.source))
+                                       line.source,
+                                       near and "did you mean %s?" % (near,)))
                 if line.is_open:
                     stack.append(_Scope(LIMIT, swallow=True, name=line.name))
                 continue
@@ -161,7 +163,8 @@ class _Builder:
         name = directive.name
         if context not in directive.contexts:
             self.error(ConfigError("%s: directive not allowed in %s context"
-                                   % (name, context), line.source))
+                                   % (name, context), line.source,
+                                   "allowed in %s" % (allowed_text(directive.contexts),)))
             return None, False
         args = line.args
         if len(args) < directive.min_args:
@@ -299,11 +302,15 @@ class _Builder:
             **_fill("anonymous", scope.first, scope.all))
 
     def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
+        def found(name):
+            hit = m.first(name)
+            if hit is None and main is not None:
+                hit = main.first(name)
+            return hit
+
         def get(name, default=None):
-            found = m.first(name)
-            if found is None and main is not None:
-                found = main.first(name)
-            return found[0] if found is not None else default
+            hit = found(name)
+            return hit[0] if hit is not None else default
 
         server: Optional[RedisServerValue] = get("RedisServer")
         sentinel: Optional[RedisSentinelValue] = get("RedisSentinel")
@@ -325,6 +332,7 @@ class _Builder:
                       username=server.username, password=server.password, db=server.db)
         if sentinel is not None:
             kw.update(sentinels=sentinel.sentinels, master_name=sentinel.master_name)
+        kw["source"] = (found("RedisServer") or found("RedisSentinel"))[1]
         return RedisTarget(**kw)
 
     def _ban(self, m: "_Merged", allow_symlinks: bool):

@@ -544,6 +544,28 @@ def lookup(name: str) -> Optional[Directive]:
     return BY_NAME.get(name.lower())
 
 
+def suggest(name: str) -> Optional[str]:
+    """The directive whose name is nearest to the unknown ``name`` (a typo), if one is
+    close enough to be a likely fix."""
+    import difflib
+
+    key = name.lower()
+    names = [k for k in BY_NAME if k != key]
+    # 0.8: a letter left out or doubled in a long name; below that, other modules'
+    # directives look like ours (SQLEngine, TLSEngine)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
+    if not close:
+        # two letters swapped in a short name (Potr)
+        close = [k for k in names if len(k) == len(key) and sorted(k) == sorted(key)]
+    return BY_NAME[close[0]].name if close else None
+
+
+def allowed_text(contexts) -> str:
+    """The contexts a directive is allowed in, spelt as the errors spell contexts."""
+    order = (SERVER, VHOST, GLOBAL, ANON, DIR, LIMIT)
+    return ", ".join(ctx for ctx in order if ctx in contexts)
+
+
 def _contexts_text(contexts) -> str:
     order = [(SERVER, "server config"), (VHOST, "VirtualHost"), (GLOBAL, "Global"),
              (ANON, "Anonymous"), (DIR, "Directory"), (LIMIT, "Limit")]

@@ -137,6 +137,9 @@ class RedisTarget:
     io_timeout_ms: int = 500
     no_reconnect: bool = False
     buffer_size: int = 100000
+    # where RedisServer (else RedisSentinel) is, for messages; not part of what makes two
+    # targets the same sink
+    source: Optional[Source] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,17 +261,20 @@ class Config:
 
 
 class ConfigError(Exception):
-    """One problem in a config file, with where it is."""
+    """One problem in a config file, with where it is, and ``hint``: what would fix it
+    (said after the place, so that the message up to the place stays ProFTPD's)."""
 
-    def __init__(self, message: str, source: Optional[Source] = None):
+    def __init__(self, message: str, source: Optional[Source] = None,
+                 hint: Optional[str] = None):
         Exception.__init__(self, message)
         self.message = message
         self.source = source
+        self.hint = hint
 
     def __str__(self) -> str:
-        if self.source is None:
-            return self.message
-        return "%s on %s" % (self.message, self.source)
+        text = self.message if self.source is None else "%s on %s" % (self.message,
+                                                                       self.source)
+        return text if self.hint is None else "%s; %s" % (text, self.hint)
 
 
 class ConfigErrors(Exception):

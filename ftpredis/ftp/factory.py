@@ -20,6 +20,9 @@ class FTPRedisFactory(ftp.FTPFactory):
 
     protocol = FTPRedisProtocol
     allowAnonymous = False
+    # ftpredis.app.service logs "listening on" / "stopped listening on" with the address;
+    # Twisted's "Starting factory <... object at 0x...>" would say it twice, unreadably.
+    noisy = False
     # The server's uid -> user name, gid -> group name tables and its root user names,
     # worked out by the first login that needs them (ftpredis.ftp.login): the
     # configuration is immutable, so once per server rather than per login.

@@ -55,6 +55,7 @@ from twisted.logger import Logger
 from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.errors import describe_reason
+from ftpredis.redis.outage import Availability
 from ftpredis.redis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
                                replication_offsets, role_of)
 
@@ -158,6 +159,8 @@ class RedisSink(service.Service):
         self._drops: Dict[str, int] = {}
         self._drop_call = None
         self._recent: Dict[str, list] = {}
+        #: twistd's log hears of outages from it; the RedisLogs of every attempt from us
+        self.availability = Availability(self)
 
     def __repr__(self):
         return "<RedisSink %s pushed=%d sent=%d dropped=%d buffered=%d>" % (
@@ -260,6 +263,7 @@ class RedisSink(service.Service):
         """Flush what is buffered (bounded by the io timeout, plus the connect timeout when
         no connection is up), disconnect, and log how many records were left unsent."""
         service.Service.stopService(self)
+        self.availability.stopProbe()
         self._stopping = True
         self._retry.clear()             # one last immediate try for every key
         if self._later:
@@ -361,8 +365,9 @@ class RedisSink(service.Service):
     def connectFailed(self, reason, prefix=""):
         if self._stopped or self._dead:
             return
-        self._error("error connecting to Redis %s: %s%s"
-                    % (self.address, prefix, describe_reason(reason)))
+        why = prefix + describe_reason(reason)
+        self._error("error connecting to Redis %s: %s" % (self.address, why), twistd=False)
+        self.availability.failed(why)
 
     def connectionReady(self, conn):
         if self._factory is None or conn.factory is not self._factory:
@@ -370,9 +375,10 @@ class RedisSink(service.Service):
             return
         master = getattr(conn, "masterAddress", None)
         if master is None:
-            self.note("connected to Redis %s" % (self.address,))
+            self.note("connected to Redis %s" % (self.address,), twistd=False)
         else:
-            self.note("connected to Redis %s (%s)" % (format_address(master), self.address))
+            self.note("connected to Redis %s (%s)" % (format_address(master), self.address),
+                      twistd=False)
             # anything still connected to another master goes; what that one acknowledged
             # without a replica confirming it is sent again, first
             for other in list(self._factory.pool):
@@ -380,6 +386,7 @@ class RedisSink(service.Service):
                     self._abandon(other)
             self._replay(master, getattr(conn, "replInfo", {}))
         self._ready.append(conn)
+        self.availability.connected()
         self._pump()
 
     def connectionGone(self, conn):
@@ -406,7 +413,9 @@ class RedisSink(service.Service):
             self._releaseDrained()
             return
         if not getattr(conn, "abortedBySink", False):
-            self._error("lost connection to Redis %s: %s" % (self.address, reason))
+            self._error("lost connection to Redis %s: %s" % (self.address, reason),
+                        twistd=False)
+            self.availability.failed(reason)
 
     # -- the writer --------------------------------------------------------------------
     def _pump(self):
@@ -503,6 +512,8 @@ class RedisSink(service.Service):
         self.sent += len(batch)
         self.buffered -= len(batch)
         self._retry.pop(key, None)
+        if self.availability.catching_up is not None:
+            self.availability.progress()
         master = getattr(conn, "masterAddress", None)
         if master is not None:
             replid = getattr(conn, "replInfo", {}).get("master_replid")
@@ -777,16 +788,19 @@ class RedisSink(service.Service):
                     d.callback(None)
 
     # -- RedisLog ------------------------------------------------------------------------
-    def _write(self, message: str) -> None:
-        _log.info("{message}", message=message)
+    def _write(self, message: str, twistd: bool = True) -> None:
+        if twistd:
+            _log.info("{message}", message=message)
         for log in self.logs:
             log.write(message)
 
-    def note(self, message: str, topic=None, key=None) -> None:
+    def note(self, message: str, topic=None, key=None, twistd: bool = True) -> None:
         """Write a problem report, each ``topic`` (default: the text) at most once per
         ``repeat_interval`` until a batch (for ``key``, or any batch when ``key`` is
         None) succeeds again: a dead or hanging server is retried every couple of
-        seconds, a refused key every 2 s, and neither may flood the RedisLog."""
+        seconds, a refused key every 2 s, and neither may flood the RedisLog.  With
+        ``twistd=False`` only the RedisLogs get it (connection news reaches twistd's log
+        through :attr:`availability`)."""
         now = self.reactor.seconds()
         if topic is None:
             topic = message
@@ -797,7 +811,7 @@ class RedisSink(service.Service):
         self._recent[topic] = [now, 0, key]
         if entry is not None and entry[1]:
             message = "%s (%d more since the last report)" % (message, entry[1])
-        self._write(message)
+        self._write(message, twistd)
 
     _error = note
 
