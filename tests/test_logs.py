@@ -16,7 +16,7 @@ from twisted.trial import unittest
 
 from ftpredis.app import logs
 from tests.support import e2e
-from tests.test_daemon import TwistdMixin
+from tests.support.twistdrun import TwistdMixin
 
 MAIN = r"""
 ServerName          "main"
