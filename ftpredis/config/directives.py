@@ -340,8 +340,9 @@ TABLE: Tuple[Directive, ...] = (
     _d("DefaultRoot", _SVG, 1, None, p_default_root,
        "Jail users in ~ (their home) or an absolute path.", usage="~|path",
        field="default_root"),
-    _d("RequireValidShell", _SVG, 1, 1, p_bool,
-       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off",
+    _d("RequireValidShell", _SVGA, 1, 1, p_bool,
+       "Refuse users whose shell is not in /etc/shells (default on); in <Anonymous>, "
+       "for the anonymous account (default: the server's).", usage="on|off",
        field="require_valid_shell"),
     _d("CreateHome", _SVG, 1, None, p_create_home,
        "Create a missing home directory at login, with the given mode (default 700).",
