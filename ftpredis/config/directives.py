@@ -274,8 +274,9 @@ TABLE: Tuple[Directive, ...] = (
        "Port range for passive data connections.", usage="min max",
        field="passive_ports"),
     _d("MaxClients", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions (none = no limit).", usage="N|none",
-       field="max_clients",
+       "Most simultaneous logged-in sessions: a login beyond it is refused (530) and the "
+       "session closed; connections not logged in do not count (none = no limit).",
+       usage="N|none", field="max_clients",
        ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
        "Most simultaneous sessions from one client address.", usage="N|none",

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_protocol -*-
-"""Logging in: USER and PASS, the login policies that refuse a session (MaxClientsPerHost,
-MaxClientsPerUser, MaxConnectionsPerHost, <Limit LOGIN>), anonymous and root names."""
+"""Logging in: USER and PASS, the login policies that refuse a session (MaxClients,
+MaxClientsPerHost, MaxClientsPerUser, MaxConnectionsPerHost, <Limit LOGIN>), anonymous and
+root names."""
 
 from __future__ import annotations
 
@@ -89,17 +90,25 @@ class LoginMixin:
                 u.name for u in self.server.auth_users if u.uid == 0)
         return name in names
 
-    def _policyRefusal(self, cmd, event: str, user: str, reply: Reply):
-        """Refuse a login by policy (the reply, then the session closes).
+    def _policyRefusal(self, cmd, directive: str, user: str, reply: Reply, avatar,
+                       ban_event: bool = True):
+        """Refuse a login by policy ``directive`` (the reply, then the session closes).
 
-        ProFTPD signals ``event`` (mod_ban's BanOnEvent) before its reply; when that ban
-        ends the session the reply is never sent.
+        ProFTPD signals the directive's name as a mod_ban event (BanOnEvent) before its
+        reply, unless mod_ban has no such event (``ban_event`` False: MaxClients); when
+        that ban ends the session the reply is never sent.  ``avatar`` is the account
+        whose password was accepted: ProFTPD has taken it on, so the records from here
+        on name it (ftpredis.ftp.recording, ``refused_as``), and the session ends
+        "Configured policy: Denied by <directive>" without the USER name (%U), as after
+        any refused PASS.
         """
-        if self.policy_event(event, user=user):
+        self.refused_as = avatar
+        if ban_event and self.policy_event(directive, user=user):
             raise _PolicyRefusal(_unsent(reply))
 
         def close():
-            self.end_reason = "Configured policy"
+            self.original_user = None
+            self.end_reason = "Configured policy: Denied by " + directive
             self.transport.loseConnection()
         cmd.after = close
         raise _PolicyRefusal(reply)
@@ -175,11 +184,14 @@ class LoginMixin:
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
             per_host = self.server.max_clients_per_host
             if per_host is not None:
-                n = sum(1 for p in self.factory.instances if p.peer_host == self.peer_host)
-                if n > per_host:
+                # Logged-in sessions only, as ProFTPD counts them: connections from the
+                # host that have not logged in are MaxConnectionsPerHost's.
+                n = sum(1 for p in self.factory.instances if p is not self
+                        and p.avatar is not None and p.peer_host == self.peer_host)
+                if n >= per_host:
                     logout()
                     self._policyRefusal(cmd, "MaxClientsPerHost", user,
-                                        R("max_per_host", per_host))
+                                        R("max_per_host", per_host), avatar)
             per_user = getattr(self.server, "max_clients_per_user", None)
             if per_user is not None:
                 n = sum(1 for p in self.factory.instances if p is not self
@@ -188,7 +200,16 @@ class LoginMixin:
                     logout()
                     self._policyRefusal(cmd, "MaxClientsPerUser", user, Reply(
                         530, _max_text(per_user, "Sorry, the maximum number of clients "
-                                       "(%m) for this user are already connected.")))
+                                       "(%m) for this user are already connected.")),
+                                        avatar)
+            max_clients = self.server.max_clients
+            if max_clients is not None and self.factory.logged_in >= max_clients:
+                # ProFTPD counts logged-in sessions only, and refuses at PASS once there
+                # are N (after the PerHost/PerUser checks, as mod_auth makes them); mod_ban
+                # has no event for it (tests/test_conformance_directives.py).
+                logout()
+                self._policyRefusal(cmd, "MaxClients", user, R("max_clients", max_clients),
+                                    avatar, ban_event=False)
             groups = (avatar.group,) if avatar.group else ()
             if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
                                groups) is False:
@@ -196,6 +217,8 @@ class LoginMixin:
                 raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
             self.avatar = avatar
             self._logout = logout
+            self.counted = True
+            self.factory.logged_in += 1
             self.client_state.anon_config = anon_cfg
             self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
             self._cancelTimer("_login_timer")
