@@ -179,6 +179,26 @@ class CommandTests(_Base, unittest.TestCase):
         self.assertEqual(c, "450 *.none: No such file or directory")
 
     @defer.inlineCallbacks
+    def test_list_of_a_missing_path(self):
+        """LIST of a missing path: 150, the data connection closed empty (not reset), then
+        450, as ProFTPD 1.3.8 does; ftplib reads the 450 and the session goes on."""
+        def run():
+            f = self.client()
+            out = []
+            for path in ("nosuch", "nosuch/"):
+                try:
+                    f.retrlines("LIST " + path, out.append)
+                except ftplib.error_temp as e:
+                    out.append(str(e))
+            out.append(f.pwd())
+            f.quit()
+            return out
+        out = yield self.inThread(run)
+        yield self.waitExits()
+        self.assertEqual(out, ["450 nosuch: No such file or directory",
+                               "450 nosuch/: No such file or directory", "/"])
+
+    @defer.inlineCallbacks
     def test_abor_during_retr(self):
         self.write("big.bin", os.urandom(8 * 1024 * 1024))
 

@@ -224,6 +224,10 @@ class ListingsMixin:
                 try:
                     lines = yield self.fs.run(gather)
                 except FSError as e:
+                    # Closed, not reset, as ProFTPD does: a client reading the listing
+                    # to its end then reads the 450 (ftplib lost it on a reset).
+                    conn.transport.loseConnection()
+                    yield conn.waitClosed()
                     return Reply(450, e.text)
                 return (yield send(conn, to_bytes(lines)))
             return self._withData(cmd, opening, body)
