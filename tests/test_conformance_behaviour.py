@@ -33,6 +33,14 @@ class BehaviourTests(ScenarioCase):
                          ["< 220 example ready"] * 4)
 
     @defer.inlineCallbacks
+    def test_max_clients_and_anonymous_logins(self):
+        """MaxClients 1: ProFTPD lets an anonymous login in beside ftpuser's session (it
+        counts only the anonymous sessions of the same account), refuses a second
+        anonymous one, and refuses a second ordinary login (every session counts)."""
+        got = yield self.runScenario("max_clients_anon")
+        self.assertRecords(got, MAX_CLIENTS_ANON)
+
+    @defer.inlineCallbacks
     def test_require_valid_shell_in_anonymous(self):
         """ProFTPD accepts RequireValidShell inside <Anonymous> and checks the anonymous
         account's shell (/bin/false here, not in /etc/shells) with it: "530 Login
@@ -79,6 +87,15 @@ MAX_CLIENTS = {
         '{"command":"EXIT","session_end_reason":"Quit"}',
         '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
         '{"command":"EXIT","session_end_reason":"Quit"}',
+    ],
+}
+
+MAX_CLIENTS_ANON = {
+    'm': [
+        '{"command":"PASS","response_code":230,"response_msg":"User ftpuser logged in","user":"ftpuser"}',
+        '{"command":"PASS","response_code":230,"response_msg":"Anonymous access granted, restrictions apply","user":"ftpanon"}',
+        '{"command":"PASS","response_code":530,"response_msg":"Sorry, the maximum number of allowed clients (1) are already connected.","user":"ftpanon"}',
+        '{"command":"PASS","response_code":530,"response_msg":"Sorry, the maximum number of allowed clients (1) are already connected.","user":"ftpuser"}',
     ],
 }
 

@@ -113,6 +113,49 @@ class LoginMixin:
         cmd.after = close
         raise _PolicyRefusal(reply)
 
+    def _othersCounted(self, avatar, same_host: bool = False) -> int:
+        """The other logged-in sessions a login limit counts against ``avatar``'s login:
+        ProFTPD's mod_auth counts every logged-in session for an ordinary login but only
+        those of the same account for an anonymous one, and never connections that
+        have not logged in (those are MaxConnectionsPerHost's)."""
+        n = 0
+        for p in self.factory.instances:
+            a = p.avatar
+            if p is self or a is None or (avatar.anonymous and a.name != avatar.name):
+                continue
+            if same_host and p.peer_host != self.peer_host:
+                continue
+            n += 1
+        return n
+
+    def _loginLimits(self, cmd, user: str, avatar, logout) -> None:
+        """MaxClientsPerHost, MaxClientsPerUser and MaxClients, in mod_auth's order, once
+        the password is accepted: refuse the login (530, then close) beyond one."""
+        s = self.server
+        per_host = s.max_clients_per_host
+        if per_host is not None and self._othersCounted(avatar, same_host=True) >= per_host:
+            logout()
+            self._policyRefusal(cmd, "MaxClientsPerHost", user, R("max_per_host", per_host),
+                                avatar)
+        per_user = getattr(s, "max_clients_per_user", None)
+        if per_user is not None:
+            n = sum(1 for p in self.factory.instances if p is not self
+                    and p.avatar is not None and p.avatar.name == avatar.name)
+            if n >= per_user[0]:
+                logout()
+                self._policyRefusal(cmd, "MaxClientsPerUser", user, Reply(
+                    530, _max_text(per_user, "Sorry, the maximum number of clients (%m) "
+                                   "for this user are already connected.")), avatar)
+        max_clients = s.max_clients
+        if max_clients is not None:
+            # An ordinary login counts every logged-in session: the factory's count, not
+            # a scan (tests/test_conformance_behaviour.py).  mod_ban has no event for it.
+            n = self._othersCounted(avatar) if avatar.anonymous else self.factory.logged_in
+            if n >= max_clients:
+                logout()
+                self._policyRefusal(cmd, "MaxClients", user, R("max_clients", max_clients),
+                                    avatar, ban_event=False)
+
     def _overConnectionsPerHost(self) -> bool:
         """MaxConnectionsPerHost, before the banner: True when refused (closing)."""
         limit = self.server.max_connections_per_host
@@ -182,34 +225,7 @@ class LoginMixin:
                 logout()
                 raise R("login_incorrect")
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
-            per_host = self.server.max_clients_per_host
-            if per_host is not None:
-                # Logged-in sessions only, as ProFTPD counts them: connections from the
-                # host that have not logged in are MaxConnectionsPerHost's.
-                n = sum(1 for p in self.factory.instances if p is not self
-                        and p.avatar is not None and p.peer_host == self.peer_host)
-                if n >= per_host:
-                    logout()
-                    self._policyRefusal(cmd, "MaxClientsPerHost", user,
-                                        R("max_per_host", per_host), avatar)
-            per_user = getattr(self.server, "max_clients_per_user", None)
-            if per_user is not None:
-                n = sum(1 for p in self.factory.instances if p is not self
-                        and p.avatar is not None and p.avatar.name == avatar.name)
-                if n >= per_user[0]:
-                    logout()
-                    self._policyRefusal(cmd, "MaxClientsPerUser", user, Reply(
-                        530, _max_text(per_user, "Sorry, the maximum number of clients "
-                                       "(%m) for this user are already connected.")),
-                                        avatar)
-            max_clients = self.server.max_clients
-            if max_clients is not None and self.factory.logged_in >= max_clients:
-                # ProFTPD counts logged-in sessions only, and refuses at PASS once there
-                # are N (after the PerHost/PerUser checks, as mod_auth makes them); mod_ban
-                # has no event for it (tests/test_conformance_directives.py).
-                logout()
-                self._policyRefusal(cmd, "MaxClients", user, R("max_clients", max_clients),
-                                    avatar, ban_event=False)
+            self._loginLimits(cmd, user, avatar, logout)
             groups = (avatar.group,) if avatar.group else ()
             if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
                                groups) is False:

@@ -541,6 +541,30 @@ def max_clients(ctx):
         ftp.quit()
 
 
+@scenario("max_clients_anon", REDIS + r"""
+LogFormat m "%m %s %S %u"
+RedisLogOnCommand PASS m
+MaxClients 1
+<Anonymous {base}/anon>
+  User ftpanon
+  Group ftpgroup
+  UserAlias anonymous ftpanon
+</Anonymous>
+""", files={"../../anon/pub.txt": b"p\n"}, users=((USER, PASSWORD), ("ftpanon", "unused")))
+def max_clients_anon(ctx):
+    """MaxClients 1 and anonymous logins: an anonymous login counts only the anonymous
+    sessions of its account (ftpuser's does not stop it); an ordinary login counts every
+    logged-in session."""
+    user = ctx.connect()
+    anon = ctx.connect(user="anonymous", password="guest@example.com")
+    for name, password in (("anonymous", "guest@example.com"), (USER, PASSWORD)):
+        ftp = ctx.connect(user=None)
+        ctx.try_(ftp.login, name, password)
+        _wait_closed(ftp)
+    anon.quit()
+    user.quit()
+
+
 @scenario("anon_valid_shell", REDIS + r"""
 LogFormat a "%m %r %s %S %u"
 RedisLogOnCommand USER,PASS,PWD a
