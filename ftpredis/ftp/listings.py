@@ -94,7 +94,7 @@ class ListingsMixin:
         """%f and %D of LIST, NLST and MLSD: ProFTPD writes the argument as the client
         sent it (options, ``..`` and a trailing slash included) after the current
         directory, under the chroot; no argument is the directory with a slash
-        (tests/test_conformance_directives.py).  Which <Directory> applies is still
+        (tests/test_conformance_behaviour.py).  Which <Directory> applies is still
         decided on the resolved path (``config_path``)."""
         fs = self.fs
         if arg and arg.startswith("/"):

@@ -15,7 +15,6 @@ from typing import Sequence
 REPLIES = {
     "banner": (220, "ftpredis Server (%s) [%s]"),
     "banner_off": (220, "%s FTP server ready"),
-    "too_many": (421, "Too many users"),                                 # (ours)
     "idle_timeout": (421, "Idle timeout (%d seconds): closing control connection"),
     "login_timeout": (421, "Login timeout (%d seconds): closing control connection"),
     "notransfer_timeout": (421, "No transfer timeout (%d seconds): closing control "

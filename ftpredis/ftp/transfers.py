@@ -542,7 +542,7 @@ class TransfersMixin:
         if append or offset > 0:
             fd = jail.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
             # REST or RANG then STOR overwrites from the offset and keeps what lies beyond
-            # the bytes sent, as ProFTPD does (tests/test_conformance_directives.py).
+            # the bytes sent, as ProFTPD does (tests/test_conformance_behaviour.py).
             start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
             fobj = os.fdopen(fd, "wb")
         else:
