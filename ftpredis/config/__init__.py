@@ -249,8 +249,6 @@ class _Builder:
                 result = self._read_auth(reader, found[0], found[1], insecure)
                 if result is not None:
                     kw[attr] = result
-        if kw.get("require_valid_shell", True):
-            kw["valid_shells"] = self._valid_shells()
         redis_log = m.first("RedisLog")
         if redis_log is not None and redis_log[0] is not None:
             self._check_redis_log(redis_log[0], redis_log[1],
@@ -271,6 +269,9 @@ class _Builder:
                                   if c.kind == DIR)
         kw["anonymous"] = tuple(self._anonymous(c, formats) for c in m.children
                                 if c.kind == ANON)
+        if kw.get("require_valid_shell", True) or any(
+                a.require_valid_shell for a in kw["anonymous"]):
+            kw["valid_shells"] = self._valid_shells()
         return ServerConfig(is_main=vhost is None, source=vhost.source if vhost else None,
                             **kw)
 

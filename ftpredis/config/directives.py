@@ -274,8 +274,9 @@ TABLE: Tuple[Directive, ...] = (
        "Port range for passive data connections.", usage="min max",
        field="passive_ports"),
     _d("MaxClients", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions (none = no limit).", usage="N|none",
-       field="max_clients",
+       "Most simultaneous logged-in sessions: a login beyond it is refused (530) and the "
+       "session closed; connections not logged in do not count (none = no limit).",
+       usage="N|none", field="max_clients",
        ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
        "Most simultaneous sessions from one client address.", usage="N|none",
@@ -340,8 +341,9 @@ TABLE: Tuple[Directive, ...] = (
     _d("DefaultRoot", _SVG, 1, None, p_default_root,
        "Jail users in ~ (their home) or an absolute path.", usage="~|path",
        field="default_root"),
-    _d("RequireValidShell", _SVG, 1, 1, p_bool,
-       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off",
+    _d("RequireValidShell", _SVGA, 1, 1, p_bool,
+       "Refuse users whose shell is not in /etc/shells (default on); in <Anonymous>, "
+       "for the anonymous account (default: the server's).", usage="on|off",
        field="require_valid_shell"),
     _d("CreateHome", _SVG, 1, None, p_create_home,
        "Create a missing home directory at login, with the given mode (default 700).",

@@ -115,6 +115,7 @@ class AnonymousConfig:
     hide_files: Optional[str] = None
     display_login: Optional[str] = None
     anon_reject_passwords: Optional[Tuple[str, bool]] = None   # (regex, negated with !)
+    require_valid_shell: Optional[bool] = None    # None: the server's RequireValidShell
 
 
 @dataclass(frozen=True, slots=True)
