@@ -294,3 +294,65 @@ class DirectiveTests(unittest.TestCase):
             service = FTPRedisService(config)
             e = self.assertRaises(RuntimeError, service.privilegedStartService)
         self.assertIn("PrometheusExporter 127.0.0.1:%d: cannot listen" % port, str(e))
+
+
+class ReloadTests(ExporterMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_a_reloaded_server_keeps_feeding_the_same_counters(self):
+        yield e2e.in_thread(failed_login, self.port, e2e.USER, "wrong")
+        with open(self.conf) as f:
+            text = f.read()
+        with open(self.conf, "w") as f:
+            f.write(text.replace("AllowOverwrite      on", "AllowOverwrite      off"))
+        ok = yield self.service.reload()
+        self.assertTrue(ok)
+        data, lines = yield e2e.in_thread(good_session, self.port)
+        yield waitFor(lambda: self.open_sessions() == 0, "every session's DISCONNECT")
+        after = yield self.scrape()
+        self.assertEqual(value(after, "proftpd_connection_total"), 2)
+        self.assertEqual(value(after, "proftpd_login_error_total"), 1)
+        self.assertEqual(value(after, "proftpd_login_total"), 1)
+        self.assertEqual(value(after, "proftpd_file_upload_total"), 1)
+
+
+class DaemonTests(unittest.TestCase):
+    """``twistd ftpredis`` as shipped: the exporter starts with the daemon."""
+
+    @defer.inlineCallbacks
+    def test_twistd_serves_metrics(self):
+        base = os.path.realpath(self.mktemp())
+        mport = free_port()
+        conf = e2e.write_site(base, CONF % {"mport": mport, "extra": ""})
+        port = load_config(conf).servers[0].port
+        log = os.path.join(base, "twistd.log")
+        proc = e2e.twistd(["-n", "--pidfile=", "--logfile", log, "ftpredis",
+                           "--config", conf], cwd=base)
+        self.addCleanup(_stop, proc)
+        for p in (port, mport):
+            if not e2e.wait_listening(p):
+                with open(log) as f:
+                    self.fail("twistd did not listen on %d:\n%s" % (p, f.read()))
+        yield e2e.in_thread(lambda: e2e.ftp_connect(port).quit())
+        url = "http://127.0.0.1:%d/metrics" % mport
+        # wait_listening's probe is a connection too: every connection has ended when
+        # each has its duration.
+        def ended():
+            scrape = samples(curl(url)[1])
+            return (value(scrape, "proftpd_login_total") == 1 and
+                    value(scrape, "proftpd_connection_duration_seconds_count") ==
+                    value(scrape, "proftpd_connection_total"))
+        self.assertTrue((yield e2e.wait_for(ended)), "the session never showed as ended")
+        scrape = samples((yield e2e.in_thread(curl, url))[1])
+        self.assertEqual(value(scrape, "proftpd_connection_count"), 0)
+        self.assertEqual(value(scrape, "proftpd_connection_total"), 2)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.communicate()

@@ -73,6 +73,9 @@ class _MetricsPage(resource.Resource):
 class _QuietSite(server.Site):
     noisy = False
 
+    def logPrefix(self):
+        return "prometheus exporter"
+
     def log(self, request):
         # A scrape every few seconds would flood the server log; PrometheusLog says when
         # the exporter starts and stops.
