@@ -347,6 +347,35 @@ class DaemonTests(unittest.TestCase):
         self.assertEqual(value(scrape, "proftpd_connection_count"), 0)
         self.assertEqual(value(scrape, "proftpd_connection_total"), 2)
 
+    @defer.inlineCallbacks
+    def test_with_server_workers_the_parent_alone_serves_the_exporter(self):
+        base = os.path.realpath(self.mktemp())
+        mport = free_port()
+        conf = e2e.write_site(base, CONF % {"mport": mport, "extra": "ServerWorkers 2\n"})
+        port = load_config(conf).servers[0].port
+        log = os.path.join(base, "twistd.log")
+        proc = e2e.twistd(["-n", "--pidfile=", "--logfile", log, "ftpredis",
+                           "--config", conf], cwd=base)
+        self.addCleanup(_stop, proc)
+
+        def children():
+            try:
+                with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+                    return [int(pid) for pid in f.read().split()]
+            except OSError:
+                return []
+        self.assertTrue((yield e2e.wait_for(lambda: e2e.wait_listening(mport) and
+                                            len(children()) == 1, timeout=15)),
+                        "no exporter and worker")
+        worker = children()[0]
+        for _ in range(4):
+            yield e2e.in_thread(lambda: e2e.ftp_connect(port).quit())
+        status, body = yield e2e.in_thread(curl, "http://127.0.0.1:%d/metrics" % mport)
+        self.assertEqual(status, 200)
+        # The worker (which must not bind the exporter's address too) is still there.
+        self.assertEqual(children(), [worker])
+        self.assertIsNone(proc.poll())
+
 
 def _stop(proc):
     if proc.poll() is None:

@@ -620,6 +620,10 @@ def _exporter(main, reactor, in_progress):
     ``subscriber`` (for every server's event flow) as an attribute; else None."""
     if not (main.prometheus_engine and main.prometheus_exporter):
         return None
+    if _workers.IN_WORKER:
+        # ServerWorkers: the parent alone serves the exporter's address (a worker
+        # binding it too would fail); workers' sessions are not counted yet.
+        return None
     from ftpredis import __version__
     from ftpredis.metrics.events import MetricsSubscriber
     from ftpredis.metrics.exporter import ExporterService
