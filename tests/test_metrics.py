@@ -11,6 +11,7 @@ download in flight shows in the in-progress gauge, and the directives' checks.
 import ftplib
 import io
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -284,7 +285,6 @@ class DirectiveTests(unittest.TestCase):
             "of '%s'" % path])
 
     def test_a_port_in_use_names_the_directive(self):
-        import socket
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             s.listen()
@@ -375,6 +375,22 @@ class DaemonTests(unittest.TestCase):
         # The worker (which must not bind the exporter's address too) is still there.
         self.assertEqual(children(), [worker])
         self.assertIsNone(proc.poll())
+
+    def test_a_busy_exporter_port_stops_the_start_with_a_message(self):
+        base = os.path.realpath(self.mktemp())
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        self.addCleanup(busy.close)
+        mport = busy.getsockname()[1]
+        conf = e2e.write_site(base, CONF % {"mport": mport, "extra": ""})
+        proc = e2e.twistd(["-n", "--pidfile=", "ftpredis", "--config", conf], cwd=base)
+        self.addCleanup(_stop, proc)
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("ftpredis: PrometheusExporter: cannot listen on 127.0.0.1:%d: "
+                      "Address already in use" % mport, err.decode())
+        self.assertNotIn("Traceback", err.decode())
 
 
 def _stop(proc):
