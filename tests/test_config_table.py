@@ -38,6 +38,8 @@ SAMPLES = {
     "RedisEngine": "on", "RedisLog": "{dir}/redis.log", "SystemLog": "{dir}/system.log",
     "MaxCommandRate": "10 2",
     "ServerWorkers": "2", "BusyPoll": "off", "Order": "deny,allow",
+    "PrometheusEngine": "on", "PrometheusExporter": "127.0.0.1:19273",
+    "PrometheusLog": "{dir}/prometheus.log", "PrometheusTables": "{dir}/prometheus",
 }
 
 BASE = """\

@@ -9,6 +9,8 @@ Owns how a parsed :class:`~ftpredis.config.model.Config` becomes running things:
       listen <ip>:<port>  one StreamServerEndpointService per bound address
       server <label>      ServerService per server with Port != 0: its factory (so its
                           ServerName, auth, DefaultRoot...), its router and sink
+      prometheus exporter PrometheusEngine on: /metrics (ftpredis.metrics), fed by a
+                          subscriber on every server's event flow
 
 Listeners and servers are separate because ProFTPD's addressing needs it: a server whose
 address is the wildcard (the main server without DefaultAddress) and a <VirtualHost> on
@@ -201,7 +203,7 @@ class ServerService(service.Service):
     """
 
     def __init__(self, server, sinks, redis_logs=None, reactor=None, bans=None,
-                 system_log=None):
+                 system_log=None, metrics=None):
         if reactor is None:
             from twisted.internet import reactor
         self.server = server
@@ -229,6 +231,8 @@ class ServerService(service.Service):
                 self.router = Router(server)
                 self.sink = sinks.get(server.redis, self.logs)
                 self.events.subscribe(make_emitter(self.router, self.sink))
+        if metrics is not None:                     # PrometheusEngine
+            self.events.subscribe(metrics)
         policy = bans.policy_for(server) if bans is not None else None   # BanEngine
         self.factory = FTPRedisFactory(server, make_portal(server), self.events,
                                        reactor=reactor, policy=policy)
@@ -343,9 +347,16 @@ class FTPRedisService(service.MultiService):
         self._dispatchers = {}        # port -> _Dispatcher
         for warning in config.warnings:
             log.warn("{text}", text=warning)
+        self.metrics = None
+        self._prometheus = _prometheus_settings(config.servers[0])
+        self.exporter = _exporter(config.servers[0], reactor, self.in_progress)
+        if self.exporter is not None:
+            self.exporter.setServiceParent(self)
+            self.metrics = self.exporter.subscriber
         self.system_log = self._systemLog(config)
         servers = [ServerService(s, self.sinks, self._redis_logs, reactor=reactor,
-                                 bans=self.bans, system_log=self.system_log)
+                                 bans=self.bans, system_log=self.system_log,
+                                 metrics=self.metrics)
                    for s in config.servers if s.port != 0]
         # Raises ConfigErrors (unresolvable or duplicate addresses): tap reports them.
         self.table = RoutingTable([(s.server, s) for s in servers])
@@ -392,6 +403,21 @@ class FTPRedisService(service.MultiService):
 
     def listeners(self):
         return dict(self._listeners)
+
+    def in_progress(self):
+        """``{(gauge, protocol): sessions}``: the sessions now in a listing, download or
+        upload, for the exporter's in-progress gauges.  Runs in the scrape's thread, so
+        it reads only copies (``list()`` of a list or a dict runs no Python code)."""
+        counts = {(name, "ftp"): 0 for name in set(_IN_PROGRESS.values())}
+        for svc in list(self) + list(self._retired):
+            if not isinstance(svc, ServerService):
+                continue
+            for p in list(svc.factory.instances):
+                name = _IN_PROGRESS.get(getattr(p, "current_verb", None))
+                if name is not None:
+                    key = (name, getattr(p, "protocol_name", "ftp"))
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def route(self, local_ip, port):
         return self.table.route(local_ip, port)
@@ -461,6 +487,10 @@ class FTPRedisService(service.MultiService):
             yield self.sinks.stopService()
         if self.bans.running:
             yield self.bans.stopService()
+        if self.exporter is not None and self.exporter.running:
+            yield self.exporter.stopService()
+        if self.exporter is not None and self.exporter.log_file is not None:
+            self.exporter.log_file.close()
         for redis_log in self._redis_logs.values():
             redis_log.close()
 
@@ -513,7 +543,8 @@ class FTPRedisService(service.MultiService):
             self.bans.configure(config)
             system_log = self._systemLog(config)
             fresh = [ServerService(s, self.sinks, redis_logs, reactor=self._reactor,
-                                   bans=self.bans, system_log=system_log)
+                                   bans=self.bans, system_log=system_log,
+                                   metrics=self.metrics)
                      for s in new]
             table = RoutingTable([(s.server, s) for s in kept + fresh])
         except ConfigErrors as e:
@@ -600,6 +631,9 @@ class FTPRedisService(service.MultiService):
                 del self._redis_logs[key]
         for warning in config.warnings:
             log.warn("{text}", text=warning)
+        if _prometheus_settings(config.servers[0]) != self._prometheus:
+            log.warn("the Prometheus* directives changed; they take effect at the next "
+                     "restart (the exporter keeps its address and its counts)")
         _reactor.configure(config, self._reactor)
         log.info("configuration reloaded from {path}: {changes}", path=self.path,
                  changes=reload_summary(
@@ -688,6 +722,37 @@ def reload_summary(before, after, listening, added, gone):
                removed=servers_removed),
         _tally("users", added=users_added, removed=users_removed, changed=users_changed),
     ])
+
+def _prometheus_settings(main):
+    return (main.prometheus_engine, main.prometheus_exporter, main.prometheus_log)
+
+
+def _exporter(main, reactor, in_progress):
+    """PrometheusEngine on with a PrometheusExporter: the exporter service, with
+    ``subscriber`` (for every server's event flow) as an attribute; else None."""
+    if not (main.prometheus_engine and main.prometheus_exporter):
+        return None
+    if _workers.IN_WORKER:
+        # ServerWorkers: the parent alone serves the exporter's address (a worker
+        # binding it too would fail); workers' sessions are not counted yet.
+        return None
+    from ftpredis import __version__
+    from ftpredis.metrics.events import MetricsSubscriber
+    from ftpredis.metrics.exporter import ExporterService
+    from ftpredis.metrics.registry import ProftpdMetrics
+    metrics = ProftpdMetrics(__version__,
+                             sample_transfers=in_progress)
+    log_file = (RedisLog(main.prometheus_log, main.allow_log_symlinks)
+                if main.prometheus_log else None)
+    exporter = ExporterService(reactor, main.prometheus_exporter, metrics, log_file)
+    exporter.subscriber = MetricsSubscriber(metrics)
+    return exporter
+
+
+#: Command word -> the in-progress gauge it counts in (mod_prometheus's PRE_CMD handlers).
+_IN_PROGRESS = {"LIST": "directory_list_count", "NLST": "directory_list_count",
+                "MLSD": "directory_list_count", "MLST": "directory_list_count",
+                "RETR": "file_download_count", "STOR": "file_upload_count"}
 
 
 def _bind_error(e):

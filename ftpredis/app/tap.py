@@ -78,6 +78,13 @@ class Options(usage.Options):
                 sys.stderr.write("ftpredis: %s\n" % (error,))
             raise SystemExit(1)
         problems = probe_listeners(table.bindings)
+        main = self.loaded.servers[0]
+        if main.prometheus_engine and main.prometheus_exporter:
+            import socket
+            ip, port = main.prometheus_exporter
+            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            problems += ["PrometheusExporter: %s" % problem
+                         for problem in probe_listeners({(ip, port): family})]
         if problems:
             for problem in problems:
                 sys.stderr.write("ftpredis: %s\n" % (problem,))

@@ -257,6 +257,8 @@ class _Builder:
         if system_log is not None and system_log[0] is not None:
             self._check_redis_log(system_log[0], system_log[1],
                                   kw.get("allow_log_symlinks", False), "SystemLog")
+        if vhost is None:
+            self._check_prometheus(m, kw.get("allow_log_symlinks", False))
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
         kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
         from ftpredis.tls.settings import build_tls_config
@@ -395,6 +397,18 @@ class _Builder:
         if reason is not None:
             self.error(ConfigError("%s: unable to use '%s': %s" % (directive, path, reason),
                                    source))
+
+    def _check_prometheus(self, m: "_Merged", allow_symlinks: bool) -> None:
+        """mod_prometheus's directives, read from the main server (server config only)."""
+        log_path = m.first("PrometheusLog")
+        if log_path is not None and log_path[0] is not None:
+            self._check_redis_log(log_path[0], log_path[1], allow_symlinks, "PrometheusLog")
+        engine = m.first("PrometheusEngine")
+        if engine is not None and engine[0] and m.first("PrometheusExporter") is None:
+            # mod_prometheus disables itself then, with a debug-level message only.
+            self.warnings.append("PrometheusEngine on %s: no PrometheusExporter is "
+                                 "configured, so no exporter runs (mod_prometheus "
+                                 "disables itself too)" % (engine[1],))
 
     def _valid_shells(self) -> Tuple[str, ...]:
         if self._shells is None:

@@ -11,7 +11,8 @@ reports from it, and :func:`directive_reference` renders it for the documentatio
 The argument parsers live beside it, one module per idea: :mod:`~ftpredis.config.args_core`
 (plain values, servers, file system), :mod:`~ftpredis.config.args_access` (sections and
 ``<Limit>``), :mod:`~ftpredis.config.args_redis` (mod_redis and the logging rules),
-:mod:`~ftpredis.config.args_ban` (mod_ban); the mod_tls ones are here, over
+:mod:`~ftpredis.config.args_ban` (mod_ban), :mod:`~ftpredis.config.args_prometheus`
+(mod_prometheus); the mod_tls ones are here, over
 :mod:`ftpredis.tls.settings`.  Their public names are re-exported from here.
 
 Where ftpredis deliberately differs from ProFTPD 1.3.8 (doc/decisions.rst), the parser
@@ -45,6 +46,9 @@ from ftpredis.config.args_redis import (  # noqa: F401 (re-exported)
 from ftpredis.config.args_ban import (  # noqa: F401 (re-exported)
     BAN_EVENTS, p_ban_on_event, p_ban_cache, p_ban_cache_options, p_ban_options,
     p_ban_table, p_max_command_rate,
+)
+from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
+    DEFAULT_EXPORTER_PORT, p_prometheus_exporter, p_prometheus_log, p_prometheus_tables,
 )
 from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 
@@ -502,6 +506,24 @@ TABLE: Tuple[Directive, ...] = (
        "(a warning says why); sessions are cached per process.",
        usage="redis:|internal:|off [timeout]"),
     )),
+
+    # -- mod_prometheus (ftpredis.metrics) ----------------------------------------------
+    _d("PrometheusEngine", _S, 1, 1, p_bool,
+       "Whether the Prometheus exporter runs (with PrometheusExporter).", usage="on|off",
+       field="prometheus_engine"),
+    _d("PrometheusExporter", _S, 1, None, p_prometheus_exporter,
+       "Address (IP or name; IPv6 in brackets) and port (default %d) the exporter serves "
+       "/metrics on; required with PrometheusEngine on." % DEFAULT_EXPORTER_PORT,
+       usage="address[:port]",
+       field="prometheus_exporter"),
+    _d("PrometheusLog", _S, 1, 1, p_prometheus_log,
+       "File for the exporter's messages (RedisLog's path checks), or none.",
+       usage="path|none",
+       field="prometheus_log"),
+    _d("PrometheusTables", _S, 1, 1, p_prometheus_tables,
+       "Accepted (ProFTPD's metrics database directory); ftpredis keeps the metrics in "
+       "the process, and --check says so.", usage="path",
+       field="prometheus_tables"),
 
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),

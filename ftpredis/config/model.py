@@ -246,6 +246,12 @@ class ServerConfig:
     ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban.bans)
     tls: Optional[object] = None             # mod_tls: ftpredis.tls.ftps.TLSConfig, None without
 
+    # mod_prometheus (ftpredis.metrics); server config context only: the main server's
+    prometheus_engine: bool = False
+    prometheus_exporter: Optional[Tuple[str, int]] = None    # (ip, port)
+    prometheus_log: Optional[str] = None     # absolute path, or None ("none" / not given)
+    prometheus_tables: Optional[str] = None  # accepted, not used
+
     @property
     def label(self) -> str:
         """How messages name this server: "main server" or "<VirtualHost 1.2.3.4> (line N of 'f')"."""

@@ -121,6 +121,13 @@ class DispatchMixin:
 
     _TRANSFER_VERBS = frozenset({"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"})
 
+    @property
+    def current_verb(self):
+        """The command word being served (``"RETR"``), or None between commands; the
+        metrics' in-progress gauges count these when scraped (ftpredis.metrics)."""
+        cur = self._current
+        return cur.verb if cur is not None else None
+
     def _abortable(self) -> bool:
         cur = self._current
         return cur is not None and cur.verb in self._TRANSFER_VERBS

@@ -294,6 +294,9 @@ class LoginMixin:
                 return _unsent(R("login_incorrect"))
             if not f.check(UnauthorizedLogin, UnhandledCredentials):
                 log.failure("login of {user!r} failed", f, user=user)
+            reason = getattr(f.value, "reason", None)
+            if isinstance(reason, str):
+                cmd.fields["auth_failure"] = reason      # for the metrics' auth_error
             self.client_state.login_failures += 1
             limit = self.client_state.login_failures >= self.server.max_login_attempts
             lines = [self._refusalText(f.value, user)]

@@ -128,6 +128,9 @@ class Event:
     connection_class: Optional[str] = None  # %c
     identd_user: Optional[str] = None       # %l
     protocol: str = "ftp"                   # %{protocol}
+    # Why a PASS was refused: ftpredis.auth.portal.LoginRefused's reason ("unknown-user",
+    # "bad-password", ...); no LogFormat variable, ftpredis.metrics reads it.
+    auth_failure: Optional[str] = None
 
     # -- where ------------------------------------------------------------------------
     cwd: str = "/"                          # virtual working directory
