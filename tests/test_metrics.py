@@ -282,7 +282,7 @@ class DirectiveTests(unittest.TestCase):
             "line 2 of '%s'" % path,
             "PrometheusTables: must be a full path: 'relative' on line 3 of '%s'" % path,
             "PrometheusEngine: directive not allowed in <VirtualHost> context on line 5 "
-            "of '%s'" % path])
+            "of '%s'; allowed in server config" % path])
 
     def test_a_port_in_use_names_the_directive(self):
         with socket.socket() as s:
