@@ -349,7 +349,8 @@ class FTPRedisService(service.MultiService):
             log.warn("{text}", text=warning)
         self.metrics = None
         self._prometheus = _prometheus_settings(config.servers[0])
-        self.exporter = _exporter(config.servers[0], reactor, self.in_progress)
+        self.exporter = _exporter(config.servers[0], reactor, self.in_progress,
+                                  self.sinks)
         if self.exporter is not None:
             self.exporter.setServiceParent(self)
             self.metrics = self.exporter.subscriber
@@ -727,9 +728,10 @@ def _prometheus_settings(main):
     return (main.prometheus_engine, main.prometheus_exporter, main.prometheus_log)
 
 
-def _exporter(main, reactor, in_progress):
+def _exporter(main, reactor, in_progress, sinks):
     """PrometheusEngine on with a PrometheusExporter: the exporter service, with
-    ``subscriber`` (for every server's event flow) as an attribute; else None."""
+    ``subscriber`` (for every server's event flow) as an attribute; else None.  Its
+    registry also reads ``sinks`` (the SinkRegistry) for the ``ftpredis_`` families."""
     if not (main.prometheus_engine and main.prometheus_exporter):
         return None
     if _workers.IN_WORKER:
@@ -740,12 +742,14 @@ def _exporter(main, reactor, in_progress):
     from ftpredis.metrics.events import MetricsSubscriber
     from ftpredis.metrics.exporter import ExporterService
     from ftpredis.metrics.registry import ProftpdMetrics
+    from ftpredis.metrics.sinks import SinkMetrics
     metrics = ProftpdMetrics(__version__,
                              sample_transfers=in_progress)
     log_file = (RedisLog(main.prometheus_log, main.allow_log_symlinks)
                 if main.prometheus_log else None)
     exporter = ExporterService(reactor, main.prometheus_exporter, metrics, log_file)
     exporter.subscriber = MetricsSubscriber(metrics)
+    exporter.registry.register(SinkMetrics(sinks))
     return exporter
 
 

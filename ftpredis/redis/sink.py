@@ -80,12 +80,18 @@ BATCH_MAX_BYTES = 4 * 1024 * 1024
 from ftpredis.redis.connection import _ReportingEndpoint, _SinkFactory
 
 
+#: ``dropped_by_reason`` keys: a short, fixed set (they become a metric's label values).
+DROP_REASONS = ("buffer_full", "no_reconnect", "stopped")
+
+
 class RedisSink(service.Service):
     """Buffered, batched, ordered RPUSH of records to one Redis target.
 
     Counters (never reset): ``pushed`` (calls to :meth:`push`), ``sent`` (acknowledged by
     Redis; a re-sent batch counts once), ``dropped``, and ``buffered`` (held right now,
     in flight included).  ``pushed == sent + dropped + buffered`` at all times.
+    ``dropped_by_reason`` splits ``dropped`` (:data:`DROP_REASONS`); ``reconnects``,
+    ``failovers`` (another master than the last): read at scrape time by ftpredis.metrics.
 
     Overflow: when ``target.buffer_size`` records are held, the **newest** record (the
     one being pushed) is dropped.  Reasons: it is O(1) with per-key queues (dropping the
@@ -141,6 +147,10 @@ class RedisSink(service.Service):
         self.sent = 0
         self.dropped = 0
         self.buffered = 0
+        self.dropped_by_reason: Dict[str, int] = {}
+        self.reconnects = 0
+        self.failovers = 0
+        self._lost, self._last_master = 0, None     # lost, not yet made again; Sentinel
 
         self._queues: Dict[bytes, Deque[bytes]] = {}
         self._inflight: Dict[object, Tuple[bytes, List[bytes]]] = {}
@@ -187,13 +197,14 @@ class RedisSink(service.Service):
             self.pushed += 1
             if self._dead:
                 self._drop(1, "connection to Redis %s lost and RedisOptions NoReconnect is set"
-                           % (self.address,))
+                           % (self.address,), "no_reconnect")
                 return
             if self._stopped:
-                self._drop(1, "Redis sink already stopped")
+                self._drop(1, "Redis sink already stopped", "stopped")
                 return
             if self.buffered >= self.target.buffer_size:
-                self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,))
+                self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,),
+                           "buffer_full")
                 return
             q = self._queues.get(key)
             if q is None:
@@ -374,6 +385,13 @@ class RedisSink(service.Service):
             conn.transport.loseConnection()
             return
         master = getattr(conn, "masterAddress", None)
+        if self._lost > 0:
+            self._lost -= 1
+            self.reconnects += 1
+        if master is not None:
+            if self._last_master is not None and master != self._last_master:
+                self.failovers += 1
+            self._last_master = master
         if master is None:
             self.note("connected to Redis %s" % (self.address,), twistd=False)
         else:
@@ -395,6 +413,7 @@ class RedisSink(service.Service):
         if self._factory is None or conn.factory is not self._factory:
             return          # our own shutdown
         reason = describe_reason(conn.lostReason) if conn.lostReason is not None else "unknown"
+        self._lost = min(self._lost + 1, self.poolsize)
         if self.target.no_reconnect and not getattr(conn, "switchedAway", False):
             self._dead = True
             lost = self.buffered
@@ -403,6 +422,8 @@ class RedisSink(service.Service):
             self._queues.clear()
             self.buffered = 0
             self.dropped += lost
+            if lost:
+                self._count_drop(lost, "no_reconnect")
             self._write("lost connection to Redis %s: %s; RedisOptions NoReconnect is set: "
                         "%d buffered records dropped, no more records will be sent"
                         % (self.address, reason, lost))
@@ -815,13 +836,17 @@ class RedisSink(service.Service):
 
     _error = note
 
-    def _drop(self, n: int, reason: str) -> None:
+    def _drop(self, n: int, reason: str, code: str) -> None:
         self.dropped += n
+        self._count_drop(n, code)
         self._drops[reason] = self._drops.get(reason, 0) + n
         if self._drop_call is None and not self._stopped:
             self._drop_call = self.reactor.callLater(self.drop_report_interval, self._reportDrops)
         elif self._stopped:
             self._reportDrops()
+
+    def _count_drop(self, n: int, code: str) -> None:
+        self.dropped_by_reason[code] = self.dropped_by_reason.get(code, 0) + n
 
     def _reportDrops(self):
         if self._drop_call is not None and self._drop_call.active():
