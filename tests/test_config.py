@@ -348,14 +348,46 @@ class ErrorTests(_Base):
             "RedisEngine: expected Boolean parameter " + self.where(4)])
 
     def test_not_allowed_in_context(self):
+        """ProFTPD's message, then the contexts the directive is allowed in."""
         text = "<VirtualHost 127.0.0.2>\n  DefaultAddress 1.2.3.4\n</VirtualHost>\n"
         self.assertEqual(self.error(text), "DefaultAddress: directive not allowed in "
-                         "<VirtualHost> context " + self.where(2))
+                         "<VirtualHost> context " + self.where(2)
+                         + "; allowed in server config")
         self.assertEqual(self.error("<Directory /x>\nRedisEngine on\n</Directory>\n"),
                          "RedisEngine: directive not allowed in <Directory> context "
-                         + self.where(2))
+                         + self.where(2) + "; allowed in server config, <VirtualHost>, "
+                         "<Global>")
         self.assertEqual(self.error("UserAlias a b\n"), "UserAlias: directive not allowed "
-                         "in server config context " + self.where(1))
+                         "in server config context " + self.where(1)
+                         + "; allowed in <Anonymous>")
+
+    def test_unknown_directive_suggests_the_nearest(self):
+        """A typo of a directive name: the nearest name in the directive table."""
+        self.assertEqual(self.error("RedisLogOnComand CONNECT default k\n"),
+                         "unknown configuration directive 'RedisLogOnComand' "
+                         + self.where(1) + "; did you mean RedisLogOnCommand?")
+        self.assertEqual(self.error("servernmae x\n"),
+                         "unknown configuration directive 'servernmae' " + self.where(1)
+                         + "; did you mean ServerName?")
+        self.assertEqual(self.error("Potr 2121\n"), "unknown configuration directive "
+                         "'Potr' " + self.where(1) + "; did you mean Port?")
+        self.assertEqual(self.error("<Directry /x>\n</Directry>\n"),
+                         "unknown configuration directive '<Directry>' " + self.where(1)
+                         + "; did you mean <Directory>?")
+        # other modules' directives are not typos of ours
+        self.assertEqual(self.error("SQLEngine on\n"),
+                         "unknown configuration directive 'SQLEngine' " + self.where(1))
+
+    def test_check_report_has_the_hints(self):
+        path = self.write("RedisLogOnComand CONNECT default k\n<Limit READ>\nPort 1\n"
+                          "</Limit>\n")
+        code, text = format_check_report(path)
+        self.assertEqual(code, 1)
+        self.assertEqual(text.splitlines(), [
+            "unknown configuration directive 'RedisLogOnComand' " + self.where(1)
+            + "; did you mean RedisLogOnCommand?",
+            "Port: directive not allowed in <Limit> context " + self.where(3)
+            + "; allowed in server config, <VirtualHost>"])
 
     def test_missing_parameters(self):
         self.assertEqual(self.error("ServerName\n"),
@@ -396,7 +428,7 @@ class ErrorTests(_Base):
                          ["<Limit>: unsupported command or class 'SMNT' " + self.where(1)])
         self.assertEqual(self.errors("DenyAll\n"),
                          ["DenyAll: directive not allowed in server config context "
-                          + self.where(1)])
+                          + self.where(1) + "; allowed in <Limit>"])
 
     def test_no_effect_warning(self):
         config = self.load("ServerType standalone\nPidFile /run/x.pid\nUseIPv6 off\n")
@@ -805,7 +837,8 @@ class LogRuleTests(_Base):
     def test_logformat_context(self):
         self.assertEqual(self.error('<Directory /x>\nLogFormat a "%u"\n</Directory>\n'),
                          "LogFormat: directive not allowed in <Directory> context "
-                         + self.where(2))
+                         + self.where(2) + "; allowed in server config, <VirtualHost>, "
+                         "<Global>")
 
     def test_format_extra(self):
         extra, = self.main(

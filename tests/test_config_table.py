@@ -35,8 +35,11 @@ SAMPLES = {
     "CreateHome": "on 711", "Umask": "077", "AllowOverwrite": "on",
     "AllowStoreRestart": "on", "AllowRetrieveRestart": "off", "AllowForeignAddress": "on",
     "HideFiles": "^x", "DisplayLogin": "{dir}/welcome", "AllowLogSymlinks": "on",
-    "RedisEngine": "on", "RedisLog": "{dir}/redis.log", "MaxCommandRate": "10 2",
+    "RedisEngine": "on", "RedisLog": "{dir}/redis.log", "SystemLog": "{dir}/system.log",
+    "MaxCommandRate": "10 2",
     "ServerWorkers": "2", "BusyPoll": "off", "Order": "deny,allow",
+    "PrometheusEngine": "on", "PrometheusExporter": "127.0.0.1:19273",
+    "PrometheusLog": "{dir}/prometheus.log", "PrometheusTables": "{dir}/prometheus",
 }
 
 BASE = """\

@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_daemon -*-
 """ftpredis as an admin runs it, in real twistd processes: SIGHUP reload with sessions
 open, SIGTERM with a transfer in flight, binding a privileged port as root and then
-running as the configured User/Group, the init script (start, status, reload, stop) and
-the systemd unit.
+running as the configured User/Group, the init script (start, status, reload, stop).
+The systemd unit is checked in tests/test_setup.py.
 
 These tests run as root (here and in CI): twistd switches identity only when it is
 started as root.
@@ -10,7 +10,6 @@ started as root.
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,8 @@ from twisted.trial import unittest
 
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin
-from tests.support.sites import HEAD, free_port_on
+from tests.support.twistdrun import TwistdMixin
+from tests.support.sites import free_port_on
 
 NOBODY, NOGROUP = 65534, 65534
 
@@ -58,59 +58,6 @@ def free_privileged_port(host="127.0.0.1"):
         except OSError:
             continue
     raise RuntimeError("no free port between 900 and 999")
-
-
-class TwistdMixin(RedisServerMixin):
-    """A site in a temp dir and ``twistd -n ftpredis`` processes that are always reaped."""
-
-    def setUp(self):
-        super().setUp()
-        self.base = os.path.abspath(self.mktemp())
-        e2e.write_site(self.base, "")
-        os.chmod(self.base, 0o755)
-        self.db = self.redis.client()
-        self.log = os.path.join(self.base, "twistd.log")
-
-    def write(self, body, **ports):
-        self.conf = os.path.join(self.base, "ftpd.conf")
-        with open(self.conf, "w") as f:
-            f.write((HEAD + body).format(base=self.base, redis_port=self.redis.port, **ports))
-        return self.conf
-
-    def twistd(self, *extra, twistd_args=()):
-        proc = e2e.twistd(["-n", "--pidfile=", "--logfile", self.log] + list(twistd_args) +
-                          ["ftpredis", "--config", self.conf] + list(extra), cwd=self.base)
-        self.addCleanup(self._reap, proc)
-        return proc
-
-    def _reap(self, proc):
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-    def logged(self):
-        if not os.path.exists(self.log):
-            return ""
-        with open(self.log) as f:
-            return f.read()
-
-    def log_or_output(self):
-        return self.logged() or "(no log)"
-
-    def wait_logged(self, text, timeout=15.0):
-        def check():
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if os.path.exists(self.log) and text in self.logged():
-                    return True
-                time.sleep(0.05)
-            return False
-        return e2e.in_thread(check)
-
-    @defer.inlineCallbacks
-    def records(self, key, count):
-        got = yield e2e.wait_records(self.db, key, count)
-        return [json.loads(r) for r in got]
 
 
 MAIN = r"""
@@ -464,36 +411,6 @@ class InitScriptTests(TwistdMixin, unittest.TestCase):
         self.assertIn("ftpredis: cannot listen on 127.0.0.1:%d: Address already in use"
                       % busy.getsockname()[1], out)
         self.assertNotIn("Traceback", out)
-
-
-class SystemdUnitTests(unittest.TestCase):
-
-    def test_unit_verifies(self):
-        """systemd-analyze verify, with the twistd path pointed at an existing file."""
-        base = os.path.abspath(self.mktemp())
-        os.makedirs(base)
-        with open(os.path.join(e2e.REPO, "etc", "systemd", "ftpredis.service")) as f:
-            text = f.read()
-        self.assertIn("ExecStart=/usr/local/bin/twistd --nodaemon --pidfile= ftpredis", text)
-        self.assertIn("ExecReload=/bin/kill -HUP $MAINPID", text)
-        fake = os.path.join(base, "twistd")
-        with open(fake, "w") as f:
-            f.write("#!/bin/sh\n")
-        os.chmod(fake, 0o755)
-        unit = os.path.join(base, "ftpredis.service")
-        with open(unit, "w") as f:
-            f.write(text.replace("/usr/local/bin/twistd", fake))
-        analyze = shutil.which("systemd-analyze")
-        if analyze is None:
-            # No systemd tools here: at least every line is a section, a key=value or
-            # a comment.
-            for line in text.splitlines():
-                self.assertTrue(not line or line[0] in "#[" or "=" in line, line)
-            return
-        proc = subprocess.run([analyze, "verify", unit], capture_output=True, timeout=60)
-        output = (proc.stdout + proc.stderr).decode()
-        self.assertEqual(proc.returncode, 0, output)
-        self.assertEqual(output.strip(), "")
 
 
 class ShippedVirtualHostsTests(RedisServerMixin, unittest.TestCase):

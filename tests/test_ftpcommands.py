@@ -179,6 +179,26 @@ class CommandTests(_Base, unittest.TestCase):
         self.assertEqual(c, "450 *.none: No such file or directory")
 
     @defer.inlineCallbacks
+    def test_list_of_a_missing_path(self):
+        """LIST of a missing path: 150, the data connection closed empty (not reset), then
+        450, as ProFTPD 1.3.8 does; ftplib reads the 450 and the session goes on."""
+        def run():
+            f = self.client()
+            out = []
+            for path in ("nosuch", "nosuch/"):
+                try:
+                    f.retrlines("LIST " + path, out.append)
+                except ftplib.error_temp as e:
+                    out.append(str(e))
+            out.append(f.pwd())
+            f.quit()
+            return out
+        out = yield self.inThread(run)
+        yield self.waitExits()
+        self.assertEqual(out, ["450 nosuch: No such file or directory",
+                               "450 nosuch/: No such file or directory", "/"])
+
+    @defer.inlineCallbacks
     def test_abor_during_retr(self):
         self.write("big.bin", os.urandom(8 * 1024 * 1024))
 
@@ -304,21 +324,27 @@ class MaxClientsPerHostTests(_Base, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_second_session_refused(self):
+        """Logged-in sessions count, connections that have not logged in do not; the
+        refused PASS and the session's end name the account, as ProFTPD 1.3.8's records
+        do (it has taken the account on when it counts)."""
         def run():
+            idle = self.client(login=False)
             first = self.client()
             try:
                 self.client()
             except ftplib.error_perm as e:
                 err = str(e)
             first.quit()
+            idle.quit()
             return err
         err = yield self.inThread(run)
-        yield self.waitExits(2)
+        yield self.waitExits(3)
         self.assertEqual(err, "530 Sorry, the maximum number of clients (1) from your host "
                               "are already connected.")
         refused = self.commands("PASS")[-1]
-        self.assertEqual((refused.response_code, refused.user), (530, None))
-        self.assertIn("Configured policy", [e.session_end_reason for e in self.exits()])
+        self.assertEqual((refused.response_code, refused.user), (530, "alice"))
+        self.assertIn("Configured policy: Denied by MaxClientsPerHost",
+                      [e.session_end_reason for e in self.exits()])
 
 
 class LoginAttemptTests(_Base, unittest.TestCase):

@@ -430,36 +430,43 @@ class MaxClientsTests(FTPServerMixin, unittest.TestCase):
     server_options = {"max_clients": 2}
 
     @defer.inlineCallbacks
-    def test_limit_counts_open_sessions(self):
-        """MaxClients: a connection beyond the limit is refused at once; a session that
-        ends frees its place."""
-        def banner(s):
-            return s.makefile("rb").readline()
-
+    def test_limit_counts_logged_in_sessions(self):
+        """MaxClients counts logged-in sessions only, as ProFTPD 1.3.8 does (its records
+        for the same session: tests/test_conformance_behaviour.py): connections beyond
+        it that have not logged in are greeted, a login beyond it is refused with 530
+        and its session closed, and a session that ends frees its place."""
         def run():
-            a = socket.create_connection(("127.0.0.1", self.port))
-            b = socket.create_connection(("127.0.0.1", self.port))
-            first = [banner(a), banner(b)]
-            c = socket.create_connection(("127.0.0.1", self.port))
-            refused = banner(c)
+            idle = [self.client(login=False) for _ in range(3)]
+            a, b = self.client(), self.client()
+            c = self.client(login=False)
+            try:
+                c.login("alice", "s3cret")
+                refused = None
+            except ftplib.error_perm as e:
+                refused = str(e)
+            closed = c.sock.recv(100)            # b"": the server closed the session
             c.close()
-            a.sendall(b"QUIT\r\n")
-            a.makefile("rb").readline()
-            a.close()
-            # The freed place counts once the server has seen both closes.
-            deadline = time.monotonic() + 10
-            while self.factory.connectionCount > 1 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            d = socket.create_connection(("127.0.0.1", self.port))
-            again = banner(d)
-            d.close()
-            b.close()
-            return first, refused, again
-        first, refused, again = yield self.inThread(run)
-        yield self.waitFor(lambda: self.factory.connectionCount == 0)
-        self.assertTrue(all(x.startswith(b"220 ") for x in first), first)
-        self.assertTrue(refused.startswith(b"421 "), refused)
-        self.assertTrue(again.startswith(b"220 "), again)
+            a.quit()
+            return idle + [b], refused, closed
+        sessions, refused, closed = yield self.inThread(run)
+        # The freed place counts once the server has seen the close.
+        yield self.waitFor(lambda: self.factory.logged_in == 1)
+
+        def again():
+            d = self.client()
+            for f in sessions + [d]:
+                f.quit()
+            return [f.welcome for f in sessions[:3]]
+        welcomes = yield self.inThread(again)
+        yield self.waitFor(lambda: self.factory.logged_in == 0 and not self.factory.instances)
+        self.assertEqual(welcomes, ["220 ftpredis Server (test) [127.0.0.1]"] * 3)
+        self.assertEqual(refused, "530 Sorry, the maximum number of allowed clients (2) are "
+                                  "already connected.")
+        self.assertEqual(closed, b"")
+        refusal = [e for e in self.commands("PASS") if e.response_code == 530]
+        self.assertEqual([(e.user, e.original_user) for e in refusal], [("alice", "alice")])
+        self.assertIn("Configured policy: Denied by MaxClients",
+                      [e.session_end_reason for e in self.exits()])
 
 
 def _free_port() -> int:

@@ -213,6 +213,8 @@ class FailoverTests(SentinelMixin, unittest.TestCase):
         self.assertIn("switching to 127.0.0.1:%d" % self.replica.port, self.logText(log))
         self.assertEqual(sink.pushed, sink.sent + sink.buffered + sink.dropped)
         self.assertEqual(sink.dropped, 0)
+        # ftpredis_redis_sentinel_failovers_total (ftpredis.metrics.sinks) reads this
+        self.assertEqual(sink.failovers, 1)
 
     @defer.inlineCallbacks
     def test_masterKilled(self):
@@ -236,3 +238,4 @@ class FailoverTests(SentinelMixin, unittest.TestCase):
         self.assertEqual(dedupe(got), expected)
         self.assertEqual(set(got), set(expected))
         self.assertEqual(sink.dropped, 0)
+        self.assertEqual(sink.failovers, 1)

@@ -379,6 +379,35 @@ class ReloadTests(SiteMixin, unittest.TestCase):
         self.assertEqual({r["local_port"] for r in got}, {p2})
 
     @defer.inlineCallbacks
+    def test_summary_says_what_changed(self):
+        """The reload's log line names the listeners, servers and users that changed."""
+        p, q, r = e2e.free_port(), free_port_on("127.0.0.2"), free_port_on("127.0.0.2")
+        svc = self.start(RELOAD + VHOST, p=p, q=q, name="v")
+        lines = []
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        def observer(event):
+            if event.get("log_format", "").startswith("configuration reloaded"):
+                lines.append(formatEvent(event))
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        passwd = os.path.join(self.base, "ftpd.passwd")
+        with open(passwd) as f:
+            entry = f.readline()
+        with open(passwd, "a") as f:
+            f.write(entry.replace(e2e.USER, "bob", 1))
+        self.rewrite(RELOAD + VHOST.replace("{q}", "{r}"), p=p, r=r, name="v")
+        self.assertTrue((yield svc.reload()))
+        self.assertTrue((yield svc.reload()))
+        self.assertEqual(lines, [
+            "configuration reloaded from %s: listeners 1 kept, 1 added (127.0.0.2:%d), 1 "
+            "removed (127.0.0.2:%d); servers 0 unchanged, 2 changed (main server, "
+            "<VirtualHost 127.0.0.2>), 0 added, 0 removed; users 1 added (bob), 0 removed, "
+            "0 changed" % (self.conf, r, q),
+            "configuration reloaded from %s: nothing changed (2 listeners, 2 servers, 3 "
+            "users)" % (self.conf,)])
+
+    @defer.inlineCallbacks
     def test_config_with_errors_is_refused(self):
         p = e2e.free_port()
         svc = self.start(RELOAD, p=p)

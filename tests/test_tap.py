@@ -78,6 +78,31 @@ class CheckTests(unittest.TestCase):
         self.assertIn("chmod", err)
 
 
+class VersionTests(unittest.TestCase):
+
+    def test_version_names_ours_and_what_we_run_on(self):
+        """``twistd ftpredis --version``: ftpredis's version with Twisted's, txredisapi's
+        and Python's, one per line, without reading any config."""
+        import platform
+        from importlib.metadata import version
+
+        import twisted
+
+        from ftpredis import __version__
+        proc = e2e.twistd(["ftpredis", "--config", os.path.abspath(self.mktemp()),
+                           "--version"])
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        lines = out.decode().splitlines()
+        self.assertEqual(lines[:3], ["ftpredis %s" % (__version__,),
+                                     "Twisted %s" % (twisted.__version__,),
+                                     "txredisapi %s" % (version("txredisapi"),)])
+        self.assertTrue(lines[3].startswith("Python %s (" % (platform.python_version(),)),
+                        lines)
+        self.assertEqual(len(lines), 4)
+        self.assertEqual(err, b"")
+
+
 class ShippedExampleTests(RedisServerMixin, unittest.TestCase):
     """The shipped etc/ftpd.conf, in a real `twistd -n ftpredis` process."""
 

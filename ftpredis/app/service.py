@@ -9,6 +9,8 @@ Owns how a parsed :class:`~ftpredis.config.model.Config` becomes running things:
       listen <ip>:<port>  one StreamServerEndpointService per bound address
       server <label>      ServerService per server with Port != 0: its factory (so its
                           ServerName, auth, DefaultRoot...), its router and sink
+      prometheus exporter PrometheusEngine on: /metrics (ftpredis.metrics), fed by a
+                          subscriber on every server's event flow
 
 Listeners and servers are separate because ProFTPD's addressing needs it: a server whose
 address is the wildcard (the main server without DefaultAddress) and a <VirtualHost> on
@@ -40,6 +42,7 @@ from twisted.logger import Logger
 
 from ftpredis.app import reactor as _reactor
 from ftpredis.app import workers as _workers
+from ftpredis.app.systemlog import SystemLog
 from ftpredis.auth.portal import make_portal
 from ftpredis.ban.bans import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
@@ -199,7 +202,8 @@ class ServerService(service.Service):
     settings; at shutdown :meth:`drain` ends them.
     """
 
-    def __init__(self, server, sinks, redis_logs=None, reactor=None, bans=None):
+    def __init__(self, server, sinks, redis_logs=None, reactor=None, bans=None,
+                 system_log=None, metrics=None):
         if reactor is None:
             from twisted.internet import reactor
         self.server = server
@@ -209,6 +213,8 @@ class ServerService(service.Service):
         # Everything that watches this server's events subscribes to one flow; the
         # factory only ever calls it.
         self.events = EventFlow()
+        if system_log is not None:
+            self.events.subscribe(system_log)
         if server.redis_engine and _has_rules(server):
             if server.redis is None:
                 log.warn("{server}: RedisEngine is on but no RedisServer/RedisSentinel is "
@@ -225,6 +231,8 @@ class ServerService(service.Service):
                 self.router = Router(server)
                 self.sink = sinks.get(server.redis, self.logs)
                 self.events.subscribe(make_emitter(self.router, self.sink))
+        if metrics is not None:                     # PrometheusEngine
+            self.events.subscribe(metrics)
         policy = bans.policy_for(server) if bans is not None else None   # BanEngine
         self.factory = FTPRedisFactory(server, make_portal(server), self.events,
                                        reactor=reactor, policy=policy)
@@ -339,8 +347,17 @@ class FTPRedisService(service.MultiService):
         self._dispatchers = {}        # port -> _Dispatcher
         for warning in config.warnings:
             log.warn("{text}", text=warning)
+        self.metrics = None
+        self._prometheus = _prometheus_settings(config.servers[0])
+        self.exporter = _exporter(config.servers[0], reactor, self.in_progress,
+                                  self.sinks)
+        if self.exporter is not None:
+            self.exporter.setServiceParent(self)
+            self.metrics = self.exporter.subscriber
+        self.system_log = self._systemLog(config)
         servers = [ServerService(s, self.sinks, self._redis_logs, reactor=reactor,
-                                 bans=self.bans)
+                                 bans=self.bans, system_log=self.system_log,
+                                 metrics=self.metrics)
                    for s in config.servers if s.port != 0]
         # Raises ConfigErrors (unresolvable or duplicate addresses): tap reports them.
         self.table = RoutingTable([(s.server, s) for s in servers])
@@ -356,12 +373,52 @@ class FTPRedisService(service.MultiService):
         self._planned_workers = 1     # addresses added by a reload: the parent's only
         _reactor.configure(config, reactor)     # BusyPoll
 
+    system_log = None
+
+    def _systemLog(self, config):
+        """The main server's SystemLog (ProFTPD: server config context only); the open
+        one is kept when a reload names the same file."""
+        main = config.servers[0] if config.servers else None
+        path = getattr(main, "system_log", None)
+        if path is None:
+            return None
+        allow = getattr(main, "allow_log_symlinks", False)
+        current = self.system_log
+        if current is not None and (current.path, current.allow_symlinks) == (path, allow):
+            return current
+        return SystemLog(path, allow)
+
+    #: twistd's options when twistd runs us (set by ftpredis.app.tap): twistd's log gets
+    #: the filter of ftpredis.app.logs when this service joins twistd's application
+    twistd_options = None
+
+    def setServiceParent(self, parent):
+        if self.twistd_options is not None:
+            from ftpredis.app import logs
+            logs.install(parent, self.twistd_options)
+        service.MultiService.setServiceParent(self, parent)
+
     # -- the tree ---------------------------------------------------------------------------
     def servers(self):
         return [s for s in self if isinstance(s, ServerService)]
 
     def listeners(self):
         return dict(self._listeners)
+
+    def in_progress(self):
+        """``{(gauge, protocol): sessions}``: the sessions now in a listing, download or
+        upload, for the exporter's in-progress gauges.  Runs in the scrape's thread, so
+        it reads only copies (``list()`` of a list or a dict runs no Python code)."""
+        counts = {(name, "ftp"): 0 for name in set(_IN_PROGRESS.values())}
+        for svc in list(self) + list(self._retired):
+            if not isinstance(svc, ServerService):
+                continue
+            for p in list(svc.factory.instances):
+                name = _IN_PROGRESS.get(getattr(p, "current_verb", None))
+                if name is not None:
+                    key = (name, getattr(p, "protocol_name", "ftp"))
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def route(self, local_ip, port):
         return self.table.route(local_ip, port)
@@ -387,6 +444,9 @@ class FTPRedisService(service.MultiService):
         service.MultiService.startService(self)
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
+        if not _workers.IN_WORKER:
+            for sink in self.sinks.sinks():
+                sink.availability.probe()
         self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
         try:
             self._previous_sighup = signal.signal(
@@ -428,6 +488,10 @@ class FTPRedisService(service.MultiService):
             yield self.sinks.stopService()
         if self.bans.running:
             yield self.bans.stopService()
+        if self.exporter is not None and self.exporter.running:
+            yield self.exporter.stopService()
+        if self.exporter is not None and self.exporter.log_file is not None:
+            self.exporter.log_file.close()
         for redis_log in self._redis_logs.values():
             redis_log.close()
 
@@ -478,8 +542,10 @@ class FTPRedisService(service.MultiService):
         redis_logs = dict(self._redis_logs)
         try:
             self.bans.configure(config)
+            system_log = self._systemLog(config)
             fresh = [ServerService(s, self.sinks, redis_logs, reactor=self._reactor,
-                                   bans=self.bans)
+                                   bans=self.bans, system_log=system_log,
+                                   metrics=self.metrics)
                      for s in new]
             table = RoutingTable([(s.server, s) for s in kept + fresh])
         except ConfigErrors as e:
@@ -530,6 +596,7 @@ class FTPRedisService(service.MultiService):
         # Commit.
         self.config = config
         self.table = table
+        self.system_log = system_log
         self._redis_logs = redis_logs
         for key in gone:
             svc = self._listeners.pop(key)
@@ -565,10 +632,14 @@ class FTPRedisService(service.MultiService):
                 del self._redis_logs[key]
         for warning in config.warnings:
             log.warn("{text}", text=warning)
+        if _prometheus_settings(config.servers[0]) != self._prometheus:
+            log.warn("the Prometheus* directives changed; they take effect at the next "
+                     "restart (the exporter keeps its address and its counts)")
         _reactor.configure(config, self._reactor)
-        log.info("configuration reloaded from {path}: {n} server(s), {k} unchanged, "
-                 "{a} new or changed, {r} removed", path=self.path, n=len(self.servers()),
-                 k=len(kept), a=len(fresh), r=len(removed))
+        log.info("configuration reloaded from {path}: {changes}", path=self.path,
+                 changes=reload_summary(
+                     [s.server for s in current], [s.server for s in self.servers()],
+                     sorted(self._listeners), added, gone))
         return True
 
     def _closeUnused(self, redis_logs):
@@ -576,6 +647,116 @@ class FTPRedisService(service.MultiService):
         for key, redis_log in redis_logs.items():
             if self._redis_logs.get(key) is not redis_log:
                 redis_log.close()
+
+
+def _names(items, limit=5):
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    return shown + (", ..." if len(items) > limit else "")
+
+
+def _tally(what, **groups):
+    """``"servers 1 unchanged, 1 added (<VirtualHost 127.0.0.2>)"``: counts, with the
+    names of what changed."""
+    parts = []
+    for label, names in groups.items():
+        label = label.replace("_", " ")
+        if names is None or isinstance(names, int):
+            parts.append("%d %s" % (names or 0, label))
+        elif names:
+            parts.append("%d %s (%s)" % (len(names), label, _names(names)))
+        else:
+            parts.append("0 %s" % (label,))
+    return "%s %s" % (what, ", ".join(parts))
+
+
+def _server_name(server):
+    if server.is_main:
+        return "main server"
+    return "<VirtualHost %s>" % (" ".join(server.addresses),)
+
+
+def reload_summary(before, after, listening, added, gone):
+    """What a reload changed, as one line: the listening sockets (``listening``, after;
+    ``added`` and ``gone`` as ``(ip, port)``), the servers (``before`` and ``after``,
+    ServerConfigs; one is the same server when its addresses are) and the
+    users of their AuthUserFiles (by name; "changed" when an entry differs)."""
+    def key(server):
+        return (server.is_main, tuple(server.addresses), server.port)
+
+    old = {key(s): s for s in before}
+    new = {key(s): s for s in after}
+    unchanged = [k for k in new if k in old and old[k] == new[k]]
+    changed = [_server_name(new[k]) for k in new if k in old and old[k] != new[k]]
+    servers_added = [_server_name(new[k]) for k in new if k not in old]
+    servers_removed = [_server_name(old[k]) for k in old if k not in new]
+    # a server that only moved to another Port reads as changed, not as added and removed
+    moved = set(servers_added) & set(servers_removed)
+    changed += sorted(moved)
+    servers_added = [n for n in servers_added if n not in moved]
+    servers_removed = [n for n in servers_removed if n not in moved]
+
+    def users(servers):
+        found = {}
+        for server in servers:
+            for user in server.auth_users:
+                found.setdefault(user.name, set()).add(user)
+        return found
+
+    was, now = users(before), users(after)
+    users_added = sorted(n for n in now if n not in was)
+    users_removed = sorted(n for n in was if n not in now)
+    users_changed = sorted(n for n in now if n in was and now[n] != was[n])
+    listening = set(listening)
+    kept = [k for k in listening if k not in set(added)]
+    if not (added or gone or changed or servers_added or servers_removed or users_added
+            or users_removed or users_changed):
+        return ("nothing changed (%d listener%s, %d server%s, %d user%s)"
+                % (len(listening), "" if len(listening) == 1 else "s",
+                   len(new), "" if len(new) == 1 else "s",
+                   len(now), "" if len(now) == 1 else "s"))
+    return "; ".join([
+        _tally("listeners", kept=len(kept),
+               added=[_address(*k) for k in sorted(added)],
+               removed=[_address(*k) for k in sorted(gone)]),
+        _tally("servers", unchanged=len(unchanged), changed=changed, added=servers_added,
+               removed=servers_removed),
+        _tally("users", added=users_added, removed=users_removed, changed=users_changed),
+    ])
+
+def _prometheus_settings(main):
+    return (main.prometheus_engine, main.prometheus_exporter, main.prometheus_log)
+
+
+def _exporter(main, reactor, in_progress, sinks):
+    """PrometheusEngine on with a PrometheusExporter: the exporter service, with
+    ``subscriber`` (for every server's event flow) as an attribute; else None.  Its
+    registry also reads ``sinks`` (the SinkRegistry) for the ``ftpredis_`` families."""
+    if not (main.prometheus_engine and main.prometheus_exporter):
+        return None
+    if _workers.IN_WORKER:
+        # ServerWorkers: the parent alone serves the exporter's address (a worker
+        # binding it too would fail); workers' sessions are not counted yet.
+        return None
+    from ftpredis import __version__
+    from ftpredis.metrics.events import MetricsSubscriber
+    from ftpredis.metrics.exporter import ExporterService
+    from ftpredis.metrics.registry import ProftpdMetrics
+    from ftpredis.metrics.sinks import SinkMetrics
+    metrics = ProftpdMetrics(__version__,
+                             sample_transfers=in_progress)
+    log_file = (RedisLog(main.prometheus_log, main.allow_log_symlinks)
+                if main.prometheus_log else None)
+    exporter = ExporterService(reactor, main.prometheus_exporter, metrics, log_file)
+    exporter.subscriber = MetricsSubscriber(metrics)
+    exporter.registry.register(SinkMetrics(sinks))
+    return exporter
+
+
+#: Command word -> the in-progress gauge it counts in (mod_prometheus's PRE_CMD handlers).
+_IN_PROGRESS = {"LIST": "directory_list_count", "NLST": "directory_list_count",
+                "MLSD": "directory_list_count", "MLST": "directory_list_count",
+                "RETR": "file_download_count", "STOR": "file_upload_count"}
 
 
 def _bind_error(e):

@@ -51,6 +51,11 @@ class Options(usage.Options):
 
     opt_D = opt_define
 
+    def opt_version(self):
+        """Print the versions of ftpredis, Twisted, txredisapi and Python, and exit."""
+        sys.stdout.write(version_text())
+        raise SystemExit(0)
+
     def postOptions(self):
         if not self["check"]:
             from ftpredis.app import reactor
@@ -73,12 +78,35 @@ class Options(usage.Options):
                 sys.stderr.write("ftpredis: %s\n" % (error,))
             raise SystemExit(1)
         problems = probe_listeners(table.bindings)
+        main = self.loaded.servers[0]
+        if main.prometheus_engine and main.prometheus_exporter:
+            import socket
+            ip, port = main.prometheus_exporter
+            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            problems += ["PrometheusExporter: %s" % problem
+                         for problem in probe_listeners({(ip, port): family})]
         if problems:
             for problem in problems:
                 sys.stderr.write("ftpredis: %s\n" % (problem,))
             raise SystemExit(1)
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+
+
+def version_text():
+    """What ``twistd ftpredis --version`` prints: ours and what a bug report needs."""
+    import platform
+
+    import twisted
+    try:
+        from importlib.metadata import version
+        txredisapi = version("txredisapi")
+    except Exception:
+        import txredisapi as module
+        txredisapi = getattr(module, "__version__", "unknown")
+    return ("ftpredis %s\nTwisted %s\ntxredisapi %s\nPython %s (%s)\n"
+            % (__version__, twisted.__version__, txredisapi, platform.python_version(),
+               sys.executable))
 
 
 def probe_listeners(bindings):
@@ -156,5 +184,6 @@ def makeService(options):
 
     svc = FTPRedisService(options.loaded, options["config"], tuple(options["defines"]),
                           shutdown_timeout=options["shutdown-timeout"])
+    svc.twistd_options = getattr(options, "parent", None)
     _switch_identity(options, Logger(namespace="ftpredis.app.tap"))
     return svc

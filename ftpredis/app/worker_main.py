@@ -53,7 +53,9 @@ def main(argv=None):
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)],
+    from ftpredis.app.logs import filtered
+
+    globalLogBeginner.beginLoggingTo([filtered(textFileLogObserver(sys.stderr))],
                                      redirectStandardIO=False)
     from ftpredis.config import ConfigErrors, load_config
     from ftpredis.app.service import FTPRedisService

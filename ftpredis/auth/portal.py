@@ -376,9 +376,11 @@ class AuthFileChecker:
                                "(RootLogin is off)")
         server = self._server
         if server.require_valid_shell and user.shell not in server.valid_shells:
-            raise LoginRefused(name, LoginRefused.INVALID_SHELL,
-                               "shell %r is not a valid shell (RequireValidShell on)"
-                               % (user.shell,))
+            refused = LoginRefused(name, LoginRefused.INVALID_SHELL,
+                                   "shell %r is not a valid shell (RequireValidShell on)"
+                                   % (user.shell,))
+            refused.shell = user.shell
+            raise refused
         return name
 
 
@@ -504,14 +506,23 @@ class AuthFileRealm:
         user = anon.user
         entry = self._users.get(user) if user else None
         if entry is not None:
-            uid, gid = entry.uid, entry.gid
+            uid, gid, shell = entry.uid, entry.gid, entry.shell
         else:
             try:
                 pw = pwd.getpwnam(user)
             except (KeyError, TypeError):
                 raise LoginRefused(anon_id.login, LoginRefused.UNKNOWN_USER,
                                    "<Anonymous> User %r does not exist" % (user,))
-            uid, gid = pw.pw_uid, pw.pw_gid
+            uid, gid, shell = pw.pw_uid, pw.pw_gid, pw.pw_shell
+        # ProFTPD checks the anonymous account's shell too: the section's own
+        # RequireValidShell, else the server's (default on).
+        require = anon.require_valid_shell
+        if require is None:
+            require = self._server.require_valid_shell
+        if require and shell not in self._server.valid_shells:
+            raise LoginRefused(anon_id.login, LoginRefused.INVALID_SHELL,
+                               "<Anonymous> User %r: shell %r is not a valid shell "
+                               "(RequireValidShell on)" % (user, shell))
         if anon.group is not None:
             try:
                 gid = grp.getgrnam(anon.group).gr_gid

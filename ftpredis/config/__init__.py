@@ -36,7 +36,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from ftpredis.config.directives import (
     ANON, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
-    RedisSentinelValue, RedisServerValue, directive_reference, lookup,
+    RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
 )
 from ftpredis.config.model import (
     AnonymousConfig, Config, ConfigError, ConfigErrors, DirectoryConfig, LogScope,
@@ -137,8 +137,10 @@ class _Builder:
                 continue
             directive = lookup(line.name)
             if directive is None or directive.reader:
+                near = suggest(line.name) if directive is None else None
                 self.error(ConfigError("unknown configuration directive '%s'" % line.name,
-                                       line.source))
+                                       line.source,
+                                       near and "did you mean %s?" % (near,)))
                 if line.is_open:
                     stack.append(_Scope(LIMIT, swallow=True, name=line.name))
                 continue
@@ -161,7 +163,8 @@ class _Builder:
         name = directive.name
         if context not in directive.contexts:
             self.error(ConfigError("%s: directive not allowed in %s context"
-                                   % (name, context), line.source))
+                                   % (name, context), line.source,
+                                   "allowed in %s" % (allowed_text(directive.contexts),)))
             return None, False
         args = line.args
         if len(args) < directive.min_args:
@@ -246,12 +249,16 @@ class _Builder:
                 result = self._read_auth(reader, found[0], found[1], insecure)
                 if result is not None:
                     kw[attr] = result
-        if kw.get("require_valid_shell", True):
-            kw["valid_shells"] = self._valid_shells()
         redis_log = m.first("RedisLog")
         if redis_log is not None and redis_log[0] is not None:
             self._check_redis_log(redis_log[0], redis_log[1],
                                   kw.get("allow_log_symlinks", False))
+        system_log = m.first("SystemLog")
+        if system_log is not None and system_log[0] is not None:
+            self._check_redis_log(system_log[0], system_log[1],
+                                  kw.get("allow_log_symlinks", False), "SystemLog")
+        if vhost is None:
+            self._check_prometheus(m, kw.get("allow_log_symlinks", False))
         kw["redis"] = self._redis_target(m, parent[0] if parent else None)
         kw["ban"] = self._ban(m, kw.get("allow_log_symlinks", False))
         from ftpredis.tls.settings import build_tls_config
@@ -264,6 +271,9 @@ class _Builder:
                                   if c.kind == DIR)
         kw["anonymous"] = tuple(self._anonymous(c, formats) for c in m.children
                                 if c.kind == ANON)
+        if kw.get("require_valid_shell", True) or any(
+                a.require_valid_shell for a in kw["anonymous"]):
+            kw["valid_shells"] = self._valid_shells()
         return ServerConfig(is_main=vhost is None, source=vhost.source if vhost else None,
                             **kw)
 
@@ -295,11 +305,15 @@ class _Builder:
             **_fill("anonymous", scope.first, scope.all))
 
     def _redis_target(self, m: "_Merged", main: Optional["_Merged"]) -> Optional[RedisTarget]:
+        def found(name):
+            hit = m.first(name)
+            if hit is None and main is not None:
+                hit = main.first(name)
+            return hit
+
         def get(name, default=None):
-            found = m.first(name)
-            if found is None and main is not None:
-                found = main.first(name)
-            return found[0] if found is not None else default
+            hit = found(name)
+            return hit[0] if hit is not None else default
 
         server: Optional[RedisServerValue] = get("RedisServer")
         sentinel: Optional[RedisSentinelValue] = get("RedisSentinel")
@@ -321,6 +335,7 @@ class _Builder:
                       username=server.username, password=server.password, db=server.db)
         if sentinel is not None:
             kw.update(sentinels=sentinel.sentinels, master_name=sentinel.master_name)
+        kw["source"] = (found("RedisServer") or found("RedisSentinel"))[1]
         return RedisTarget(**kw)
 
     def _ban(self, m: "_Merged", allow_symlinks: bool):
@@ -372,15 +387,28 @@ class _Builder:
                 self._auth_cache[key] = None
         return self._auth_cache[key]
 
-    def _check_redis_log(self, path: str, source: Source, allow_symlinks: bool) -> None:
+    def _check_redis_log(self, path: str, source: Source, allow_symlinks: bool,
+                         directive: str = "RedisLog") -> None:
         key = (path, allow_symlinks)
         if key not in self._log_cache:
             from ftpredis.redis.redislog import check_redis_log_path
             self._log_cache[key] = check_redis_log_path(path, allow_symlinks)
         reason = self._log_cache[key]
         if reason is not None:
-            self.error(ConfigError("RedisLog: unable to use '%s': %s" % (path, reason),
+            self.error(ConfigError("%s: unable to use '%s': %s" % (directive, path, reason),
                                    source))
+
+    def _check_prometheus(self, m: "_Merged", allow_symlinks: bool) -> None:
+        """mod_prometheus's directives, read from the main server (server config only)."""
+        log_path = m.first("PrometheusLog")
+        if log_path is not None and log_path[0] is not None:
+            self._check_redis_log(log_path[0], log_path[1], allow_symlinks, "PrometheusLog")
+        engine = m.first("PrometheusEngine")
+        if engine is not None and engine[0] and m.first("PrometheusExporter") is None:
+            # mod_prometheus disables itself then, with a debug-level message only.
+            self.warnings.append("PrometheusEngine on %s: no PrometheusExporter is "
+                                 "configured, so no exporter runs (mod_prometheus "
+                                 "disables itself too)" % (engine[1],))
 
     def _valid_shells(self) -> Tuple[str, ...]:
         if self._shells is None:

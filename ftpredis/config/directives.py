@@ -11,7 +11,8 @@ reports from it, and :func:`directive_reference` renders it for the documentatio
 The argument parsers live beside it, one module per idea: :mod:`~ftpredis.config.args_core`
 (plain values, servers, file system), :mod:`~ftpredis.config.args_access` (sections and
 ``<Limit>``), :mod:`~ftpredis.config.args_redis` (mod_redis and the logging rules),
-:mod:`~ftpredis.config.args_ban` (mod_ban); the mod_tls ones are here, over
+:mod:`~ftpredis.config.args_ban` (mod_ban), :mod:`~ftpredis.config.args_prometheus`
+(mod_prometheus); the mod_tls ones are here, over
 :mod:`ftpredis.tls.settings`.  Their public names are re-exported from here.
 
 Where ftpredis deliberately differs from ProFTPD 1.3.8 (doc/decisions.rst), the parser
@@ -45,6 +46,9 @@ from ftpredis.config.args_redis import (  # noqa: F401 (re-exported)
 from ftpredis.config.args_ban import (  # noqa: F401 (re-exported)
     BAN_EVENTS, p_ban_on_event, p_ban_cache, p_ban_cache_options, p_ban_options,
     p_ban_table, p_max_command_rate,
+)
+from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
+    DEFAULT_EXPORTER_PORT, p_prometheus_exporter, p_prometheus_log, p_prometheus_tables,
 )
 from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 
@@ -274,8 +278,9 @@ TABLE: Tuple[Directive, ...] = (
        "Port range for passive data connections.", usage="min max",
        field="passive_ports"),
     _d("MaxClients", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions (none = no limit).", usage="N|none",
-       field="max_clients",
+       "Most simultaneous logged-in sessions: a login beyond it is refused (530) and the "
+       "session closed; connections not logged in do not count (none = no limit).",
+       usage="N|none", field="max_clients",
        ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
        "Most simultaneous sessions from one client address.", usage="N|none",
@@ -340,8 +345,9 @@ TABLE: Tuple[Directive, ...] = (
     _d("DefaultRoot", _SVG, 1, None, p_default_root,
        "Jail users in ~ (their home) or an absolute path.", usage="~|path",
        field="default_root"),
-    _d("RequireValidShell", _SVG, 1, 1, p_bool,
-       "Refuse users whose shell is not in /etc/shells (default on).", usage="on|off",
+    _d("RequireValidShell", _SVGA, 1, 1, p_bool,
+       "Refuse users whose shell is not in /etc/shells (default on); in <Anonymous>, "
+       "for the anonymous account (default: the server's).", usage="on|off",
        field="require_valid_shell"),
     _d("CreateHome", _SVG, 1, None, p_create_home,
        "Create a missing home directory at login, with the given mode (default 700).",
@@ -501,6 +507,24 @@ TABLE: Tuple[Directive, ...] = (
        usage="redis:|internal:|off [timeout]"),
     )),
 
+    # -- mod_prometheus (ftpredis.metrics) ----------------------------------------------
+    _d("PrometheusEngine", _S, 1, 1, p_bool,
+       "Whether the Prometheus exporter runs (with PrometheusExporter).", usage="on|off",
+       field="prometheus_engine"),
+    _d("PrometheusExporter", _S, 1, None, p_prometheus_exporter,
+       "Address (IP or name; IPv6 in brackets) and port (default %d) the exporter serves "
+       "/metrics on; required with PrometheusEngine on." % DEFAULT_EXPORTER_PORT,
+       usage="address[:port]",
+       field="prometheus_exporter"),
+    _d("PrometheusLog", _S, 1, 1, p_prometheus_log,
+       "File for the exporter's messages (RedisLog's path checks), or none.",
+       usage="path|none",
+       field="prometheus_log"),
+    _d("PrometheusTables", _S, 1, 1, p_prometheus_tables,
+       "Accepted (ProFTPD's metrics database directory); ftpredis keeps the metrics in "
+       "the process, and --check says so.", usage="path",
+       field="prometheus_tables"),
+
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),
     _noop("DefaultServer", _SV, "Connections go to the server owning the address."),
@@ -521,7 +545,10 @@ TABLE: Tuple[Directive, ...] = (
        "sleeps; adaptive, it shrinks while polling finds nothing (ftpredis; default %d; "
        "off = 0: always sleep at once)." % DEFAULT_BUSY_POLL_US, usage="MICROSECONDS|off",
        field="busy_poll"),
-    _noop("SystemLog", _S, "Use twistd --logfile / --syslog."),
+    _d("SystemLog", _S, 1, 1, p_redis_log,
+       "ProFTPD's session log: sessions opened and closed, logins and every login "
+       "refusal, in ProFTPD's line format (what fail2ban's proftpd filter reads), or none.",
+       usage="path|none", field="system_log"),
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
     _noop("DeferWelcome", _SVG, "The banner never names the server before login."),
@@ -539,6 +566,28 @@ BY_NAME: Dict[str, Directive] = {d.name.lower(): d for d in TABLE}
 
 def lookup(name: str) -> Optional[Directive]:
     return BY_NAME.get(name.lower())
+
+
+def suggest(name: str) -> Optional[str]:
+    """The directive whose name is nearest to the unknown ``name`` (a typo), if one is
+    close enough to be a likely fix."""
+    import difflib
+
+    key = name.lower()
+    names = [k for k in BY_NAME if k != key]
+    # 0.8: a letter left out or doubled in a long name; below that, other modules'
+    # directives look like ours (SQLEngine, TLSEngine)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
+    if not close:
+        # two letters swapped in a short name (Potr)
+        close = [k for k in names if len(k) == len(key) and sorted(k) == sorted(key)]
+    return BY_NAME[close[0]].name if close else None
+
+
+def allowed_text(contexts) -> str:
+    """The contexts a directive is allowed in, spelt as the errors spell contexts."""
+    order = (SERVER, VHOST, GLOBAL, ANON, DIR, LIMIT)
+    return ", ".join(ctx for ctx in order if ctx in contexts)
 
 
 def _contexts_text(contexts) -> str:

@@ -115,6 +115,7 @@ class AnonymousConfig:
     hide_files: Optional[str] = None
     display_login: Optional[str] = None
     anon_reject_passwords: Optional[Tuple[str, bool]] = None   # (regex, negated with !)
+    require_valid_shell: Optional[bool] = None    # None: the server's RequireValidShell
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,9 @@ class RedisTarget:
     io_timeout_ms: int = 500
     no_reconnect: bool = False
     buffer_size: int = 100000
+    # where RedisServer (else RedisSentinel) is, for messages; not part of what makes two
+    # targets the same sink
+    source: Optional[Source] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +240,17 @@ class ServerConfig:
     formats: Mapping[str, str] = field(default_factory=dict)   # LogFormat name -> format text
     redis_engine: bool = False
     redis_log: Optional[str] = None          # absolute path, or None ("none" / not given)
+    system_log: Optional[str] = None         # SystemLog: the session log (main server only)
     redis: Optional[RedisTarget] = None
     logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
     ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban.bans)
     tls: Optional[object] = None             # mod_tls: ftpredis.tls.ftps.TLSConfig, None without
+
+    # mod_prometheus (ftpredis.metrics); server config context only: the main server's
+    prometheus_engine: bool = False
+    prometheus_exporter: Optional[Tuple[str, int]] = None    # (ip, port)
+    prometheus_log: Optional[str] = None     # absolute path, or None ("none" / not given)
+    prometheus_tables: Optional[str] = None  # accepted, not used
 
     @property
     def label(self) -> str:
@@ -257,17 +268,20 @@ class Config:
 
 
 class ConfigError(Exception):
-    """One problem in a config file, with where it is."""
+    """One problem in a config file, with where it is, and ``hint``: what would fix it
+    (said after the place, so that the message up to the place stays ProFTPD's)."""
 
-    def __init__(self, message: str, source: Optional[Source] = None):
+    def __init__(self, message: str, source: Optional[Source] = None,
+                 hint: Optional[str] = None):
         Exception.__init__(self, message)
         self.message = message
         self.source = source
+        self.hint = hint
 
     def __str__(self) -> str:
-        if self.source is None:
-            return self.message
-        return "%s on %s" % (self.message, self.source)
+        text = self.message if self.source is None else "%s on %s" % (self.message,
+                                                                       self.source)
+        return text if self.hint is None else "%s; %s" % (text, self.hint)
 
 
 class ConfigErrors(Exception):

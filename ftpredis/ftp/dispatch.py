@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from twisted.internet import defer
+from ftpredis.ftp import limits
 from twisted.protocols import ftp
 from twisted.python import failure
 
@@ -119,6 +120,13 @@ class DispatchMixin:
         self._next()
 
     _TRANSFER_VERBS = frozenset({"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"})
+
+    @property
+    def current_verb(self):
+        """The command word being served (``"RETR"``), or None between commands; the
+        metrics' in-progress gauges count these when scraped (ftpredis.metrics)."""
+        cur = self._current
+        return cur.verb if cur is not None else None
 
     def _abortable(self) -> bool:
         cur = self._current
@@ -276,7 +284,6 @@ class DispatchMixin:
         return base, arg, arg
 
     def _checkLimit(self, cmd: _Command, base: str) -> None:
-        from ftpredis.ftp import limits
         verb, shown, path = self._limitTarget(cmd, base)
         if verb is None:
             return

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_protocol -*-
-"""The listening side of one server: :class:`FTPRedisFactory` builds the sessions, counts them
-(MaxClients), and owns what they share (spare passive ports, user and group name tables)."""
+"""The listening side of one server: :class:`FTPRedisFactory` builds the sessions, counts the
+logged-in ones (MaxClients), and owns what they share (spare passive ports, user and group
+name tables)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ class FTPRedisFactory(ftp.FTPFactory):
 
     protocol = FTPRedisProtocol
     allowAnonymous = False
+    # ftpredis.app.service logs "listening on" / "stopped listening on" with the address;
+    # Twisted's "Starting factory <... object at 0x...>" would say it twice, unreadably.
+    noisy = False
     # The server's uid -> user name, gid -> group name tables and its root user names,
     # worked out by the first login that needs them (ftpredis.ftp.login): the
     # configuration is immutable, so once per server rather than per login.
@@ -45,7 +49,10 @@ class FTPRedisFactory(ftp.FTPFactory):
         if server.passive_ports:
             lo, hi = server.passive_ports
             self.passivePortRange = range(lo, hi + 1)
-        self.connectionLimit = server.max_clients
+        # The sessions logged in now: MaxClients counts these only, as ProFTPD does
+        # (ftpredis.ftp.login refuses the login beyond it).  Connections that have not
+        # logged in are MaxConnectionsPerHost's and TimeoutLogin's business.
+        self.logged_in = 0
         # ProFTPD's AllowStoreRestart (off by default) gates APPE and REST+STOR; the
         # config model has no field for it yet.
         self.allowStoreRestart = bool(getattr(server, "allow_store_restart", False))
@@ -55,8 +62,6 @@ class FTPRedisFactory(ftp.FTPFactory):
         self.tls = _tls.ServerTLS.build(server, reactor)     # None unless TLSEngine on
 
     def buildProtocol(self, addr):
-        if self.connectionLimit is not None and self.connectionCount >= self.connectionLimit:
-            return ftp.FTPFactory.buildProtocol(self, addr)    # the overflow protocol's 421
         # Not wrapped in a ProtocolWrapper as LimitTotalConnectionsFactory does, only to
         # count connections: that is two more calls on every read and write of the session.
         p = self.protocol()
@@ -65,8 +70,6 @@ class FTPRedisFactory(ftp.FTPFactory):
         p.timeOut = self.timeOut
         p.passivePortRange = self.passivePortRange
         p.listenFactory = self._listen_quiet
-        p.counted = True
-        self.connectionCount += 1
         return p
 
     #: How long a session keeps a passive port after its transfer (for its next PASV).

@@ -90,16 +90,25 @@ class ListingsMixin:
             return Reply(r.code, r.text, [start, line])
         return self.fs.run(gather).addCallback(done)
 
+    def _listedPath(self, arg: Optional[str]) -> str:
+        """%f and %D of LIST, NLST and MLSD: ProFTPD writes the argument as the client
+        sent it (options, ``..`` and a trailing slash included) after the current
+        directory, under the chroot; no argument is the directory with a slash
+        (tests/test_conformance_behaviour.py).  Which <Directory> applies is still
+        decided on the resolved path (``config_path``)."""
+        fs = self.fs
+        if arg and arg.startswith("/"):
+            return fs.chroot_join("/").rstrip("/") + arg
+        return fs.chroot_join(fs.cwd).rstrip("/") + "/" + (arg or "")
+
     def cmd_MLSD(self, cmd):
         self._xferStart(cmd)
         fs, arg = self.fs, cmd.arg
         jail = fs.jail
         vpath = fs.virtual(arg)
-        real = fs.chroot_join(vpath)
         f = cmd.fields
         f["dir_name"] = f["basename"] = path_tail(arg or "")
-        f["file"] = real
-        f["dir_path"] = real if arg else real.rstrip("/") + "/"
+        f["file"] = f["dir_path"] = self._listedPath(arg)
         f["config_path"] = fs.real_of(vpath)
 
         def gather():
@@ -163,11 +172,9 @@ class ListingsMixin:
         fs = self.fs
         jail = fs.jail
         vpath = fs.virtual(path)
-        real = fs.chroot_join(vpath)
         f = cmd.fields
         f["dir_name"] = f["basename"] = path_tail(cmd.arg or "")
-        f["file"] = real
-        f["dir_path"] = real if cmd.arg else real.rstrip("/") + "/"
+        f["file"] = f["dir_path"] = self._listedPath(cmd.arg)
         f["config_path"] = fs.real_of(vpath)
         display = path if path is not None else ""
         prefix = ""
@@ -217,6 +224,10 @@ class ListingsMixin:
                 try:
                     lines = yield self.fs.run(gather)
                 except FSError as e:
+                    # Closed, not reset, as ProFTPD does: a client reading the listing
+                    # to its end then reads the 450 (ftplib lost it on a reset).
+                    conn.transport.loseConnection()
+                    yield conn.waitClosed()
                     return Reply(450, e.text)
                 return (yield send(conn, to_bytes(lines)))
             return self._withData(cmd, opening, body)

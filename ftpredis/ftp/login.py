@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_protocol -*-
-"""Logging in: USER and PASS, the login policies that refuse a session (MaxClientsPerHost,
-MaxClientsPerUser, MaxConnectionsPerHost, <Limit LOGIN>), anonymous and root names."""
+"""Logging in: USER and PASS, the login policies that refuse a session (MaxClients,
+MaxClientsPerHost, MaxClientsPerUser, MaxConnectionsPerHost, <Limit LOGIN>), anonymous and
+root names."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
 from twisted.internet import defer, task
 from twisted.python import failure
 
-from ftpredis.auth.portal import AnonymousLogin, IFTPRedisAvatar, anonymous_section
+from ftpredis.auth.portal import (AnonymousLogin, IFTPRedisAvatar, LoginRefused,
+                                  anonymous_section)
 from ftpredis.ftp import nowait
+from ftpredis.ftp import limits
 from ftpredis.ftp.filesystem import JailedFS, SessionFS
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import log
@@ -21,6 +24,10 @@ from ftpredis.ftp.common import log
 
 def _raise(exc):
     raise exc
+
+
+#: A LoginRefused reason of this module's own: a <Limit LOGIN> refusal.
+LIMIT_LOGIN = "limit-login"
 
 
 def _read_display(path: str, variables: dict) -> List[str]:
@@ -89,20 +96,71 @@ class LoginMixin:
                 u.name for u in self.server.auth_users if u.uid == 0)
         return name in names
 
-    def _policyRefusal(self, cmd, event: str, user: str, reply: Reply):
-        """Refuse a login by policy (the reply, then the session closes).
+    def _policyRefusal(self, cmd, directive: str, user: str, reply: Reply, avatar,
+                       ban_event: bool = True):
+        """Refuse a login by policy ``directive`` (the reply, then the session closes).
 
-        ProFTPD signals ``event`` (mod_ban's BanOnEvent) before its reply; when that ban
-        ends the session the reply is never sent.
+        ProFTPD signals the directive's name as a mod_ban event (BanOnEvent) before its
+        reply, unless mod_ban has no such event (``ban_event`` False: MaxClients); when
+        that ban ends the session the reply is never sent.  ``avatar`` is the account
+        whose password was accepted: ProFTPD has taken it on, so the records from here
+        on name it (ftpredis.ftp.recording, ``refused_as``), and the session ends
+        "Configured policy: Denied by <directive>" without the USER name (%U), as after
+        any refused PASS.
         """
-        if self.policy_event(event, user=user):
+        self.refused_as = avatar
+        if ban_event and self.policy_event(directive, user=user):
             raise _PolicyRefusal(_unsent(reply))
 
         def close():
-            self.end_reason = "Configured policy"
+            self.original_user = None
+            self.end_reason = "Configured policy: Denied by " + directive
             self.transport.loseConnection()
         cmd.after = close
         raise _PolicyRefusal(reply)
+
+    def _othersCounted(self, avatar, same_host: bool = False) -> int:
+        """The other logged-in sessions a login limit counts against ``avatar``'s login:
+        ProFTPD's mod_auth counts every logged-in session for an ordinary login but only
+        those of the same account for an anonymous one, and never connections that
+        have not logged in (those are MaxConnectionsPerHost's)."""
+        n = 0
+        for p in self.factory.instances:
+            a = p.avatar
+            if p is self or a is None or (avatar.anonymous and a.name != avatar.name):
+                continue
+            if same_host and p.peer_host != self.peer_host:
+                continue
+            n += 1
+        return n
+
+    def _loginLimits(self, cmd, user: str, avatar, logout) -> None:
+        """MaxClientsPerHost, MaxClientsPerUser and MaxClients, in mod_auth's order, once
+        the password is accepted: refuse the login (530, then close) beyond one."""
+        s = self.server
+        per_host = s.max_clients_per_host
+        if per_host is not None and self._othersCounted(avatar, same_host=True) >= per_host:
+            logout()
+            self._policyRefusal(cmd, "MaxClientsPerHost", user, R("max_per_host", per_host),
+                                avatar)
+        per_user = getattr(s, "max_clients_per_user", None)
+        if per_user is not None:
+            n = sum(1 for p in self.factory.instances if p is not self
+                    and p.avatar is not None and p.avatar.name == avatar.name)
+            if n >= per_user[0]:
+                logout()
+                self._policyRefusal(cmd, "MaxClientsPerUser", user, Reply(
+                    530, _max_text(per_user, "Sorry, the maximum number of clients (%m) "
+                                   "for this user are already connected.")), avatar)
+        max_clients = s.max_clients
+        if max_clients is not None:
+            # An ordinary login counts every logged-in session: the factory's count, not
+            # a scan (tests/test_conformance_behaviour.py).  mod_ban has no event for it.
+            n = self._othersCounted(avatar) if avatar.anonymous else self.factory.logged_in
+            if n >= max_clients:
+                logout()
+                self._policyRefusal(cmd, "MaxClients", user, R("max_clients", max_clients),
+                                    avatar, ban_event=False)
 
     def _overConnectionsPerHost(self) -> bool:
         """MaxConnectionsPerHost, before the banner: True when refused (closing)."""
@@ -133,6 +191,27 @@ class LoginMixin:
             return R("anon_user_ok")
         # ProFTPD's reply names only the first word of the argument (argv[1]).
         return R("user_ok", (name.split(" ", 1)[0].split("\t", 1)[0]) or name)
+
+    def _refusalText(self, error, user: str) -> str:
+        """ProFTPD's SystemLog line for a refused login (what fail2ban's filter reads)."""
+        reason = getattr(error, "reason", None)
+        if reason == LoginRefused.UNKNOWN_USER:
+            s = self.session
+            return "USER %s: no such user found from %s [%s] to %s:%d" % (
+                user, s.remote_dns, s.remote_ip, s.local_ip, s.local_port)
+        if reason == LoginRefused.ROOT_LOGIN:
+            return "SECURITY VIOLATION: Root login attempted"
+        if reason == LoginRefused.BAD_PASSWORD:
+            why = "Incorrect password"
+        elif reason == LoginRefused.INVALID_SHELL:
+            why = "Invalid shell: '%s'" % (getattr(error, "shell", ""),)
+        elif reason == LIMIT_LOGIN:
+            why = "Limit access denies login"
+        elif isinstance(error, LoginRefused):
+            why = error.detail
+        else:
+            why = "Login incorrect"
+        return "USER %s (Login failed): %s" % (user, why)
 
     def cmd_PASS(self, cmd):
         if self.avatar is not None:
@@ -167,35 +246,22 @@ class LoginMixin:
             return jail, lines
 
         def ok(result, placed=None):
-            from ftpredis.ftp import limits
             _, avatar, logout = result
             if self.disconnected:
                 logout()
                 raise R("login_incorrect")
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
-            per_host = self.server.max_clients_per_host
-            if per_host is not None:
-                n = sum(1 for p in self.factory.instances if p.peer_host == self.peer_host)
-                if n > per_host:
-                    logout()
-                    self._policyRefusal(cmd, "MaxClientsPerHost", user,
-                                        R("max_per_host", per_host))
-            per_user = getattr(self.server, "max_clients_per_user", None)
-            if per_user is not None:
-                n = sum(1 for p in self.factory.instances if p is not self
-                        and p.avatar is not None and p.avatar.name == avatar.name)
-                if n >= per_user[0]:
-                    logout()
-                    self._policyRefusal(cmd, "MaxClientsPerUser", user, Reply(
-                        530, _max_text(per_user, "Sorry, the maximum number of clients "
-                                       "(%m) for this user are already connected.")))
+            self._loginLimits(cmd, user, avatar, logout)
             groups = (avatar.group,) if avatar.group else ()
             if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
                                groups) is False:
                 logout()
-                raise UnauthorizedLogin("<Limit LOGIN> denies %r" % (avatar.name,))
+                raise LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
+                                   % (avatar.name,))
             self.avatar = avatar
             self._logout = logout
+            self.counted = True
+            self.factory.logged_in += 1
             self.client_state.anon_config = anon_cfg
             self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
             self._cancelTimer("_login_timer")
@@ -204,6 +270,8 @@ class LoginMixin:
                 r = R("anon_logged_in")
             else:
                 r = R("logged_in", user)
+            cmd.fields["system_log"] = ("%s %s: Login successful."
+                                        % ("ANON" if avatar.anonymous else "USER", user),)
 
             def ready(placed):
                 jail, lines = placed
@@ -226,8 +294,19 @@ class LoginMixin:
                 return _unsent(R("login_incorrect"))
             if not f.check(UnauthorizedLogin, UnhandledCredentials):
                 log.failure("login of {user!r} failed", f, user=user)
+            reason = getattr(f.value, "reason", None)
+            if isinstance(reason, str):
+                cmd.fields["auth_failure"] = reason      # for the metrics' auth_error
             self.client_state.login_failures += 1
             limit = self.client_state.login_failures >= self.server.max_login_attempts
+            lines = [self._refusalText(f.value, user)]
+            if limit:
+                lines.append("Maximum login attempts (%d) exceeded, connection refused"
+                             % self.server.max_login_attempts)
+            cmd.fields["system_log"] = tuple(lines)
+            for line in lines:
+                # A refused login leaves a line in twistd's log too (never the password).
+                log.info("{client}: {line}", client=self.peer_host, line=line)
 
             def after():
                 # ProFTPD forgets the USER name after a failed PASS (not on its record).

@@ -146,13 +146,13 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         else:
             self.sendReply(R("banner", s.server_name, self.local_host))
 
-    counted = False         # in the factory's connectionCount (MaxClients)
+    counted = False         # in the factory's logged_in (MaxClients): set at login
 
     def connectionLost(self, reason):
         self.disconnected = True
         if self.counted:
             self.counted = False
-            self.factory.connectionCount -= 1
+            self.factory.logged_in -= 1
         self.factory.instances.pop(self, None)
         self.setTimeout(None)
         for name in ("_login_timer", "_notransfer_timer", "_stall_timer"):

@@ -24,6 +24,10 @@ class LoggingMixin:
     data_bytes = 0              # ProFTPD's session.total_bytes (STAT)
     session: Optional[Session] = None
     avatar = None
+    # The account whose login a policy (MaxClients, MaxClientsPerHost, ...) refused after
+    # its password was checked: ProFTPD has taken on its user, group, uid and gid by then,
+    # so the refused PASS and the session's end carry them (%u %g %{uid} %{gid}).
+    refused_as = None
     original_user: Optional[str] = None
     config_path: Optional[str] = None
     end_reason: Optional[str] = None
@@ -44,6 +48,8 @@ class LoggingMixin:
 
     def _who(self) -> dict:
         a = self.avatar
+        if a is None:
+            a = self.refused_as
         cached = self._who_cache
         if cached is not None and cached[0] is a:
             return cached[1]
@@ -52,7 +58,7 @@ class LoggingMixin:
                    "logged_in": False, "anonymous": False}
         else:
             who = {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
-                   "logged_in": True, "anonymous": bool(a.anonymous),
+                   "logged_in": a is self.avatar, "anonymous": bool(a.anonymous),
                    "anon_password": getattr(a, "anon_password", None) if a.anonymous
                    else None}
         self._who_cache = (a, who)

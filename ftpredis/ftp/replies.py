@@ -15,7 +15,6 @@ from typing import Sequence
 REPLIES = {
     "banner": (220, "ftpredis Server (%s) [%s]"),
     "banner_off": (220, "%s FTP server ready"),
-    "too_many": (421, "Too many users"),                                 # (ours)
     "idle_timeout": (421, "Idle timeout (%d seconds): closing control connection"),
     "login_timeout": (421, "Login timeout (%d seconds): closing control connection"),
     "notransfer_timeout": (421, "No transfer timeout (%d seconds): closing control "
@@ -99,6 +98,8 @@ REPLIES = {
     "limit_denied": (550, "%s: Operation not permitted"),
     "limit_denied_dirs": (550, "%s: Permission denied"),
     "limit_denied_cwd": (550, "%s: No such file or directory"),
+    "max_clients": (530, "Sorry, the maximum number of allowed clients (%d) are already "
+                         "connected."),
     "max_per_host": (530, "Sorry, the maximum number of clients (%d) from your host are "
                           "already connected."),
     "mlst_opts": (200, "MLST OPTS %s"),

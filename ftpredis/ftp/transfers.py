@@ -488,7 +488,7 @@ class TransfersMixin:
             self._xferFailed(cmd, r)
             raise r
         d = self.fs.run(self._openUpload, cmd, append, unique, offset, rang)
-        d.addCallbacks(self._storeOpened, failed, callbackArgs=(cmd, append, unique))
+        d.addCallbacks(self._storeOpened, failed, callbackArgs=(cmd, append, unique, rang))
         return d
 
     def _openUpload(self, cmd, append, unique, offset, rang):
@@ -541,9 +541,9 @@ class TransfersMixin:
                 raise R("overwrite_denied", arg)
         if append or offset > 0:
             fd = jail.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+            # REST or RANG then STOR overwrites from the offset and keeps what lies beyond
+            # the bytes sent, as ProFTPD does (tests/test_conformance_behaviour.py).
             start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
-            if not append:
-                os.ftruncate(fd, offset)
             fobj = os.fdopen(fd, "wb")
         else:
             # A failed upload must never look like a complete file: write beside the
@@ -558,7 +558,7 @@ class TransfersMixin:
             fobj = os.fdopen(fd, "wb")
         return arg, vpath, real, fobj, tmp, existed, start
 
-    def _storeOpened(self, opened, cmd, append, unique):
+    def _storeOpened(self, opened, cmd, append, unique, rang=None):
         arg, vpath, real, fobj, tmp, existed, start = opened
         cmd.fields["file_modified"] = existed
         cmd.fields["notes"] = {"mod_xfer.store-path": vpath}
@@ -618,6 +618,9 @@ class TransfersMixin:
 
         if unique:
             opening = REPLIES["stou_opening"][1] % arg
+        elif rang is not None and not append:
+            # ProFTPD names the range's length, as for RETR.
+            opening = REPLIES["opening_size"][1] % (self._typeName(), arg, rang[1])
         else:
             opening = REPLIES["opening"][1] % (self._typeName(), arg)
         d = self._withData(cmd, opening, body)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 # Event kinds.
 CONNECT = "CONNECT"
@@ -128,6 +128,9 @@ class Event:
     connection_class: Optional[str] = None  # %c
     identd_user: Optional[str] = None       # %l
     protocol: str = "ftp"                   # %{protocol}
+    # Why a PASS was refused: ftpredis.auth.portal.LoginRefused's reason ("unknown-user",
+    # "bad-password", ...); no LogFormat variable, ftpredis.metrics reads it.
+    auth_failure: Optional[str] = None
 
     # -- where ------------------------------------------------------------------------
     cwd: str = "/"                          # virtual working directory
@@ -153,6 +156,9 @@ class Event:
     session_bytes_rcvd: int = 0             # %I
     session_bytes_sent: int = 0             # %O
     session_end_reason: Optional[str] = None    # %E
+    # What ProFTPD writes to its SystemLog for this moment ("USER x (Login failed):
+    # Incorrect password"); never a password.  No LogFormat variable reads it.
+    system_log: Tuple[str, ...] = ()
     notes: Mapping[str, str] = field(default_factory=dict)   # %{note:NAME}
 
     def replace(self, **changes) -> "Event":

@@ -21,6 +21,7 @@ import time
 from typing import Optional
 
 from twisted.logger import Logger
+from ftpredis import __version__
 
 _log = Logger(namespace="ftpredis.redis.redislog")
 
@@ -65,7 +66,7 @@ def check_redis_log_path(path: str, allow_symlinks: bool = False) -> Optional[st
     return None
 
 
-def _format_time(now: float) -> str:
+def format_time(now: float) -> str:
     t = time.localtime(now)
     return "%s,%03d" % (time.strftime("%Y-%m-%d %H:%M:%S", t), int((now % 1) * 1000))
 
@@ -125,10 +126,9 @@ class RedisLog:
         return self._fd
 
     def format_line(self, message: str) -> bytes:
-        from ftpredis import __version__
         # one message = one line: a reason text with a newline must not forge a second entry
         message = str(message).replace("\r", "\\r").replace("\n", "\\n")
-        line = "%s ftpredis/%s[%d]: %s\n" % (_format_time(self._clock()), __version__,
+        line = "%s ftpredis/%s[%d]: %s\n" % (format_time(self._clock()), __version__,
                                             os.getpid(), message)
         return line.encode("utf-8", "backslashreplace")
 

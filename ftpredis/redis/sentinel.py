@@ -23,6 +23,7 @@ connections themselves are still txredisapi protocols.
 """
 
 from __future__ import annotations
+from ftpredis.redis.errors import describe_reason
 
 from typing import List, Optional, Tuple
 
@@ -174,7 +175,6 @@ class SentinelMonitor:
         return "master '%s' via RedisSentinel" % (self.master_name or "?",)
 
     def describe(self, reason) -> str:
-        from ftpredis.redis.errors import describe_reason
         return describe_reason(reason)
 
     def endpoint(self, addr: Address, tls_host: Optional[str] = None):

@@ -55,6 +55,7 @@ from twisted.logger import Logger
 from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.errors import describe_reason
+from ftpredis.redis.outage import Availability
 from ftpredis.redis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
                                replication_offsets, role_of)
 
@@ -79,12 +80,18 @@ BATCH_MAX_BYTES = 4 * 1024 * 1024
 from ftpredis.redis.connection import _ReportingEndpoint, _SinkFactory
 
 
+#: ``dropped_by_reason`` keys: a short, fixed set (they become a metric's label values).
+DROP_REASONS = ("buffer_full", "no_reconnect", "stopped")
+
+
 class RedisSink(service.Service):
     """Buffered, batched, ordered RPUSH of records to one Redis target.
 
     Counters (never reset): ``pushed`` (calls to :meth:`push`), ``sent`` (acknowledged by
     Redis; a re-sent batch counts once), ``dropped``, and ``buffered`` (held right now,
     in flight included).  ``pushed == sent + dropped + buffered`` at all times.
+    ``dropped_by_reason`` splits ``dropped`` (:data:`DROP_REASONS`); ``reconnects``,
+    ``failovers`` (another master than the last): read at scrape time by ftpredis.metrics.
 
     Overflow: when ``target.buffer_size`` records are held, the **newest** record (the
     one being pushed) is dropped.  Reasons: it is O(1) with per-key queues (dropping the
@@ -140,6 +147,10 @@ class RedisSink(service.Service):
         self.sent = 0
         self.dropped = 0
         self.buffered = 0
+        self.dropped_by_reason: Dict[str, int] = {}
+        self.reconnects = 0
+        self.failovers = 0
+        self._lost, self._last_master = 0, None     # lost, not yet made again; Sentinel
 
         self._queues: Dict[bytes, Deque[bytes]] = {}
         self._inflight: Dict[object, Tuple[bytes, List[bytes]]] = {}
@@ -158,6 +169,8 @@ class RedisSink(service.Service):
         self._drops: Dict[str, int] = {}
         self._drop_call = None
         self._recent: Dict[str, list] = {}
+        #: twistd's log hears of outages from it; the RedisLogs of every attempt from us
+        self.availability = Availability(self)
 
     def __repr__(self):
         return "<RedisSink %s pushed=%d sent=%d dropped=%d buffered=%d>" % (
@@ -184,13 +197,14 @@ class RedisSink(service.Service):
             self.pushed += 1
             if self._dead:
                 self._drop(1, "connection to Redis %s lost and RedisOptions NoReconnect is set"
-                           % (self.address,))
+                           % (self.address,), "no_reconnect")
                 return
             if self._stopped:
-                self._drop(1, "Redis sink already stopped")
+                self._drop(1, "Redis sink already stopped", "stopped")
                 return
             if self.buffered >= self.target.buffer_size:
-                self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,))
+                self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,),
+                           "buffer_full")
                 return
             q = self._queues.get(key)
             if q is None:
@@ -260,6 +274,7 @@ class RedisSink(service.Service):
         """Flush what is buffered (bounded by the io timeout, plus the connect timeout when
         no connection is up), disconnect, and log how many records were left unsent."""
         service.Service.stopService(self)
+        self.availability.stopProbe()
         self._stopping = True
         self._retry.clear()             # one last immediate try for every key
         if self._later:
@@ -361,18 +376,27 @@ class RedisSink(service.Service):
     def connectFailed(self, reason, prefix=""):
         if self._stopped or self._dead:
             return
-        self._error("error connecting to Redis %s: %s%s"
-                    % (self.address, prefix, describe_reason(reason)))
+        why = prefix + describe_reason(reason)
+        self._error("error connecting to Redis %s: %s" % (self.address, why), twistd=False)
+        self.availability.failed(why)
 
     def connectionReady(self, conn):
         if self._factory is None or conn.factory is not self._factory:
             conn.transport.loseConnection()
             return
         master = getattr(conn, "masterAddress", None)
+        if self._lost > 0:
+            self._lost -= 1
+            self.reconnects += 1
+        if master is not None:
+            if self._last_master is not None and master != self._last_master:
+                self.failovers += 1
+            self._last_master = master
         if master is None:
-            self.note("connected to Redis %s" % (self.address,))
+            self.note("connected to Redis %s" % (self.address,), twistd=False)
         else:
-            self.note("connected to Redis %s (%s)" % (format_address(master), self.address))
+            self.note("connected to Redis %s (%s)" % (format_address(master), self.address),
+                      twistd=False)
             # anything still connected to another master goes; what that one acknowledged
             # without a replica confirming it is sent again, first
             for other in list(self._factory.pool):
@@ -380,6 +404,7 @@ class RedisSink(service.Service):
                     self._abandon(other)
             self._replay(master, getattr(conn, "replInfo", {}))
         self._ready.append(conn)
+        self.availability.connected()
         self._pump()
 
     def connectionGone(self, conn):
@@ -388,6 +413,7 @@ class RedisSink(service.Service):
         if self._factory is None or conn.factory is not self._factory:
             return          # our own shutdown
         reason = describe_reason(conn.lostReason) if conn.lostReason is not None else "unknown"
+        self._lost = min(self._lost + 1, self.poolsize)
         if self.target.no_reconnect and not getattr(conn, "switchedAway", False):
             self._dead = True
             lost = self.buffered
@@ -396,6 +422,8 @@ class RedisSink(service.Service):
             self._queues.clear()
             self.buffered = 0
             self.dropped += lost
+            if lost:
+                self._count_drop(lost, "no_reconnect")
             self._write("lost connection to Redis %s: %s; RedisOptions NoReconnect is set: "
                         "%d buffered records dropped, no more records will be sent"
                         % (self.address, reason, lost))
@@ -406,7 +434,9 @@ class RedisSink(service.Service):
             self._releaseDrained()
             return
         if not getattr(conn, "abortedBySink", False):
-            self._error("lost connection to Redis %s: %s" % (self.address, reason))
+            self._error("lost connection to Redis %s: %s" % (self.address, reason),
+                        twistd=False)
+            self.availability.failed(reason)
 
     # -- the writer --------------------------------------------------------------------
     def _pump(self):
@@ -503,6 +533,8 @@ class RedisSink(service.Service):
         self.sent += len(batch)
         self.buffered -= len(batch)
         self._retry.pop(key, None)
+        if self.availability.catching_up is not None:
+            self.availability.progress()
         master = getattr(conn, "masterAddress", None)
         if master is not None:
             replid = getattr(conn, "replInfo", {}).get("master_replid")
@@ -777,16 +809,19 @@ class RedisSink(service.Service):
                     d.callback(None)
 
     # -- RedisLog ------------------------------------------------------------------------
-    def _write(self, message: str) -> None:
-        _log.info("{message}", message=message)
+    def _write(self, message: str, twistd: bool = True) -> None:
+        if twistd:
+            _log.info("{message}", message=message)
         for log in self.logs:
             log.write(message)
 
-    def note(self, message: str, topic=None, key=None) -> None:
+    def note(self, message: str, topic=None, key=None, twistd: bool = True) -> None:
         """Write a problem report, each ``topic`` (default: the text) at most once per
         ``repeat_interval`` until a batch (for ``key``, or any batch when ``key`` is
         None) succeeds again: a dead or hanging server is retried every couple of
-        seconds, a refused key every 2 s, and neither may flood the RedisLog."""
+        seconds, a refused key every 2 s, and neither may flood the RedisLog.  With
+        ``twistd=False`` only the RedisLogs get it (connection news reaches twistd's log
+        through :attr:`availability`)."""
         now = self.reactor.seconds()
         if topic is None:
             topic = message
@@ -797,17 +832,21 @@ class RedisSink(service.Service):
         self._recent[topic] = [now, 0, key]
         if entry is not None and entry[1]:
             message = "%s (%d more since the last report)" % (message, entry[1])
-        self._write(message)
+        self._write(message, twistd)
 
     _error = note
 
-    def _drop(self, n: int, reason: str) -> None:
+    def _drop(self, n: int, reason: str, code: str) -> None:
         self.dropped += n
+        self._count_drop(n, code)
         self._drops[reason] = self._drops.get(reason, 0) + n
         if self._drop_call is None and not self._stopped:
             self._drop_call = self.reactor.callLater(self.drop_report_interval, self._reportDrops)
         elif self._stopped:
             self._reportDrops()
+
+    def _count_drop(self, n: int, code: str) -> None:
+        self.dropped_by_reason[code] = self.dropped_by_reason.get(code, 0) + n
 
     def _reportDrops(self):
         if self._drop_call is not None and self._drop_call.active():

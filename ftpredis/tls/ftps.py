@@ -25,6 +25,7 @@ the TLS server on an active-mode data connection, undoing startTLS for CCC) goes
 """
 
 from __future__ import annotations
+from ftpredis.ftp.replies import Reply
 
 import os
 from typing import Callable, Optional
@@ -271,7 +272,6 @@ def describe(conn: SSL.Connection, data: bool = False, reused: bool = False) -> 
 # --------------------------------------------------------------------------- commands
 
 def _reply(name, *args, sent=False):
-    from ftpredis.ftp.replies import Reply
     code, fmt = REPLIES[name]
     r = Reply(code, fmt % args if args else fmt)
     if sent:

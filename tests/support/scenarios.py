@@ -510,3 +510,119 @@ def anonymous(ctx):
     ftp = ctx.connect()
     ftp.pwd()
     ftp.quit()
+
+
+# ---------------------------------------------------------------------------------------
+# Where ftpredis used to differ from ProFTPD 1.3.8 in behaviour, not only in records
+
+def _wait_closed(ftp):
+    """Read until the server closes ``ftp``'s control connection."""
+    try:
+        while ftp.sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    ftp.close()
+
+
+@scenario("max_clients", REDIS + braces(
+    'LogFormat m "%m %r %s %S %u %g %E"\nRedisLogOnEvent ALL m\nMaxClients 1\n'))
+def max_clients(ctx):
+    """MaxClients 1: connections that have not logged in are all greeted; a login beyond
+    the limit is refused with 530 at PASS and the session closed."""
+    idle = [ctx.connect(user=None) for _ in range(2)]
+    first = ctx.connect()
+    second = ctx.connect(user=None)
+    ctx.try_(second.login, USER, PASSWORD)
+    _wait_closed(second)
+    ctx.sleep(0.3)          # ProFTPD's session process logs its end after the close
+    first.quit()
+    for ftp in idle:
+        ftp.quit()
+
+
+@scenario("max_clients_anon", REDIS + r"""
+LogFormat m "%m %s %S %u"
+RedisLogOnCommand PASS m
+MaxClients 1
+<Anonymous {base}/anon>
+  User ftpanon
+  Group ftpgroup
+  UserAlias anonymous ftpanon
+</Anonymous>
+""", files={"../../anon/pub.txt": b"p\n"}, users=((USER, PASSWORD), ("ftpanon", "unused")))
+def max_clients_anon(ctx):
+    """MaxClients 1 and anonymous logins: an anonymous login counts only the anonymous
+    sessions of its account (ftpuser's does not stop it); an ordinary login counts every
+    logged-in session."""
+    user = ctx.connect()
+    anon = ctx.connect(user="anonymous", password="guest@example.com")
+    for name, password in (("anonymous", "guest@example.com"), (USER, PASSWORD)):
+        ftp = ctx.connect(user=None)
+        ctx.try_(ftp.login, name, password)
+        _wait_closed(ftp)
+    anon.quit()
+    user.quit()
+
+
+@scenario("anon_valid_shell", REDIS + r"""
+LogFormat a "%m %r %s %S %u"
+RedisLogOnCommand USER,PASS,PWD a
+<Anonymous {base}/anon>
+  User ftpanon
+  Group ftpgroup
+  UserAlias anonymous ftpanon
+  RequireValidShell on
+</Anonymous>
+<Anonymous {base}/anon2>
+  User ftpanon
+  Group ftpgroup
+  UserAlias guest ftpanon
+</Anonymous>
+""", files={"../../anon/pub.txt": b"p\n", "../../anon2/pub.txt": b"p\n"},
+          users=((USER, PASSWORD), ("ftpanon", "unused")))
+def anon_valid_shell(ctx):
+    """RequireValidShell on inside <Anonymous>: the anonymous account's shell (/bin/false)
+    is not in /etc/shells, so the anonymous login is refused; a section without it takes
+    the server's off (guest), and so does ftpuser (same shell)."""
+    ftp = ctx.connect(user=None)
+    ctx.try_(ftp.login, "anonymous", "guest@example.com")
+    ftp.quit()
+    ftp = ctx.connect(user="guest", password="guest@example.com")
+    ftp.pwd()
+    ftp.quit()
+    ftp = ctx.connect()
+    ftp.pwd()
+    ftp.quit()
+
+
+@scenario("rest_stor", REDIS + braces(
+    'LogFormat x "%m %r %s %{file-offset} %{file-size} %b"\n'
+    'RedisLogOnCommand REST,STOR,RANG,SIZE,RETR x\nAllowStoreRestart on\n'),
+    files={"f.txt": b"0123456789abcde", "g.txt": b"0123456789abcde"})
+def rest_stor(ctx):
+    """REST 3 then STOR of 2 bytes over a 15-byte file: written from offset 3, the rest of
+    the file kept; RANG 3 4 then STOR of 2 bytes the same way."""
+    ftp = ctx.connect()
+    ftp.voidcmd("TYPE I")
+    ftp.storbinary("STOR f.txt", io.BytesIO(b"XY"), rest=3)
+    ftp.sendcmd("SIZE f.txt")
+    ftp.retrbinary("RETR f.txt", lambda b: None)
+    ftp.sendcmd("RANG 3 4")
+    ctx.try_(ftp.storbinary, "STOR g.txt", io.BytesIO(b"XY"))
+    ftp.sendcmd("SIZE g.txt")
+    ftp.retrbinary("RETR g.txt", lambda b: None)
+    ftp.quit()
+
+
+@scenario("list_paths", REDIS + braces(
+    'LogFormat l "%m %r %s %f %F %d %D %J"\nRedisLogOnCommand LIST,NLST,MLSD x\n'
+    .replace(" x\n", " l\n")), files={"d/a.txt": b"a\n"})
+def list_paths(ctx):
+    """%f %F %d %D for LIST/NLST/MLSD of a directory written with and without a trailing
+    slash, with options, with "..", from the root."""
+    ftp = ctx.connect()
+    for cmd in ("LIST d/", "LIST d", "NLST d/", "NLST d", "MLSD d/", "MLSD d", "LIST -la d/",
+                "NLST d/../d", "MLSD /", "LIST /d/", "LIST"):
+        ftp.retrlines(cmd, lambda line: None)
+    ftp.quit()
