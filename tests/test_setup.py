@@ -96,6 +96,15 @@ class ReadmeCommandsTests(unittest.TestCase):
         self.assertIn(suite, ci)
         self.assertTrue(suite.endswith("$(command -v sudo) .venv/bin/python -m twisted.trial tests"))
 
+    def test_readme_installs_what_ci_installs(self):
+        """An admin following README gets every Debian package the tests need, as CI does."""
+        install, _suite = literal_lines(readme(), "Run the test suite")
+        with open(os.path.join(e2e.REPO, ".ci", "run")) as f:
+            needed = re.findall(r"missing\+=\(([\w.-]+)\)", f.read())
+        self.assertIn("fail2ban", needed)
+        for package in needed:
+            self.assertIn(" " + package, install, "README's test set-up lacks " + package)
+
 
 class RunWithRedisTests(RedisServerMixin, unittest.TestCase):
     """``bin/run-with-redis CONFIG`` on the shipped example config, ports made free."""
