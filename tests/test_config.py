@@ -490,7 +490,7 @@ class ServerTests(_Base):
         self.assertEqual(server.addresses, ("127.0.0.1", "::1"))
         self.assertEqual(server.masquerade_address, "ftp.example.com")
         self.assertEqual(server.passive_ports, (50000, 50100))
-        self.assertEqual((server.max_clients, server.max_clients_per_host), (10, None))
+        self.assertEqual((server.max_clients, server.max_clients_per_host), ((10, "too many"), None))
         self.assertEqual((server.max_login_attempts, server.timeout_idle,
                           server.timeout_login, server.timeout_no_transfer,
                           server.timeout_stalled), (2, 60, 30, 0, 10))

@@ -320,7 +320,7 @@ class TimeoutNoTransferTests(_Base, unittest.TestCase):
 
 
 class MaxClientsPerHostTests(_Base, unittest.TestCase):
-    server_options = {"max_clients_per_host": 1}
+    server_options = {"max_clients_per_host": (1, None)}
 
     @defer.inlineCallbacks
     def test_second_session_refused(self):

@@ -427,7 +427,7 @@ class EndReasonTests(FTPServerMixin, unittest.TestCase):
 
 
 class MaxClientsTests(FTPServerMixin, unittest.TestCase):
-    server_options = {"max_clients": 2}
+    server_options = {"max_clients": (2, None)}
 
     @defer.inlineCallbacks
     def test_limit_counts_logged_in_sessions(self):

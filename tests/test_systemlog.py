@@ -103,6 +103,11 @@ class SystemLogTests(unittest.TestCase):
                                   if line.endswith("FTP session closed.")) == 7,
                       "seven sessions closed in the SystemLog")
         lines = self.messages()
+        # The daemon's own line first, as ProFTPD's "... standalone mode STARTUP".
+        from ftpredis import __version__
+        self.assertRegex(lines.pop(0), r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \S+ "
+                         r"ftpredis\[%d\] 127\.0\.0\.1: ftpredis %s standalone mode STARTUP$"
+                         % (os.getpid(), re.escape(__version__)))
         for line in lines:
             self.assertRegex(line, LINE)
         self.assertEqual({LINE.match(line).group(1) for line in lines}, {str(os.getpid())})

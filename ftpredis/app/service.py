@@ -40,8 +40,10 @@ from twisted.application import internet, service
 from twisted.internet import defer, protocol as iprotocol
 from twisted.logger import Logger
 
+from ftpredis import __version__
 from ftpredis.app import reactor as _reactor
 from ftpredis.app import workers as _workers
+from ftpredis.app.instances import InstanceGate, per_process
 from ftpredis.app.systemlog import SystemLog
 from ftpredis.auth.portal import make_portal
 from ftpredis.ban.bans import BanRegistry
@@ -192,6 +194,9 @@ class _Dispatcher(iprotocol.ServerFactory):
         return "ftpredis"
 
     def buildProtocol(self, addr):
+        # None closes the connection at once, before any greeting (MaxInstances).
+        if not self.owner.gate.admit():
+            return None
         return _Route(self.owner, self.port)
 
 
@@ -362,6 +367,7 @@ class FTPRedisService(service.MultiService):
         # Raises ConfigErrors (unresolvable or duplicate addresses): tap reports them.
         self.table = RoutingTable([(s.server, s) for s in servers])
         self.config = config
+        self.gate = self._gate(config)
         for svc in servers:
             self._addServer(svc)
         # ServerWorkers N: each worker gets a socket of its own (SO_REUSEPORT), bound
@@ -387,6 +393,28 @@ class FTPRedisService(service.MultiService):
         if current is not None and (current.path, current.allow_symlinks) == (path, allow):
             return current
         return SystemLog(path, allow)
+
+    def _gate(self, config):
+        main = config.servers[0] if config.servers else None
+        configured = getattr(main, "max_instances", None)
+        workers = getattr(main, "server_workers", 1) or 1
+        return InstanceGate(per_process(configured, workers), configured,
+                            self.connections, self._reactor.seconds,
+                            self._systemLine if self.system_log is not None else None)
+
+    def connections(self) -> int:
+        """The connections open now, over every server (replaced ones included)."""
+        return sum(len(svc.factory.instances) for svc in list(self) + list(self._retired)
+                   if isinstance(svc, ServerService))
+
+    def _systemLine(self, message: str) -> None:
+        """A SystemLog line of the daemon's (no session), as ProFTPD's name the main
+        server's address."""
+        system_log = self.system_log
+        if system_log is not None:
+            main = self.config.servers[0] if self.config.servers else None
+            where = main.addresses[0] if main is not None and main.addresses else ""
+            system_log.say(message, where)
 
     #: twistd's options when twistd runs us (set by ftpredis.app.tap): twistd's log gets
     #: the filter of ftpredis.app.logs when this service joins twistd's application
@@ -445,6 +473,7 @@ class FTPRedisService(service.MultiService):
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
         if not _workers.IN_WORKER:
+            self._systemLine("ftpredis %s standalone mode STARTUP" % (__version__,))
             for sink in self.sinks.sinks():
                 sink.availability.probe()
         self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
@@ -494,6 +523,8 @@ class FTPRedisService(service.MultiService):
             self.exporter.log_file.close()
         for redis_log in self._redis_logs.values():
             redis_log.close()
+        if not _workers.IN_WORKER:
+            self._systemLine("ftpredis %s standalone mode SHUTDOWN" % (__version__,))
 
     # -- reload -----------------------------------------------------------------------------
     @defer.inlineCallbacks
@@ -597,6 +628,7 @@ class FTPRedisService(service.MultiService):
         self.config = config
         self.table = table
         self.system_log = system_log
+        self.gate = self._gate(config)
         self._redis_logs = redis_logs
         for key in gone:
             svc = self._listeners.pop(key)
@@ -738,7 +770,6 @@ def _exporter(main, reactor, in_progress, sinks):
         # ServerWorkers: the parent alone serves the exporter's address (a worker
         # binding it too would fail); workers' sessions are not counted yet.
         return None
-    from ftpredis import __version__
     from ftpredis.metrics.events import MetricsSubscriber
     from ftpredis.metrics.exporter import ExporterService
     from ftpredis.metrics.registry import ProftpdMetrics

@@ -133,9 +133,7 @@ def p_command_buffer_size(args, ctx):
     return _int(args[0], "size", 64, 65536)
 
 
-def p_max_clients(args, ctx):
-    if len(args) > 1:
-        ctx.warn("the message argument is not used by ftpredis")
+def p_max_instances(args, ctx):
     if args[0].lower() == "none":
         return None
     return _int(args[0], "value", 1)

@@ -29,7 +29,7 @@ from typing import Callable, Dict, Optional, Tuple
 from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
     SERVER, VHOST, GLOBAL, ANON, DIR, LIMIT, DirectiveError, ParseContext, _boolean,
     p_bool, p_word, p_words, p_path, p_ignored, _int, p_port, p_nonneg, p_positive,
-    p_busy_poll, p_command_buffer_size, p_max_clients, p_max_with_message,
+    p_busy_poll, p_command_buffer_size, p_max_instances, p_max_with_message,
     p_anon_reject_passwords, p_server_ident, p_umask, p_create_home, p_auth_file_options,
     p_default_root, p_log_format, p_redis_log, p_passive_ports, p_user_alias,
     p_load_module, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
@@ -277,13 +277,15 @@ TABLE: Tuple[Directive, ...] = (
     _d("PassivePorts", _SVG, 2, 2, p_passive_ports,
        "Port range for passive data connections.", usage="min max",
        field="passive_ports"),
-    _d("MaxClients", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous logged-in sessions: a login beyond it is refused (530) and the "
-       "session closed; connections not logged in do not count (none = no limit).",
-       usage="N|none", field="max_clients",
+    _d("MaxClients", _SVGA, 1, 2, p_max_with_message,
+       "Most simultaneous logged-in sessions: a login beyond it is refused (530, with the "
+       "message if given; %m = N) and the session closed; connections not logged in do "
+       "not count (MaxInstances limits those; none = no limit).",
+       usage='N|none ["message"]', field="max_clients",
        ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
-    _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_clients,
-       "Most simultaneous sessions from one client address.", usage="N|none",
+    _d("MaxClientsPerHost", _SVGA, 1, 2, p_max_with_message,
+       "Most simultaneous logged-in sessions from one client address; the 530 text may "
+       "be given (%m = N).", usage='N|none ["message"]',
        field="max_clients_per_host",
        ignored_in={ANON: "the server's limit applies to anonymous sessions too"}),
     _d("MaxClientsPerUser", _SVG, 1, 2, p_max_with_message,
@@ -535,7 +537,12 @@ TABLE: Tuple[Directive, ...] = (
     _noop("SocketBindTight", _S, "Each server binds its own addresses."),
     _noop("UseReverseDNS", _S, "Never: %h is the client address."),
     _noop("IdentLookups", _SVG, "Never done."),
-    _noop("MaxInstances", _S, "No limit on processes (one process)."),
+    _d("MaxInstances", _S, 1, 1, p_max_instances,
+       "Most simultaneous connections, logged in or not, over all servers: one beyond it "
+       "is closed at once, without a greeting, and SystemLog says \"MaxInstances (N) "
+       "reached, new connection denied\" (ProFTPD counts its child processes; with "
+       "ServerWorkers W each process admits N/W, rounded up; none = no limit).",
+       usage="N|none", field="max_instances"),
     _d("ServerWorkers", _S, 1, 1, p_positive,
        "Processes accepting connections on the shared listening sockets, each with its "
        "own Redis sink (ftpredis; default 1 = no worker processes).", usage="N",

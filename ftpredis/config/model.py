@@ -216,8 +216,9 @@ class ServerConfig:
     # FTP behaviour
     passive_ports: Optional[Tuple[int, int]] = None
     masquerade_address: Optional[str] = None
-    max_clients: Optional[int] = None
-    max_clients_per_host: Optional[int] = None
+    max_clients: Optional[Tuple[int, Optional[str]]] = None              # (N, message)
+    max_clients_per_host: Optional[Tuple[int, Optional[str]]] = None     # (N, message)
+    max_instances: Optional[int] = None
     max_clients_per_user: Optional[Tuple[int, Optional[str]]] = None     # (N, message)
     max_connections_per_host: Optional[Tuple[int, Optional[str]]] = None  # (N, message)
     root_login: bool = False                 # RootLogin: may uid 0 log in

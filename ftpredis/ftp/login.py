@@ -139,10 +139,11 @@ class LoginMixin:
         the password is accepted: refuse the login (530, then close) beyond one."""
         s = self.server
         per_host = s.max_clients_per_host
-        if per_host is not None and self._othersCounted(avatar, same_host=True) >= per_host:
+        if per_host is not None and self._othersCounted(avatar, same_host=True) >= per_host[0]:
             logout()
-            self._policyRefusal(cmd, "MaxClientsPerHost", user, R("max_per_host", per_host),
-                                avatar)
+            self._policyRefusal(cmd, "MaxClientsPerHost", user, Reply(530, _max_text(
+                per_host, "Sorry, the maximum number of clients (%m) from your host are "
+                "already connected.")), avatar)
         per_user = getattr(s, "max_clients_per_user", None)
         if per_user is not None:
             n = sum(1 for p in self.factory.instances if p is not self
@@ -157,10 +158,11 @@ class LoginMixin:
             # An ordinary login counts every logged-in session: the factory's count, not
             # a scan (tests/test_conformance_behaviour.py).  mod_ban has no event for it.
             n = self._othersCounted(avatar) if avatar.anonymous else self.factory.logged_in
-            if n >= max_clients:
+            if n >= max_clients[0]:
                 logout()
-                self._policyRefusal(cmd, "MaxClients", user, R("max_clients", max_clients),
-                                    avatar, ban_event=False)
+                self._policyRefusal(cmd, "MaxClients", user, Reply(530, _max_text(
+                    max_clients, "Sorry, the maximum number of allowed clients (%m) are "
+                    "already connected.")), avatar, ban_event=False)
 
     def _overConnectionsPerHost(self) -> bool:
         """MaxConnectionsPerHost, before the banner: True when refused (closing)."""

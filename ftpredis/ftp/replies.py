@@ -98,10 +98,6 @@ REPLIES = {
     "limit_denied": (550, "%s: Operation not permitted"),
     "limit_denied_dirs": (550, "%s: Permission denied"),
     "limit_denied_cwd": (550, "%s: No such file or directory"),
-    "max_clients": (530, "Sorry, the maximum number of allowed clients (%d) are already "
-                         "connected."),
-    "max_per_host": (530, "Sorry, the maximum number of clients (%d) from your host are "
-                          "already connected."),
     "mlst_opts": (200, "MLST OPTS %s"),
     "mlst_start": (250, "Start of list for %s"),
     "mlst_end": (250, "End of list"),
