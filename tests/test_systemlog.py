@@ -149,3 +149,76 @@ class SystemLogTests(unittest.TestCase):
         self.assertEqual(len(matched), 8, out.stdout)
         self.assertFalse([line for line in matched if "Login successful" in line
                           or "session" in line], out.stdout)
+
+
+class SystemLogReloadTests(unittest.TestCase):
+    """SIGHUP: a new SystemLog takes every session's lines from then on, the kept
+    <VirtualHost>'s and the open sessions' included; the same one is reopened, so
+    logrotate's rename-then-SIGHUP starts a fresh file."""
+
+    def setUp(self):
+        self.base = os.path.abspath(self.mktemp())
+        self.port, self.vport = e2e.free_port(), e2e.free_port()
+        self.body = (CONF.replace("MaxLoginAttempts 2\n", "")
+                     .replace("RequireValidShell on", "RequireValidShell off")
+                     + "<VirtualHost 127.0.0.1>\n  Port {vport}\n  AuthUserFile "
+                     "{base}/ftpd.passwd\n  AuthGroupFile {base}/ftpd.group\n"
+                     "  RequireValidShell off\n</VirtualHost>\n"
+                     ).replace("{vport}", str(self.vport))
+        self.conf = e2e.write_site(self.base, self.body, port=self.port)
+        self.service = FTPRedisService(load_config(self.conf))
+        self.service.startService()
+        self.addCleanup(lambda: self.service.running and self.service.stopService())
+
+    def lines(self, name):
+        path = os.path.join(self.base, name)
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+
+    def reload_with(self, name):
+        with open(self.conf, encoding="utf-8") as f:
+            text = f.read()
+        with open(self.conf, "w", encoding="utf-8") as f:
+            f.write(re.sub(r"SystemLog \S+", "SystemLog %s/%s" % (self.base, name), text))
+        return self.service.reload()
+
+    @defer.inlineCallbacks
+    def test_new_file_for_kept_vhost_and_open_session(self):
+        def login(port):
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", port, timeout=10)
+            f.login(e2e.USER, e2e.PASSWORD)
+            return f
+        open_session = yield e2e.in_thread(login, self.port)
+        self.assertTrue((yield self.reload_with("other.log")))
+        yield e2e.in_thread(open_session.quit)
+        vhost = yield e2e.in_thread(login, self.vport)
+        yield e2e.in_thread(vhost.quit)
+        yield waitFor(lambda: sum(line.endswith("FTP session closed.")
+                                  for line in self.lines("other.log")) == 2,
+                      "both sessions' closing lines in the new SystemLog")
+        self.assertFalse(any(line.endswith("FTP session closed.")
+                             for line in self.lines("system.log")))
+
+
+    @defer.inlineCallbacks
+    def test_logrotate(self):
+        os.rename(os.path.join(self.base, "system.log"),
+                  os.path.join(self.base, "system.log.1"))
+        self.assertTrue((yield self.service.reload()))
+
+        def session():
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.quit()
+        yield e2e.in_thread(session)
+        yield waitFor(lambda: any(line.endswith("FTP session closed.")
+                                  for line in self.lines("system.log")),
+                      "the session's lines in the fresh SystemLog")
+        self.assertFalse(any("session" in line for line in self.lines("system.log.1")))
+        yield self.service.stopService()
+        from ftpredis import __version__
+        self.assertTrue(self.lines("system.log")[-1].endswith(
+            " 127.0.0.1: ftpredis %s standalone mode SHUTDOWN" % (__version__,)))

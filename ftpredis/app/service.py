@@ -218,8 +218,8 @@ class ServerService(service.Service):
         # Everything that watches this server's events subscribes to one flow; the
         # factory only ever calls it.
         self.events = EventFlow()
-        if system_log is not None:
-            self.events.subscribe(system_log)
+        self.system_log, self._unsubscribe_system_log = None, None
+        self.use_system_log(system_log)
         if server.redis_engine and _has_rules(server):
             if server.redis is None:
                 log.warn("{server}: RedisEngine is on but no RedisServer/RedisSentinel is "
@@ -242,6 +242,18 @@ class ServerService(service.Service):
         self.factory = FTPRedisFactory(server, make_portal(server), self.events,
                                        reactor=reactor, policy=policy)
         self._reactor = reactor
+
+    def use_system_log(self, system_log) -> None:
+        """Write the session lines to ``system_log`` from now on (a reload naming
+        another SystemLog switches the servers it keeps, and their open sessions)."""
+        if system_log is self.system_log:
+            return
+        if self._unsubscribe_system_log is not None:
+            self._unsubscribe_system_log()
+            self._unsubscribe_system_log = None
+        self.system_log = system_log
+        if system_log is not None:
+            self._unsubscribe_system_log = self.events.subscribe(system_log)
 
     def startService(self):
         service.Service.startService(self)
@@ -627,7 +639,13 @@ class FTPRedisService(service.MultiService):
         # Commit.
         self.config = config
         self.table = table
-        self.system_log = system_log
+        previous_system_log, self.system_log = self.system_log, system_log
+        for svc in kept + removed + self._retired:
+            svc.use_system_log(system_log)
+        if previous_system_log is not None and previous_system_log is not system_log:
+            previous_system_log.close()
+        elif system_log is not None:
+            system_log.reopen()         # logrotate moved it, then sent SIGHUP
         self.gate = self._gate(config)
         self._redis_logs = redis_logs
         for key in gone:
