@@ -27,7 +27,7 @@ SAMPLES = {
     "DefaultAddress": "127.0.0.2", "MasqueradeAddress": "10.0.0.1",
     "PassivePorts": "50000 50010", "MaxClients": "5", "MaxClientsPerHost": "5",
     "MaxClientsPerUser": "2", "MaxConnectionsPerHost": "3", "RootLogin": "on",
-    "AnonRejectPasswords": "^x", "MaxLoginAttempts": "5", "CommandBufferSize": "1024",
+    "AnonRejectPasswords": "^x", "MaxLoginAttempts": "5", "MaxInstances": "5", "CommandBufferSize": "1024",
     "TimeoutIdle": "7", "TimeoutLogin": "7", "TimeoutNoTransfer": "7",
     "TimeoutStalled": "7", "User": "nobody", "Group": "nogroup",
     "UserAlias": "anonymous ftp", "AuthUserFile": "{dir}/passwd",
