@@ -382,6 +382,7 @@ class FTPRedisService(service.MultiService):
         self.gate = self._gate(config)
         for svc in servers:
             self._addServer(svc)
+        self._counted = tuple(servers)
         # ServerWorkers N: each worker gets a socket of its own (SO_REUSEPORT), bound
         # here with the parent's, before privileges are dropped (ftpredis.app.workers).
         self._planned_workers = _workers.planned(config)
@@ -416,8 +417,9 @@ class FTPRedisService(service.MultiService):
 
     def connections(self) -> int:
         """The connections open now, over every server (replaced ones included)."""
-        return sum(len(svc.factory.instances) for svc in list(self) + list(self._retired)
-                   if isinstance(svc, ServerService))
+        # Every new connection asks (MaxInstances): the servers are listed at start and
+        # at each reload, not found again here.
+        return sum([len(svc.factory.instances) for svc in self._counted])
 
     def _systemLine(self, message: str) -> None:
         """A SystemLog line of the daemon's (no session), as ProFTPD's name the main
@@ -663,6 +665,7 @@ class FTPRedisService(service.MultiService):
             self._addServer(svc)
         # Sessions of replaced servers that have ended need nothing any more.
         self._retired = [s for s in self._retired if s.sessions()]
+        self._counted = tuple(self.servers()) + tuple(self._retired)
 
         # Each sink reports to the RedisLogs of the servers that use it now; every log
         # still in use is reopened (logrotate moved it), the others closed.
