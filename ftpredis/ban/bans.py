@@ -200,6 +200,9 @@ class BanCache(RedisSink):
         self.mirror: Dict[Tuple[int, str], BanEntry] = {}
         self.polled_at: Optional[float] = None    # start time of the last good poll
         self.listeners: List[Callable[["BanCache"], None]] = []
+        #: ban type word -> entries that appeared in Redis not added by this process
+        #: (another node's bans), for the metrics (ftpredis.metrics.server)
+        self.learned: Dict[str, int] = {}
         self._poller: Optional[task.LoopingCall] = None
         self._polling = False
         self._waiting: List[defer.Deferred] = []
@@ -306,6 +309,10 @@ class BanCache(RedisSink):
         d = self.read_all()
 
         def done(found):
+            for key in found:
+                if key not in self.mirror:
+                    word = TYPE_WORD.get(key[0], "?")
+                    self.learned[word] = self.learned.get(word, 0) + 1
             self.mirror = found
             self.polled_at = started
             for listener in list(self.listeners):
@@ -343,6 +350,9 @@ class BanRegistry(service.MultiService):
         self.caches: Dict[object, BanCache] = {}
         self.logs: Dict[Tuple[str, bool], object] = {}
         self.managers: "weakref.WeakSet[BanManager]" = weakref.WeakSet()
+        #: (source, ban type word) -> bans added here / sessions refused, for the metrics
+        self.added: Dict[Tuple[str, str], int] = {}
+        self.enforced: Dict[Tuple[str, str], int] = {}
         self._config = None
         self._sids: Dict[int, int] = {}
 
@@ -395,6 +405,19 @@ class BanRegistry(service.MultiService):
                         manager.write_log("removed '%s' from ban list" % (entry.name,))
                         break
 
+    def count(self, table: dict, source: str, ban_type: int) -> None:
+        key = (source, TYPE_WORD[ban_type])
+        table[key] = table.get(key, 0) + 1
+
+    def ban_counts(self):
+        """``(added, enforced)``: ``{(source, type): n}``, source ``local`` (this
+        process's table) or ``shared`` (the Redis cache's mirror)."""
+        added = dict(self.added)
+        for cache in list(self.caches.values()):
+            for word, n in dict(cache.learned).items():
+                added[("shared", word)] = added.get(("shared", word), 0) + n
+        return added, dict(self.enforced)
+
     def permit(self, ban_type: int, name: str) -> int:
         """Lift local bans of ``name`` on every server; returns how many were removed."""
         keys = [k for k in self.table if k[0] == ban_type and k[1] == name]
@@ -434,8 +457,18 @@ class BanManager:
     # -- lookups -----------------------------------------------------------------------
     def find(self, ban_type: int, name: Optional[str], proto=None) -> Optional[BanEntry]:
         """The active ban of ``name``, from the local table or the cache mirror."""
+        return self._find(ban_type, name, proto)[0]
+
+    def _enforce(self, ban_type: int, name: Optional[str], proto) -> Optional[BanEntry]:
+        """:meth:`find`, counting the ban as enforced when there is one."""
+        entry, source = self._find(ban_type, name, proto)
+        if entry is not None:
+            self.registry.count(self.registry.enforced, source, ban_type)
+        return entry
+
+    def _find(self, ban_type, name, proto):
         if name is None:
-            return None
+            return None, None
         now = self.registry.clock()
         table = self.registry.table
         if self.config.match_any_server:
@@ -445,7 +478,7 @@ class BanManager:
             local = [entry] if entry is not None else []
         for entry in local:
             if entry.active(now):
-                return entry
+                return entry, "local"
             table.pop((entry.ban_type, entry.name, entry.sid), None)
             self.write_log("ban for %s '%s' has expired (%d seconds ago)"
                            % (TYPE_WORD[ban_type], name, int(now - entry.expires)))
@@ -453,9 +486,9 @@ class BanManager:
             entry = self.cache.mirror.get((ban_type, name))
             if entry is not None and entry.active(now):
                 if self.config.match_server and not self._same_server(entry, proto):
-                    return None
-                return entry
-        return None
+                    return None, None
+                return entry, "shared"
+        return None, None
 
     def _server_address(self, proto=None) -> str:
         if self.server.addresses:
@@ -489,13 +522,13 @@ class BanManager:
         """Before the banner: refuse a banned host or class (True = refused, closing)."""
         self._sessions.add(proto)
         host = proto.peer_host
-        entry = self.find(BAN_TYPE_HOST, host, proto)
+        entry = self._enforce(BAN_TYPE_HOST, host, proto)
         if entry is not None:
             self.write_log("login from host '%s' denied due to host ban" % (host,))
             self._refuse(proto, self.message_for(proto, None, entry))
             return True
         klass = self._class_of(proto)
-        entry = self.find(BAN_TYPE_CLASS, klass, proto) if klass else None
+        entry = self._enforce(BAN_TYPE_CLASS, klass, proto) if klass else None
         if entry is not None:
             self.write_log("login from class '%s' denied due to class ban" % (klass,))
             self._refuse(proto, self.message_for(proto, None, entry))
@@ -506,7 +539,7 @@ class BanManager:
         """At USER: raise the 530 reply when the user (or user@host) is banned."""
         for ban_type, banned in ((BAN_TYPE_USER, name),
                                  (BAN_TYPE_USER_HOST, "%s@%s" % (name, proto.peer_host))):
-            entry = self.find(ban_type, banned, proto)
+            entry = self._enforce(ban_type, banned, proto)
             if entry is not None:
                 self.write_log("login from %s '%s' denied due to %s"
                                % (TYPE_WORD[ban_type], banned, TYPE_TEXT[ban_type]))
@@ -570,6 +603,7 @@ class BanManager:
                        % (event, TYPE_WORD[ban_type], name))
         self.write_log("%s autoban threshold reached, ending session" % (event,))
         self._refuse(proto, self.message_for(proto, user, entry, rule))
+        self.registry.count(self.registry.enforced, "local", ban_type)
         self._end_others(ban_type, name, proto)
         return True
 
@@ -582,6 +616,7 @@ class BanManager:
                          ip_addr=self._server_address(proto), port=self.server.port,
                          update_ts=int(now))
         self.registry.table[(ban_type, name, self.sid)] = entry
+        self.registry.count(self.registry.added, "local", ban_type)
         if self.cache is not None:
             d = self.cache.store(entry)
             d.addCallback(lambda e: self.write_log(
@@ -623,6 +658,7 @@ class BanManager:
                 continue        # already closing (a policy refusal): nothing to end
             if self._matches(proto, ban_type, name):
                 self._refuse(proto, self.message_for(proto, proto.original_user))
+                self.registry.count(self.registry.enforced, "local", ban_type)
                 ended += 1
         return ended
 
