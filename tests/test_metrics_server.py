@@ -1,0 +1,231 @@
+# -*- test-case-name: tests.test_metrics_server -*-
+"""The exporter's remaining mod_prometheus families and ftpredis's own process metrics,
+scraped with real curl around real sessions: refused connections (a ban,
+MaxConnectionsPerHost), bans added and enforced, FTPS handshakes and TLS versions,
+TimeoutStalled, log messages by level, reloads; and item 4 of the exporter's promise:
+scrapers that never read hold no thread and no FTP session.
+"""
+
+import ftplib
+import os
+import socket
+import ssl
+import threading
+import time
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.trial import unittest
+
+from tests.support import e2e
+from tests.support.ftps import pki
+from tests.support.waiting import waitFor
+from tests.test_metrics import ExporterMixin
+
+_log = Logger()
+
+
+def plain(scrape, name, **labels):
+    return scrape.get((name, tuple(sorted(labels.items()))), 0)
+
+
+def moved(after, before, name, **labels):
+    return plain(after, name, **labels) - plain(before, name, **labels)
+
+
+def refused_at_connect(port):
+    """Connect; the reply the server sends before closing (or "" on a silent close)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return data.decode()
+            data += chunk
+
+
+def banned_login(port):
+    ftp = e2e.ftp_connect(port, user=None)
+    try:
+        ftp.login(e2e.USER, "wrong")
+    except (ftplib.Error, EOFError, OSError):
+        pass
+    ftp.close()
+
+
+class RefusedTests(ExporterMixin, unittest.TestCase):
+    extra = ("MaxLoginAttempts 1\nMaxConnectionsPerHost 1\nBanEngine on\n"
+             "BanTable {base}/ban.tab\n"
+             "BanOnEvent MaxLoginAttempts 1/00:10:00 00:10:00\n")
+
+    @defer.inlineCallbacks
+    def test_refusals_and_bans_are_counted(self):
+        before = yield self.scrape()
+        # MaxConnectionsPerHost 1: a second connection while one is open.
+        first = yield e2e.in_thread(e2e.ftp_connect, self.port)
+        reply = yield e2e.in_thread(refused_at_connect, self.port)
+        self.assertIn("530", reply)
+        yield e2e.in_thread(first.quit)
+        yield waitFor(lambda: self.open_sessions() == 0, "both sessions' DISCONNECT")
+        mid = yield self.scrape()
+        self.assertEqual(moved(mid, before, "proftpd_connection_refused_total",
+                               reason="Denied by MaxConnectionsPerHost", protocol="ftp"), 1)
+        # One failed login: MaxLoginAttempts 1 ends it and BanOnEvent bans the host; the
+        # next connection is refused by that ban.
+        yield e2e.in_thread(banned_login, self.port)
+        yield waitFor(lambda: self.open_sessions() == 0, "the banned session's end")
+        yield e2e.in_thread(refused_at_connect, self.port)
+        yield waitFor(lambda: self.open_sessions() == 0, "the refused session's end")
+        after = yield self.scrape()
+        self.assertEqual(moved(after, mid, "proftpd_connection_refused_total", reason="",
+                               protocol="ftp"), 2)
+        self.assertEqual(moved(after, mid, "proftpd_connection_total", protocol="ftp"), 2)
+        self.assertEqual(plain(after, "proftpd_connection_count", protocol="ftp"), 0)
+        self.assertEqual(moved(after, before, "ftpredis_bans_added_total", source="local",
+                               type="host"), 1)
+        self.assertEqual(moved(after, before, "ftpredis_bans_enforced_total",
+                               source="local", type="host"), 2)
+
+
+class TLSTests(ExporterMixin, unittest.TestCase):
+
+    def setUp(self):
+        p = pki()
+        self.extra = ("TLSEngine on\nTLSRSACertificateFile %s\nTLSRSACertificateKeyFile %s\n"
+                      "TLSTimeoutHandshake 10\nTLSOptions NoSessionReuseRequired\n"
+                      % (p["rsa_cert"], p["rsa_key"]))
+        self.ca = p["ca"]
+        ExporterMixin.setUp(self)
+
+    def tls_session(self):
+        ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=self.ca))
+        ftp.connect("127.0.0.1", self.port, timeout=10)
+        ftp.login(e2e.USER, e2e.PASSWORD)
+        version = ftp.sock.version()
+        ftp.prot_p()
+        # A PROT P listing whose data connection never speaks TLS: its handshake fails.
+        host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+        data = socket.create_connection((host, port), timeout=10)
+        ftp.putcmd("LIST")
+        ftp.getresp()                        # 150
+        data.sendall(b"this is not a TLS record\r\n" * 4)
+        data.close()
+        try:
+            reply = ftp.getresp()
+        except ftplib.Error as e:
+            reply = str(e)
+        ftp.quit()
+        return version, reply
+
+    def bad_handshake(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"AUTH TLS\r\n")
+            reply = f.readline()
+            s.sendall(b"\x16\x03\x01\x00\x05hello" + b"\0" * 64)
+            try:
+                f.read()
+            except OSError:
+                pass
+            return reply.decode()
+
+    @defer.inlineCallbacks
+    def test_tls_versions_and_handshake_errors(self):
+        before = yield self.scrape()
+        version, reply = yield e2e.in_thread(self.tls_session)
+        self.assertIn("425", reply)
+        self.assertIn("234", (yield e2e.in_thread(self.bad_handshake)))
+        yield waitFor(lambda: sum(self.service.exporter.subscriber.metrics.connection_count
+                                  .values.values()) == 0, "both sessions' DISCONNECT")
+        after = yield self.scrape()
+        self.assertEqual(moved(after, before, "proftpd_tls_protocol_total", version=version,
+                               protocol="ftps"), 1)
+        self.assertEqual(moved(after, before, "proftpd_handshake_error_total",
+                               connection="ctrl", protocol="ftps"), 1)
+        self.assertEqual(moved(after, before, "proftpd_handshake_error_total",
+                               connection="data", protocol="ftps"), 1)
+        self.assertEqual(moved(after, before, "proftpd_login_total", protocol="ftps"), 1)
+
+
+class StalledTests(ExporterMixin, unittest.TestCase):
+    extra = "TimeoutStalled 1\n"
+
+    @defer.inlineCallbacks
+    def test_a_stalled_transfer_is_counted(self):
+        with open(os.path.join(e2e.home(self.base), "big.bin"), "wb") as f:
+            f.truncate(64 << 20)
+        started, go_on = threading.Event(), threading.Event()
+        self.addCleanup(go_on.set)
+        d = e2e.in_thread(e2e.slow_download, self.port, started, go_on, "big.bin", 30)
+        yield waitFor(started.is_set, "the download's first block")
+        m = self.service.exporter.subscriber.metrics
+        yield waitFor(lambda: m.timeout.values.get(("TimeoutStalled", "ftp"), 0) == 1,
+                      "TimeoutStalled", limit=30)
+        go_on.set()
+        yield d
+        after = yield self.scrape()
+        self.assertEqual(plain(after, "proftpd_timeout_total", reason="TimeoutStalled",
+                               protocol="ftp"), 1)
+        self.assertEqual(plain(after, "proftpd_file_download_error_total", protocol="ftp"), 1)
+
+
+class LogAndReloadTests(ExporterMixin, unittest.TestCase):
+    extra = "PrometheusOptions EnableLogMessageMetrics\n"
+
+    @defer.inlineCallbacks
+    def test_log_messages_by_level_and_reloads(self):
+        before = yield self.scrape()
+        _log.warn("a warning for the metrics test")
+        _log.warn("another")
+        _log.error("an error for the metrics test")
+        mid = yield self.scrape()
+        self.assertEqual(moved(mid, before, "proftpd_log_message_total", level="warn",
+                               protocol="ftp"), 2)
+        self.assertEqual(moved(mid, before, "proftpd_log_message_total", level="error",
+                               protocol="ftp"), 1)
+        ok = yield self.service.reload()
+        self.assertTrue(ok)
+        with open(self.conf) as f:
+            good = f.read()
+        with open(self.conf, "w") as f:
+            f.write(good + "NoSuchDirective here\n")
+        ok = yield self.service.reload()
+        self.assertFalse(ok)
+        after = yield self.scrape()
+        self.assertEqual(moved(after, before, "ftpredis_reloads_total", result="ok"), 1)
+        self.assertEqual(moved(after, before, "ftpredis_reloads_total", result="refused"), 1)
+        # The refused reload's error line; the accepted one's "configuration reloaded".
+        self.assertEqual(moved(after, mid, "proftpd_log_message_total", level="error",
+                               protocol="ftp"), 1)
+        self.assertGreaterEqual(moved(after, mid, "proftpd_log_message_total",
+                                      level="info", protocol="ftp"), 1)
+
+
+class SlowScraperTests(ExporterMixin, unittest.TestCase):
+    """More scrapers than the reactor's pool has threads (10), none of them reading: a
+    response is handed to the reactor's socket buffer, so no thread waits for them."""
+
+    @defer.inlineCallbacks
+    def test_scrapers_that_never_read_hold_nothing(self):
+        stuck = []
+        self.addCleanup(lambda: [s.close() for s in stuck])
+        for i in range(24):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            s.connect(("127.0.0.1", self.mport))
+            if i % 6:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
+            else:
+                s.sendall(b"GET /metr")         # a request that never ends
+            stuck.append(s)
+        t0 = time.monotonic()
+        # Logins (their password hashing runs in the same pool), transfers and listings
+        # go on, and another scraper is answered.
+        from tests.test_metrics import good_session
+        for _ in range(3):
+            data, lines = yield e2e.in_thread(good_session, self.port)
+            self.assertEqual(data, b"12345")
+        scrape = yield self.scrape()
+        self.assertEqual(plain(scrape, "proftpd_login_total", protocol="ftp"), 3)
+        self.assertLess(time.monotonic() - t0, 60)
