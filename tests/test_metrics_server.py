@@ -17,6 +17,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.trial import unittest
 
+from ftpredis.config import format_check_report, load_config
 from tests.support import e2e
 from tests.support.ftps import pki
 from tests.support.waiting import waitFor
@@ -229,3 +230,22 @@ class SlowScraperTests(ExporterMixin, unittest.TestCase):
         scrape = yield self.scrape()
         self.assertEqual(plain(scrape, "proftpd_login_total", protocol="ftp"), 3)
         self.assertLess(time.monotonic() - t0, 60)
+
+
+class OptionsTests(unittest.TestCase):
+
+    def write(self, text):
+        path = os.path.abspath(self.mktemp()) + ".conf"
+        with open(path, "w") as f:
+            f.write("Port 0\n" + text)
+        return path
+
+    def test_prometheus_options(self):
+        config = load_config(self.write("PrometheusOptions enablelogmessagemetrics\n"))
+        self.assertEqual(config.servers[0].prometheus_options,
+                         frozenset({"EnableLogMessageMetrics"}))
+        path = self.write("PrometheusOptions EnableLogMessageMetrics Other\n")
+        code, text = format_check_report(path)
+        self.assertEqual(code, 1)
+        self.assertEqual(text.splitlines(), [
+            "PrometheusOptions: unknown PrometheusOption 'Other' on line 2 of '%s'" % path])

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import signal
+import time
 
 from prometheus_client import generate_latest
 from prometheus_client.core import (
@@ -24,7 +25,7 @@ from twisted.trial import unittest
 from ftpredis.config import load_config
 from ftpredis.metrics.merge import ServerCollector, to_json
 from tests.support import e2e
-from tests.support.redisserver import free_port
+from tests.support.redisserver import RedisServerMixin, free_port
 from tests.test_metrics import _stop, curl, samples, value
 
 CONF = """\
@@ -58,12 +59,15 @@ def session(port, n):
     return len(b"".join(got))
 
 
-class WorkersTests(unittest.TestCase):
+class _WorkersSite:
+    """twistd ftpredis with ServerWorkers 2, SystemLog and the exporter."""
+
+    extra = ""
 
     def setUp(self):
         self.base = os.path.realpath(self.mktemp())
         self.mport = free_port()
-        self.conf = e2e.write_site(self.base, CONF % {"mport": self.mport})
+        self.conf = e2e.write_site(self.base, CONF % {"mport": self.mport} + self.extra)
         self.port = load_config(self.conf).servers[0].port
         self.url = "http://127.0.0.1:%d/metrics" % self.mport
         self.log = os.path.join(self.base, "twistd.log")
@@ -108,6 +112,9 @@ class WorkersTests(unittest.TestCase):
         return (value(scrape, "proftpd_connection_count") == 0 and
                 value(scrape, "proftpd_connection_duration_seconds_count") ==
                 value(scrape, "proftpd_connection_total"))
+
+
+class WorkersTests(_WorkersSite, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_the_exporter_reports_every_worker(self):
@@ -227,3 +234,98 @@ class MergeTests(unittest.TestCase):
         self.assertEqual(value(got, "proftpd_connection_total"), 9)
         self.assertEqual(value(got, "proftpd_connection_count"), 1)
         self.assertEqual(value(got, "proftpd_connection_duration_seconds_count"), 9)
+
+
+class StoppedWorkerTests(_WorkersSite, unittest.TestCase):
+    """A worker that does not answer (stopped with SIGSTOP) does not stop the scrape."""
+
+    @defer.inlineCallbacks
+    def test_a_silent_worker_counts_with_its_last_answer(self):
+        yield self.started()
+        n = 0
+        while len(self.pids_served()) < 2 and n < 60:
+            yield e2e.in_thread(session, self.port, n)
+            n += 1
+        self.assertEqual(len(self.pids_served()), 2, "the worker never got a session")
+        yield e2e.wait_for(self._idle, timeout=20)
+        before = yield self.scrape()
+        self.assertEqual(value(before, "proftpd_login_total"), n)
+        worker = self.children()[0]
+        os.kill(worker, signal.SIGSTOP)
+        self.addCleanup(os.kill, worker, signal.SIGCONT)
+        t0 = time.monotonic()
+        during = yield self.scrape()
+        waited = time.monotonic() - t0
+        os.kill(worker, signal.SIGCONT)
+        self.assertEqual(value(during, "proftpd_login_total"), n)
+        self.assertEqual(value(during, "proftpd_file_upload_total"), n)
+        # The parent waited for the worker no longer than its bound (2 s), with room
+        # for a loaded machine; curl's own limit is 10 s.
+        self.assertLess(waited, 9)
+        after = yield self.scrape()
+        self.assertEqual(value(after, "proftpd_login_total"), n)
+
+
+class WorkersOutageTests(RedisServerMixin, _WorkersSite, unittest.TestCase):
+    """A Redis outage seen by both processes: the sinks' numbers are the server's."""
+
+    redis_autostart = False
+
+    def setUp(self):
+        self.redis = self.startRedis()
+        self.target = (("target", "127.0.0.1:%d" % self.redis.port),)
+        self.extra = ("RedisEngine on\nRedisServer 127.0.0.1:%d\n"
+                      "LogFormat sessions \"%%a %%E\"\n"
+                      "RedisLogOnCommand CONNECT,DISCONNECT sessions\n" % self.redis.port)
+        _WorkersSite.setUp(self)
+
+    def sink(self, scrape, name):
+        return scrape.get((name, self.target), 0)
+
+    def settled(self, scrape):
+        return (self.sink(scrape, "ftpredis_records_waiting") == 0 and
+                self.sink(scrape, "ftpredis_records_delivered_total") ==
+                self.sink(scrape, "ftpredis_records_accepted_total"))
+
+    @defer.inlineCallbacks
+    def until(self, predicate, what, timeout=30):
+        ok = yield e2e.wait_for(lambda: predicate(samples(curl(self.url)[1])),
+                                timeout=timeout)
+        self.assertTrue(ok, "gave up waiting for " + what)
+        return (yield self.scrape())
+
+    @defer.inlineCallbacks
+    def test_an_outage_shows_in_the_summed_sink_metrics(self):
+        yield self.started()
+        n = 0
+        while n < 4 or (len(self.pids_served()) < 2 and n < 60):
+            yield e2e.in_thread(e2e.ftp_connect(self.port).quit)
+            n += 1
+        self.assertEqual(len(self.pids_served()), 2, "the worker never got a session")
+        yield e2e.wait_for(self._idle, timeout=20)
+        up = yield self.until(self.settled, "every record delivered")
+        client = self.redis.client()
+        self.assertEqual(self.sink(up, "ftpredis_records_delivered_total"),
+                         client.llen("sessions"))
+        self.assertEqual(self.sink(up, "ftpredis_redis_connected"), 2)   # both processes
+        accepted = self.sink(up, "ftpredis_records_accepted_total")
+        delivered = self.sink(up, "ftpredis_records_delivered_total")
+
+        self.redis.stop()
+        yield self.until(lambda s: self.sink(s, "ftpredis_redis_connected") == 0,
+                         "both sinks to see Redis gone")
+        k = 6
+        for _ in range(k):
+            yield e2e.in_thread(e2e.ftp_connect(self.port).quit)
+        down = yield self.until(
+            lambda s: self.sink(s, "ftpredis_records_accepted_total") == accepted + 2 * k,
+            "the outage's records")
+        self.assertEqual(self.sink(down, "ftpredis_records_waiting"), 2 * k)
+        self.assertEqual(self.sink(down, "ftpredis_records_delivered_total"), delivered)
+
+        self.redis.start(same_port=True)        # a fresh, empty redis-server
+        back = yield self.until(self.settled, "the waiting records to drain", timeout=60)
+        self.assertEqual(self.sink(back, "ftpredis_records_delivered_total"),
+                         accepted + 2 * k)
+        self.assertEqual(self.redis.client().llen("sessions"), 2 * k)
+        self.assertEqual(self.sink(back, "ftpredis_redis_connected"), 2)
