@@ -17,11 +17,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.trial import unittest
 
+from ftpredis.app.service import FTPRedisService
 from ftpredis.config import format_check_report, load_config
 from tests.support import e2e
+from tests.support.redisserver import RedisServerMixin, free_port
 from tests.support.ftps import pki
 from tests.support.waiting import waitFor
-from tests.test_metrics import ExporterMixin
+from tests.test_metrics import ExporterMixin, curl, samples
 
 _log = Logger()
 
@@ -249,3 +251,77 @@ class OptionsTests(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertEqual(text.splitlines(), [
             "PrometheusOptions: unknown PrometheusOption 'Other' on line 2 of '%s'" % path])
+
+
+NODE = """\
+Port                {port}
+DefaultAddress      127.0.0.1
+AuthUserFile        {base}/ftpd.passwd
+AuthGroupFile       {base}/ftpd.group
+RequireValidShell   off
+MaxLoginAttempts    1
+RedisEngine         on
+RedisServer         127.0.0.1:{redis_port}
+BanEngine           on
+BanTable            {base}/ban.tab
+BanCache            redis
+BanCacheOptions     UseJSON
+BanOnEvent          MaxLoginAttempts 1/00:10:00 00:10:00
+PrometheusEngine    on
+PrometheusExporter  127.0.0.1:%d
+"""
+
+
+def banned_from(port, source):
+    """A failed login from ``source`` (MaxLoginAttempts 1 ends it, and bans the host)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    with s, s.makefile("rb") as f:
+        f.readline()
+        s.sendall(b"USER %s\r\nPASS wrong\r\n" % e2e.USER.encode())
+        return f.read().decode()
+
+
+class SharedBanTests(RedisServerMixin, unittest.TestCase):
+    """Two nodes share a BanCache: one's autoban is the other's shared ban."""
+
+    def node(self, name):
+        base = os.path.abspath(self.mktemp())
+        mport = free_port()
+        conf = e2e.write_site(base, NODE % mport, redis_port=self.redis.port)
+        config = load_config(conf)
+        service = FTPRedisService(config, shutdown_timeout=2)
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service, config.servers[0].port, "http://127.0.0.1:%d/metrics" % mport
+
+    @defer.inlineCallbacks
+    def scrape(self, url):
+        status, body = yield e2e.in_thread(curl, url)
+        self.assertEqual(status, 200, body)
+        return samples(body)
+
+    @defer.inlineCallbacks
+    def test_local_and_shared_bans(self):
+        a, a_port, a_url = self.node("a")
+        b, b_port, b_url = self.node("b")
+        reply = yield e2e.in_thread(banned_from, a_port, "127.0.0.2")
+        self.assertIn("530", reply)
+        [cache] = b.bans.caches.values()
+        yield waitFor(lambda: any(name == "127.0.0.2" for _, name in cache.mirror),
+                      "node b to read the ban from Redis")
+        refused = yield e2e.in_thread(banned_from, b_port, "127.0.0.2")
+        self.assertNotIn("230", refused)
+        yield waitFor(lambda: sum(b.exporter.subscriber.metrics.connection_count
+                                  .values.values()) == 0, "node b's refused session")
+        sa = yield self.scrape(a_url)
+        sb = yield self.scrape(b_url)
+        self.assertEqual(plain(sa, "ftpredis_bans_added_total", source="local", type="host"),
+                         1)
+        self.assertEqual(plain(sa, "ftpredis_bans_added_total", source="shared",
+                               type="host"), 0)
+        self.assertEqual(plain(sb, "ftpredis_bans_added_total", source="shared",
+                               type="host"), 1)
+        self.assertEqual(plain(sb, "ftpredis_bans_enforced_total", source="shared",
+                               type="host"), 1)
+        self.assertEqual(plain(sb, "proftpd_connection_refused_total", reason="",
+                               protocol="ftp"), 1)

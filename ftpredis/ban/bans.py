@@ -200,9 +200,9 @@ class BanCache(RedisSink):
         self.mirror: Dict[Tuple[int, str], BanEntry] = {}
         self.polled_at: Optional[float] = None    # start time of the last good poll
         self.listeners: List[Callable[["BanCache"], None]] = []
-        #: ban type word -> entries that appeared in Redis not added by this process
-        #: (another node's bans), for the metrics (ftpredis.metrics.server)
-        self.learned: Dict[str, int] = {}
+        #: the entries the last poll found that the mirror did not have (the
+        #: registry counts those another node added, for the metrics)
+        self.appeared: List[BanEntry] = []
         self._poller: Optional[task.LoopingCall] = None
         self._polling = False
         self._waiting: List[defer.Deferred] = []
@@ -309,10 +309,7 @@ class BanCache(RedisSink):
         d = self.read_all()
 
         def done(found):
-            for key in found:
-                if key not in self.mirror:
-                    word = TYPE_WORD.get(key[0], "?")
-                    self.learned[word] = self.learned.get(word, 0) + 1
+            self.appeared = [e for k, e in found.items() if k not in self.mirror]
             self.mirror = found
             self.polled_at = started
             for listener in list(self.listeners):
@@ -379,6 +376,7 @@ class BanRegistry(service.MultiService):
             cache = BanCache(server.redis, (log,) if log is not None else (),
                              reactor=self._reactor, clock=self.clock)
             cache.listeners.append(self._reconcile)
+            cache.listeners.append(self._learn)
             self.caches[server.redis] = cache
             cache.setServiceParent(self)
         return cache
@@ -406,17 +404,22 @@ class BanRegistry(service.MultiService):
                         break
 
     def count(self, table: dict, source: str, ban_type: int) -> None:
-        key = (source, TYPE_WORD[ban_type])
+        key = (source, TYPE_WORD.get(ban_type, "?"))
         table[key] = table.get(key, 0) + 1
+
+    def _learn(self, cache: BanCache) -> None:
+        """Count the cached bans that appeared and that another node added: an entry
+        carrying the address and port of one of our servers was added by this server
+        (this process, or a ServerWorkers sibling)."""
+        ours = {m.address_and_port() for m in list(self.managers) if m.cache is cache}
+        for entry in cache.appeared:
+            if (entry.ip_addr, entry.port) not in ours:
+                self.count(self.added, "shared", entry.ban_type)
 
     def ban_counts(self):
         """``(added, enforced)``: ``{(source, type): n}``, source ``local`` (this
         process's table) or ``shared`` (the Redis cache's mirror)."""
-        added = dict(self.added)
-        for cache in list(self.caches.values()):
-            for word, n in dict(cache.learned).items():
-                added[("shared", word)] = added.get(("shared", word), 0) + n
-        return added, dict(self.enforced)
+        return dict(self.added), dict(self.enforced)
 
     def permit(self, ban_type: int, name: str) -> int:
         """Lift local bans of ``name`` on every server; returns how many were removed."""
@@ -494,6 +497,11 @@ class BanManager:
         if self.server.addresses:
             return self.server.addresses[0]
         return getattr(proto, "local_host", None) or "0.0.0.0"
+
+    def address_and_port(self) -> Tuple[str, int]:
+        """What this server writes in its cache entries' ``ip_addr`` and ``port``
+        (a wildcard server writes the address a session arrived on: not known here)."""
+        return self._server_address(), self.server.port
 
     def _same_server(self, entry: BanEntry, proto) -> bool:
         return (entry.ip_addr == self._server_address(proto)

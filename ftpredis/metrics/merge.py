@@ -9,7 +9,9 @@ same name and labels are summed, whatever the family's type: counters and gauges
 the processes connected to that target), and a histogram's cumulative buckets, ``_sum``
 and ``_count`` add up to the merged histogram.  The families that describe the server as
 a whole (:data:`PARENT_ONLY`: build information, start time, reloads, worker processes)
-are the parent's alone.
+are the parent's alone, and so are the bans learned from the shared BanCache
+(:data:`PARENT_ONLY_SAMPLES`): every process reads the same cache, so summing would count
+each such ban once per process.
 
 A worker that ended leaves its counters and histograms behind (:meth:`ServerCollector.
 retire`): the server's totals never go down when a worker is started again, which
@@ -29,6 +31,8 @@ PARENT_ONLY = frozenset({
     "ftpredis_worker_processes", "ftpredis_worker_processes_configured",
     "ftpredis_worker_restarts",
 })
+#: Samples (name, label, value) only the parent reports.
+PARENT_ONLY_SAMPLES = frozenset({("ftpredis_bans_added_total", "source", "shared")})
 #: Types whose samples only grow; kept when their worker has ended.
 _KEPT = frozenset({"counter", "histogram"})
 
@@ -45,9 +49,14 @@ def families(collectors) -> List[Metric]:
 def to_json(collectors) -> bytes:
     """One worker's families as one line of JSON (no newline in it)."""
     rows = [[f.name, f.type, f.documentation,
-             [[s.name, s.labels, s.value] for s in f.samples]]
+             [[s.name, s.labels, s.value] for s in f.samples if not _parents(s)]]
             for f in families(collectors) if f.name not in PARENT_ONLY]
     return json.dumps(rows, separators=(",", ":")).encode("utf-8")
+
+
+def _parents(sample) -> bool:
+    return any(sample.name == name and sample.labels.get(label) == value
+               for name, label, value in PARENT_ONLY_SAMPLES)
 
 
 class _Family:
