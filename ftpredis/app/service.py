@@ -10,7 +10,8 @@ Owns how a parsed :class:`~ftpredis.config.model.Config` becomes running things:
       server <label>      ServerService per server with Port != 0: its factory (so its
                           ServerName, auth, DefaultRoot...), its router and sink
       prometheus exporter PrometheusEngine on: /metrics (ftpredis.metrics), fed by a
-                          subscriber on every server's event flow
+                          subscriber on every server's event flow; in a ServerWorkers
+                          worker, the reporter answering the parent's exporter
 
 Listeners and servers are separate because ProFTPD's addressing needs it: a server whose
 address is the wildcard (the main server without DefaultAddress) and a <VirtualHost> on

@@ -151,7 +151,7 @@ class _Answerer(LineOnlyReceiver):
 class WorkerReporter(service.Service):
     """A worker's side: answers the parent's questions on the pipes ``fds`` (read,
     write) with the families of ``collectors``.  Stands where the exporter stands in
-    the parent (``subscriber``, ``log_file``, ``registry`` are what the service uses)."""
+    the parent (the service uses its ``subscriber``, ``server_metrics``, ``log_file``)."""
 
     log_file = None
     hub = None
@@ -163,7 +163,6 @@ class WorkerReporter(service.Service):
         self.fds = fds
         self.collectors = list(collectors)
         self.subscriber = subscriber
-        self.registry = None
         self._stdio = None
 
     def startService(self):
