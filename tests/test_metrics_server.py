@@ -48,9 +48,14 @@ def refused_at_connect(port):
 
 
 def banned_login(port):
+    banned_login_as(port, "wrong")
+
+
+def banned_login_as(port, password):
+    """A login the server refuses and ends the session for."""
     ftp = e2e.ftp_connect(port, user=None)
     try:
-        ftp.login(e2e.USER, "wrong")
+        ftp.login(e2e.USER, password)
     except (ftplib.Error, EOFError, OSError):
         pass
     ftp.close()
@@ -88,6 +93,22 @@ class RefusedTests(ExporterMixin, unittest.TestCase):
                                type="host"), 1)
         self.assertEqual(moved(after, before, "ftpredis_bans_enforced_total",
                                source="local", type="host"), 2)
+
+
+class MaxClientsTests(ExporterMixin, unittest.TestCase):
+    extra = "MaxClients 1\n"
+
+    @defer.inlineCallbacks
+    def test_a_login_over_max_clients_is_a_refused_connection(self):
+        first = yield e2e.in_thread(e2e.ftp_connect, self.port)
+        yield e2e.in_thread(banned_login_as, self.port, e2e.PASSWORD)
+        yield e2e.in_thread(first.quit)
+        yield waitFor(lambda: self.open_sessions() == 0, "both sessions' DISCONNECT")
+        after = yield self.scrape()
+        self.assertEqual(plain(after, "proftpd_connection_refused_total",
+                               reason="Denied by MaxClients", protocol="ftp"), 1)
+        self.assertEqual(plain(after, "proftpd_login_total", protocol="ftp"), 1)
+        self.assertEqual(plain(after, "proftpd_connection_total", protocol="ftp"), 2)
 
 
 class TLSTests(ExporterMixin, unittest.TestCase):
