@@ -10,7 +10,8 @@ Owns how a parsed :class:`~ftpredis.config.model.Config` becomes running things:
       server <label>      ServerService per server with Port != 0: its factory (so its
                           ServerName, auth, DefaultRoot...), its router and sink
       prometheus exporter PrometheusEngine on: /metrics (ftpredis.metrics), fed by a
-                          subscriber on every server's event flow
+                          subscriber on every server's event flow; in a ServerWorkers
+                          worker, the reporter answering the parent's exporter
 
 Listeners and servers are separate because ProFTPD's addressing needs it: a server whose
 address is the wildcard (the main server without DefaultAddress) and a <VirtualHost> on
@@ -367,7 +368,7 @@ class FTPRedisService(service.MultiService):
         self.metrics = None
         self._prometheus = _prometheus_settings(config.servers[0])
         self.exporter = _exporter(config.servers[0], reactor, self.in_progress,
-                                  self.sinks)
+                                  self.sinks, self.bans, _workers.planned(config))
         if self.exporter is not None:
             self.exporter.setServiceParent(self)
             self.metrics = self.exporter.subscriber
@@ -553,10 +554,14 @@ class FTPRedisService(service.MultiService):
         if getattr(self, "_workers", None) is not None:
             self._workers.signal(signal.SIGHUP)
         self._reloading = True
+        ok = False
         try:
-            return (yield self._reload())
+            ok = yield self._reload()
+            return ok
         finally:
             self._reloading = False
+            if self.exporter is not None:          # ftpredis_reloads_total{result}
+                self.exporter.server_metrics.reloaded(bool(ok))
 
     @defer.inlineCallbacks
     def _reload(self):
@@ -781,28 +786,24 @@ def _prometheus_settings(main):
     return (main.prometheus_engine, main.prometheus_exporter, main.prometheus_log)
 
 
-def _exporter(main, reactor, in_progress, sinks):
+def _exporter(main, reactor, in_progress, sinks, bans, planned):
     """PrometheusEngine on with a PrometheusExporter: the exporter service, with
     ``subscriber`` (for every server's event flow) as an attribute; else None.  Its
-    registry also reads ``sinks`` (the SinkRegistry) for the ``ftpredis_`` families."""
+    registry also reads ``sinks`` (the SinkRegistry) and ``bans`` for the ``ftpredis_``
+    families.  In a ServerWorkers worker: the service answering the parent's exporter
+    over the worker's pipes (the parent alone binds the exporter's address)."""
     if not (main.prometheus_engine and main.prometheus_exporter):
         return None
-    if _workers.IN_WORKER:
-        # ServerWorkers: the parent alone serves the exporter's address (a worker
-        # binding it too would fail); workers' sessions are not counted yet.
-        return None
-    from ftpredis.metrics.events import MetricsSubscriber
-    from ftpredis.metrics.exporter import ExporterService
-    from ftpredis.metrics.registry import ProftpdMetrics
-    from ftpredis.metrics.sinks import SinkMetrics
-    metrics = ProftpdMetrics(__version__,
-                             sample_transfers=in_progress)
+    from twisted.logger import PredicateResult
+
+    from ftpredis.app.logs import chatter
+    from ftpredis.metrics.setup import build
+    in_worker = _workers.IN_WORKER
     log_file = (RedisLog(main.prometheus_log, main.allow_log_symlinks)
-                if main.prometheus_log else None)
-    exporter = ExporterService(reactor, main.prometheus_exporter, metrics, log_file)
-    exporter.subscriber = MetricsSubscriber(metrics)
-    exporter.registry.register(SinkMetrics(sinks))
-    return exporter
+                if main.prometheus_log and not in_worker else None)
+    return build(main, reactor, __version__, in_progress, sinks, bans, planned,
+                 in_worker=in_worker, worker_fds=_workers.METRICS_FDS, log_file=log_file,
+                 log_filter=lambda event: chatter(event) != PredicateResult.no)
 
 
 #: Command word -> the in-progress gauge it counts in (mod_prometheus's PRE_CMD handlers).

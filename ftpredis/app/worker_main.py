@@ -39,11 +39,15 @@ def main(argv=None):
     ap.add_argument("--parent", type=int, default=None)
     ap.add_argument("-D", action="append", default=[], dest="defines")
     ap.add_argument("--fd", action="append", default=[])
+    ap.add_argument("--metrics-fds", default=None)
     args = ap.parse_args(argv)
     _die_with_parent()
     if args.parent is not None and os.getppid() != args.parent:
         return 0                        # the parent is already gone
     _workers.IN_WORKER = True
+    if args.metrics_fds:
+        rfd, wfd = args.metrics_fds.split(",")
+        _workers.METRICS_FDS = (int(rfd), int(wfd))
     for spec in args.fd:
         fd, ip, port, family = spec.split(",")
         _workers.ADOPTED[(ip, int(port))] = (int(fd), int(family))

@@ -21,6 +21,9 @@ What follows the parent:
   bound by the parent only: restart to have workers serve them.
 * A worker that dies is started again (at most once a second).
 * The parent dying takes the workers with it (``PR_SET_PDEATHSIG``).
+* PrometheusEngine: the parent alone serves the exporter; each worker gets two more
+  pipes, on which the parent asks for its metrics at each scrape
+  (ftpredis.metrics.workerlink), so /metrics reports the whole server.
 
 This module also raises the process's open-files limit to its hard limit at start (many
 idle sessions need many descriptors).
@@ -44,6 +47,8 @@ log = Logger()
 #: In a worker: (ip, port) -> (inherited file descriptor, family); see adopted_endpoint.
 ADOPTED: Dict[Tuple[str, int], Tuple[int, int]] = {}
 IN_WORKER = False
+#: In a worker: the (read, write) descriptors of its metrics pipes, or None.
+METRICS_FDS: Optional[Tuple[int, int]] = None
 
 
 def raise_fd_limit() -> int:
@@ -199,10 +204,17 @@ def _listening_fd(listener) -> Optional[int]:
 
 
 class _WorkerProtocol(protocol.ProcessProtocol):
+    metrics_fd = None       # the child's descriptor its metrics answers come up on
+
     def __init__(self, pool, index):
         self.pool = pool
         self.index = index
         self.ended = defer.Deferred()
+
+    def childDataReceived(self, childFD, data):
+        hub = self.pool.hub
+        if childFD == self.metrics_fd and hub is not None:
+            hub.received(self.index, data)
 
     def processEnded(self, reason):
         d, self.ended = self.ended, None
@@ -222,6 +234,8 @@ class WorkerPool:
         self.stopping = False
         self._fds: List[Tuple[int, str, int, int]] = []
         self._own: Dict[Tuple[int, int], socket.socket] = {}   # (worker, i) -> its socket
+        # PrometheusEngine's exporter side of the workers' metrics pipes, or None
+        self.hub = getattr(getattr(service, "exporter", None), "hub", None)
 
     def start(self) -> bool:
         for (ip, port), listener in sorted(self.service.listeners().items()):
@@ -274,8 +288,16 @@ class WorkerPool:
         for fd, _, _, _ in fds:
             child_fds[fd] = fd
         proto = _WorkerProtocol(self, index)
+        argv = self._argv(fds)
+        if self.hub is not None:
+            # Two descriptor numbers the child does not use yet: it reads questions on
+            # the first and answers on the second.
+            free = [n for n in range(3, 3 + len(child_fds) + 2) if n not in child_fds][:2]
+            child_fds[free[0]], child_fds[free[1]] = "w", "r"
+            proto.metrics_fd = free[1]
+            argv += ["--metrics-fds", "%d,%d" % (free[0], free[1])]
         try:
-            transport = self.reactor.spawnProcess(proto, sys.executable, self._argv(fds),
+            transport = self.reactor.spawnProcess(proto, sys.executable, argv,
                                                   env=env, childFDs=child_fds)
         finally:
             # The worker has its copy: a socket only it holds is closed with it, so the
@@ -285,10 +307,15 @@ class WorkerPool:
                 if own is not None:
                     own.close()
         self.procs[index] = (proto, transport)
+        if self.hub is not None:
+            ask = free[0]
+            self.hub.attach(index, lambda data: transport.writeToChild(ask, data))
 
     def worker_ended(self, proto, reason):
         if self.procs.get(proto.index, (None,))[0] is proto:
             del self.procs[proto.index]
+            if self.hub is not None:
+                self.hub.ended(proto.index, stopping=self.stopping)
         if self.stopping:
             return
         log.warn("ServerWorkers: worker {i} ended ({reason}); starting it again",

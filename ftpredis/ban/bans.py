@@ -200,6 +200,9 @@ class BanCache(RedisSink):
         self.mirror: Dict[Tuple[int, str], BanEntry] = {}
         self.polled_at: Optional[float] = None    # start time of the last good poll
         self.listeners: List[Callable[["BanCache"], None]] = []
+        #: the entries the last poll found that the mirror did not have (the
+        #: registry counts those another node added, for the metrics)
+        self.appeared: List[BanEntry] = []
         self._poller: Optional[task.LoopingCall] = None
         self._polling = False
         self._waiting: List[defer.Deferred] = []
@@ -306,6 +309,7 @@ class BanCache(RedisSink):
         d = self.read_all()
 
         def done(found):
+            self.appeared = [e for k, e in found.items() if k not in self.mirror]
             self.mirror = found
             self.polled_at = started
             for listener in list(self.listeners):
@@ -343,6 +347,9 @@ class BanRegistry(service.MultiService):
         self.caches: Dict[object, BanCache] = {}
         self.logs: Dict[Tuple[str, bool], object] = {}
         self.managers: "weakref.WeakSet[BanManager]" = weakref.WeakSet()
+        #: (source, ban type word) -> bans added here / sessions refused, for the metrics
+        self.added: Dict[Tuple[str, str], int] = {}
+        self.enforced: Dict[Tuple[str, str], int] = {}
         self._config = None
         self._sids: Dict[int, int] = {}
 
@@ -369,6 +376,7 @@ class BanRegistry(service.MultiService):
             cache = BanCache(server.redis, (log,) if log is not None else (),
                              reactor=self._reactor, clock=self.clock)
             cache.listeners.append(self._reconcile)
+            cache.listeners.append(self._learn)
             self.caches[server.redis] = cache
             cache.setServiceParent(self)
         return cache
@@ -394,6 +402,24 @@ class BanRegistry(service.MultiService):
                     if manager.cache is cache:
                         manager.write_log("removed '%s' from ban list" % (entry.name,))
                         break
+
+    def count(self, table: dict, source: str, ban_type: int) -> None:
+        key = (source, TYPE_WORD.get(ban_type, "?"))
+        table[key] = table.get(key, 0) + 1
+
+    def _learn(self, cache: BanCache) -> None:
+        """Count the cached bans that appeared and that another node added: an entry
+        carrying the address and port of one of our servers was added by this server
+        (this process, or a ServerWorkers sibling)."""
+        ours = {m.address_and_port() for m in list(self.managers) if m.cache is cache}
+        for entry in cache.appeared:
+            if (entry.ip_addr, entry.port) not in ours:
+                self.count(self.added, "shared", entry.ban_type)
+
+    def ban_counts(self):
+        """``(added, enforced)``: ``{(source, type): n}``, source ``local`` (this
+        process's table) or ``shared`` (the Redis cache's mirror)."""
+        return dict(self.added), dict(self.enforced)
 
     def permit(self, ban_type: int, name: str) -> int:
         """Lift local bans of ``name`` on every server; returns how many were removed."""
@@ -434,8 +460,18 @@ class BanManager:
     # -- lookups -----------------------------------------------------------------------
     def find(self, ban_type: int, name: Optional[str], proto=None) -> Optional[BanEntry]:
         """The active ban of ``name``, from the local table or the cache mirror."""
+        return self._find(ban_type, name, proto)[0]
+
+    def _enforce(self, ban_type: int, name: Optional[str], proto) -> Optional[BanEntry]:
+        """:meth:`find`, counting the ban as enforced when there is one."""
+        entry, source = self._find(ban_type, name, proto)
+        if entry is not None:
+            self.registry.count(self.registry.enforced, source, ban_type)
+        return entry
+
+    def _find(self, ban_type, name, proto):
         if name is None:
-            return None
+            return None, None
         now = self.registry.clock()
         table = self.registry.table
         if self.config.match_any_server:
@@ -445,7 +481,7 @@ class BanManager:
             local = [entry] if entry is not None else []
         for entry in local:
             if entry.active(now):
-                return entry
+                return entry, "local"
             table.pop((entry.ban_type, entry.name, entry.sid), None)
             self.write_log("ban for %s '%s' has expired (%d seconds ago)"
                            % (TYPE_WORD[ban_type], name, int(now - entry.expires)))
@@ -453,14 +489,19 @@ class BanManager:
             entry = self.cache.mirror.get((ban_type, name))
             if entry is not None and entry.active(now):
                 if self.config.match_server and not self._same_server(entry, proto):
-                    return None
-                return entry
-        return None
+                    return None, None
+                return entry, "shared"
+        return None, None
 
     def _server_address(self, proto=None) -> str:
         if self.server.addresses:
             return self.server.addresses[0]
         return getattr(proto, "local_host", None) or "0.0.0.0"
+
+    def address_and_port(self) -> Tuple[str, int]:
+        """What this server writes in its cache entries' ``ip_addr`` and ``port``
+        (a wildcard server writes the address a session arrived on: not known here)."""
+        return self._server_address(), self.server.port
 
     def _same_server(self, entry: BanEntry, proto) -> bool:
         return (entry.ip_addr == self._server_address(proto)
@@ -489,13 +530,13 @@ class BanManager:
         """Before the banner: refuse a banned host or class (True = refused, closing)."""
         self._sessions.add(proto)
         host = proto.peer_host
-        entry = self.find(BAN_TYPE_HOST, host, proto)
+        entry = self._enforce(BAN_TYPE_HOST, host, proto)
         if entry is not None:
             self.write_log("login from host '%s' denied due to host ban" % (host,))
             self._refuse(proto, self.message_for(proto, None, entry))
             return True
         klass = self._class_of(proto)
-        entry = self.find(BAN_TYPE_CLASS, klass, proto) if klass else None
+        entry = self._enforce(BAN_TYPE_CLASS, klass, proto) if klass else None
         if entry is not None:
             self.write_log("login from class '%s' denied due to class ban" % (klass,))
             self._refuse(proto, self.message_for(proto, None, entry))
@@ -506,7 +547,7 @@ class BanManager:
         """At USER: raise the 530 reply when the user (or user@host) is banned."""
         for ban_type, banned in ((BAN_TYPE_USER, name),
                                  (BAN_TYPE_USER_HOST, "%s@%s" % (name, proto.peer_host))):
-            entry = self.find(ban_type, banned, proto)
+            entry = self._enforce(ban_type, banned, proto)
             if entry is not None:
                 self.write_log("login from %s '%s' denied due to %s"
                                % (TYPE_WORD[ban_type], banned, TYPE_TEXT[ban_type]))
@@ -570,6 +611,7 @@ class BanManager:
                        % (event, TYPE_WORD[ban_type], name))
         self.write_log("%s autoban threshold reached, ending session" % (event,))
         self._refuse(proto, self.message_for(proto, user, entry, rule))
+        self.registry.count(self.registry.enforced, "local", ban_type)
         self._end_others(ban_type, name, proto)
         return True
 
@@ -582,6 +624,7 @@ class BanManager:
                          ip_addr=self._server_address(proto), port=self.server.port,
                          update_ts=int(now))
         self.registry.table[(ban_type, name, self.sid)] = entry
+        self.registry.count(self.registry.added, "local", ban_type)
         if self.cache is not None:
             d = self.cache.store(entry)
             d.addCallback(lambda e: self.write_log(
@@ -623,6 +666,7 @@ class BanManager:
                 continue        # already closing (a policy refusal): nothing to end
             if self._matches(proto, ban_type, name):
                 self._refuse(proto, self.message_for(proto, proto.original_user))
+                self.registry.count(self.registry.enforced, "local", ban_type)
                 ended += 1
         return ended
 

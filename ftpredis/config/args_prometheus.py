@@ -2,8 +2,9 @@
 """Directive argument parsing for ProFTPD mod_prometheus (served by :mod:`ftpredis.metrics`).
 
 This module owns the arguments of PrometheusExporter (``address[:port]``, IPv6 in
-brackets, default port 9273), PrometheusLog (a path or ``none``) and PrometheusTables
-(accepted: ftpredis keeps its metrics in the process, so the directory is not used).
+brackets, default port 9273), PrometheusLog (a path or ``none``), PrometheusOptions
+(``EnableLogMessageMetrics``) and PrometheusTables (accepted: ftpredis keeps its
+metrics in the process, so the directory is not used).
 """
 
 from __future__ import annotations
@@ -78,3 +79,19 @@ def p_prometheus_tables(args, ctx):
     ctx.warn("accepted, not used: ftpredis keeps its metrics in the process (they start "
              "from zero when it starts), so nothing is stored in '%s'" % path)
     return p_path(args, ctx)
+
+
+#: mod_prometheus's PrometheusOptions words (its set_prometheusoptions).
+PROMETHEUS_OPTIONS = ("EnableLogMessageMetrics",)
+
+
+def p_prometheus_options(args, ctx):
+    found = set()
+    for arg in args:
+        for known in PROMETHEUS_OPTIONS:
+            if arg.lower() == known.lower():
+                found.add(known)
+                break
+        else:
+            raise DirectiveError("unknown PrometheusOption '%s'" % arg)
+    return frozenset(found)

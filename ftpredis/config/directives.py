@@ -48,7 +48,8 @@ from ftpredis.config.args_ban import (  # noqa: F401 (re-exported)
     p_ban_table, p_max_command_rate,
 )
 from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
-    DEFAULT_EXPORTER_PORT, p_prometheus_exporter, p_prometheus_log, p_prometheus_tables,
+    DEFAULT_EXPORTER_PORT, p_prometheus_exporter, p_prometheus_log, p_prometheus_options,
+    p_prometheus_tables,
 )
 from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 
@@ -522,6 +523,10 @@ TABLE: Tuple[Directive, ...] = (
        "File for the exporter's messages (RedisLog's path checks), or none.",
        usage="path|none",
        field="prometheus_log"),
+    _d("PrometheusOptions", _S, 1, None, p_prometheus_options,
+       "EnableLogMessageMetrics: count the server's log messages by level "
+       "(proftpd_log_message_total).", usage="EnableLogMessageMetrics",
+       field="prometheus_options"),
     _d("PrometheusTables", _S, 1, 1, p_prometheus_tables,
        "Accepted (ProFTPD's metrics database directory); ftpredis keeps the metrics in "
        "the process, and --check says so.", usage="path",

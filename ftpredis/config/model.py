@@ -252,6 +252,7 @@ class ServerConfig:
     prometheus_exporter: Optional[Tuple[str, int]] = None    # (ip, port)
     prometheus_log: Optional[str] = None     # absolute path, or None ("none" / not given)
     prometheus_tables: Optional[str] = None  # accepted, not used
+    prometheus_options: frozenset = frozenset()     # PrometheusOptions words
 
     @property
     def label(self) -> str:

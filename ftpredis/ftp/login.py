@@ -115,6 +115,7 @@ class LoginMixin:
         def close():
             self.original_user = None
             self.end_reason = "Configured policy: Denied by " + directive
+            self.disconnect_details = "Denied by " + directive
             self.transport.loseConnection()
         cmd.after = close
         raise _PolicyRefusal(reply)
@@ -173,6 +174,7 @@ class LoginMixin:
         if self.policy_event("MaxConnectionsPerHost"):
             return True
         self.end_reason = "Configured policy"
+        self.disconnect_details = "Denied by MaxConnectionsPerHost"
         self.sendLine("530 " + _max_text(limit, "Sorry, the maximum number of connections "
                                          "(%m) for your host are already connected."))
         self.transport.loseConnection()
@@ -317,6 +319,7 @@ class LoginMixin:
                     self.policy_event("EmptyPassword", user=user)
                 if limit:
                     self.end_reason = "Configured policy"
+                    self.disconnect_details = "Denied by MaxLoginAttempts"
                     self.policy_event("MaxLoginAttempts", user=user)
                     self.policy_event("MaxLoginAttemptsFromUser", user=user)
                     self.transport.loseConnection()

@@ -260,6 +260,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         """End the session for a policy: ``530 <reply>`` first when there is a reply text,
         which the DISCONNECT record then carries too (ftpredis.ftp.recording)."""
         self.end_reason = reason
+        self.disconnect_details = None      # a ban has none (mod_ban passes NULL)
         self.refuse_exit(reply)
         if reply is not None:
             self.sendLine("530 %s" % (reply,))

@@ -31,6 +31,7 @@ class LoggingMixin:
     original_user: Optional[str] = None
     config_path: Optional[str] = None
     end_reason: Optional[str] = None
+    disconnect_details: Optional[str] = None    # "Denied by MaxClients" (the metrics)
     _exit_logged = False
     _exit_reply: Optional[str] = None     # a policy's 530 text (refuse_exit)
     protocol_name = "ftp"       # %{protocol}: "ftps" once AUTH TLS succeeded (ftpredis.tls.ftps)
@@ -131,7 +132,8 @@ class LoggingMixin:
         now = time.time()
         fields = self._base(DISCONNECT, now, now)
         fields.update(verb="EXIT", command="EXIT",
-                      session_end_reason=self.end_reason or "Read EOF from client")
+                      session_end_reason=self.end_reason or "Read EOF from client",
+                      disconnect_details=self.disconnect_details)
         if self._exit_reply is not None:
             fields.update(response_code=530, response_msg=self._exit_reply)
         self._emit(Event.adopt(fields))

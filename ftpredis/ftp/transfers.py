@@ -286,10 +286,13 @@ class TransfersMixin:
                 t0 = time.time()
                 self.sendLine("150 " + opening)
             try:
-                reply = yield _tls.run_data(self, conn, body)     # PROT P: TLS first
+                reply = yield _tls.run_data(self, conn, body, cmd)    # PROT P: TLS first
             finally:
                 self._transfer_conn = None
                 self._cancelTimer("_stall_timer")
+                if getattr(self, "_stall_fired", False):
+                    self._stall_fired = False
+                    cmd.fields["timeout"] = "TimeoutStalled"    # for the metrics
                 self._startNoTransferTimer()
                 self.cleanupDTP(keep=True)
             if self.client_state.aborting and reply.code >= 400:

@@ -16,9 +16,18 @@ events, which are emitted when a command has been answered:
 - LIST, NLST, MLSD, MLST: ``directory_list_total`` or ``directory_list_error_total``;
   RETR: ``file_download_total`` (and ``_bytes``) or ``file_download_error_total``;
   STOR: the same for uploads;
+- AUTH TLS answered: ``tls_protocol_total{version}`` once the handshake is done (mod_
+  prometheus counts at AUTH's LOG_CMD, with mod_tls's TLS_PROTOCOL note); its handshake
+  failed: ``handshake_error_total{connection="ctrl", protocol="ftps"}``; a PROT P data
+  connection's handshake failed: ``handshake_error_total{connection="data"}``;
+- a transfer cut by TimeoutStalled: ``timeout_total{reason="TimeoutStalled"}``;
 - DISCONNECT: ``connection_count`` down, ``connection_duration_seconds``; a login begun
   but not completed: ``login_count`` down, and ``auth_error_total{reason="incomplete"}``
-  when no PASS came; ``timeout_total{reason}`` when a Timeout* ended the session.
+  when no PASS came; ``timeout_total{reason}`` when a Timeout* ended the session; a
+  session refused by policy (``%E`` Banned, Configured policy, Module-specific policy,
+  Session initialized failed: mod_prometheus's disconnect reasons):
+  ``connection_refused_total{reason}``, the reason being ProFTPD's disconnect details
+  ("Denied by MaxClients"; empty for a ban, which has none).
 
 A reply below 400 is success (ProFTPD's LOG_CMD), 4xx and 5xx failure (LOG_CMD_ERR).
 Gauges go down under the label they went up with, so a session that moved from ftp to
@@ -33,6 +42,9 @@ _LISTINGS = frozenset({"LIST", "NLST", "MLSD", "MLST"})
 #: LoginRefused.reason -> mod_prometheus's auth_error reason (ftpredis.auth.portal).
 _AUTH_REASONS = {"unknown-user": "unknown user", "bad-password": "bad password"}
 _TIMEOUT_PREFIX = "Timeout exceeded: "
+#: ProFTPD's disconnect reasons (%E) that mod_prometheus counts as refused connections.
+_REFUSED = ("Banned", "Configured policy", "Module-specific policy",
+            "Session initialized failed")
 
 
 class _Session:
@@ -78,6 +90,11 @@ class MetricsSubscriber:
         m = self.metrics
         key = (event.protocol,)
         ok = event.response_code is not None and event.response_code < 400
+        if event.handshake_failed is not None:
+            protocol = "ftps" if event.handshake_failed == "ctrl" else event.protocol
+            m.handshake_error.inc((event.handshake_failed, protocol))
+        if event.timeout is not None:
+            m.timeout.inc((event.timeout,) + key)
         if verb in _LISTINGS:
             (m.directory_list if ok else m.directory_list_error).inc(key)
         elif verb == "RETR":
@@ -101,6 +118,8 @@ class MetricsSubscriber:
                 m.login_error.inc(key)
         elif verb == "PASS":
             self._pass(event, key, ok)
+        elif verb == "AUTH" and ok and event.tls_version is not None:
+            m.tls_protocol.inc((event.tls_version,) + key)
 
     def _pass(self, event, key, ok) -> None:
         m = self.metrics
@@ -135,5 +154,12 @@ class MetricsSubscriber:
         m.connection_count.inc((s.protocol,), -1)
         m.connection_duration.observe(key, max(0.0, event.time - s.start))
         reason = event.session_end_reason
-        if reason is not None and reason.startswith(_TIMEOUT_PREFIX):
+        if reason is None:
+            return
+        if reason.startswith(_TIMEOUT_PREFIX):
             m.timeout.inc((reason[len(_TIMEOUT_PREFIX):],) + key)
+        elif reason.startswith(_REFUSED):
+            details = event.disconnect_details
+            if details is None and ": " in reason:
+                details = reason.split(": ", 1)[1]
+            m.connection_refused.inc((details or "",) + key)

@@ -9,8 +9,11 @@ own (never the process-wide default one), on PrometheusExporter's address.  Only
 A scrape costs the reactor no rendering: MetricsResource is a WSGI resource, so the
 exposition text is built in a thread of the reactor's pool, from copies of the plain
 numbers :mod:`ftpredis.metrics.events` keeps (:mod:`ftpredis.metrics.registry` says why
-copying needs no lock).  Responses are written through the reactor into the socket's
-buffer, so a scraper that reads slowly holds no thread and no FTP session.
+copying needs no lock).  Under ServerWorkers the workers' numbers are asked for first,
+on the reactor without waiting in it (``refresh``, ftpredis.metrics.workerlink), and
+merged in that thread.  Responses are written through the reactor into the socket's
+buffer, so a scraper that reads slowly holds no thread and no FTP session
+(tests/test_metrics_server.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from twisted.application import internet
 from twisted.internet import endpoints
 from twisted.logger import Logger
+from twisted.logger import globalLogPublisher
 from twisted.web import resource, server
 
 _log = Logger()
@@ -27,10 +31,11 @@ _log = Logger()
 ALLOWED_METHODS = (b"GET",)
 
 
-def make_registry(metrics) -> CollectorRegistry:
-    """A registry of its own holding ``metrics`` (a ProftpdMetrics collector)."""
+def make_registry(collector) -> CollectorRegistry:
+    """A registry of its own holding ``collector`` (ftpredis.metrics.merge's
+    ServerCollector)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(metrics)
+    registry.register(collector)
     return registry
 
 
@@ -55,9 +60,10 @@ class _MetricsPage(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, inner):
+    def __init__(self, inner, refresh=None):
         resource.Resource.__init__(self)
         self._inner = inner
+        self._refresh = refresh
 
     def render(self, request):
         if request.method not in ALLOWED_METHODS:
@@ -67,7 +73,11 @@ class _MetricsPage(resource.Resource):
             request.setHeader(b"allow", b", ".join(ALLOWED_METHODS))
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"405 Method Not Allowed: /metrics answers GET\n"
-        return self._inner.render(request)
+        if self._refresh is None:
+            return self._inner.render(request)
+        d = self._refresh()
+        d.addBoth(lambda _: self._inner.render(request))
+        return server.NOT_DONE_YET
 
 
 class _QuietSite(server.Site):
@@ -82,11 +92,13 @@ class _QuietSite(server.Site):
         pass
 
 
-def make_site(registry) -> server.Site:
+def make_site(registry, refresh=None) -> server.Site:
+    """``refresh()``, when given, is called on each GET and the page rendered once the
+    Deferred it returns fires (the workers' answers are in)."""
     # Imported here: the module installs the default reactor if none is installed yet,
     # and ftpredis.app.reactor chooses the reactor first.
     from prometheus_client.twisted import MetricsResource
-    return _QuietSite(_NotFound(_MetricsPage(MetricsResource(registry))))
+    return _QuietSite(_NotFound(_MetricsPage(MetricsResource(registry), refresh)))
 
 
 def _address(ip, port):
@@ -100,16 +112,23 @@ class ExporterService(internet.StreamServerEndpointService):
 
     _raiseSynchronously = True
 
-    def __init__(self, reactor, address, metrics, log_file=None):
+    #: Set by ftpredis.metrics.setup: the WorkerHub (ServerWorkers), the log-message
+    #: observer (PrometheusOptions EnableLogMessageMetrics), the ServerMetrics.
+    hub = None
+    log_messages = None
+    server_metrics = None
+
+    def __init__(self, reactor, address, collector, log_file=None, refresh=None):
         ip, port = address
         if ":" in ip:
             ep = endpoints.TCP6ServerEndpoint(reactor, port, interface=ip)
         else:
             ep = endpoints.TCP4ServerEndpoint(reactor, port, interface=ip)
         self.address = address
-        self.registry = make_registry(metrics)
+        self.registry = make_registry(collector)
         self.log_file = log_file
-        internet.StreamServerEndpointService.__init__(self, ep, make_site(self.registry))
+        internet.StreamServerEndpointService.__init__(
+            self, ep, make_site(self.registry, refresh))
         self.setName("prometheus exporter %s" % _address(ip, port))
 
     def privilegedStartService(self):
@@ -124,10 +143,14 @@ class ExporterService(internet.StreamServerEndpointService):
             raise RuntimeError(message) from e
 
     def startService(self):
+        if self.log_messages is not None:
+            globalLogPublisher.addObserver(self.log_messages)
         internet.StreamServerEndpointService.startService(self)
         self._note("exporter listening on %s" % (self.url(),))
 
     def stopService(self):
+        if self.log_messages is not None:
+            globalLogPublisher.removeObserver(self.log_messages)
         d = internet.StreamServerEndpointService.stopService(self)
         self._note("exporter on %s stopped" % (_address(*self.address),))
         return d

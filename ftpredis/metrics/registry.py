@@ -145,13 +145,20 @@ class ProftpdMetrics:
         self.file_upload_bytes = h("file_upload_bytes", "Amount of data uploaded in bytes",
                                    P, BYTES_BUCKETS)
         self.timeout = c("timeout", "Number of timeouts", ("reason",) + P)
+        self.connection_refused = c("connection_refused", "Number of refused connections",
+                                    ("reason",) + P)
+        self.handshake_error = c("handshake_error", "Number of failed SFTP/TLS handshakes",
+                                 ("connection",) + P)
+        self.tls_protocol = c("tls_protocol", "Number of TLS sessions by protocol version",
+                              ("version",) + P)
         self.families = (self.auth, self.auth_error, self.connection, self.connection_count,
                          self.connection_duration, self.login, self.login_count,
                          self.login_delay, self.login_error, self.directory_list,
                          self.directory_list_error, self.file_download,
                          self.file_download_error, self.file_download_bytes,
                          self.file_upload, self.file_upload_error, self.file_upload_bytes,
-                         self.timeout)
+                         self.timeout, self.connection_refused, self.handshake_error,
+                         self.tls_protocol)
 
     #: The in-progress gauges sampled at scrape time, by family name.
     SAMPLED = (("directory_list_count", "Current count of directory listings"),

@@ -131,6 +131,15 @@ class Event:
     # Why a PASS was refused: ftpredis.auth.portal.LoginRefused's reason ("unknown-user",
     # "bad-password", ...); no LogFormat variable, ftpredis.metrics reads it.
     auth_failure: Optional[str] = None
+    # AUTH TLS: the protocol the handshake settled ("TLSv1.3"); a failed handshake:
+    # "ctrl" (AUTH) or "data" (PROT P transfer).  No LogFormat variable; for the metrics.
+    tls_version: Optional[str] = None
+    handshake_failed: Optional[str] = None
+    # A transfer cut by TimeoutStalled ("TimeoutStalled"); the session goes on.
+    timeout: Optional[str] = None
+    # DISCONNECT of a session refused by policy: ProFTPD's disconnect details ("Denied by
+    # MaxClients"), which %E does not always show; for the metrics' connection_refused.
+    disconnect_details: Optional[str] = None
 
     # -- where ------------------------------------------------------------------------
     cwd: str = "/"                          # virtual working directory

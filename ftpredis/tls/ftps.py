@@ -358,11 +358,13 @@ def cmd_auth(pi, cmd):
             st.pbsz = st.private = True     # mod_tls: these imply PBSZ 0, PROT P
         pi.protocol_name = "ftps"
         st.server.log(describe(conn))
+        cmd.fields["tls_version"] = conn.get_protocol_version_name()
         d.callback(_reply("auth_ok", mechanism, sent=True))
 
     def failed(why):
         st.server.log("TLS/TLS-C negotiation failed on control channel: %s" % why)
         pi.end_reason = "TLS handshake failed"
+        cmd.fields["handshake_failed"] = "ctrl"
         d.callback(_reply("handshake_failed", sent=True))
 
     start_tls(pi.transport, ctx, st.server.cfg.timeout_handshake, st.server.reactor,
@@ -553,12 +555,12 @@ class _Unwrap(protocol.Protocol):
         self.inner.connectionLost(reason)
 
 
-def run_data(pi, conn, body) -> defer.Deferred:
+def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
     """Run the transfer ``body(conn)``, first protecting ``conn`` when PROT P is on.
 
     A data connection whose handshake fails, or that does not resume the control
     connection's session when that is required, is closed and the command answered
-    with mod_tls's 425.
+    with mod_tls's 425 (a failed handshake is noted in ``cmd``'s event for the metrics).
     """
     st = state(pi)
     if st is None or not st.private or st.ctx is None:
@@ -601,6 +603,8 @@ def run_data(pi, conn, body) -> defer.Deferred:
 
     def failed(why):
         server.log("unable to open data connection: TLS negotiation failed (%s)" % why)
+        if cmd is not None:
+            cmd.fields["handshake_failed"] = "data"
         if not d.called:
             d.callback(_reply("data_refused"))
 
