@@ -58,14 +58,18 @@ class RecordIdTests(unittest.TestCase):
         self.assertEqual({rid[19:] for rid in ids}, {ids[0][19:]})
 
     def test_clock_stepping_back_and_counter_overflow_keep_the_order(self):
-        ids = identity.RecordIds()
+        now = [1796368271000 * 1000000]
+        ids = identity.RecordIds(clock=lambda: now[0])
         first = ids()
-        ids.ms += 10000             # as if the clock had been 10 s ahead, then stepped back
+        now[0] -= 10 * 10 ** 9        # the clock steps back 10 s
         later = [ids() for _ in range(5000)]     # more than 4096 in one millisecond
         self.assertEqual([first] + later, sorted([first] + later))
-        self.assertEqual(len(set(later)), 5000)
-        self.assertEqual(int(later[4096][:8] + later[4096][9:13], 16) -
-                         int(later[0][:8] + later[0][9:13], 16), 1)
+        self.assertEqual(len(set([first] + later)), 5001)
+        ms = [int(rid[:8] + rid[9:13], 16) for rid in [first] + later]
+        self.assertEqual((ms[0], ms[4095], ms[4096], ms[-1]),
+                         (1796368271000, 1796368271000, 1796368271001, 1796368271001))
+        now[0] += 20 * 10 ** 9        # and forward again
+        self.assertEqual(identity.record_id_time(ids()), 1796368281.0)
 
     def test_a_forked_process_draws_its_own_random_bits(self):
         parent = identity.record_id()

@@ -193,6 +193,16 @@ class Event:
         object.__setattr__(e, "__dict__", fields)
         return e
 
+    def identified(self, record_id: Optional[str], session_seq: Optional[int]) -> "Event":
+        """This event as one record sees it: with its ``record_id`` and ``session_seq``
+        (ftpredis.records.router; the fields are known good, so no :meth:`adopt` check)."""
+        fields = self.__dict__.copy()
+        fields["record_id"] = record_id
+        fields["session_seq"] = session_seq
+        e = object.__new__(Event)
+        object.__setattr__(e, "__dict__", fields)
+        return e
+
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclasses.fields(Event))
 _SESSION_FIELDS = frozenset(f.name for f in dataclasses.fields(Session))

@@ -42,9 +42,10 @@ class RecordIds:
     millisecond instead of repeating or reordering an id.
     """
 
-    __slots__ = ("ms", "seq", "tail")
+    __slots__ = ("ms", "seq", "tail", "head", "clock")
 
-    def __init__(self) -> None:
+    def __init__(self, clock=time.time_ns) -> None:
+        self.clock = clock          # nanoseconds since the epoch
         self.reseed()
 
     def reseed(self) -> None:
@@ -53,20 +54,26 @@ class RecordIds:
         self.tail = "-%04x-%012x" % (0x8000 | (node >> 48), node & 0xFFFFFFFFFFFF)
         self.ms = -1
         self.seq = 0
+        self.head = ""
 
     def __call__(self) -> str:
-        ms = time.time_ns() // 1000000
+        ms = self.clock() // 1000000
         if ms > self.ms:
             self.ms = ms
-            seq = self.seq = 0
-        else:
-            ms = self.ms
-            seq = self.seq + 1
-            if seq > 0xFFF:
-                ms = self.ms = ms + 1
-                seq = 0
-            self.seq = seq
-        return "%08x-%04x-7%03x%s" % (ms >> 16, ms & 0xFFFF, seq, self.tail)
+            self.seq = 0
+            # The text up to the counter changes once a millisecond, not once an id.
+            self.head = head = "%08x-%04x-7" % (ms >> 16, ms & 0xFFFF)
+            return head + "000" + self.tail
+        seq = self.seq + 1
+        if seq > 0xFFF:
+            ms = self.ms = self.ms + 1
+            self.head = "%08x-%04x-7" % (ms >> 16, ms & 0xFFFF)
+            seq = 0
+        self.seq = seq
+        return self.head + _HEX3[seq] + self.tail
+
+
+_HEX3 = tuple("%03x" % i for i in range(0x1000))
 
 
 #: The process's generator; :func:`record_id` is its call.

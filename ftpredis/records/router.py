@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from ftpredis.config import dirmatch
 from ftpredis.config.model import DirectoryConfig, LogRule, LogScope, ServerConfig
 from ftpredis.records.events import (
-    COMMAND, COMMAND_CLASSES, CONNECT, DISCONNECT, KNOWN_COMMANDS, Event,
+    COMMAND, COMMAND_CLASSES, CONNECT, DISCONNECT, KNOWN_COMMANDS,
 )
 from ftpredis.records.identity import record_id
 from ftpredis.records.logformat import CompiledFormat, Template, compile_format, utf8
@@ -193,12 +193,8 @@ def _identifier(needs: frozenset) -> Optional[Callable]:
         return None
 
     def identify(event):
-        fields = dict(event.__dict__)
-        if want_id:
-            fields["record_id"] = record_id()
-        if want_seq:
-            fields["session_seq"] = next(event.session.seq)
-        return Event.adopt(fields)
+        return event.identified(record_id() if want_id else None,
+                                next(event.session.seq) if want_seq else None)
     return identify
 
 
