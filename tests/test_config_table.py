@@ -40,6 +40,7 @@ SAMPLES = {
     "ServerWorkers": "2", "BusyPoll": "off", "Order": "deny,allow",
     "PrometheusEngine": "on", "PrometheusExporter": "127.0.0.1:19273",
     "PrometheusLog": "{dir}/prometheus.log", "PrometheusTables": "{dir}/prometheus",
+    "UniqueIDEngine": "off",
 }
 
 BASE = """\
