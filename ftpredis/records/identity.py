@@ -136,30 +136,35 @@ class _UniqueIds:
     the next free counter value (the other fields are unchanged).
     """
 
-    __slots__ = ("sec", "used")
+    __slots__ = ("sec", "used", "clients")
 
     def __init__(self) -> None:
         self.sec = -1
-        self.used: Dict[bytes, set] = {}
+        self.used: set = set()          # (client, counter) taken in second ``sec``
+        self.clients: Dict[str, bytes] = {}
 
     def __call__(self, client_ip: str, now: float, pid: int) -> str:
-        usec_total = int(round(now * 1e6))
-        sec, usec = divmod(usec_total, 1000000)
-        counter = (usec // 10) & 0xFFFF
+        usec_total = int(now * 1000000)
+        sec = usec_total // 1000000
+        counter = (usec_total % 1000000 // 10) & 0xFFFF
         if sec != self.sec:
             self.sec = sec
-            self.used = {}
-        client = _packed4(client_ip)
-        used = self.used.setdefault(client, set())
-        if len(used) < 0x10000:
-            while counter in used:
+            self.used = set()
+            if len(self.clients) > 4096:
+                self.clients = {}
+        client = self.clients.get(client_ip)
+        if client is None:
+            client = self.clients[client_ip] = _packed4(client_ip)
+        used = self.used
+        if (client, counter) in used and len(used) < 0x10000:
+            while (client, counter) in used:
                 counter = (counter + 1) & 0xFFFF
-            used.add(counter)
-        raw = struct.pack("!I4s4sIH", sec & 0xFFFFFFFF, host_address(), client,
-                          pid & 0xFFFFFFFF, counter)
-        return base64.b64encode(raw).decode("ascii")
+        used.add((client, counter))
+        return base64.b64encode(_LAYOUT.pack(sec & 0xFFFFFFFF, host_address(), client,
+                                             pid & 0xFFFFFFFF, counter)).decode("ascii")
 
 
+_LAYOUT = struct.Struct("!I4s4sIH")
 _UNIQUE = _UniqueIds()
 unique_id = _UNIQUE.__call__
 
