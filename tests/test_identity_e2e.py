@@ -293,14 +293,17 @@ class SessionSeqOverReloadTests(_Processes, unittest.TestCase):
     timeout = 120
 
     @defer.inlineCallbacks
-    def test_a_session_open_across_a_reload_keeps_its_numbering(self):
+    def test_a_session_open_across_a_reload_keeps_its_numbering_and_unique_id(self):
+        """The numbering and UNIQUE_ID belong to the session, made at connect: a reload
+        (here turning UniqueIDEngine off) changes neither for a session already open; a
+        session after it has no UNIQUE_ID and numbers from 1."""
         port = e2e.free_port()
         conf = self.conf("r", port, ID_FORMAT)
         proc = yield e2e.in_thread(self.start, "r", conf, port)
         yield e2e.in_thread(self.forget_probes)
         ftp = yield e2e.in_thread(e2e.ftp_connect, port)
         yield e2e.in_thread(ftp.voidcmd, "NOOP")
-        self.conf("r", port, ID_FORMAT.replace("%v", "%v %u"))
+        self.conf("r", port, "UniqueIDEngine off\n" + ID_FORMAT)
         proc.send_signal(signal.SIGHUP)
         log = os.path.join(self.base, "r.log")
         self.assertTrue((yield e2e.wait_for(
@@ -309,12 +312,17 @@ class SessionSeqOverReloadTests(_Processes, unittest.TestCase):
         def finish():
             ftp.voidcmd("NOOP")
             ftp.quit()
-        yield e2e.in_thread(finish)
-        yield self.wait_count(["ids"], 7)
+            return ftplib_session(port, 1)
+        after = yield e2e.in_thread(finish)
+        yield self.wait_count(["ids"], 7 + after)
         records = parsed(self.db.lrange("ids"))
-        self.assertEqual([(r.get("command"), r["session_seq"]) for r in records],
+        old = [r for r in records if "NOTE:UNIQUE_ID" in r]
+        new = [r for r in records if "NOTE:UNIQUE_ID" not in r]
+        self.assertEqual([(r.get("command"), r["session_seq"]) for r in old],
                          [(None, 1), ("USER", 2), ("PASS", 3), ("NOOP", 4), ("NOOP", 5),
                           ("QUIT", 6), ("EXIT", 7)])
+        self.assertEqual(len({r["NOTE:UNIQUE_ID"] for r in old}), 1)
+        self.assertEqual([r["session_seq"] for r in new], list(range(1, after + 1)))
         yield e2e.in_thread(self.stop, proc)
 
 
