@@ -532,6 +532,12 @@ TABLE: Tuple[Directive, ...] = (
        "the process, and --check says so.", usage="path",
        field="prometheus_tables"),
 
+    # -- mod_unique_id (ftpredis.records.identity) -------------------------------------
+    _d("UniqueIDEngine", _SVG, 1, 1, p_bool,
+       "Whether each session gets mod_unique_id's UNIQUE_ID (%{note:UNIQUE_ID}, "
+       "%{UNIQUE_ID}e; default on, as with the module loaded).", usage="on|off",
+       field="unique_id_engine"),
+
     # -- accepted for compatibility, no effect ----------------------------------------
     _noop("ServerType", _S, "Always standalone."),
     _noop("DefaultServer", _SV, "Connections go to the server owning the address."),

@@ -254,6 +254,9 @@ class ServerConfig:
     prometheus_tables: Optional[str] = None  # accepted, not used
     prometheus_options: frozenset = frozenset()     # PrometheusOptions words
 
+    # mod_unique_id (ftpredis.records.identity): a UNIQUE_ID per session
+    unique_id_engine: bool = True
+
     @property
     def label(self) -> str:
         """How messages name this server: "main server" or "<VirtualHost 1.2.3.4> (line N of 'f')"."""

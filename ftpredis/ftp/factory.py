@@ -11,6 +11,7 @@ from twisted.protocols import ftp
 
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
+from ftpredis.records.identity import host_address
 from ftpredis.records.events import Event
 from ftpredis.ftp.protocol import FTPRedisProtocol
 from ftpredis.ftp.diskpool import pool_for
@@ -45,6 +46,9 @@ class FTPRedisFactory(ftp.FTPFactory):
         self.emit = emit
         # An ISessionPolicy (mod_ban's BanManager) or None: called by the sessions.
         self.policy = policy
+        if getattr(server, "unique_id_engine", False):
+            # mod_unique_id resolves the host name at start-up: here too, not in a session.
+            host_address()
         self.timeOut = server.timeout_idle or None
         if server.passive_ports:
             lo, hi = server.passive_ports

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections import deque
 from typing import Optional
 
@@ -35,6 +36,7 @@ from zope.interface import implementer
 
 from ftpredis import __version__
 from ftpredis.records.events import Session
+from ftpredis.records.identity import session_counter, unique_id
 from ftpredis.ftp.filesystem import SessionFS
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import _Command, _plain_host, log
@@ -126,7 +128,10 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             "local_ip": local_host, "server_dns": local_host,
             "server_ip": s.addresses[0] if s.addresses else local_host,
             "local_port": s.port, "server_name": s.server_name,
-            "server_version": __version__, "pid": _PID.pid, "session_id": next(_session_ids)})
+            "server_version": __version__, "pid": _PID.pid, "session_id": next(_session_ids),
+            "unique_id": unique_id(peer_host, time.time(), _PID.pid)
+            if getattr(s, "unique_id_engine", True) else None,
+            "seq": session_counter()})
         self.setTimeout(self.timeOut)
         if s.timeout_login:
             self._login_timer = self.factory.reactor.callLater(

@@ -19,7 +19,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Tuple
+from typing import Iterator, Mapping, Optional, Tuple
+
+from ftpredis.records.identity import session_counter
 
 # Event kinds.
 CONNECT = "CONNECT"
@@ -78,14 +80,21 @@ class Session:
     server_version: str             # %{version}
     pid: int                        # %P
     session_id: int = 0             # unique per process; lets the sink keep order per session
+    unique_id: Optional[str] = None     # mod_unique_id's UNIQUE_ID (ftpredis.records.identity)
+    # Where the session's records take their %{session-seq} from (ftpredis.records.router):
+    # the one mutable thing here, so that the numbering outlives a reload's new router.
+    seq: Iterator[int] = field(default_factory=session_counter, compare=False, repr=False)
 
     @classmethod
     def adopt(cls, fields: dict) -> "Session":
-        """The session whose fields are ``fields`` (every one of them), taking ownership
-        of that dict."""
-        if fields.keys() != _SESSION_FIELDS:
-            raise TypeError("Session fields: got %s, need %s"
-                            % (sorted(fields), sorted(_SESSION_FIELDS)))
+        """The session whose fields are ``fields`` (every field without a default, any
+        with one), taking ownership of that dict."""
+        if not _SESSION_REQUIRED <= fields.keys() <= _SESSION_FIELDS:
+            raise TypeError("Session fields: got %s, need %s (and may have %s)"
+                            % (sorted(fields), sorted(_SESSION_REQUIRED),
+                               sorted(_SESSION_FIELDS - _SESSION_REQUIRED)))
+        if "seq" not in fields:
+            fields["seq"] = session_counter()
         s = object.__new__(cls)
         object.__setattr__(s, "__dict__", fields)
         return s
@@ -170,6 +179,11 @@ class Event:
     system_log: Tuple[str, ...] = ()
     notes: Mapping[str, str] = field(default_factory=dict)   # %{note:NAME}
 
+    # -- one record's identity (set by ftpredis.records.router, per record, only for the
+    # rules whose format, key or extras name them; doc/records.rst, "Record identity")
+    record_id: Optional[str] = None         # %{record-id}
+    session_seq: Optional[int] = None       # %{session-seq}
+
     def replace(self, **changes) -> "Event":
         return dataclasses.replace(self, **changes)
 
@@ -188,9 +202,22 @@ class Event:
         object.__setattr__(e, "__dict__", fields)
         return e
 
+    def identified(self, record_id: Optional[str], session_seq: Optional[int]) -> "Event":
+        """This event as one record sees it: with its ``record_id`` and ``session_seq``
+        (ftpredis.records.router; the fields are known good, so no :meth:`adopt` check)."""
+        fields = self.__dict__.copy()
+        fields["record_id"] = record_id
+        fields["session_seq"] = session_seq
+        e = object.__new__(Event)
+        object.__setattr__(e, "__dict__", fields)
+        return e
+
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclasses.fields(Event))
 _SESSION_FIELDS = frozenset(f.name for f in dataclasses.fields(Session))
+_SESSION_REQUIRED = frozenset(
+    f.name for f in dataclasses.fields(Session)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
 # ProFTPD splits a command line into words on C isspace() only; Python's str.split() would
 # also split on 0x1C-0x1F, NBSP and other Unicode spaces that are legal in file names.

@@ -30,7 +30,7 @@ from ftpredis.records.events import COMMAND, TRANSFER_COMMANDS
 
 __all__ = [
     "CompiledFormat", "Template", "compile_format", "compile_template", "encode_json",
-    "json_string", "json_number", "utf8", "TEMPLATE_LIMIT",
+    "json_string", "json_number", "utf8", "TEMPLATE_LIMIT", "IDENTITY_FIELDS", "UNIQUE_ID",
 ]
 
 # mod_redis renders key templates and extra strings into a 1024-byte buffer.
@@ -252,12 +252,26 @@ def _make_iso8601():
 
 
 def _make_env(name: str):
+    if name == UNIQUE_ID:
+        # mod_unique_id sets it in the session process's environment; here many sessions
+        # share a process, so each reads its own (doc/records.rst, "mod_unique_id").
+        def get(e):
+            v = e.session.unique_id
+            return os.environ.get(name) if v is None else v
+        return get
+
     def get(e):
         return os.environ.get(name)
     return get
 
 
 def _make_note(name: str):
+    if name == UNIQUE_ID:
+        def get(e):
+            v = e.notes.get(name)
+            return e.session.unique_id if v is None else v
+        return get
+
     def get(e):
         return e.notes.get(name)
     return get
@@ -315,23 +329,33 @@ _SESSION_INT = {
     "{remote-port}": ("remote_port", "remote_port"),
 }
 
+# ftpredis's own (doc/records.rst, "Record identity"); 1.3.8 reads them as unknown.
+_IDENTITY_STR = {"{record-id}": ("record_id", "record_id")}
+_IDENTITY_INT = {"{session-seq}": ("session_seq", "session_seq")}
+#: What a format must carry for the router to give each record its identity.
+IDENTITY_FIELDS = frozenset({"record_id", "session_seq"})
+
+#: The session note and environment variable mod_unique_id sets.
+UNIQUE_ID = "UNIQUE_ID"
+
 SHORT_VARS = "ADEFHIJLOPRSTUVabcdfghlmprstuvw"
 LONG_VARS = ("basename", "epoch", "file-modified", "file-offset", "file-size", "gid",
-             "iso8601", "microsecs", "millisecs", "protocol", "remote-port",
-             "transfer-failure", "transfer-millisecs", "transfer-port", "transfer-speed",
-             "transfer-status", "transfer-type", "uid", "version")
+             "iso8601", "microsecs", "millisecs", "protocol", "record-id", "remote-port",
+             "session-seq", "transfer-failure", "transfer-millisecs", "transfer-port",
+             "transfer-speed", "transfer-status", "transfer-type", "uid", "version")
 
 
 class _Var:
     """One compiled variable: its JSON key, JSON type and value getter."""
 
-    __slots__ = ("spec", "key", "type", "get")
+    __slots__ = ("spec", "key", "type", "get", "needs")
 
-    def __init__(self, spec: str, key: str, type_: str, get):
+    def __init__(self, spec: str, key: str, type_: str, get, needs=frozenset()):
         self.spec = spec        # how it was written, e.g. "%u" or "%{env:HOME}"
         self.key = key
         self.type = type_
         self.get = get
+        self.needs = needs      # the identity fields (IDENTITY_FIELDS) the value reads
 
     def __repr__(self):
         return "<_Var %s -> %s (%s)>" % (self.spec, self.key, self.type)
@@ -346,6 +370,12 @@ def _variable(name: str, data: Optional[str] = None) -> Optional[_Var]:
     if name in _SIMPLE_INT:
         key, attr = _SIMPLE_INT[name]
         return _Var(spec, key, "int", _attr(attr))
+    if name in _IDENTITY_STR:
+        key, attr = _IDENTITY_STR[name]
+        return _Var(spec, key, "str", _attr(attr), frozenset({attr}))
+    if name in _IDENTITY_INT:
+        key, attr = _IDENTITY_INT[name]
+        return _Var(spec, key, "int", _attr(attr), frozenset({attr}))
     if name in _SESSION_STR:
         key, attr = _SESSION_STR[name]
         return _Var(spec, key, "str", _session_attr(attr))
@@ -537,16 +567,19 @@ class Template:
     the result is cut at 1023 bytes (doc/records.rst, "Text form").
     """
 
-    __slots__ = ("text", "_parts", "_constant")
+    __slots__ = ("text", "_parts", "_constant", "needs")
 
     def __init__(self, text: str):
         self.text = text
         parts = []
+        needs = frozenset()
         for item in _parse(text):
             if isinstance(item, str):
                 parts.append(item)
             else:
                 parts.append(_text_fragment(item))
+                needs |= item.needs
+        self.needs = needs      # the identity fields (IDENTITY_FIELDS) it renders
         self._parts = tuple(parts)
         if all(isinstance(p, str) for p in parts):
             self._constant = _truncate("".join(parts), TEMPLATE_LIMIT)
@@ -638,6 +671,10 @@ class CompiledFormat:
         self._fragments = tuple(_json_fragment(v) for v in self.variables)
         self._keyed = tuple((v.key, f) for v, f in zip(self.variables, self._fragments))
         self.keys = frozenset(v.key for v in self.variables)
+        needs = frozenset()
+        for v in self.variables:
+            needs |= v.needs
+        self.needs = needs      # the identity fields (IDENTITY_FIELDS) its records carry
         self._bound = {}
 
     @property
@@ -708,6 +745,17 @@ class CompiledFormat:
                 parts.append(make(event))
             return ("{" + ",".join(parts) + "}").encode("utf-8")
         return render
+
+    def extras_needs(self, extras: Sequence = ()) -> frozenset:
+        """The identity fields the string values of ``extras`` for this format render
+        (``{"id":"%{record-id}"}``)."""
+        needs = frozenset()
+        for extra in extras:
+            if extra.format_name == self.name:
+                for _key, value in extra.members:
+                    if isinstance(value, str) and "%" in value:
+                        needs |= Template(value).needs
+        return needs
 
     def json(self, event, extras: Sequence = (), connecting: bool = False,
              disconnecting: bool = False) -> bytes:

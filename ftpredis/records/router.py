@@ -23,6 +23,7 @@ from ftpredis.config.model import DirectoryConfig, LogRule, LogScope, ServerConf
 from ftpredis.records.events import (
     COMMAND, COMMAND_CLASSES, CONNECT, DISCONNECT, KNOWN_COMMANDS,
 )
+from ftpredis.records.identity import record_id
 from ftpredis.records.logformat import CompiledFormat, Template, compile_format, utf8
 
 __all__ = ["Router", "Scope", "rule_matches"]
@@ -183,18 +184,41 @@ def _deepest(dirs: Sequence[_Dir], path: Optional[str]) -> Optional[_Dir]:
 
 # -- the router --------------------------------------------------------------------------------
 
-class _Target:
-    """One matching rule, ready to produce a record."""
+def _identifier(needs: frozenset) -> Optional[Callable]:
+    """``identify(event)``: the event of one record, with the identity fields ``needs``
+    names set (doc/records.rst, "Record identity"); None when it names none."""
+    want_id = "record_id" in needs
+    want_seq = "session_seq" in needs
+    if not (want_id or want_seq):
+        return None
 
-    __slots__ = ("render", "key", "key_template", "connecting", "disconnecting")
+    def identify(event):
+        return event.identified(record_id() if want_id else None,
+                                next(event.session.seq) if want_seq else None)
+    return identify
+
+
+class _Target:
+    """One matching rule, ready to produce a record.
+
+    ``written_key`` is the key as the configuration wrote it (the rule's key template, or
+    the format name), the same for every record of the rule; ``identify`` is None unless
+    the format, the key or the extras read ``%{record-id}`` or ``%{session-seq}``.
+    """
+
+    __slots__ = ("render", "key", "key_template", "connecting", "disconnecting",
+                 "written_key", "identify")
 
     def __init__(self, render, key: Optional[bytes], key_template: Optional[Template],
-                 connecting: bool, disconnecting: bool):
+                 connecting: bool, disconnecting: bool, written_key: str = "",
+                 identify: Optional[Callable] = None):
         self.render = render
         self.key = key
         self.key_template = key_template
         self.connecting = connecting
         self.disconnecting = disconnecting
+        self.written_key = written_key
+        self.identify = identify
 
 
 class Router:
@@ -292,17 +316,21 @@ class Router:
                         self.problems.append(problem)
                     continue
                 render = self._renderer(fmt, scope.extras)
+                needs = fmt.needs | fmt.extras_needs(scope.extras)
                 if rule.key_template is None:
                     key, template = fmt.name_bytes, None
                 else:
                     template = self._template(rule.key_template)
+                    needs |= template.needs
                     key = None
                     if template.constant is not None:
                         key = utf8(template.constant)
                 is_command = directive == ON_COMMAND
                 out.append(_Target(render, key, template,
                                    is_command and kind == CONNECT,
-                                   is_command and kind == DISCONNECT))
+                                   is_command and kind == DISCONNECT,
+                                   written_key=rule.key_template or fmt.name,
+                                   identify=_identifier(needs)))
         found = self._targets[cache_key] = tuple(out)
         return found
 
@@ -328,14 +356,17 @@ class Router:
             if found is None:
                 found = targets_for(scope, logged_in, kind, verb)
             for t in found:
+                # One record, one identity: its key, JSON and extras read the same one.
+                record = event if t.identify is None else t.identify(event)
                 key = t.key
                 if key is None:
-                    key = utf8(t.key_template.render(event))
+                    key = utf8(t.key_template.render(record))
                 if not key:
-                    # ProFTPD's RPUSH refuses an empty key (EINVAL); the record is lost.
+                    # ProFTPD's RPUSH refuses an empty key (EINVAL); the record is lost
+                    # (after taking its session_seq: the consumer sees the gap).
                     self.dropped_empty_key += 1
                     continue
-                push(key, t.render(event, t.connecting, t.disconnecting))
+                push(key, t.render(record, t.connecting, t.disconnecting))
         return emit
 
     def records(self, event) -> List[Tuple[bytes, bytes]]:

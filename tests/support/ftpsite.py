@@ -12,6 +12,7 @@ to run ftpredis and ProFTPD side by side.
 
 from __future__ import annotations
 
+import base64
 import ftplib
 import os
 import re
@@ -279,6 +280,17 @@ _PASV = re.compile(rb"Entering Passive Mode \(\d+,\d+,\d+,\d+,\d+,\d+\)")
 _EPSV = re.compile(rb"Entering Extended Passive Mode \(\|\|\|\d+\|\)")
 _NOTE_KEY = re.compile(rb'"NOTE:(?:[^"\\]|\\.)*":')
 _MDTM = re.compile(rb'("response_msg":)"\d{14}(?:\.\d+)?"')
+# mod_unique_id's UNIQUE_ID (ftpredis.records.identity): 18 bytes in base64.
+_UNIQUE_ID = re.compile(rb'"([A-Za-z0-9+/]{24})"')
+
+
+def _unique_id(m) -> bytes:
+    """A UNIQUE_ID of a session of this host from 127.0.0.1 becomes a marker."""
+    from ftpredis.records.identity import host_address
+    raw = base64.b64decode(m.group(1))
+    if raw[4:12] == host_address() + b"\x7f\0\0\x01":
+        return b'"<UNIQUE_ID>"'
+    return m.group(0)
 
 
 def normalise(record: bytes, site: Site, server: str, substitutions=()) -> bytes:
@@ -294,6 +306,7 @@ def normalise(record: bytes, site: Site, server: str, substitutions=()) -> bytes
     r = r.replace(b"(<PASV>)..", b"(<PASV>).")
     r = _EPSV.sub(b"Entering Extended Passive Mode (|||<PORT>|)", r)
     r = _MDTM.sub(lambda m: m.group(1) + b'"<MDTM>"', r)
+    r = _UNIQUE_ID.sub(_unique_id, r)
     # %{note:NAME}: ProFTPD keys it NOTE:<value>, ftpredis NOTE:NAME (doc/decisions.rst).
     r = _NOTE_KEY.sub(b'"NOTE:<NAME>":', r)
     # The daemon's own identity before login: ProFTPD's "User nobody" vs whoever runs

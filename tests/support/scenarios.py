@@ -626,3 +626,24 @@ def list_paths(ctx):
                 "NLST d/../d", "MLSD /", "LIST /d/", "LIST"):
         ftp.retrlines(cmd, lambda line: None)
     ftp.quit()
+
+
+def _utc_day():
+    return time.strftime("%Y%m%d", time.gmtime())
+
+
+@scenario("unique_id_keys", REDIS + braces(
+    'LoadModule mod_unique_id.c\n'
+    'LogFormat u "%m %{note:UNIQUE_ID} %{UNIQUE_ID}e %u %P"\n'
+    'RedisLogOnEvent ALL u audit:%u\n'
+    'RedisLogOnCommand PASS,QUIT u ftp:%{time:%Y%m%d}\n'))
+def unique_id_keys(ctx):
+    """mod_unique_id's UNIQUE_ID as a note and in the environment; key templates with
+    variables (per user, per UTC day)."""
+    day = _utc_day()
+    for _ in range(2):
+        ftp = ctx.connect()
+        ftp.voidcmd("NOOP")
+        ftp.quit()
+    if _utc_day() == day:       # a session across midnight UTC writes to both days
+        ctx.volatile(day, "<DAY>")
