@@ -329,3 +329,38 @@ class WorkersOutageTests(RedisServerMixin, _WorkersSite, unittest.TestCase):
                          accepted + 2 * k)
         self.assertEqual(self.redis.client().llen("sessions"), 2 * k)
         self.assertEqual(self.sink(back, "ftpredis_redis_connected"), 2)
+
+
+class FreshAnswerTests(unittest.TestCase):
+    """A scrape is never answered with numbers a worker made before that scrape asked,
+    even after an earlier scrape gave up waiting on the same worker."""
+
+    def test_late_answer_does_not_serve_a_later_scrape(self):
+        from twisted.internet.task import Clock
+
+        from ftpredis.metrics.workerlink import WorkerHub
+        clock = Clock()
+        retired = []
+        collector = type("Collector", (), {"retire": lambda self, latest: retired.append(latest)})()
+        hub = WorkerHub(clock, collector)
+        sent = []
+        hub.attach(0, sent.append)
+        first = hub.refresh(timeout=2)
+        self.assertEqual(len(sent), 1)
+        clock.advance(2)                      # the worker is busy: the scrape gives up
+        self.assertTrue(first.called)
+        second = hub.refresh(timeout=5)
+        self.assertEqual(len(sent), 1)        # one question out at a time
+        hub.received(0, b'{"made": "before the second scrape"}\n')
+        self.assertFalse(second.called)
+        self.assertEqual(len(sent), 2)        # asked again at once
+        hub.received(0, b'{"made": "after"}\n')
+        self.assertTrue(second.called)
+        self.assertEqual(hub.answers(), {0: b'{"made": "after"}'})
+        # a worker that ends releases whoever waits on it
+        third = hub.refresh(timeout=5)
+        fourth = hub.refresh(timeout=5)
+        self.assertFalse(third.called or fourth.called)
+        hub.ended(0)
+        self.assertTrue(third.called and fourth.called)
+        self.assertEqual(retired, [b'{"made": "after"}'])

@@ -42,25 +42,40 @@ ASK = b"?"
 
 
 class _Channel:
-    """The parent's side of one worker's pipes."""
+    """The parent's side of one worker's pipes.
+
+    A scrape must not be answered with numbers the worker made before the scrape asked:
+    a question still unanswered (a scrape that timed out waiting) answers only its own
+    askers, and a scrape arriving meanwhile waits for the next question, sent as soon
+    as that answer is in.  So at most two questions are ever out, however often a
+    scraper asks a busy worker.
+    """
 
     def __init__(self, write: Callable[[bytes], None]):
         self.write = write
         self.buffer = b""
         self.latest: Optional[bytes] = None
-        self.asked: Optional[List[defer.Deferred]] = None
+        self.asked: Optional[List[defer.Deferred]] = None     # the question out
+        self.queued: Optional[List[defer.Deferred]] = None    # asked after it went out
 
     def ask(self) -> defer.Deferred:
         d = defer.Deferred()
         if self.asked is None:
-            self.asked = []
-            try:
-                self.write(ASK + b"\n")
-            except Exception:
-                self.asked = None
+            if not self._send():
                 return defer.succeed(None)
-        self.asked.append(d)
+            self.asked = [d]
+        else:
+            if self.queued is None:
+                self.queued = []
+            self.queued.append(d)
         return d
+
+    def _send(self) -> bool:
+        try:
+            self.write(ASK + b"\n")
+        except Exception:
+            return False
+        return True
 
     def received(self, data: bytes) -> None:
         self.buffer += data
@@ -71,8 +86,14 @@ class _Channel:
         if len(self.buffer) > MAX_ANSWER:
             self.buffer = b""
 
-    def answered(self) -> None:
+    def answered(self, gone: bool = False) -> None:
         waiting, self.asked = self.asked or [], None
+        queued, self.queued = self.queued, None
+        if queued:
+            if not gone and self._send():
+                self.asked = queued
+            else:
+                waiting = waiting + queued
         for d in waiting:
             d.callback(None)
 
@@ -102,7 +123,7 @@ class WorkerHub:
         channel = self._channels.pop(index, None)
         if channel is None:
             return
-        channel.answered()
+        channel.answered(gone=True)
         self.collector.retire(channel.latest)
         if not stopping:
             self.restarts += 1
