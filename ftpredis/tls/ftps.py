@@ -36,7 +36,9 @@ from twisted.logger import Logger
 from twisted.protocols import policies
 from zope.interface import implementer
 
-from ftpredis._compat import CompatError, openssl as _openssl, twisted_tls as _twisted_tls
+from ftpredis._compat import (
+    CompatError, openssl as _openssl, twisted_tls as _twisted_tls,
+    twisted_tls_bulk as _twisted_tls_bulk)
 from ftpredis.tls.settings import (
     DEFAULT_CIPHERS, PROTOCOLS, TLSConfig, read_certificates, read_private_key, ssl_reason)
 
@@ -247,6 +249,18 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
             tcp.abortConnection()
         timer = reactor.callLater(timeout, expire)
     return creator
+
+
+def data_writer(transport) -> Callable[[bytes], None]:
+    """How to write to a data connection under TLS: in bulk (one BIO read and one TCP
+    write per chunk rather than per 16 KiB record) when Twisted's TLS layer is the one
+    :mod:`ftpredis._compat.twisted_tls_bulk` knows, else ``transport.write``."""
+    w = _twisted_tls_bulk.bulk_writer(_raw_transport(transport))
+    if w is None:
+        log.warn("FTPS data: Twisted's TLS layer is not the expected one; writing "
+                 "through it record by record")
+        return transport.write
+    return w
 
 
 def peer_closed(transport) -> bool:
