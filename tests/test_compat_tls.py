@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_compat_tls -*-
-"""The TLS shims (ftpredis._compat.openssl, ftpredis._compat.twisted_tls) against the
+"""The TLS shims (ftpredis._compat.openssl, .twisted_tls, .twisted_tls_bulk) against the
 installed pyOpenSSL and Twisted: their private names resolve, their live checks pass on
 real connections, and FTPS refuses (rather than guesses) when the internals are gone."""
 
@@ -13,7 +13,7 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.trial import unittest
 
 import ftpredis._compat
-from ftpredis._compat import CompatError, openssl, twisted_tls
+from ftpredis._compat import CompatError, openssl, twisted_tls, twisted_tls_bulk
 from ftpredis.tls import ftps
 from ftpredis.tls.settings import read_certificates, read_private_key
 from tests.support.ftps import CCCFTP_TLS, FTPSMixin, pki
@@ -152,6 +152,12 @@ class TwistedTLSTests(unittest.TestCase):
             twisted_tls.verify_live(object())
         with self.assertRaises(CompatError):
             twisted_tls.verify_live(_Plain())
+
+    def test_bulk_verify_live_on_real_layer(self):
+        twisted_tls_bulk.verify_live(self.tcp.protocol)
+        for other in (object(), _Plain(), self.tcp):
+            with self.assertRaises(CompatError):
+                twisted_tls_bulk.verify_live(other)
 
     def test_start_needs_tls_client_default(self):
         class NoDefault:

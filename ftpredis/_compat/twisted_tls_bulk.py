@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_compat_tls -*-
-"""Bulk writes through Twisted's TLS layer: the FTPS data connection's send path.
+"""Bulk writes and reads through Twisted's TLS layer: the FTPS data connection's paths.
 
 Twisted's ``TLSMemoryBIOProtocol._write`` cuts what it is given into 16 KiB slices
 and, for each, calls ``SSL_write``, reads the send BIO into a new bytes object and
@@ -19,6 +19,15 @@ rest is handed to the layer's ``_bufferedWrite``, and on an error to its
 ``_tlsShutdownFinished``, as its ``_write`` does.  :func:`verify_live` checks every
 instance attribute on a real layer; a layer without them gets no bulk writer (the
 caller keeps the ordinary path).
+
+The receive side is the same story: for each TCP read (up to 1 MiB on a data
+connection) Twisted's ``_flushReceiveBIO`` hands every 16 KiB record to the protocol
+on its own.  :func:`bulk_reader` makes the layer's ``dataReceived`` (an instance
+attribute shadowing the method, as Twisted's own ``BufferingTLSTransport`` does with
+``write``) decrypt every record the read completed and deliver them as one string; on
+anything but "no more records for now" (the peer's close_notify, an error) it delivers
+what it has and lets Twisted's ``_flushReceiveBIO`` meet the same condition again and
+handle it its own way.
 """
 
 from __future__ import annotations
@@ -38,6 +47,9 @@ PRIVATE_NAMES = (
     ("twisted.protocols.tls", "TLSMemoryBIOProtocol._handshakeDone"),
     ("twisted.protocols.tls", "TLSMemoryBIOProtocol._lostTLSConnection"),
     ("twisted.protocols.tls", "TLSMemoryBIOProtocol._producer"),
+    ("twisted.protocols.tls", "TLSMemoryBIOProtocol._aborted"),
+    ("twisted.protocols.tls", "TLSMemoryBIOProtocol._flushReceiveBIO"),
+    ("twisted.protocols.tls", "TLSMemoryBIOProtocol._flushSendBIO"),
     ("twisted.protocols.tls", "_AggregateSmallWrites.flush"),
 )
 
@@ -60,7 +72,8 @@ def verify_live(layer) -> None:
     if not isinstance(attributes["_tlsConnection"], SSL.Connection):
         raise CompatError("%s._tlsConnection is not an OpenSSL.SSL.Connection"
                           % type(layer).__qualname__)
-    for name in ("_bufferedWrite", "_tlsShutdownFinished", "transport"):
+    for name in ("_bufferedWrite", "_tlsShutdownFinished", "_flushReceiveBIO",
+                 "_flushSendBIO", "wrappedProtocol", "transport"):
         if getattr(layer, name, None) is None:
             raise CompatError("%s.%s is gone: Twisted's TLS layer changed"
                               % (type(layer).__qualname__, name))
@@ -119,3 +132,46 @@ def bulk_writer(tcp) -> Optional[Callable[[bytes], None]]:
         _drain(conn, out, n)
 
     return write
+
+
+#: Plaintext bytes asked of each SSL_read (a record holds at most 16 KiB).
+_RECV = 1 << 16
+
+
+def bulk_reader(tcp) -> bool:
+    """Make the TLS layer on ``tcp`` deliver each TCP read's records as one string;
+    False (nothing changed) when the layer is not the one this module knows."""
+    layer = getattr(tcp, "protocol", None)
+    try:
+        verify_live(layer)
+    except CompatError:
+        return False
+    conn = layer._tlsConnection
+    ordinary = layer.dataReceived
+
+    def dataReceived(data) -> None:
+        if (tcp.protocol is not layer or not layer._handshakeDone or layer._aborted
+                or layer._lostTLSConnection or layer._appSendBuffer):
+            ordinary(data)
+            return
+        conn.bio_write(data)
+        chunks = []
+        recv = conn.recv
+        settled = True
+        try:
+            while True:
+                chunks.append(recv(_RECV))
+        except SSL.WantReadError:
+            pass
+        except SSL.Error:
+            settled = False     # close_notify or an error: Twisted's to handle
+        if chunks:
+            layer.wrappedProtocol.dataReceived(
+                chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if settled:
+            layer._flushSendBIO()       # anything OpenSSL wants to answer
+        elif not layer._lostTLSConnection:
+            layer._flushReceiveBIO()
+
+    layer.dataReceived = dataReceived
+    return True

@@ -609,6 +609,9 @@ def run_data(pi, conn, body) -> defer.Deferred:
         if reused:
             server.log("client reused TLS session for data connection")
         server.log(describe(ssl_conn, data=True, reused=reused))
+        if not _twisted_tls_bulk.bulk_reader(_raw_transport(conn.transport)):
+            log.warn("FTPS data: Twisted's TLS layer is not the expected one; reading "
+                     "through it record by record")
         # Synchronously: an upload's sink must be in place before the first decrypted
         # bytes are delivered, which happens right after this returns.
         defer.maybeDeferred(body, conn).chainDeferred(d)
