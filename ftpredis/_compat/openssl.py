@@ -1,5 +1,6 @@
 # -*- test-case-name: tests.test_compat_tls -*-
-"""pyOpenSSL's private names: SSL_session_reused() on an ``SSL.Connection``.
+"""pyOpenSSL's private names: SSL_session_reused() on an ``SSL.Connection``, and reading
+its send BIO into a buffer of our own.
 
 ProFTPD's mod_tls refuses a data connection that does not resume its control
 connection's TLS session (unless ``TLSOptions NoSessionReuseRequired``): that check is
@@ -8,6 +9,13 @@ neither SSL_session_reused() nor anything that tells a resumed handshake apart, 
 call goes through pyOpenSSL's private cffi binding and the connection's private
 ``SSL *`` handle.  Both are checked before use: a rename raises :class:`CompatError`
 rather than answering "not reused" (or "reused") by accident.
+
+An FTPS download moves every encrypted byte out of the connection's send BIO.
+pyOpenSSL's ``bio_read`` allocates a new C buffer and then a new bytes object for each
+call: at a MiB a call, fresh memory each time, whose page faults cost about as much as
+the encryption (``perf`` on ``bench/ftps_bench.py``).  :func:`bio_reader` reads the
+BIO (the connection's private ``_from_ssl``, a ``BIO *``) into one buffer the caller
+keeps for the whole transfer, with ``BIO_read`` from the same private binding.
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ TESTED_WITH = {"pyOpenSSL": ("23.0.0", "26.4.0")}
 PRIVATE_NAMES = (
     ("OpenSSL._util", "ffi"),
     ("OpenSSL._util", "lib.SSL_session_reused"),
+    ("OpenSSL._util", "lib.BIO_read"),
 )
 
 #: Instance attribute of ``OpenSSL.SSL.Connection`` holding its ``SSL *``.
 _HANDLE = "_ssl"
+#: ... and the memory BIO OpenSSL writes the connection's outgoing bytes to.
+_SEND_BIO = "_from_ssl"
 
 
 def _binding():
@@ -54,3 +65,38 @@ def session_reused(conn) -> bool:
     verify_live(conn)
     _, lib = _binding()
     return bool(lib.SSL_session_reused(getattr(conn, _HANDLE)))
+
+
+def verify_send_bio(conn) -> None:
+    """Raise :class:`CompatError` unless ``conn`` (an ``OpenSSL.SSL.Connection`` on
+    memory BIOs) holds the ``BIO *`` :func:`bio_reader` reads."""
+    ffi, lib = _binding()
+    if not hasattr(lib, "BIO_read"):
+        raise CompatError("OpenSSL._util.lib.BIO_read is gone: the pyOpenSSL/cryptography "
+                          "bindings changed; see ftpredis/_compat")
+    bio = getattr(conn, _SEND_BIO, None)
+    try:
+        ok = bio is not None and ffi.typeof(bio) == ffi.typeof("BIO *") and bio != ffi.NULL
+    except TypeError:
+        ok = False
+    if not ok:
+        raise CompatError("%s.%s is not a 'BIO *' any more: pyOpenSSL changed; see "
+                          "ftpredis/_compat" % (type(conn).__qualname__, _SEND_BIO))
+
+
+def bio_reader(conn, size: int):
+    """``(buffer, read)``: a buffer of ``size`` bytes and ``read()``, which moves what
+    ``conn``'s send BIO holds (at most ``size`` bytes) into it and returns how many
+    (0: the BIO is empty).  ``buffer`` supports the buffer protocol (``socket.send``).
+
+    Raises :class:`CompatError` when pyOpenSSL's internals are not the expected ones."""
+    verify_send_bio(conn)
+    ffi, lib = _binding()
+    bio = getattr(conn, _SEND_BIO)
+    cbuf = ffi.new("char[]", size)
+    BIO_read = lib.BIO_read
+
+    def read() -> int:
+        n = BIO_read(bio, cbuf, size)
+        return n if n > 0 else 0
+    return ffi.buffer(cbuf), read

@@ -8,7 +8,8 @@ copying twice) and 64 transport writes, most of the CPU of an FTPS download
 (``bench/ftps_bench.py``).  :func:`bulk_writer` returns a write function that encrypts
 the whole chunk first (OpenSSL still makes 16 KiB records: pyOpenSSL's contexts use
 partial writes, so ``SSL_write`` returns after each record) and then moves all the
-records to the TCP transport with one BIO read and one write.
+records to the socket (or, when Twisted holds bytes for it already, to the TCP
+transport) with few BIO reads, into one buffer kept for the transfer.
 
 It reads the layer's private state to keep Twisted's semantics: it runs only after the
 handshake, with nothing waiting in the layer's own buffer (``_appSendBuffer``) or its
@@ -37,7 +38,8 @@ from typing import Callable, Optional
 from OpenSSL import SSL
 from twisted.python.failure import Failure
 
-from ftpredis._compat import CompatError
+from ftpredis._compat import CompatError, openssl as _openssl
+from ftpredis._compat.twisted_tcp import has_queued
 
 TESTED_WITH = {"Twisted": ("24.7.0", "26.10.0"), "pyOpenSSL": ("23.0.0", "26.4.0")}
 
@@ -96,17 +98,49 @@ def _drain(conn: SSL.Connection, out, hint: int) -> None:
         out.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
+#: Application bytes encrypted before their records are sent: small enough for the
+#: records to be sent from a buffer still in the CPU's cache.
+_PIECE = 256 * 1024
+#: Room for one piece's records (headers, tags, padding).
+_PIECE_OUT = _PIECE + (_PIECE >> 5) + 16384
+
+
 def bulk_writer(tcp) -> Optional[Callable[[bytes], None]]:
     """A function writing application bytes on the TLS connection ``tcp`` (a TCP
     connection ``startTLS`` was called on) as :meth:`tcp.write` would, in bulk; None
-    when the TLS layer is not the one this module knows."""
+    when the TLS layer is not the one this module knows.
+
+    While Twisted holds nothing to send on ``tcp``, the records go straight from one
+    buffer, kept for the connection (:func:`ftpredis._compat.openssl.bio_reader`), to
+    the socket; what the socket does not take (and everything after it, until
+    Twisted's buffer is empty again) is written to the transport for Twisted to send,
+    so its flow control (pausing the producer) works as ever."""
     layer = getattr(tcp, "protocol", None)
     try:
         verify_live(layer)
-    except CompatError:
+        has_queued(tcp)
+        buffer, bio_read = _openssl.bio_reader(layer._tlsConnection, _PIECE_OUT)
+    except (CompatError, AttributeError):
         return None
     conn = layer._tlsConnection
     out = layer.transport
+    sock = tcp.socket
+    view_out = memoryview(buffer)
+
+    def send_direct() -> bool:
+        """The records in the send BIO to the socket; False once the socket is full
+        (or failed: Twisted then meets the error itself and reports it)."""
+        while True:
+            k = bio_read()
+            if not k:
+                return True
+            try:
+                m = sock.send(view_out[:k])
+            except OSError:         # full (EAGAIN), or broken: Twisted's to find out
+                m = 0
+            if m < k:
+                out.write(bytes(view_out[m:k]))
+                return False
 
     def write(data) -> None:
         if (tcp.protocol is not layer or not layer._handshakeDone
@@ -115,13 +149,18 @@ def bulk_writer(tcp) -> Optional[Callable[[bytes], None]]:
             tcp.write(data)         # Twisted's own path, whatever it then does
             return
         layer._aggregator.flush()   # anything written before goes first
+        direct = not has_queued(tcp) and tcp.connected and not tcp.disconnecting
         view = memoryview(data)
         n = len(view)
         pos = 0
         send = conn.send
         try:
             while pos < n:
-                pos += send(view[pos:])
+                end = min(n, pos + _PIECE)
+                while pos < end:
+                    pos += send(view[pos:end])
+                if direct:
+                    direct = send_direct()
         except SSL.WantReadError:
             _drain(conn, out, pos)
             layer._bufferedWrite(bytes(view[pos:]))
