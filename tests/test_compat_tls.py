@@ -95,6 +95,34 @@ class OpenSSLTests(unittest.TestCase):
             openssl.verify_live(Fake())
         with self.assertRaises(CompatError):
             openssl.session_reused(Fake())
+        with self.assertRaises(CompatError):
+            openssl.bio_reader(Fake(), 10)
+        with self.assertRaises(CompatError):
+            openssl.whole_writes(Fake())
+
+    def test_bio_reader_and_whole_writes(self):
+        """The send BIO read into our own buffer, and one SSL_write for many records:
+        what the peer decrypts is what was written, in order."""
+        for version in (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION):
+            server, client = _handshake(_server_context(version),
+                                        SSL.Context(SSL.TLS_METHOD))
+            buffer, read = openssl.bio_reader(server, 70000)
+            self.assertEqual(read(), 0)
+            openssl.whole_writes(server)
+            data = bytes(range(256)) * 1000         # 256,000 bytes: 16 records
+            self.assertEqual(server.send(data), len(data))
+            got = []
+            while True:
+                n = read()
+                if not n:
+                    break
+                client.bio_write(bytes(buffer[:n]))
+                while True:
+                    try:
+                        got.append(client.recv(65536))
+                    except SSL.WantReadError:
+                        break
+            self.assertEqual(b"".join(got), data)
 
 
 class _Plain(protocol.Protocol):

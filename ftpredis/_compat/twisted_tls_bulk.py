@@ -5,11 +5,11 @@ Twisted's ``TLSMemoryBIOProtocol._write`` cuts what it is given into 16 KiB slic
 and, for each, calls ``SSL_write``, reads the send BIO into a new bytes object and
 writes that to the TCP transport: per MiB, 64 slices copied, 64 BIO reads (each
 copying twice) and 64 transport writes, most of the CPU of an FTPS download
-(``bench/ftps_bench.py``).  :func:`bulk_writer` returns a write function that encrypts
-the whole chunk first (OpenSSL still makes 16 KiB records: pyOpenSSL's contexts use
-partial writes, so ``SSL_write`` returns after each record) and then moves all the
-records to the socket (or, when Twisted holds bytes for it already, to the TCP
-transport) with few BIO reads, into one buffer kept for the transfer.
+(``bench/ftps_bench.py``).  :func:`bulk_writer` returns a write function that
+encrypts 256 KiB at a time with one ``SSL_write``
+(:func:`ftpredis._compat.openssl.whole_writes`; OpenSSL still makes 16 KiB records)
+and moves the records to the socket (or, when Twisted holds bytes for it already, to
+the TCP transport) with few BIO reads, into one buffer kept for the transfer.
 
 It reads the layer's private state to keep Twisted's semantics: it runs only after the
 handshake, with nothing waiting in the layer's own buffer (``_appSendBuffer``) or its
@@ -120,6 +120,7 @@ def bulk_writer(tcp) -> Optional[Callable[[bytes], None]]:
         verify_live(layer)
         has_queued(tcp)
         buffer, bio_read = _openssl.bio_reader(layer._tlsConnection, _PIECE_OUT)
+        _openssl.whole_writes(layer._tlsConnection)
     except (CompatError, AttributeError):
         return None
     conn = layer._tlsConnection
