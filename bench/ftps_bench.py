@@ -72,6 +72,7 @@ ServerName              "proftpd-ftps-bench"
 Port                    {port}
 DefaultAddress          127.0.0.1
 UseIPv6                 off
+SocketBindTight         on
 User                    nobody
 Group                   nogroup
 ScoreboardFile          {wd}/scoreboard
@@ -153,46 +154,77 @@ def tree_cpu_ns(pid):
 
 
 def client(port, ctx):
-    f = ReusingFTP_TLS(context=ctx, timeout=60)
+    """A logged-in client in binary mode: FTPS with PROT P, or plain FTP (ctx None)."""
+    if ctx is None:
+        f = ftplib.FTP(timeout=60)
+    else:
+        f = ReusingFTP_TLS(context=ctx, timeout=60)
     f.connect(HOST, port)
     f.login(USER, PASSWORD)
-    f.prot_p()
+    if ctx is not None:
+        f.prot_p()
     f.voidcmd("TYPE I")
     return f
 
 
+def _recv_all(f, cmd):
+    """Plain FTP: the data connection read with recv_into into one 1 MiB buffer (as
+    the shared harness's W1 reads it); the number of bytes."""
+    conn = f.transfercmd(cmd)
+    buf = memoryview(bytearray(MiB))
+    n = 0
+    with conn:
+        while True:
+            k = conn.recv_into(buf)
+            if not k:
+                break
+            n += k
+    f.voidresp()
+    return n
+
+
 def retr(port, ctx, size, pid):
-    """``(MiB/s, server CPU ms per MiB)`` of one download."""
+    """``(MiB/s, server CPU ms per MiB, client CPU ms per MiB)`` of one download."""
     f = client(port, ctx)
     got = [0]
 
     def sink(data):
         got[0] += len(data)
-    c0 = tree_cpu_ns(pid)
+    c0, p0 = tree_cpu_ns(pid), time.process_time()
     t0 = time.perf_counter()
-    f.retrbinary("RETR big.bin", sink, blocksize=256 * 1024)
+    if ctx is None:
+        got[0] = _recv_all(f, "RETR big.bin")
+    else:
+        f.retrbinary("RETR big.bin", sink, blocksize=256 * 1024)
     dt = time.perf_counter() - t0
-    cpu = tree_cpu_ns(pid) - c0
+    cpu, own = tree_cpu_ns(pid) - c0, time.process_time() - p0
     f.quit()
     if got[0] != size:
         raise RuntimeError("RETR got %d bytes, expected %d" % (got[0], size))
-    return size / MiB / dt, cpu / 1e6 / (size / MiB)
+    return size / MiB / dt, cpu / 1e6 / (size / MiB), own * 1e3 / (size / MiB)
 
 
 def stor(port, ctx, payload, pid):
-    """``(MiB/s, server CPU ms per MiB)`` of one upload."""
+    """``(MiB/s, server CPU ms per MiB, client CPU ms per MiB)`` of one upload."""
     f = client(port, ctx)
-    c0 = tree_cpu_ns(pid)
+    c0, p0 = tree_cpu_ns(pid), time.process_time()
     t0 = time.perf_counter()
     f.storbinary("STOR up.bin", io.BytesIO(payload), blocksize=256 * 1024)
     dt = time.perf_counter() - t0
-    cpu = tree_cpu_ns(pid) - c0
+    cpu, own = tree_cpu_ns(pid) - c0, time.process_time() - p0
     size = f.size("up.bin")
     f.delete("up.bin")
     f.quit()
     if size != len(payload):
         raise RuntimeError("STOR stored %s bytes, expected %d" % (size, len(payload)))
-    return len(payload) / MiB / dt, cpu / 1e6 / (len(payload) / MiB)
+    return (len(payload) / MiB / dt, cpu / 1e6 / (len(payload) / MiB),
+            own * 1e3 / (len(payload) / MiB))
+
+
+def config(template, args, **values):
+    """A server's configuration; with --plain, without its TLS lines."""
+    text = template.format(protocol=args.protocol, **values)
+    return text[:text.index("TLSEngine")] if args.plain else text
 
 
 def main():
@@ -206,6 +238,9 @@ def main():
     ap.add_argument("--baseline", action="append", default=[], metavar="DIR",
                     help="also measure the ftpredis checkout in DIR (before/after in one "
                          "run; repeatable)")
+    ap.add_argument("--plain", action="store_true",
+                    help="plain FTP instead (no TLS; RETR read with recv_into into a 1 MiB "
+                         "buffer, as the shared harness's W1): the sendfile/splice paths")
     ap.add_argument("--no-proftpd", action="store_true", help="measure ftpredis only")
     ap.add_argument("--python", default=sys.executable, help="python for twistd")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -245,7 +280,7 @@ def main():
             tag = name.replace("@", "-")
             conf = os.path.join(wd, tag + ".conf")
             with open(conf, "w") as f:
-                f.write(FTPREDIS_CONF.format(port=port, wd=wd, protocol=args.protocol))
+                f.write(config(FTPREDIS_CONF, args, port=port, wd=wd))
             log = open(os.path.join(wd, tag + ".out"), "ab")
             logs.append(log)
             env = dict(os.environ, PYTHONPATH=checkout + os.pathsep
@@ -261,26 +296,37 @@ def main():
             servers[name] = port, p.pid
 
         if not args.no_proftpd and os.geteuid() == 0 and shutil.which("proftpd"):
-            port = free_port()
-            conf = os.path.join(wd, "proftpd.conf")
-            with open(conf, "w") as f:
-                f.write(PROFTPD_CONF.format(port=port, wd=wd, protocol=args.protocol))
             log = open(os.path.join(wd, "proftpd.out"), "ab")
             logs.append(log)
-            p = subprocess.Popen(["proftpd", "-n", "-q", "-c", conf], stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            procs.append(p)
-            wait_ready(port, p, "proftpd", os.path.join(wd, "proftpd.out"))
+            for attempt in range(5):
+                # Another program's connections may hold the port picked (TIME_WAIT
+                # on a busy machine): proftpd then exits, and another port is tried.
+                port = free_port()
+                conf = os.path.join(wd, "proftpd.conf")
+                with open(conf, "w") as f:
+                    f.write(config(PROFTPD_CONF, args, port=port, wd=wd))
+                p = subprocess.Popen(["proftpd", "-n", "-c", conf], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                procs.append(p)
+                try:
+                    wait_ready(port, p, "proftpd", os.path.join(wd, "proftpd.out"))
+                    break
+                except RuntimeError:
+                    if p.poll() is None or attempt == 4:
+                        raise
             servers["proftpd"] = port, p.pid
         elif not args.no_proftpd:
             print("proftpd not measured (needs root and proftpd)", file=sys.stderr)
 
-        versions = [v.strip() for v in args.tls.split(",") if v.strip()]
+        versions = ["plain"] if args.plain else [
+            v.strip() for v in args.tls.split(",") if v.strip()]
         results = {}
         for rep in range(args.reps):
             for version in versions:
-                ctx = ssl.create_default_context(cafile=os.path.join(wd, "cert.pem"))
-                ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
+                ctx = None
+                if version != "plain":
+                    ctx = ssl.create_default_context(cafile=os.path.join(wd, "cert.pem"))
+                    ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
                 for name, (port, pid) in servers.items():
                     results.setdefault((name, "RETR", version), []).append(
                         retr(port, ctx, size, pid))
@@ -288,13 +334,16 @@ def main():
                         stor(port, ctx, payload, pid))
             print("rep %d/%d done" % (rep + 1, args.reps), file=sys.stderr)
 
-        print("FTPS %d MiB, %d reps interleaved, TLSProtocol %s, client %s"
-              % (args.mib, args.reps, args.protocol, ssl.OPENSSL_VERSION))
-        print("medians; CPU: the server's CPU ms per MiB transferred; ratios against "
-              "proftpd (MiB/s: higher is better; CPU: lower is better)")
-        print("%-12s %-22s %11s %9s %7s %7s" % (
-            "", "server", "MiB/s", "CPU", "ratio", "CPU"))
+        print("%s %d MiB, %d reps interleaved, TLSProtocol %s, client %s"
+              % ("FTP" if args.plain else "FTPS", args.mib, args.reps,
+                 "-" if args.plain else args.protocol, ssl.OPENSSL_VERSION))
+        print("medians; CPU: CPU ms per MiB transferred, of the server (all threads of its "
+              "process tree) and of this client; ratios against proftpd (MiB/s: higher "
+              "is better; CPU: lower is better)")
+        print("%-12s %-22s %9s %11s %11s %7s %7s" % (
+            "", "server", "MiB/s", "server CPU", "client CPU", "ratio", "CPU"))
         for version in versions:
+            label = "plain" if version == "plain" else "TLS" + version
             for w in ("RETR", "STOR"):
                 ref = None
                 if "proftpd" in servers:
@@ -304,8 +353,8 @@ def main():
                     m = [statistics.median(x) for x in zip(*results[(name, w, version)])]
                     ratio = ("%6.2fx %6.2fx" % (m[0] / ref[0], m[1] / ref[1])
                              if ref is not None else "%7s %7s" % ("-", "-"))
-                    print("%-12s %-22s %11.1f %6.2f ms %s" % (
-                        "%s TLS%s" % (w, version), name, m[0], m[1], ratio))
+                    print("%-12s %-22s %9.1f %8.2f ms %8.2f ms %s" % (
+                        "%s %s" % (w, label), name, m[0], m[1], m[2], ratio))
     finally:
         for p in reversed(procs):
             if p.poll() is None:
