@@ -99,6 +99,36 @@ class OpenSSLTests(unittest.TestCase):
             openssl.bio_reader(Fake(), 10)
         with self.assertRaises(CompatError):
             openssl.whole_writes(Fake())
+        with self.assertRaises(CompatError):
+            openssl.ssl_reader(Fake(), 10)
+
+    def test_ssl_reader(self):
+        """Records decrypted into our buffer; 0 when more bytes are needed; -1 at the
+        peer's close_notify, which pyOpenSSL's recv then raises as ever."""
+        for version in (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION):
+            server, client = _handshake(_server_context(version),
+                                        SSL.Context(SSL.TLS_METHOD))
+            buffer, read = openssl.ssl_reader(server, 100000)
+            self.assertEqual(read(0, 16384), 0)
+            data = bytes(range(256)) * 200             # 51,200 bytes: 4 records
+            client.sendall(data)
+            wire = client.bio_read(200000)
+            server.bio_write(wire[:-10])                # the last record incomplete
+            pos = 0
+            while True:
+                n = read(pos, 16384)
+                if n <= 0:
+                    break
+                pos += n
+            self.assertEqual(n, 0)
+            server.bio_write(wire[-10:])
+            pos += read(pos, 16384)
+            self.assertEqual(bytes(buffer[:pos]), data)
+            client.shutdown()
+            server.bio_write(client.bio_read(1000))
+            self.assertEqual(read(0, 16384), -1)
+            with self.assertRaises(SSL.ZeroReturnError):
+                server.recv(1000)
 
     def test_bio_reader_and_whole_writes(self):
         """The send BIO read into our own buffer, and one SSL_write for many records:

@@ -25,7 +25,8 @@ The receive side is the same story: for each TCP read (up to 1 MiB on a data
 connection) Twisted's ``_flushReceiveBIO`` hands every 16 KiB record to the protocol
 on its own.  :func:`bulk_reader` makes the layer's ``dataReceived`` (an instance
 attribute shadowing the method, as Twisted's own ``BufferingTLSTransport`` does with
-``write``) decrypt every record the read completed and deliver them as one string; on
+``write``) decrypt every record the read completed into one buffer kept for the
+transfer (:func:`ftpredis._compat.openssl.ssl_reader`) and deliver them as one string; on
 anything but "no more records for now" (the peer's close_notify, an error) it delivers
 what it has and lets Twisted's ``_flushReceiveBIO`` meet the same condition again and
 handle it its own way.
@@ -174,8 +175,11 @@ def bulk_writer(tcp) -> Optional[Callable[[bytes], None]]:
     return write
 
 
-#: Plaintext bytes asked of each SSL_read (a record holds at most 16 KiB).
-_RECV = 1 << 16
+#: Plaintext bytes decrypted before they are delivered (a TCP read of a data
+#: connection is at most 1 MiB, ``ftpredis.ftp.datachannel``).
+_DELIVER = 1 << 20
+#: Room for one more record's plaintext at the end of the buffer.
+_RECORD = 1 << 14
 
 
 def bulk_reader(tcp) -> bool:
@@ -184,10 +188,12 @@ def bulk_reader(tcp) -> bool:
     layer = getattr(tcp, "protocol", None)
     try:
         verify_live(layer)
+        buffer, ssl_read = _openssl.ssl_reader(layer._tlsConnection, _DELIVER + _RECORD)
     except CompatError:
         return False
     conn = layer._tlsConnection
     ordinary = layer.dataReceived
+    view = memoryview(buffer)
 
     def dataReceived(data) -> None:
         if (tcp.protocol is not layer or not layer._handshakeDone or layer._aborted
@@ -195,23 +201,25 @@ def bulk_reader(tcp) -> bool:
             ordinary(data)
             return
         conn.bio_write(data)
-        chunks = []
-        recv = conn.recv
-        settled = True
-        try:
-            while True:
-                chunks.append(recv(_RECV))
-        except SSL.WantReadError:
-            pass
-        except SSL.Error:
-            settled = False     # close_notify or an error: Twisted's to handle
-        if chunks:
-            layer.wrappedProtocol.dataReceived(
-                chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        if settled:
+        pos = 0
+        while True:
+            n = ssl_read(pos, _RECORD)
+            if n > 0:
+                pos += n
+                if pos < _DELIVER:
+                    continue
+            if pos and not layer._aborted:
+                layer.wrappedProtocol.dataReceived(bytes(view[:pos]))
+            pos = 0
+            if n > 0:
+                if tcp.protocol is not layer or layer._lostTLSConnection:
+                    return      # the protocol ended the connection meanwhile
+                continue
+            break
+        if n == 0:
             layer._flushSendBIO()       # anything OpenSSL wants to answer
         elif not layer._lostTLSConnection:
-            layer._flushReceiveBIO()
+            layer._flushReceiveBIO()    # close_notify or an error: Twisted's to handle
 
     layer.dataReceived = dataReceived
     return True
