@@ -6,8 +6,10 @@ shim knows (the ordinary record-by-record path)."""
 
 from __future__ import annotations
 
+import ftplib
 import io
 import os
+import socket
 import ssl
 
 from twisted.internet import defer
@@ -213,3 +215,57 @@ class ShimTests(unittest.TestCase):
             protocol = object()
         self.assertIsNone(twisted_tls_bulk.bulk_writer(Plain()))
         self.assertFalse(twisted_tls_bulk.bulk_reader(Plain()))
+
+
+class BadRecordTests(FTPSMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_corrupt_record_aborts_upload(self):
+        # A record that fails its integrity check in the middle of an upload: the
+        # bulk reader hands it to Twisted's TLS layer, which ends the data connection;
+        # the upload is refused and leaves no file behind.
+        payload = os.urandom(3 * 1024 * 1024)
+
+        def run():
+            f = self.tls_client()
+            f.voidcmd("TYPE I")
+            host, port = ftplib.parse227(f.sendcmd("PASV"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+            f.putcmd("STOR bad.bin")
+            opening = f.getresp()
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = f.context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1",
+                                     session=f.sock.session)
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    raw.sendall(outgoing.read())
+                    data = raw.recv(65536)
+                    if not data:
+                        raise AssertionError("data connection closed in the handshake")
+                    incoming.write(data)
+            raw.sendall(outgoing.read())
+            obj.write(payload)
+            wire = bytearray(outgoing.read())
+            wire[len(wire) // 2] ^= 0xFF
+            try:
+                raw.sendall(wire)
+            except OSError:
+                pass                # the server may close before it has read it all
+            final = None
+            try:
+                f.voidresp()
+            except ftplib.error_temp as e:
+                final = str(e)
+            raw.close()
+            names = f.nlst()
+            f.quit()
+            return opening, final, names
+        opening, final, names = yield self.inThread(run)
+        self.assertTrue(opening.startswith("150"), opening)
+        self.assertTrue(final.startswith("426"), final)
+        self.assertEqual(names, [])
+        self.assertEqual([n for n in os.listdir(self.home)], [])
+        self.assertEqual(self.last("STOR").transfer_status, "failed")
