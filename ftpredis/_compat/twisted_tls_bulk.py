@@ -102,6 +102,9 @@ def _drain(conn: SSL.Connection, out, hint: int) -> None:
 #: Application bytes encrypted before their records are sent: small enough for the
 #: records to be sent from a buffer still in the CPU's cache.
 _PIECE = 256 * 1024
+#: Writes shorter than this (a listing's lines) take Twisted's path, which gathers
+#: them.
+_SMALL = 1 << 16
 #: Room for one piece's records (headers, tags, padding).
 _PIECE_OUT = _PIECE + (_PIECE >> 5) + 16384
 
@@ -145,7 +148,7 @@ def bulk_writer(tcp) -> Optional[Callable[[bytes], None]]:
                 return False
 
     def write(data) -> None:
-        if (tcp.protocol is not layer or not layer._handshakeDone
+        if (len(data) < _SMALL or tcp.protocol is not layer or not layer._handshakeDone
                 or layer._lostTLSConnection or layer._appSendBuffer
                 or (layer.disconnecting and layer._producer is None)):
             tcp.write(data)         # Twisted's own path, whatever it then does
