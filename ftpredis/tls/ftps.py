@@ -251,14 +251,26 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
     return creator
 
 
+_warned = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log ``message`` the first time only: it would otherwise come with every data
+    connection."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warn(message)
+
+
 def data_writer(transport) -> Callable[[bytes], None]:
     """How to write to a data connection under TLS: in bulk (one BIO read and one TCP
     write per chunk rather than per 16 KiB record) when Twisted's TLS layer is the one
     :mod:`ftpredis._compat.twisted_tls_bulk` knows, else ``transport.write``."""
     w = _twisted_tls_bulk.bulk_writer(_raw_transport(transport))
     if w is None:
-        log.warn("FTPS data: Twisted's TLS layer is not the expected one; writing "
-                 "through it record by record")
+        _warn_once("FTPS data: Twisted's TLS layer is not the expected one (see "
+                   "ftpredis/_compat/twisted_tls_bulk.py); data connections go through "
+                   "it record by record")
         return transport.write
     return w
 
@@ -610,8 +622,9 @@ def run_data(pi, conn, body) -> defer.Deferred:
             server.log("client reused TLS session for data connection")
         server.log(describe(ssl_conn, data=True, reused=reused))
         if not _twisted_tls_bulk.bulk_reader(_raw_transport(conn.transport)):
-            log.warn("FTPS data: Twisted's TLS layer is not the expected one; reading "
-                     "through it record by record")
+            _warn_once("FTPS data: Twisted's TLS layer is not the expected one (see "
+                       "ftpredis/_compat/twisted_tls_bulk.py); data connections go "
+                       "through it record by record")
         # Synchronously: an upload's sink must be in place before the first decrypted
         # bytes are delivered, which happens right after this returns.
         defer.maybeDeferred(body, conn).chainDeferred(d)
