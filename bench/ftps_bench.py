@@ -10,14 +10,22 @@ data connection, PROT P, passive):
 RETR    download --mib MiB into memory (MiB/s)
 STOR    upload --mib MiB from memory (MiB/s)
 
-Runs are interleaved over --reps repetitions; the table shows medians and the
-ftpredis/proftpd ratio.  proftpd needs root (it switches to User nobody); without root,
-or with --no-proftpd, only ftpredis is measured.  The machine may be shared and noisy:
+and the server's CPU time per MiB during each transfer (every thread of the server's
+process tree, from ``/proc/<pid>/task/<tid>/schedstat``; ProFTPD's session process is a
+child of the one started here): CPU figures move less than MiB/s when the machine is
+shared.
+
+Runs are interleaved over --reps repetitions, each with the client limited to TLS 1.2
+and then to TLS 1.3 (``--tls``); the table shows medians and the ratios to proftpd.
+``--baseline DIR`` adds the ftpredis checkout in DIR (another commit: ``git archive``
+it there) to the same interleaved run.  proftpd needs root (it switches to User
+nobody); without root, or with --no-proftpd, only ftpredis is measured.  The machine may be shared and noisy:
 read ratios, not absolute numbers.  Not a test: nothing asserts a time.  Only the
 processes started here are stopped::
 
     python3 bench/ftps_bench.py                    # 64 MiB, 5 reps
-    python3 bench/ftps_bench.py --mib 256 --reps 3 --protocol TLSv1.2
+    python3 bench/ftps_bench.py --mib 256 --reps 3 --tls 1.2
+    python3 bench/ftps_bench.py --baseline /tmp/ftpredis-main   # before/after, one run
 """
 
 import argparse
@@ -34,6 +42,7 @@ import tempfile
 import time
 
 HOST = "127.0.0.1"
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 MiB = 1024 * 1024
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
@@ -63,6 +72,7 @@ ServerName              "proftpd-ftps-bench"
 Port                    {port}
 DefaultAddress          127.0.0.1
 UseIPv6                 off
+SocketBindTight         on
 User                    nobody
 Group                   nogroup
 ScoreboardFile          {wd}/scoreboard
@@ -122,41 +132,99 @@ def wait_ready(port, proc, what, log):
         time.sleep(0.1)
 
 
+def tree_cpu_ns(pid):
+    """CPU nanoseconds used so far by every thread of ``pid`` and its descendants."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (p, tid)) as f:
+                    total += int(f.read().split()[0])
+                with open("/proc/%d/task/%s/children" % (p, tid)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    return total
+
+
 def client(port, ctx):
-    f = ReusingFTP_TLS(context=ctx, timeout=60)
+    """A logged-in client in binary mode: FTPS with PROT P, or plain FTP (ctx None)."""
+    if ctx is None:
+        f = ftplib.FTP(timeout=60)
+    else:
+        f = ReusingFTP_TLS(context=ctx, timeout=60)
     f.connect(HOST, port)
     f.login(USER, PASSWORD)
-    f.prot_p()
+    if ctx is not None:
+        f.prot_p()
     f.voidcmd("TYPE I")
     return f
 
 
-def retr(port, ctx, size):
+def _recv_all(f, cmd):
+    """Plain FTP: the data connection read with recv_into into one 1 MiB buffer (as
+    the shared harness's W1 reads it); the number of bytes."""
+    conn = f.transfercmd(cmd)
+    buf = memoryview(bytearray(MiB))
+    n = 0
+    with conn:
+        while True:
+            k = conn.recv_into(buf)
+            if not k:
+                break
+            n += k
+    f.voidresp()
+    return n
+
+
+def retr(port, ctx, size, pid):
+    """``(MiB/s, server CPU ms per MiB, client CPU ms per MiB)`` of one download."""
     f = client(port, ctx)
     got = [0]
 
     def sink(data):
         got[0] += len(data)
+    c0, p0 = tree_cpu_ns(pid), time.process_time()
     t0 = time.perf_counter()
-    f.retrbinary("RETR big.bin", sink, blocksize=256 * 1024)
+    if ctx is None:
+        got[0] = _recv_all(f, "RETR big.bin")
+    else:
+        f.retrbinary("RETR big.bin", sink, blocksize=256 * 1024)
     dt = time.perf_counter() - t0
+    cpu, own = tree_cpu_ns(pid) - c0, time.process_time() - p0
     f.quit()
     if got[0] != size:
         raise RuntimeError("RETR got %d bytes, expected %d" % (got[0], size))
-    return size / MiB / dt
+    return size / MiB / dt, cpu / 1e6 / (size / MiB), own * 1e3 / (size / MiB)
 
 
-def stor(port, ctx, payload):
+def stor(port, ctx, payload, pid):
+    """``(MiB/s, server CPU ms per MiB, client CPU ms per MiB)`` of one upload."""
     f = client(port, ctx)
+    c0, p0 = tree_cpu_ns(pid), time.process_time()
     t0 = time.perf_counter()
     f.storbinary("STOR up.bin", io.BytesIO(payload), blocksize=256 * 1024)
     dt = time.perf_counter() - t0
+    cpu, own = tree_cpu_ns(pid) - c0, time.process_time() - p0
     size = f.size("up.bin")
     f.delete("up.bin")
     f.quit()
     if size != len(payload):
         raise RuntimeError("STOR stored %s bytes, expected %d" % (size, len(payload)))
-    return len(payload) / MiB / dt
+    return (len(payload) / MiB / dt, cpu / 1e6 / (len(payload) / MiB),
+            own * 1e3 / (len(payload) / MiB))
+
+
+def config(template, args, **values):
+    """A server's configuration; with --plain, without its TLS lines."""
+    text = template.format(protocol=args.protocol, **values)
+    return text[:text.index("TLSEngine")] if args.plain else text
 
 
 def main():
@@ -165,6 +233,14 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="repetitions (default 5)")
     ap.add_argument("--protocol", default="TLSv1.2 TLSv1.3",
                     help="TLSProtocol for both servers (default 'TLSv1.2 TLSv1.3')")
+    ap.add_argument("--tls", default="1.2,1.3",
+                    help="TLS versions the client runs, each in turn (default 1.2,1.3)")
+    ap.add_argument("--baseline", action="append", default=[], metavar="DIR",
+                    help="also measure the ftpredis checkout in DIR (before/after in one "
+                         "run; repeatable)")
+    ap.add_argument("--plain", action="store_true",
+                    help="plain FTP instead (no TLS; RETR read with recv_into into a 1 MiB "
+                         "buffer, as the shared harness's W1): the sendfile/splice paths")
     ap.add_argument("--no-proftpd", action="store_true", help="measure ftpredis only")
     ap.add_argument("--python", default=sys.executable, help="python for twistd")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -196,56 +272,89 @@ def main():
         os.chmod(os.path.join(wd, "ftpd.passwd"), 0o600)
 
         servers = {}
-        port = free_port()
-        conf = os.path.join(wd, "ftpredis.conf")
-        with open(conf, "w") as f:
-            f.write(FTPREDIS_CONF.format(port=port, wd=wd, protocol=args.protocol))
-        log = open(os.path.join(wd, "ftpredis.out"), "ab")
-        logs.append(log)
-        env = dict(os.environ, PYTHONPATH=PROJECT + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
-        p = subprocess.Popen([args.python, "-c", "from twisted.scripts.twistd import run; run()",
-                              "-n", "--pidfile=", "-l", os.path.join(wd, "twistd.log"),
-                              "ftpredis", "--config", conf], stdout=log,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT,
-                             env=env)
-        procs.append(p)
-        wait_ready(port, p, "ftpredis", os.path.join(wd, "twistd.log"))
-        servers["ftpredis"] = port
+        checkouts = [("ftpredis", PROJECT)] + [
+            ("ftpredis@%s" % os.path.basename(os.path.normpath(d)), os.path.abspath(d))
+            for d in args.baseline]
+        for name, checkout in checkouts:
+            port = free_port()
+            tag = name.replace("@", "-")
+            conf = os.path.join(wd, tag + ".conf")
+            with open(conf, "w") as f:
+                f.write(config(FTPREDIS_CONF, args, port=port, wd=wd))
+            log = open(os.path.join(wd, tag + ".out"), "ab")
+            logs.append(log)
+            env = dict(os.environ, PYTHONPATH=checkout + os.pathsep
+                       + os.environ.get("PYTHONPATH", ""))
+            p = subprocess.Popen([args.python, "-c",
+                                  "from twisted.scripts.twistd import run; run()",
+                                  "-n", "--pidfile=", "-l", os.path.join(wd, tag + ".log"),
+                                  "ftpredis", "--config", conf], stdout=log,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 cwd=checkout, env=env)
+            procs.append(p)
+            wait_ready(port, p, name, os.path.join(wd, tag + ".log"))
+            servers[name] = port, p.pid
 
         if not args.no_proftpd and os.geteuid() == 0 and shutil.which("proftpd"):
-            port = free_port()
-            conf = os.path.join(wd, "proftpd.conf")
-            with open(conf, "w") as f:
-                f.write(PROFTPD_CONF.format(port=port, wd=wd, protocol=args.protocol))
             log = open(os.path.join(wd, "proftpd.out"), "ab")
             logs.append(log)
-            p = subprocess.Popen(["proftpd", "-n", "-q", "-c", conf], stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            procs.append(p)
-            wait_ready(port, p, "proftpd", os.path.join(wd, "proftpd.out"))
-            servers["proftpd"] = port
+            for attempt in range(5):
+                # Another program's connections may hold the port picked (TIME_WAIT
+                # on a busy machine): proftpd then exits, and another port is tried.
+                port = free_port()
+                conf = os.path.join(wd, "proftpd.conf")
+                with open(conf, "w") as f:
+                    f.write(config(PROFTPD_CONF, args, port=port, wd=wd))
+                p = subprocess.Popen(["proftpd", "-n", "-c", conf], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                procs.append(p)
+                try:
+                    wait_ready(port, p, "proftpd", os.path.join(wd, "proftpd.out"))
+                    break
+                except RuntimeError:
+                    if p.poll() is None or attempt == 4:
+                        raise
+            servers["proftpd"] = port, p.pid
         elif not args.no_proftpd:
             print("proftpd not measured (needs root and proftpd)", file=sys.stderr)
 
-        ctx = ssl.create_default_context(cafile=os.path.join(wd, "cert.pem"))
-        results = {(name, w): [] for name in servers for w in ("RETR", "STOR")}
+        versions = ["plain"] if args.plain else [
+            v.strip() for v in args.tls.split(",") if v.strip()]
+        results = {}
         for rep in range(args.reps):
-            for name, port in servers.items():
-                results[(name, "RETR")].append(retr(port, ctx, size))
-                results[(name, "STOR")].append(stor(port, ctx, payload))
+            for version in versions:
+                ctx = None
+                if version != "plain":
+                    ctx = ssl.create_default_context(cafile=os.path.join(wd, "cert.pem"))
+                    ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
+                for name, (port, pid) in servers.items():
+                    results.setdefault((name, "RETR", version), []).append(
+                        retr(port, ctx, size, pid))
+                    results.setdefault((name, "STOR", version), []).append(
+                        stor(port, ctx, payload, pid))
             print("rep %d/%d done" % (rep + 1, args.reps), file=sys.stderr)
 
-        print("FTPS %d MiB, %d reps, TLSProtocol %s, client %s"
-              % (args.mib, args.reps, args.protocol, ssl.OPENSSL_VERSION))
-        print("%-6s %12s %12s %8s" % ("", "ftpredis", "proftpd", "ratio"))
-        for w in ("RETR", "STOR"):
-            ours = statistics.median(results[("ftpredis", w)])
-            if "proftpd" in servers:
-                theirs = statistics.median(results[("proftpd", w)])
-                print("%-6s %9.1f MiB/s %9.1f MiB/s %7.2f" % (w, ours, theirs, ours / theirs))
-            else:
-                print("%-6s %9.1f MiB/s %12s %8s" % (w, ours, "-", "-"))
+        print("%s %d MiB, %d reps interleaved, TLSProtocol %s, client %s"
+              % ("FTP" if args.plain else "FTPS", args.mib, args.reps,
+                 "-" if args.plain else args.protocol, ssl.OPENSSL_VERSION))
+        print("medians; CPU: CPU ms per MiB transferred, of the server (all threads of its "
+              "process tree) and of this client; ratios against proftpd (MiB/s: higher "
+              "is better; CPU: lower is better)")
+        print("%-12s %-22s %9s %11s %11s %7s %7s" % (
+            "", "server", "MiB/s", "server CPU", "client CPU", "ratio", "CPU"))
+        for version in versions:
+            label = "plain" if version == "plain" else "TLS" + version
+            for w in ("RETR", "STOR"):
+                ref = None
+                if "proftpd" in servers:
+                    ref = [statistics.median(x)
+                           for x in zip(*results[("proftpd", w, version)])]
+                for name in servers:
+                    m = [statistics.median(x) for x in zip(*results[(name, w, version)])]
+                    ratio = ("%6.2fx %6.2fx" % (m[0] / ref[0], m[1] / ref[1])
+                             if ref is not None else "%7s %7s" % ("-", "-"))
+                    print("%-12s %-22s %9.1f %8.2f ms %8.2f ms %s" % (
+                        "%s %s" % (w, label), name, m[0], m[1], m[2], ratio))
     finally:
         for p in reversed(procs):
             if p.poll() is None:

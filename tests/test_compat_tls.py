@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_compat_tls -*-
-"""The TLS shims (ftpredis._compat.openssl, ftpredis._compat.twisted_tls) against the
+"""The TLS shims (ftpredis._compat.openssl, .twisted_tls, .twisted_tls_bulk) against the
 installed pyOpenSSL and Twisted: their private names resolve, their live checks pass on
 real connections, and FTPS refuses (rather than guesses) when the internals are gone."""
 
@@ -13,7 +13,7 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.trial import unittest
 
 import ftpredis._compat
-from ftpredis._compat import CompatError, openssl, twisted_tls
+from ftpredis._compat import CompatError, openssl, twisted_tls, twisted_tls_bulk
 from ftpredis.tls import ftps
 from ftpredis.tls.settings import read_certificates, read_private_key
 from tests.support.ftps import CCCFTP_TLS, FTPSMixin, pki
@@ -95,6 +95,64 @@ class OpenSSLTests(unittest.TestCase):
             openssl.verify_live(Fake())
         with self.assertRaises(CompatError):
             openssl.session_reused(Fake())
+        with self.assertRaises(CompatError):
+            openssl.bio_reader(Fake(), 10)
+        with self.assertRaises(CompatError):
+            openssl.whole_writes(Fake())
+        with self.assertRaises(CompatError):
+            openssl.ssl_reader(Fake(), 10)
+
+    def test_ssl_reader(self):
+        """Records decrypted into our buffer; 0 when more bytes are needed; -1 at the
+        peer's close_notify, which pyOpenSSL's recv then raises as ever."""
+        for version in (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION):
+            server, client = _handshake(_server_context(version),
+                                        SSL.Context(SSL.TLS_METHOD))
+            buffer, read = openssl.ssl_reader(server, 100000)
+            self.assertEqual(read(0, 16384), 0)
+            data = bytes(range(256)) * 200             # 51,200 bytes: 4 records
+            client.sendall(data)
+            wire = client.bio_read(200000)
+            server.bio_write(wire[:-10])                # the last record incomplete
+            pos = 0
+            while True:
+                n = read(pos, 16384)
+                if n <= 0:
+                    break
+                pos += n
+            self.assertEqual(n, 0)
+            server.bio_write(wire[-10:])
+            pos += read(pos, 16384)
+            self.assertEqual(bytes(buffer[:pos]), data)
+            client.shutdown()
+            server.bio_write(client.bio_read(1000))
+            self.assertEqual(read(0, 16384), -1)
+            with self.assertRaises(SSL.ZeroReturnError):
+                server.recv(1000)
+
+    def test_bio_reader_and_whole_writes(self):
+        """The send BIO read into our own buffer, and one SSL_write for many records:
+        what the peer decrypts is what was written, in order."""
+        for version in (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION):
+            server, client = _handshake(_server_context(version),
+                                        SSL.Context(SSL.TLS_METHOD))
+            buffer, read = openssl.bio_reader(server, 70000)
+            self.assertEqual(read(), 0)
+            openssl.whole_writes(server)
+            data = bytes(range(256)) * 1000         # 256,000 bytes: 16 records
+            self.assertEqual(server.send(data), len(data))
+            got = []
+            while True:
+                n = read()
+                if not n:
+                    break
+                client.bio_write(bytes(buffer[:n]))
+                while True:
+                    try:
+                        got.append(client.recv(65536))
+                    except SSL.WantReadError:
+                        break
+            self.assertEqual(b"".join(got), data)
 
 
 class _Plain(protocol.Protocol):
@@ -152,6 +210,12 @@ class TwistedTLSTests(unittest.TestCase):
             twisted_tls.verify_live(object())
         with self.assertRaises(CompatError):
             twisted_tls.verify_live(_Plain())
+
+    def test_bulk_verify_live_on_real_layer(self):
+        twisted_tls_bulk.verify_live(self.tcp.protocol)
+        for other in (object(), _Plain(), self.tcp):
+            with self.assertRaises(CompatError):
+                twisted_tls_bulk.verify_live(other)
 
     def test_start_needs_tls_client_default(self):
         class NoDefault:

@@ -49,11 +49,20 @@ class _DataConnection(protocol.Protocol):
         if self.sink is not None:
             self.sink(data)
 
+    _tls_write = None
+
     def write(self, data):
         self.pi.touch_stall()
         self.pi.bytes_out += len(data)
         self.pi.data_bytes += len(data)
-        self.transport.write(data)
+        w = self._tls_write
+        if w is None:
+            if not getattr(self.transport, "TLS", False):
+                self.transport.write(data)
+                return
+            # PROT P: TLS started before the first write, for the whole connection.
+            w = self._tls_write = _tls.data_writer(self.transport)
+        w(data)
 
     def registerProducer(self, producer, streaming):
         self.transport.registerProducer(producer, streaming)

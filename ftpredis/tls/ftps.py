@@ -36,7 +36,9 @@ from twisted.logger import Logger
 from twisted.protocols import policies
 from zope.interface import implementer
 
-from ftpredis._compat import CompatError, openssl as _openssl, twisted_tls as _twisted_tls
+from ftpredis._compat import (
+    CompatError, openssl as _openssl, twisted_tls as _twisted_tls,
+    twisted_tls_bulk as _twisted_tls_bulk)
 from ftpredis.tls.settings import (
     DEFAULT_CIPHERS, PROTOCOLS, TLSConfig, read_certificates, read_private_key, ssl_reason)
 
@@ -247,6 +249,30 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
             tcp.abortConnection()
         timer = reactor.callLater(timeout, expire)
     return creator
+
+
+_warned = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log ``message`` the first time only: it would otherwise come with every data
+    connection."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warn(message)
+
+
+def data_writer(transport) -> Callable[[bytes], None]:
+    """How to write to a data connection under TLS: in bulk (one BIO read and one TCP
+    write per chunk rather than per 16 KiB record) when Twisted's TLS layer is the one
+    :mod:`ftpredis._compat.twisted_tls_bulk` knows, else ``transport.write``."""
+    w = _twisted_tls_bulk.bulk_writer(_raw_transport(transport))
+    if w is None:
+        _warn_once("FTPS data: Twisted's TLS layer is not the expected one (see "
+                   "ftpredis/_compat/twisted_tls_bulk.py); data connections go through "
+                   "it record by record")
+        return transport.write
+    return w
 
 
 def peer_closed(transport) -> bool:
@@ -597,6 +623,10 @@ def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
         if reused:
             server.log("client reused TLS session for data connection")
         server.log(describe(ssl_conn, data=True, reused=reused))
+        if not _twisted_tls_bulk.bulk_reader(_raw_transport(conn.transport)):
+            _warn_once("FTPS data: Twisted's TLS layer is not the expected one (see "
+                       "ftpredis/_compat/twisted_tls_bulk.py); data connections go "
+                       "through it record by record")
         # Synchronously: an upload's sink must be in place before the first decrypted
         # bytes are delivered, which happens right after this returns.
         defer.maybeDeferred(body, conn).chainDeferred(d)
