@@ -83,7 +83,8 @@ class _DataConnection(protocol.Protocol):
 
 
 class _PassiveFactory(protocol.ServerFactory):
-    """Accepts exactly one data connection, and only from the control peer's address."""
+    """Accepts exactly one data connection, and only from the control peer's address
+    (from any, with ``peer`` None: AllowForeignAddress)."""
 
     noisy = False
 
@@ -97,7 +98,7 @@ class _PassiveFactory(protocol.ServerFactory):
     def buildProtocol(self, addr):
         if self.conn is not None:
             return None
-        if _plain_host(addr.host) != self.peer:
+        if self.peer is not None and _plain_host(addr.host) != self.peer:
             log.warn("refused passive data connection from {host} (control peer {peer})",
                      host=addr.host, peer=self.peer)
             return None
@@ -165,6 +166,13 @@ class DataChannelMixin:
     """Setting up and tearing down the data connection."""
 
     @property
+    def data_peer(self):
+        """The address a passive data connection must come from, or None for any: with
+        AllowForeignAddress on, as ProFTPD (behind a PROXY protocol proxy, data
+        connections come from the proxy, not from the session's client)."""
+        return None if self.server.allow_foreign_address else self.peer_host
+
+    @property
     def waiting_for_data(self) -> bool:
         """A transfer command waits for the client's passive data connection."""
         return bool(getattr(self._data_factory, "waiters", None))
@@ -224,11 +232,11 @@ class DataChannelMixin:
 
     def _listenPassive(self) -> int:
         self.cleanupDTP(keep=True)
-        fac = _PassiveFactory(self, self.peer_host)
+        fac = _PassiveFactory(self, self.data_peer)
         port, self._spare_port = self._spare_port, None
         if port is not None:
             self.factory.forgetSpare(self)
-            port.reuse(fac, self.peer_host)
+            port.reuse(fac, fac.peer)
             return self._passiveReady(port, fac)
         ports = list(self.passivePortRange)
         if len(ports) > 1:
