@@ -9,8 +9,10 @@ This module owns what happens once ``BanEngine on`` is configured:
 * the **Redis cache** (:class:`BanCache`, one per Redis target, ``BanCache redis``): every
   ban a node adds is also stored in Redis under mod_ban's own key and JSON value, so
   other ftpredis nodes (and ProFTPD nodes with ``BanCacheOptions UseJSON``) sharing that
-  Redis enforce it.  Each node keeps a **mirror** of the cached entries, re-read every
-  :attr:`BanCache.poll_interval` seconds; a ban check never talks to Redis, so a Redis
+  Redis enforce it.  Each node keeps a **mirror** of the cached entries, updated at once
+  by the pub/sub messages every ban and lift is announced with
+  (:mod:`ftpredis.ban.notify`) and re-read every :attr:`BanCache.poll_interval` seconds
+  (the fallback for a message missed); a ban check never talks to Redis, so a Redis
   outage or a slow Redis never delays a connection: the local table still applies, the
   last mirror too (until the entries expire), and the mirror is refreshed when Redis is
   back.  A cached entry this node added and that disappeared from Redis (``ftpredis-ban
@@ -50,6 +52,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ftpredis.ban import notify as _notify
 from ftpredis.ftp.interfaces import ISessionPolicy
 from ftpredis.ftp.replies import Reply
 from ftpredis.redis.sink import RedisSink
@@ -193,6 +196,8 @@ class BanCache(RedisSink):
 
     poll_interval = 0.5
     scan_count = 1000
+    #: Subscribe to ban announcements (ftpredis.ban.notify); the tool does not.
+    notifications = True
 
     def __init__(self, target, logs=(), reactor=None, clock: Callable[[], float] = time.time):
         RedisSink.__init__(self, target, logs, reactor=reactor)
@@ -203,6 +208,13 @@ class BanCache(RedisSink):
         self._poller: Optional[task.LoopingCall] = None
         self._polling = False
         self._waiting: List[defer.Deferred] = []
+        # Called with (ban_type, name) when a lift is announced (BanRegistry drops its
+        # local copy at once rather than at the next poll).
+        self.permit_listeners: List[Callable[[int, str], None]] = []
+        # (ban_type, name) -> (when, entry or None for a lift): announcements a poll
+        # started before them must not undo.
+        self._announced: Dict[Tuple[int, str], Tuple[float, Optional[BanEntry]]] = {}
+        self.subscriber = _notify.BanSubscriber(self) if self.notifications else None
 
     # -- service -----------------------------------------------------------------------
     def startService(self):
@@ -214,11 +226,15 @@ class BanCache(RedisSink):
             self._poller.clock = self.reactor
             self._poller.start(self.poll_interval, now=True).addErrback(
                 lambda f: _log.failure("ban cache poller stopped", f))
+        if self.subscriber is not None and self.poll_interval:
+            self.subscriber.start()
 
     def stopService(self):
         if self._poller is not None and self._poller.running:
             self._poller.stop()
         self._poller = None
+        if self.subscriber is not None:
+            self.subscriber.stop()
         for d in self._waiting:
             d.errback(NotConnected("stopped"))
         self._waiting = []
@@ -260,11 +276,15 @@ class BanCache(RedisSink):
         return d.addErrback(failed)
 
     def store(self, entry: BanEntry) -> defer.Deferred:
-        """SET the entry with the TTL it has left; fires with the entry once stored."""
+        """SET the entry with the TTL it has left, and announce it; fires with the entry
+        once stored."""
         args = ["SET", cache_key(entry.ban_type, entry.name), entry.to_json()]
         if entry.expires:
             args += ["EX", str(max(1, int(entry.expires - self.clock() + 0.999)))]
         d = self.command(*args)
+        # Sent now, behind the SET on the same connection: no wait for its reply.
+        self._announce(_notify.message("ban", entry.ban_type, entry.name,
+                                       entry.as_dict()))
 
         def stored(_):
             entry.cached_at = self.clock()
@@ -273,8 +293,40 @@ class BanCache(RedisSink):
         return d.addCallback(stored)
 
     def remove(self, ban_type: int, name: str) -> defer.Deferred:
+        """DEL the entry and announce the lift; fires with how many keys were deleted."""
         self.mirror.pop((ban_type, name), None)
-        return self.command("DEL", cache_key(ban_type, name))
+        d = self.command("DEL", cache_key(ban_type, name))
+        self._announce(_notify.message("permit", ban_type, name))
+        return d
+
+    def _announce(self, data: bytes) -> None:
+        d = self.command("PUBLISH", _notify.CHANNEL, data)
+        # A lost announcement is the poll's to make up for.
+        d.addErrback(lambda f: None)
+
+    # -- announcements (ftpredis.ban.notify) --------------------------------------------
+    def notified(self, op: str, ban_type: int, name: str, entry: Optional[dict]) -> None:
+        """An announcement arrived: the mirror follows it now."""
+        key = (ban_type, name)
+        if op == "ban":
+            found = BanEntry.from_cache(cache_key(ban_type, name), _compact(entry))
+            if found is None:
+                return
+            self.mirror[key] = found
+            self._announced[key] = (self.clock(), found)
+            return
+        self.mirror.pop(key, None)
+        self._announced[key] = (self.clock(), None)
+        for listener in list(self.permit_listeners):
+            try:
+                listener(ban_type, name)
+            except Exception:
+                _log.failure("ban cache permit listener failed")
+
+    def subscription(self, on: bool) -> None:
+        """The announcements' subscription started (``on``) or ended."""
+        if on and self.running and not self._polling and self.poll_interval:
+            self.poll()       # catch up on what was announced while unsubscribed
 
     @defer.inlineCallbacks
     def read_all(self):
@@ -306,6 +358,14 @@ class BanCache(RedisSink):
         d = self.read_all()
 
         def done(found):
+            # Announcements that arrived since the poll started are newer than it.
+            for key, (when, entry) in list(self._announced.items()):
+                if when < started:
+                    del self._announced[key]
+                elif entry is None:
+                    found.pop(key, None)
+                else:
+                    found[key] = entry
             self.mirror = found
             self.polled_at = started
             for listener in list(self.listeners):
@@ -369,6 +429,7 @@ class BanRegistry(service.MultiService):
             cache = BanCache(server.redis, (log,) if log is not None else (),
                              reactor=self._reactor, clock=self.clock)
             cache.listeners.append(self._reconcile)
+            cache.permit_listeners.append(lambda t, n, c=cache: self._lifted(c, t, n))
             self.caches[server.redis] = cache
             cache.setServiceParent(self)
         return cache
@@ -393,6 +454,16 @@ class BanRegistry(service.MultiService):
                 for manager in list(self.managers):
                     if manager.cache is cache:
                         manager.write_log("removed '%s' from ban list" % (entry.name,))
+                        break
+
+    def _lifted(self, cache: BanCache, ban_type: int, name: str) -> None:
+        """A lift was announced: this node's cached copies of the ban go at once."""
+        for key, entry in list(self.table.items()):
+            if entry.cached_at is not None and key[:2] == (ban_type, name):
+                del self.table[key]
+                for manager in list(self.managers):
+                    if manager.cache is cache:
+                        manager.write_log("removed '%s' from ban list" % (name,))
                         break
 
     def permit(self, ban_type: int, name: str) -> int:
