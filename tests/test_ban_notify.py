@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_ban_notify -*-
-"""Bans at once (ftpredis.ban.notify): two real nodes sharing one redis-server; a ban
-or a lift announced on the channel reaches the other node without waiting for its
-poll; a missed announcement is still picked up by the poll; the message format."""
+"""Bans at once (ftpredis.ban.notify) and shared BanOnEvent counters: two real nodes
+sharing one redis-server; a ban or a lift announced on the channel reaches the other
+node without waiting for its poll; a missed announcement is still picked up by the
+poll; failed logins on both nodes add up to one rule's count; with Redis gone each node
+counts alone and says so once; the message format."""
 
 import os
 
@@ -25,7 +27,7 @@ class MessageTests(unittest.TestCase):
             self.assertIsNone(notify.parse(junk), junk)
 
 
-class TwoNodesNotified(unittest.TestCase):
+class _TwoNodes:
     def setUp(self):
         self.redis = RedisServer()
         self.addCleanup(self.redis.cleanup)
@@ -44,6 +46,9 @@ class TwoNodesNotified(unittest.TestCase):
         ok = bannodes.until(lambda: self.db.command(
             "PUBSUB", "NUMSUB", notify.CHANNEL)[1] >= 2, 15)
         self.assertTrue(ok, "nodes did not subscribe")
+
+
+class TwoNodesNotified(_TwoNodes, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_ban_and_permit_reach_the_other_node_before_its_poll(self):
@@ -85,6 +90,46 @@ class TwoNodesNotified(unittest.TestCase):
                                       lambda: bannodes.first_line(b, src).startswith("530"),
                                       5)
         self.assertTrue(refused)
+
+
+class SharedCounters(_TwoNodes, unittest.TestCase):
+    """BanOnEvent MaxLoginAttempts 3/00:01:00 00:05:00 (tests/support/bannodes.py)."""
+
+    def refused(self, port, source):
+        return bannodes.until(lambda: bannodes.first_line(port, source).startswith("530"),
+                              3)
+
+    @defer.inlineCallbacks
+    def test_events_on_two_nodes_add_up(self):
+        a, b = (n.port for n in self.nodes)
+        src = "127.0.0.90"
+        for port in (a, b):
+            yield e2e.in_thread(bannodes.fail_login, port, src)
+        # Two events so far: below the count on either node, and together.
+        line = yield e2e.in_thread(bannodes.first_line, b, src)
+        self.assertTrue(line.startswith("220"), line)
+        last = yield e2e.in_thread(bannodes.fail_login, a, src)
+        for port in (a, b):
+            self.assertTrue((yield e2e.in_thread(self.refused, port, src)), port)
+        with open(os.path.join(self.nodes[0].base, "ban.log")) as f:
+            self.assertIn("added MaxLoginAttempts-triggered autoban for host '%s'" % src,
+                          f.read())
+        self.assertIn(last, ("530 Login incorrect.", "530 Host %s has been banned" % src))
+
+    @defer.inlineCallbacks
+    def test_redis_gone_counts_on_the_node_and_says_so_once(self):
+        a, b = (n.port for n in self.nodes)
+        self.redis.stop()
+        src = "127.0.0.91"
+        for _ in range(2):
+            yield e2e.in_thread(bannodes.fail_login, b, src)
+        yield e2e.in_thread(bannodes.fail_login, a, src)
+        line = yield e2e.in_thread(bannodes.first_line, a, src)
+        self.assertTrue(line.startswith("220"), line)      # 1 on A, 2 on B: no ban
+        yield e2e.in_thread(bannodes.fail_login, b, src)
+        self.assertTrue((yield e2e.in_thread(self.refused, b, src)))
+        text = self.nodes[1].logged()
+        self.assertEqual(text.count("events are counted on this node only"), 1, text)
 
 
 def _tool(redis_port, *args):

@@ -17,6 +17,11 @@ This module owns what happens once ``BanEngine on`` is configured:
   last mirror too (until the entries expire), and the mirror is refreshed when Redis is
   back.  A cached entry this node added and that disappeared from Redis (``ftpredis-ban
   permit``) is lifted from the local table too;
+* **shared counters** (``BanCache redis``): each ``BanOnEvent`` event is also counted in
+  Redis (one atomic ``INCR``, the key expiring with the rule's window), so events of one
+  client on any node add up to the rule's count; the node's own count still decides at
+  once, and alone while Redis cannot be reached (said once in the log, and once when
+  it is back);
 * **enforcement** (:class:`BanManager`, one per server: the
   :class:`~ftpredis.ftp.interfaces.ISessionPolicy` its FTP factory is built with, seeing
   sessions only as :class:`~ftpredis.ftp.interfaces.IPolicySession`): host and class bans
@@ -86,6 +91,12 @@ HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "DELETE", "CONNECT", "OPTI
                         "TRACE", "PATCH"})
 
 KEY_PREFIX = b"mod_ban."
+#: BanOnEvent counters shared through the cache (ftpredis's own: mod_ban counts per
+#: node); outside ``mod_ban.*``, which the poll scans.
+COUNTER_PREFIX = b"ftpredis.ban.event."
+# One atomic step: count the event, and start the rule's window with the first one.
+_COUNT_SCRIPT = ("local n = redis.call('INCR', KEYS[1]) "
+                 "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n")
 CACHE_VERSION = 2
 END_REASON = "Banned"           # ProFTPD's %E for PR_SESS_DISCONNECT_BANNED
 DEFAULT_REPLY = "Login incorrect."
@@ -98,6 +109,11 @@ def _compact(obj) -> bytes:
 def cache_key(ban_type: int, name: str) -> bytes:
     """mod_ban's Redis key for one ban, trailing NUL included."""
     return KEY_PREFIX + _compact({"ban_type_id": ban_type, "ban_name": name}) + b"\x00"
+
+
+def counter_key(event: str, sid: int, name: str) -> bytes:
+    """The Redis key of the shared BanOnEvent counter of ``event`` for ``name``."""
+    return COUNTER_PREFIX + _compact({"event": event, "sid": sid, "name": name})
 
 
 def parse_key(key) -> Optional[Tuple[int, str]]:
@@ -298,6 +314,33 @@ class BanCache(RedisSink):
         d = self.command("DEL", cache_key(ban_type, name))
         self._announce(_notify.message("permit", ban_type, name))
         return d
+
+    # -- shared BanOnEvent counters ------------------------------------------------------
+    _counting_local = False     # said once in the log: Redis unreachable, node-local counts
+
+    def count(self, key: bytes, window: int) -> defer.Deferred:
+        """Count one event in Redis; fires with the count within the window, or None when
+        Redis cannot be reached (the node's own count then decides, said once)."""
+        d = self.command("EVAL", _COUNT_SCRIPT, "1", key, str(max(1, int(window))))
+
+        def counted(n):
+            if self._counting_local:
+                self._counting_local = False
+                _log.info("BanOnEvent counters: Redis {address} reachable again; events "
+                          "are counted across nodes", address=self.address)
+            return int(n)
+
+        def failed(f):
+            if not self._counting_local:
+                self._counting_local = True
+                _log.warn("BanOnEvent counters: Redis {address} unreachable ({why}); "
+                          "events are counted on this node only until it is back",
+                          address=self.address, why=f.getErrorMessage())
+            return None
+        return d.addCallbacks(counted, failed)
+
+    def forget_count(self, key: bytes) -> None:
+        self.command("DEL", key).addErrback(lambda f: None)
 
     def _announce(self, data: bytes) -> None:
         d = self.command("PUBLISH", _notify.CHANNEL, data)
@@ -632,17 +675,45 @@ class BanManager:
                 self.write_log("added ban event for %s" % (event,))
             counter = events[key] = [0, now]
         counter[0] += 1
+        if self.cache is not None:
+            # BanCache redis: the count of every node decides too, a round trip later;
+            # this node's own count still decides at once (and alone without Redis).
+            self._count_shared(key, rule, ban_type, proto, user)
         if counter[0] < rule.count:
             return False
-        del events[key]
+        self._autoban(key, rule, ban_type, proto, user, current=True)
+        return True
+
+    def _count_shared(self, key, rule, ban_type: int, proto, user) -> None:
+        event, sid, name = key
+        d = self.cache.count(counter_key(event, sid, name), rule.window)
+
+        def counted(n):
+            if n is None or n < rule.count:
+                return
+            if self.find(ban_type, name, proto) is not None:
+                return          # banned already (by this node's count, or another node)
+            self._autoban(key, rule, ban_type, proto, user)
+        d.addCallback(counted)
+        d.addErrback(lambda f: _log.failure("shared ban counter failed", f))
+
+    def _autoban(self, key, rule, ban_type: int, proto, user, current=False) -> None:
+        """The rule's threshold is reached: ban, end the session (``current``: the one
+        whose event this is; else only when still open and not ending already) and the
+        banned client's others; the counts start over."""
+        event, _sid, name = key
+        now = self.registry.clock()
+        self.registry.events.pop(key, None)
+        if self.cache is not None:
+            self.cache.forget_count(counter_key(*key))
         entry = self.add_ban(ban_type, name, rule.expires,
                              "%s autoban at %s" % (event, ctime(now)), proto=proto)
         self.write_log("added %s-triggered autoban for %s '%s'"
                        % (event, TYPE_WORD[ban_type], name))
-        self.write_log("%s autoban threshold reached, ending session" % (event,))
-        self._refuse(proto, self.message_for(proto, user, entry, rule))
+        if current or (not proto.disconnected and proto.end_reason is None):
+            self.write_log("%s autoban threshold reached, ending session" % (event,))
+            self._refuse(proto, self.message_for(proto, user, entry, rule))
         self._end_others(ban_type, name, proto)
-        return True
 
     # -- adding bans -----------------------------------------------------------------
     def add_ban(self, ban_type: int, name: str, seconds: int, reason: str,
