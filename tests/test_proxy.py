@@ -119,7 +119,7 @@ SystemLog           {base}/system.log
 ProxyProtocolEngine on
 ProxyProtocolVersion {version}
 ProxyProtocolTimeout 1
-AllowForeignAddress on
+AllowForeignAddress {foreign}
 LogFormat           addr "%a %h %m %s %{{note:mod_proxy_protocol.unique-id}} %{{note:mod_proxy_protocol.tls.cipher}}"
 RedisLogOnCommand   CONNECT,PASS,RETR,DISCONNECT addr addr-key
 {extra}
@@ -129,6 +129,7 @@ RedisLogOnCommand   CONNECT,PASS,RETR,DISCONNECT addr addr-key
 class _Site(RedisServerMixin):
     version = "haproxyV1"
     extra = ""
+    foreign = "on"
 
     def setUp(self):
         super().setUp()
@@ -142,6 +143,7 @@ class _Site(RedisServerMixin):
         with open(self.conf, "w") as f:
             f.write((HEAD + SITE).format(base=self.base, redis_port=self.redis.port,
                                          p=self.p, version=self.version,
+                                         foreign=self.foreign,
                                          extra=self.extra.format(p=self.p,
                                                                  base=self.base)))
         self.service = FTPRedisService(load_config(self.conf), shutdown_timeout=5)
@@ -364,3 +366,35 @@ ProxyProtocolOptions UseProxiedServerAddress
         banners = yield e2e.in_thread(run)
         self.assertEqual(banners[0], "220 second server")
         self.assertIn("main", banners[1])
+
+
+class NoForeignAddressTests(_Site, unittest.TestCase):
+    """Without AllowForeignAddress, a passive data connection must come from the proxied
+    client's address, which a connection from the proxy is not (as in ProFTPD)."""
+    foreign = "off"
+
+    @defer.inlineCallbacks
+    def test_pasv_from_the_proxy_is_refused(self):
+        def run():
+            ftp = self.client("203.0.113.80")
+            try:
+                ftp.retrbinary("RETR f.txt", lambda data: None)
+                return "transferred"
+            except ftplib_error as e:
+                return str(e)
+            finally:
+                ftp.close()
+        outcome = yield e2e.in_thread(run)
+        self.assertTrue(outcome.startswith("425"), outcome)
+
+
+class IgnoreTests(_Site, unittest.TestCase):
+    extra = "ProxyProtocolIgnore on"
+
+    @defer.inlineCallbacks
+    def test_header_read_and_addresses_kept(self):
+        def run():
+            self.client("203.0.113.90").quit()
+        yield e2e.in_thread(run)
+        recs = yield self.records(3)
+        self.assertEqual({r["remote_ip"] for r in recs}, {"127.0.0.1"})

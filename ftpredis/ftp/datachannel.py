@@ -9,6 +9,7 @@ import random
 from typing import Callable, Optional
 
 from twisted.internet import defer, error as ierror, interfaces, protocol
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python import failure
 
 from ftpredis.tls import ftps as _tls
@@ -244,7 +245,12 @@ class DataChannelMixin:
             ports = ports[start:] + ports[:start]
         host = self._listen_host
         if host is None:
-            host = self._listen_host = self.transport.getHost().host
+            # The socket's own address: behind a proxy (ftpredis.proxy) the transport's
+            # getHost() may be the proxied destination, which is not ours to bind.
+            t = self.transport
+            while isinstance(t, ProtocolWrapper):
+                t = t.transport
+            host = self._listen_host = t.getHost().host
         for n in ports:
             try:
                 port = self.listenFactory(n, fac, interface=host)
