@@ -158,8 +158,9 @@ class _Site(RedisServerMixin):
             return v2(src, "127.0.0.1", sport, self.p)
         return v1(src, "127.0.0.1", sport, self.p)
 
-    def client(self, src, login=True, user=e2e.USER, password=e2e.PASSWORD, header=None):
-        ftp = ProxiedFTP(self.header(src) if header is None else header, timeout=10)
+    def client(self, src, login=True, user=e2e.USER, password=e2e.PASSWORD, header=None,
+               timeout=10):
+        ftp = ProxiedFTP(self.header(src) if header is None else header, timeout=timeout)
         ftp.connect("127.0.0.1", self.p)
         if login:
             ftp.login(user, password)
@@ -376,7 +377,8 @@ class NoForeignAddressTests(_Site, unittest.TestCase):
     @defer.inlineCallbacks
     def test_pasv_from_the_proxy_is_refused(self):
         def run():
-            ftp = self.client("203.0.113.80")
+            # The 425 comes after the server's data connection timeout (10 s).
+            ftp = self.client("203.0.113.80", timeout=60)
             try:
                 ftp.retrbinary("RETR f.txt", lambda data: None)
                 return "transferred"
