@@ -81,6 +81,18 @@ class TwoNodesNotified(_TwoNodes, unittest.TestCase):
             self.assertIn("removed '%s' from ban list" % src, f.read())
 
     @defer.inlineCallbacks
+    def test_subscription_comes_back_with_redis(self):
+        b = self.nodes[1].port
+        self.redis.stop()
+        self.redis.start(same_port=True)
+        ok = yield e2e.in_thread(bannodes.until, lambda: self.db.command(
+            "PUBSUB", "NUMSUB", notify.CHANNEL)[1] >= 2, 15)
+        self.assertTrue(ok, "nodes did not subscribe again")
+        bans, permits = yield e2e.in_thread(bannodes.measure, self.db, b, ["127.0.0.85"])
+        self.assertNotIn(None, bans + permits)
+        self.assertLess(bans[0], 0.4)
+
+    @defer.inlineCallbacks
     def test_missed_announcement_is_polled(self):
         b = self.nodes[1].port
         src = "127.0.0.80"

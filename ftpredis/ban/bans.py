@@ -298,9 +298,12 @@ class BanCache(RedisSink):
         if entry.expires:
             args += ["EX", str(max(1, int(entry.expires - self.clock() + 0.999)))]
         d = self.command(*args)
-        # Sent now, behind the SET on the same connection: no wait for its reply.
-        self._announce(_notify.message("ban", entry.ban_type, entry.name,
-                                       entry.as_dict()))
+        # Sent now, behind the SET on the same connection (no round trip between them);
+        # waited for below only so that ftpredis-ban does not close the connection
+        # before Redis has it.
+        announced = self._announce(_notify.message("ban", entry.ban_type, entry.name,
+                                                   entry.as_dict()))
+        d.addCallback(lambda reply: announced.addCallback(lambda _: reply))
 
         def stored(_):
             entry.cached_at = self.clock()
@@ -312,8 +315,8 @@ class BanCache(RedisSink):
         """DEL the entry and announce the lift; fires with how many keys were deleted."""
         self.mirror.pop((ban_type, name), None)
         d = self.command("DEL", cache_key(ban_type, name))
-        self._announce(_notify.message("permit", ban_type, name))
-        return d
+        announced = self._announce(_notify.message("permit", ban_type, name))
+        return d.addCallback(lambda reply: announced.addCallback(lambda _: reply))
 
     # -- shared BanOnEvent counters ------------------------------------------------------
     _counting_local = False     # said once in the log: Redis unreachable, node-local counts
@@ -342,10 +345,10 @@ class BanCache(RedisSink):
     def forget_count(self, key: bytes) -> None:
         self.command("DEL", key).addErrback(lambda f: None)
 
-    def _announce(self, data: bytes) -> None:
-        d = self.command("PUBLISH", _notify.CHANNEL, data)
-        # A lost announcement is the poll's to make up for.
-        d.addErrback(lambda f: None)
+    def _announce(self, data: bytes) -> defer.Deferred:
+        """PUBLISH ``data``; fires with None whatever happens (a lost announcement is
+        the poll's to make up for)."""
+        return self.command("PUBLISH", _notify.CHANNEL, data).addErrback(lambda f: None)
 
     # -- announcements (ftpredis.ban.notify) --------------------------------------------
     def notified(self, op: str, ban_type: int, name: str, entry: Optional[dict]) -> None:
