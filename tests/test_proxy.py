@@ -20,7 +20,7 @@ from ftpredis.app.service import FTPRedisService
 from ftpredis.config import load_config
 from ftpredis.proxy.header import HeaderError, HeaderReader
 from tests.support import e2e
-from tests.support.ftps import pki
+from tests.support.ftps import CCCFTP_TLS, pki
 from tests.support.proxyclient import (ProxiedFTP, ProxiedFTP_TLS, raw, ssl_tlv, tlv, v1,
                                        v2)
 from tests.support.redisserver import RedisServerMixin
@@ -346,6 +346,28 @@ TLSRSACertificateKeyFile %s
         self.assertTrue(version.startswith("TLS"), version)
         recs = yield self.records(4)
         self.assertEqual({r["remote_ip"] for r in recs}, {"203.0.113.60"})
+
+
+    @defer.inlineCallbacks
+    def test_ccc_after_header(self):
+        def run():
+            ftp = _ProxiedCCC(v2("203.0.113.61", "127.0.0.1", 4000, self.p), self.ca)
+            ftp.connect("127.0.0.1", self.p)
+            ftp.auth()
+            ftp.login(e2e.USER, e2e.PASSWORD)
+            ftp.prot_p()
+            ccc = ftp.ccc()
+            out = []
+            ftp.retrbinary("RETR f.txt", out.append)
+            ftp.quit()
+            return ccc, b"".join(out)
+        ccc, data = yield e2e.in_thread(run)
+        self.assertTrue(ccc.startswith("200"), ccc)
+        self.assertEqual(data, b"proxied data\n" * 1000)
+
+
+class _ProxiedCCC(ProxiedFTP_TLS, CCCFTP_TLS):
+    ntransfercmd = CCCFTP_TLS.ntransfercmd
 
 
 class UseProxiedServerAddressTests(_Site, unittest.TestCase):
