@@ -166,8 +166,8 @@ class LazyPort(QuietPort):
             self.startReading()
 
     def accept_raw(self, peer: str):
-        """``(file descriptor, address)`` of a waiting connection from ``peer`` (made
-        non-blocking), or None.  A bare descriptor: a socket object would cost a
+        """``(file descriptor, address)`` of a waiting connection from ``peer`` (from
+        any host when None; made non-blocking), or None.  A bare descriptor: a socket object would cost a
         getsockname and its construction, for a connection that often lives for one
         sendfile."""
         while self.connected:
@@ -175,7 +175,7 @@ class LazyPort(QuietPort):
                 fd, addr = raw_accept(self.socket)
             except OSError:
                 return None         # EAGAIN: not connected yet; EMFILE: the watched path reports
-            if plain_host(addr[0]) != peer:
+            if peer is not None and plain_host(addr[0]) != peer:
                 _log.warn("refused passive data connection from {host} (control peer "
                           "{peer})", host=addr[0], peer=peer)
                 os.close(fd)

@@ -50,6 +50,7 @@ from ftpredis.auth.portal import make_portal
 from ftpredis.ban.bans import BanRegistry
 from ftpredis.config.model import ConfigError, ConfigErrors
 from ftpredis.ftp.factory import FTPRedisFactory
+from ftpredis.proxy.wrapper import ProxyProtocolFactory
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.records.flow import EventFlow
 from ftpredis.records.router import Router
@@ -174,6 +175,14 @@ class _Route(iprotocol.Protocol):
         server = self.owner.route(host.host, self.port)
         proto = None
         if server is not None:
+            layer = server.proxy_layer(self.owner.route)
+            if layer is not None:
+                # ProxyProtocolEngine: the header first (ftpredis.proxy), then the
+                # server's protocol, which sees the proxied addresses.
+                proto = layer.buildProtocol(transport.getPeer())
+                transport.protocol = proto
+                proto.makeConnection(transport)
+                return
             proto = server.factory.buildProtocol(transport.getPeer())
         if proto is None:
             transport.loseConnection()
@@ -255,6 +264,20 @@ class ServerService(service.Service):
         self.system_log = system_log
         if system_log is not None:
             self._unsubscribe_system_log = self.events.subscribe(system_log)
+
+    _proxy = None
+
+    def proxy_layer(self, route):
+        """The PROXY protocol layer (ftpredis.proxy) in front of this server's factory,
+        or None when its ProxyProtocolEngine is off; ``route(ip, port)`` finds the
+        server of a proxied destination (UseProxiedServerAddress)."""
+        if self._proxy is None and self.server.proxy_protocol_engine:
+            def by_destination(address):
+                chosen = route(address.host, address.port)
+                return chosen.factory if chosen is not None else None
+            self._proxy = ProxyProtocolFactory.for_server(
+                self.server, self.factory, reactor=self._reactor, route=by_destination)
+        return self._proxy
 
     def startService(self):
         service.Service.startService(self)

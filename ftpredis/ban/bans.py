@@ -9,12 +9,19 @@ This module owns what happens once ``BanEngine on`` is configured:
 * the **Redis cache** (:class:`BanCache`, one per Redis target, ``BanCache redis``): every
   ban a node adds is also stored in Redis under mod_ban's own key and JSON value, so
   other ftpredis nodes (and ProFTPD nodes with ``BanCacheOptions UseJSON``) sharing that
-  Redis enforce it.  Each node keeps a **mirror** of the cached entries, re-read every
-  :attr:`BanCache.poll_interval` seconds; a ban check never talks to Redis, so a Redis
+  Redis enforce it.  Each node keeps a **mirror** of the cached entries, updated at once
+  by the pub/sub messages every ban and lift is announced with
+  (:mod:`ftpredis.ban.notify`) and re-read every :attr:`BanCache.poll_interval` seconds
+  (the fallback for a message missed); a ban check never talks to Redis, so a Redis
   outage or a slow Redis never delays a connection: the local table still applies, the
   last mirror too (until the entries expire), and the mirror is refreshed when Redis is
   back.  A cached entry this node added and that disappeared from Redis (``ftpredis-ban
   permit``) is lifted from the local table too;
+* **shared counters** (``BanCache redis``): each ``BanOnEvent`` event is also counted in
+  Redis (one atomic ``INCR``, the key expiring with the rule's window), so events of one
+  client on any node add up to the rule's count; the node's own count still decides at
+  once, and alone while Redis cannot be reached (said once in the log, and once when
+  it is back);
 * **enforcement** (:class:`BanManager`, one per server: the
   :class:`~ftpredis.ftp.interfaces.ISessionPolicy` its FTP factory is built with, seeing
   sessions only as :class:`~ftpredis.ftp.interfaces.IPolicySession`): host and class bans
@@ -50,6 +57,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ftpredis.ban import notify as _notify
 from ftpredis.ftp.interfaces import ISessionPolicy
 from ftpredis.ftp.replies import Reply
 from ftpredis.redis.sink import RedisSink
@@ -83,6 +91,12 @@ HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "DELETE", "CONNECT", "OPTI
                         "TRACE", "PATCH"})
 
 KEY_PREFIX = b"mod_ban."
+#: BanOnEvent counters shared through the cache (ftpredis's own: mod_ban counts per
+#: node); outside ``mod_ban.*``, which the poll scans.
+COUNTER_PREFIX = b"ftpredis.ban.event."
+# One atomic step: count the event, and start the rule's window with the first one.
+_COUNT_SCRIPT = ("local n = redis.call('INCR', KEYS[1]) "
+                 "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n")
 CACHE_VERSION = 2
 END_REASON = "Banned"           # ProFTPD's %E for PR_SESS_DISCONNECT_BANNED
 DEFAULT_REPLY = "Login incorrect."
@@ -95,6 +109,11 @@ def _compact(obj) -> bytes:
 def cache_key(ban_type: int, name: str) -> bytes:
     """mod_ban's Redis key for one ban, trailing NUL included."""
     return KEY_PREFIX + _compact({"ban_type_id": ban_type, "ban_name": name}) + b"\x00"
+
+
+def counter_key(event: str, sid: int, name: str) -> bytes:
+    """The Redis key of the shared BanOnEvent counter of ``event`` for ``name``."""
+    return COUNTER_PREFIX + _compact({"event": event, "sid": sid, "name": name})
 
 
 def parse_key(key) -> Optional[Tuple[int, str]]:
@@ -193,6 +212,8 @@ class BanCache(RedisSink):
 
     poll_interval = 0.5
     scan_count = 1000
+    #: Subscribe to ban announcements (ftpredis.ban.notify); the tool does not.
+    notifications = True
 
     def __init__(self, target, logs=(), reactor=None, clock: Callable[[], float] = time.time):
         RedisSink.__init__(self, target, logs, reactor=reactor)
@@ -206,6 +227,13 @@ class BanCache(RedisSink):
         self._poller: Optional[task.LoopingCall] = None
         self._polling = False
         self._waiting: List[defer.Deferred] = []
+        # Called with (ban_type, name) when a lift is announced (BanRegistry drops its
+        # local copy at once rather than at the next poll).
+        self.permit_listeners: List[Callable[[int, str], None]] = []
+        # (ban_type, name) -> (when, entry or None for a lift): announcements a poll
+        # started before them must not undo.
+        self._announced: Dict[Tuple[int, str], Tuple[float, Optional[BanEntry]]] = {}
+        self.subscriber = _notify.BanSubscriber(self) if self.notifications else None
 
     # -- service -----------------------------------------------------------------------
     def startService(self):
@@ -217,11 +245,15 @@ class BanCache(RedisSink):
             self._poller.clock = self.reactor
             self._poller.start(self.poll_interval, now=True).addErrback(
                 lambda f: _log.failure("ban cache poller stopped", f))
+        if self.subscriber is not None and self.poll_interval:
+            self.subscriber.start()
 
     def stopService(self):
         if self._poller is not None and self._poller.running:
             self._poller.stop()
         self._poller = None
+        if self.subscriber is not None:
+            self.subscriber.stop()
         for d in self._waiting:
             d.errback(NotConnected("stopped"))
         self._waiting = []
@@ -263,11 +295,18 @@ class BanCache(RedisSink):
         return d.addErrback(failed)
 
     def store(self, entry: BanEntry) -> defer.Deferred:
-        """SET the entry with the TTL it has left; fires with the entry once stored."""
+        """SET the entry with the TTL it has left, and announce it; fires with the entry
+        once stored."""
         args = ["SET", cache_key(entry.ban_type, entry.name), entry.to_json()]
         if entry.expires:
             args += ["EX", str(max(1, int(entry.expires - self.clock() + 0.999)))]
         d = self.command(*args)
+        # Sent now, behind the SET on the same connection (no round trip between them);
+        # waited for below only so that ftpredis-ban does not close the connection
+        # before Redis has it.
+        announced = self._announce(_notify.message("ban", entry.ban_type, entry.name,
+                                                   entry.as_dict()))
+        d.addCallback(lambda reply: announced.addCallback(lambda _: reply))
 
         def stored(_):
             entry.cached_at = self.clock()
@@ -276,8 +315,67 @@ class BanCache(RedisSink):
         return d.addCallback(stored)
 
     def remove(self, ban_type: int, name: str) -> defer.Deferred:
+        """DEL the entry and announce the lift; fires with how many keys were deleted."""
         self.mirror.pop((ban_type, name), None)
-        return self.command("DEL", cache_key(ban_type, name))
+        d = self.command("DEL", cache_key(ban_type, name))
+        announced = self._announce(_notify.message("permit", ban_type, name))
+        return d.addCallback(lambda reply: announced.addCallback(lambda _: reply))
+
+    # -- shared BanOnEvent counters ------------------------------------------------------
+    _counting_local = False     # said once in the log: Redis unreachable, node-local counts
+
+    def count(self, key: bytes, window: int) -> defer.Deferred:
+        """Count one event in Redis; fires with the count within the window, or None when
+        Redis cannot be reached (the node's own count then decides, said once)."""
+        d = self.command("EVAL", _COUNT_SCRIPT, "1", key, str(max(1, int(window))))
+
+        def counted(n):
+            if self._counting_local:
+                self._counting_local = False
+                _log.info("BanOnEvent counters: Redis {address} reachable again; events "
+                          "are counted across nodes", address=self.address)
+            return int(n)
+
+        def failed(f):
+            if not self._counting_local:
+                self._counting_local = True
+                _log.warn("BanOnEvent counters: Redis {address} unreachable ({why}); "
+                          "events are counted on this node only until it is back",
+                          address=self.address, why=f.getErrorMessage())
+            return None
+        return d.addCallbacks(counted, failed)
+
+    def forget_count(self, key: bytes) -> None:
+        self.command("DEL", key).addErrback(lambda f: None)
+
+    def _announce(self, data: bytes) -> defer.Deferred:
+        """PUBLISH ``data``; fires with None whatever happens (a lost announcement is
+        the poll's to make up for)."""
+        return self.command("PUBLISH", _notify.CHANNEL, data).addErrback(lambda f: None)
+
+    # -- announcements (ftpredis.ban.notify) --------------------------------------------
+    def notified(self, op: str, ban_type: int, name: str, entry: Optional[dict]) -> None:
+        """An announcement arrived: the mirror follows it now."""
+        key = (ban_type, name)
+        if op == "ban":
+            found = BanEntry.from_cache(cache_key(ban_type, name), _compact(entry))
+            if found is None:
+                return
+            self.mirror[key] = found
+            self._announced[key] = (self.clock(), found)
+            return
+        self.mirror.pop(key, None)
+        self._announced[key] = (self.clock(), None)
+        for listener in list(self.permit_listeners):
+            try:
+                listener(ban_type, name)
+            except Exception:
+                _log.failure("ban cache permit listener failed")
+
+    def subscription(self, on: bool) -> None:
+        """The announcements' subscription started (``on``) or ended."""
+        if on and self.running and not self._polling and self.poll_interval:
+            self.poll()       # catch up on what was announced while unsubscribed
 
     @defer.inlineCallbacks
     def read_all(self):
@@ -309,6 +407,14 @@ class BanCache(RedisSink):
         d = self.read_all()
 
         def done(found):
+            # Announcements that arrived since the poll started are newer than it.
+            for key, (when, entry) in list(self._announced.items()):
+                if when < started:
+                    del self._announced[key]
+                elif entry is None:
+                    found.pop(key, None)
+                else:
+                    found[key] = entry
             self.appeared = [e for k, e in found.items() if k not in self.mirror]
             self.mirror = found
             self.polled_at = started
@@ -377,6 +483,7 @@ class BanRegistry(service.MultiService):
                              reactor=self._reactor, clock=self.clock)
             cache.listeners.append(self._reconcile)
             cache.listeners.append(self._learn)
+            cache.permit_listeners.append(lambda t, n, c=cache: self._lifted(c, t, n))
             self.caches[server.redis] = cache
             cache.setServiceParent(self)
         return cache
@@ -420,6 +527,16 @@ class BanRegistry(service.MultiService):
         """``(added, enforced)``: ``{(source, type): n}``, source ``local`` (this
         process's table) or ``shared`` (the Redis cache's mirror)."""
         return dict(self.added), dict(self.enforced)
+
+    def _lifted(self, cache: BanCache, ban_type: int, name: str) -> None:
+        """A lift was announced: this node's cached copies of the ban go at once."""
+        for key, entry in list(self.table.items()):
+            if entry.cached_at is not None and key[:2] == (ban_type, name):
+                del self.table[key]
+                for manager in list(self.managers):
+                    if manager.cache is cache:
+                        manager.write_log("removed '%s' from ban list" % (name,))
+                        break
 
     def permit(self, ban_type: int, name: str) -> int:
         """Lift local bans of ``name`` on every server; returns how many were removed."""
@@ -602,18 +719,46 @@ class BanManager:
                 self.write_log("added ban event for %s" % (event,))
             counter = events[key] = [0, now]
         counter[0] += 1
+        if self.cache is not None:
+            # BanCache redis: the count of every node decides too, a round trip later;
+            # this node's own count still decides at once (and alone without Redis).
+            self._count_shared(key, rule, ban_type, proto, user)
         if counter[0] < rule.count:
             return False
-        del events[key]
+        self._autoban(key, rule, ban_type, proto, user, current=True)
+        return True
+
+    def _count_shared(self, key, rule, ban_type: int, proto, user) -> None:
+        event, sid, name = key
+        d = self.cache.count(counter_key(event, sid, name), rule.window)
+
+        def counted(n):
+            if n is None or n < rule.count:
+                return
+            if self.find(ban_type, name, proto) is not None:
+                return          # banned already (by this node's count, or another node)
+            self._autoban(key, rule, ban_type, proto, user)
+        d.addCallback(counted)
+        d.addErrback(lambda f: _log.failure("shared ban counter failed", f))
+
+    def _autoban(self, key, rule, ban_type: int, proto, user, current=False) -> None:
+        """The rule's threshold is reached: ban, end the session (``current``: the one
+        whose event this is; else only when still open and not ending already) and the
+        banned client's others; the counts start over."""
+        event, _sid, name = key
+        now = self.registry.clock()
+        self.registry.events.pop(key, None)
+        if self.cache is not None:
+            self.cache.forget_count(counter_key(*key))
         entry = self.add_ban(ban_type, name, rule.expires,
                              "%s autoban at %s" % (event, ctime(now)), proto=proto)
         self.write_log("added %s-triggered autoban for %s '%s'"
                        % (event, TYPE_WORD[ban_type], name))
-        self.write_log("%s autoban threshold reached, ending session" % (event,))
-        self._refuse(proto, self.message_for(proto, user, entry, rule))
-        self.registry.count(self.registry.enforced, "local", ban_type)
+        if current or (not proto.disconnected and proto.end_reason is None):
+            self.write_log("%s autoban threshold reached, ending session" % (event,))
+            self._refuse(proto, self.message_for(proto, user, entry, rule))
+            self.registry.count(self.registry.enforced, "local", ban_type)
         self._end_others(ban_type, name, proto)
-        return True
 
     # -- adding bans -----------------------------------------------------------------
     def add_ban(self, ban_type: int, name: str, seconds: int, reason: str,

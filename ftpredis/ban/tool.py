@@ -4,8 +4,9 @@
 This module owns the admin command line.  It acts on the cache that ``BanCache redis``
 nodes share (:mod:`ftpredis.ban.bans`), over the same connection code as the nodes (the
 Redis settings of the config file: AUTH, db index, TLS), so a ban added here is enforced
-by every node within its poll interval (half a second), and ``permit`` lifts a ban on
-every node, the node-local copy of an automatic ban included::
+by every node at once (announced on ftpredis.ban.notify's channel; within a node's poll
+interval, half a second, should the announcement be missed), and ``permit`` lifts a ban
+on every node, the node-local copy of an automatic ban included::
 
     ftpredis-ban [-c FILE | --redis HOST:PORT [--password P] [--db N]] ban host 10.0.0.7 --expires 3600
     ftpredis-ban ... permit host 10.0.0.7
@@ -28,7 +29,7 @@ import time
 from twisted.internet import defer, task
 
 from ftpredis.ban.bans import (BAN_TYPE_HOST, TYPE_BY_WORD, TYPE_TEXT, TYPE_WORD, BanCache,
-                          BanEntry, cache_key, ctime)
+                          BanEntry, ctime)
 
 
 class ToolError(Exception):
@@ -89,7 +90,7 @@ def _describe(entry: BanEntry, now: float) -> list:
 def run(reactor, args, out):
     target, (ip_addr, port) = _target_and_server(args)
     cache = BanCache(target, reactor=reactor)
-    cache.poll_interval = 0           # one-shot: no mirror
+    cache.poll_interval = 0           # one-shot: no mirror, no subscription
     cache.startService()
     try:
         try:
@@ -136,7 +137,7 @@ def run(reactor, args, out):
         # permit
         code = 1
         for name in names:
-            removed = yield cache.command("DEL", cache_key(ban_type, name))
+            removed = yield cache.remove(ban_type, name)
             if int(removed):
                 out.write("%s '%s' permitted\n" % (TYPE_WORD[ban_type], name))
                 code = 0

@@ -12,7 +12,7 @@ The argument parsers live beside it, one module per idea: :mod:`~ftpredis.config
 (plain values, servers, file system), :mod:`~ftpredis.config.args_access` (sections and
 ``<Limit>``), :mod:`~ftpredis.config.args_redis` (mod_redis and the logging rules),
 :mod:`~ftpredis.config.args_ban` (mod_ban), :mod:`~ftpredis.config.args_prometheus`
-(mod_prometheus); the mod_tls ones are here, over
+(mod_prometheus), :mod:`~ftpredis.config.args_proxy` (mod_proxy_protocol); the mod_tls ones are here, over
 :mod:`ftpredis.tls.settings`.  Their public names are re-exported from here.
 
 Where ftpredis deliberately differs from ProFTPD 1.3.8 (doc/decisions.rst), the parser
@@ -46,6 +46,10 @@ from ftpredis.config.args_redis import (  # noqa: F401 (re-exported)
 from ftpredis.config.args_ban import (  # noqa: F401 (re-exported)
     BAN_EVENTS, p_ban_on_event, p_ban_cache, p_ban_cache_options, p_ban_options,
     p_ban_table, p_max_command_rate,
+)
+from ftpredis.config.args_proxy import (  # noqa: F401 (re-exported)
+    PROXY_OPTIONS, p_proxy_protocol_version, p_proxy_protocol_timeout,
+    p_proxy_protocol_options,
 )
 from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
     DEFAULT_EXPORTER_PORT, p_prometheus_exporter, p_prometheus_log, p_prometheus_options,
@@ -369,7 +373,8 @@ TABLE: Tuple[Directive, ...] = (
        "(default on).", usage="on|off",
        field="allow_retrieve_restart"),
     _d("AllowForeignAddress", _SVGA, 1, 1, p_bool, "Whether PORT/EPRT may name another "
-       "host than the client's (default off; ports below 1024 are always refused).",
+       "host than the client's, and a passive data connection come from another host "
+       "(behind a proxy: the proxy's; default off; ports below 1024 are always refused).",
        usage="on|off",
        field="allow_foreign_address",
        ignored_in={ANON: "the server's setting applies to anonymous sessions too"}),
@@ -468,6 +473,26 @@ TABLE: Tuple[Directive, ...] = (
        "MaxCommandRate event for BanOnEvent.", usage="count [seconds]",
        field="max_command_rate"),
     _noop("BanControlsACLs", _S, "No ftpdctl; use ftpredis-ban."),
+
+    # -- mod_proxy_protocol (ftpredis.proxy) ---------------------------------------------
+    _d("ProxyProtocolEngine", _SVG, 1, 1, p_bool, "Whether control connections start "
+       "with a PROXY protocol header (from HAProxy or another trusted proxy): the client "
+       "address it names is the session's everywhere; a connection without a valid "
+       "header is closed before the greeting.", usage="on|off",
+       field="proxy_protocol_engine"),
+    _d("ProxyProtocolVersion", _SVG, 1, 1, p_proxy_protocol_version,
+       "The header expected (default haproxyV1; HAProxy's send-proxy-v2 is haproxyV2).",
+       usage="haproxyV1|haproxyV2", field="proxy_protocol_version"),
+    _d("ProxyProtocolTimeout", _SVG, 1, 1, p_proxy_protocol_timeout,
+       "How long the whole header may take (default 3sec; 0: no limit); the connection "
+       "is closed after it.", usage="seconds", field="proxy_protocol_timeout"),
+    _d("ProxyProtocolOptions", _SVG, 1, None, p_proxy_protocol_options,
+       "UseProxiedServerAddress: the <VirtualHost> is picked by the header's destination "
+       "address and port (when one matches).", usage="UseProxiedServerAddress",
+       field="proxy_protocol_options"),
+    _d("ProxyProtocolIgnore", _SVG, 1, 1, p_bool, "Read the header but keep the "
+       "connection's own addresses.", usage="on|off",
+       field="proxy_protocol_ignore"),
 
     # -- mod_tls (ftpredis.tls.ftps) -------------------------------------------------------
     *_built(_TLS, (

@@ -15,7 +15,7 @@ the file and line at fault.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Tuple
+from typing import FrozenSet, Mapping, Optional, Tuple
 
 
 #: BusyPoll's default (microseconds); ftpredis.app.reactor applies it.
@@ -234,6 +234,12 @@ class ServerConfig:
     allow_store_restart: bool = False        # APPE and REST+STOR (ProFTPD default off)
     allow_retrieve_restart: bool = True      # REST+RETR (default on)
     allow_foreign_address: bool = False      # PORT/EPRT to another host
+    # mod_proxy_protocol (ftpredis.proxy): the control connection's PROXY header
+    proxy_protocol_engine: bool = False
+    proxy_protocol_version: int = 1          # ProxyProtocolVersion haproxyV1 / haproxyV2
+    proxy_protocol_timeout: int = 3          # seconds; 0: no limit
+    proxy_protocol_options: FrozenSet[str] = frozenset()
+    proxy_protocol_ignore: bool = False
     display_login: Optional[str] = None      # file shown in the 230 reply
     limits: Tuple[LimitConfig, ...] = ()     # server-level <Limit> sections
 

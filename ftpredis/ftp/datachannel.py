@@ -9,6 +9,7 @@ import random
 from typing import Callable, Optional
 
 from twisted.internet import defer, error as ierror, interfaces, protocol
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python import failure
 
 from ftpredis.tls import ftps as _tls
@@ -92,7 +93,8 @@ class _DataConnection(protocol.Protocol):
 
 
 class _PassiveFactory(protocol.ServerFactory):
-    """Accepts exactly one data connection, and only from the control peer's address."""
+    """Accepts exactly one data connection, and only from the control peer's address
+    (from any, with ``peer`` None: AllowForeignAddress)."""
 
     noisy = False
 
@@ -106,7 +108,7 @@ class _PassiveFactory(protocol.ServerFactory):
     def buildProtocol(self, addr):
         if self.conn is not None:
             return None
-        if _plain_host(addr.host) != self.peer:
+        if self.peer is not None and _plain_host(addr.host) != self.peer:
             log.warn("refused passive data connection from {host} (control peer {peer})",
                      host=addr.host, peer=self.peer)
             return None
@@ -174,6 +176,13 @@ class DataChannelMixin:
     """Setting up and tearing down the data connection."""
 
     @property
+    def data_peer(self):
+        """The address a passive data connection must come from, or None for any: with
+        AllowForeignAddress on, as ProFTPD (behind a PROXY protocol proxy, data
+        connections come from the proxy, not from the session's client)."""
+        return None if self.server.allow_foreign_address else self.peer_host
+
+    @property
     def waiting_for_data(self) -> bool:
         """A transfer command waits for the client's passive data connection."""
         return bool(getattr(self._data_factory, "waiters", None))
@@ -233,11 +242,11 @@ class DataChannelMixin:
 
     def _listenPassive(self) -> int:
         self.cleanupDTP(keep=True)
-        fac = _PassiveFactory(self, self.peer_host)
+        fac = _PassiveFactory(self, self.data_peer)
         port, self._spare_port = self._spare_port, None
         if port is not None:
             self.factory.forgetSpare(self)
-            port.reuse(fac, self.peer_host)
+            port.reuse(fac, fac.peer)
             return self._passiveReady(port, fac)
         ports = list(self.passivePortRange)
         if len(ports) > 1:
@@ -245,7 +254,12 @@ class DataChannelMixin:
             ports = ports[start:] + ports[:start]
         host = self._listen_host
         if host is None:
-            host = self._listen_host = self.transport.getHost().host
+            # The socket's own address: behind a proxy (ftpredis.proxy) the transport's
+            # getHost() may be the proxied destination, which is not ours to bind.
+            t = self.transport
+            while isinstance(t, ProtocolWrapper):
+                t = t.transport
+            host = self._listen_host = t.getHost().host
         for n in ports:
             try:
                 port = self.listenFactory(n, fac, interface=host)

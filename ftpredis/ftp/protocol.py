@@ -93,6 +93,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     _transfer_conn: Optional[_DataConnection] = None
     ftps = None             # the session's FTPS state (ftpredis.tls.ftps.SessionTLS)
     connection_class = None     # ProFTPD's <Class> of the client: none configurable yet
+    proxy_notes: dict = {}      # mod_proxy_protocol's notes (ftpredis.proxy), never changed
 
     # -- connection ---------------------------------------------------------------------
     def connectionMade(self):
@@ -121,7 +122,12 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         host = self.hostAddress
         if host is None:
             host = transport.getHost()
+        # Behind ProxyProtocolEngine the transport is ftpredis.proxy's layer: its
+        # getPeer() is the proxied client, the one address everything below uses.
         self.peer_host = peer_host = _plain_host(peer.host)
+        notes = getattr(transport, "proxy_notes", None)
+        if notes:
+            self.proxy_notes = notes
         self.local_host = local_host = _plain_host(host.host)
         self.session = Session.adopt({
             "remote_ip": peer_host, "remote_port": peer.port, "remote_dns": peer_host,

@@ -91,7 +91,7 @@ class LoggingMixin:
         return notes
 
     def _notesNow(self) -> dict:
-        notes = {}
+        notes = dict(self.proxy_notes)
         if self.original_user is not None:
             notes["mod_auth.orig-user"] = self.original_user
         a = self.avatar

@@ -442,7 +442,7 @@ class TransfersMixin:
                 or not _fastpath.RetrSender.enabled or _tls.state(self) is not None
                 or _fastpath.plain_tcp(self.transport) is None):
             return None
-        return port.accept_raw(self.peer_host)
+        return port.accept_raw(self.data_peer)
 
     def _retrSent(self, cmd, raw, fd: int, offset: int, size: int, opening: str,
                   t0: float, sent: int, error):
