@@ -230,6 +230,9 @@ class BanCache(RedisSink):
         # Called with (ban_type, name) when a lift is announced (BanRegistry drops its
         # local copy at once rather than at the next poll).
         self.permit_listeners: List[Callable[[int, str], None]] = []
+        # Called with the cache when an announcement brings a ban the mirror lacked
+        # (the metrics count it as shared once, not again at the next poll).
+        self.arrival_listeners: List[Callable[["BanCache"], None]] = []
         # (ban_type, name) -> (when, entry or None for a lift): announcements a poll
         # started before them must not undo.
         self._announced: Dict[Tuple[int, str], Tuple[float, Optional[BanEntry]]] = {}
@@ -361,8 +364,17 @@ class BanCache(RedisSink):
             found = BanEntry.from_cache(cache_key(ban_type, name), _compact(entry))
             if found is None:
                 return
+            new = key not in self.mirror
             self.mirror[key] = found
             self._announced[key] = (self.clock(), found)
+            if new:
+                # The next poll finds it in the mirror already: it appeared now.
+                self.appeared = [found]
+                for listener in list(self.arrival_listeners):
+                    try:
+                        listener(self)
+                    except Exception:
+                        _log.failure("ban cache arrival listener failed")
             return
         self.mirror.pop(key, None)
         self._announced[key] = (self.clock(), None)
@@ -483,6 +495,7 @@ class BanRegistry(service.MultiService):
                              reactor=self._reactor, clock=self.clock)
             cache.listeners.append(self._reconcile)
             cache.listeners.append(self._learn)
+            cache.arrival_listeners.append(self._learn)
             cache.permit_listeners.append(lambda t, n, c=cache: self._lifted(c, t, n))
             self.caches[server.redis] = cache
             cache.setServiceParent(self)
