@@ -186,10 +186,11 @@ def _deepest(dirs: Sequence[_Dir], path: Optional[str]) -> Optional[_Dir]:
 class _Target:
     """One matching rule, ready to produce a record."""
 
-    __slots__ = ("render", "key", "key_template", "connecting", "disconnecting")
+    __slots__ = ("render", "key", "key_template", "connecting", "disconnecting", "written")
 
     def __init__(self, render, key: Optional[bytes], key_template: Optional[Template],
-                 connecting: bool, disconnecting: bool):
+                 connecting: bool, disconnecting: bool, written: Optional[bytes] = None):
+        self.written = written      # the key as the config wrote it (RedisLogTarget's)
         self.render = render
         self.key = key
         self.key_template = key_template
@@ -302,12 +303,15 @@ class Router:
                 is_command = directive == ON_COMMAND
                 out.append(_Target(render, key, template,
                                    is_command and kind == CONNECT,
-                                   is_command and kind == DISCONNECT))
+                                   is_command and kind == DISCONNECT,
+                                   utf8(rule.key_template) if rule.key_template is not None
+                                   else fmt.name_bytes))
         found = self._targets[cache_key] = tuple(out)
         return found
 
-    def emitter(self, push: Callable[[bytes, bytes], None]) -> Callable:
-        """``emit(event)``: :meth:`records`, each handed to ``push(key, json)`` as it is
+    def emitter(self, push: Callable[[bytes, bytes, Optional[bytes]], None]) -> Callable:
+        """``emit(event)``: :meth:`records`, each handed to ``push(key, json, written)``
+        (``written``: the key as the config wrote it, for RedisLogTarget) as it is
         made (no list, no tuples: this runs after every command)."""
         targets_for = self.targets
         scope_for = self.scope_for
@@ -335,12 +339,12 @@ class Router:
                     # ProFTPD's RPUSH refuses an empty key (EINVAL); the record is lost.
                     self.dropped_empty_key += 1
                     continue
-                push(key, t.render(event, t.connecting, t.disconnecting))
+                push(key, t.render(event, t.connecting, t.disconnecting), t.written)
         return emit
 
     def records(self, event) -> List[Tuple[bytes, bytes]]:
         """``(key, json)`` for every rule that logs ``event``, in config order (what
         :meth:`emitter` pushes, as a list)."""
         out: List[Tuple[bytes, bytes]] = []
-        self.emitter(lambda key, value: out.append((key, value)))(event)
+        self.emitter(lambda key, value, _written=None: out.append((key, value)))(event)
         return out

@@ -82,7 +82,7 @@ class SentinelWindow:
         conn.switchedAway = switched
         entry = self._inflight.pop(conn, None)
         if entry is not None:
-            key, batch = entry
+            key, batch = entry[0], entry[1]
             self._busy_keys.discard(key)
             q = self._queues.get(key)
             if q is None:

@@ -42,6 +42,7 @@ already replicated may then appear twice, in order (at least once, never lost).
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
@@ -56,6 +57,7 @@ from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.errors import describe_reason
 from ftpredis.redis.outage import Availability
+from ftpredis.redis import ledger, spool as _spool
 from ftpredis.redis.failover import SentinelWindow
 from ftpredis.redis.sentinel import SentinelMasterEndpoint, SentinelMonitor, format_address
 
@@ -79,6 +81,9 @@ BATCH_MAX_BYTES = 4 * 1024 * 1024
 
 from ftpredis.redis.connection import _ReportingEndpoint, _SinkFactory
 
+
+#: upper bounds (seconds) of the batch round-trip histogram's buckets
+RTT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 #: ``dropped_by_reason`` keys: a short, fixed set (they become a metric's label values).
 DROP_REASONS = ("buffer_full", "no_reconnect", "stopped")
@@ -152,8 +157,24 @@ class RedisSink(SentinelWindow, service.Service):
         self.failovers = 0
         self._lost, self._last_master = 0, None     # lost, not yet made again; Sentinel
 
-        self._queues: Dict[bytes, Deque[bytes]] = {}
-        self._inflight: Dict[object, Tuple[bytes, List[bytes]]] = {}
+        #: exactly once (ftpredis.redis.ledger): who we are to Redis's ledger, and the
+        #: sequence number of our next record; a RedisSpool replaces both with its own
+        self.producer = ledger.new_producer()
+        self._next_seq = 1
+        self.spool = None
+        self.recovered = 0                  # records replayed from the spool at start
+        #: records Redis's ledger said it had already (a resent batch), not applied again
+        self.duplicates_avoided = 0
+        #: batch round trips (send to reply), seconds: counts per RTT_BUCKETS, and the sum
+        self.rtt_counts = [0] * (len(RTT_BUCKETS) + 1)
+        self.rtt_sum = 0.0
+        #: RedisLogTarget rules by the key as written in the config, and what each
+        #: written key resolved to for the keys written so far
+        self._modes: Dict[bytes, object] = {
+            t.key.encode("utf-8", "surrogateescape"): t for t in target.log_targets}
+        self._key_modes: Dict[bytes, object] = {}
+        self._queues: Dict[bytes, Deque[Tuple[int, bytes]]] = {}
+        self._inflight: Dict[object, Tuple[bytes, List[Tuple[int, bytes]], float]] = {}
         self._busy_keys: set = set()
         self._ready: List = []
         self._factory: Optional[_SinkFactory] = None
@@ -191,8 +212,10 @@ class RedisSink(SentinelWindow, service.Service):
         return len(self._inflight)
 
     # -- the producer side ---------------------------------------------------------------
-    def push(self, key: bytes, value: bytes) -> None:
-        """Queue one record for ``RPUSH key value``.  O(1); never blocks, never raises."""
+    def push(self, key: bytes, value: bytes, written: Optional[bytes] = None) -> None:
+        """Queue one record for ``key`` (``written``: the key as the config wrote it,
+        which picks its RedisLogTarget).  O(1); never blocks, never raises; with a
+        RedisSpool the record is on disk when this returns."""
         try:
             self.pushed += 1
             if self._dead:
@@ -206,10 +229,17 @@ class RedisSink(SentinelWindow, service.Service):
                 self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,),
                            "buffer_full")
                 return
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            if self._modes and key not in self._key_modes:
+                self._key_modes[key] = self._modes.get(written if written is not None else key)
+            if self.spool is not None and not self.spool.append(
+                    seq, key, written if written is not None else key, value):
+                self._spoolRefused()
             q = self._queues.get(key)
             if q is None:
                 q = self._queues[key] = deque()
-            q.append(value)
+            q.append((seq, value))
             self.buffered += 1
             if self._factory is None:
                 if self.running:
@@ -228,8 +258,9 @@ class RedisSink(SentinelWindow, service.Service):
         stay in the CPU caches).  Not later than that: rendering a 100 ms batch at the
         pump held any command that arrived meanwhile (ftpbench W5 NOOP p99 93 -> 123-144
         us).  Order is kept."""
-        if self._stopped or self._dead:
-            emit(event)                 # counted as dropped, now
+        if self._stopped or self._dead or self.spool is not None:
+            # counted as dropped, now; or, with a RedisSpool, on disk before the reply
+            emit(event)
             return
         self._later.append((emit, event))
         if not self._turn_call:
@@ -263,6 +294,37 @@ class RedisSink(SentinelWindow, service.Service):
                 _log.failure("routing {verb} failed", verb=getattr(event, "verb", None))
 
     # -- the service -----------------------------------------------------------------------
+    def useSpool(self, spool) -> None:
+        """Write every record to ``spool`` (:class:`ftpredis.redis.spool.Spool`, not yet
+        open) from now on, after queueing what an earlier process left in it: those
+        records go first, in order, under their own producer id and numbers, so Redis's
+        ledger skips any it applied before the crash."""
+        records = spool.open()
+        self.spool = spool
+        self.producer = spool.producer
+        self._next_seq = spool.next_seq
+        for seq, key, written, value in records:
+            if self._modes and key not in self._key_modes:
+                self._key_modes[key] = self._modes.get(written)
+            q = self._queues.get(key)
+            if q is None:
+                q = self._queues[key] = deque()
+            q.append((seq, value))
+        n = len(records)
+        self.pushed += n
+        self.buffered += n
+        self.recovered += n
+        if n:
+            self._write("RedisSpool: %d records an earlier process left in %s are sent "
+                        "first" % (n, spool.directory))
+
+    def _spoolRefused(self) -> None:
+        spool = self.spool
+        errors = spool.take_errors()
+        why = errors[0] if errors else "full (%d of %d bytes)" % (spool.bytes, spool.max_bytes)
+        self.note("RedisSpool %s: %s; records are kept in memory only until there is room "
+                  "(%d so far)" % (spool.directory, why, spool.refused), topic="spool")
+
     def startService(self):
         service.Service.startService(self)
         self._stopped = False
@@ -299,6 +361,12 @@ class RedisSink(SentinelWindow, service.Service):
         self._pump_call = self._backoff_call = None
         self._stopHelpers()
         self._reportDrops()
+        if self.spool is not None:
+            spool, self.spool = self.spool, None
+            spool.close()
+            if spool.records:
+                self._write("RedisSpool: %d records wait in %s for the next start"
+                            % (spool.records, spool.directory))
         if self.buffered:
             self._write("stopping: %d records left unsent to Redis %s"
                         % (self.buffered, self.address))
@@ -501,18 +569,19 @@ class RedisSink(SentinelWindow, service.Service):
 
     def _send(self, conn, key: bytes) -> None:
         q = self._queues.pop(key)
-        batch: List[bytes] = []
+        batch: List[Tuple[int, bytes]] = []
         size = 0
         while q and len(batch) < BATCH_MAX_RECORDS and (size < BATCH_MAX_BYTES or not batch):
             v = q.popleft()
             batch.append(v)
-            size += len(v)
+            size += len(v[1])
         if q:
             self._queues[key] = q           # back of the line: other keys get their turn
-        entry = (key, batch)
+        entry = (key, batch, self.reactor.seconds())
         self._inflight[conn] = entry
         self._busy_keys.add(key)
-        d = defer.maybeDeferred(conn.execute_command, b"RPUSH", key, *batch)
+        d = self._evalBatch(conn, key, self._key_modes.get(key) if self._modes else None,
+                            batch)
         d.addTimeout(self.io_timeout, self.reactor)
         d.addCallbacks(self._sent, self._sendFailed, callbackArgs=(conn, entry),
                        errbackArgs=(conn, entry))
@@ -524,12 +593,56 @@ class RedisSink(SentinelWindow, service.Service):
             role.addCallbacks(self._roleReply, lambda f: None, callbackArgs=(conn,))
             role.addErrback(lambda f: _log.failure("RedisSink ROLE reply failed", f))
 
-    def _sent(self, _reply, conn, entry):
+    #: False once Redis refused the ledger script (an ACL user without +evalsha or
+    #: access to ftpredis:ledger:*): plain commands then, at least once
+    exactly_once = True
+
+    def _evalBatch(self, conn, key, mode, batch):
+        """The ledger script over ``conn``: EVALSHA, and EVAL when Redis does not have
+        the script (a restarted or another server): NOSCRIPT means it ran nothing."""
+        if not self.exactly_once:
+            return self._plainBatch(conn, key, mode, batch)
+        args = ledger.script_args(self.producer, key, mode, batch)
+        d = defer.maybeDeferred(conn.execute_command, b"EVALSHA", ledger.SCRIPT_SHA, *args)
+
+        def refused(f):
+            if not f.check(txredisapi.ResponseError):
+                return f
+            text = str(f.value)
+            if "NOSCRIPT" in text:
+                return conn.execute_command(b"EVAL", ledger.SCRIPT, *args).addErrback(refused)
+            if "NOPERM" in text or "No permissions" in text:
+                # the script writes the ledger before the records: nothing was applied
+                self.exactly_once = False
+                self.report("Redis %s refused the ledger script (%s): records are sent "
+                            "with plain commands, at least once (a batch resent after a "
+                            "lost reply may appear twice)" % (self.address, text))
+                return self._plainBatch(conn, key, mode, batch)
+            return f
+        return d.addErrback(refused)
+
+    def _plainBatch(self, conn, key, mode, batch):
+        sends = [defer.maybeDeferred(conn.execute_command, *command)
+                 for command in ledger.plain_commands(key, mode, batch)]
+        d = defer.gatherResults(sends, consumeErrors=True)
+        d.addCallbacks(lambda _: (len(batch), 0), lambda f: f.value.subFailure)
+        return d
+
+    def _sent(self, reply, conn, entry):
         if self._inflight.get(conn) is not entry:
             return                          # abandoned (NoReconnect, failover)
         del self._inflight[conn]
-        key, batch = entry
+        key, batch, started = entry
         self._busy_keys.discard(key)
+        _applied, skipped = ledger.parse_reply(reply)
+        self.duplicates_avoided += skipped
+        rtt = self.reactor.seconds() - started
+        self.rtt_sum += rtt
+        self.rtt_counts[bisect.bisect_left(RTT_BUCKETS, rtt)] += 1
+        if self.spool is not None:
+            self.spool.acked([seq for seq, _v in batch])
+            if self.spool.last_error is not None:
+                self._spoolRefused()
         self.sent += len(batch)
         self.buffered -= len(batch)
         self._retry.pop(key, None)
@@ -557,7 +670,7 @@ class RedisSink(SentinelWindow, service.Service):
         if self._inflight.get(conn) is not entry:
             return
         del self._inflight[conn]
-        key, batch = entry
+        key, batch, _started = entry
         self._busy_keys.discard(key)
         q = self._queues.get(key)
         if q is None:
@@ -634,6 +747,10 @@ class RedisSink(SentinelWindow, service.Service):
         for log in self.logs:
             log.write(message)
 
+    def report(self, message: str) -> None:
+        """Write ``message`` to the RedisLogs and twistd's log."""
+        self._write(message)
+
     def note(self, message: str, topic=None, key=None, twistd: bool = True) -> None:
         """Write a problem report, each ``topic`` (default: the text) at most once per
         ``repeat_interval`` until a batch (for ``key``, or any batch when ``key`` is
@@ -698,6 +815,8 @@ class SinkRegistry(service.MultiService):
         if sink is None:
             sink = RedisSink(target, logs, reactor=self.reactor)
             self._sinks[target] = sink
+            if target.spool_dir:
+                _spool.attach(sink, target)
             sink.setServiceParent(self)
         else:
             sink.add_logs(logs)
