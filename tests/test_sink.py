@@ -20,7 +20,7 @@ from ftpredis.redis.redislog import RedisLog
 from ftpredis.redis.sink import RedisSink, SinkRegistry
 from tests.support.redisserver import RedisServer, RedisServerMixin
 
-from tests.support.waiting import dedupe, waitFor
+from tests.support.waiting import waitFor
 
 
 class SinkTestMixin(RedisServerMixin):
@@ -233,7 +233,7 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
         pushSome(100)
         yield waitFor(lambda: sink.sent == len(expected), "all sent")
         got = self.redis.client().lrange(b"k")
-        self.assertEqual(dedupe(got), expected)
+        self.assertEqual(got, expected)
         self.assertEqual(set(got), set(expected))
         self.assertInvariant(sink)
 
@@ -258,7 +258,7 @@ class DeliveryTests(SinkTestMixin, unittest.TestCase):
         self.redis.resume()
         yield waitFor(lambda: sink.sent == 300, "300 sent")
         got = self.redis.client().lrange(b"k")
-        self.assertEqual(dedupe(got), expected)
+        self.assertEqual(got, expected)
         self.assertEqual(set(got), set(expected))
 
 
@@ -417,7 +417,7 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
         server.start()
         yield waitFor(lambda: sink.sent == 5, "sent to the real Redis")
         got = server.client().lrange(b"k")
-        self.assertEqual(dedupe(got), [b"%d" % i for i in range(5)])
+        self.assertEqual(got, [b"%d" % i for i in range(5)])
 
 
     @defer.inlineCallbacks
