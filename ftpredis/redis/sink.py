@@ -325,8 +325,15 @@ class RedisSink(SentinelWindow, service.Service):
         self.note("RedisSpool %s: %s; records are kept in memory only until there is room "
                   "(%d so far)" % (spool.directory, why, spool.refused), topic="spool")
 
+    #: open target.spool_dir at start (SinkRegistry's sinks: the records' sinks)
+    use_spool = False
+
     def startService(self):
         service.Service.startService(self)
+        if self.use_spool and self.spool is None and self.target.spool_dir:
+            # here, not when built: twistd has switched to User/Group by now, so the
+            # directory and its files belong to the account that writes them
+            _spool.attach(self, self.target)
         self._stopped = False
         self._stopping = False
         if self.buffered and self._factory is None and not self._dead:
@@ -815,8 +822,7 @@ class SinkRegistry(service.MultiService):
         if sink is None:
             sink = RedisSink(target, logs, reactor=self.reactor)
             self._sinks[target] = sink
-            if target.spool_dir:
-                _spool.attach(sink, target)
+            sink.use_spool = True
             sink.setServiceParent(self)
         else:
             sink.add_logs(logs)
