@@ -8,6 +8,7 @@ second (each CWD is logged with its full command line, so every record is known)
 counts what reached Redis::
 
     python3 bench/delivery_bench.py --scenario redis-kill      # (a) Redis SIGKILLed, restarted
+    python3 bench/delivery_bench.py --scenario redis-silent    # Redis SIGSTOPped for 3 s
     python3 bench/delivery_bench.py --scenario failover        # (b) Sentinel: master SIGKILLed
     python3 bench/delivery_bench.py --scenario ftpredis-kill   # (c) ftpredis SIGKILLed, Redis down
     python3 bench/delivery_bench.py --scenario ftpredis-kill --no-spool --project /tmp/main
@@ -117,11 +118,12 @@ def count(sent, got):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenario", required=True,
-                    choices=("redis-kill", "failover", "ftpredis-kill"))
+                    choices=("redis-kill", "redis-silent", "failover", "ftpredis-kill"))
     ap.add_argument("--project", default=os.path.dirname(HERE))
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--no-spool", action="store_true")
     ap.add_argument("--sync", default="everysec")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="ftpredis-delivery-")
     servers = []
@@ -163,6 +165,13 @@ def main():
             master.start(same_port=True)
             s.run(args.rate, 3.0)
             target = master
+        elif args.scenario == "redis-silent":
+            s.run(args.rate, 2.0)
+            master.pause()          # SIGSTOP: connections stay open, nothing answers
+            s.run(args.rate, 3.0)
+            master.resume()
+            s.run(args.rate, 2.0)
+            target = master
         elif args.scenario == "failover":
             s.run(args.rate, 2.0)
             master.kill()
@@ -197,7 +206,10 @@ def main():
             p.wait()
         for s in servers:
             s.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print("kept " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

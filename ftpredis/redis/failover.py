@@ -146,8 +146,12 @@ class SentinelWindow:
     def _prune(self, master, acked):
         if not self._window:
             return
-        keep = deque(e for e in self._window
-                     if not (e[3] == master and e[0] is not None and e[0] <= acked))
+        keep = deque()
+        for e in self._window:
+            if e[3] == master and e[0] is not None and e[0] <= acked:
+                self._settled(e[2])
+            else:
+                keep.append(e)
         if len(keep) != len(self._window):
             self._window = keep
             self._window_count = sum(len(e[2]) for e in keep)
@@ -159,6 +163,7 @@ class SentinelWindow:
             e = self._window.popleft()
             self._window_count -= len(e[2])
             lost += len(e[2])
+            self._settled(e[2])
         if lost:
             self.note("RedisSentinel: no replica confirmed the last %d records; the oldest "
                        "%d are no longer kept for a resend after a failover"
@@ -187,6 +192,7 @@ class SentinelWindow:
                 keep.append(e)
             elif (had_id and e[5] == had_id and e[0] is not None and e[0] < had_upto):
                 present += len(e[2])
+                self._settled(e[2])
             else:
                 by_key.setdefault(e[1], []).extend(e[2])
         self._window = keep

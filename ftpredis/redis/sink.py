@@ -232,6 +232,8 @@ class RedisSink(SentinelWindow, service.Service):
             seq = self._next_seq
             self._next_seq = seq + 1
             if self._modes and key not in self._key_modes:
+                if len(self._key_modes) >= 65536:
+                    self._key_modes.clear()     # per-user, per-day keys: only recent ones
                 self._key_modes[key] = self._modes.get(written if written is not None else key)
             if self.spool is not None and not self.spool.append(
                     seq, key, written if written is not None else key, value):
@@ -317,6 +319,15 @@ class RedisSink(SentinelWindow, service.Service):
         if n:
             self._write("RedisSpool: %d records an earlier process left in %s are sent "
                         "first" % (n, spool.directory))
+
+    def _settled(self, batch) -> None:
+        """``batch`` will not be sent again (acknowledged; under RedisSentinel, confirmed
+        by a replica or given up by the window): the spool may forget it."""
+        spool = self.spool
+        if spool is not None:
+            spool.acked([seq for seq, _v in batch])
+            if spool.last_error is not None:
+                self._spoolRefused()
 
     def _spoolRefused(self) -> None:
         spool = self.spool
@@ -646,10 +657,8 @@ class RedisSink(SentinelWindow, service.Service):
         rtt = self.reactor.seconds() - started
         self.rtt_sum += rtt
         self.rtt_counts[bisect.bisect_left(RTT_BUCKETS, rtt)] += 1
-        if self.spool is not None:
-            self.spool.acked([seq for seq, _v in batch])
-            if self.spool.last_error is not None:
-                self._spoolRefused()
+        if self.sentinel is None or getattr(conn, "masterAddress", None) is None:
+            self._settled(batch)
         self.sent += len(batch)
         self.buffered -= len(batch)
         self._retry.pop(key, None)
