@@ -49,9 +49,8 @@ DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 SYNC_POLICIES = ("always", "everysec", "no")
 
 _MAGIC = b"FTPREDIS-SPOOL-1 "
-_FRAME = struct.Struct(">IIQ")          # body length, crc32(seq + body), seq
-_BODY = struct.Struct(">HH")            # key length, written-key length
-_SEQ = struct.Struct(">Q")
+_FRAME = struct.Struct(">II")           # body length, crc32(body)
+_BODY = struct.Struct(">QHH")           # seq, key length, written-key length (0: = key)
 
 Record = Tuple[int, bytes, bytes, bytes]    # seq, key, written key, json
 
@@ -129,6 +128,8 @@ class Spool:
         self._syncer: Optional[_Syncer] = None
         self.last_error: Optional[str] = None
         self._lock_fd: Optional[int] = None
+        self._always = sync == "always"
+        self._live: Optional[_Segment] = None
 
     # -- start ------------------------------------------------------------------------
     def open(self) -> List[Record]:
@@ -211,15 +212,14 @@ class Spool:
         while pos < n:
             if pos + _FRAME.size > n:
                 break
-            length, crc, seq = _FRAME.unpack_from(data, pos)
+            length, crc = _FRAME.unpack_from(data, pos)
             start = pos + _FRAME.size
             body = data[start:start + length]
-            if (len(body) != length or length < _BODY.size
-                    or zlib.crc32(body, zlib.crc32(_SEQ.pack(seq))) != crc):
+            if len(body) != length or length < _BODY.size or zlib.crc32(body) != crc:
                 break
-            klen, wlen = _BODY.unpack_from(body)
+            seq, klen, wlen = _BODY.unpack_from(body)
             key = body[_BODY.size:_BODY.size + klen]
-            written = body[_BODY.size + klen:_BODY.size + klen + wlen]
+            written = body[_BODY.size + klen:_BODY.size + klen + wlen] if wlen else key
             value = body[_BODY.size + klen + wlen:]
             records.append((seq, key, written, value))
             pos = start + length
@@ -244,6 +244,7 @@ class Spool:
         self._fd = fd
         seg = _Segment(number, path, self.next_seq, len(header))
         self._add(seg)
+        self._live = seg
         self.bytes += len(header)
         if old is not None:
             self._closeFd(old)
@@ -274,31 +275,32 @@ class Spool:
     def append(self, seq: int, key: bytes, written: bytes, value: bytes) -> bool:
         """Write one record; False (counted in ``refused``) when the spool is full or the
         write failed.  Never blocks but for ``always``'s fdatasync."""
-        if self._fd is None:
+        fd = self._fd
+        if written == key:
+            written = b""
+        body = _BODY.pack(seq, len(key), len(written)) + key + written + value
+        size = len(body) + 8
+        if fd is None or self.bytes + size > self.max_bytes:
             self.refused += 1
             return False
-        body = _BODY.pack(len(key), len(written)) + key + written + value
-        frame = _FRAME.pack(len(body), zlib.crc32(body, zlib.crc32(_SEQ.pack(seq))), seq) + body
-        if self.bytes + len(frame) > self.max_bytes:
-            self.refused += 1
-            return False
-        seg = self._segments[-1]
         try:
-            written_n = os.write(self._fd, frame)
-            if written_n != len(frame):
-                raise OSError(28, "short write (%d of %d bytes)" % (written_n, len(frame)))
-            if self.sync == "always":
-                os.fdatasync(self._fd)
+            n = os.write(fd, _FRAME.pack(size - 8, zlib.crc32(body)) + body)
+            if n != size:
+                raise OSError(28, "short write (%d of %d bytes)" % (n, size))
+            if self._always:
+                os.fdatasync(fd)
         except OSError as e:
             self.refused += 1
-            self.last_error = "%s: %s" % (seg.path, e.strerror or e)
+            self.last_error = "%s: %s" % (self._segments[-1].path, e.strerror or e)
             return False
-        seg.size += len(frame)
+        seg = self._live
+        seg.size += size
         seg.outstanding += 1
-        self.bytes += len(frame)
+        self.bytes += size
         self.records += 1
-        if self._syncer is not None and not self._syncer.dirty:
-            self._syncer.dirty = True       # a plain store: the thread reads it under its lock
+        syncer = self._syncer
+        if syncer is not None:
+            syncer.dirty = True         # a plain store: the thread reads it under its lock
         if seg.size >= SEGMENT_BYTES:
             self._rotate()
         return True
