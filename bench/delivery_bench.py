@@ -206,7 +206,7 @@ def main():
             p.wait()
         for s in servers:
             s.cleanup()
-        if args.keep:
+        if args.keep or (locals().get("lost") or 0) > 0:
             print("kept " + work)
         else:
             shutil.rmtree(work, ignore_errors=True)

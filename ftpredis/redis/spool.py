@@ -40,7 +40,7 @@ import re
 import struct
 import threading
 import zlib
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ftpredis.redis.ledger import new_producer
 
@@ -316,10 +316,17 @@ class Spool:
         if live.outstanding == 0:
             self._drop(len(self._segments) - 2)
 
-    def acked(self, seqs: Iterable[int]) -> None:
+    def acked(self, seqs: List[int]) -> None:
         """Redis has these records: a closed segment with nothing left is deleted."""
         segments, firsts = self._segments, self._firsts
         if not segments:
+            return
+        live = segments[-1]
+        if seqs and min(seqs) >= live.first_seq:
+            # the usual case: all in the live file (whose count never goes below 0)
+            n = min(len(seqs), live.outstanding)
+            live.outstanding -= n
+            self.records -= n
             return
         last_index = len(segments) - 1
         emptied = set()
