@@ -194,3 +194,60 @@ class SpoolCrashTests(TwistdMixin, unittest.TestCase):
         got = yield self.records(b"cmds", 40)
         counts = collections.Counter(r["raw_command"] for r in got)
         self.assertEqual(counts, collections.Counter("CWD /n%d" % i for i in range(40)))
+
+
+class SpoolProcessTests(TwistdMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_filesPerWorker(self):
+        """ServerWorkers 2: the parent and the worker each have their own spool files;
+        after a clean stop with everything delivered, no records are left to replay."""
+        p = e2e.free_port()
+        self.write(CONF + "ServerWorkers 2\n", p=p)
+        proc = self.twistd()
+        self.assertTrue((yield e2e.in_thread(e2e.wait_listening, p)), self.log_or_output())
+        spool = os.path.join(self.base, "spool")
+
+        def sessions():
+            for i in range(20):
+                ftp = e2e.ftp_connect(p)
+                try:
+                    ftp.cwd("/n%d" % i)
+                except Exception:
+                    pass
+                ftp.quit()
+        yield e2e.in_thread(sessions)
+        yield self.records(b"cmds", 20)
+        self.assertTrue((yield e2e.wait_for(lambda: sorted(
+            f.split("-")[0] for f in os.listdir(spool) if f.endswith(".lock"))
+            == ["w0", "w1"], 30)), os.listdir(spool))
+        proc.send_signal(signal.SIGTERM)
+        yield e2e.in_thread(proc.wait)
+        self.assertEqual([f for f in os.listdir(spool) if f.endswith(".spool")], [])
+
+    @defer.inlineCallbacks
+    def test_ownedByTheConfiguredUser(self):
+        """Started as root with User/Group: the directory is made 0700 by the account
+        ftpredis runs as, which can then rotate and delete its files."""
+        self.assertEqual(os.getuid(), 0, "this test needs root, as in CI")
+        var = os.path.join(self.base, "var")
+        os.makedirs(var)
+        os.chown(var, 65534, 65534)
+        os.chmod(os.path.dirname(self.base), 0o711)
+        p = e2e.free_port()
+        self.write(CONF.replace("{base}/spool", "{base}/var/spool")
+                   + "User nobody\nGroup nogroup\n", p=p)
+        self.twistd()
+        self.assertTrue((yield e2e.in_thread(e2e.wait_listening, p)), self.log_or_output())
+
+        def session():
+            ftp = e2e.ftp_connect(p)
+            try:
+                ftp.cwd("/n0")
+            except Exception:
+                pass
+            ftp.quit()
+        yield e2e.in_thread(session)
+        yield self.records(b"cmds", 1)
+        st = os.stat(os.path.join(var, "spool"))
+        self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (65534, 0o700))
