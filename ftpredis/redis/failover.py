@@ -9,7 +9,9 @@ offsets) are kept in a window; when the sink comes up on a different master it s
 them again, ahead of everything newer.  Redis replication is asynchronous, so those are
 exactly the writes a failover can lose.  A batch the new master already has is not
 applied twice: every batch goes through the ledger script (:mod:`ftpredis.redis.ledger`),
-which skips records it has seen.
+which skips records it has seen.  With ``RedisSpool`` a batch leaves the spool only
+when it leaves this window (a replica confirmed it, or the window gave it up), not at
+the master's reply.
 """
 
 from __future__ import annotations

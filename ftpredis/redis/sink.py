@@ -1,13 +1,15 @@
 # -*- test-case-name: tests.test_sink -*-
-"""The Redis sink: a bounded in-memory buffer drained by batched ``RPUSH`` over txredisapi.
+"""The Redis sink: a bounded in-memory buffer drained by batches sent over txredisapi.
 
 This module owns everything between "a record exists" and "Redis has it":
 
 * :class:`RedisSink` (one per distinct :class:`~ftpredis.config.model.RedisTarget`, a
   Twisted service).  ``push(key, value)`` is O(1) and never blocks or raises: the FTP
-  session never waits for Redis.  A single writer sends one ``RPUSH key v1 ... vN`` per
-  key for whatever accumulated, keeps a batch that failed and sends it again, in order,
-  once Redis is back.
+  session never waits for Redis.  A single writer sends one batch per key for whatever
+  accumulated (one ``EVALSHA`` of :mod:`ftpredis.redis.ledger`'s script: RPUSH, XADD
+  or PUBLISH per ``RedisLogTarget``), keeps a batch that failed and sends it again, in
+  order, once Redis is back.  With ``RedisSpool`` every record is also written to
+  :mod:`ftpredis.redis.spool` before its command's reply, and replayed at start.
 * the connection (:mod:`ftpredis.redis.connection`): a txredisapi 1.6 ``RedisFactory`` (its ``ClientService`` pool) that keeps
   trying after AUTH/SELECT failures (txredisapi #146), over an endpoint we build ourselves
   (TCP with a connect timeout, a UNIX socket, or verified TLS; never a silent plaintext
@@ -16,11 +18,12 @@ This module owns everything between "a record exists" and "Redis has it":
   errors, dropped records with exact counts, records left unsent at shutdown);
 * :class:`SinkRegistry`, which hands out one shared sink per equal target.
 
-Delivery is **at least once**.  RPUSH is atomic, so a batch is either in Redis or not;
-but when the connection breaks (or the io timeout fires) after a batch was written and
-before its reply came back, nobody can tell whether Redis executed it, and the batch is
-sent again: that block of records may then appear twice, in order, never reordered.
-Records for one key reach Redis in the order they were pushed (at most one batch per key
+Delivery is **exactly once**.  When the connection breaks (or the io timeout fires)
+after a batch was written and before its reply came back, nobody can tell whether Redis
+executed it, and the batch is sent again; the ledger script skips the records Redis
+already has (every record carries its producer's sequence number), so a resent batch is
+applied once.  (A Redis user the script is refused to gets plain commands instead: at
+least once, said in the RedisLog.)  Records for one key reach Redis in the order they were pushed (at most one batch per key
 is in flight, a failed one goes back to the head of its key's queue).  There is no order
 between different keys.
 
@@ -34,10 +37,10 @@ does) so that a connection that died silently is replaced before records need it
 RedisSentinel (discovery, ``+switch-master``: :mod:`ftpredis.redis.sentinel`): every
 connection is confirmed with ``ROLE`` before it is used, and the sink keeps the records
 the master acknowledged but no replica has confirmed yet (the master's ``ROLE`` reply,
-pipelined after each RPUSH, gives both offsets).  Redis replication is asynchronous, so
+pipelined after each batch, gives both offsets).  Redis replication is asynchronous, so
 those are exactly the writes a failover can lose; when the sink comes up on a different
-master it sends them again, ahead of everything newer.  Records the old master had
-already replicated may then appear twice, in order (at least once, never lost).
+master it sends them again, ahead of everything newer (:mod:`ftpredis.redis.failover`);
+the new master's ledger skips what the old one had already replicated.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ DROP_REASONS = ("buffer_full", "no_reconnect", "stopped")
 
 
 class RedisSink(SentinelWindow, service.Service):
-    """Buffered, batched, ordered RPUSH of records to one Redis target.
+    """Buffered, batched, ordered, exactly-once writes of records to one Redis target.
 
     Counters (never reset): ``pushed`` (calls to :meth:`push`), ``sent`` (acknowledged by
     Redis; a re-sent batch counts once), ``dropped``, and ``buffered`` (held right now,
@@ -336,12 +339,14 @@ class RedisSink(SentinelWindow, service.Service):
         self.note("RedisSpool %s: %s; records are kept in memory only until there is room "
                   "(%d so far)" % (spool.directory, why, spool.refused), topic="spool")
 
-    #: open target.spool_dir at start (SinkRegistry's sinks: the records' sinks)
+    #: open target.spool_dir at the first start (SinkRegistry's sinks: the records')
     use_spool = False
+    _spool_tried = False
 
     def startService(self):
         service.Service.startService(self)
-        if self.use_spool and self.spool is None and self.target.spool_dir:
+        if self.use_spool and not self._spool_tried and self.target.spool_dir:
+            self._spool_tried = True
             # here, not when built: twistd has switched to User/Group by now, so the
             # directory and its files belong to the account that writes them
             _spool.attach(self, self.target)
