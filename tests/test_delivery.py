@@ -279,6 +279,18 @@ class ConfigTargetTests(TwistdMixin, unittest.TestCase):
         self.assertGreater(self.db.command("TTL", "recent"), 0)
 
 
+    @defer.inlineCallbacks
+    def test_unusedTargetWarned(self):
+        """A RedisLogTarget whose key no rule writes (a typo) is named in the log."""
+        p = e2e.free_port()
+        self.write(CONF + "RedisLogTarget      audit:%U stream\n", p=p)
+        self.twistd()
+        self.assertTrue((yield self.wait_logged("RedisLogTarget audit:%U (line ")),
+                        self.log_or_output())
+        self.assertIn("writes to that key as written; it applies to nothing", self.logged())
+        self.assertNotIn("RedisLogTarget audit:%u", self.logged())
+
+
 class ConfigErrorTests(unittest.TestCase):
 
     def load(self, body):

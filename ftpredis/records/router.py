@@ -230,6 +230,12 @@ class Router:
         self._targets: Dict[tuple, Tuple[_Target, ...]] = {}
         self.enabled = any(s.entries for s in self.scopes())
 
+    def written_keys(self) -> set:
+        """Every Redis key as the rules write it (variables unexpanded; a rule without
+        a key writes to its LogFormat's name): what RedisLogTarget rules name."""
+        return {rule.key_template if rule.key_template is not None else rule.format_name
+                for scope in self.scopes() for rule in scope.entries if not rule.none}
+
     def scopes(self) -> List[Scope]:
         out = [self.server_scope]
         out.extend(d.scope for d in self._server_dirs)

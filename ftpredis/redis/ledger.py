@@ -187,6 +187,12 @@ def plain_commands(key: bytes, mode: Optional[object],
     return out
 
 
+def unused_log_targets(target, written_keys) -> list:
+    """The RedisLogTarget rules of ``target`` (a RedisTarget) whose key no rule writes
+    (``written_keys``: the keys as written in RedisLogOnCommand/RedisLogOnEvent)."""
+    return [rule for rule in getattr(target, "log_targets", ()) if rule.key not in written_keys]
+
+
 def parse_reply(reply) -> Tuple[int, int]:
     """``(applied, skipped)`` from the script's reply."""
     try:
