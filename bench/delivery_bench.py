@@ -207,7 +207,7 @@ def main():
         for s in servers:
             s.cleanup()
         if args.keep or (locals().get("lost") or 0) > 0:
-            print("kept " + work)
+            print("kept " + work, file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -387,8 +387,10 @@ class Spool:
 
 
 def spool_name(address: str, worker: Optional[int] = None) -> str:
-    """``w<worker>-<hash of the target>``: one file set per worker process and target
-    (the worker index comes from ftpredis.app.workers, 0 in the parent)."""
+    """``w<worker>-<hash of where records go>``: one file set per worker process and
+    Redis server/database/user (the worker index comes from ftpredis.app.workers, 0 in
+    the parent).  Not the RedisLogTarget rules: files left before those were changed
+    are still found and replayed under the new rules."""
     if worker is None:
         try:
             worker = int(os.environ.get("FTPREDIS_WORKER_INDEX", "0"))
@@ -402,7 +404,7 @@ def attach(sink, target) -> Optional[Spool]:
     """Give ``sink`` (a RedisSink) the spool ``target`` (a RedisTarget) asks for; a spool
     that cannot be opened is reported to the sink's RedisLogs and twistd's log, and the
     sink goes on with memory only."""
-    name = spool_name(sink.address)
+    name = spool_name("%s db=%s user=%s" % (sink.address, target.db, target.username))
     spool = Spool(target.spool_dir, name,
                   target.spool_max_bytes or DEFAULT_MAX_BYTES, target.spool_sync,
                   report=sink.report)
