@@ -66,6 +66,18 @@ class _Segment:
         self.size = size
 
 
+def _sync_directory(path: str, errors: List[str]) -> None:
+    """fsync() a directory: a new file's entry survives a power loss."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        errors.append("fsync of %s: %s" % (path, e.strerror))
+
+
 class _Syncer(threading.Thread):
     """fdatasync()s the live file once a second when it was written (``everysec``), and
     closes the files the reactor is done with after a last fdatasync."""
@@ -75,6 +87,7 @@ class _Syncer(threading.Thread):
         self.cond = threading.Condition()
         self.fd: Optional[int] = None
         self.dirty = False
+        self.directory: Optional[str] = None    # set: a new file's entry to make durable
         self.to_close: List[int] = []
         self.stopping = False
         self.errors: List[str] = []
@@ -87,6 +100,9 @@ class _Syncer(threading.Thread):
                 fd, dirty, self.dirty = self.fd, self.dirty, False
                 closing, self.to_close = self.to_close, []
                 stopping = self.stopping
+                directory, self.directory = self.directory, None
+            if directory is not None:
+                _sync_directory(directory, self.errors)
             for f in ([fd] if dirty and fd is not None else []) + closing:
                 try:
                     os.fdatasync(f)
@@ -156,7 +172,8 @@ class Spool:
                 # cannot happen with files this module wrote: the producer is kept while
                 # any segment exists; those records would not be recognised by the ledger
                 self.report("spool file %s: another producer (%s) than the older files; "
-                            "its %d records are replayed without the ledger's memory"
+                            "its %d records are replayed all the same, but Redis's ledger "
+                            "cannot tell which it has: some may be skipped or applied twice"
                             % (path, producer, len(records)))
             seg = _Segment(number, path, records[0][0] if records else self.next_seq, size)
             seg.outstanding = len(records)
@@ -174,6 +191,7 @@ class Spool:
         if self.sync == "everysec":
             self._syncer = _Syncer()
             self._syncer.fd = self._fd
+            self._syncer.directory = self.directory     # the first file's entry
             self._syncer.start()
         return replay
 
@@ -252,6 +270,12 @@ class Spool:
             with self._syncer.cond:
                 self._syncer.fd = fd
                 self._syncer.dirty = True
+                self._syncer.directory = self.directory
+        elif self._always:
+            errors: List[str] = []
+            _sync_directory(self.directory, errors)
+            if errors:
+                self.last_error = errors[0]
 
     def _closeFd(self, fd: int) -> None:
         if self._syncer is not None:
