@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_delivery_config -*-
+# -*- test-case-name: tests.test_delivery -*-
 """Directive argument parsing for how records are delivered to Redis (ftpredis's own).
 
 This module owns the arguments of ``RedisLogTarget KEY list|stream|channel [maxlen N]
