@@ -9,11 +9,13 @@ import json
 import os
 import socket
 
-from twisted.internet import defer, protocol, reactor, threads
+from twisted.internet import defer, protocol, reactor, task, threads
 from twisted.trial import unittest
 
 from ftpredis.config import ConfigErrors, load_config
 from ftpredis.config.model import LogTarget, RedisTarget
+from ftpredis.redis import spool as _spool
+from ftpredis.redis.sink import RedisSink
 from tests import test_sentinel, test_sink
 from tests.support import e2e
 from tests.support.twistdrun import TwistdMixin
@@ -233,6 +235,36 @@ class SentinelTargetTests(SentinelMixin, unittest.TestCase):
         self.assertEqual((yield got), [b"0", b"1"])
         yield waitFor(lambda: sink.sent == 4, "sent")
         self.assertEqual(self.master.client().lrange(b"l"), [b"2", b"3"])
+
+
+    @defer.inlineCallbacks
+    def test_spoolForgetsWhatAReplicaHas(self):
+        """With RedisSentinel the spool keeps a batch until a replica confirmed it, then
+        forgets it: a trickle of records drains it, and the replica has every one."""
+        yield self.startCluster()
+        d = os.path.join(os.path.abspath(self.mktemp()), "spool")
+        target = RedisTarget(sentinels=tuple(("127.0.0.1", s.port) for s in self.sentinels),
+                             master_name=NAME, spool_dir=d)
+        sink = RedisSink(target)
+        self.assertIsNotNone(_spool.attach(sink, target))
+        sink.startService()
+        self.addCleanup(lambda: sink.stopService() if sink.running else None)
+        pushed = []
+
+        def trickle():
+            v = b"%d" % len(pushed)
+            pushed.append(v)
+            sink.push(b"k", v)
+        loop = task.LoopingCall(trickle)
+        loop.start(0.05)
+        try:
+            yield waitFor(lambda: len(pushed) >= 40 and sink.spool.records < 10,
+                          "the spool to forget confirmed batches", limit=30)
+        finally:
+            loop.stop()
+        yield waitFor(lambda: sink.sent == len(pushed), "all sent")
+        yield waitFor(lambda: self.replica.client().llen(b"k") == len(pushed), "replicated")
+        self.assertEqual(self.replica.client().lrange(b"k"), pushed)
 
 
 # -- end to end through the config and the router ---------------------------------------
