@@ -311,8 +311,10 @@ class AuthTests(SinkTestMixin, unittest.TestCase):
         log = self.makeLog()
         sink = self.makeSink(server, log=log, username="ftplog", password="ftplogpw")
         sink.push(b"other", b"1")
-        yield waitFor(lambda: "NOPERM" in self.logText(log), "NOPERM logged")
+        yield waitFor(lambda: "error appending" in self.logText(log), "NOPERM logged")
         self.assertIn("error appending 1 records to 'other': NOPERM", self.logText(log))
+        # no +evalsha: the exactly-once script is refused, plain RPUSH said so first
+        self.assertIn("refused the ledger script (NOPERM", self.logText(log))
         self.assertEqual((sink.sent, sink.buffered, sink.dropped), (0, 1, 0))
 
     @defer.inlineCallbacks
