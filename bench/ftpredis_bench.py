@@ -19,6 +19,8 @@ W3c1    --sessions x (connect, USER, PASS, PWD, QUIT), one client thread (sessio
 W3c16   the same with 16 client threads (sessions/s)
 W4      8 logged-in sessions share --small-total x (PASV, RETR 4 KiB) (files/s)
 W4_nolog  W4 against a second ftpredis with RedisEngine off (logging on/off check)
+W3c1_spool, W3c16_spool, W4_spool   the same against a third ftpredis with RedisSpool
+        (RedisSpoolSync everysec): the spool's cost, interleaved with W3c1, W3c16, W4
 W5      --noops NOOP round trips on one session, client on CPU 0, server on CPU 1 (p50/p99 us)
 IDLE    --idle-sessions logged-in sessions held open at once by several client
         processes; the server's RSS (MiB, summed over its process tree) is the result
@@ -245,8 +247,9 @@ RedisLogOnEvent         ALL redis
 class Stack:
     """One redis-server plus one ftpredis, with a generated config."""
 
-    def __init__(self, name, base, args, logging=True):
+    def __init__(self, name, base, args, logging=True, spool=False):
         self.name = name
+        self.spool = spool
         self.wd = os.path.join(base, name)
         self.args = args
         self.logging = logging
@@ -294,7 +297,8 @@ class Stack:
                 engine="on" if self.logging else "off",
                 max_instances=max(300, self.args.idle_sessions + 100),
                 workers=(("ServerWorkers %d\n" % self.args.workers) if self.args.workers > 1
-                         else "") + "".join(line + "\n" for line in self.args.directive)))
+                         else "") + "".join(line + "\n" for line in self.args.directive)
+                + ("RedisSpool %s\n" % os.path.join(self.wd, "spool") if self.spool else "")))
         env = dict(os.environ, PYTHONPATH=PROJECT + os.pathsep
                    + os.environ.get("PYTHONPATH", ""))
         argv = [self.args.python, "-c", "from twisted.scripts.twistd import run; run()",
@@ -576,6 +580,9 @@ WORKLOADS = {
     "W3c16": (w3(16), "log", "sessions/s", True),
     "W4": (w4, "log", "files/s", True),
     "W4_nolog": (w4, "nolog", "files/s", True),
+    "W3c1_spool": (w3(1), "spool", "sessions/s", True),
+    "W3c16_spool": (w3(16), "spool", "sessions/s", True),
+    "W4_spool": (w4, "spool", "files/s", True),
     "W5": (w5, "log", "NOOP p50 us", False),
     "W5_nolog": (w5, "nolog", "NOOP p50 us", False),
     "IDLE": (idle, "log", "server RSS MiB", False),
@@ -700,6 +707,8 @@ def main():
     stacks = {"log": Stack("log", base, args, logging=True)}
     if any(WORKLOADS[n][1] == "nolog" for n in names):
         stacks["nolog"] = Stack("nolog", base, args, logging=False)
+    if any(WORKLOADS[n][1] == "spool" for n in names):
+        stacks["spool"] = Stack("spool", base, args, spool=True)    # RedisSpool, everysec
     runs = []
     try:
         for s in stacks.values():

@@ -161,3 +161,38 @@ class DroppedTests(_SinkSite, unittest.TestCase):
         self.assertEqual(self.value(back, "ftpredis_records_accepted_total"),
                          3 * PER_SESSION)
         self.assertEqual(self.redis.client().llen(KEY), 3)
+
+
+class SpoolMetricsTests(_SinkSite, unittest.TestCase):
+    """RedisSpool on: records waiting in the spool (count, bytes) during an outage, the
+    batch round-trip histogram, duplicates avoided."""
+
+    extra = "RedisSpool          {base}/spool"
+
+    @defer.inlineCallbacks
+    def test_spool_and_round_trips(self):
+        yield self.sessions(1)
+        client = self.redis.client()
+        yield waitFor(lambda: client.llen(KEY) == PER_SESSION and self.sink().buffered == 0,
+                      "the first records in Redis")
+        up = yield self.scrape()
+        v = lambda name, **kw: self.value(up, name, **kw)   # noqa: E731
+        self.assertEqual(v("ftpredis_spool_records_waiting"), 0)
+        self.assertEqual(v("ftpredis_records_duplicates_avoided_total"), 0)
+        batches = v("ftpredis_redis_batch_rtt_seconds_count")
+        self.assertGreaterEqual(batches, 1)
+        self.assertEqual(v("ftpredis_redis_batch_rtt_seconds_bucket", le="+Inf"), batches)
+        self.assertGreater(v("ftpredis_redis_batch_rtt_seconds_sum"), 0)
+        self.redis.stop()
+        yield waitFor(lambda: not self.sink().connected, "the sink to see Redis gone")
+        yield self.sessions(2)
+        yield waitFor(lambda: self.sink().pushed == 3 * PER_SESSION, "the outage's records")
+        down = yield self.scrape()
+        self.assertEqual(self.value(down, "ftpredis_spool_records_waiting"), 2 * PER_SESSION)
+        self.assertGreater(self.value(down, "ftpredis_spool_bytes"), 0)
+        self.assertEqual(self.value(down, "ftpredis_spool_records_refused_total"), 0)
+        self.redis.start(same_port=True)
+        yield waitFor(lambda: self.sink().buffered == 0, "drained", limit=30)
+        back = yield self.scrape()
+        self.assertEqual(self.value(back, "ftpredis_spool_records_waiting"), 0)
+        self.assertEqual(self.redis.client().llen(KEY), 2 * PER_SESSION)

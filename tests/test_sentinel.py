@@ -15,7 +15,7 @@ from ftpredis.config.model import RedisTarget
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.redis.sink import RedisSink
 from tests.support.redisserver import RedisReplyError, RedisServer, SentinelServer, free_port
-from tests.support.waiting import dedupe, waitFor
+from tests.support.waiting import waitFor
 
 NAME = "mymaster"
 
@@ -208,7 +208,7 @@ class FailoverTests(SentinelMixin, unittest.TestCase):
 
         expected = yield self.pushDuring(sink, failover)
         got = self.replica.client().lrange(b"events")
-        self.assertEqual(dedupe(got), expected)
+        self.assertEqual(got, expected)
         self.assertEqual(set(got), set(expected))
         self.assertIn("switching to 127.0.0.1:%d" % self.replica.port, self.logText(log))
         self.assertEqual(sink.pushed, sink.sent + sink.buffered + sink.dropped)
@@ -235,7 +235,7 @@ class FailoverTests(SentinelMixin, unittest.TestCase):
 
         expected = yield self.pushDuring(sink, kill)
         got = self.replica.client().lrange(b"events")
-        self.assertEqual(dedupe(got), expected)
+        self.assertEqual(got, expected)
         self.assertEqual(set(got), set(expected))
         self.assertEqual(sink.dropped, 0)
         self.assertEqual(sink.failovers, 1)

@@ -18,7 +18,7 @@ from ftpredis.config import load_config
 from ftpredis.app.service import FTPRedisService
 from tests.support import e2e
 from tests.support.redisserver import RedisServer, RedisServerMixin
-from tests.support.waiting import dedupe, waitFor
+from tests.support.waiting import waitFor
 
 CONFIG = r"""
 ServerName          "stall"
@@ -100,7 +100,7 @@ class StallTests(RedisServerMixin, unittest.TestCase):
         server.start()
         yield waitFor(lambda: self.sink.sent == N + 3, "all records sent")
         got = server.client().lrange(b"cmds")
-        self.assertEqual(dedupe(got), self.expected())
+        self.assertEqual(got, self.expected())
         self.assertEqual(len(set(got)), N + 3)
         self.assertEqual(self.sink.dropped, 0)
 
@@ -122,6 +122,6 @@ class StallTests(RedisServerMixin, unittest.TestCase):
         self.redis.resume()
         yield waitFor(lambda: self.sink.sent == N + 4, "all records sent")
         got = self.redis.client().lrange(b"cmds")
-        self.assertEqual(dedupe(got), self.expected())
+        self.assertEqual(got, self.expected())
         self.assertEqual(len(set(got)), N + 3)
         self.assertEqual(self.sink.dropped, 0)

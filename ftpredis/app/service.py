@@ -54,6 +54,7 @@ from ftpredis.proxy.wrapper import ProxyProtocolFactory
 from ftpredis.redis.redislog import RedisLog
 from ftpredis.records.flow import EventFlow
 from ftpredis.records.router import Router
+from ftpredis.redis.ledger import unused_log_targets
 from ftpredis.redis.sink import SinkRegistry
 
 log = Logger()
@@ -244,6 +245,11 @@ class ServerService(service.Service):
                             redis_logs[key] = opened
                     self.logs = (opened,)
                 self.router = Router(server)
+                for rule in unused_log_targets(server.redis, self.router.written_keys()):
+                    log.warn("{server}: RedisLogTarget {key} ({where}): no RedisLogOnCommand"
+                             "/RedisLogOnEvent of this server writes to that key as "
+                             "written; it applies to nothing", server=server.label,
+                             key=rule.key, where=rule.source)
                 self.sink = sinks.get(server.redis, self.logs)
                 self.events.subscribe(make_emitter(self.router, self.sink))
         if metrics is not None:                     # PrometheusEngine

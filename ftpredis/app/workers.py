@@ -280,6 +280,7 @@ class WorkerPool:
 
     def _spawn(self, index: int):
         env = dict(os.environ)
+        env["FTPREDIS_WORKER_INDEX"] = str(index)      # its RedisSpool files (redis.spool)
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"]
                                     if env.get("PYTHONPATH") else "")

@@ -336,6 +336,7 @@ class _Builder:
         if sentinel is not None:
             kw.update(sentinels=sentinel.sentinels, master_name=sentinel.master_name)
         kw["source"] = (found("RedisServer") or found("RedisSentinel"))[1]
+        kw.update(_delivery(m, main, get))
         return RedisTarget(**kw)
 
     def _ban(self, m: "_Merged", allow_symlinks: bool):
@@ -467,6 +468,20 @@ class _Merged:
 
     def all(self, *names):
         return [(value, source) for d, value, source in self.entries if d.name in names]
+
+
+def _delivery(m: "_Merged", main: Optional["_Merged"], get) -> dict:
+    """RedisLogTarget, RedisSpool, RedisSpoolSync (ftpredis.config.args_delivery) for a
+    RedisTarget; a <VirtualHost>'s RedisLogTarget for a key overrides the main's."""
+    rules = {}
+    for source in ((main,) if main is not None else ()) + (m,):
+        for value, _where in source.all("RedisLogTarget"):
+            rules[value.key] = value
+    spool = get("RedisSpool")
+    out = dict(log_targets=tuple(rules.values()), spool_sync=get("RedisSpoolSync", "everysec"))
+    if spool is not None:
+        out.update(spool_dir=spool[0], spool_max_bytes=spool[1])
+    return out
 
 
 def _fill(model: str, first, all_) -> dict:

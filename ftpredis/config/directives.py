@@ -55,6 +55,7 @@ from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
     DEFAULT_EXPORTER_PORT, p_prometheus_exporter, p_prometheus_log, p_prometheus_options,
     p_prometheus_tables,
 )
+from ftpredis.config.args_delivery import p_log_target, p_spool, p_spool_sync
 from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 
 
@@ -421,6 +422,23 @@ TABLE: Tuple[Directive, ...] = (
        built_by=_REDIS),
     _d("RedisBufferSize", _SVG, 1, 1, p_positive,
        "Records kept while Redis is unreachable (default 100000).", usage="N",
+       built_by=_REDIS),
+    _d("RedisLogTarget", _SVG, 1, None, p_log_target,
+       "How records for a key (as written in RedisLogOnCommand/RedisLogOnEvent, variables "
+       "and all) are written: list (RPUSH, the default), stream (XADD) or channel "
+       "(PUBLISH); maxlen keeps the newest N (list, stream), expire sets a TTL refreshed "
+       "on every write (list, stream).", multi=True,
+       usage="key [list|stream|channel] [maxlen N] [expire seconds]",
+       built_by=_REDIS),
+    _d("RedisSpool", _SVG, 1, 2, p_spool,
+       "Directory (created 0700) where records wait on disk until Redis has them, one "
+       "file set per worker process; at most SIZE bytes (default 1G), what does not fit "
+       "is counted and kept in memory only.", usage="dir [size]",
+       built_by=_REDIS),
+    _d("RedisSpoolSync", _SVG, 1, 1, p_spool_sync,
+       "When the spool is flushed to disk: always (every record, before its reply), "
+       "everysec (default: once a second, in a thread) or no (left to the kernel).",
+       usage="always|everysec|no",
        built_by=_REDIS),
     _d("RedisLogOnCommand", _SVGAD, 0, None, p_log_on_command,
        "Log the listed commands (or ALL, CONNECT, DISCONNECT) with a LogFormat.",

@@ -138,8 +138,26 @@ class RedisTarget:
     io_timeout_ms: int = 500
     no_reconnect: bool = False
     buffer_size: int = 100000
+    # RedisLogTarget rules (by the key as written in RedisLogOn*), RedisSpool, RedisSpoolSync
+    log_targets: Tuple["LogTarget", ...] = ()
+    spool_dir: Optional[str] = None
+    spool_max_bytes: Optional[int] = None       # None: ftpredis.redis.spool's default
+    spool_sync: str = "everysec"
     # where RedisServer (else RedisSentinel) is, for messages; not part of what makes two
     # targets the same sink
+    source: Optional[Source] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LogTarget:
+    """``RedisLogTarget KEY list|stream|channel [maxlen N] [expire SECONDS]``: how records
+    for ``key`` (as written in RedisLogOnCommand/RedisLogOnEvent) are written
+    (ftpredis.redis.ledger)."""
+
+    key: str
+    kind: str = "list"
+    maxlen: int = 0                     # 0: no trimming
+    expire: int = 0                     # seconds; 0: no TTL
     source: Optional[Source] = field(default=None, compare=False)
 
 

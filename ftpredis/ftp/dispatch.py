@@ -316,18 +316,34 @@ class DispatchMixin:
                                   and reply.text == REPLIES["please_login"][1]):
             # ProFTPD flushes 221, and the 530 refusing a command before login, before
             # its log handlers run: they count in %O (measured).
-            self.sendReply(reply)
-            self.logCommand(cmd, reply)
+            if self.factory.record_before_reply:
+                # RedisSpool: counted as sent, recorded (spooled), then sent
+                for line in ["%d-%s" % (reply.code, reply.lines[0])] if reply.lines else []:
+                    self._holdLine(line)
+                for line in reply.lines[1:]:
+                    self._holdLine(" " + line)
+                self._holdLine("%d %s" % (reply.code, reply.text))
+                self.logCommand(cmd, reply)
+                self._flushHeld()
+            else:
+                self.sendReply(reply)
+                self.logCommand(cmd, reply)
             if cmd.after is not None:
                 cmd.after()
             return
         # The event is taken before the reply is written (its %O does not count the
         # reply, as in ProFTPD), but routed, formatted and queued only once the reply is
         # on its way: the client does not wait for the formatting.
+        # With a RedisSpool the record is on disk before the reply leaves instead
+        # (ftpredis.redis.spool): a crash right after the reply loses nothing.
         event = self._commandEvent(cmd, reply)
+        first = self.factory.record_before_reply
+        if first:
+            self._emit(event)
         if not getattr(reply, "sent", False):     # AUTH TLS's 234 went out before the handshake
             self.sendReply(reply)
-        self._emit(event)
+        if not first:
+            self._emit(event)
         if cmd.after is not None:
             cmd.after()
 

@@ -44,6 +44,10 @@ class FTPRedisFactory(ftp.FTPFactory):
         self._listen_quiet = _fastpath.listen_quiet(reactor)   # PASV ports, not logged
         self.server = server
         self.emit = emit
+        #: RedisSpool: each command's record is made (and on disk) before its reply is
+        #: sent, not after (ftpredis.ftp.dispatch, _finish)
+        self.record_before_reply = bool(server.redis is not None and server.redis_engine
+                                        and server.redis.spool_dir)
         # An ISessionPolicy (mod_ban's BanManager) or None: called by the sessions.
         self.policy = policy
         if getattr(server, "unique_id_engine", False):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Dict, Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from ftpredis.redis.sink import RTT_BUCKETS
 
 PREFIX = "ftpredis_"
 T = ("target",)
@@ -57,6 +59,25 @@ class SinkMetrics:
             PREFIX + "redis_sentinel_failovers",
             "Times the sink connected to another master than the last one (RedisSentinel)",
             labels=T)
+        duplicates = CounterMetricFamily(
+            PREFIX + "records_duplicates_avoided",
+            "Records of a resent batch that Redis's ledger already had and did not apply "
+            "again (a lost reply, a reconnect, a failover, a spool replay)", labels=T)
+        spooled = GaugeMetricFamily(
+            PREFIX + "spool_records_waiting",
+            "Records in the RedisSpool files that Redis has not acknowledged yet", labels=T)
+        spool_bytes = GaugeMetricFamily(
+            PREFIX + "spool_bytes", "Bytes of the RedisSpool files on disk", labels=T)
+        refused = CounterMetricFamily(
+            PREFIX + "spool_records_refused",
+            "Records the RedisSpool could not take (full, write error): held in memory only",
+            labels=T)
+        recovered = CounterMetricFamily(
+            PREFIX + "spool_records_recovered",
+            "Records an earlier process left in the RedisSpool, replayed at start", labels=T)
+        rtt = HistogramMetricFamily(
+            PREFIX + "redis_batch_rtt_seconds",
+            "Round trip of one batch to Redis, from sending it to its reply", labels=T)
         for sink in self.registry.sinks():
             target = (sink.address,)
             accepted.add_metric(target, sink.pushed)
@@ -70,5 +91,18 @@ class SinkMetrics:
             in_flight.add_metric(target, sink.batches_in_flight)
             reconnects.add_metric(target, sink.reconnects)
             failovers.add_metric(target, sink.failovers)
+            duplicates.add_metric(target, sink.duplicates_avoided)
+            spool = sink.spool
+            if spool is not None:
+                spooled.add_metric(target, spool.records)
+                spool_bytes.add_metric(target, spool.bytes)
+                refused.add_metric(target, spool.refused)
+                recovered.add_metric(target, sink.recovered)
+            counts = list(sink.rtt_counts)
+            buckets, total = [], 0
+            for bound, n in zip(RTT_BUCKETS + (float("inf"),), counts):
+                total += n
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), total))
+            rtt.add_metric(target, buckets, sink.rtt_sum)
         return [accepted, delivered, dropped, waiting, connected, in_flight, reconnects,
-                failovers]
+                failovers, duplicates, spooled, spool_bytes, refused, recovered, rtt]

@@ -202,12 +202,13 @@ class _Target:
     """One matching rule, ready to produce a record.
 
     ``written_key`` is the key as the configuration wrote it (the rule's key template, or
-    the format name), the same for every record of the rule; ``identify`` is None unless
+    the format name), the same for every record of the rule (``written``, its bytes, is
+    what RedisLogTarget rules are looked up by); ``identify`` is None unless
     the format, the key or the extras read ``%{record-id}`` or ``%{session-seq}``.
     """
 
     __slots__ = ("render", "key", "key_template", "connecting", "disconnecting",
-                 "written_key", "identify")
+                 "written_key", "written", "identify")
 
     def __init__(self, render, key: Optional[bytes], key_template: Optional[Template],
                  connecting: bool, disconnecting: bool, written_key: str = "",
@@ -218,6 +219,7 @@ class _Target:
         self.connecting = connecting
         self.disconnecting = disconnecting
         self.written_key = written_key
+        self.written = utf8(written_key) if written_key else None
         self.identify = identify
 
 
@@ -252,6 +254,12 @@ class Router:
         self._path_cache: Dict[Tuple[bool, Optional[str]], Scope] = {}
         self._targets: Dict[tuple, Tuple[_Target, ...]] = {}
         self.enabled = any(s.entries for s in self.scopes())
+
+    def written_keys(self) -> set:
+        """Every Redis key as the rules write it (variables unexpanded; a rule without
+        a key writes to its LogFormat's name): what RedisLogTarget rules name."""
+        return {rule.key_template if rule.key_template is not None else rule.format_name
+                for scope in self.scopes() for rule in scope.entries if not rule.none}
 
     def scopes(self) -> List[Scope]:
         out = [self.server_scope]
@@ -329,13 +337,15 @@ class Router:
                 out.append(_Target(render, key, template,
                                    is_command and kind == CONNECT,
                                    is_command and kind == DISCONNECT,
-                                   written_key=rule.key_template or fmt.name,
+                                   written_key=(rule.key_template if rule.key_template is not None
+                                                else fmt.name),
                                    identify=_identifier(needs)))
         found = self._targets[cache_key] = tuple(out)
         return found
 
-    def emitter(self, push: Callable[[bytes, bytes], None]) -> Callable:
-        """``emit(event)``: :meth:`records`, each handed to ``push(key, json)`` as it is
+    def emitter(self, push: Callable[[bytes, bytes, Optional[bytes]], None]) -> Callable:
+        """``emit(event)``: :meth:`records`, each handed to ``push(key, json, written)``
+        (``written``: the key as the config wrote it, for RedisLogTarget) as it is
         made (no list, no tuples: this runs after every command)."""
         targets_for = self.targets
         scope_for = self.scope_for
@@ -366,12 +376,12 @@ class Router:
                     # (after taking its session_seq: the consumer sees the gap).
                     self.dropped_empty_key += 1
                     continue
-                push(key, t.render(record, t.connecting, t.disconnecting))
+                push(key, t.render(record, t.connecting, t.disconnecting), t.written)
         return emit
 
     def records(self, event) -> List[Tuple[bytes, bytes]]:
         """``(key, json)`` for every rule that logs ``event``, in config order (what
         :meth:`emitter` pushes, as a list)."""
         out: List[Tuple[bytes, bytes]] = []
-        self.emitter(lambda key, value: out.append((key, value)))(event)
+        self.emitter(lambda key, value, _written=None: out.append((key, value)))(event)
         return out

@@ -1,13 +1,15 @@
 # -*- test-case-name: tests.test_sink -*-
-"""The Redis sink: a bounded in-memory buffer drained by batched ``RPUSH`` over txredisapi.
+"""The Redis sink: a bounded in-memory buffer drained by batches sent over txredisapi.
 
 This module owns everything between "a record exists" and "Redis has it":
 
 * :class:`RedisSink` (one per distinct :class:`~ftpredis.config.model.RedisTarget`, a
   Twisted service).  ``push(key, value)`` is O(1) and never blocks or raises: the FTP
-  session never waits for Redis.  A single writer sends one ``RPUSH key v1 ... vN`` per
-  key for whatever accumulated, keeps a batch that failed and sends it again, in order,
-  once Redis is back.
+  session never waits for Redis.  A single writer sends one batch per key for whatever
+  accumulated (one ``EVALSHA`` of :mod:`ftpredis.redis.ledger`'s script: RPUSH, XADD
+  or PUBLISH per ``RedisLogTarget``), keeps a batch that failed and sends it again, in
+  order, once Redis is back.  With ``RedisSpool`` every record is also written to
+  :mod:`ftpredis.redis.spool` before its command's reply, and replayed at start.
 * the connection (:mod:`ftpredis.redis.connection`): a txredisapi 1.6 ``RedisFactory`` (its ``ClientService`` pool) that keeps
   trying after AUTH/SELECT failures (txredisapi #146), over an endpoint we build ourselves
   (TCP with a connect timeout, a UNIX socket, or verified TLS; never a silent plaintext
@@ -16,11 +18,12 @@ This module owns everything between "a record exists" and "Redis has it":
   errors, dropped records with exact counts, records left unsent at shutdown);
 * :class:`SinkRegistry`, which hands out one shared sink per equal target.
 
-Delivery is **at least once**.  RPUSH is atomic, so a batch is either in Redis or not;
-but when the connection breaks (or the io timeout fires) after a batch was written and
-before its reply came back, nobody can tell whether Redis executed it, and the batch is
-sent again: that block of records may then appear twice, in order, never reordered.
-Records for one key reach Redis in the order they were pushed (at most one batch per key
+Delivery is **exactly once**.  When the connection breaks (or the io timeout fires)
+after a batch was written and before its reply came back, nobody can tell whether Redis
+executed it, and the batch is sent again; the ledger script skips the records Redis
+already has (every record carries its producer's sequence number), so a resent batch is
+applied once.  (A Redis user the script is refused to gets plain commands instead: at
+least once, said in the RedisLog.)  Records for one key reach Redis in the order they were pushed (at most one batch per key
 is in flight, a failed one goes back to the head of its key's queue).  There is no order
 between different keys.
 
@@ -34,14 +37,15 @@ does) so that a connection that died silently is replaced before records need it
 RedisSentinel (discovery, ``+switch-master``: :mod:`ftpredis.redis.sentinel`): every
 connection is confirmed with ``ROLE`` before it is used, and the sink keeps the records
 the master acknowledged but no replica has confirmed yet (the master's ``ROLE`` reply,
-pipelined after each RPUSH, gives both offsets).  Redis replication is asynchronous, so
+pipelined after each batch, gives both offsets).  Redis replication is asynchronous, so
 those are exactly the writes a failover can lose; when the sink comes up on a different
-master it sends them again, ahead of everything newer.  Records the old master had
-already replicated may then appear twice, in order (at least once, never lost).
+master it sends them again, ahead of everything newer (:mod:`ftpredis.redis.failover`);
+the new master's ledger skips what the old one had already replicated.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
@@ -56,8 +60,9 @@ from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.errors import describe_reason
 from ftpredis.redis.outage import Availability
-from ftpredis.redis.sentinel import (SentinelMasterEndpoint, SentinelMonitor, format_address,
-                               replication_offsets, role_of)
+from ftpredis.redis import ledger, spool as _spool
+from ftpredis.redis.failover import SentinelWindow
+from ftpredis.redis.sentinel import SentinelMasterEndpoint, SentinelMonitor, format_address
 
 _log = Logger(namespace="ftpredis.redis.sink")
 
@@ -80,12 +85,15 @@ BATCH_MAX_BYTES = 4 * 1024 * 1024
 from ftpredis.redis.connection import _ReportingEndpoint, _SinkFactory
 
 
+#: upper bounds (seconds) of the batch round-trip histogram's buckets
+RTT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
 #: ``dropped_by_reason`` keys: a short, fixed set (they become a metric's label values).
 DROP_REASONS = ("buffer_full", "no_reconnect", "stopped")
 
 
-class RedisSink(service.Service):
-    """Buffered, batched, ordered RPUSH of records to one Redis target.
+class RedisSink(SentinelWindow, service.Service):
+    """Buffered, batched, ordered, exactly-once writes of records to one Redis target.
 
     Counters (never reset): ``pushed`` (calls to :meth:`push`), ``sent`` (acknowledged by
     Redis; a re-sent batch counts once), ``dropped``, and ``buffered`` (held right now,
@@ -152,8 +160,24 @@ class RedisSink(service.Service):
         self.failovers = 0
         self._lost, self._last_master = 0, None     # lost, not yet made again; Sentinel
 
-        self._queues: Dict[bytes, Deque[bytes]] = {}
-        self._inflight: Dict[object, Tuple[bytes, List[bytes]]] = {}
+        #: exactly once (ftpredis.redis.ledger): who we are to Redis's ledger, and the
+        #: sequence number of our next record; a RedisSpool replaces both with its own
+        self.producer = ledger.new_producer()
+        self._next_seq = 1
+        self.spool = None
+        self.recovered = 0                  # records replayed from the spool at start
+        #: records Redis's ledger said it had already (a resent batch), not applied again
+        self.duplicates_avoided = 0
+        #: batch round trips (send to reply), seconds: counts per RTT_BUCKETS, and the sum
+        self.rtt_counts = [0] * (len(RTT_BUCKETS) + 1)
+        self.rtt_sum = 0.0
+        #: RedisLogTarget rules by the key as written in the config, and what each
+        #: written key resolved to for the keys written so far
+        self._modes: Dict[bytes, object] = {
+            t.key.encode("utf-8", "surrogateescape"): t for t in target.log_targets}
+        self._key_modes: Dict[bytes, object] = {}
+        self._queues: Dict[bytes, Deque[Tuple[int, bytes]]] = {}
+        self._inflight: Dict[object, Tuple[bytes, List[Tuple[int, bytes]], float]] = {}
         self._busy_keys: set = set()
         self._ready: List = []
         self._factory: Optional[_SinkFactory] = None
@@ -191,8 +215,10 @@ class RedisSink(service.Service):
         return len(self._inflight)
 
     # -- the producer side ---------------------------------------------------------------
-    def push(self, key: bytes, value: bytes) -> None:
-        """Queue one record for ``RPUSH key value``.  O(1); never blocks, never raises."""
+    def push(self, key: bytes, value: bytes, written: Optional[bytes] = None) -> None:
+        """Queue one record for ``key`` (``written``: the key as the config wrote it,
+        which picks its RedisLogTarget).  O(1); never blocks, never raises; with a
+        RedisSpool the record is on disk when this returns."""
         try:
             self.pushed += 1
             if self._dead:
@@ -206,10 +232,19 @@ class RedisSink(service.Service):
                 self._drop(1, "buffer full (RedisBufferSize %d)" % (self.target.buffer_size,),
                            "buffer_full")
                 return
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            if self._modes and key not in self._key_modes:
+                if len(self._key_modes) >= 65536:
+                    self._key_modes.clear()     # per-user, per-day keys: only recent ones
+                self._key_modes[key] = self._modes.get(written if written is not None else key)
+            if self.spool is not None and not self.spool.append(
+                    seq, key, written if written is not None else key, value):
+                self._spoolRefused()
             q = self._queues.get(key)
             if q is None:
                 q = self._queues[key] = deque()
-            q.append(value)
+            q.append((seq, value))
             self.buffered += 1
             if self._factory is None:
                 if self.running:
@@ -228,8 +263,9 @@ class RedisSink(service.Service):
         stay in the CPU caches).  Not later than that: rendering a 100 ms batch at the
         pump held any command that arrived meanwhile (ftpbench W5 NOOP p99 93 -> 123-144
         us).  Order is kept."""
-        if self._stopped or self._dead:
-            emit(event)                 # counted as dropped, now
+        if self._stopped or self._dead or self.spool is not None:
+            # counted as dropped, now; or, with a RedisSpool, on disk before the reply
+            emit(event)
             return
         self._later.append((emit, event))
         if not self._turn_call:
@@ -263,8 +299,57 @@ class RedisSink(service.Service):
                 _log.failure("routing {verb} failed", verb=getattr(event, "verb", None))
 
     # -- the service -----------------------------------------------------------------------
+    def useSpool(self, spool) -> None:
+        """Write every record to ``spool`` (:class:`ftpredis.redis.spool.Spool`, not yet
+        open) from now on, after queueing what an earlier process left in it: those
+        records go first, in order, under their own producer id and numbers, so Redis's
+        ledger skips any it applied before the crash."""
+        records = spool.open()
+        self.spool = spool
+        self.producer = spool.producer
+        self._next_seq = spool.next_seq
+        for seq, key, written, value in records:
+            if self._modes and key not in self._key_modes:
+                self._key_modes[key] = self._modes.get(written)
+            q = self._queues.get(key)
+            if q is None:
+                q = self._queues[key] = deque()
+            q.append((seq, value))
+        n = len(records)
+        self.pushed += n
+        self.buffered += n
+        self.recovered += n
+        if n:
+            self._write("RedisSpool: %d records an earlier process left in %s are sent "
+                        "first" % (n, spool.directory))
+
+    def _settled(self, batch) -> None:
+        """``batch`` will not be sent again (acknowledged; under RedisSentinel, confirmed
+        by a replica or given up by the window): the spool may forget it."""
+        spool = self.spool
+        if spool is not None:
+            spool.acked([seq for seq, _v in batch])
+            if spool.last_error is not None:
+                self._spoolRefused()
+
+    def _spoolRefused(self) -> None:
+        spool = self.spool
+        errors = spool.take_errors()
+        why = errors[0] if errors else "full (%d of %d bytes)" % (spool.bytes, spool.max_bytes)
+        self.note("RedisSpool %s: %s; records are kept in memory only until there is room "
+                  "(%d so far)" % (spool.directory, why, spool.refused), topic="spool")
+
+    #: open target.spool_dir at the first start (SinkRegistry's sinks: the records')
+    use_spool = False
+    _spool_tried = False
+
     def startService(self):
         service.Service.startService(self)
+        if self.use_spool and not self._spool_tried and self.target.spool_dir:
+            self._spool_tried = True
+            # here, not when built: twistd has switched to User/Group by now, so the
+            # directory and its files belong to the account that writes them
+            _spool.attach(self, self.target)
         self._stopped = False
         self._stopping = False
         if self.buffered and self._factory is None and not self._dead:
@@ -299,6 +384,12 @@ class RedisSink(service.Service):
         self._pump_call = self._backoff_call = None
         self._stopHelpers()
         self._reportDrops()
+        if self.spool is not None:
+            spool, self.spool = self.spool, None
+            spool.close()
+            if spool.records:
+                self._write("RedisSpool: %d records wait in %s for the next start"
+                            % (spool.records, spool.directory))
         if self.buffered:
             self._write("stopping: %d records left unsent to Redis %s"
                         % (self.buffered, self.address))
@@ -501,18 +592,19 @@ class RedisSink(service.Service):
 
     def _send(self, conn, key: bytes) -> None:
         q = self._queues.pop(key)
-        batch: List[bytes] = []
+        batch: List[Tuple[int, bytes]] = []
         size = 0
         while q and len(batch) < BATCH_MAX_RECORDS and (size < BATCH_MAX_BYTES or not batch):
             v = q.popleft()
             batch.append(v)
-            size += len(v)
+            size += len(v[1])
         if q:
             self._queues[key] = q           # back of the line: other keys get their turn
-        entry = (key, batch)
+        entry = (key, batch, self.reactor.seconds())
         self._inflight[conn] = entry
         self._busy_keys.add(key)
-        d = defer.maybeDeferred(conn.execute_command, b"RPUSH", key, *batch)
+        d = self._evalBatch(conn, key, self._key_modes.get(key) if self._modes else None,
+                            batch)
         d.addTimeout(self.io_timeout, self.reactor)
         d.addCallbacks(self._sent, self._sendFailed, callbackArgs=(conn, entry),
                        errbackArgs=(conn, entry))
@@ -524,12 +616,54 @@ class RedisSink(service.Service):
             role.addCallbacks(self._roleReply, lambda f: None, callbackArgs=(conn,))
             role.addErrback(lambda f: _log.failure("RedisSink ROLE reply failed", f))
 
-    def _sent(self, _reply, conn, entry):
+    #: False once Redis refused the ledger script (an ACL user without +evalsha or
+    #: access to ftpredis:ledger:*): plain commands then, at least once
+    exactly_once = True
+
+    def _evalBatch(self, conn, key, mode, batch):
+        """The ledger script over ``conn``: EVALSHA, and EVAL when Redis does not have
+        the script (a restarted or another server): NOSCRIPT means it ran nothing."""
+        if not self.exactly_once:
+            return self._plainBatch(conn, key, mode, batch)
+        args = ledger.script_args(self.producer, key, mode, batch)
+        d = defer.maybeDeferred(conn.execute_command, b"EVALSHA", ledger.SCRIPT_SHA, *args)
+
+        def refused(f):
+            if not f.check(txredisapi.ResponseError):
+                return f
+            text = str(f.value)
+            if "NOSCRIPT" in text:
+                return conn.execute_command(b"EVAL", ledger.SCRIPT, *args).addErrback(refused)
+            if "NOPERM" in text or "No permissions" in text:
+                # the script writes the ledger before the records: nothing was applied
+                self.exactly_once = False
+                self.report("Redis %s refused the ledger script (%s): records are sent "
+                            "with plain commands, at least once (a batch resent after a "
+                            "lost reply may appear twice)" % (self.address, text))
+                return self._plainBatch(conn, key, mode, batch)
+            return f
+        return d.addErrback(refused)
+
+    def _plainBatch(self, conn, key, mode, batch):
+        sends = [defer.maybeDeferred(conn.execute_command, *command)
+                 for command in ledger.plain_commands(key, mode, batch)]
+        d = defer.gatherResults(sends, consumeErrors=True)
+        d.addCallbacks(lambda _: (len(batch), 0), lambda f: f.value.subFailure)
+        return d
+
+    def _sent(self, reply, conn, entry):
         if self._inflight.get(conn) is not entry:
             return                          # abandoned (NoReconnect, failover)
         del self._inflight[conn]
-        key, batch = entry
+        key, batch, started = entry
         self._busy_keys.discard(key)
+        _applied, skipped = ledger.parse_reply(reply)
+        self.duplicates_avoided += skipped
+        rtt = self.reactor.seconds() - started
+        self.rtt_sum += rtt
+        self.rtt_counts[bisect.bisect_left(RTT_BUCKETS, rtt)] += 1
+        if self.sentinel is None or getattr(conn, "masterAddress", None) is None:
+            self._settled(batch)
         self.sent += len(batch)
         self.buffered -= len(batch)
         self._retry.pop(key, None)
@@ -557,7 +691,7 @@ class RedisSink(service.Service):
         if self._inflight.get(conn) is not entry:
             return
         del self._inflight[conn]
-        key, batch = entry
+        key, batch, _started = entry
         self._busy_keys.discard(key)
         q = self._queues.get(key)
         if q is None:
@@ -587,187 +721,6 @@ class RedisSink(service.Service):
         delay = min(self.retry_initial_delay * (2 ** (failures - 1)), self.retry_max_delay)
         self._retry[key] = (failures, self.reactor.seconds() + delay)
         self._pump()
-
-    # -- Sentinel: role checks, replay window, failover ------------------------------------
-    def checkRole(self, conn):
-        """Fires True when ``conn`` is to the master the sentinels named (ROLE says so)."""
-        conn.roleChecked = True
-        # INFO replication in the same round trip: the replication ids and offsets that
-        # tell, after a failover, what the new master already had from the old one
-        info = defer.maybeDeferred(conn.execute_command, "INFO", "replication")
-        info.addCallbacks(lambda text: setattr(conn, "replInfo", _parse_info(text)),
-                          lambda f: None)
-        d = defer.maybeDeferred(conn.execute_command, "ROLE")
-        d.addTimeout(self.io_timeout, self.reactor)
-        where = format_address(conn.masterAddress)
-
-        def checked(reply):
-            role = role_of(reply)
-            expected = self.sentinel.expected
-            if role == "master" and (expected is None or expected == conn.masterAddress):
-                offset, _acks = replication_offsets(reply)
-                self._fillOffsets(conn.masterAddress, offset)
-                return True
-            if role != "master":
-                why = "it is not a master (ROLE %s)" % (role,)
-            else:
-                why = "the sentinels now name %s" % (format_address(expected),)
-            self.note("error connecting to Redis %s (%s): %s"
-                       % (where, self.address, why), topic=("role", conn.masterAddress, why))
-            self._drop_conn(conn)
-            return False
-
-        def failed(f):
-            if f.check(txredisapi.ResponseError) and conn.connected:
-                # an ACL user without +role: nothing to confirm with; a replica would
-                # still refuse the writes (READONLY), which sends us back to the sentinels
-                self.note("cannot confirm that Redis %s (%s) is the master: %s; using it"
-                           % (where, self.address, describe_reason(f)),
-                           topic=("role-refused", conn.masterAddress))
-                return True
-            self.connectFailed(f, "ROLE: ")
-            self._drop_conn(conn)
-            return False
-        return d.addCallbacks(checked, failed)
-
-    def _drop_conn(self, conn):
-        conn.abortedBySink = True
-        transport = getattr(conn, "transport", None)
-        if transport is not None and conn.connected:
-            transport.abortConnection()
-
-    def _abandon(self, conn, switched=True):
-        """Stop using ``conn`` now: its batch in flight goes back to the head of its key's
-        queue at once (not when the abort is processed, one turn later, by which time a
-        replay may have gone in front of it)."""
-        conn.switchedAway = switched
-        entry = self._inflight.pop(conn, None)
-        if entry is not None:
-            key, batch = entry
-            self._busy_keys.discard(key)
-            q = self._queues.get(key)
-            if q is None:
-                self._queues[key] = deque(batch)
-            else:
-                q.extendleft(reversed(batch))
-        if conn in self._ready:
-            self._ready.remove(conn)
-        self._drop_conn(conn)
-
-    def masterSwitched(self, addr, why):
-        """A sentinel says the master is now ``addr``: leave every connection to another
-        one (what they acknowledged is replayed when the new master is up)."""
-        if self._factory is None or self._stopped:
-            return
-        stale = [c for c in self._factory.pool if getattr(c, "masterAddress", None) != addr]
-        if not stale and any(getattr(c, "masterAddress", None) == addr
-                             for c in self._factory.pool):
-            return
-        self._write("RedisSentinel: %s; switching to %s" % (why, format_address(addr)))
-        for conn in stale:
-            self._abandon(conn)
-        # a pool slot waiting out its back-off (the old master refused us) tries now
-        for slot in getattr(self._factory, "slots", ()):
-            if slot.protocol is None and slot.service.running:
-                service = slot.service
-                service.stopService().addCallback(
-                    lambda _, service=service: None if self._stopped or service.running
-                    else service.startService())
-
-    def _roleReply(self, reply, conn):
-        role = role_of(reply)
-        if role != "master":
-            if role is not None and conn.connected:
-                self.note("Redis %s (%s) is no longer a master (ROLE %s); reconnecting"
-                           % (format_address(conn.masterAddress), self.address, role),
-                           topic=("demoted", conn.masterAddress))
-                self._abandon(conn)
-            return
-        offset, acks = replication_offsets(reply)
-        if offset is None:
-            return
-        for entry in self._window:
-            if entry[4] is conn and entry[0] is None:
-                # acknowledged on this connection before this ROLE ran
-                entry[0] = offset
-                entry[4] = None
-        if acks:
-            self._prune(conn.masterAddress, min(acks))
-
-    def _fillOffsets(self, master, offset):
-        # entries whose ROLE reply was lost with their connection: a later offset of the
-        # same master is an upper bound, so they can still be pruned
-        if offset is None:
-            return
-        for entry in self._window:
-            if entry[0] is None and entry[3] == master:
-                entry[0] = offset
-                entry[4] = None
-
-    def _prune(self, master, acked):
-        if not self._window:
-            return
-        keep = deque(e for e in self._window
-                     if not (e[3] == master and e[0] is not None and e[0] <= acked))
-        if len(keep) != len(self._window):
-            self._window = keep
-            self._window_count = sum(len(e[2]) for e in keep)
-
-    def _trimWindow(self):
-        limit = max(self.target.buffer_size, 1)
-        lost = 0
-        while self._window_count > limit and self._window:
-            e = self._window.popleft()
-            self._window_count -= len(e[2])
-            lost += len(e[2])
-        if lost:
-            self.note("RedisSentinel: no replica confirmed the last %d records; the oldest "
-                       "%d are no longer kept for a resend after a failover"
-                       % (limit, lost), topic="window")
-
-    def _replay(self, master, info):
-        """Queue again, ahead of newer records, what another master acknowledged and no
-        replica confirmed (a failover may have lost it).
-
-        A promoted replica remembers the old master's replication id and up to which
-        offset it has its data (``master_replid2``, ``second_repl_offset``, PSYNC2):
-        batches acknowledged by that master below that offset are there already and are
-        not sent again."""
-        if not self._window:
-            return
-        try:
-            had_id = info.get("master_replid2")
-            had_upto = int(info.get("second_repl_offset", "-1"))
-        except ValueError:
-            had_id, had_upto = None, -1
-        keep = deque()
-        by_key: Dict[bytes, List[bytes]] = {}
-        present = 0
-        for e in self._window:
-            if e[3] == master:
-                keep.append(e)
-            elif (had_id and e[5] == had_id and e[0] is not None and e[0] < had_upto):
-                present += len(e[2])
-            else:
-                by_key.setdefault(e[1], []).extend(e[2])
-        self._window = keep
-        self._window_count = sum(len(e[2]) for e in keep)
-        if not by_key:
-            return
-        n = 0
-        for key, values in by_key.items():
-            q = self._queues.get(key)
-            if q is None:
-                self._queues[key] = deque(values)
-            else:
-                q.extendleft(reversed(values))
-            n += len(values)
-        self.sent -= n
-        self.buffered += n
-        self.replayed += n
-        self._write("RedisSentinel: sending again %d records the previous master "
-                    "acknowledged and the new one may lack (%d it has already)"
-                    % (n, present))
 
     # -- liveness ------------------------------------------------------------------------
     def _pingIdle(self):
@@ -815,6 +768,10 @@ class RedisSink(service.Service):
         for log in self.logs:
             log.write(message)
 
+    def report(self, message: str) -> None:
+        """Write ``message`` to the RedisLogs and twistd's log."""
+        self._write(message)
+
     def note(self, message: str, topic=None, key=None, twistd: bool = True) -> None:
         """Write a problem report, each ``topic`` (default: the text) at most once per
         ``repeat_interval`` until a batch (for ``key``, or any batch when ``key`` is
@@ -857,17 +814,6 @@ class RedisSink(service.Service):
             self._write("dropped %d record%s: %s" % (n, "" if n == 1 else "s", reason))
 
 
-def _parse_info(text) -> Dict[str, str]:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    out = {}
-    for line in str(text).splitlines():
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            out[k.strip()] = v.strip()
-    return out
-
-
 def _text(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else str(key)
 
@@ -890,6 +836,7 @@ class SinkRegistry(service.MultiService):
         if sink is None:
             sink = RedisSink(target, logs, reactor=self.reactor)
             self._sinks[target] = sink
+            sink.use_spool = True
             sink.setServiceParent(self)
         else:
             sink.add_logs(logs)

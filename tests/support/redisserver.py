@@ -182,8 +182,13 @@ class RedisClient:
     def llen(self, key) -> int:
         return self.command("LLEN", key)
 
-    def keys(self, pattern="*") -> List[bytes]:
-        return sorted(self.command("KEYS", pattern))
+    def keys(self, pattern="*", ledgers: bool = False) -> List[bytes]:
+        """The keys, sorted; without the sinks' exactly-once ledger hashes
+        (``ftpredis:ledger:*``, ftpredis/redis/ledger.py) unless ``ledgers``."""
+        keys = sorted(self.command("KEYS", pattern))
+        if ledgers:
+            return keys
+        return [k for k in keys if not k.startswith(b"ftpredis:ledger:")]
 
     def info(self, section: str = "default") -> dict:
         text = self.command("INFO", section).decode("utf-8")
