@@ -72,13 +72,26 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
         self.conn.recorder.protocol = "ssh2"
 
 
+class SessionChannel(session.SSHSession):
+    """A session channel: when the client is done with its subsystem (EOF), the
+    channel reports exit status 0 before closing, as mod_sftp does (scp fails on a
+    channel closed without one)."""
+
+    def eofReceived(self):
+        if self.client is not None and self.conn is not None:
+            self.conn.sendRequest(self, b"exit-status", struct.pack(">L", 0))
+            self.conn.sendClose(self)
+            return
+        session.SSHSession.eofReceived(self)
+
+
 class SSHUser(conch_avatar.ConchUser):
     """What a logged-in connection may open: session channels, the sftp subsystem."""
 
     def __init__(self, ssh):
         conch_avatar.ConchUser.__init__(self)
         self.ssh = ssh              # (twisted.conch sets .conn: the SSHConnection service)
-        self.channelLookup[b"session"] = session.SSHSession
+        self.channelLookup[b"session"] = SessionChannel
         self.channels = 0
 
     def lookupChannel(self, channelType, windowSize, maxPacket, data):

@@ -82,7 +82,7 @@ class SFTPFiles:
     def _allowed(self, verb: str, real: str) -> bool:
         return limits.allowed(self.server, None, verb, real, self.user, self.groups)
 
-    def _run(self, fn, *args):
+    def run(self, fn, *args):
         return self.fs.run(fn, *args)
 
     # -- ISFTPServer ----------------------------------------------------------------------
@@ -100,7 +100,7 @@ class SFTPFiles:
             vpath, real = self.jail.resolve(shown)
             st = self.jail.call(shown, os.stat if followLinks else os.lstat, real)
             return _attrs(st)
-        d = self._run(look)
+        d = self.run(look)
         if not followLinks:
             return d.addErrback(lambda f: f.trap(FSError) and _raise(_oserror(f.value)))
 
@@ -123,7 +123,7 @@ class SFTPFiles:
             if "permissions" in attrs and not self._allowed("SITE_CHMOD", real):
                 raise FSError(errno.EACCES, shown)
             _apply_attrs(self.jail, real, attrs, shown)
-        return self._run(change).addErrback(_as_oserror)
+        return self.run(change).addErrback(_as_oserror)
 
     def openFile(self, filename, flags, attrs):
         shown = _text(filename)
@@ -191,7 +191,7 @@ class SFTPFiles:
             self.rec.command(verb, shown, 550, e.text, start=start,
                              transfer_status="failed")
             raise _oserror(e)
-        return self._run(open_).addCallbacks(opened, failed)
+        return self.run(open_).addCallbacks(opened, failed)
 
     def removeFile(self, filename):
         shown = _text(filename)
@@ -210,7 +210,7 @@ class SFTPFiles:
 
         def bad(f):
             return self._refused(f, "DELE", shown, start, errno.EPERM)
-        return self._run(remove).addCallbacks(ok, bad)
+        return self.run(remove).addCallbacks(ok, bad)
 
     def _refused(self, f, verb, shown, start, denied_errno, **extra):
         """Record a failed request as mod_sftp does (550 "path: reason"), then fail it."""
@@ -258,7 +258,7 @@ class SFTPFiles:
 
         def bad(f):
             return self._refused(f, "RNFR", src, start, errno.EACCES)
-        return self._run(rename).addCallbacks(ok, bad)
+        return self.run(rename).addCallbacks(ok, bad)
 
     def makeDirectory(self, path, attrs):
         shown = _text(path)
@@ -278,7 +278,7 @@ class SFTPFiles:
             vpath, real = result
             self.rec.command("MKD", shown, start=start,
                              **self.rec.path_fields(vpath, real, directory=True))
-        return self._run(make).addCallbacks(
+        return self.run(make).addCallbacks(
             ok, lambda f: self._refused(f, "MKD", shown, start, errno.EACCES))
 
     def removeDirectory(self, path):
@@ -296,7 +296,7 @@ class SFTPFiles:
             vpath, real = result
             self.rec.command("RMD", shown, start=start,
                              **self.rec.path_fields(vpath, real, directory=True))
-        return self._run(remove).addCallbacks(
+        return self.run(remove).addCallbacks(
             ok, lambda f: self._refused(f, "RMD", shown, start, errno.EACCES))
 
     def openDirectory(self, path):
@@ -326,7 +326,7 @@ class SFTPFiles:
                             self.jail.format_long(name, est, now).encode(
                                 "utf-8", "surrogateescape"), _attrs(est)))
             return vpath, real, out
-        return self._run(read).addCallbacks(
+        return self.run(read).addCallbacks(
             lambda r: _Directory(self, shown, r[0], r[1], r[2], start), _as_oserror)
 
     def readLink(self, path):
@@ -339,7 +339,7 @@ class SFTPFiles:
             if root != "/" and target.startswith(root.rstrip("/") + "/"):
                 target = target[len(root.rstrip("/")):]
             return target.encode("utf-8", "surrogateescape")
-        return self._run(read).addErrback(_as_oserror)
+        return self.run(read).addErrback(_as_oserror)
 
     def makeLink(self, linkPath, targetPath):
         # Symbolic links made by a client could point anywhere the server's account can
@@ -390,17 +390,17 @@ class _File:
                 raise EOFError()
             self.count += len(data)
             return data
-        return self.owner._run(os.pread, self.fd, length, offset).addCallback(got)
+        return self.owner.run(os.pread, self.fd, length, offset).addCallback(got)
 
     def writeChunk(self, offset, data):
         self.count += len(data)
-        return self.owner._run(os.pwrite, self.fd, data, offset).addCallback(lambda _: None)
+        return self.owner.run(os.pwrite, self.fd, data, offset).addCallback(lambda _: None)
 
     def getAttrs(self):
-        return self.owner._run(os.fstat, self.fd).addCallback(_attrs)
+        return self.owner.run(os.fstat, self.fd).addCallback(_attrs)
 
     def setAttrs(self, attrs):
-        return self.owner._run(_apply_attrs, self.owner.jail, self.real, attrs,
+        return self.owner.run(_apply_attrs, self.owner.jail, self.real, attrs,
                                self.shown, self.fd).addErrback(_as_oserror)
 
     def close(self, aborted=False):
@@ -425,8 +425,8 @@ class _File:
                       bytes_sent=self.count, file_size=size,
                       transfer_millis=int((now - self.start) * 1000),
                       transfer_status="failed" if aborted else "success",
-                      config_path=self.real, **fields)
-        return self.owner._run(finish).addCallback(record)
+                      file_modified=self.verb == "APPE", config_path=self.real, **fields)
+        return self.owner.run(finish).addCallback(record)
 
 
 class _Directory:
@@ -461,6 +461,8 @@ class _Directory:
         fields.pop("transfer_path")
         if self.vpath == "/":
             fields["dir_name"] = "/"
-        r.command("MLSD", self.shown, start=self.start, bytes_sent=self.sent,
+        # mod_sftp logs the directory as it resolved it, without a trailing "/".
+        shown = self.shown.rstrip("/") or self.shown
+        r.command("MLSD", shown, start=self.start, bytes_sent=self.sent,
                   transfer_millis=int((now - self.start) * 1000), transfer_status="success",
                   **fields)

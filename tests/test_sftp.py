@@ -1,0 +1,248 @@
+# -*- test-case-name: tests.test_sftp -*-
+"""SFTP end to end: ``twistd ftpredis`` with an SFTPEngine <VirtualHost> beside an FTP
+server, driven by OpenSSH's sftp (password through sshpass, and keys), scp and lftp's
+sftp://, with the records compared with what ProFTPD 1.3.8's mod_sftp wrote for the
+same sessions (doc/sftp-records.rst)."""
+
+import json
+import os
+import subprocess
+
+from twisted.internet import defer
+from twisted.trial import unittest
+
+from tests.support import e2e
+from tests.support.twistdrun import TwistdMixin
+
+FORMAT = "%m %J %s %S %{protocol} %b %F %{file-size} %{transfer-status} %u %U %E"
+FIELDS = ("command", "command_params", "response_code", "response_msg", "protocol",
+          "bytes_sent", "transfer_path", "file_size", "transfer_status", "user",
+          "original_user", "session_end_reason")
+
+BODY = r"""
+Port {ftp_port}
+DefaultAddress 127.0.0.1
+LogFormat sftp "{fmt}"
+<Global>
+  RedisLogOnEvent ALL sftp
+  RedisLogOnCommand ALL sftp cmd
+</Global>
+<VirtualHost 127.0.0.1>
+  Port {port}
+  ServerIdent on "example ready"
+  SFTPEngine on
+  SFTPHostKey {base}/hostkey
+  SFTPAuthorizedUserKeys file:{base}/keys/%u
+  DefaultRoot ~
+  AllowStoreRestart on
+  <Directory {base}/home/ftpuser/ro>
+    <Limit WRITE>
+      DenyAll
+    </Limit>
+  </Directory>
+</VirtualHost>
+"""
+
+SSH_OPTS = ["-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
+            "-oLogLevel=ERROR", "-oConnectTimeout=20"]
+
+
+def _keygen(path, kind, *extra):
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", path] + list(extra),
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+class SFTPTests(TwistdMixin, unittest.TestCase):
+
+    timeout = 240
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        super().setUp()
+        self.port, self.ftp_port = e2e.free_port(), e2e.free_port()
+        _keygen(os.path.join(self.base, "hostkey"), "rsa", "-b", "2048", "-m", "PEM")
+        keys = os.path.join(self.base, "keys")
+        os.makedirs(keys)
+        self.local = os.path.join(self.base, "local")
+        os.makedirs(self.local)
+        _keygen(os.path.join(self.local, "id_ed"), "ed25519")
+        _keygen(os.path.join(self.local, "id_rsa"), "rsa", "-b", "2048")
+        rfc = subprocess.run(["ssh-keygen", "-e", "-f", os.path.join(self.local, "id_rsa.pub")],
+                             check=True, stdout=subprocess.PIPE).stdout.decode()
+        with open(os.path.join(keys, "ftpuser"), "w") as f:
+            # One key in OpenSSH's format, one in RFC 4716's.
+            f.write(open(os.path.join(self.local, "id_ed.pub")).read() + rfc)
+        self.home = e2e.home(self.base)
+        os.makedirs(os.path.join(self.home, "ro"))
+        with open(os.path.join(self.home, "a.txt"), "wb") as f:
+            f.write(b"a" * 50)
+        self.write(BODY.replace("{fmt}", FORMAT.replace("{", "{{").replace("}", "}}")), port=self.port, ftp_port=self.ftp_port)
+        self.twistd()
+        ok = yield e2e.in_thread(e2e.wait_listening, self.port)
+        self.assertTrue(ok, self.log_or_output())
+        # The readiness probe was a session too (CONNECT, EXIT): forget it.
+        yield e2e.wait_records(self.db, b"sftp", 2)
+        self.db.command("DEL", b"sftp")
+
+    def sftp(self, batch, password="ftppass", key=None, check=True):
+        path = os.path.join(self.local, "batch")
+        with open(path, "w") as f:
+            f.write(batch)
+        argv = ["sftp"] + SSH_OPTS + ["-P", str(self.port)]
+        if key:
+            argv += ["-oIdentitiesOnly=yes", "-oPreferredAuthentications=publickey",
+                     "-i", os.path.join(self.local, key), "-b", path]
+        else:
+            argv = ["sshpass", "-p", password] + argv + [
+                "-oBatchMode=no", "-oPreferredAuthentications=password",
+                "-oPubkeyAuthentication=no", "-b", path]
+        argv.append("ftpuser@127.0.0.1")
+
+        def run():
+            return subprocess.run(argv, cwd=self.local, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=120)
+        d = e2e.in_thread(run)
+        if check:
+            d.addCallback(lambda p: self.assertEqual(p.returncode, 0, p.stdout) or p)
+        return d
+
+    @defer.inlineCallbacks
+    def lines(self, count, key=b"sftp"):
+        """The records as "|"-joined FIELDS ("-" for an absent one)."""
+        got = yield e2e.wait_records(self.db, key, count, timeout=30)
+        out = []
+        for r in got:
+            d = json.loads(r)
+            out.append("|".join("-" if d.get(k) is None else str(d[k]) for k in FIELDS))
+        return out
+
+    @defer.inlineCallbacks
+    def test_password_session(self):
+        """Every request of a password session, recorded as ProFTPD's mod_sftp does."""
+        with open(os.path.join(self.local, "up.txt"), "wb") as f:
+            f.write(b"y" * 300)
+        yield self.sftp("ls\nls -l a.txt\nget a.txt\nput up.txt\nmkdir d\nrmdir d\n"
+                        "rename up.txt g.txt\nchmod 600 g.txt\nrm g.txt\n-rm missing.txt\n"
+                        "-mkdir ro/x\n-put up.txt ro/up.txt\n")
+        with open(os.path.join(self.local, "a.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"a" * 50)
+        self.assertEqual(sorted(os.listdir(self.home)), ["a.txt", "ro"])
+        got = yield self.lines(18)
+        self.assertEqual(got, [
+            "-|-|-|-|ssh2|-|-|-|-|-|-|-",
+            "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|-|-",
+            "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|ftpuser|-",
+            "PASS|(hidden)|230|User ftpuser logged in|ssh2|-|-|-|-|ftpuser|ftpuser|-",
+            "MLSD|/|-|-|sftp|%s|-|-|success|ftpuser|ftpuser|-" % got[4].split("|")[5],
+            "STAT|/a.txt|-|-|sftp|-|-|-|-|ftpuser|ftpuser|-",
+            "RETR|/a.txt|226|Transfer complete|sftp|50|/a.txt|50|success|ftpuser|ftpuser|-",
+            "STOR|/up.txt|226|Transfer complete|sftp|300|/up.txt|300|success|ftpuser|ftpuser|-",
+            "MKD|/d|-|-|sftp|-|/d|-|-|ftpuser|ftpuser|-",
+            "RMD|/d|-|-|sftp|-|/d|-|-|ftpuser|ftpuser|-",
+            "RNFR|/up.txt|350|File or directory exists, ready for destination name|sftp|0|"
+            "/up.txt|-|-|ftpuser|ftpuser|-",
+            "RNTO|/g.txt|250|Rename successful|sftp|0|/g.txt|-|-|ftpuser|ftpuser|-",
+            "DELE|/g.txt|250|DELE command successful|sftp|300|/g.txt|-|-|ftpuser|ftpuser|-",
+            "DELE|/missing.txt|550|/missing.txt: No such file or directory|sftp|0|"
+            "/missing.txt|-|-|ftpuser|ftpuser|-",
+            "MKD|/ro/x|550|/ro/x: Permission denied|sftp|-|/ro/x|-|-|ftpuser|ftpuser|-",
+            "STAT|/ro/up.txt|2|No such file|sftp|-|-|-|-|ftpuser|ftpuser|-",
+            "STOR|/ro/up.txt|451|/ro/up.txt: Operation not permitted|sftp|-|-|-|failed|"
+            "ftpuser|ftpuser|-",
+            "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|Quit: disconnected by user",
+        ])
+        # ProFTPD 1.3.8 writes nothing through RedisLogOnCommand for SSH sessions.
+        self.assertEqual(self.db.llen(b"cmd"), 0)
+        # The FTP server of the same process still answers.
+        ftp = yield e2e.in_thread(e2e.ftp_connect, self.ftp_port)
+        yield e2e.in_thread(ftp.quit)
+
+    @defer.inlineCallbacks
+    def test_bad_password(self):
+        p = yield self.sftp("ls\n", password="wrong", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        got = yield self.lines(5)
+        self.assertEqual(got[1:], [
+            "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|-|-",
+            "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|ftpuser|-",
+            "PASS|(hidden)|530|Login incorrect.|ssh2|-|-|-|-|-|ftpuser|-",
+            "EXIT|-|-|-|ssh2|-|-|-|-|-|-|Read EOF from client"])
+
+    @defer.inlineCallbacks
+    def test_keys(self):
+        """An OpenSSH-format key and an RFC 4716 one from SFTPAuthorizedUserKeys."""
+        for key in ("id_ed", "id_rsa"):
+            self.db.command("DEL", b"sftp")
+            yield self.sftp("ls\n", key=key)
+            got = yield self.lines(8)
+            self.assertEqual([line.split("|")[0] + "|" + line.split("|")[2]
+                              for line in got],
+                             ["-|-", "USER|331", "USER|331", "PASS|530", "USER|331",
+                              "PASS|230", "MLSD|-", "EXIT|-"])
+        # A key that is not listed is refused.
+        _keygen(os.path.join(self.local, "other"), "ed25519")
+        p = yield self.sftp("ls\n", key="other", check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    @defer.inlineCallbacks
+    def test_resume(self):
+        """reput and reget: APPE from the server's size, RETR from the client's."""
+        data = bytes(range(256)) * 400
+        with open(os.path.join(self.local, "big.bin"), "wb") as f:
+            f.write(data)
+        with open(os.path.join(self.home, "big.bin"), "wb") as f:
+            f.write(data[:40000])
+        with open(os.path.join(self.local, "dl.bin"), "wb") as f:
+            f.write(b"a" * 20)
+        yield self.sftp("reput big.bin\nreget a.txt dl.bin\n")
+        with open(os.path.join(self.home, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(self.local, "dl.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"a" * 50)
+        got = yield self.lines(9)
+        self.assertIn("APPE|/big.bin|226|Transfer complete|sftp|%d|/big.bin|%d|success|"
+                      "ftpuser|ftpuser|-" % (len(data) - 40000, len(data)), got)
+        self.assertIn("RETR|/a.txt|226|Transfer complete|sftp|30|/a.txt|50|success|"
+                      "ftpuser|ftpuser|-", got)
+
+    @defer.inlineCallbacks
+    def test_scp(self):
+        """scp (over SFTP, OpenSSH's default) both ways, with a key."""
+        with open(os.path.join(self.local, "s.bin"), "wb") as f:
+            f.write(b"s" * 70000)
+        base = ["scp"] + SSH_OPTS + ["-oIdentitiesOnly=yes", "-i",
+                                     os.path.join(self.local, "id_ed"), "-P", str(self.port)]
+
+        def run(*args):
+            p = subprocess.run(base + list(args), cwd=self.local, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout)
+        yield e2e.in_thread(run, "s.bin", "ftpuser@127.0.0.1:s.bin")
+        yield e2e.in_thread(run, "ftpuser@127.0.0.1:a.txt", "back.txt")
+        with open(os.path.join(self.home, "s.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"s" * 70000)
+        with open(os.path.join(self.local, "back.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"a" * 50)
+
+    @defer.inlineCallbacks
+    def test_lftp(self):
+        """lftp's sftp:// (it runs ssh itself and answers the password prompt)."""
+        with open(os.path.join(self.local, "l.txt"), "wb") as f:
+            f.write(b"l" * 1000)
+        script = ('set sftp:connect-program "ssh -a -x %s"; set net:max-retries 1; '
+                  'open -u ftpuser,ftppass -p %d sftp://127.0.0.1; put l.txt; get a.txt -o '
+                  'lget.txt; ls; bye' % (" ".join(SSH_OPTS + ["-oPubkeyAuthentication=no"]),
+                                         self.port))
+
+        def run():
+            return subprocess.run(["lftp", "-c", script], cwd=self.local,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=120)
+        p = yield e2e.in_thread(run)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"l.txt", p.stdout)
+        with open(os.path.join(self.home, "l.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"l" * 1000)
+        with open(os.path.join(self.local, "lget.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"a" * 50)
+
