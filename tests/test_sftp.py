@@ -33,6 +33,8 @@ LogFormat sftp "{fmt}"
   SFTPEngine on
   SFTPHostKey {base}/hostkey
   SFTPAuthorizedUserKeys file:{base}/keys/%u
+  SFTPLog {base}/sftp.log
+  SFTPDisplayBanner {base}/banner.txt
   DefaultRoot ~
   AllowStoreRestart on
   <Directory {base}/home/ftpuser/ro>
@@ -76,6 +78,8 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
         os.makedirs(os.path.join(self.home, "ro"))
         with open(os.path.join(self.home, "a.txt"), "wb") as f:
             f.write(b"a" * 50)
+        with open(os.path.join(self.base, "banner.txt"), "w") as f:
+            f.write("Authorised users only\n")
         self.write(BODY.replace("{fmt}", FORMAT.replace("{", "{{").replace("}", "}}")), port=self.port, ftp_port=self.ftp_port)
         self.twistd()
         ok = yield e2e.in_thread(e2e.wait_listening, self.port)
@@ -167,6 +171,27 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
             "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|ftpuser|-",
             "PASS|(hidden)|530|Login incorrect.|ssh2|-|-|-|-|-|ftpuser|-",
             "EXIT|-|-|-|ssh2|-|-|-|-|-|-|Read EOF from client"])
+
+    @defer.inlineCallbacks
+    def test_log_and_banner(self):
+        """SFTPLog's lines for a session; SFTPDisplayBanner shown before the login."""
+        # ssh takes the first value of an option: LogLevel before SSH_OPTS' ERROR.
+        argv = ["sshpass", "-p", "ftppass", "ssh", "-oLogLevel=INFO"] + SSH_OPTS + [
+            "-oPubkeyAuthentication=no", "-p", str(self.port), "-s",
+            "ftpuser@127.0.0.1", "sftp"]
+        p = yield e2e.in_thread(lambda: subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, timeout=60))
+        self.assertIn(b"Authorised users only", p.stderr)
+        yield self.lines(5)
+        with open(os.path.join(self.base, "sftp.log")) as f:
+            text = f.read()
+        for expected in ("client (127.0.0.1:", "handling connection from SSH2 client "
+                         "'OpenSSH_", " + Session key exchange: ",
+                         "user 'ftpuser' authenticated via 'password' method",
+                         "disconnecting client ("):
+            self.assertIn(expected, text)
+        self.assertNotIn("ftppass", text)
 
     @defer.inlineCallbacks
     def test_keys(self):

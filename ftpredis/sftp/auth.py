@@ -47,6 +47,23 @@ class UserAuthServer(userauth.SSHUserAuthServer):
                                          if m in ("password", "publickey")]
         self.done = []          # the methods that succeeded, for "a+b" chains
         self.failures = 0
+        f = conn.factory
+        version = conn.otherVersionString.decode("utf-8", "replace")
+        f.note("received client version '%s'" % (version,))
+        f.note("handling connection from SSH2 client '%s'" % (
+            version.split("-", 2)[-1].split(" ", 1)[0],))
+        ciphers = conn.currentEncryptions
+        for what, value in (("key exchange", conn.kexAlg), ("host key", conn.keyAlg),
+                            ("client-to-server encryption", ciphers.inCipType),
+                            ("server-to-client encryption", ciphers.outCipType),
+                            ("client-to-server MAC", ciphers.inMACType),
+                            ("server-to-client MAC", ciphers.outMACType),
+                            ("client-to-server compression", conn.incomingCompressionType),
+                            ("server-to-client compression", conn.outgoingCompressionType)):
+            f.note(" + Session %s: %s" % (what, value.decode("ascii", "replace")
+                                          if isinstance(value, bytes) else value))
+        if f.banner is not None:
+            conn.sendPacket(userauth.MSG_USERAUTH_BANNER, NS(f.banner) + NS(b""))
 
     def ssh_USERAUTH_REQUEST(self, packet):
         user, service, method, rest = getNS(packet, 3)
@@ -74,6 +91,8 @@ class UserAuthServer(userauth.SSHUserAuthServer):
         def ok(result):
             conn.recorder.command("PASS", "(hidden)", 230, rec.LOGGED_IN % (name,),
                                   start=start)
+            conn.factory.note("user '%s' authenticated via '%s' method"
+                              % (name, kind.decode("ascii", "replace")))
             return result
 
         def bad(f):
@@ -81,6 +100,10 @@ class UserAuthServer(userauth.SSHUserAuthServer):
                 return f
             conn.recorder.command("PASS", "(hidden)", 530, rec.LOGIN_INCORRECT,
                                   start=start, auth_failure=getattr(f.value, "reason", None))
+            if not f.check(error.IgnoreAuthentication):
+                conn.factory.note("USER %s (Login failed): %s authentication failed%s" % (
+                    name, kind.decode("ascii", "replace"),
+                    ": " + f.value.detail if isinstance(f.value, LoginRefused) else ""))
             # ProFTPD forgets the USER name after a failed login (its next USER record
             # has no %U).
             conn.recorder.original_user = None

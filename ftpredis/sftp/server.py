@@ -24,6 +24,7 @@ from zope.interface import implementer
 
 from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.interfaces import IPolicySession
+from ftpredis.redis.redislog import RedisLog
 from ftpredis.sftp.auth import UserAuthServer
 from ftpredis.sftp.records import SSHRecorder
 from ftpredis.sftp.subsystem import SFTPFiles
@@ -170,6 +171,9 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         f = self.factory
         f.instances[self] = None
         self.recorder.connect()
+        peer, host = self.transport.getPeer(), self.transport.getHost()
+        f.note("client (%s:%d) connected to server (%s:%d)" % (
+            self.recorder.peer_host, peer.port, self.recorder.local_host, host.port))
         if f.policy is not None and f.policy.on_connect(self):
             return
         self.setTimeout(f.server.timeout_idle or None)
@@ -207,6 +211,8 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
     def connectionLost(self, reason):
         self.disconnected = True
         self.setTimeout(None)
+        self.factory.note("disconnecting client (%s)" % (
+            self.recorder.end_reason or "Read EOF from client",))
         try:
             transport.SSHServerTransport.connectionLost(self, reason)
         finally:
@@ -227,6 +233,17 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         self.recorder.end_reason = "Server shutting down"
         if self.transport is not None:
             self.sendDisconnect(transport.DISCONNECT_BY_APPLICATION, b"Server shutting down")
+
+
+def _read_banner(path):
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read(64 * 1024)
+    except OSError as e:
+        log.warn("SFTPDisplayBanner {path}: {err}", path=path, err=e.strerror)
+        return None
 
 
 class SFTPFactory(factory.SSHFactory):
@@ -257,6 +274,21 @@ class SFTPFactory(factory.SSHFactory):
             self.privateKeys.setdefault(hk.type, hk.key)
             self.publicKeys.setdefault(hk.type, hk.key.public())
         self.primes = None
+        # SFTPLog: RedisLog's file handling (path checks, one line per message, never
+        # raising); SFTPDisplayBanner: read once, when the server starts.
+        self.sftp_log = (RedisLog(self.sftp.log, server.allow_log_symlinks)
+                         if self.sftp.log else None)
+        self.banner = _read_banner(self.sftp.display_banner)
+
+    def note(self, text):
+        """One SFTPLog line."""
+        if self.sftp_log is not None:
+            self.sftp_log.write(text)
+
+    def stopFactory(self):
+        if self.sftp_log is not None:
+            self.sftp_log.close()
+        factory.SSHFactory.stopFactory(self)
 
     def owner_names(self):
         """uid -> user name, gid -> group name, and whether the system's are asked."""
