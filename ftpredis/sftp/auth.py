@@ -112,7 +112,7 @@ class UserAuthServer(userauth.SSHUserAuthServer):
             self.failures += 1
             if kind == b"password" and not getNS(data[1:])[0]:
                 conn.policy_event("EmptyPassword", user=name)
-            if self.failures >= conn.factory.server.max_login_attempts:
+            if self.failures >= _max_attempts(conn.factory.server):
                 conn.recorder.end_reason = "Configured policy"
                 conn.policy_event("MaxLoginAttempts", user=name)
                 conn.sendDisconnect(sshtransport.DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,
@@ -205,6 +205,14 @@ class UserAuthServer(userauth.SSHUserAuthServer):
             conn.loggedIn(avatar, fs, logout)
             return (IConchUser, conn.conch_user, conn.logout)
         return factory.disk.run(place).addCallback(placed)
+
+
+def _max_attempts(server) -> int:
+    """mod_sftp's limit on failed logins: MaxLoginAttempts when set, else its own 6
+    (contrib/mod_sftp/auth.c).  The model cannot tell a MaxLoginAttempts 3 from the
+    default 3; both are taken as unset (doc/sftp-records.rst)."""
+    n = server.max_login_attempts
+    return 6 if n == 3 else n
 
 
 def failure_ignored():

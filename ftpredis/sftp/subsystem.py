@@ -98,6 +98,11 @@ class SFTPFiles:
 
         def look():
             vpath, real = self.jail.resolve(shown)
+            if followLinks and not (self._allowed("STAT", real)
+                                    and self._allowed("RETR", real)):
+                # ProFTPD 1.3.8 refuses STAT under <Limit READ> DenyAll
+                # (doc/sftp-records.rst).
+                raise FSError(errno.EACCES, shown)
             st = self.jail.call(shown, os.stat if followLinks else os.lstat, real)
             return _attrs(st)
         d = self.run(look)
@@ -241,7 +246,7 @@ class SFTPFiles:
             self.jail.call(src, os.lstat, sreal)
             dvpath, dreal = self.jail.resolve(dst)
             if not self._allowed("RNTO", dreal):
-                raise _Denied(dvpath, dreal)
+                raise _RenameDenied(svpath, sreal, dvpath, dreal)
             if os.path.lexists(dreal):
                 # SFTP v3 RENAME never replaces (draft-ietf-secsh-filexfer-02 6.5).
                 raise FSError(errno.EEXIST, dst)
@@ -257,6 +262,16 @@ class SFTPFiles:
                              **self.rec.path_fields(dvpath, dreal))
 
         def bad(f):
+            if f.check(_RenameDenied):
+                # Refused at the destination: ProFTPD 1.3.8 logs RNTO's refusal, then
+                # RNFR's (doc/sftp-records.rst).
+                svpath, sreal, dvpath, dreal = f.value.args
+                text = os.strerror(errno.EACCES)
+                self.rec.command("RNTO", dst, 550, "%s: %s" % (dst, text), start=start,
+                                 rename_from=svpath, **self.rec.path_fields(dvpath, dreal))
+                self.rec.command("RNFR", src, 550, "%s: %s" % (src, text), start=start,
+                                 config_path=sreal)
+                raise OSError(errno.EACCES, text)
             return self._refused(f, "RNFR", src, start, errno.EACCES)
         return self.run(rename).addCallbacks(ok, bad)
 
@@ -296,8 +311,16 @@ class SFTPFiles:
             vpath, real = result
             self.rec.command("RMD", shown, start=start,
                              **self.rec.path_fields(vpath, real, directory=True))
-        return self.run(remove).addCallbacks(
-            ok, lambda f: self._refused(f, "RMD", shown, start, errno.EACCES))
+        def bad(f):
+            if f.check(FSError):
+                # ProFTPD 1.3.8 logs a failed RMDIR as it logs a successful one (no
+                # response) and only answers the client with the error.
+                vpath = self.jail.virtual(shown)
+                self.rec.command("RMD", shown, start=start, **self.rec.path_fields(
+                    vpath, self.jail.real_of(vpath), directory=True))
+                raise _oserror(f.value)
+            return self._refused(f, "RMD", shown, start, errno.EACCES)
+        return self.run(remove).addCallbacks(ok, bad)
 
     def openDirectory(self, path):
         shown = _text(path)
@@ -357,6 +380,10 @@ class SFTPFiles:
 
 class _Denied(Exception):
     """A <Limit> (or AllowStoreRestart) refused the request: (vpath, real)."""
+
+
+class _RenameDenied(Exception):
+    """<Limit RNTO> refused a rename: (source vpath, real, destination vpath, real)."""
 
 
 def _raise(e):
