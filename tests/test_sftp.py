@@ -37,6 +37,11 @@ LogFormat sftp "{fmt}"
   SFTPDisplayBanner {base}/banner.txt
   DefaultRoot ~
   AllowStoreRestart on
+  <Directory {base}/home/ftpuser/nr>
+    <Limit READ>
+      DenyAll
+    </Limit>
+  </Directory>
   <Directory {base}/home/ftpuser/ro>
     <Limit WRITE>
       DenyAll
@@ -76,6 +81,9 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
             f.write(open(os.path.join(self.local, "id_ed.pub")).read() + rfc)
         self.home = e2e.home(self.base)
         os.makedirs(os.path.join(self.home, "ro"))
+        os.makedirs(os.path.join(self.home, "nr"))
+        with open(os.path.join(self.home, "nr", "f.txt"), "wb") as f:
+            f.write(b"f" * 10)
         with open(os.path.join(self.home, "a.txt"), "wb") as f:
             f.write(b"a" * 50)
         with open(os.path.join(self.base, "banner.txt"), "w") as f:
@@ -130,7 +138,7 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
                         "-mkdir ro/x\n-put up.txt ro/up.txt\n")
         with open(os.path.join(self.local, "a.txt"), "rb") as f:
             self.assertEqual(f.read(), b"a" * 50)
-        self.assertEqual(sorted(os.listdir(self.home)), ["a.txt", "ro"])
+        self.assertEqual(sorted(os.listdir(self.home)), ["a.txt", "nr", "ro"])
         got = yield self.lines(18)
         self.assertEqual(got, [
             "-|-|-|-|ssh2|-|-|-|-|-|-|-",
@@ -160,6 +168,23 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
         # The FTP server of the same process still answers.
         ftp = yield e2e.in_thread(e2e.ftp_connect, self.ftp_port)
         yield e2e.in_thread(ftp.quit)
+
+    @defer.inlineCallbacks
+    def test_refusals(self):
+        """<Limit READ> on STAT, a missing directory, a rename <Limit WRITE> refuses."""
+        p = yield self.sftp("-get nr/f.txt\n-ls nothere\n-rmdir nothere\n"
+                            "-rename a.txt ro/b.txt\n")
+        self.assertIn(b"Permission denied", p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.local, "f.txt")))
+        got = yield self.lines(10)
+        self.assertEqual(got[4:], [
+            "STAT|/nr/f.txt|3|Permission denied|sftp|-|-|-|-|ftpuser|ftpuser|-",
+            "STAT|/nothere|2|No such file|sftp|-|-|-|-|ftpuser|ftpuser|-",
+            "RMD|/nothere|-|-|sftp|-|/nothere|-|-|ftpuser|ftpuser|-",
+            "RNTO|/ro/b.txt|550|/ro/b.txt: Permission denied|sftp|-|/ro/b.txt|-|-|ftpuser|"
+            "ftpuser|-",
+            "RNFR|/a.txt|550|/a.txt: Permission denied|sftp|-|-|-|-|ftpuser|ftpuser|-",
+            "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|Quit: disconnected by user"])
 
     @defer.inlineCallbacks
     def test_bad_password(self):
