@@ -35,6 +35,7 @@ LogFormat sftp "{fmt}"
   SFTPAuthorizedUserKeys file:{base}/keys/%u
   SFTPLog {base}/sftp.log
   SFTPDisplayBanner {base}/banner.txt
+  SFTPClientMatch "^OpenSSH" channelWindowSize 256KB channelPacketSize 16KB
   DefaultRoot ~
   AllowStoreRestart on
   <Directory {base}/home/ftpuser/nr>

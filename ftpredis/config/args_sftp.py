@@ -21,9 +21,9 @@ _SERVED_METHODS = ("publickey", "password")
 
 #: SFTPOptions words of mod_sftp 1.3.8 (contrib/mod_sftp/mod_sftp.c, set_sftpoptions);
 #: the first set changes what ftpredis does, the others are accepted with a warning.
-OPTIONS = frozenset({"InsecureHostKeyPerms", "IgnoreSFTPSetPerms", "IgnoreSFTPSetTimes",
-                     "IgnoreSFTPUploadPerms"})
+OPTIONS = frozenset({"InsecureHostKeyPerms"})
 OPTIONS_NO_EFFECT = frozenset({
+    "IgnoreSFTPSetPerms", "IgnoreSFTPSetTimes", "IgnoreSFTPUploadPerms",
     "IgnoreSFTPSetOwners", "IgnoreSCPUploadPerms", "IgnoreSCPUploadTimes",
     "OldProtocolCompat", "PessimisticKexinit", "MatchKeySubject", "AllowInsecureLogin",
     "AllowWeakDH", "IgnoreFIFOs", "IgnoreSFTPSetExtendedAttributes", "IncludeSFTPTimes",
@@ -157,6 +157,8 @@ def p_sftp_client_match(args, ctx):
             lo, _, hi = value.partition("-")
             kw["sftp_protocol_version"] = (_int(lo, "SFTP version", 1, 6),
                                            _int(hi or lo, "SFTP version", 1, 6))
+            ctx.warn("SFTPClientMatch sftpProtocolVersion has no effect in ftpredis "
+                     "(it serves SFTP version 3)")
         elif k in ("pessimistickexinit", "sftpcompression"):
             ctx.warn("SFTPClientMatch %s has no effect in ftpredis" % (key,))
         else:

@@ -536,8 +536,7 @@ TABLE: Tuple[Directive, ...] = (
     _d("SFTPCompression", _SVG, 1, 1, p_sftp_compression,
        "zlib compression offered (on, delayed) or not (off).", usage="on|off|delayed"),
     _d("SFTPOptions", _SVG, 1, None, p_sftp_options, "mod_sftp's options; "
-       "InsecureHostKeyPerms, IgnoreSFTPSetPerms, IgnoreSFTPSetTimes, "
-       "IgnoreSFTPUploadPerms take effect, the others are warned about.",
+       "InsecureHostKeyPerms takes effect, the others are warned about.",
        usage="option..."),
     _d("SFTPMaxChannels", _SVG, 1, 1, p_sftp_max_channels,
        "Channels a connection may open (default 10).", usage="N"),
@@ -546,7 +545,8 @@ TABLE: Tuple[Directive, ...] = (
     _d("SFTPDisplayBanner", _SVG, 1, 1, p_path, "File sent as the SSH banner before "
        "authentication.", usage="path"),
     _d("SFTPClientMatch", _SVG, 2, None, p_sftp_client_match,
-       "Settings for clients whose version text matches the pattern.", multi=True,
+       "Settings for clients whose version text matches the pattern "
+       "(channelWindowSize, channelPacketSize).", multi=True,
        usage="pattern key value..."),
     )),
     *(_noop(name, _SVG, doc, min_args=n) for name, n, doc in SFTP_UNSUPPORTED),

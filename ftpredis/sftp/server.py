@@ -12,6 +12,7 @@ SFTPMaxChannels) and starts the ``sftp`` subsystem.
 
 from __future__ import annotations
 
+import re
 import struct
 
 from twisted.conch import avatar as conch_avatar
@@ -100,8 +101,16 @@ class SSHUser(conch_avatar.ConchUser):
             raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
                                    "SFTPMaxChannels reached")
         self.channels += 1
-        return conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
+        chan = conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
                                                    maxPacket, data)
+        match = self.ssh.client_match()
+        if match is not None:
+            # SFTPClientMatch: this client's window and packet sizes.
+            if match.channel_window:
+                chan.localWindowSize = chan.localWindowLeft = match.channel_window
+            if match.channel_packet_size:
+                chan.localMaxPacket = match.channel_packet_size
+        return chan
 
     def lookupSubsystem(self, subsystem, data):
         if subsystem != b"sftp":
@@ -114,6 +123,7 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
     """One SSH connection."""
 
     recorder = None
+    otherVersionString = None
     conch_user = None
     disconnected = False
     connection_class = None
@@ -196,6 +206,15 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
             description = ""
         self.recorder.end_reason = "Quit: " + description if description else "Quit"
         transport.SSHServerTransport.ssh_DISCONNECT(self, packet)
+
+    def client_match(self):
+        """The first SFTPClientMatch whose pattern the client's version text matches."""
+        version = (self.otherVersionString or b"").decode("utf-8", "replace")
+        version = version.split("-", 2)[-1]
+        for m in self.factory.sftp.client_match:
+            if re.search(m.pattern, version):
+                return m
+        return None
 
     def loggedIn(self, avatar, fs, logout):
         self.recorder.avatar = avatar
