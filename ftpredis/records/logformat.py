@@ -203,10 +203,6 @@ def _transfer_secs(e):
 def _transfer_speed(e):
     if e.kind != COMMAND or e.verb not in TRANSFER_COMMANDS:
         return None
-    if e.protocol in ("sftp", "scp"):
-        # mod_sftp's transfers never set the start time this is computed from
-        # (doc/sftp-records.rst): ProFTPD 1.3.8 leaves the variable out.
-        return None
     size, ms = e.file_size, e.transfer_millis
     if size is None or ms is None:
         return None

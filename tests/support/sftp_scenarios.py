@@ -1,0 +1,123 @@
+# -*- test-case-name: tests.test_sftp -*-
+"""SFTP sessions for ``tools/compare_proftpd.py``: the sessions doc/sftp-records.rst
+describes, run with OpenSSH's ``sftp -b`` against ftpredis and against ProFTPD 1.3.8
+with mod_sftp, registered in :data:`tests.support.scenarios.SCENARIOS` (names
+``sftp_*``) with the differences doc/sftp-records.rst explains as excuses."""
+
+import os
+import subprocess
+
+from tests.support.ftpsite import PASSWORD, USER
+from tests.support.scenarios import EVERY_VAR, REDIS, braces, scenario
+
+BODY = REDIS + braces('LogFormat every "%s"\nRedisLogOnEvent ALL every\n'
+                      'RedisLogOnCommand ALL every cmd\n' % EVERY_VAR) + """
+LoadModule mod_sftp.c
+SFTPEngine on
+SFTPHostKey {base}/ssh_host_key
+SFTPAuthorizedUserKeys file:{base}/keys/%u
+AllowStoreRestart on
+<Directory {home}/ro>
+  <Limit WRITE>
+    DenyAll
+  </Limit>
+</Directory>
+<Directory {home}/nr>
+  <Limit READ>
+    DenyAll
+  </Limit>
+</Directory>
+"""
+
+FILES = {"a.txt": b"a" * 50, "ro/": b"", "nr/f.txt": b"f" * 10}
+
+EXCUSES = (
+    (r"session_bytes_(rcvd|sent): ftpredis",
+     "doc/sftp-records.rst: %I/%O count SSH's bytes, which depend on the algorithms"),
+    (r"bytes_sent: ftpredis \d+, proftpd \d+",
+     "doc/sftp-records.rst: MLSD's %b counts long names formatted differently"),
+)
+
+SSH_OPTS = ["-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
+            "-oLogLevel=ERROR"]
+
+
+def _local(ctx):
+    path = os.path.join(ctx.site.base, "local")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def sftp(ctx, batch, password=PASSWORD, key=None):
+    """One ``sftp -b`` session (password through sshpass, or ``key``); its output goes
+    to the transcript."""
+    local = _local(ctx)
+    path = os.path.join(local, "batch")
+    with open(path, "w") as f:
+        f.write(batch)
+    argv = ["sftp"] + SSH_OPTS + ["-P", str(ctx.port)]
+    if key:
+        argv += ["-oIdentitiesOnly=yes", "-oPreferredAuthentications=publickey", "-i", key,
+                 "-b", path]
+    else:
+        argv = ["sshpass", "-p", password] + argv + [
+            "-oBatchMode=no", "-oPreferredAuthentications=password",
+            "-oPubkeyAuthentication=no", "-b", path]
+    argv.append(USER + "@127.0.0.1")
+    p = subprocess.run(argv, cwd=local, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=120)
+    ctx.transcript.append(p.stdout.decode("utf-8", "replace"))
+
+
+def _sftp_scenario(name):
+    return scenario(name, BODY, files=FILES, excuses=EXCUSES)
+
+
+@_sftp_scenario("sftp_session")
+def sftp_session(ctx):
+    """A password session: ls, stat, get, put, mkdir, rmdir, rename, chmod, rm, a missing
+    file, refused writes."""
+    with open(os.path.join(_local(ctx), "up.txt"), "wb") as f:
+        f.write(b"y" * 300)
+    sftp(ctx, "ls\nls -l a.txt\nget a.txt\nput up.txt\nmkdir d\nrmdir d\n"
+              "rename up.txt g.txt\nchmod 600 g.txt\nrm g.txt\n-rm missing.txt\n"
+              "-mkdir ro/x\n-put up.txt ro/up.txt\nls ro\n")
+
+
+@_sftp_scenario("sftp_refusals")
+def sftp_refusals(ctx):
+    """<Limit READ> on STAT, a missing directory, a rename refused at its destination,
+    then a wrong password."""
+    sftp(ctx, "-get nr/f.txt\n-ls nothere\n-rmdir nothere\n-rename a.txt ro/b.txt\n")
+    sftp(ctx, "ls\n", password="wrong")
+
+
+@_sftp_scenario("sftp_key")
+def sftp_key(ctx):
+    """A public key login (RFC 4716 in SFTPAuthorizedUserKeys: the format Debian's 1.3.8
+    accepts)."""
+    local = _local(ctx)
+    key = os.path.join(local, "id_rsa")
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key],
+                   check=True, stdout=subprocess.DEVNULL)
+    rfc = subprocess.run(["ssh-keygen", "-e", "-f", key + ".pub"], check=True,
+                         stdout=subprocess.PIPE).stdout
+    os.makedirs(os.path.join(ctx.site.base, "keys"), exist_ok=True)
+    with open(os.path.join(ctx.site.base, "keys", USER), "wb") as f:
+        f.write(rfc)
+    sftp(ctx, "ls\n", key=key)
+
+
+@_sftp_scenario("sftp_resume")
+def sftp_resume(ctx):
+    """reput (APPE from the server's size) and reget."""
+    local = _local(ctx)
+    with open(os.path.join(local, "big.bin"), "wb") as f:
+        f.write(b"z" * 100000)
+    with open(os.path.join(ctx.home, "big.bin"), "wb") as f:
+        f.write(b"z" * 40000)
+    if os.geteuid() == 0:
+        os.chown(os.path.join(ctx.home, "big.bin"), 5001, 5001)
+    with open(os.path.join(local, "dl.bin"), "wb") as f:
+        f.write(b"a" * 20)
+    sftp(ctx, "reput big.bin\nreget a.txt dl.bin\n")
