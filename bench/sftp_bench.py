@@ -64,6 +64,7 @@ ModulePath              /usr/lib/proftpd
 LoadModule              mod_sftp.c
 AuthOrder               mod_auth_file.c
 SFTPLog                 none
+DelayEngine             off
 """ + COMMON
 
 

@@ -22,7 +22,7 @@ from twisted.conch.ssh import filetransfer
 from twisted.internet import defer
 from zope.interface import implementer
 
-from ftpredis.ftp import limits
+from ftpredis.ftp import limits, nowait
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.sftp import records as rec
 
@@ -386,6 +386,14 @@ class _RenameDenied(Exception):
     """<Limit RNTO> refused a rename: (source vpath, real, destination vpath, real)."""
 
 
+def _pwrite_all(fd, data, offset):
+    """Blocking: write all of ``data`` at ``offset`` (a disk job)."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
 def _raise(e):
     raise e
 
@@ -417,11 +425,21 @@ class _File:
                 raise EOFError()
             self.count += len(data)
             return data
+        # From the page cache when the kernel promises not to wait (a thread hop per
+        # 32 KiB request costs more than the copy), else in the disk pool.
+        data = nowait.pread_now(self.fd, length, offset)
+        if data is not None:
+            return got(data)
         return self.owner.run(os.pread, self.fd, length, offset).addCallback(got)
 
     def writeChunk(self, offset, data):
         self.count += len(data)
-        return self.owner.run(os.pwrite, self.fd, data, offset).addCallback(lambda _: None)
+        n = nowait.pwrite_now(self.fd, data, offset)
+        if n is not None and n == len(data):
+            return None
+        if n:
+            data, offset = data[n:], offset + n
+        return self.owner.run(_pwrite_all, self.fd, data, offset)
 
     def getAttrs(self):
         return self.owner.run(os.fstat, self.fd).addCallback(_attrs)
