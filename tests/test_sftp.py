@@ -220,6 +220,9 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
                          "disconnecting client ("):
             self.assertIn(expected, text)
         self.assertNotIn("ftppass", text)
+        # twistd's log has none of twisted.conch's per-session chatter.
+        self.assertNotIn("Got remote error", self.logged())
+        self.assertNotIn("trying auth", self.logged())
 
     @defer.inlineCallbacks
     def test_keys(self):

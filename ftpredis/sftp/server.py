@@ -216,6 +216,11 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
                 return m
         return None
 
+    def receiveError(self, reasonCode, description):
+        # The client's DISCONNECT: its reason is the session's end reason (recorded
+        # and in SFTPLog), not an error of this server's.
+        pass
+
     def loggedIn(self, avatar, fs, logout):
         self.recorder.avatar = avatar
         self.recorder.fs = fs

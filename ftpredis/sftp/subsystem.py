@@ -418,6 +418,7 @@ class _File:
         self.size = size
         self.count = 0
         self.closed = False
+        self.writing = defer.DeferredLock()
 
     def readChunk(self, offset, length):
         def got(data):
@@ -434,12 +435,16 @@ class _File:
 
     def writeChunk(self, offset, data):
         self.count += len(data)
-        n = nowait.pwrite_now(self.fd, data, offset)
-        if n is not None and n == len(data):
-            return None
-        if n:
-            data, offset = data[n:], offset + n
-        return self.owner.run(_pwrite_all, self.fd, data, offset)
+        # Writes are done, and acknowledged, in the order they came: OpenSSH's client
+        # truncates an upload to the end of the writes acknowledged in order
+        # ("server reordered ACKs"), so disk jobs finishing out of order would cut it.
+        if not self.writing.locked:
+            n = nowait.pwrite_now(self.fd, data, offset)
+            if n is not None and n == len(data):
+                return None
+            if n:
+                data, offset = data[n:], offset + n
+        return self.writing.run(self.owner.run, _pwrite_all, self.fd, data, offset)
 
     def getAttrs(self):
         return self.owner.run(os.fstat, self.fd).addCallback(_attrs)
@@ -461,6 +466,9 @@ class _File:
             finally:
                 os.close(fd)
 
+        def close_after_writes():
+            return self.owner.run(finish)
+
         def record(size):
             now = time.time()
             r = self.owner.rec
@@ -471,7 +479,7 @@ class _File:
                       transfer_millis=int((now - self.start) * 1000),
                       transfer_status="failed" if aborted else "success",
                       file_modified=self.verb == "APPE", config_path=self.real, **fields)
-        return self.owner.run(finish).addCallback(record)
+        return self.writing.run(close_after_writes).addCallback(record)
 
 
 class _Directory:
