@@ -22,6 +22,7 @@ FIELDS = ("command", "command_params", "response_code", "response_msg", "protoco
 BODY = r"""
 Port {ftp_port}
 DefaultAddress 127.0.0.1
+{top}
 LogFormat sftp "{fmt}"
 <Global>
   RedisLogOnEvent ALL sftp
@@ -38,6 +39,7 @@ LogFormat sftp "{fmt}"
   SFTPClientMatch "^OpenSSH" channelWindowSize 256KB channelPacketSize 16KB
   DefaultRoot ~
   AllowStoreRestart on
+{vhost}
   <Directory {base}/home/ftpuser/nr>
     <Limit READ>
       DenyAll
@@ -60,9 +62,13 @@ def _keygen(path, kind, *extra):
                    check=True, stdout=subprocess.DEVNULL)
 
 
-class SFTPTests(TwistdMixin, unittest.TestCase):
+class _SFTPSite(TwistdMixin):
+    """An SFTP <VirtualHost> beside an FTP server, with ``TOP`` and ``VHOST`` added to the
+    configuration at the top and in the <VirtualHost>."""
 
     timeout = 240
+    BODY = BODY
+    TOP = VHOST = ""
 
     @defer.inlineCallbacks
     def setUp(self):
@@ -89,7 +95,9 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
             f.write(b"a" * 50)
         with open(os.path.join(self.base, "banner.txt"), "w") as f:
             f.write("Authorised users only\n")
-        self.write(BODY.replace("{fmt}", FORMAT.replace("{", "{{").replace("}", "}}")), port=self.port, ftp_port=self.ftp_port)
+        self.write(self.BODY.replace("{fmt}", FORMAT.replace("{", "{{").replace("}", "}}"))
+                   .replace("{top}", self.TOP).replace("{vhost}", self.VHOST),
+                   port=self.port, ftp_port=self.ftp_port)
         self.twistd()
         ok = yield e2e.in_thread(e2e.wait_listening, self.port)
         self.assertTrue(ok, self.log_or_output())
@@ -128,6 +136,9 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
             d = json.loads(r)
             out.append("|".join("-" if d.get(k) is None else str(d[k]) for k in FIELDS))
         return out
+
+
+class SFTPTests(_SFTPSite, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_password_session(self):
@@ -302,3 +313,41 @@ class SFTPTests(TwistdMixin, unittest.TestCase):
         with open(os.path.join(self.local, "lget.txt"), "rb") as f:
             self.assertEqual(f.read(), b"a" * 50)
 
+
+
+class SFTPBanTests(_SFTPSite, unittest.TestCase):
+    """mod_ban applies to SFTP logins: MaxLoginAttempts bans the host, whose next SSH
+    connection is refused before the key exchange."""
+
+    # The main server speaks SFTP here: ftpredis takes BanTable (server config only) as
+    # the main server's, so a <VirtualHost> cannot turn BanEngine on.
+    BODY = r"""
+Port {port}
+DefaultAddress 127.0.0.1
+LogFormat sftp "{fmt}"
+RedisLogOnEvent ALL sftp
+SFTPEngine on
+SFTPHostKey {base}/hostkey
+DefaultRoot ~
+MaxLoginAttempts 1
+BanEngine on
+BanTable {base}/ban.tab
+BanLog {base}/ban.log
+BanOnEvent MaxLoginAttempts 1/00:10:00 00:05:00
+"""
+
+    @defer.inlineCallbacks
+    def test_max_login_attempts_bans(self):
+        p = yield self.sftp("ls\n", password="wrong", check=False,
+                            extra=["-oNumberOfPasswordPrompts=1"])
+        self.assertNotEqual(p.returncode, 0)
+        got = yield self.lines(5)
+        # The ban that MaxLoginAttempts triggered ends the session (mod_ban's reason).
+        self.assertEqual(got[-1], "EXIT|-|-|-|ssh2|-|-|-|-|-|-|Banned")
+        self.db.command("DEL", b"sftp")
+        p = yield self.sftp("ls\n", check=False)       # the right password, too late
+        self.assertNotEqual(p.returncode, 0)
+        got = yield self.lines(2)
+        self.assertEqual([line.split("|")[0] for line in got], ["-", "EXIT"])
+        with open(os.path.join(self.base, "ban.log")) as f:
+            self.assertIn("denied due to host ban", f.read())
