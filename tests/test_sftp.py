@@ -234,6 +234,7 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
         # twistd's log has none of twisted.conch's per-session chatter.
         self.assertNotIn("Got remote error", self.logged())
         self.assertNotIn("trying auth", self.logged())
+        self.assertNotIn("Unhandled error", self.logged())
 
     @defer.inlineCallbacks
     def test_keys(self):

@@ -11,8 +11,8 @@ their format (the texts are Twisted's, see the predicates below):
   ``noisy = False``; txredisapi's pool and endpoint wrappers may not);
 * a listening port's "ftpredis starting on 2121" and "(TCP Port 2121 Closed)": the
   service says "listening on 127.0.0.1:2121" and "stopped listening on ...";
-* twisted.conch's debug lines and its "connection lost" about every SSH session
-  (namespaces ``twisted.conch`` and ``ftpredis.sftp``): SFTPLog says what happened.
+* twisted.conch's debug and info lines about every SSH session and channel (namespaces
+  ``twisted.conch`` and ``ftpredis.sftp``): SFTPLog says what happened.
 
 Everything else passes untouched.
 """
@@ -40,7 +40,7 @@ def chatter(event) -> PredicateResult:
     if fmt is not None and fmt.startswith(_DROPPED_FORMATS):
         return PredicateResult.no
     if str(event.get("log_namespace", "")).startswith(_SSH_NAMESPACES) and (
-            event.get("log_level") is LogLevel.debug or fmt == "connection lost"):
+            event.get("log_level") in (LogLevel.debug, LogLevel.info)):
         return PredicateResult.no
     text = event.get("log_text")
     if text is None:

@@ -79,6 +79,23 @@ class SessionChannel(session.SSHSession):
     channel reports exit status 0 before closing, as mod_sftp does (scp fails on a
     channel closed without one)."""
 
+    # Only the sftp subsystem is served: no shell, exec (legacy scp), pty or
+    # environment (mod_sftp's SFTPAcceptEnv); refused, not failed on.
+    def request_env(self, data):
+        return 0
+
+    def request_pty_req(self, data):
+        return 0
+
+    def request_shell(self, data):
+        return 0
+
+    def request_exec(self, data):
+        return 0
+
+    def request_window_change(self, data):
+        return 0
+
     def eofReceived(self):
         if self.client is not None and self.conn is not None:
             self.conn.sendRequest(self, b"exit-status", struct.pack(">L", 0))
