@@ -352,3 +352,35 @@ BanOnEvent MaxLoginAttempts 1/00:10:00 00:05:00
         self.assertEqual([line.split("|")[0] for line in got], ["-", "EXIT"])
         with open(os.path.join(self.base, "ban.log")) as f:
             self.assertIn("denied due to host ban", f.read())
+
+
+class SFTPMaxClientsTests(_SFTPSite, unittest.TestCase):
+    """MaxClients: a login beyond it is recorded as ProFTPD's mod_sftp records it (PASS
+    230, then the session ends "Configured policy: Denied by MaxClients")."""
+
+    VHOST = "  MaxClients 1\n"
+
+    @defer.inlineCallbacks
+    def test_second_login_refused(self):
+        held = subprocess.Popen(
+            ["sshpass", "-p", "ftppass", "ssh"] + SSH_OPTS + [
+                "-oPubkeyAuthentication=no", "-p", str(self.port), "-s",
+                "ftpuser@127.0.0.1", "sftp"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: held.poll() is None and held.kill() or held.wait())
+        yield self.lines(4)             # held: CONNECT, USER, USER, PASS 230
+        p = yield self.sftp("ls\n", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"Maximum connections for host/user reached", p.stdout)
+        got = yield self.lines(9)
+        self.assertEqual(got[4:], [
+            "-|-|-|-|ssh2|-|-|-|-|-|-|-",
+            "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|-|-",
+            "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|ftpuser|-",
+            "PASS|(hidden)|230|User ftpuser logged in|ssh2|-|-|-|-|ftpuser|ftpuser|-",
+            "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|-|Configured policy: Denied by MaxClients"])
+        held.stdin.close()
+        yield e2e.in_thread(held.wait, 30)
+        got = yield self.lines(10)
+        self.assertEqual(got[-1], "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|"
+                                  "Quit: disconnected by user")

@@ -98,6 +98,16 @@ class UserAuthServer(userauth.SSHUserAuthServer):
         def bad(f):
             if f.check(error.NotEnoughAuthentication):
                 return f
+            if f.check(_MaxClients):
+                conn.recorder.command("PASS", "(hidden)", 230, rec.LOGGED_IN % (name,),
+                                      start=start)
+                conn.factory.note("MaxClients (%d) reached, refusing connection for "
+                                  "user '%s'" % (conn.factory.server.max_clients, name))
+                # As after FTP's refused PASS: the session ends without %U.
+                conn.recorder.original_user = None
+                conn.sendDisconnect(sshtransport.DISCONNECT_TOO_MANY_CONNECTIONS,
+                                    b"Maximum connections for host/user reached")
+                return failure_ignored()
             conn.recorder.command("PASS", "(hidden)", 530, rec.LOGIN_INCORRECT,
                                   start=start, auth_failure=getattr(f.value, "reason", None))
             if not f.check(error.IgnoreAuthentication):
@@ -189,8 +199,11 @@ class UserAuthServer(userauth.SSHUserAuthServer):
             raise LoginRefused(name, "limit-login", "<Limit LOGIN> denies %r" % (name,))
         if server.max_clients is not None and factory.logged_in >= server.max_clients:
             logout()
+            # ProFTPD 1.3.8 records this login as a success (PASS 230, its account in
+            # the records from here on), then disconnects (doc/sftp-records.rst).
+            conn.recorder.avatar = avatar
             conn.recorder.end_reason = "Configured policy: Denied by MaxClients"
-            raise LoginRefused(name, "max-clients", "MaxClients reached")
+            raise _MaxClients()
 
         def place():
             names, grps, system = factory.owner_names()
@@ -205,6 +218,10 @@ class UserAuthServer(userauth.SSHUserAuthServer):
             conn.loggedIn(avatar, fs, logout)
             return (IConchUser, conn.conch_user, conn.logout)
         return factory.disk.run(place).addCallback(placed)
+
+
+class _MaxClients(Exception):
+    """MaxClients refuses a login whose credentials were good."""
 
 
 def _max_attempts(server) -> int:

@@ -122,3 +122,20 @@ def sftp_resume(ctx):
     with open(os.path.join(local, "dl.bin"), "wb") as f:
         f.write(b"a" * 20)
     sftp(ctx, "reput big.bin\nreget a.txt dl.bin\n")
+
+
+@scenario("sftp_maxclients", BODY + "MaxClients 1\n", files=FILES, excuses=EXCUSES)
+def sftp_maxclients(ctx):
+    """MaxClients 1: a second login while a session is open."""
+    held = subprocess.Popen(["sshpass", "-p", PASSWORD, "ssh"] + SSH_OPTS + [
+        "-oPubkeyAuthentication=no", "-p", str(ctx.port), "-s", USER + "@127.0.0.1", "sftp"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        # SFTP's INIT, version 3: the VERSION answer means the held session is logged in.
+        held.stdin.write(b"\x00\x00\x00\x05\x01\x00\x00\x00\x03")
+        held.stdin.flush()
+        held.stdout.read(9)
+        sftp(ctx, "ls\n")
+    finally:
+        held.stdin.close()
+        held.wait(30)
