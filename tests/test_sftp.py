@@ -384,3 +384,25 @@ class SFTPMaxClientsTests(_SFTPSite, unittest.TestCase):
         got = yield self.lines(10)
         self.assertEqual(got[-1], "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|"
                                   "Quit: disconnected by user")
+
+
+class SFTPTimeoutIdleTests(_SFTPSite, unittest.TestCase):
+    """TimeoutIdle ends an idle SSH session, recorded with the subsystem still running."""
+
+    VHOST = "  TimeoutIdle 2\n"
+
+    @defer.inlineCallbacks
+    def test_idle_session_ended(self):
+        held = subprocess.Popen(
+            ["sshpass", "-p", "ftppass", "ssh"] + SSH_OPTS + [
+                "-oPubkeyAuthentication=no", "-p", str(self.port), "-s",
+                "ftpuser@127.0.0.1", "sftp"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: held.poll() is None and held.kill() or held.wait())
+        # SFTP's INIT (version 3); then nothing more.
+        held.stdin.write(b"\x00\x00\x00\x05\x01\x00\x00\x00\x03")
+        held.stdin.flush()
+        got = yield self.lines(5)
+        self.assertEqual(got[-1], "EXIT|-|-|-|sftp|-|-|-|-|ftpuser|ftpuser|"
+                                  "Timeout exceeded: TimeoutIdle")
+        yield e2e.in_thread(held.wait, 30)

@@ -132,7 +132,6 @@ class SSHRecorder:
         if self._ended:
             return
         self._ended = True
-        self.protocol = "ssh2"
         now = time.time()
         f = self._base(DISCONNECT, now, now)
         f.update(verb="EXIT", command="EXIT",

@@ -212,9 +212,12 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         transport.SSHServerTransport.dataReceived(self, data)
 
     def timeoutConnection(self):
-        self.recorder.end_reason = "TimeoutIdle"
-        self.policy_event("TimeoutIdle")
-        self.transport.loseConnection()
+        self.recorder.end_reason = "Timeout exceeded: TimeoutIdle"
+        # Recorded now, as ProFTPD does: with the subsystem still running (%{protocol}
+        # "sftp"), before closing the channels resets it.
+        self.recorder.exit()
+        if not self.policy_event("TimeoutIdle"):
+            self.transport.loseConnection()
 
     def ssh_DISCONNECT(self, packet):
         try:

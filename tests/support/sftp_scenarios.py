@@ -139,3 +139,14 @@ def sftp_maxclients(ctx):
     finally:
         held.stdin.close()
         held.wait(30)
+
+
+@scenario("sftp_idle", BODY, files=FILES, excuses=EXCUSES, timeout_idle=3)
+def sftp_idle(ctx):
+    """TimeoutIdle 3: a logged-in session that says nothing more."""
+    held = subprocess.Popen(["sshpass", "-p", PASSWORD, "ssh"] + SSH_OPTS + [
+        "-oPubkeyAuthentication=no", "-p", str(ctx.port), "-s", USER + "@127.0.0.1", "sftp"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    held.stdin.write(b"\x00\x00\x00\x05\x01\x00\x00\x00\x03")     # SFTP's INIT
+    held.stdin.flush()
+    held.wait(60)               # the server ends it
