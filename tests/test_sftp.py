@@ -406,3 +406,26 @@ class SFTPTimeoutIdleTests(_SFTPSite, unittest.TestCase):
         self.assertEqual(got[-1], "EXIT|-|-|-|sftp|-|-|-|-|ftpuser|ftpuser|"
                                   "Timeout exceeded: TimeoutIdle")
         yield e2e.in_thread(held.wait, 30)
+
+
+class SFTPAuthChainTests(_SFTPSite, unittest.TestCase):
+    """SFTPAuthMethods publickey+password: a key alone or a password alone is not
+    enough, both log in."""
+
+    VHOST = "  SFTPAuthMethods publickey+password\n"
+
+    @defer.inlineCallbacks
+    def test_chain(self):
+        p = yield self.sftp("ls\n", key="id_ed", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        p = yield self.sftp("ls\n", check=False, extra=["-oNumberOfPasswordPrompts=1"])
+        self.assertNotEqual(p.returncode, 0)
+        argv = ["sshpass", "-p", "ftppass", "sftp"] + SSH_OPTS + [
+            "-oBatchMode=no", "-oIdentitiesOnly=yes", "-i",
+            os.path.join(self.local, "id_ed"), "-P", str(self.port), "-b", "-",
+            "ftpuser@127.0.0.1"]
+        p = yield e2e.in_thread(lambda: subprocess.run(
+            argv, input=b"ls\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=120))
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"a.txt", p.stdout)

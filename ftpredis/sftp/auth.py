@@ -183,12 +183,27 @@ class UserAuthServer(userauth.SSHUserAuthServer):
 
     def _accepted(self, method, name, avatar, logout):
         """Credentials are good: the chain rule, the login limits, then the jail."""
-        self.done.append(method.decode())
-        if not any(tuple(chain[:len(self.done)]) == tuple(self.done)
-                   for chain in self.chains):
-            self.done = [method.decode()]
+        m = method.decode()
+        done = tuple(self.done) + (m,)
+        if not any(tuple(chain[:len(done)]) == done for chain in self.chains):
+            done = (m,)
+            if not any(chain[:1] == done for chain in self.chains):
+                # Good credentials of a method no chain starts with (the password of
+                # "publickey+password" alone): a plain failure.
+                self.done = []
+                logout()
+                raise LoginRefused(name, "auth-method", "SFTPAuthMethods needs another "
+                                   "method first")
+        self.done = list(done)
         if not any(tuple(chain) == tuple(self.done) for chain in self.chains):
             logout()
+            # Partial success: what may follow is the next method of the chains begun
+            # (the failure message lists these, and only these are tried).
+            n = len(self.done)
+            self.supportedAuthentications = sorted(
+                {chain[n].encode() for chain in self.chains
+                 if len(chain) > n and tuple(chain[:n]) == tuple(self.done)},
+                key=lambda m: m != b"publickey")
             raise error.NotEnoughAuthentication()
         conn = self.transport
         factory = conn.factory
