@@ -184,8 +184,13 @@ def main():
             for name, port in servers.items():
                 dt = timed(sftp, port, key, "get big.bin /dev/null\n", local)
                 results[(name, "get")].append(args.mib / dt)
-                dt = timed(sftp, port, key, "put up.bin\nrm up.bin\n", local)
+                dt = timed(sftp, port, key, "put up.bin\n", local)
                 results[(name, "put")].append(args.mib / dt)
+                stored = os.path.join(home, "up.bin")
+                if os.path.getsize(stored) != size:
+                    raise RuntimeError("%s stored %d bytes, expected %d"
+                                       % (name, os.path.getsize(stored), size))
+                os.unlink(stored)
                 t0 = time.perf_counter()
                 for _ in range(args.logins):
                     sftp(port, key, "bye\n", local)

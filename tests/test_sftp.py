@@ -274,6 +274,19 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
                       "ftpuser|ftpuser|-", got)
 
     @defer.inlineCallbacks
+    def test_large_files(self):
+        """8 MiB up and down: the writes (done side by side in the disk pool) are
+        answered in order, or OpenSSH would cut the upload short."""
+        data = os.urandom(8 * 1024 * 1024)
+        with open(os.path.join(self.local, "big.bin"), "wb") as f:
+            f.write(data)
+        yield self.sftp("put big.bin\nget big.bin back.bin\n", key="id_ed")
+        with open(os.path.join(self.home, "big.bin"), "rb") as f:
+            self.assertTrue(f.read() == data, "the upload differs")
+        with open(os.path.join(self.local, "back.bin"), "rb") as f:
+            self.assertTrue(f.read() == data, "the download differs")
+
+    @defer.inlineCallbacks
     def test_scp(self):
         """scp (over SFTP, OpenSSH's default) both ways, with a key."""
         with open(os.path.join(self.local, "s.bin"), "wb") as f:

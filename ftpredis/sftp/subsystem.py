@@ -20,6 +20,7 @@ import time
 from twisted.conch.interfaces import ISFTPFile, ISFTPServer
 from twisted.conch.ssh import filetransfer
 from twisted.internet import defer
+from twisted.python import failure
 from zope.interface import implementer
 
 from ftpredis.ftp import limits, nowait
@@ -418,7 +419,7 @@ class _File:
         self.size = size
         self.count = 0
         self.closed = False
-        self.writing = defer.DeferredLock()
+        self.tail = None        # fires once every write so far is answered
 
     def readChunk(self, offset, length):
         def got(data):
@@ -435,16 +436,36 @@ class _File:
 
     def writeChunk(self, offset, data):
         self.count += len(data)
-        # Writes are done, and acknowledged, in the order they came: OpenSSH's client
-        # truncates an upload to the end of the writes acknowledged in order
-        # ("server reordered ACKs"), so disk jobs finishing out of order would cut it.
-        if not self.writing.locked:
+        # Writes are acknowledged in the order they came: OpenSSH's client truncates an
+        # upload to the end of the writes acknowledged in order ("server reordered
+        # ACKs").  The disk jobs run side by side; each answer waits for the one before.
+        tail = self.tail
+        if tail is None:
             n = nowait.pwrite_now(self.fd, data, offset)
             if n is not None and n == len(data):
                 return None
             if n:
                 data, offset = data[n:], offset + n
-        return self.writing.run(self.owner.run, _pwrite_all, self.fd, data, offset)
+        job = self.owner.run(_pwrite_all, self.fd, data, offset)
+        answer = defer.Deferred()
+        done = self.tail = defer.Deferred()
+
+        def deliver(result):
+            if self.tail is done:
+                self.tail = None
+            if isinstance(result, failure.Failure):
+                answer.errback(result)
+            else:
+                answer.callback(None)
+            done.callback(None)
+
+        def after_earlier(_):
+            job.addBoth(deliver)
+        if tail is None:
+            after_earlier(None)
+        else:
+            tail.addCallback(after_earlier)
+        return answer
 
     def getAttrs(self):
         return self.owner.run(os.fstat, self.fd).addCallback(_attrs)
@@ -466,7 +487,7 @@ class _File:
             finally:
                 os.close(fd)
 
-        def close_after_writes():
+        def close_after_writes(_=None):
             return self.owner.run(finish)
 
         def record(size):
@@ -479,7 +500,10 @@ class _File:
                       transfer_millis=int((now - self.start) * 1000),
                       transfer_status="failed" if aborted else "success",
                       file_modified=self.verb == "APPE", config_path=self.real, **fields)
-        return self.writing.run(close_after_writes).addCallback(record)
+        tail, self.tail = self.tail, None
+        closing = close_after_writes() if tail is None else tail.addCallback(
+            close_after_writes)
+        return closing.addCallback(record)
 
 
 class _Directory:
