@@ -6,6 +6,7 @@ same sessions (doc/sftp-records.rst)."""
 
 import json
 import os
+import socket
 import subprocess
 
 from twisted.internet import defer
@@ -442,3 +443,26 @@ class SFTPAuthChainTests(_SFTPSite, unittest.TestCase):
             timeout=120))
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn(b"a.txt", p.stdout)
+
+
+class SFTPTimeoutLoginTests(_SFTPSite, unittest.TestCase):
+    """TimeoutLogin counts from the connection: a client that never even starts the key
+    exchange is disconnected."""
+
+    VHOST = "  TimeoutLogin 2\n"
+
+    @defer.inlineCallbacks
+    def test_silent_client(self):
+        def silent():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=60) as s:
+                got = b""
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        return got
+                    got += data
+        got = yield e2e.in_thread(silent)
+        self.assertTrue(got.startswith(b"SSH-2.0-example ready\r\n"), got[:100])
+        records = yield self.lines(2)
+        self.assertEqual(records, ["-|-|-|-|ssh2|-|-|-|-|-|-|-",
+                                   "EXIT|-|-|-|ssh2|-|-|-|-|-|-|Timeout exceeded: TimeoutLogin"])

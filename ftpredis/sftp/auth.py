@@ -35,7 +35,8 @@ class UserAuthServer(userauth.SSHUserAuthServer):
     def serviceStarted(self):
         conn = self.transport
         server = conn.factory.server
-        self.loginTimeout = server.timeout_login or 10 * 365 * 86400
+        # TimeoutLogin is the transport's (ftpredis.sftp.server), from the connection on.
+        self.loginTimeout = 10 * 365 * 86400
         userauth.SSHUserAuthServer.serviceStarted(self)
         self.chains = conn.factory.sftp.auth_methods
         offered = []

@@ -204,12 +204,30 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         if f.policy is not None and f.policy.on_connect(self):
             return
         self.setTimeout(f.server.timeout_idle or None)
+        if f.server.timeout_login:
+            # From the connection on, as ProFTPD: a client that never finishes the key
+            # exchange is timed out too (twisted.conch's own timer starts with userauth).
+            self._login_timer = f.reactor.callLater(f.server.timeout_login,
+                                                    self.loginTimedOut)
         transport.SSHServerTransport.connectionMade(self)
 
     def dataReceived(self, data):
         self.recorder.bytes_in += len(data)
         self.resetTimeout()
         transport.SSHServerTransport.dataReceived(self, data)
+
+    _login_timer = None
+
+    def loginTimedOut(self):
+        self._login_timer = None
+        self.recorder.end_reason = "Timeout exceeded: TimeoutLogin"
+        if not self.policy_event("TimeoutLogin"):
+            self.transport.loseConnection()
+
+    def _cancelLoginTimer(self):
+        t, self._login_timer = self._login_timer, None
+        if t is not None and t.active():
+            t.cancel()
 
     def timeoutConnection(self):
         self.recorder.end_reason = "Timeout exceeded: TimeoutIdle"
@@ -246,6 +264,7 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         self.recorder.fs = fs
         self._logout = logout
         self.conch_user = SSHUser(self)
+        self._cancelLoginTimer()
         self.counted = True
         self.factory.logged_in += 1
 
@@ -255,6 +274,7 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
     def connectionLost(self, reason):
         self.disconnected = True
         self.setTimeout(None)
+        self._cancelLoginTimer()
         self.factory.note("disconnecting client (%s)" % (
             self.recorder.end_reason or "Read EOF from client",))
         try:

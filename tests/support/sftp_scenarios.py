@@ -150,3 +150,12 @@ def sftp_idle(ctx):
     held.stdin.write(b"\x00\x00\x00\x05\x01\x00\x00\x00\x03")     # SFTP's INIT
     held.stdin.flush()
     held.wait(60)               # the server ends it
+
+
+@scenario("sftp_login_timeout", BODY + "TimeoutLogin 2\n", files=FILES, excuses=EXCUSES)
+def sftp_login_timeout(ctx):
+    """TimeoutLogin 2: a client that connects and sends nothing."""
+    import socket
+    with socket.create_connection(("127.0.0.1", ctx.port), timeout=60) as s:
+        while s.recv(65536):
+            pass
