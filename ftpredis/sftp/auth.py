@@ -34,7 +34,6 @@ class UserAuthServer(userauth.SSHUserAuthServer):
 
     def serviceStarted(self):
         conn = self.transport
-        server = conn.factory.server
         # TimeoutLogin is the transport's (ftpredis.sftp.server), from the connection on.
         self.loginTimeout = 10 * 365 * 86400
         userauth.SSHUserAuthServer.serviceStarted(self)
