@@ -372,6 +372,7 @@ class SFTPMaxClientsTests(_SFTPSite, unittest.TestCase):
     """MaxClients: a login beyond it is recorded as ProFTPD's mod_sftp records it (PASS
     230, then the session ends "Configured policy: Denied by MaxClients")."""
 
+    DIRECTIVE = "MaxClients"
     VHOST = "  MaxClients 1\n"
 
     @defer.inlineCallbacks
@@ -392,12 +393,23 @@ class SFTPMaxClientsTests(_SFTPSite, unittest.TestCase):
             "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|-|-",
             "USER|ftpuser|331|Password required for ftpuser|ssh2|-|-|-|-|-|ftpuser|-",
             "PASS|(hidden)|230|User ftpuser logged in|ssh2|-|-|-|-|ftpuser|ftpuser|-",
-            "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|-|Configured policy: Denied by MaxClients"])
+            "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|-|Configured policy: Denied by "
+            + self.DIRECTIVE])
         held.stdin.close()
         yield e2e.in_thread(held.wait, 30)
         got = yield self.lines(10)
         self.assertEqual(got[-1], "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|"
                                   "Quit: disconnected by user")
+
+
+class SFTPMaxClientsPerHostTests(SFTPMaxClientsTests):
+    DIRECTIVE = "MaxClientsPerHost"
+    VHOST = "  MaxClientsPerHost 1\n"
+
+
+class SFTPMaxClientsPerUserTests(SFTPMaxClientsTests):
+    DIRECTIVE = "MaxClientsPerUser"
+    VHOST = "  MaxClientsPerUser 1\n"
 
 
 class SFTPTimeoutIdleTests(_SFTPSite, unittest.TestCase):

@@ -101,8 +101,11 @@ class UserAuthServer(userauth.SSHUserAuthServer):
             if f.check(_MaxClients):
                 conn.recorder.command("PASS", "(hidden)", 230, rec.LOGGED_IN % (name,),
                                       start=start)
-                conn.factory.note("MaxClients (%d) reached, refusing connection for "
-                                  "user '%s'" % (conn.factory.server.max_clients, name))
+                directive = f.value.args[0]
+                conn.factory.note("%s reached, refusing connection for user '%s'"
+                                  % (directive, name))
+                if directive != "MaxClients":       # mod_ban has no MaxClients event
+                    conn.policy_event(directive, user=name)
                 # As after FTP's refused PASS: the session ends without %U.
                 conn.recorder.original_user = None
                 conn.sendDisconnect(sshtransport.DISCONNECT_TOO_MANY_CONNECTIONS,
@@ -212,13 +215,14 @@ class UserAuthServer(userauth.SSHUserAuthServer):
         if limits.decision(server, None, "LOGIN", None, avatar.name, groups) is False:
             logout()
             raise LoginRefused(name, "limit-login", "<Limit LOGIN> denies %r" % (name,))
-        if server.max_clients is not None and factory.logged_in >= server.max_clients:
+        refused = _over_limit(factory, conn, avatar)
+        if refused is not None:
             logout()
             # ProFTPD 1.3.8 records this login as a success (PASS 230, its account in
             # the records from here on), then disconnects (doc/sftp-records.rst).
             conn.recorder.avatar = avatar
-            conn.recorder.end_reason = "Configured policy: Denied by MaxClients"
-            raise _MaxClients()
+            conn.recorder.end_reason = "Configured policy: Denied by " + refused
+            raise _MaxClients(refused)
 
         def place():
             names, grps, system = factory.owner_names()
@@ -236,7 +240,27 @@ class UserAuthServer(userauth.SSHUserAuthServer):
 
 
 class _MaxClients(Exception):
-    """MaxClients refuses a login whose credentials were good."""
+    """MaxClients (or MaxClientsPerHost, MaxClientsPerUser: the argument) refuses a
+    login whose credentials were good."""
+
+
+def _over_limit(factory, conn, avatar):
+    """The directive that refuses this login, in mod_auth's order (MaxClientsPerHost,
+    MaxClientsPerUser, MaxClients), or None.  The other logged-in SSH sessions of the
+    server count, as FTP's (ftpredis.ftp.login) count its own."""
+    server = factory.server
+    others = [p for p in factory.instances if p is not conn and p.counted]
+    per_host = server.max_clients_per_host
+    if per_host is not None and sum(
+            1 for p in others if p.peer_host == conn.peer_host) >= per_host:
+        return "MaxClientsPerHost"
+    per_user = server.max_clients_per_user
+    if per_user is not None and sum(
+            1 for p in others if p.recorder.avatar.name == avatar.name) >= per_user[0]:
+        return "MaxClientsPerUser"
+    if server.max_clients is not None and factory.logged_in >= server.max_clients:
+        return "MaxClients"
+    return None
 
 
 def _max_attempts(server) -> int:

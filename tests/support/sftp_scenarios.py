@@ -124,9 +124,8 @@ def sftp_resume(ctx):
     sftp(ctx, "reput big.bin\nreget a.txt dl.bin\n")
 
 
-@scenario("sftp_maxclients", BODY + "MaxClients 1\n", files=FILES, excuses=EXCUSES)
-def sftp_maxclients(ctx):
-    """MaxClients 1: a second login while a session is open."""
+def _second_login(ctx):
+    """A second login while a session is open."""
     held = subprocess.Popen(["sshpass", "-p", PASSWORD, "ssh"] + SSH_OPTS + [
         "-oPubkeyAuthentication=no", "-p", str(ctx.port), "-s", USER + "@127.0.0.1", "sftp"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -159,3 +158,9 @@ def sftp_login_timeout(ctx):
     with socket.create_connection(("127.0.0.1", ctx.port), timeout=60) as s:
         while s.recv(65536):
             pass
+
+
+for _name, _directive in (("sftp_maxclients", "MaxClients"),
+                          ("sftp_maxclients_per_host", "MaxClientsPerHost"),
+                          ("sftp_maxclients_per_user", "MaxClientsPerUser")):
+    scenario(_name, BODY + _directive + " 1\n", files=FILES, excuses=EXCUSES)(_second_login)
