@@ -412,6 +412,29 @@ class SFTPMaxClientsPerUserTests(SFTPMaxClientsTests):
     VHOST = "  MaxClientsPerUser 1\n"
 
 
+class SFTPMaxConnectionsPerHostTests(_SFTPSite, unittest.TestCase):
+    """MaxConnectionsPerHost: the connection beyond it is closed before the SSH
+    identification."""
+
+    VHOST = "  MaxConnectionsPerHost 1\n"
+
+    @defer.inlineCallbacks
+    def test_second_connection_refused(self):
+        held = subprocess.Popen(
+            ["sshpass", "-p", "ftppass", "ssh"] + SSH_OPTS + [
+                "-oPubkeyAuthentication=no", "-p", str(self.port), "-s",
+                "ftpuser@127.0.0.1", "sftp"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: held.poll() is None and held.kill() or held.wait())
+        yield self.lines(4)
+        p = yield self.sftp("ls\n", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        got = yield self.lines(6)
+        self.assertEqual(got[4:], [
+            "-|-|-|-|ssh2|-|-|-|-|-|-|-",
+            "EXIT|-|-|-|ssh2|-|-|-|-|-|-|Configured policy: Denied by MaxConnectionsPerHost"])
+
+
 class SFTPTimeoutIdleTests(_SFTPSite, unittest.TestCase):
     """TimeoutIdle ends an idle SSH session, recorded with the subsystem still running."""
 

@@ -203,6 +203,14 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
             self.recorder.peer_host, peer.port, self.recorder.local_host, host.port))
         if f.policy is not None and f.policy.on_connect(self):
             return
+        limit = f.server.max_connections_per_host
+        if limit is not None and sum(1 for p in f.instances
+                                     if p.peer_host == self.peer_host) > limit[0]:
+            # Before the SSH identification, as ProFTPD's mod_sftp (doc/sftp-records.rst).
+            self.recorder.end_reason = "Configured policy: Denied by MaxConnectionsPerHost"
+            if not self.policy_event("MaxConnectionsPerHost"):
+                self.transport.loseConnection()
+            return
         self.setTimeout(f.server.timeout_idle or None)
         if f.server.timeout_login:
             # From the connection on, as ProFTPD: a client that never finishes the key

@@ -162,5 +162,6 @@ def sftp_login_timeout(ctx):
 
 for _name, _directive in (("sftp_maxclients", "MaxClients"),
                           ("sftp_maxclients_per_host", "MaxClientsPerHost"),
-                          ("sftp_maxclients_per_user", "MaxClientsPerUser")):
+                          ("sftp_maxclients_per_user", "MaxClientsPerUser"),
+                          ("sftp_maxconnections_per_host", "MaxConnectionsPerHost")):
     scenario(_name, BODY + _directive + " 1\n", files=FILES, excuses=EXCUSES)(_second_login)
