@@ -194,7 +194,11 @@ class SFTPFiles:
                 raise OSError(errno.EPERM, os.strerror(errno.EPERM))
             f.trap(FSError)
             e = f.value
-            self.rec.command(verb, shown, 550, e.text, start=start,
+            # mod_sftp answers a failed open 451 "<path>: <strerror>"
+            # (contrib/mod_sftp/fxp.c, fxp_handle_open).
+            vpath = self.jail.virtual(shown)
+            self.rec.command(verb, shown, 451, "%s: %s" % (shown, e.message), start=start,
+                             file=self.jail.real_of(vpath), basename=rec.path_tail(vpath),
                              transfer_status="failed")
             raise _oserror(e)
         return self.run(open_).addCallbacks(opened, failed)
