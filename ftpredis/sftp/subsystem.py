@@ -194,6 +194,9 @@ class SFTPFiles:
                 raise OSError(errno.EPERM, os.strerror(errno.EPERM))
             f.trap(FSError)
             e = f.value
+            if verb == "RETR" and e.errno == errno.ENOENT:
+                # mod_sftp refuses it before RETR is dispatched: nothing is logged.
+                raise _oserror(e)
             # mod_sftp answers a failed open 451 "<path>: <strerror>"
             # (contrib/mod_sftp/fxp.c, fxp_handle_open).
             vpath = self.jail.virtual(shown)

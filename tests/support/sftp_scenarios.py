@@ -165,3 +165,21 @@ for _name, _directive in (("sftp_maxclients", "MaxClients"),
                           ("sftp_maxclients_per_user", "MaxClientsPerUser"),
                           ("sftp_maxconnections_per_host", "MaxConnectionsPerHost")):
     scenario(_name, BODY + _directive + " 1\n", files=FILES, excuses=EXCUSES)(_second_login)
+
+
+@scenario("sftp_lftp", BODY, files=FILES, excuses=EXCUSES + (
+    (r'session_end_reason: ftpredis "Quit: disconnected by user", proftpd "Application '
+     r'error: Broken pipe"|protocol: ftpredis "ssh2", proftpd "sftp"',
+     "doc/sftp-records.rst: lftp kills its ssh; ProFTPD saw a broken pipe"),))
+def sftp_lftp(ctx):
+    """lftp's sftp://: a download, an upload, a missing file opened directly."""
+    local = _local(ctx)
+    with open(os.path.join(local, "l.txt"), "wb") as f:
+        f.write(b"l" * 1000)
+    script = ('set sftp:connect-program "ssh -a -x %s -oPubkeyAuthentication=no"; '
+              'set net:max-retries 1; set xfer:clobber on; open -u %s,%s -p %d sftp://127.0.0.1; '
+              'get a.txt -o got.txt; put l.txt; get missing.txt -o m.txt; bye'
+              % (" ".join(SSH_OPTS), USER, PASSWORD, ctx.port))
+    p = subprocess.run(["lftp", "-c", script], cwd=local, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    ctx.transcript.append(p.stdout.decode("utf-8", "replace"))
