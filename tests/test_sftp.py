@@ -6,6 +6,7 @@ same sessions (doc/sftp-records.rst)."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 
@@ -286,6 +287,37 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
             self.assertTrue(f.read() == data, "the upload differs")
         with open(os.path.join(self.local, "back.bin"), "rb") as f:
             self.assertTrue(f.read() == data, "the download differs")
+
+    @defer.inlineCallbacks
+    def test_interrupted_download(self):
+        """A download cut short by the client's death, then finished with reget: EXIT,
+        then the failed RETR, as ProFTPD records them (doc/sftp-records.rst)."""
+        data = os.urandom(32 * 1024 * 1024)
+        with open(os.path.join(self.home, "big.bin"), "wb") as f:
+            f.write(data)
+        target = os.path.join(self.local, "big.bin")
+        with open(os.path.join(self.local, "cut"), "w") as f:
+            f.write("get big.bin\n")
+        # A slow reader (-l, Kbit/s), killed once it holds some of the file.
+        p = subprocess.Popen(["sftp"] + SSH_OPTS + [
+            "-oIdentitiesOnly=yes", "-i", os.path.join(self.local, "id_ed"), "-l", "800",
+            "-P", str(self.port), "-b", "cut", "ftpuser@127.0.0.1"], cwd=self.local,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.addCleanup(lambda: p.poll() is None and os.killpg(p.pid, signal.SIGKILL))
+        yield e2e.wait_for(lambda: os.path.exists(target)
+                           and os.path.getsize(target) >= 1024 * 1024, timeout=60)
+        os.killpg(p.pid, signal.SIGKILL)
+        yield e2e.in_thread(p.wait)
+        got = yield self.lines(9)
+        exit_, retr = got[-2].split("|"), got[-1].split("|")
+        self.assertEqual(exit_[0] + exit_[4] + exit_[6], "EXITsftp/big.bin")
+        self.assertEqual(retr[:5] + retr[8:9], [
+            "RETR", "/big.bin", "451", "/big.bin: Connection reset by peer", "sftp",
+            "failed"])
+        self.assertEqual(retr[11], exit_[11])         # the session's end, on both
+        yield self.sftp("reget big.bin\n", key="id_ed")
+        with open(target, "rb") as f:
+            self.assertTrue(f.read() == data, "reget did not complete the file")
 
     @defer.inlineCallbacks
     def test_scp(self):

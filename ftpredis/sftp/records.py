@@ -60,6 +60,9 @@ class SSHRecorder:
     bytes_in = 0
     bytes_out = 0
     end_reason: Optional[str] = None
+    # The file handle opened last and not yet closed (ftpredis.sftp.subsystem): EXIT
+    # carries its path and bytes, as ProFTPD's session.xfer.
+    current_transfer = None
     _ended = False
 
     def __init__(self, server, emit, peer, host):
@@ -118,6 +121,9 @@ class SSHRecorder:
             f.setdefault("transfer_type", "binary")
             f["transfer_failure"] = transfer_failure(code, text)
         f.update(fields)
+        if self._ended:
+            # A transfer logged as the session ends (after its EXIT) carries the end.
+            f["session_end_reason"] = self.end_reason or "Read EOF from client"
         self.emit(Event.adopt(f))
 
     def path_fields(self, vpath: str, real: str, directory: bool = False) -> dict:
@@ -136,4 +142,6 @@ class SSHRecorder:
         f = self._base(DISCONNECT, now, now)
         f.update(verb="EXIT", command="EXIT",
                  session_end_reason=self.end_reason or "Read EOF from client")
+        if self.current_transfer is not None:
+            f.update(self.current_transfer.exit_fields())
         self.emit(Event.adopt(f))

@@ -285,10 +285,12 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         self._cancelLoginTimer()
         self.factory.note("disconnecting client (%s)" % (
             self.recorder.end_reason or "Read EOF from client",))
+        # EXIT first, with the subsystem as it was: closing the channels (below) ends
+        # it and logs what it had open, after EXIT, as ProFTPD does.
+        self.recorder.exit()
         try:
             transport.SSHServerTransport.connectionLost(self, reason)
         finally:
-            self.recorder.exit()
             self.factory.instances.pop(self, None)
             if self.counted:
                 self.counted = False

@@ -181,6 +181,7 @@ class SFTPFiles:
             vpath, real, fd, size = result
             h = _File(self, verb, shown, vpath, real, fd, start, size)
             self.handles.add(h)
+            self.rec.current_transfer = h
             return h
 
         def failed(f):
@@ -428,6 +429,14 @@ class _File:
         self.closed = False
         self.tail = None        # fires once every write so far is answered
 
+    def exit_fields(self) -> dict:
+        """What the session's EXIT record says of this transfer, open when it ended."""
+        fields = self.owner.rec.path_fields(self.vpath, self.real)
+        fields.pop("config_path")
+        fields.update(bytes_sent=self.count,
+                      transfer_millis=int((time.time() - self.start) * 1000))
+        return fields
+
     def readChunk(self, offset, length):
         def got(data):
             if not data:
@@ -487,6 +496,7 @@ class _File:
         self.closed = True
         self.owner.handles.discard(self)
         fd, self.fd = self.fd, None
+        protocol = self.owner.rec.protocol      # the subsystem's, while it is ending
 
         def finish():
             try:
@@ -502,10 +512,21 @@ class _File:
             r = self.owner.rec
             fields = r.path_fields(self.vpath, self.real)
             fields.pop("config_path")
+            if r.current_transfer is self:
+                r.current_transfer = None
+            if aborted:
+                # The session ended with the handle open: ProFTPD 1.3.8 logs the
+                # transfer after EXIT, failed, "<path>: Connection reset by peer".
+                r.command(self.verb, self.shown, 451, "%s: %s" % (
+                    self.shown, os.strerror(errno.ECONNRESET)), start=self.start,
+                    bytes_sent=self.count, transfer_millis=int((now - self.start) * 1000),
+                    transfer_status="failed", file_modified=self.verb == "APPE",
+                    config_path=self.real, protocol=protocol, **fields)
+                return
             r.command(self.verb, self.shown, 226, rec.TRANSFER_COMPLETE, start=self.start,
                       bytes_sent=self.count, file_size=size,
                       transfer_millis=int((now - self.start) * 1000),
-                      transfer_status="failed" if aborted else "success",
+                      transfer_status="success",
                       file_modified=self.verb == "APPE", config_path=self.real, **fields)
         tail, self.tail = self.tail, None
         closing = close_after_writes() if tail is None else tail.addCallback(

@@ -183,3 +183,34 @@ def sftp_lftp(ctx):
     p = subprocess.run(["lftp", "-c", script], cwd=local, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=120)
     ctx.transcript.append(p.stdout.decode("utf-8", "replace"))
+
+
+BIG = 64 * 1024 * 1024
+
+
+@scenario("sftp_interrupted", BODY, files=FILES, excuses=EXCUSES)
+def sftp_interrupted(ctx):
+    """A download cut short (the client killed), then finished with reget."""
+    import signal
+    import time
+    with open(os.path.join(ctx.home, "big.bin"), "wb") as f:
+        f.write(b"b" * BIG)
+    if os.geteuid() == 0:
+        os.chown(os.path.join(ctx.home, "big.bin"), 5001, 5001)
+    local = _local(ctx)
+    target = os.path.join(local, "big.bin")
+    with open(os.path.join(local, "batch"), "w") as f:
+        f.write("get big.bin\n")
+    # A slow reader: the download is cut while it runs, wherever it has got to.
+    p = subprocess.Popen(["sshpass", "-p", PASSWORD, "sftp"] + SSH_OPTS + [
+        "-oBatchMode=no", "-oPubkeyAuthentication=no", "-l", "800", "-P", str(ctx.port),
+        "-b", os.path.join(local, "batch"), USER + "@127.0.0.1"], cwd=local,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+            not os.path.exists(target) or os.path.getsize(target) < 1024 * 1024):
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    ctx.volatile(str(os.path.getsize(target)), "<PARTIAL>")
+    sftp(ctx, "reget big.bin\n")
