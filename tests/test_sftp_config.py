@@ -88,7 +88,7 @@ class DirectiveTests(_Base):
                            "SFTPClientMatch \".*PuTTY.*\" channelWindowSize 1MB\n")
         warnings = "\n".join(config.warnings)
         self.assertIn("SFTPRekey", warnings)
-        self.assertIn("IgnoreSFTPSetOwners has no effect", warnings)
+        self.assertIn("SFTPOptions: option 'IgnoreSFTPSetOwners' has no effect", warnings)
         self.assertEqual(config.servers[0].sftp.client_match[0].channel_window, 1 << 20)
 
     def test_ifmodule(self):

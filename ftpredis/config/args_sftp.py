@@ -121,7 +121,7 @@ def p_sftp_options(args, ctx):
         if name is None:
             raise DirectiveError("unknown SFTPOption '%s'" % (word,))
         if name in OPTIONS_NO_EFFECT:
-            ctx.warn("SFTPOptions %s has no effect in ftpredis" % (name,))
+            ctx.warn("option '%s' has no effect in ftpredis" % (name,))
         found.add(name)
     return frozenset(found)
 
@@ -157,10 +157,10 @@ def p_sftp_client_match(args, ctx):
             lo, _, hi = value.partition("-")
             kw["sftp_protocol_version"] = (_int(lo, "SFTP version", 1, 6),
                                            _int(hi or lo, "SFTP version", 1, 6))
-            ctx.warn("SFTPClientMatch sftpProtocolVersion has no effect in ftpredis "
-                     "(it serves SFTP version 3)")
+            ctx.warn("sftpProtocolVersion has no effect in ftpredis (it serves SFTP "
+                     "version 3)")
         elif k in ("pessimistickexinit", "sftpcompression"):
-            ctx.warn("SFTPClientMatch %s has no effect in ftpredis" % (key,))
+            ctx.warn("%s has no effect in ftpredis" % (key,))
         else:
             raise DirectiveError("unknown SFTPClientMatch key '%s'" % (key,))
     return ClientMatch(pattern, **kw)
