@@ -37,8 +37,17 @@ def _attrs(st) -> dict:
             "permissions": st.st_mode, "atime": int(st.st_atime), "mtime": int(st.st_mtime)}
 
 
-def _oserror(e: FSError) -> OSError:
-    return OSError(e.errno, e.message)
+def _status(err: int, text=None) -> filetransfer.SFTPError:
+    """The SFTP status a failure is answered with, in mod_sftp's words: twisted.conch
+    would log an OSError other than ENOENT and EACCES as a failure, traceback and all."""
+    found = _STATUS.get(err)
+    if found is not None:
+        return filetransfer.SFTPError(found[0], found[1])
+    return filetransfer.SFTPError(filetransfer.FX_FAILURE, text or os.strerror(err))
+
+
+def _oserror(e: FSError) -> filetransfer.SFTPError:
+    return _status(e.errno, e.message)
 
 
 # An SFTP status's text as mod_sftp sends and logs it for a failed STAT.
@@ -192,7 +201,7 @@ class SFTPFiles:
                                                               os.strerror(errno.EPERM)),
                                  start=start, file=real, basename=rec.path_tail(vpath),
                                  transfer_status="failed")
-                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+                raise _status(errno.EPERM)
             f.trap(FSError)
             e = f.value
             if verb == "RETR" and e.errno == errno.ENOENT:
@@ -242,7 +251,7 @@ class SFTPFiles:
         fields.update(extra)
         self.rec.command(verb, shown, 550, "%s: %s" % (shown, os.strerror(err)),
                          start=start, **fields)
-        raise OSError(err, os.strerror(err))
+        raise _status(err)
 
     def renameFile(self, oldpath, newpath):
         src, dst = _text(oldpath), _text(newpath)
@@ -280,7 +289,7 @@ class SFTPFiles:
                                  rename_from=svpath, **self.rec.path_fields(dvpath, dreal))
                 self.rec.command("RNFR", src, 550, "%s: %s" % (src, text), start=start,
                                  config_path=sreal)
-                raise OSError(errno.EACCES, text)
+                raise _status(errno.EACCES)
             return self._refused(f, "RNFR", src, start, errno.EACCES)
         return self.run(rename).addCallbacks(ok, bad)
 
@@ -376,7 +385,7 @@ class SFTPFiles:
     def makeLink(self, linkPath, targetPath):
         # Symbolic links made by a client could point anywhere the server's account can
         # read; refused (doc/sftp-records.rst, "Not yet").
-        return defer.fail(OSError(errno.EPERM, os.strerror(errno.EPERM)))
+        return defer.fail(_status(errno.EPERM))
 
     def extendedRequest(self, extendedName, extendedData):
         raise NotImplementedError(extendedName)
