@@ -363,9 +363,12 @@ class SFTPFiles:
             for name, est in entries:
                 if est is None:
                     continue
+                line = self.jail.format_long(name, est, now)
+                # mod_sftp's mode string ends with a space (contrib/mod_sftp/fxp.c,
+                # fxp_strmode): its long names have one more than an FTP LIST line.
+                line = line[:10] + " " + line[10:]
                 out.append((name.encode("utf-8", "surrogateescape"),
-                            self.jail.format_long(name, est, now).encode(
-                                "utf-8", "surrogateescape"), _attrs(est)))
+                            line.encode("utf-8", "surrogateescape"), _attrs(est)))
             return vpath, real, out
         return self.run(read).addCallbacks(
             lambda r: _Directory(self, shown, r[0], r[1], r[2], start), _as_oserror)
@@ -554,6 +557,7 @@ class _Directory:
         self.entries = entries
         self.start = start
         self.sent = 0
+        self.count = 0
 
     def __iter__(self):
         return self
@@ -562,6 +566,7 @@ class _Directory:
         if not self.entries:
             raise StopIteration
         name, longname, attrs = entry = self.entries.pop(0)
+        self.count += 1
         self.sent += 8 + len(name) + len(longname) + _ATTR_BYTES
         return entry
 
@@ -577,6 +582,9 @@ class _Directory:
             fields["dir_name"] = "/"
         # mod_sftp logs the directory as it resolved it, without a trailing "/".
         shown = self.shown.rstrip("/") or self.shown
-        r.command("MLSD", shown, start=self.start, bytes_sent=self.sent,
+        # %b: the NAME answers' payloads, each with its type, id and count (9 bytes);
+        # twisted.conch answers a READDIR with up to 250 names.
+        answers = max(1, -(-self.count // 250))
+        r.command("MLSD", shown, start=self.start, bytes_sent=self.sent + 9 * answers,
                   transfer_millis=int((now - self.start) * 1000), transfer_status="success",
                   **fields)

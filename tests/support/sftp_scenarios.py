@@ -34,8 +34,6 @@ FILES = {"a.txt": b"a" * 50, "ro/": b"", "nr/f.txt": b"f" * 10}
 EXCUSES = (
     (r"session_bytes_(rcvd|sent): ftpredis",
      "doc/sftp-records.rst: %I/%O count SSH's bytes, which depend on the algorithms"),
-    (r"bytes_sent: ftpredis \d+, proftpd \d+",
-     "doc/sftp-records.rst: MLSD's %b counts long names formatted differently"),
 )
 
 SSH_OPTS = ["-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
