@@ -129,3 +129,23 @@ class QuickLoginPathsTests(unittest.TestCase):
         self.assertEqual(jailed.paths, ("/srv/ftp/bob",))
         other = QuickLogin(AuthFileRealm(ServerConfig(default_root="/srv/jail", **base)), user)
         self.assertEqual(other.paths, ("/srv/ftp/bob", "/srv/jail"))
+
+
+class ReadWriteNowTests(unittest.TestCase):
+    """pread_now/pwrite_now: the page cache's answer, or None (the disk pool's turn)."""
+
+    def test_cached_read_and_write(self):
+        path = os.path.join(self.mktemp())
+        with open(path, "wb") as f:
+            f.write(b"0123456789")
+        fd = os.open(path, os.O_RDWR)
+        self.addCleanup(os.close, fd)
+        got = nowait.pread_now(fd, 4, 3)
+        # Just written, so cached: answered at once (None only without RWF_NOWAIT).
+        self.assertEqual(got, b"3456")
+        self.assertEqual(nowait.pread_now(fd, 100, 8), b"89")
+        self.assertEqual(nowait.pread_now(fd, 4, 10), b"")
+        n = nowait.pwrite_now(fd, b"ab", 10)
+        if n is not None:       # a file system without buffered RWF_NOWAIT writes says None
+            self.assertEqual(n, 2)
+            self.assertEqual(os.pread(fd, 20, 0), b"0123456789ab")

@@ -45,6 +45,7 @@ from tests.support.ftpsite import (  # noqa: E402,F401  (re-exported: tools/tran
     FTPRedisRun, ProFTPDRun, Result, Site, normalise, normalised, proftpd_available,
     run_ftpredis, run_one, run_proftpd)
 from tests.support.scenarios import SCENARIOS, Scenario  # noqa: E402
+import tests.support.sftp_scenarios  # noqa: E402,F401  (registers the sftp_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

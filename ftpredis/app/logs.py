@@ -10,7 +10,9 @@ their format (the texts are Twisted's, see the predicates below):
 * ``Starting factory <...>`` / ``Stopping factory <...>`` of any factory (ours set
   ``noisy = False``; txredisapi's pool and endpoint wrappers may not);
 * a listening port's "ftpredis starting on 2121" and "(TCP Port 2121 Closed)": the
-  service says "listening on 127.0.0.1:2121" and "stopped listening on ...".
+  service says "listening on 127.0.0.1:2121" and "stopped listening on ...";
+* twisted.conch's debug and info lines about every SSH session and channel (namespaces
+  ``twisted.conch`` and ``ftpredis.sftp``): SFTPLog says what happened.
 
 Everything else passes untouched.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from twisted.logger import (FilteringLogObserver, ILogObserver, PredicateResult)
+from twisted.logger import (FilteringLogObserver, ILogObserver, LogLevel, PredicateResult)
 
 _DROPPED_FORMATS = (
     "Scheduling retry ",            # twisted.application._client_service
@@ -27,6 +29,8 @@ _DROPPED_FORMATS = (
     "Stopping factory ",            # ... doStop
 )
 # twisted.internet.tcp.Port.startListening / _logConnectionLostMsg (legacy log.msg)
+# twisted.conch's per-session chatter, under its classes' and our subclasses' names.
+_SSH_NAMESPACES = ("twisted.conch.", "ftpredis.sftp.")
 _PORT_TEXT = re.compile(r"^(?:\S+ starting on \d+|\(TCP Port \d+ Closed\))$")
 
 
@@ -34,6 +38,9 @@ def chatter(event) -> PredicateResult:
     """``no`` for the Twisted lines this module drops, ``maybe`` for the rest."""
     fmt = event.get("log_format")
     if fmt is not None and fmt.startswith(_DROPPED_FORMATS):
+        return PredicateResult.no
+    if str(event.get("log_namespace", "")).startswith(_SSH_NAMESPACES) and (
+            event.get("log_level") in (LogLevel.debug, LogLevel.info)):
         return PredicateResult.no
     text = event.get("log_text")
     if text is None:

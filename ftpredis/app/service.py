@@ -244,7 +244,7 @@ class ServerService(service.Service):
                         if redis_logs is not None:
                             redis_logs[key] = opened
                     self.logs = (opened,)
-                self.router = Router(server)
+                self.router = Router(server, ssh=bool(server.sftp and server.sftp.engine))
                 for rule in unused_log_targets(server.redis, self.router.written_keys()):
                     log.warn("{server}: RedisLogTarget {key} ({where}): no RedisLogOnCommand"
                              "/RedisLogOnEvent of this server writes to that key as "
@@ -255,8 +255,13 @@ class ServerService(service.Service):
         if metrics is not None:                     # PrometheusEngine
             self.events.subscribe(metrics)
         policy = bans.policy_for(server) if bans is not None else None   # BanEngine
-        self.factory = FTPRedisFactory(server, make_portal(server), self.events,
+        if server.sftp is not None and server.sftp.engine:     # SFTPEngine on: SSH
+            from ftpredis.sftp.server import SFTPFactory
+            self.factory = SFTPFactory(server, make_portal(server), self.events,
                                        reactor=reactor, policy=policy)
+        else:
+            self.factory = FTPRedisFactory(server, make_portal(server), self.events,
+                                           reactor=reactor, policy=policy)
         self._reactor = reactor
 
     def use_system_log(self, system_log) -> None:

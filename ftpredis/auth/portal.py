@@ -370,18 +370,23 @@ class AuthFileChecker:
             raise LoginRefused(name, LoginRefused.UNKNOWN_USER, "no such user")
         if not ok:
             raise LoginRefused(name, LoginRefused.BAD_PASSWORD, "incorrect password")
-        if user.uid == 0 and not getattr(self._server, "root_login", False):
-            # ProFTPD's RootLogin defaults to off: uid 0 may not log in over FTP.
-            raise LoginRefused(name, LoginRefused.ROOT_LOGIN, "uid 0 may not log in "
-                               "(RootLogin is off)")
-        server = self._server
-        if server.require_valid_shell and user.shell not in server.valid_shells:
-            refused = LoginRefused(name, LoginRefused.INVALID_SHELL,
-                                   "shell %r is not a valid shell (RequireValidShell on)"
-                                   % (user.shell,))
-            refused.shell = user.shell
-            raise refused
+        check_account(self._server, name, user)
         return name
+
+
+def check_account(server: ServerConfig, name: str, user: AuthUser) -> None:
+    """The checks of an account whose credentials (a password, an SSH key) are good:
+    RootLogin and RequireValidShell; raises LoginRefused."""
+    if user.uid == 0 and not getattr(server, "root_login", False):
+        # ProFTPD's RootLogin defaults to off: uid 0 may not log in over FTP.
+        raise LoginRefused(name, LoginRefused.ROOT_LOGIN, "uid 0 may not log in "
+                           "(RootLogin is off)")
+    if server.require_valid_shell and user.shell not in server.valid_shells:
+        refused = LoginRefused(name, LoginRefused.INVALID_SHELL,
+                               "shell %r is not a valid shell (RequireValidShell on)"
+                               % (user.shell,))
+        refused.shell = user.shell
+        raise refused
 
 
 

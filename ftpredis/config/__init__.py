@@ -266,6 +266,11 @@ class _Builder:
             m.first, lambda message, source: self.error(ConfigError(message, source)),
             self.warnings.append)
 
+        from ftpredis.sftp.settings import build_sftp_config
+        kw["sftp"] = build_sftp_config(
+            m.first, m.all, lambda message, source: self.error(ConfigError(message, source)),
+            self.warnings.append)
+
         kw["limits"] = _limits(m.children)
         kw["directories"] = tuple(self._directory(c, formats) for c in m.children
                                   if c.kind == DIR)

@@ -56,6 +56,11 @@ from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
     p_prometheus_tables,
 )
 from ftpredis.config.args_delivery import p_log_target, p_spool, p_spool_sync
+from ftpredis.config.args_sftp import (  # noqa: F401 (re-exported)
+    SFTP_UNSUPPORTED, p_sftp_ciphers, p_sftp_digests, p_sftp_key_exchanges,
+    p_sftp_host_key, p_sftp_auth_methods, p_sftp_authorized_keys, p_sftp_compression,
+    p_sftp_options, p_sftp_max_channels, p_sftp_log, p_sftp_client_match,
+)
 from ftpredis.config.model import DEFAULT_BUSY_POLL_US
 
 
@@ -186,6 +191,7 @@ _LOGGING = "the logging scope of its context (LogScope)"
 _BAN = "the ban config (BanConfig), checked as a whole"
 _LIMIT_RULES = "the rules of its <Limit> (LimitConfig.rules), in order"
 _TLS = "the TLS config (ftpredis.tls.settings.build_tls_config), checked as a whole"
+_SFTP = "the SFTP config (ftpredis.sftp.settings.build_sftp_config), checked as a whole"
 
 
 def _d(name, contexts, min_args, max_args, parse, doc, field=None, ignored_in=None, **kw):
@@ -552,6 +558,44 @@ TABLE: Tuple[Directive, ...] = (
        "(a warning says why); sessions are cached per process.",
        usage="redis:|internal:|off [timeout]"),
     )),
+
+    # -- mod_sftp (ftpredis.sftp) ------------------------------------------------------------
+    *_built(_SFTP, (
+    _d("SFTPEngine", _SVG, 1, 1, p_bool, "Whether this server speaks SSH2/SFTP instead of "
+       "FTP.", usage="on|off"),
+    _d("SFTPHostKey", _SVG, 1, 1, p_sftp_host_key,
+       "A host private key (PEM RSA/ECDSA or OpenSSH format); refused when its group or "
+       "others may read it (unless SFTPOptions InsecureHostKeyPerms).", multi=True,
+       usage="path"),
+    _d("SFTPAuthMethods", _SVG, 1, None, p_sftp_auth_methods,
+       "The authentication methods, or chains of them (publickey+password), any one of "
+       "which logs in (default publickey password).", usage="method[+method]..."),
+    _d("SFTPAuthorizedUserKeys", _SVG, 1, None, p_sftp_authorized_keys,
+       "Where users' public keys are (file:/path/%u; RFC 4716 and OpenSSH formats).",
+       usage="file:path..."),
+    _d("SFTPCiphers", _SVG, 1, None, p_sftp_ciphers, "The ciphers offered, of those "
+       "twisted.conch provides.", usage="cipher..."),
+    _d("SFTPDigests", _SVG, 1, None, p_sftp_digests, "The MACs offered.",
+       usage="digest..."),
+    _d("SFTPKeyExchanges", _SVG, 1, None, p_sftp_key_exchanges,
+       "The key exchanges offered.", usage="kex..."),
+    _d("SFTPCompression", _SVG, 1, 1, p_sftp_compression,
+       "zlib compression offered (on, delayed) or not (off).", usage="on|off|delayed"),
+    _d("SFTPOptions", _SVG, 1, None, p_sftp_options, "mod_sftp's options; "
+       "InsecureHostKeyPerms takes effect, the others are warned about.",
+       usage="option..."),
+    _d("SFTPMaxChannels", _SVG, 1, 1, p_sftp_max_channels,
+       "Channels a connection may open (default 10).", usage="N"),
+    _d("SFTPLog", _SVG, 1, 1, p_sftp_log, "File where SSH sessions are logged "
+       "(connections, algorithms, logins, disconnects).", usage="path|none"),
+    _d("SFTPDisplayBanner", _SVG, 1, 1, p_path, "File sent as the SSH banner before "
+       "authentication.", usage="path"),
+    _d("SFTPClientMatch", _SVG, 2, None, p_sftp_client_match,
+       "Settings for clients whose version text matches the pattern "
+       "(channelWindowSize, channelPacketSize).", multi=True,
+       usage="pattern key value..."),
+    )),
+    *(_noop(name, _SVG, doc, min_args=n) for name, n, doc in SFTP_UNSUPPORTED),
 
     # -- mod_prometheus (ftpredis.metrics) ----------------------------------------------
     _d("PrometheusEngine", _S, 1, 1, p_bool,

@@ -270,6 +270,7 @@ class ServerConfig:
     logging: LogScope = LogScope()           # server-level RedisLogOn* / RedisLogFormatExtra
     ban: BanConfig = BanConfig()             # mod_ban (ftpredis.ban.bans)
     tls: Optional[object] = None             # mod_tls: ftpredis.tls.ftps.TLSConfig, None without
+    sftp: Optional[object] = None            # mod_sftp: ftpredis.sftp.settings.SFTPConfig
 
     # mod_prometheus (ftpredis.metrics); server config context only: the main server's
     prometheus_engine: bool = False

@@ -30,7 +30,7 @@ from ftpredis.config.model import ConfigError, Source
 PROVIDED_MODULES = frozenset(
     """mod_core.c mod_auth.c mod_auth_file.c mod_auth_unix.c mod_xfer.c mod_ls.c
     mod_log.c mod_site.c mod_facts.c mod_redis.c mod_ban.c mod_tls.c
-    mod_prometheus.c mod_unique_id.c mod_proxy_protocol.c""".split()
+    mod_prometheus.c mod_unique_id.c mod_proxy_protocol.c mod_sftp.c""".split()
 )
 
 MAX_INCLUDE_DEPTH = 64

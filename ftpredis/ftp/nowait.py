@@ -11,6 +11,9 @@ this way on a local file system (:func:`is_local`), a file's open and fstat cann
 on a disk or a network.  Anything else returns None and the caller goes to the disk
 pool, so the answer is always the same, only its cost differs.
 
+:func:`pread_now` and :func:`pwrite_now` are the same promise for the reads and writes
+of SFTP's 32 KiB requests (``RWF_NOWAIT``: the page cache's answer or none).
+
 A thread hop costs a RETR of a small file more than the rest of its work put together
 (the reactor and the worker each wake the other's halted CPU); the hop is kept for
 everything this cannot promise.
@@ -159,3 +162,34 @@ def mount_type(path: str) -> Optional[str]:
 def is_local(path: str) -> bool:
     """Blocking: ``path`` is on a local file system the fast path may use."""
     return SUPPORTED and mount_type(path) in LOCAL_TYPES
+
+
+_RWF_NOWAIT = getattr(os, "RWF_NOWAIT", None)
+
+
+def pread_now(fd: int, length: int, offset: int) -> Optional[bytes]:
+    """``os.pread`` when the kernel can answer from its page cache without waiting
+    (``preadv2`` with ``RWF_NOWAIT``), else None: the caller reads in the disk pool.
+    A short answer is what was cached (SFTP allows short reads); ``b""`` is the end of
+    the file."""
+    if _RWF_NOWAIT is None:
+        return None
+    buf = bytearray(length)
+    try:
+        n = os.preadv(fd, [buf], offset, _RWF_NOWAIT)
+    except OSError:         # EAGAIN (not cached), EOPNOTSUPP (file system), ...
+        return None
+    return bytes(buf) if n == length else bytes(buf[:n])
+
+
+def pwrite_now(fd: int, data: bytes, offset: int) -> Optional[int]:
+    """``os.pwrite`` of all of ``data`` when the kernel can take it without waiting
+    (``pwritev2`` with ``RWF_NOWAIT``: into the page cache, no writeback throttling),
+    else None; a partial write returns how much was written and the caller writes the
+    rest in the disk pool."""
+    if _RWF_NOWAIT is None:
+        return None
+    try:
+        return os.pwritev(fd, [data], offset, _RWF_NOWAIT)
+    except OSError:
+        return None

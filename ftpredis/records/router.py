@@ -229,8 +229,12 @@ class Router:
 
     _PATH_CACHE_SIZE = 4096
 
-    def __init__(self, server: ServerConfig):
+    def __init__(self, server: ServerConfig, ssh: bool = False):
         self.server = server
+        # An SSH server's (SFTPEngine on): ProFTPD 1.3.8 logs none of its sessions'
+        # events through RedisLogOnCommand, only through RedisLogOnEvent
+        # (doc/sftp-records.rst).
+        self._directives = (ON_EVENT,) if ssh else (ON_COMMAND, ON_EVENT)
         self.formats: Dict[str, CompiledFormat] = {
             name: compile_format(name, text) for name, text in server.formats.items()}
         self.dropped_empty_key = 0      # records dropped because the key rendered empty
@@ -312,7 +316,7 @@ class Router:
         match_verb = None if verb is _UNKNOWN else verb
         out = []
         rules = scope.rules(logged_in)
-        for directive in (ON_COMMAND, ON_EVENT):
+        for directive in self._directives:
             for rule in rules:
                 if rule.directive != directive or not rule_matches(rule, kind, match_verb):
                     continue

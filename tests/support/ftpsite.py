@@ -144,6 +144,12 @@ class Site:
         fill = dict(port=self.port, port2=self.port2, redis_port=redis_port, base=self.base,
                     home=self.home, timeout_idle=self.timeout_idle,
                     default_root="DefaultRoot ~" if self.chroot else "")
+        if "{base}/ssh_host_key" in self.body:
+            # An SFTP scenario's host key (tests/support/sftp_scenarios.py): made before
+            # the server starts, private as mod_sftp requires.
+            key = os.path.join(self.base, "ssh_host_key")
+            subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM",
+                            "-N", "", "-f", key], check=True, stdout=subprocess.DEVNULL)
         with open(self.conf, "w") as f:
             f.write(self.preamble.format(**fill))
             f.write("\n")

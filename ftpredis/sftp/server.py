@@ -1,0 +1,400 @@
+# -*- test-case-name: tests.test_sftp -*-
+"""The SSH side of a server with ``SFTPEngine on``.
+
+This module owns :class:`SFTPFactory` (what ftpredis.app.service builds for such a
+server instead of the FTP factory: host keys, the algorithms SFTPCiphers, SFTPDigests,
+SFTPKeyExchanges and SFTPCompression allow, the open sessions, MaxClients' count) and
+:class:`SSHSession` (one connection: the transport, its byte counts for %I/%O, the
+session's CONNECT and EXIT records, the session end reason, TimeoutIdle, mod_ban's
+hooks as an IPolicySession), with the avatar that opens session channels (at most
+SFTPMaxChannels) and starts the ``sftp`` subsystem.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from twisted.conch import avatar as conch_avatar
+from twisted.conch import error
+from twisted.conch.ssh import connection, factory, filetransfer, session, transport
+from twisted.conch.ssh.common import getNS
+from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
+from zope.interface import implementer
+
+from ftpredis.ftp.diskpool import pool_for
+from ftpredis.ftp.interfaces import IPolicySession
+from ftpredis.redis.redislog import RedisLog
+from ftpredis.sftp.auth import UserAuthServer
+from ftpredis.sftp.records import SSHRecorder
+from ftpredis.sftp.subsystem import SFTPFiles
+
+log = Logger()
+
+
+class _Counting:
+    """The TCP transport, counting what is written (%O counts the SSH bytes)."""
+
+    def __init__(self, transport, recorder):
+        self._t = transport
+        self._rec = recorder
+
+    def write(self, data):
+        self._rec.bytes_out += len(data)
+        self._t.write(data)
+
+    def writeSequence(self, seq):
+        for data in seq:
+            self.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._t, name)
+
+
+class SFTPServerProtocol(filetransfer.FileTransferServer):
+    """The ``sftp`` subsystem of one channel: %{protocol} is "sftp" while it runs."""
+
+    def __init__(self, conn):
+        self.files = SFTPFiles(conn)
+        self.conn = conn
+        filetransfer.FileTransferServer.__init__(self, avatar=self.files)
+
+    def connectionMade(self):
+        self.conn.recorder.protocol = "sftp"
+        filetransfer.FileTransferServer.connectionMade(self)
+
+    def dataReceived(self, data):
+        self.conn.resetTimeout()
+        filetransfer.FileTransferServer.dataReceived(self, data)
+
+    def connectionLost(self, reason):
+        self.files.closeAll()
+        filetransfer.FileTransferServer.connectionLost(self, reason)
+        self.conn.recorder.protocol = "ssh2"
+
+
+class SessionChannel(session.SSHSession):
+    """A session channel: when the client is done with its subsystem (EOF), the
+    channel reports exit status 0 before closing, as mod_sftp does (scp fails on a
+    channel closed without one)."""
+
+    # Only the sftp subsystem is served: no shell, exec (legacy scp), pty or
+    # environment (mod_sftp's SFTPAcceptEnv); refused, not failed on.
+    def request_env(self, data):
+        return 0
+
+    def request_pty_req(self, data):
+        return 0
+
+    def request_shell(self, data):
+        return 0
+
+    def request_exec(self, data):
+        return 0
+
+    def request_window_change(self, data):
+        return 0
+
+    def eofReceived(self):
+        if self.client is not None and self.conn is not None:
+            self.conn.sendRequest(self, b"exit-status", struct.pack(">L", 0))
+            self.conn.sendClose(self)
+            return
+        session.SSHSession.eofReceived(self)
+
+
+class SSHUser(conch_avatar.ConchUser):
+    """What a logged-in connection may open: session channels, the sftp subsystem."""
+
+    def __init__(self, ssh):
+        conch_avatar.ConchUser.__init__(self)
+        self.ssh = ssh              # (twisted.conch sets .conn: the SSHConnection service)
+        self.channelLookup[b"session"] = SessionChannel
+        self.channels = 0
+
+    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+        if self.channels >= self.ssh.factory.sftp.max_channels:
+            raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                   "SFTPMaxChannels reached")
+        self.channels += 1
+        chan = conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
+                                                   maxPacket, data)
+        match = self.ssh.client_match()
+        if match is not None:
+            # SFTPClientMatch: this client's window and packet sizes.
+            if match.channel_window:
+                chan.localWindowSize = chan.localWindowLeft = match.channel_window
+            if match.channel_packet_size:
+                chan.localMaxPacket = match.channel_packet_size
+        return chan
+
+    def lookupSubsystem(self, subsystem, data):
+        if subsystem != b"sftp":
+            return None
+        return SFTPServerProtocol(self.ssh)
+
+
+@implementer(IPolicySession)
+class SSHSession(transport.SSHServerTransport, TimeoutMixin):
+    """One SSH connection."""
+
+    recorder = None
+    otherVersionString = None
+    conch_user = None
+    disconnected = False
+    connection_class = None
+    counted = False
+    _logout = None
+
+    # -- IPolicySession ---------------------------------------------------------------
+    @property
+    def server(self):
+        return self.factory.server
+
+    @property
+    def peer_host(self):
+        return self.recorder.peer_host
+
+    @property
+    def local_host(self):
+        return self.recorder.local_host
+
+    @property
+    def original_user(self):
+        return self.recorder.original_user
+
+    @property
+    def user(self):
+        a = self.recorder.avatar
+        return a.name if a is not None else self.recorder.original_user
+
+    @property
+    def session(self):
+        return self.recorder.session
+
+    @property
+    def end_reason(self):
+        return self.recorder.end_reason
+
+    def end_session(self, reason, reply=None):
+        self.recorder.end_reason = reason
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def policy_event(self, event, user=None):
+        policy = self.factory.policy
+        if policy is None or event is None:
+            return False
+        return bool(policy.on_event(self, event, user=user))
+
+    # -- the connection -----------------------------------------------------------------
+    def makeConnection(self, tcp):
+        f = self.factory
+        self.recorder = SSHRecorder(f.server, f.emit, tcp.getPeer(), tcp.getHost())
+        transport.SSHServerTransport.makeConnection(self, _Counting(tcp, self.recorder))
+
+    def connectionMade(self):
+        f = self.factory
+        f.instances[self] = None
+        self.recorder.connect()
+        peer, host = self.transport.getPeer(), self.transport.getHost()
+        f.note("client (%s:%d) connected to server (%s:%d)" % (
+            self.recorder.peer_host, peer.port, self.recorder.local_host, host.port))
+        if f.policy is not None and f.policy.on_connect(self):
+            return
+        limit = f.server.max_connections_per_host
+        if limit is not None and sum(1 for p in f.instances
+                                     if p.peer_host == self.peer_host) > limit[0]:
+            # Before the SSH identification, as ProFTPD's mod_sftp (doc/sftp-records.rst).
+            self.recorder.end_reason = "Configured policy: Denied by MaxConnectionsPerHost"
+            if not self.policy_event("MaxConnectionsPerHost"):
+                self.transport.loseConnection()
+            return
+        self.setTimeout(f.server.timeout_idle or None)
+        if f.server.timeout_login:
+            # From the connection on, as ProFTPD: a client that never finishes the key
+            # exchange is timed out too (twisted.conch's own timer starts with userauth).
+            self._login_timer = f.reactor.callLater(f.server.timeout_login,
+                                                    self.loginTimedOut)
+        transport.SSHServerTransport.connectionMade(self)
+
+    def dataReceived(self, data):
+        self.recorder.bytes_in += len(data)
+        self.resetTimeout()
+        transport.SSHServerTransport.dataReceived(self, data)
+
+    _login_timer = None
+
+    def loginTimedOut(self):
+        self._login_timer = None
+        self.recorder.end_reason = "Timeout exceeded: TimeoutLogin"
+        if not self.policy_event("TimeoutLogin"):
+            self.transport.loseConnection()
+
+    def _cancelLoginTimer(self):
+        t, self._login_timer = self._login_timer, None
+        if t is not None and t.active():
+            t.cancel()
+
+    def timeoutConnection(self):
+        self.recorder.end_reason = "Timeout exceeded: TimeoutIdle"
+        # Recorded now, as ProFTPD does: with the subsystem still running (%{protocol}
+        # "sftp"), before closing the channels resets it.
+        self.recorder.exit()
+        if not self.policy_event("TimeoutIdle"):
+            self.transport.loseConnection()
+
+    def ssh_DISCONNECT(self, packet):
+        try:
+            description = getNS(packet[4:])[0].decode("utf-8", "replace")
+        except (struct.error, ValueError):
+            description = ""
+        self.recorder.end_reason = "Quit: " + description if description else "Quit"
+        transport.SSHServerTransport.ssh_DISCONNECT(self, packet)
+
+    def client_match(self):
+        """The first SFTPClientMatch whose pattern the client's version text matches."""
+        version = (self.otherVersionString or b"").decode("utf-8", "replace")
+        version = version.split("-", 2)[-1]
+        for m in self.factory.sftp.client_match:
+            if re.search(m.pattern, version):
+                return m
+        return None
+
+    def receiveError(self, reasonCode, description):
+        # The client's DISCONNECT: its reason is the session's end reason (recorded
+        # and in SFTPLog), not an error of this server's.
+        pass
+
+    def loggedIn(self, avatar, fs, logout):
+        self.recorder.avatar = avatar
+        self.recorder.fs = fs
+        self._logout = logout
+        self.conch_user = SSHUser(self)
+        self._cancelLoginTimer()
+        self.counted = True
+        self.factory.logged_in += 1
+
+    def logout(self):
+        """The conch avatar's logout (twisted.conch calls it at the connection's end)."""
+
+    def connectionLost(self, reason):
+        self.disconnected = True
+        self.setTimeout(None)
+        self._cancelLoginTimer()
+        self.factory.note("disconnecting client (%s)" % (
+            self.recorder.end_reason or "Read EOF from client",))
+        # EXIT first, with the subsystem as it was: closing the channels (below) ends
+        # it and logs what it had open, after EXIT, as ProFTPD does.
+        self.recorder.exit()
+        try:
+            transport.SSHServerTransport.connectionLost(self, reason)
+        finally:
+            self.factory.instances.pop(self, None)
+            if self.counted:
+                self.counted = False
+                self.factory.logged_in -= 1
+            fs = self.recorder.fs
+            if fs is not None:
+                fs.close()
+            logout, self._logout = self._logout, None
+            if logout is not None:
+                logout()
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def shutdown(self):
+        self.recorder.end_reason = "Server shutting down"
+        if self.transport is not None:
+            self.sendDisconnect(transport.DISCONNECT_BY_APPLICATION, b"Server shutting down")
+
+
+def _read_banner(path):
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read(64 * 1024)
+    except OSError as e:
+        log.warn("SFTPDisplayBanner {path}: {err}", path=path, err=e.strerror)
+        return None
+
+
+class SFTPFactory(factory.SSHFactory):
+    """Listens for one server with SFTPEngine on (built by ftpredis.app.service)."""
+
+    protocol = SSHSession
+    noisy = False
+    services = {b"ssh-userauth": UserAuthServer, b"ssh-connection": connection.SSHConnection}
+    #: Seconds before a refused login is answered (as FTP's PASS).
+    loginFailureDelay = 0.25
+
+    def __init__(self, server, portal, emit, reactor=None, policy=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.server = server
+        self.sftp = server.sftp
+        self.portal = portal
+        self.emit = emit
+        self.policy = policy
+        self.disk = pool_for(reactor)
+        self.instances = {}
+        self.logged_in = 0
+        self._names = None
+        self.privateKeys = {}
+        self.publicKeys = {}
+        for hk in self.sftp.host_keys:
+            self.privateKeys.setdefault(hk.type, hk.key)
+            self.publicKeys.setdefault(hk.type, hk.key.public())
+        self.primes = None
+        # SFTPLog: RedisLog's file handling (path checks, one line per message, never
+        # raising); SFTPDisplayBanner: read once, when the server starts.
+        self.sftp_log = (RedisLog(self.sftp.log, server.allow_log_symlinks)
+                         if self.sftp.log else None)
+        self.banner = _read_banner(self.sftp.display_banner)
+
+    def note(self, text):
+        """One SFTPLog line."""
+        if self.sftp_log is not None:
+            self.sftp_log.write(text)
+
+    def stopFactory(self):
+        if self.sftp_log is not None:
+            self.sftp_log.close()
+        factory.SSHFactory.stopFactory(self)
+
+    def owner_names(self):
+        """uid -> user name, gid -> group name, and whether the system's are asked."""
+        if self._names is None:
+            s = self.server
+            if s.auth_users:
+                self._names = ({u.uid: u.name for u in s.auth_users}, dict(s.auth_groups),
+                               False)
+            else:
+                self._names = ({}, dict(s.auth_groups), True)
+        return self._names
+
+    def buildProtocol(self, addr):
+        t = factory.SSHFactory.buildProtocol(self, addr)
+        cfg = self.sftp
+        ident = self.server.server_ident
+        if ident[0] and ident[1]:
+            t.ourVersionString = b"SSH-2.0-" + ident[1].encode("utf-8", "replace")
+        else:
+            t.ourVersionString = b"SSH-2.0-mod_sftp"
+        if cfg.ciphers is not None:
+            t.supportedCiphers = [c for c in t.supportedCiphers if c in cfg.ciphers]
+        if cfg.digests is not None:
+            t.supportedMACs = [c for c in t.supportedMACs if c in cfg.digests]
+        if cfg.key_exchanges is not None:
+            t.supportedKeyExchanges = [c for c in t.supportedKeyExchanges
+                                       if c in cfg.key_exchanges]
+        t.supportedCompressions = [b"none", b"zlib"] if cfg.compression != "off" \
+            else [b"none"]
+        return t
+
+    def closeAllSessions(self):
+        for p in list(self.instances):
+            p.shutdown()
+

@@ -1,0 +1,590 @@
+# -*- test-case-name: tests.test_sftp -*-
+"""The SFTP subsystem: SFTP requests on the session's jailed file system.
+
+This module owns :class:`SFTPFiles` (twisted.conch's ``ISFTPServer``) and its file and
+directory handles: each request is checked against ``<Limit>`` under the FTP command
+mod_sftp maps it to (OPEN for reading is RETR, for writing STOR, with APPEND APPE,
+OPENDIR is MLSD, MKDIR MKD, RMDIR RMD, REMOVE DELE, RENAME RNFR+RNTO, SETSTAT's
+permissions SITE_CHMOD), run in the disk pool (never on the reactor thread), and
+recorded through :class:`ftpredis.sftp.records.SSHRecorder` as doc/sftp-records.rst
+describes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as statmod
+import time
+
+from twisted.conch.interfaces import ISFTPFile, ISFTPServer
+from twisted.conch.ssh import filetransfer
+from twisted.internet import defer
+from twisted.python import failure
+from zope.interface import implementer
+
+from ftpredis.ftp import limits, nowait
+from ftpredis.ftp.filesystem import FSError
+from ftpredis.sftp import records as rec
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _attrs(st) -> dict:
+    return {"size": st.st_size, "uid": st.st_uid, "gid": st.st_gid,
+            "permissions": st.st_mode, "atime": int(st.st_atime), "mtime": int(st.st_mtime)}
+
+
+def _status(err: int, text=None) -> filetransfer.SFTPError:
+    """The SFTP status a failure is answered with, in mod_sftp's words: twisted.conch
+    would log an OSError other than ENOENT and EACCES as a failure, traceback and all."""
+    found = _STATUS.get(err)
+    if found is not None:
+        return filetransfer.SFTPError(found[0], found[1])
+    return filetransfer.SFTPError(filetransfer.FX_FAILURE, text or os.strerror(err))
+
+
+def _oserror(e: FSError) -> filetransfer.SFTPError:
+    return _status(e.errno, e.message)
+
+
+# An SFTP status's text as mod_sftp sends and logs it for a failed STAT.
+_STATUS = {errno.ENOENT: (2, "No such file"), errno.EACCES: (3, "Permission denied"),
+           errno.EPERM: (3, "Permission denied")}
+
+#: The NAME entry's attributes as this server sends them: flags, size, uid+gid,
+#: permissions, atime+mtime (the sizes %b counts for a listing).
+_ATTR_BYTES = 4 + 8 + 8 + 4 + 8
+
+
+def _apply_attrs(jail, real: str, attrs: dict, display: str, fd=None) -> None:
+    """SETSTAT/FSETSTAT: size, permissions and times (blocking)."""
+    if "size" in attrs:
+        jail.call(display, os.truncate, fd if fd is not None else real, attrs["size"])
+    if "permissions" in attrs:
+        # As FTP's SITE CHMOD: no setuid/setgid bits on files the server's account owns.
+        mode = attrs["permissions"] & 0o1777
+        jail.call(display, os.chmod, fd if fd is not None else real, mode)
+    if "atime" in attrs and "mtime" in attrs:
+        jail.call(display, os.utime, fd if fd is not None else real,
+                  (attrs["atime"], attrs["mtime"]))
+
+
+@implementer(ISFTPServer)
+class SFTPFiles:
+    """One SFTP subsystem's requests.  ``conn`` is the SSH session
+    (:class:`ftpredis.sftp.server.SSHSession`): its server config, recorder, file system,
+    account and disk pool."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.server = conn.server
+        self.rec = conn.recorder
+        self.fs = conn.recorder.fs
+        self.jail = self.fs.jail
+        a = conn.recorder.avatar
+        self.user = a.name
+        self.groups = (a.group,) if a.group else ()
+        self.handles = set()
+
+    def _allowed(self, verb: str, real: str) -> bool:
+        return limits.allowed(self.server, None, verb, real, self.user, self.groups)
+
+    def run(self, fn, *args):
+        return self.fs.run(fn, *args)
+
+    # -- ISFTPServer ----------------------------------------------------------------------
+    def gotVersion(self, otherVersion, extData):
+        return {}
+
+    def realPath(self, path):
+        return self.jail.virtual(_text(path) or ".").encode("utf-8", "surrogateescape")
+
+    def getAttrs(self, path, followLinks):
+        shown = _text(path)
+        start = time.time()
+
+        def look():
+            vpath, real = self.jail.resolve(shown)
+            if followLinks and not (self._allowed("STAT", real)
+                                    and self._allowed("RETR", real)):
+                # ProFTPD 1.3.8 refuses STAT under <Limit READ> DenyAll
+                # (doc/sftp-records.rst).
+                raise FSError(errno.EACCES, shown)
+            st = self.jail.call(shown, os.stat if followLinks else os.lstat, real)
+            return _attrs(st)
+        d = self.run(look)
+        if not followLinks:
+            return d.addErrback(lambda f: f.trap(FSError) and _raise(_oserror(f.value)))
+
+        def ok(attrs):
+            self.rec.command("STAT", shown, start=start)
+            return attrs
+
+        def bad(f):
+            f.trap(FSError)
+            code, text = _STATUS.get(f.value.errno, (4, "Failure"))
+            self.rec.command("STAT", shown, code, text, start=start)
+            raise _oserror(f.value)
+        return d.addCallbacks(ok, bad)
+
+    def setAttrs(self, path, attrs):
+        shown = _text(path)
+
+        def change():
+            vpath, real = self.jail.resolve(shown)
+            if "permissions" in attrs and not self._allowed("SITE_CHMOD", real):
+                raise FSError(errno.EACCES, shown)
+            _apply_attrs(self.jail, real, attrs, shown)
+        return self.run(change).addErrback(_as_oserror)
+
+    def openFile(self, filename, flags, attrs):
+        shown = _text(filename)
+        if flags & filetransfer.FXF_APPEND:
+            verb = "APPE"
+        elif flags & filetransfer.FXF_WRITE:
+            verb = "STOR"
+        else:
+            verb = "RETR"
+        start = time.time()
+        server = self.server
+
+        def open_():
+            vpath, real = self.jail.resolve(shown)
+            if not self._allowed(verb, real):
+                raise _Denied(vpath, real)
+            if verb == "RETR":
+                vpath, real, fd, st = self.jail.open_read(shown)
+                if not statmod.S_ISREG(st.st_mode):
+                    os.close(fd)
+                    raise FSError(errno.EISDIR, shown, "Not a regular file")
+                return vpath, real, fd, st.st_size
+            try:
+                st = os.stat(real)
+                existed = True
+            except OSError:
+                existed = False
+            if verb == "APPE" and existed and not server.allow_store_restart:
+                raise _Denied(vpath, real)
+            if (existed and flags & filetransfer.FXF_TRUNC
+                    and not server.allow_overwrite):
+                raise FSError(errno.EACCES, shown, "Overwrite permission denied")
+            mode = os.O_WRONLY
+            if flags & filetransfer.FXF_READ:
+                mode = os.O_RDWR
+            if flags & filetransfer.FXF_CREAT:
+                mode |= os.O_CREAT
+            if flags & filetransfer.FXF_TRUNC:
+                mode |= os.O_TRUNC
+            if flags & filetransfer.FXF_EXCL:
+                mode |= os.O_EXCL
+            if verb == "APPE":
+                mode |= os.O_APPEND
+            umode = attrs.get("permissions", 0o666) & 0o777 & ~self.jail.umask
+            fd = self.jail.call(shown, os.open, real, mode | os.O_CLOEXEC, umode)
+            return vpath, real, fd, os.fstat(fd).st_size
+
+        def opened(result):
+            vpath, real, fd, size = result
+            h = _File(self, verb, shown, vpath, real, fd, start, size)
+            self.handles.add(h)
+            self.rec.current_transfer = h
+            return h
+
+        def failed(f):
+            if f.check(_Denied):
+                vpath, real = f.value.args
+                # mod_sftp refuses the open with EPERM (doc/sftp-records.rst).
+                self.rec.command(verb, shown, 451, "%s: %s" % (shown,
+                                                              os.strerror(errno.EPERM)),
+                                 start=start, file=real, basename=rec.path_tail(vpath),
+                                 transfer_status="failed")
+                raise _status(errno.EPERM)
+            f.trap(FSError)
+            e = f.value
+            if verb == "RETR" and e.errno == errno.ENOENT:
+                # mod_sftp refuses it before RETR is dispatched: nothing is logged.
+                raise _oserror(e)
+            # mod_sftp answers a failed open 451 "<path>: <strerror>"
+            # (contrib/mod_sftp/fxp.c, fxp_handle_open).
+            vpath = self.jail.virtual(shown)
+            self.rec.command(verb, shown, 451, "%s: %s" % (shown, e.message), start=start,
+                             file=self.jail.real_of(vpath), basename=rec.path_tail(vpath),
+                             transfer_status="failed")
+            raise _oserror(e)
+        return self.run(open_).addCallbacks(opened, failed)
+
+    def removeFile(self, filename):
+        shown = _text(filename)
+        start = time.time()
+
+        def remove():
+            vpath, real = self.jail.resolve(shown)
+            if not self._allowed("DELE", real):
+                raise _Denied(vpath, real)
+            return vpath, real, self.jail.unlink(shown)
+
+        def ok(result):
+            vpath, real, size = result
+            self.rec.command("DELE", shown, 250, rec.DELE_OK, start=start, bytes_sent=size,
+                             **self.rec.path_fields(vpath, real))
+
+        def bad(f):
+            return self._refused(f, "DELE", shown, start, errno.EPERM)
+        return self.run(remove).addCallbacks(ok, bad)
+
+    def _refused(self, f, verb, shown, start, denied_errno, **extra):
+        """Record a failed request as mod_sftp does (550 "path: reason"), then fail it."""
+        if f.check(_Denied):
+            vpath, real = f.value.args
+            err = denied_errno
+        else:
+            f.trap(FSError)
+            err = f.value.errno
+            vpath = self.jail.virtual(shown)
+            real = self.jail.real_of(vpath)
+        fields = self.rec.path_fields(vpath, real, directory=verb in ("MKD", "RMD"))
+        if verb == "DELE":
+            fields["bytes_sent"] = 0
+        fields.update(extra)
+        self.rec.command(verb, shown, 550, "%s: %s" % (shown, os.strerror(err)),
+                         start=start, **fields)
+        raise _status(err)
+
+    def renameFile(self, oldpath, newpath):
+        src, dst = _text(oldpath), _text(newpath)
+        start = time.time()
+
+        def rename():
+            svpath, sreal = self.jail.resolve(src)
+            if not self._allowed("RNFR", sreal):
+                raise _Denied(svpath, sreal)
+            self.jail.call(src, os.lstat, sreal)
+            dvpath, dreal = self.jail.resolve(dst)
+            if not self._allowed("RNTO", dreal):
+                raise _RenameDenied(svpath, sreal, dvpath, dreal)
+            if os.path.lexists(dreal):
+                # SFTP v3 RENAME never replaces (draft-ietf-secsh-filexfer-02 6.5).
+                raise FSError(errno.EEXIST, dst)
+            self.jail.rename(sreal, dst)
+            return svpath, sreal, dvpath, dreal
+
+        def ok(result):
+            svpath, sreal, dvpath, dreal = result
+            self.rec.command("RNFR", src, 350, rec.RNFR_OK, start=start, bytes_sent=0,
+                             transfer_millis=0, **self.rec.path_fields(svpath, sreal))
+            self.rec.command("RNTO", dst, 250, rec.RNTO_OK, start=start, bytes_sent=0,
+                             transfer_millis=0, rename_from=svpath,
+                             **self.rec.path_fields(dvpath, dreal))
+
+        def bad(f):
+            if f.check(_RenameDenied):
+                # Refused at the destination: ProFTPD 1.3.8 logs RNTO's refusal, then
+                # RNFR's (doc/sftp-records.rst).
+                svpath, sreal, dvpath, dreal = f.value.args
+                text = os.strerror(errno.EACCES)
+                self.rec.command("RNTO", dst, 550, "%s: %s" % (dst, text), start=start,
+                                 rename_from=svpath, **self.rec.path_fields(dvpath, dreal))
+                self.rec.command("RNFR", src, 550, "%s: %s" % (src, text), start=start,
+                                 config_path=sreal)
+                raise _status(errno.EACCES)
+            return self._refused(f, "RNFR", src, start, errno.EACCES)
+        return self.run(rename).addCallbacks(ok, bad)
+
+    def makeDirectory(self, path, attrs):
+        shown = _text(path)
+        start = time.time()
+
+        def make():
+            vpath, real = self.jail.resolve(shown)
+            if not self._allowed("MKD", real):
+                raise _Denied(vpath, real)
+            self.jail.mkdir(shown)
+            if "permissions" in attrs:
+                self.jail.call(shown, os.chmod, real,
+                               attrs["permissions"] & 0o777 & ~self.jail.umask)
+            return vpath, real
+
+        def ok(result):
+            vpath, real = result
+            self.rec.command("MKD", shown, start=start,
+                             **self.rec.path_fields(vpath, real, directory=True))
+        return self.run(make).addCallbacks(
+            ok, lambda f: self._refused(f, "MKD", shown, start, errno.EACCES))
+
+    def removeDirectory(self, path):
+        shown = _text(path)
+        start = time.time()
+
+        def remove():
+            vpath, real = self.jail.resolve(shown)
+            if not self._allowed("RMD", real):
+                raise _Denied(vpath, real)
+            self.jail.rmdir(shown)
+            return vpath, real
+
+        def ok(result):
+            vpath, real = result
+            self.rec.command("RMD", shown, start=start,
+                             **self.rec.path_fields(vpath, real, directory=True))
+        def bad(f):
+            if f.check(FSError):
+                # ProFTPD 1.3.8 logs a failed RMDIR as it logs a successful one (no
+                # response) and only answers the client with the error.
+                vpath = self.jail.virtual(shown)
+                self.rec.command("RMD", shown, start=start, **self.rec.path_fields(
+                    vpath, self.jail.real_of(vpath), directory=True))
+                raise _oserror(f.value)
+            return self._refused(f, "RMD", shown, start, errno.EACCES)
+        return self.run(remove).addCallbacks(ok, bad)
+
+    def openDirectory(self, path):
+        shown = _text(path)
+        start = time.time()
+
+        def read():
+            vpath, real = self.jail.resolve(shown)
+            if not self._allowed("MLSD", real):
+                raise FSError(errno.EACCES, shown)
+            st = self.jail.call(shown, os.stat, real)
+            if not statmod.S_ISDIR(st.st_mode):
+                raise FSError(errno.ENOTDIR, shown)
+            entries = [(".", st)]
+            try:
+                entries.append(("..", os.stat(os.path.dirname(real) if vpath != "/"
+                                              else real)))
+            except OSError:
+                pass
+            entries.extend(self.jail.call(shown, self.jail.list_entries, real, True))
+            now = time.time()
+            out = []
+            for name, est in entries:
+                if est is None:
+                    continue
+                line = self.jail.format_long(name, est, now)
+                # mod_sftp's mode string ends with a space (contrib/mod_sftp/fxp.c,
+                # fxp_strmode): its long names have one more than an FTP LIST line.
+                line = line[:10] + " " + line[10:]
+                out.append((name.encode("utf-8", "surrogateescape"),
+                            line.encode("utf-8", "surrogateescape"), _attrs(est)))
+            return vpath, real, out
+        return self.run(read).addCallbacks(
+            lambda r: _Directory(self, shown, r[0], r[1], r[2], start), _as_oserror)
+
+    def readLink(self, path):
+        shown = _text(path)
+
+        def read():
+            vpath, real = self.jail.resolve(shown)
+            target = self.jail.call(shown, os.readlink, real)
+            root = self.jail.root
+            if root != "/" and target.startswith(root.rstrip("/") + "/"):
+                target = target[len(root.rstrip("/")):]
+            return target.encode("utf-8", "surrogateescape")
+        return self.run(read).addErrback(_as_oserror)
+
+    def makeLink(self, linkPath, targetPath):
+        # Symbolic links made by a client could point anywhere the server's account can
+        # read; refused (doc/sftp-records.rst, "Not yet").
+        return defer.fail(_status(errno.EPERM))
+
+    def extendedRequest(self, extendedName, extendedData):
+        raise NotImplementedError(extendedName)
+
+    def closeAll(self):
+        """The subsystem ended: handles left open are closed (and recorded)."""
+        for h in list(self.handles):
+            h.close(aborted=True)
+
+
+class _Denied(Exception):
+    """A <Limit> (or AllowStoreRestart) refused the request: (vpath, real)."""
+
+
+class _RenameDenied(Exception):
+    """<Limit RNTO> refused a rename: (source vpath, real, destination vpath, real)."""
+
+
+def _pwrite_all(fd, data, offset):
+    """Blocking: write all of ``data`` at ``offset`` (a disk job)."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _raise(e):
+    raise e
+
+
+def _as_oserror(f):
+    f.trap(FSError)
+    raise _oserror(f.value)
+
+
+@implementer(ISFTPFile)
+class _File:
+    """An open file; its RETR/STOR/APPE record is written when it is closed."""
+
+    def __init__(self, owner, verb, shown, vpath, real, fd, start, size):
+        self.owner = owner
+        self.verb = verb
+        self.shown = shown
+        self.vpath = vpath
+        self.real = real
+        self.fd = fd
+        self.start = start
+        self.size = size
+        self.count = 0
+        self.closed = False
+        self.tail = None        # fires once every write so far is answered
+
+    def exit_fields(self) -> dict:
+        """What the session's EXIT record says of this transfer, open when it ended."""
+        fields = self.owner.rec.path_fields(self.vpath, self.real)
+        fields.pop("config_path")
+        fields.update(bytes_sent=self.count,
+                      transfer_millis=int((time.time() - self.start) * 1000))
+        return fields
+
+    def readChunk(self, offset, length):
+        def got(data):
+            if not data:
+                raise EOFError()
+            self.count += len(data)
+            return data
+        # From the page cache when the kernel promises not to wait (a thread hop per
+        # 32 KiB request costs more than the copy), else in the disk pool.
+        data = nowait.pread_now(self.fd, length, offset)
+        if data is not None:
+            return got(data)
+        return self.owner.run(os.pread, self.fd, length, offset).addCallback(got)
+
+    def writeChunk(self, offset, data):
+        self.count += len(data)
+        # Writes are acknowledged in the order they came: OpenSSH's client truncates an
+        # upload to the end of the writes acknowledged in order ("server reordered
+        # ACKs").  The disk jobs run side by side; each answer waits for the one before.
+        tail = self.tail
+        if tail is None:
+            n = nowait.pwrite_now(self.fd, data, offset)
+            if n is not None and n == len(data):
+                return None
+            if n:
+                data, offset = data[n:], offset + n
+        job = self.owner.run(_pwrite_all, self.fd, data, offset)
+        answer = defer.Deferred()
+        done = self.tail = defer.Deferred()
+
+        def deliver(result):
+            if self.tail is done:
+                self.tail = None
+            if isinstance(result, failure.Failure):
+                answer.errback(result)
+            else:
+                answer.callback(None)
+            done.callback(None)
+
+        def after_earlier(_):
+            job.addBoth(deliver)
+        if tail is None:
+            after_earlier(None)
+        else:
+            tail.addCallback(after_earlier)
+        return answer
+
+    def getAttrs(self):
+        return self.owner.run(os.fstat, self.fd).addCallback(_attrs)
+
+    def setAttrs(self, attrs):
+        return self.owner.run(_apply_attrs, self.owner.jail, self.real, attrs,
+                               self.shown, self.fd).addErrback(_as_oserror)
+
+    def close(self, aborted=False):
+        if self.closed:
+            return defer.succeed(None)
+        self.closed = True
+        self.owner.handles.discard(self)
+        fd, self.fd = self.fd, None
+        protocol = self.owner.rec.protocol      # the subsystem's, while it is ending
+
+        def finish():
+            try:
+                return os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+
+        def close_after_writes(_=None):
+            return self.owner.run(finish)
+
+        def record(size):
+            now = time.time()
+            r = self.owner.rec
+            fields = r.path_fields(self.vpath, self.real)
+            fields.pop("config_path")
+            if r.current_transfer is self:
+                r.current_transfer = None
+            if aborted:
+                # The session ended with the handle open: ProFTPD 1.3.8 logs the
+                # transfer after EXIT, failed, "<path>: Connection reset by peer".
+                r.command(self.verb, self.shown, 451, "%s: %s" % (
+                    self.shown, os.strerror(errno.ECONNRESET)), start=self.start,
+                    bytes_sent=self.count, transfer_millis=int((now - self.start) * 1000),
+                    transfer_status="failed", file_modified=self.verb == "APPE",
+                    config_path=self.real, protocol=protocol, **fields)
+                return
+            r.command(self.verb, self.shown, 226, rec.TRANSFER_COMPLETE, start=self.start,
+                      bytes_sent=self.count, file_size=size,
+                      transfer_millis=int((now - self.start) * 1000),
+                      transfer_status="success",
+                      file_modified=self.verb == "APPE", config_path=self.real, **fields)
+        tail, self.tail = self.tail, None
+        closing = close_after_writes() if tail is None else tail.addCallback(
+            close_after_writes)
+        return closing.addCallback(record)
+
+
+class _Directory:
+    """An open directory listing; its MLSD record is written when it is closed."""
+
+    def __init__(self, owner, shown, vpath, real, entries, start):
+        self.owner = owner
+        self.shown = shown
+        self.vpath = vpath
+        self.real = real
+        self.entries = entries
+        self.start = start
+        self.sent = 0
+        self.count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self.entries:
+            raise StopIteration
+        name, longname, attrs = entry = self.entries.pop(0)
+        self.count += 1
+        self.sent += 8 + len(name) + len(longname) + _ATTR_BYTES
+        return entry
+
+    def close(self):
+        now = time.time()
+        r = self.owner.rec
+        real = self.owner.jail.chroot_join(self.vpath) if self.vpath == "/" else self.real
+        if self.vpath == "/" and not real.endswith("/"):
+            real += "/"
+        fields = r.path_fields(self.vpath, real, directory=True)
+        fields.pop("transfer_path")
+        if self.vpath == "/":
+            fields["dir_name"] = "/"
+        # mod_sftp logs the directory as it resolved it, without a trailing "/".
+        shown = self.shown.rstrip("/") or self.shown
+        # %b: the NAME answers' payloads, each with its type, id and count (9 bytes);
+        # twisted.conch answers a READDIR with up to 250 names.
+        answers = max(1, -(-self.count // 250))
+        r.command("MLSD", shown, start=self.start, bytes_sent=self.sent + 9 * answers,
+                  transfer_millis=int((now - self.start) * 1000), transfer_status="success",
+                  **fields)
