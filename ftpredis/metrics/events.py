@@ -71,6 +71,8 @@ class MetricsSubscriber:
 
     def __call__(self, event) -> None:
         kind = event.kind
+        if event.sftp_version is not None:
+            self.metrics.sftp_protocol.inc((str(event.sftp_version), event.protocol))
         if kind == COMMAND:
             self._command(event)
         elif kind == CONNECT:
@@ -89,7 +91,13 @@ class MetricsSubscriber:
         verb = event.verb
         m = self.metrics
         key = (event.protocol,)
-        ok = event.response_code is not None and event.response_code < 400
+        code = event.response_code
+        if code is not None:
+            ok = code < 400
+        else:
+            # mod_sftp logs a listing or a transfer with no response code; mod_prometheus
+            # tells success from failure by the log phase, which the status stands for.
+            ok = event.transfer_status == "success"
         if event.handshake_failed is not None:
             protocol = "ftps" if event.handshake_failed == "ctrl" else event.protocol
             m.handshake_error.inc((event.handshake_failed, protocol))
@@ -135,7 +143,8 @@ class MetricsSubscriber:
         if s is None or s.logged_in:
             return
         s.logged_in = True
-        m.auth.inc(("anonymous" if event.anonymous else "password",) + key)
+        method = event.auth_method or ("anonymous" if event.anonymous else "password")
+        m.auth.inc((method,) + key)
         m.login.inc(key)
         m.login_delay.observe(key, max(0.0, event.time - s.start))
         if s.saw_user:

@@ -151,6 +151,8 @@ class ProftpdMetrics:
                                  ("connection",) + P)
         self.tls_protocol = c("tls_protocol", "Number of TLS sessions by protocol version",
                               ("version",) + P)
+        self.sftp_protocol = c("sftp_protocol", "Number of SFTP sessions by protocol version",
+                               ("version",) + P)
         self.families = (self.auth, self.auth_error, self.connection, self.connection_count,
                          self.connection_duration, self.login, self.login_count,
                          self.login_delay, self.login_error, self.directory_list,
@@ -158,7 +160,7 @@ class ProftpdMetrics:
                          self.file_download_error, self.file_download_bytes,
                          self.file_upload, self.file_upload_error, self.file_upload_bytes,
                          self.timeout, self.connection_refused, self.handshake_error,
-                         self.tls_protocol)
+                         self.tls_protocol, self.sftp_protocol)
 
     #: The in-progress gauges sampled at scrape time, by family name.
     SAMPLED = (("directory_list_count", "Current count of directory listings"),

@@ -140,10 +140,16 @@ class Event:
     # Why a PASS was refused: ftpredis.auth.portal.LoginRefused's reason ("unknown-user",
     # "bad-password", ...); no LogFormat variable, ftpredis.metrics reads it.
     auth_failure: Optional[str] = None
+    # An SSH login's method ("password", "publickey"; mod_prometheus's auth{method});
+    # None for FTP, whose PASS is a password (or an anonymous login).
+    auth_method: Optional[str] = None
     # AUTH TLS: the protocol the handshake settled ("TLSv1.3"); a failed handshake:
     # "ctrl" (AUTH) or "data" (PROT P transfer).  No LogFormat variable; for the metrics.
     tls_version: Optional[str] = None
     handshake_failed: Optional[str] = None
+    # The SFTP protocol version the subsystem settled, on the first event after it (the
+    # metrics' sftp_protocol_total, as mod_prometheus counts it); no LogFormat variable.
+    sftp_version: Optional[int] = None
     # A transfer cut by TimeoutStalled ("TimeoutStalled"); the session goes on.
     timeout: Optional[str] = None
     # DISCONNECT of a session refused by policy: ProFTPD's disconnect details ("Denied by

@@ -90,7 +90,7 @@ class UserAuthServer(userauth.SSHUserAuthServer):
 
         def ok(result):
             conn.recorder.command("PASS", "(hidden)", 230, rec.LOGGED_IN % (name,),
-                                  start=start)
+                                  start=start, auth_method=kind.decode("ascii", "replace"))
             conn.factory.note("user '%s' authenticated via '%s' method"
                               % (name, kind.decode("ascii", "replace")))
             return result

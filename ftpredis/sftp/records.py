@@ -64,6 +64,11 @@ class SSHRecorder:
     # carries its path and bytes, as ProFTPD's session.xfer.
     current_transfer = None
     _ended = False
+    _sftp_version: Optional[int] = None     # settled, not yet on an event
+
+    def sftp_negotiated(self, version: int) -> None:
+        """The SFTP subsystem settled ``version``: the next event carries it."""
+        self._sftp_version = version
 
     def __init__(self, server, emit, peer, host):
         self.server = server
@@ -86,6 +91,8 @@ class SSHRecorder:
                   "original_user": self.original_user, "cwd": cwd, "dir_name": cwd,
                   "session_bytes_rcvd": self.bytes_in, "session_bytes_sent": self.bytes_out,
                   "response_millis": int((now - start) * 1000), "protocol": self.protocol}
+        if self._sftp_version is not None:
+            fields["sftp_version"], self._sftp_version = self._sftp_version, None
         if a is None:
             fields.update(uid=os.geteuid(), gid=os.getegid())
         else:

@@ -97,6 +97,8 @@ class SFTPFiles:
 
     # -- ISFTPServer ----------------------------------------------------------------------
     def gotVersion(self, otherVersion, extData):
+        # twisted.conch's server answers every client with version 3.
+        self.rec.sftp_negotiated(3)
         return {}
 
     def realPath(self, path):
