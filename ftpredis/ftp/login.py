@@ -350,7 +350,8 @@ class LoginMixin:
                 return slow()
             avatar = result[1]
             start = avatar.root if avatar.cwd == "/" else avatar.root.rstrip("/") + avatar.cwd
-            if nowait.cached_local(start):
+            if start in make.paths or nowait.cached_local(start):
+                # (A path of make.paths was found cached a moment ago: not asked twice.)
                 try:
                     return ok(result, place(avatar))
                 except BaseException:
