@@ -257,8 +257,10 @@ class LoginMixin:
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
             self._loginLimits(cmd, user, avatar, logout)
             groups = (avatar.group,) if avatar.group else ()
-            if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
-                               groups) is False:
+            # No <Limit> anywhere in the server (the usual case): nothing to decide.
+            limited = avatar.anonymous or limits.has_limits(self.server)
+            if limited and limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
+                                           groups) is False:
                 logout()
                 raise LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
                                    % (avatar.name,))
@@ -267,7 +269,7 @@ class LoginMixin:
             self.counted = True
             self.factory.logged_in += 1
             self.client_state.anon_config = anon_cfg
-            self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
+            self.client_state.limited = limited
             self._cancelTimer("_login_timer")
             self._startNoTransferTimer()
             if avatar.anonymous:
