@@ -122,3 +122,31 @@ class LimitLoginTests(_Churn, unittest.TestCase):
             self.assertEqual(got[2], b"230 User ftpuser logged in\r\n")
             self.assertEqual(got[3:], [b'257 "/" is the current directory\r\n',
                                        b"221 Goodbye.\r\n", b""])
+
+
+class PlainDirTests(unittest.TestCase):
+    """The login's shortcut for its home (ftpredis.auth.portal._plain_dir) says yes only
+    where isdir is true and realpath changes nothing."""
+
+    def test_agrees_with_isdir_and_realpath(self):
+        from ftpredis.auth.portal import _plain_dir
+        base = os.path.realpath(os.path.abspath(self.mktemp()))
+        os.makedirs(os.path.join(base, "real", "home"))
+        os.symlink(os.path.join(base, "real"), os.path.join(base, "link"))
+        os.symlink(os.path.join(base, "real", "home"), os.path.join(base, "homelink"))
+        with open(os.path.join(base, "file"), "w"):
+            pass
+        cases = {
+            os.path.join(base, "real", "home"): True,
+            os.path.join(base, "link", "home"): False,      # a link above the home
+            os.path.join(base, "homelink"): False,          # the home itself a link
+            os.path.join(base, "file"): False,
+            os.path.join(base, "missing"): False,
+            "/" + base: False,                              # POSIX's leading "//"
+            os.path.relpath(os.path.join(base, "real")): False,
+        }
+        for path, plain in cases.items():
+            self.assertEqual(_plain_dir(path), plain, path)
+            if plain:
+                self.assertTrue(os.path.isdir(path))
+                self.assertEqual(os.path.realpath(path), path)
