@@ -5,6 +5,7 @@ root names."""
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import List
 
@@ -282,8 +283,10 @@ class LoginMixin:
             def ready(placed):
                 jail, lines = placed
                 self.fs = SessionFS(jail, self.factory.disk)
-                self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
-                                                                   real_dir)
+                # A partial, not a closure over self: that closure made each ended
+                # session a reference cycle (protocol -> fs -> hide -> protocol) which only
+                # the cyclic garbage collector could free.
+                self.fs.hide = functools.partial(limits.hide_pattern, self.server, anon_cfg)
                 self.config_path = self.fs.real_of(self.fs.cwd)
                 return Reply(r.code, r.text, lines) if lines is not None else r
             if placed is not None:
