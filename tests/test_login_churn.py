@@ -150,3 +150,27 @@ class PlainDirTests(unittest.TestCase):
             if plain:
                 self.assertTrue(os.path.isdir(path))
                 self.assertEqual(os.path.realpath(path), path)
+
+
+class NoCycleTests(_Churn, unittest.TestCase):
+    """An ended session is freed as soon as it ends (reference counting), not left as a
+    reference cycle for the garbage collector to find: with thousands of sessions a
+    second, that was every session's objects traversed again and freed late."""
+
+    @defer.inlineCallbacks
+    def test_ended_session_leaves_no_cycle(self):
+        import gc
+        from ftpredis.ftp.protocol import FTPRedisProtocol
+
+        def alive():
+            return [o for o in gc.get_objects() if isinstance(o, FTPRedisProtocol)]
+        gc.collect()
+        gc.disable()
+        self.addCleanup(gc.enable)
+        self.assertEqual(alive(), [])
+        for _ in range(2):      # the second login takes the fast path
+            got = yield e2e.in_thread(session, self.port)
+            self.assertEqual(got[4:], [b"221 Goodbye.\r\n", b""])
+        # The DISCONNECT records are written after both sessions ended.
+        yield e2e.wait_records(self.db, b"churn", 12, timeout=30)
+        self.assertEqual(alive(), [])
