@@ -174,3 +174,32 @@ class NoCycleTests(_Churn, unittest.TestCase):
         # The DISCONNECT records are written after both sessions ended.
         yield e2e.wait_records(self.db, b"churn", 12, timeout=30)
         self.assertEqual(alive(), [])
+
+
+class ControlAddressTests(unittest.TestCase):
+    """A control connection's local address is what the kernel says, whether its port
+    listens on one address (known without asking) or on a wildcard (asked)."""
+
+    @defer.inlineCallbacks
+    def test_get_host_matches_getsockname(self):
+        from twisted.internet import address, protocol, reactor
+        from ftpredis.app import workers
+        seen = []
+
+        class Probe(protocol.Protocol):
+            def connectionMade(self):
+                h = self.transport.getHandle().getsockname()
+                seen.append((self.transport.getHost(), address.IPv4Address("TCP", *h)))
+                self.transport.loseConnection()
+        factory = protocol.Factory.forProtocol(Probe)
+        for interface, expect_known in (("127.0.0.1", True), ("0.0.0.0", False)):
+            port = yield workers.ControlEndpoint(reactor, 0, interface).listen(factory)
+            self.addCleanup(port.stopListening)
+            self.assertEqual(port.local_address is not None, expect_known)
+            n = len(seen)
+            yield e2e.in_thread(lambda: socket.create_connection(
+                ("127.0.0.1", port.getHost().port), timeout=10).close())
+            ok = yield e2e.wait_for(lambda: len(seen) > n, timeout=15)
+            self.assertTrue(ok)
+            got, kernel = seen[-1]
+            self.assertEqual(got, kernel)

@@ -112,16 +112,38 @@ def has_control_options(s) -> bool:
         return False
 
 
+class _ControlServer(tcp.Server):
+    """An accepted control connection that knows its local address without asking the
+    kernel when its port listens on one address (not a wildcard): every connection then
+    has that very address (a ``getsockname`` less per session)."""
+
+    def getHost(self):
+        host = self.server.local_address
+        if host is None:
+            return tcp.Server.getHost(self)
+        return host
+
+
 class ControlPort(tcp.Port):
     """A listening port whose accepted connections inherit :func:`set_control_options`
     (``control_options`` tells the protocol it need not set them)."""
 
     control_options = True
+    transport = _ControlServer
+    #: The address every accepted connection has locally, when the port is bound to one
+    #: address; None for a wildcard (each connection is asked).
+    local_address = None
 
     def createInternetSocket(self):
         s = tcp.Port.createInternetSocket(self)
         set_control_options(s)
         return s
+
+    def startListening(self):
+        tcp.Port.startListening(self)
+        host = self.getHost()
+        if host.host not in ("0.0.0.0", "::", ""):
+            self.local_address = host
 
 
 @implementer(interfaces.IStreamServerEndpoint)
