@@ -24,6 +24,7 @@ from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 
+from ftpredis.ftp import nowait
 from ftpredis.ftp.diskpool import pool_for
 from zope.interface import Interface, implementer
 
@@ -551,6 +552,10 @@ class AuthFileRealm:
         """Blocking: resolve the home and the jail, creating the home if allowed."""
         server = self._server
         home = os.path.normpath(user.home)
+        if _plain_dir(home):
+            # An existing directory reached through no symbolic link: what isdir and
+            # realpath would say, for one open instead of a stat and an lstat per component.
+            return self._avatar(user, home, home, True)
         home_exists = os.path.isdir(home)
         if not home_exists and server.create_home:
             try:
@@ -560,8 +565,11 @@ class AuthFileRealm:
                                    "cannot create home directory '%s': %s"
                                    % (home, e.strerror))
             home_exists = os.path.isdir(home)
-        plain_home = home
-        home = os.path.realpath(home)
+        return self._avatar(user, home, os.path.realpath(home), home_exists)
+
+    def _avatar(self, user: AuthUser, plain_home: str, home: str, home_exists: bool) -> Avatar:
+        """avatar_for's jail and start: ``home`` is ``plain_home`` resolved (realpath)."""
+        server = self._server
         if server.default_root is None:
             root = "/"
         elif (server.default_root == "~" and home_exists
@@ -590,6 +598,21 @@ class AuthFileRealm:
         group = server.auth_groups.get(user.gid)
         return Avatar(name=user.name, uid=user.uid, gid=user.gid, group=group, home=home,
                       root=root, cwd=cwd)
+
+
+def _plain_dir(path: str) -> bool:
+    """Blocking: ``path`` (absolute, normalised) is an existing directory and no component
+    of it is a symbolic link, so ``realpath(path) == path``.  False when unsure."""
+    if not path.startswith("/") or path.startswith("//"):
+        return False        # relative, or POSIX's implementation-defined leading "//"
+    fd = nowait.open_beneath(nowait.AT_FDCWD, path, _PLAIN_DIR_FLAGS, nowait.RESOLVE_NO_SYMLINKS)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+_PLAIN_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class QuickLogin:

@@ -38,6 +38,7 @@ class DispatchMixin:
 
     # -- output ---------------------------------------------------------------------------
     _held = None            # a reply line written with the next one (_holdLine)
+    _closing = False        # the next line is the last before close_now (QUIT's 221)
 
     def sendLine(self, line):
         if isinstance(line, str):
@@ -48,9 +49,8 @@ class DispatchMixin:
         held = self._held
         if held is not None:
             self._held = None
-            _fastpath.write_now(self.transport, held + line + b"\r\n")
-            return
-        _fastpath.write_now(self.transport, line + b"\r\n")
+            line = held + line
+        _fastpath.write_now(self.transport, line + b"\r\n", self._closing)
 
     def _holdLine(self, line: str) -> None:
         """Count ``line`` as sent now (%O) but write it with the next line (or

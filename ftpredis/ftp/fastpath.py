@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import socket
 from typing import Optional
 
 from twisted.internet import defer, main, tcp
@@ -65,16 +66,25 @@ def as_oserror(f: failure.Failure) -> OSError:
 
 # ------------------------------------------------------------------------ control replies
 
-def write_now(transport, data: bytes) -> None:
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)
+
+
+def write_now(transport, data: bytes, closing: bool = False) -> None:
     """``transport.write(data)``, but sent immediately when the connection has nothing
-    queued (order is kept: anything already buffered means the ordinary path)."""
+    queued (order is kept: anything already buffered means the ordinary path).
+
+    ``closing``: the caller closes the connection with :func:`close_now` right after
+    (QUIT's 221).  The bytes are then handed to the kernel with ``MSG_MORE``, so that the
+    FIN of the close goes out in the same segment: one loopback segment and one wake-up
+    of the client less per session.  The close pushes them out whatever happens (a close
+    that has to wait goes through Twisted's shutdown, which sends the FIN too)."""
     t = plain_tcp(transport)
     if (t is None or has_queued(t) or t.producer is not None
             or not t.connected or t.disconnecting):
         transport.write(data)
         return
     try:
-        n = t.socket.send(data)
+        n = t.socket.send(data, _MSG_MORE if closing else 0)
     except (BlockingIOError, InterruptedError):
         n = 0
     except OSError:

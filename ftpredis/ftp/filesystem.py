@@ -85,6 +85,8 @@ class JailedFS:
         self._users = user_names if user_names is not None else {}
         self._groups = group_names if group_names is not None else {}
         self._system_names = use_system_names
+        if cwd in ("/", ""):
+            return      # the top either way (a failed chdir leaves it there): no stat needed
         try:
             self.chdir(cwd)
         except FSError:

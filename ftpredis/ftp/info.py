@@ -27,6 +27,7 @@ class InfoMixin:
             self.end_reason = "Quit"
             _fastpath.close_now(self.transport)
         cmd.after = close
+        self._closing = True        # the 221 and the FIN leave in one segment (fastpath)
         return R("goodbye")
 
     # -- simple commands ------------------------------------------------------------------

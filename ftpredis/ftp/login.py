@@ -5,6 +5,7 @@ root names."""
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import List
 
@@ -257,8 +258,10 @@ class LoginMixin:
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
             self._loginLimits(cmd, user, avatar, logout)
             groups = (avatar.group,) if avatar.group else ()
-            if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
-                               groups) is False:
+            # No <Limit> anywhere in the server (the usual case): nothing to decide.
+            limited = avatar.anonymous or limits.has_limits(self.server)
+            if limited and limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
+                                           groups) is False:
                 logout()
                 raise LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
                                    % (avatar.name,))
@@ -267,7 +270,7 @@ class LoginMixin:
             self.counted = True
             self.factory.logged_in += 1
             self.client_state.anon_config = anon_cfg
-            self.client_state.limited = avatar.anonymous or limits.has_limits(self.server)
+            self.client_state.limited = limited
             self._cancelTimer("_login_timer")
             self._startNoTransferTimer()
             if avatar.anonymous:
@@ -280,8 +283,10 @@ class LoginMixin:
             def ready(placed):
                 jail, lines = placed
                 self.fs = SessionFS(jail, self.factory.disk)
-                self.fs.hide = lambda real_dir: limits.hide_pattern(self.server, anon_cfg,
-                                                                   real_dir)
+                # A partial, not a closure over self: that closure made each ended
+                # session a reference cycle (protocol -> fs -> hide -> protocol) which only
+                # the cyclic garbage collector could free.
+                self.fs.hide = functools.partial(limits.hide_pattern, self.server, anon_cfg)
                 self.config_path = self.fs.real_of(self.fs.cwd)
                 return Reply(r.code, r.text, lines) if lines is not None else r
             if placed is not None:
@@ -350,7 +355,8 @@ class LoginMixin:
                 return slow()
             avatar = result[1]
             start = avatar.root if avatar.cwd == "/" else avatar.root.rstrip("/") + avatar.cwd
-            if nowait.cached_local(start):
+            if start in make.paths or nowait.cached_local(start):
+                # (A path of make.paths was found cached a moment ago: not asked twice.)
                 try:
                     return ok(result, place(avatar))
                 except BaseException:

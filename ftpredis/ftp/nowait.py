@@ -83,7 +83,7 @@ _AT_STATX_DONT_SYNC = 0x4000        # what the kernel has cached: never asks a s
 _STATX_TYPE = 0x1
 _STATX_DEV = struct.Struct("=II")   # stx_dev_major, stx_dev_minor
 _STATX_DEV_AT = 136
-_AT_FDCWD = -100
+_AT_FDCWD = AT_FDCWD = -100       # relative paths from the working directory (any path)
 
 
 def cached_local(path: str) -> bool:
