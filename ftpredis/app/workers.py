@@ -42,7 +42,7 @@ from twisted.internet import defer, endpoints, interfaces, protocol, tcp
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ftpredis._compat.twisted_tcp import raw_accept
+from ftpredis._compat.twisted_ports import LeanAcceptPort
 
 log = Logger()
 
@@ -126,7 +126,7 @@ class _ControlServer(tcp.Server):
         return host
 
 
-class ControlPort(tcp.Port):
+class ControlPort(LeanAcceptPort, tcp.Port):
     """A listening port whose accepted connections inherit :func:`set_control_options`
     (``control_options`` tells the protocol it need not set them)."""
 
@@ -146,43 +146,6 @@ class ControlPort(tcp.Port):
         host = self.getHost()
         if host.host not in ("0.0.0.0", "::", ""):
             self.local_address = host
-
-    def doRead(self):
-        """``tcp.Port.doRead`` for the usual case, without its log-buffering context, its
-        generator and ``socket.accept``'s Python wrapper (a tenth of a login-churn
-        session's accept).  Any failure to accept but "none waiting" (EMFILE, EPERM
-        from netfilter...) is handed to Twisted's own loop, which retries the accept and
-        recovers as it always has."""
-        accepted = 0
-        try:
-            for _ in range(self.numberAccepts):
-                try:
-                    fd, addr = raw_accept(self.socket)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    return tcp.Port.doRead(self)
-                accepted += 1
-                if len(addr) == 4:
-                    # IPv6: the scope id in the host, as Twisted's loop does.
-                    host = socket.getnameinfo(addr, socket.NI_NUMERICHOST
-                                              | socket.NI_NUMERICSERV)
-                    addr = (host[0],) + tuple(addr[1:])
-                skt = socket.socket(self.addressFamily, socket.SOCK_STREAM, 0, fd)
-                proto = self.factory.buildProtocol(self._buildAddr(addr))
-                if proto is None:
-                    skt.close()
-                    continue
-                s = self.sessionno
-                self.sessionno = s + 1
-                proto.makeConnection(self.transport(skt, proto, addr, self, s, self.reactor))
-        except BaseException:
-            log.failure("accepting a control connection")
-        # Twisted's scaling of the accept batch.
-        if accepted == self.numberAccepts:
-            self.numberAccepts += 20
-        else:
-            self.numberAccepts = max(1, accepted)
 
 
 @implementer(interfaces.IStreamServerEndpoint)
