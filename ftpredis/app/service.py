@@ -257,6 +257,7 @@ class ServerService(service.Service):
         policy = bans.policy_for(server) if bans is not None else None   # BanEngine
         self.factory = FTPRedisFactory(server, make_portal(server), self.events,
                                        reactor=reactor, policy=policy)
+        self.factory.system_log = self.system_log
         self._reactor = reactor
 
     def use_system_log(self, system_log) -> None:
@@ -268,6 +269,8 @@ class ServerService(service.Service):
             self._unsubscribe_system_log()
             self._unsubscribe_system_log = None
         self.system_log = system_log
+        if getattr(self, "factory", None) is not None:
+            self.factory.system_log = system_log
         if system_log is not None:
             self._unsubscribe_system_log = self.events.subscribe(system_log)
 

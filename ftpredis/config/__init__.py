@@ -85,7 +85,8 @@ def _limits(children) -> tuple:
         for d, value, source in c.entries:
             if d.name in ("AllowAll", "DenyAll"):
                 rules.append((d.name, ()))
-            elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup"):
+            elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup", "Allow",
+                            "Deny"):
                 rules.append((d.name, value))
         out.append(LimitConfig(c.value, tuple(rules), source=c.source,
                                **_fill("limit", c.first, c.all)))

@@ -3,7 +3,7 @@
 
 This module owns the arguments of the section directives (``<VirtualHost>``,
 ``<Global>``, ``<Anonymous>``, ``<Directory>``, ``<Limit>``) and of what stands inside a
-``<Limit>`` (AllowUser, DenyGroup, Order...) or narrows a directory (HideFiles): which
+``<Limit>`` (AllowUser, DenyGroup, Allow/Deny through :mod:`ftpredis.config.netacl`, Order...) or narrows a directory (HideFiles): which
 commands and classes a ``<Limit>`` may name and how a section path is normalised.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ftpredis.config import netacl
 from ftpredis.config.args_core import DirectiveError
 
 
@@ -50,6 +51,14 @@ def p_limit_users(args, ctx):
         if n.startswith("!"):
             raise DirectiveError("negated names ('%s') are not supported by ftpredis" % n)
     return tuple(names)
+
+
+def p_allow_deny(args, ctx):
+    """``Allow``/``Deny [from] all|none|host|network[,...]``: one line's rules."""
+    try:
+        return netacl.parse_list(args)
+    except netacl.AclError as e:
+        raise DirectiveError(str(e))
 
 
 def p_order(args, ctx):

@@ -78,8 +78,9 @@ class LimitConfig:
 
     ``commands`` holds upper-cased command names (aliases folded: XMKD -> MKD,
     ``SITE_CHMOD``) and the class words ``READ``, ``WRITE``, ``DIRS``, ``LOGIN``, ``ALL``.
-    ``rules`` keeps the AllowAll/DenyAll/AllowUser/DenyUser/AllowGroup/DenyGroup lines in
-    order as ``(directive, names)``; ``order`` is ``Order``'s value (ProFTPD's default
+    ``rules`` keeps the AllowAll/DenyAll/AllowUser/DenyUser/AllowGroup/DenyGroup/Allow/Deny
+    lines in order as ``(directive, names)`` (for Allow/Deny: the line's
+    :class:`ftpredis.config.netacl.NetAcl` rules); ``order`` is ``Order``'s value (ProFTPD's default
     ``allow,deny``).
     """
 

@@ -258,7 +258,7 @@ class LoginMixin:
             self._loginLimits(cmd, user, avatar, logout)
             groups = (avatar.group,) if avatar.group else ()
             if limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
-                               groups) is False:
+                               groups, addr=self.peer_host) is False:
                 logout()
                 raise LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
                                    % (avatar.name,))

@@ -38,6 +38,7 @@ from ftpredis import __version__
 from ftpredis.records.events import Session
 from ftpredis.records.identity import session_counter, unique_id
 from ftpredis.ftp.filesystem import SessionFS
+from ftpredis.ftp import limits
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import _Command, _plain_host, log
 from ftpredis.ftp.datachannel import (DataChannelMixin, _ActiveFactory, _DataConnection,
@@ -129,6 +130,15 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         if notes:
             self.proxy_notes = notes
         self.local_host = local_host = _plain_host(host.host)
+        if not limits.connect_allowed(s, peer_host):
+            # ProFTPD's src/main.c refuses before any module sees the session: no banner,
+            # no record, one SystemLog line.
+            system_log = self.factory.system_log
+            if system_log is not None:
+                system_log.say("Connection from %s [%s] denied" % (peer_host, peer_host),
+                               local_host, "%s[%s]" % (peer_host, peer_host))
+            transport.loseConnection()
+            return
         self.session = Session.adopt({
             "remote_ip": peer_host, "remote_port": peer.port, "remote_dns": peer_host,
             "local_ip": local_host, "server_dns": local_host,
