@@ -56,9 +56,20 @@ def p_limit_users(args, ctx):
 def p_allow_deny(args, ctx):
     """``Allow``/``Deny [from] all|none|host|network[,...]``: one line's rules."""
     try:
-        return netacl.parse_list(args)
+        acls = netacl.parse_list(args, ctx.name)
     except netacl.AclError as e:
         raise DirectiveError(str(e))
+    for acl in acls:
+        if acl.negated and acl.kind != netacl.DNSGLOB:
+            ctx.warn("'%s': in ProFTPD 1.3.8 a negated entry makes this <Limit>'s %s lines "
+                     "never match (ftpredis does the same); list the addresses to match"
+                     % (acl.text, ctx.name))
+        elif acl.kind in (netacl.DNSMATCH, netacl.DNSGLOB):
+            ctx.warn("'%s' is a host name: it never matches (ftpredis resolves no names, "
+                     "as ProFTPD with UseReverseDNS off)" % acl.text)
+        elif acl.kind == netacl.IPMASK and acl.text.endswith("/"):
+            ctx.warn("'%s': an empty mask length reads as /0 (every address)" % acl.text)
+    return acls
 
 
 def p_order(args, ctx):

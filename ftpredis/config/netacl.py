@@ -149,7 +149,7 @@ def create(word: str) -> NetAcl:
     return NetAcl(IPMATCH, text, negated, address=address)
 
 
-def parse_list(args) -> Tuple[NetAcl, ...]:
+def parse_list(args, name: str = "Allow") -> Tuple[NetAcl, ...]:
     """set_allowdeny(): an ``Allow``/``Deny`` line's words (after the directive name)
     as rules.  Raises AclError with ProFTPD's wording for a bad line."""
     args = list(args)
@@ -175,7 +175,7 @@ def parse_list(args) -> Tuple[NetAcl, ...]:
             continue
         break
     if not out:
-        raise AclError("syntax: [from] [all|none]|host|network[,...]")
+        raise AclError("syntax: %s [from] [all|none]|host|network[,...]" % name)
     return tuple(out)
 
 

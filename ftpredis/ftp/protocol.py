@@ -133,10 +133,11 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         if not limits.connect_allowed(s, peer_host):
             # ProFTPD's src/main.c refuses before any module sees the session: no banner,
             # no record, one SystemLog line.
+            line = "Connection from %s [%s] denied" % (peer_host, peer_host)
+            log.info("{client}: {line}", client=peer_host, line=line)
             system_log = self.factory.system_log
             if system_log is not None:
-                system_log.say("Connection from %s [%s] denied" % (peer_host, peer_host),
-                               local_host, "%s[%s]" % (peer_host, peer_host))
+                system_log.say(line, local_host, "%s[%s]" % (peer_host, peer_host))
             transport.loseConnection()
             return
         self.session = Session.adopt({
