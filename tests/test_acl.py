@@ -312,3 +312,32 @@ ProxyProtocolVersion haproxyV1
         yield self.refused("127.0.0.1", header=header)
         yield waitFor(lambda: "Connection from 198.51.100.1 [198.51.100.1] denied"
                       in self.log_lines(), "the refusal in the SystemLog")
+
+
+class AnonymousTests(_Site):
+    """A <Limit LOGIN> inside <Anonymous> is not asked when the client connects (ProFTPD
+    asks those only when a server-level one refused); it refuses the anonymous login at
+    PASS, with mod_auth's "ANON" SystemLog line."""
+
+    body = """\
+<Anonymous {base}/anon>
+  User bob
+  Group ftpgroup
+  UserAlias anonymous bob
+  <Limit LOGIN>
+    Deny from 127.0.0.2
+  </Limit>
+</Anonymous>
+"""
+
+    @defer.inlineCallbacks
+    def test_anonymous_refused_at_pass(self):
+        os.makedirs(os.path.join(self.base, "anon"), exist_ok=True)
+        got = yield self.run_session("127.0.0.1", user="anonymous", password="a@b.c")
+        self.assertEqual(got, ["230 Anonymous access granted, restrictions apply"])
+        got = yield self.run_session("127.0.0.2", user="anonymous", password="a@b.c")
+        self.assertEqual(got, ["530 Login incorrect."])
+        got = yield self.run_session("127.0.0.2")
+        self.assertEqual(got, ["230 User ftpuser logged in"])
+        yield waitFor(lambda: "ANON anonymous (Login failed): Limit access denies login"
+                      in self.log_lines(), "the ANON refusal in the SystemLog")
