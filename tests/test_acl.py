@@ -278,7 +278,8 @@ class IPv6DeniedTests(_Site):
 
 class ProxiedAddressTests(_Site):
     """Behind the PROXY protocol the proxied client's address is what Allow/Deny see,
-    at connect, at PASS and for commands; the proxy's own address does not count."""
+    at connect, at PASS and for commands; the proxy's own address does not count
+    (doc/decisions.rst, "Allow/Deny behind the PROXY protocol")."""
 
     body = """\
 ProxyProtocolEngine on

@@ -132,7 +132,8 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         self.local_host = local_host = _plain_host(host.host)
         if not limits.connect_allowed(s, peer_host):
             # ProFTPD's src/main.c refuses before any module sees the session: no banner,
-            # no record, one SystemLog line.
+            # no record, one SystemLog line.  peer_host is the proxied client's address
+            # (doc/decisions.rst, "Allow/Deny behind the PROXY protocol").
             line = "Connection from %s [%s] denied" % (peer_host, peer_host)
             log.info("{client}: {line}", client=peer_host, line=line)
             system_log = self.factory.system_log
