@@ -28,6 +28,15 @@ class AccessRulesTests(ScenarioCase):
         self.assertNotIn("127.0.0.9", " ".join(r for rs in got.values() for r in rs))
         self.assertIn("< 550 b.txt: Operation not permitted", self.transcript)
 
+    @defer.inlineCallbacks
+    def test_access_classes(self):
+        """<Class>: 127.0.1.3 (class blocked) is dropped before the banner by DenyClass in
+        <Limit LOGIN>; only class internal (a network and an address) may MKD; RMD under
+        Order deny,allow is allowed to class both (Satisfy all) and to class outside
+        (From !127.0.0.1: every other address), refused to internal."""
+        got = yield self.runScenario("access_classes")
+        self.assertRecords(got, ACCESS_CLASSES)
+
 
 ACCESS_RULES = {
     'm': [
@@ -69,5 +78,39 @@ ACCESS_RULES = {
         '{"command":"RMD","raw_command":"RMD d","response_code":550,"response_msg":"d: Permission denied","user":"ftpuser","remote_ip":"127.0.0.5"}',
         '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpuser","remote_ip":"127.0.0.5"}',
         '{"command":"EXIT","user":"ftpuser","remote_ip":"127.0.0.5"}',
+    ],
+}
+
+
+ACCESS_CLASSES = {
+    'm': [
+        '{"remote_ip":"127.0.0.2"}',
+        '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","remote_ip":"127.0.0.2"}',
+        '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","user":"ftpuser","remote_ip":"127.0.0.2"}',
+        '{"command":"MKD","raw_command":"MKD d127.0.0.2","response_code":257,"response_msg":"\\"/d127.0.0.2\\" - Directory successfully created","user":"ftpuser","remote_ip":"127.0.0.2"}',
+        '{"command":"RMD","raw_command":"RMD d127.0.0.2","response_code":550,"response_msg":"d127.0.0.2: Permission denied","user":"ftpuser","remote_ip":"127.0.0.2"}',
+        '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpuser","remote_ip":"127.0.0.2"}',
+        '{"command":"EXIT","user":"ftpuser","remote_ip":"127.0.0.2"}',
+        '{"remote_ip":"127.0.2.1"}',
+        '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","remote_ip":"127.0.2.1"}',
+        '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","user":"ftpuser","remote_ip":"127.0.2.1"}',
+        '{"command":"MKD","raw_command":"MKD d127.0.2.1","response_code":257,"response_msg":"\\"/d127.0.2.1\\" - Directory successfully created","user":"ftpuser","remote_ip":"127.0.2.1"}',
+        '{"command":"RMD","raw_command":"RMD d127.0.2.1","response_code":550,"response_msg":"d127.0.2.1: Permission denied","user":"ftpuser","remote_ip":"127.0.2.1"}',
+        '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpuser","remote_ip":"127.0.2.1"}',
+        '{"command":"EXIT","user":"ftpuser","remote_ip":"127.0.2.1"}',
+        '{"remote_ip":"127.0.0.5"}',
+        '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","remote_ip":"127.0.0.5"}',
+        '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","user":"ftpuser","remote_ip":"127.0.0.5"}',
+        '{"command":"MKD","raw_command":"MKD d127.0.0.5","response_code":550,"response_msg":"d127.0.0.5: Permission denied","user":"ftpuser","remote_ip":"127.0.0.5"}',
+        '{"command":"RMD","raw_command":"RMD d127.0.0.5","response_code":550,"response_msg":"d127.0.0.5: No such file or directory","user":"ftpuser","remote_ip":"127.0.0.5"}',
+        '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpuser","remote_ip":"127.0.0.5"}',
+        '{"command":"EXIT","user":"ftpuser","remote_ip":"127.0.0.5"}',
+        '{"remote_ip":"127.0.0.9"}',
+        '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","remote_ip":"127.0.0.9"}',
+        '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","user":"ftpuser","remote_ip":"127.0.0.9"}',
+        '{"command":"MKD","raw_command":"MKD d127.0.0.9","response_code":550,"response_msg":"d127.0.0.9: Permission denied","user":"ftpuser","remote_ip":"127.0.0.9"}',
+        '{"command":"RMD","raw_command":"RMD d127.0.0.9","response_code":550,"response_msg":"d127.0.0.9: No such file or directory","user":"ftpuser","remote_ip":"127.0.0.9"}',
+        '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpuser","remote_ip":"127.0.0.9"}',
+        '{"command":"EXIT","user":"ftpuser","remote_ip":"127.0.0.9"}',
     ],
 }

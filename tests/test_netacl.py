@@ -169,3 +169,40 @@ class ConfigTests(_Base):
                       "this <Limit>'s Allow lines never match", text)
         self.assertIn("warning: Allow: 'host.example.com' is a host name: it never matches",
                       text)
+
+
+class ClassTests(_Base):
+    """<Class>/From/Satisfy (ProFTPD's src/class.c): the first class an address satisfies."""
+
+    def test_first_satisfied_class(self):
+        server = self.main("<Class a>\n From 10.0.0.0/8\n</Class>\n<Global>\n<Class b>\n"
+                           " Satisfy all\n From 127.0.0.0/8, !127.0.0.9\n</Class>\n"
+                           "</Global>\n<Class c>\n From all\n</Class>\n")
+        self.assertEqual([c.name for c in server.classes], ["a", "b", "c"])
+        for addr, name in (("10.1.1.1", "a"), ("127.0.0.1", "b"), ("127.0.0.9", "c"),
+                           ("::1", "c")):
+            self.assertEqual(limits.class_of(server, addr), name, addr)
+
+    def test_class_rules_in_limits(self):
+        server = self.main("<Class lan>\n From 192.168.1.\n</Class>\n<Limit STOR>\n"
+                           " DenyClass lan\n</Limit>\n")
+        self.assertFalse(limits.allowed(server, None, "STOR", None, "bob",
+                                        addr="192.168.1.20"))
+        self.assertTrue(limits.allowed(server, None, "STOR", None, "bob", addr="10.0.0.1"))
+
+    def test_errors_and_warnings(self):
+        self.assertEqual(self.error("<VirtualHost 127.0.0.1>\n<Class x>\n From all\n"
+                                    "</Class>\n</VirtualHost>\n"),
+                         "<Class>: directive not allowed in <VirtualHost> context "
+                         + self.where(2) + "; allowed in server config, <Global>")
+        self.assertEqual(self.error("From 10.0.0.1\n"),
+                         "From: directive not allowed in server config context "
+                         + self.where(1) + "; allowed in <Class>")
+        self.assertEqual(self.error("<Class x>\n From 10.0.0.0/40\n</Class>\n"),
+                         "From: bad ACL definition '10.0.0.0/40': mask length 40 is more "
+                         "than 32 " + self.where(2))
+        self.assertEqual(self.error("<Class x>\n Satisfy some\n</Class>\n"),
+                         "Satisfy: invalid parameter: some " + self.where(2))
+        config = self.load("<Class x>\n</Class>\n")
+        self.assertIn("<Class> x on %s: empty <Class> definition" % self.where(1)[3:],
+                      config.warnings)

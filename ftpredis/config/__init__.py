@@ -35,7 +35,7 @@ import ipaddress
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from ftpredis.config.directives import (
-    ANON, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
+    ANON, CLASS, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
     RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
 )
 from ftpredis.config.model import (
@@ -86,7 +86,7 @@ def _limits(children) -> tuple:
             if d.name in ("AllowAll", "DenyAll"):
                 rules.append((d.name, ()))
             elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup", "Allow",
-                            "Deny"):
+                            "Deny", "AllowClass", "DenyClass"):
                 rules.append((d.name, value))
         out.append(LimitConfig(c.value, tuple(rules), source=c.source,
                                **_fill("limit", c.first, c.all)))
@@ -221,6 +221,7 @@ class _Builder:
         global_entries = [e for g in globals_ for e in g.entries]
         global_children = [c for g in globals_ for c in g.children]
 
+        self._classes = self._class_list(root)
         main = _Merged(root.entries + global_entries, root.children + global_children)
         main_formats = _formats(root.entries + global_entries)
         servers = [self._server(main, None, main_formats, None)]
@@ -233,9 +234,36 @@ class _Builder:
         self._check_binds(servers, main)
         return tuple(servers)
 
+    def _class_list(self, root: _Scope) -> tuple:
+        """Every ``<Class>`` (server config and ``<Global>``), in reading order; ProFTPD
+        keeps one list for all servers."""
+        from ftpredis.config.model import ClassConfig
+
+        def walk(scope):
+            for c in scope.children:
+                if c.kind == CLASS:
+                    yield c
+                elif c.kind in (GLOBAL, VHOST):
+                    yield from walk(c)
+        out, seen = [], set()
+        for c in walk(root):
+            acls = tuple(a for value, _ in c.all("From") for a in value)
+            if not acls:
+                self.warnings.append("<Class> %s on %s: empty <Class> definition"
+                                     % (c.value, c.source))
+            satisfy = c.first("Satisfy")
+            if c.value in seen:
+                self.warnings.append("<Class> %s on %s: a class of that name is already "
+                                     "defined; the first one is used" % (c.value, c.source))
+            seen.add(c.value)
+            out.append(ClassConfig(c.value, acls, satisfy[0] if satisfy else "any",
+                                   source=c.source))
+        return tuple(out)
+
     def _server(self, m: "_Merged", vhost: Optional[_Scope], formats: Dict[str, str],
                 parent) -> ServerConfig:
-        kw = {"addresses": () if vhost is None else vhost.value}
+        kw = {"addresses": () if vhost is None else vhost.value,
+              "classes": self._classes}
         if vhost is not None:
             kw["server_name"] = parent[1].server_name
         kw.update(_fill("server", m.first, m.all))

@@ -17,6 +17,9 @@ from ftpredis.config.args_core import DirectiveError
 
 
 
+#: The context of From and Satisfy, spelt as the errors spell contexts.
+CLASS = "<Class>"
+
 #: <Limit> words ftpredis enforces: command groups and the commands it implements.
 LIMIT_CLASSES = frozenset({"ALL", "READ", "WRITE", "DIRS", "LOGIN"})
 LIMIT_COMMANDS = frozenset("""ABOR ALLO APPE CDUP CLNT CWD DELE EPRT EPSV FEAT HELP HOST LIST
@@ -70,6 +73,32 @@ def p_allow_deny(args, ctx):
         elif acl.kind == netacl.IPMASK and acl.text.endswith("/"):
             ctx.warn("'%s': an empty mask length reads as /0 (every address)" % acl.text)
     return acls
+
+
+def p_class(args, ctx):
+    if not args[0]:
+        raise DirectiveError("empty class name")
+    return args[0]
+
+
+def p_from(args, ctx):
+    """``From all|none|host|network[,...]`` inside ``<Class>``."""
+    try:
+        acls = netacl.parse_from(args)
+    except netacl.AclError as e:
+        raise DirectiveError(str(e))
+    for acl in acls:
+        if acl.kind in (netacl.DNSMATCH, netacl.DNSGLOB):
+            ctx.warn("'%s' is a host name: it never matches (ftpredis resolves no names, "
+                     "as ProFTPD with UseReverseDNS off)" % acl.text)
+    return acls
+
+
+def p_satisfy(args, ctx):
+    word = args[0].lower()
+    if word not in ("any", "all"):
+        raise DirectiveError("invalid parameter: %s" % args[0])
+    return word
 
 
 def p_order(args, ctx):

@@ -73,6 +73,18 @@ class LogScope:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassConfig:
+    """One ``<Class name>``: its From rules (:class:`ftpredis.config.netacl.NetAcl`, every
+    From line's in order) and ``Satisfy`` (``any``/``all``).  Classes are global, as in
+    ProFTPD: every server gets the same list, in config order."""
+
+    name: str
+    acls: tuple = ()
+    satisfy: str = "any"
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
 class LimitConfig:
     """One ``<Limit cmd|class ...>`` section: which commands it covers and its rules.
 
@@ -261,6 +273,7 @@ class ServerConfig:
     proxy_protocol_ignore: bool = False
     display_login: Optional[str] = None      # file shown in the 230 reply
     limits: Tuple[LimitConfig, ...] = ()     # server-level <Limit> sections
+    classes: Tuple[ClassConfig, ...] = ()    # every <Class>, in config order
 
     # logging
     formats: Mapping[str, str] = field(default_factory=dict)   # LogFormat name -> format text

@@ -212,6 +212,47 @@ def access(lines, client) -> bool:
     return res
 
 
+def parse_from(args) -> Tuple[NetAcl, ...]:
+    """mod_core's add_from(): a ``From`` line of a ``<Class>`` (no ``from`` keyword;
+    ``all``/``none`` first stand alone, later they end the line)."""
+    args = list(args)
+    if args and args[0].lower() in ("all", "none"):
+        return (create(args[0]),)
+    out = []
+    for arg in args:
+        for ent in arg.split(","):
+            if not ent:
+                continue
+            if ent.lower() in ("all", "none"):
+                return tuple(out)
+            try:
+                out.append(create(ent))
+            except AclError as e:
+                raise AclError("bad ACL definition '%s': %s" % (ent, e))
+    return tuple(out)
+
+
+def class_satisfied(acls, satisfy: str, client) -> bool:
+    """pr_class_satisfied(): ``Satisfy any`` (the default) wants one rule answering 1 (a
+    negated rule answers 1 for every other address), ``Satisfy all`` every rule."""
+    if not acls:
+        return False
+    if satisfy == "all":
+        return all(a.match(client) > 0 for a in acls)
+    return any(a.match(client) == 1 for a in acls)
+
+
+def class_of(classes, client) -> Optional[str]:
+    """pr_class_match_addr(): the first ``<Class>`` (in config order) the address
+    satisfies, or None."""
+    if client is None:
+        return None
+    for c in classes:
+        if class_satisfied(c.acls, c.satisfy, client):
+            return c.name
+    return None
+
+
 def client_address(host: Optional[str]):
     """The session's address text as an address (None when it is not one)."""
     if not host:

@@ -41,8 +41,8 @@ def _lines(limit, directive: str) -> list:
     return [value for d, value in limit.rules if d == directive]
 
 
-def _explicit_allow(limit, user, groups, addr) -> bool:
-    """check_limit_allow(): AllowUser, AllowGroup, Allow, AllowAll.  Before login (user
+def _explicit_allow(limit, user, groups, addr, cls=None) -> bool:
+    """check_limit_allow(): AllowUser, AllowGroup, AllowClass, Allow, AllowAll.  Before login (user
     or groups None) a mere AllowUser/AllowGroup line allows, as in ProFTPD."""
     users = _lines(limit, "AllowUser")
     if users and (user is None or any(user in names for names in users)):
@@ -50,34 +50,38 @@ def _explicit_allow(limit, user, groups, addr) -> bool:
     group_lines = _lines(limit, "AllowGroup")
     if group_lines and (groups is None or any(groups.intersection(g) for g in group_lines)):
         return True
+    if cls is not None and any(cls in names for names in _lines(limit, "AllowClass")):
+        return True
     if addr is not None and netacl.access(_lines(limit, "Allow"), addr):
         return True
     return bool(_lines(limit, "AllowAll"))
 
 
-def _explicit_deny(limit, user, groups, addr) -> bool:
-    """check_limit_deny(): DenyAll, DenyUser, DenyGroup, Deny (users and groups only
-    once they are known)."""
+def _explicit_deny(limit, user, groups, addr, cls=None) -> bool:
+    """check_limit_deny(): DenyAll, DenyUser, DenyGroup, DenyClass, Deny (users and
+    groups only once they are known)."""
     if _lines(limit, "DenyAll"):
         return True
     if user is not None and any(user in names for names in _lines(limit, "DenyUser")):
         return True
     if groups is not None and any(groups.intersection(g) for g in _lines(limit, "DenyGroup")):
         return True
+    if cls is not None and any(cls in names for names in _lines(limit, "DenyClass")):
+        return True
     return addr is not None and netacl.access(_lines(limit, "Deny"), addr)
 
 
 def _check(limit, user: Optional[str], groups: Optional[frozenset],
-           addr=None) -> Optional[bool]:
+           addr=None, cls: Optional[str] = None) -> Optional[bool]:
     """check_limit(): True (explicit allow), False (explicit or, under ``Order
     deny,allow``, implicit deny) or None (no decision: the question goes outwards)."""
     if limit.order == "deny,allow":
-        if _explicit_deny(limit, user, groups, addr):
+        if _explicit_deny(limit, user, groups, addr, cls):
             return False
-        return _explicit_allow(limit, user, groups, addr)  # False: the implicit deny
-    if _explicit_allow(limit, user, groups, addr):
+        return _explicit_allow(limit, user, groups, addr, cls)  # False: implicit deny
+    if _explicit_allow(limit, user, groups, addr, cls):
         return True
-    if _explicit_deny(limit, user, groups, addr):
+    if _explicit_deny(limit, user, groups, addr, cls):
         return False
     return None
 
@@ -86,12 +90,12 @@ def _login_limits(limits) -> list:
     return [lim for lim in limits if "LOGIN" in lim.commands]
 
 
-def _login_and(limits, user, groups, addr):
+def _login_and(limits, user, groups, addr, cls=None):
     """login_check_limits() in its AND mode: (allowed, found) over every ``<Limit
     LOGIN>`` of one context; any one that refuses refuses."""
     found = 0
     for limit in _login_limits(limits):
-        r = _check(limit, user, groups, addr)
+        r = _check(limit, user, groups, addr, cls)
         if r is not None:
             found += 1
         if r is False:
@@ -99,16 +103,21 @@ def _login_and(limits, user, groups, addr):
     return True, found
 
 
-def _login_or(limits, addr):
+def _login_or(limits, addr, cls=None):
     """login_check_limits() in its OR mode, before USER: (allowed, found)."""
     res, found = False, 0
     for limit in _login_limits(limits):
-        r = _check(limit, None, None, addr)
+        r = _check(limit, None, None, addr, cls)
         if r is not None:
             found += 1
         if r is True:
             res = True
     return res, found
+
+
+def class_of(server, addr: Optional[str]) -> Optional[str]:
+    """The name of the first ``<Class>`` the client address satisfies, or None."""
+    return netacl.class_of(server.classes, netacl.client_address(addr))
 
 
 def connect_allowed(server, addr: Optional[str]) -> bool:
@@ -117,10 +126,11 @@ def connect_allowed(server, addr: Optional[str]) -> bool:
     the banner, when some ``<Limit LOGIN>`` decides and none allows; an ``<Anonymous>``
     one is asked only then)."""
     a = netacl.client_address(addr)
-    res, found = _login_or(server.limits, a)
+    cls = netacl.class_of(server.classes, a)
+    res, found = _login_or(server.limits, a, cls)
     if not res and found:
         for anon in server.anonymous:
-            rres, rfound = _login_or(anon.limits, a)
+            rres, rfound = _login_or(anon.limits, a, cls)
             if rfound:
                 res = res or rres
             found += rfound
@@ -131,12 +141,12 @@ def connect_allowed(server, addr: Optional[str]) -> bool:
     return res
 
 
-def _login_decision(server, anonymous, user, groups, addr) -> Optional[bool]:
+def _login_decision(server, anonymous, user, groups, addr, cls) -> Optional[bool]:
     """mod_auth's check at PASS: the server's ``<Limit LOGIN>`` sections, and for an
     anonymous login its ``<Anonymous>`` ones (which, when they decide, overrule)."""
-    aclp, _ = _login_and(server.limits, user, groups, addr)
+    aclp, _ = _login_and(server.limits, user, groups, addr, cls)
     if anonymous is not None:
-        ok, found = _login_and(anonymous.limits, user, groups, addr)
+        ok, found = _login_and(anonymous.limits, user, groups, addr, cls)
         if not ok or (not aclp and not found):
             return False
         return True if found else (None if aclp else False)
@@ -144,7 +154,7 @@ def _login_decision(server, anonymous, user, groups, addr) -> Optional[bool]:
 
 
 def decide_in(limits: Sequence, verb: str, user: Optional[str],
-              groups: frozenset, addr=None) -> Optional[bool]:
+              groups: frozenset, addr=None, cls: Optional[str] = None) -> Optional[bool]:
     """The decision of one context's ``<Limit>`` sections (None: no decision)."""
     if not limits:
         return None
@@ -156,7 +166,7 @@ def decide_in(limits: Sequence, verb: str, user: Optional[str],
     for matches in tiers:
         for limit in limits:
             if matches(limit.commands):
-                r = _check(limit, user, groups, addr)
+                r = _check(limit, user, groups, addr, cls)
                 if r is not None:
                     return r
     return None
@@ -183,10 +193,11 @@ def decision(server, anonymous, verb: str, real: Optional[str], user: Optional[s
     ProFTPD decides it at PASS."""
     gs = frozenset(g for g in groups if g)
     a = netacl.client_address(addr)
+    cls = netacl.class_of(server.classes, a)
     if verb == "LOGIN":
-        return _login_decision(server, anonymous, user, gs, a)
+        return _login_decision(server, anonymous, user, gs, a, cls)
     for limits in contexts_for(server, anonymous, real):
-        r = decide_in(limits, verb, user, gs, a)
+        r = decide_in(limits, verb, user, gs, a, cls)
         if r is not None:
             return r
     return None

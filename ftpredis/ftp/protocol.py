@@ -93,7 +93,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     _current: Optional[_Command] = None
     _transfer_conn: Optional[_DataConnection] = None
     ftps = None             # the session's FTPS state (ftpredis.tls.ftps.SessionTLS)
-    connection_class = None     # ProFTPD's <Class> of the client: none configurable yet
+    connection_class = None     # ProFTPD's <Class> of the client (ftpredis.ftp.limits)
     proxy_notes: dict = {}      # mod_proxy_protocol's notes (ftpredis.proxy), never changed
 
     # -- connection ---------------------------------------------------------------------
@@ -130,6 +130,8 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         if notes:
             self.proxy_notes = notes
         self.local_host = local_host = _plain_host(host.host)
+        if s.classes:
+            self.connection_class = limits.class_of(s, peer_host)
         if not limits.connect_allowed(s, peer_host):
             # ProFTPD's src/main.c refuses before any module sees the session: no banner,
             # no record, one SystemLog line.  peer_host is the proxied client's address

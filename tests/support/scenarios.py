@@ -701,3 +701,44 @@ def access_rules(ctx):
     ftp = ctx.connect(source="127.0.0.5")
     ctx.try_(ftp.rmd, "d")
     ftp.quit()
+
+
+@scenario("access_classes", REDIS + r"""
+LogFormat m "%m %r %s %S %u %a"
+RedisLogOnEvent ALL m
+<Class internal>
+  From 127.0.0.0/30
+  From 127.0.2.1
+</Class>
+<Class blocked>
+  From 127.0.1.
+</Class>
+<Class both>
+  Satisfy all
+  From 127.0.0.0/24, 127.0.0.5
+</Class>
+<Class outside>
+  From !127.0.0.1
+</Class>
+<Limit LOGIN>
+  DenyClass blocked
+</Limit>
+<Limit MKD>
+  AllowClass internal
+  DenyAll
+</Limit>
+<Limit RMD>
+  Order deny,allow
+  AllowClass both,outside
+</Limit>
+""")
+def access_classes(ctx):
+    """<Class> with From lines (the first class an address satisfies is its class):
+    DenyClass in <Limit LOGIN> drops a class before the banner; AllowClass lets one
+    class MKD; Satisfy all, and a negated From (any other address)."""
+    ctx.try_(ctx.connect, USER, PASSWORD, None, "127.0.0.1", "127.0.1.3")
+    for source in ("127.0.0.2", "127.0.2.1", "127.0.0.5", "127.0.0.9"):
+        ftp = ctx.connect(source=source)
+        ctx.try_(ftp.mkd, "d" + source)
+        ctx.try_(ftp.rmd, "d" + source)
+        ftp.quit()
