@@ -342,3 +342,34 @@ class AnonymousTests(_Site):
         self.assertEqual(got, ["230 User ftpuser logged in"])
         yield waitFor(lambda: "ANON anonymous (Login failed): Limit access denies login"
                       in self.log_lines(), "the ANON refusal in the SystemLog")
+
+
+class ClassTests(_Site):
+    """<Class>: a client's class is the first one its address satisfies; it shows as %c
+    in the session's events and DenyClass refuses it."""
+
+    body = """\
+<Class lan>
+  From 127.0.0.0/30
+</Class>
+<Class rest>
+  From all
+</Class>
+<Limit MKD>
+  DenyClass rest
+</Limit>
+"""
+
+    @defer.inlineCallbacks
+    def test_class_of_each_client(self):
+        events = []
+        for server in self.service.servers():
+            server.events.subscribe(events.append)
+        got = yield self.run_session("127.0.0.2", cmd="MKD a")
+        self.assertEqual(got[-1], '257 "/a" - Directory successfully created')
+        got = yield self.run_session("127.0.0.9", cmd="MKD b")
+        self.assertEqual(got[-1], "550 b: Permission denied")
+        yield waitFor(lambda: len([e for e in events if e.verb == "MKD"]) == 2,
+                      "both MKD events")
+        self.assertEqual([(e.session.remote_ip, e.connection_class) for e in events
+                          if e.verb == "MKD"], [("127.0.0.2", "lan"), ("127.0.0.9", "rest")])
