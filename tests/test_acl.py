@@ -12,6 +12,7 @@ import os
 import subprocess
 
 from twisted.internet import defer
+from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 from ftpredis.app.service import FTPRedisService
@@ -19,6 +20,7 @@ from ftpredis.config import load_config
 from tests.support import e2e, proxyclient
 from tests.support.sites import free_port_on
 from tests.support.waiting import waitFor
+from tests.test_metrics import ExporterMixin
 
 AUTH = """\
 AuthUserFile {base}/ftpd.passwd
@@ -99,7 +101,6 @@ class _Site(unittest.TestCase):
     def run_session(self, source, **kw):
         kw.setdefault("port", self.port)
         port = kw.pop("port")
-        from twisted.internet.threads import deferToThread
         return deferToThread(session, port, source, **kw)
 
     @defer.inlineCallbacks
@@ -373,3 +374,20 @@ class ClassTests(_Site):
                       "both MKD events")
         self.assertEqual([(e.session.remote_ip, e.connection_class) for e in events
                           if e.verb == "MKD"], [("127.0.0.2", "lan"), ("127.0.0.9", "rest")])
+
+
+class RefusedCountedTests(ExporterMixin, unittest.TestCase):
+    """A connection <Limit LOGIN> drops by address counts in connection_refused (no
+    reason label: ProFTPD refuses it before its session notes exist)."""
+
+    extra = "<Limit LOGIN>\n  Deny from 127.0.0.8\n</Limit>\n"
+
+    @defer.inlineCallbacks
+    def test_counted(self):
+        before = yield self.scrape()
+        yield self.assertFailure(deferToThread(session, self.port, "127.0.0.8"), Refused)
+        got = yield deferToThread(session, self.port, "127.0.0.1")
+        self.assertEqual(got, ["230 User ftpuser logged in"])
+        after = yield self.scrape()
+        key = ("proftpd_connection_refused_total", (("protocol", "ftp"), ("reason", "")))
+        self.assertEqual(after.get(key, 0) - before.get(key, 0), 1)

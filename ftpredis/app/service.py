@@ -258,6 +258,8 @@ class ServerService(service.Service):
         self.factory = FTPRedisFactory(server, make_portal(server), self.events,
                                        reactor=reactor, policy=policy)
         self.factory.system_log = self.system_log
+        if metrics is not None:
+            self.factory.count_refused = metrics.refused_before_session
         self._reactor = reactor
 
     def use_system_log(self, system_log) -> None:

@@ -141,6 +141,10 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             system_log = self.factory.system_log
             if system_log is not None:
                 system_log.say(line, local_host, "%s[%s]" % (peer_host, peer_host))
+            if self.factory.count_refused is not None:
+                # No reason label: ProFTPD refuses before session.notes exists, so its
+                # "Blocked by <Limit LOGIN>" details never reach mod_prometheus.
+                self.factory.count_refused("")
             transport.loseConnection()
             return
         self.session = Session.adopt({
