@@ -206,3 +206,8 @@ class ClassTests(_Base):
         config = self.load("<Class x>\n</Class>\n")
         self.assertIn("<Class> x on %s: empty <Class> definition" % self.where(1)[3:],
                       config.warnings)
+
+    def test_unknown_class_warned(self):
+        config = self.load("<Limit STOR>\n DenyClass nosuch\n</Limit>\n")
+        self.assertIn("DenyClass: no <Class> named 'nosuch' (in the <Limit> on %s): it never "
+                      "matches" % self.where(1)[3:], config.warnings)

@@ -232,7 +232,28 @@ class _Builder:
                 formats.setdefault(name, text)
             servers.append(self._server(merged, vhost, formats, (main, servers[0])))
         self._check_binds(servers, main)
+        self._check_class_names(servers)
         return tuple(servers)
+
+    def _check_class_names(self, servers) -> None:
+        """AllowClass/DenyClass naming no ``<Class>`` never match (ProFTPD says nothing)."""
+        known = {c.name for c in self._classes}
+        warned = set()
+        for server in servers:
+            scopes = [server] + list(server.directories) + list(server.anonymous)
+            scopes += [d for a in server.anonymous for d in a.directories]
+            for scope in scopes:
+                for limit in scope.limits:
+                    for directive, names in limit.rules:
+                        if directive not in ("AllowClass", "DenyClass"):
+                            continue
+                        for name in names:
+                            key = (directive, name, limit.source)
+                            if name not in known and key not in warned:
+                                warned.add(key)
+                                self.warnings.append(
+                                    "%s: no <Class> named '%s' (in the <Limit> on %s): it "
+                                    "never matches" % (directive, name, limit.source))
 
     def _class_list(self, root: _Scope) -> tuple:
         """Every ``<Class>`` (server config and ``<Global>``), in reading order; ProFTPD
