@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ftpcommands -*-
+# -*- test-case-name: tests.test_ftpcommands,tests.test_netacl,tests.test_acl -*-
 """ProFTPD's ``<Limit>`` access rules, evaluated for one command on one path.
 
 This module owns the decision "may this user run this command here": which ``<Limit>``
@@ -6,8 +6,8 @@ sections apply (the innermost ``<Directory>`` holding the path first, then enclo
 directories, the ``<Anonymous>`` section of an anonymous session, then the server), which
 section within a context wins (one naming the command before one naming its group, before
 ``ALL``), and how one section decides, as ProFTPD 1.3.8's src/dirtree.c check_limit()
-does: under the default ``Order allow,deny`` an AllowUser/AllowGroup/Allow/AllowAll match
-allows, else a DenyAll/DenyUser/DenyGroup/Deny match denies, else the section decides
+does: under the default ``Order allow,deny`` an AllowUser/AllowGroup/AllowClass/Allow/
+AllowAll match allows, else a DenyAll/DenyUser/DenyGroup/DenyClass/Deny match denies, else the section decides
 nothing; under ``Order deny,allow`` the deny side is asked first and a section matching
 neither denies.  A section that decides nothing passes the question outwards; when no
 section decides, the command is allowed.  ``<Limit LOGIN>`` is asked twice, as ProFTPD
