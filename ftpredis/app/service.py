@@ -262,6 +262,9 @@ class ServerService(service.Service):
         else:
             self.factory = FTPRedisFactory(server, make_portal(server), self.events,
                                            reactor=reactor, policy=policy)
+        self.factory.system_log = self.system_log
+        if metrics is not None:
+            self.factory.count_refused = metrics.refused_before_session
         self._reactor = reactor
 
     def use_system_log(self, system_log) -> None:
@@ -273,6 +276,8 @@ class ServerService(service.Service):
             self._unsubscribe_system_log()
             self._unsubscribe_system_log = None
         self.system_log = system_log
+        if getattr(self, "factory", None) is not None:
+            self.factory.system_log = system_log
         if system_log is not None:
             self._unsubscribe_system_log = self.events.subscribe(system_log)
 

@@ -35,7 +35,7 @@ import ipaddress
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from ftpredis.config.directives import (
-    ANON, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
+    ANON, CLASS, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
     RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
 )
 from ftpredis.config.model import (
@@ -85,7 +85,8 @@ def _limits(children) -> tuple:
         for d, value, source in c.entries:
             if d.name in ("AllowAll", "DenyAll"):
                 rules.append((d.name, ()))
-            elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup"):
+            elif d.name in ("AllowUser", "DenyUser", "AllowGroup", "DenyGroup", "Allow",
+                            "Deny", "AllowClass", "DenyClass"):
                 rules.append((d.name, value))
         out.append(LimitConfig(c.value, tuple(rules), source=c.source,
                                **_fill("limit", c.first, c.all)))
@@ -220,6 +221,7 @@ class _Builder:
         global_entries = [e for g in globals_ for e in g.entries]
         global_children = [c for g in globals_ for c in g.children]
 
+        self._classes = self._class_list(root)
         main = _Merged(root.entries + global_entries, root.children + global_children)
         main_formats = _formats(root.entries + global_entries)
         servers = [self._server(main, None, main_formats, None)]
@@ -230,11 +232,59 @@ class _Builder:
                 formats.setdefault(name, text)
             servers.append(self._server(merged, vhost, formats, (main, servers[0])))
         self._check_binds(servers, main)
+        self._check_class_names(servers)
         return tuple(servers)
+
+    def _check_class_names(self, servers) -> None:
+        """AllowClass/DenyClass naming no ``<Class>`` never match (ProFTPD says nothing)."""
+        known = {c.name for c in self._classes}
+        warned = set()
+        for server in servers:
+            scopes = [server] + list(server.directories) + list(server.anonymous)
+            scopes += [d for a in server.anonymous for d in a.directories]
+            for scope in scopes:
+                for limit in scope.limits:
+                    for directive, names in limit.rules:
+                        if directive not in ("AllowClass", "DenyClass"):
+                            continue
+                        for name in names:
+                            key = (directive, name, limit.source)
+                            if name not in known and key not in warned:
+                                warned.add(key)
+                                self.warnings.append(
+                                    "%s: no <Class> named '%s' (in the <Limit> on %s): it "
+                                    "never matches" % (directive, name, limit.source))
+
+    def _class_list(self, root: _Scope) -> tuple:
+        """Every ``<Class>`` (server config and ``<Global>``), in reading order; ProFTPD
+        keeps one list for all servers."""
+        from ftpredis.config.model import ClassConfig
+
+        def walk(scope):
+            for c in scope.children:
+                if c.kind == CLASS:
+                    yield c
+                elif c.kind in (GLOBAL, VHOST):
+                    yield from walk(c)
+        out, seen = [], set()
+        for c in walk(root):
+            acls = tuple(a for value, _ in c.all("From") for a in value)
+            if not acls:
+                self.warnings.append("<Class> %s on %s: empty <Class> definition"
+                                     % (c.value, c.source))
+            satisfy = c.first("Satisfy")
+            if c.value in seen:
+                self.warnings.append("<Class> %s on %s: a class of that name is already "
+                                     "defined; the first one is used" % (c.value, c.source))
+            seen.add(c.value)
+            out.append(ClassConfig(c.value, acls, satisfy[0] if satisfy else "any",
+                                   source=c.source))
+        return tuple(out)
 
     def _server(self, m: "_Merged", vhost: Optional[_Scope], formats: Dict[str, str],
                 parent) -> ServerConfig:
-        kw = {"addresses": () if vhost is None else vhost.value}
+        kw = {"addresses": () if vhost is None else vhost.value,
+              "classes": self._classes}
         if vhost is not None:
             kw["server_name"] = parent[1].server_name
         kw.update(_fill("server", m.first, m.all))

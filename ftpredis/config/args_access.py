@@ -3,7 +3,7 @@
 
 This module owns the arguments of the section directives (``<VirtualHost>``,
 ``<Global>``, ``<Anonymous>``, ``<Directory>``, ``<Limit>``) and of what stands inside a
-``<Limit>`` (AllowUser, DenyGroup, Order...) or narrows a directory (HideFiles): which
+``<Limit>`` (AllowUser, DenyGroup, Allow/Deny through :mod:`ftpredis.config.netacl`, Order...) or narrows a directory (HideFiles): which
 commands and classes a ``<Limit>`` may name and how a section path is normalised.
 """
 
@@ -12,9 +12,13 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ftpredis.config import netacl
 from ftpredis.config.args_core import DirectiveError
 
 
+
+#: The context of From and Satisfy, spelt as the errors spell contexts.
+CLASS = "<Class>"
 
 #: <Limit> words ftpredis enforces: command groups and the commands it implements.
 LIMIT_CLASSES = frozenset({"ALL", "READ", "WRITE", "DIRS", "LOGIN"})
@@ -50,6 +54,51 @@ def p_limit_users(args, ctx):
         if n.startswith("!"):
             raise DirectiveError("negated names ('%s') are not supported by ftpredis" % n)
     return tuple(names)
+
+
+def p_allow_deny(args, ctx):
+    """``Allow``/``Deny [from] all|none|host|network[,...]``: one line's rules."""
+    try:
+        acls = netacl.parse_list(args, ctx.name)
+    except netacl.AclError as e:
+        raise DirectiveError(str(e))
+    for acl in acls:
+        if acl.negated and acl.kind != netacl.DNSGLOB:
+            ctx.warn("'%s': in ProFTPD 1.3.8 a negated entry makes this <Limit>'s %s lines "
+                     "never match (ftpredis does the same); list the addresses to match"
+                     % (acl.text, ctx.name))
+        elif acl.kind in (netacl.DNSMATCH, netacl.DNSGLOB):
+            ctx.warn("'%s' is a host name: it never matches (ftpredis resolves no names, "
+                     "as ProFTPD with UseReverseDNS off)" % acl.text)
+        elif acl.kind == netacl.IPMASK and acl.text.endswith("/"):
+            ctx.warn("'%s': an empty mask length reads as /0 (every address)" % acl.text)
+    return acls
+
+
+def p_class(args, ctx):
+    if not args[0]:
+        raise DirectiveError("empty class name")
+    return args[0]
+
+
+def p_from(args, ctx):
+    """``From all|none|host|network[,...]`` inside ``<Class>``."""
+    try:
+        acls = netacl.parse_from(args)
+    except netacl.AclError as e:
+        raise DirectiveError(str(e))
+    for acl in acls:
+        if acl.kind in (netacl.DNSMATCH, netacl.DNSGLOB):
+            ctx.warn("'%s' is a host name: it never matches (ftpredis resolves no names, "
+                     "as ProFTPD with UseReverseDNS off)" % acl.text)
+    return acls
+
+
+def p_satisfy(args, ctx):
+    word = args[0].lower()
+    if word not in ("any", "all"):
+        raise DirectiveError("invalid parameter: %s" % args[0])
+    return word
 
 
 def p_order(args, ctx):

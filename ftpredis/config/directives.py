@@ -35,7 +35,8 @@ from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
     p_load_module, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
 )
 from ftpredis.config.args_access import (  # noqa: F401 (re-exported)
-    LIMIT_CLASSES, LIMIT_COMMANDS, p_limit, p_limit_users, p_order, p_hide_files,
+    LIMIT_CLASSES, LIMIT_COMMANDS, CLASS, p_limit, p_limit_users, p_allow_deny, p_order,
+    p_class, p_from, p_satisfy, p_hide_files,
     p_virtual_host, p_global, p_directory, p_anonymous,
 )
 from ftpredis.config.args_redis import (  # noqa: F401 (re-exported)
@@ -190,6 +191,7 @@ _REDIS = "the Redis target (RedisTarget; a <VirtualHost> without one inherits th
 _LOGGING = "the logging scope of its context (LogScope)"
 _BAN = "the ban config (BanConfig), checked as a whole"
 _LIMIT_RULES = "the rules of its <Limit> (LimitConfig.rules), in order"
+_CLASSES = "the <Class> list (ServerConfig.classes), in config order"
 _TLS = "the TLS config (ftpredis.tls.settings.build_tls_config), checked as a whole"
 _SFTP = "the SFTP config (ftpredis.sftp.settings.build_sftp_config), checked as a whole"
 
@@ -232,8 +234,9 @@ TABLE: Tuple[Directive, ...] = (
        section=True, usage="path"),
     _d("<Limit>", _SVGAD, 1, None, p_limit,
        "Access rules for commands or the groups READ, WRITE, DIRS, LOGIN, ALL; only "
-       "AllowAll, DenyAll, AllowUser, DenyUser, AllowGroup, DenyGroup and Order may "
-       "stand inside.", section=True, usage="cmd|class..."),
+       "AllowAll, DenyAll, AllowUser, DenyUser, AllowGroup, DenyGroup, AllowClass, "
+       "DenyClass, Allow, Deny and Order may stand inside.", section=True,
+       usage="cmd|class..."),
     _d("AllowAll", frozenset({LIMIT}), 0, 0, p_ignored, "Allow everyone (inside <Limit>).",
        usage="",
        built_by=_LIMIT_RULES),
@@ -252,8 +255,36 @@ TABLE: Tuple[Directive, ...] = (
     _d("DenyGroup", frozenset({LIMIT}), 1, None, p_limit_users,
        "Deny these groups (inside <Limit>).", multi=True, usage="group[,group...]",
        built_by=_LIMIT_RULES),
+    _d("Allow", frozenset({LIMIT}), 1, None, p_allow_deny,
+       "Allow these client addresses (inside <Limit>): all, none, IPv4/IPv6 addresses, "
+       "CIDR networks (10.0.0.0/8, 2001:db8::/32), prefixes ending in a dot (192.168.1.) "
+       "and IP globs; a leading ! negates an entry as ProFTPD 1.3.8 does (the line then "
+       "never matches).  DNS names never match (UseReverseDNS off).  Behind "
+       "ProxyProtocolEngine the proxied client's address is judged.", multi=True,
+       usage="[from] all|none|address|network[,...]", built_by=_LIMIT_RULES),
+    _d("Deny", frozenset({LIMIT}), 1, None, p_allow_deny,
+       "Deny these client addresses (inside <Limit>); the same forms as Allow.",
+       multi=True, usage="[from] all|none|address|network[,...]", built_by=_LIMIT_RULES),
+    _d("AllowClass", frozenset({LIMIT}), 1, None, p_limit_users,
+       "Allow clients of these <Class> names (inside <Limit>).", multi=True,
+       usage="class[,class...]", built_by=_LIMIT_RULES),
+    _d("DenyClass", frozenset({LIMIT}), 1, None, p_limit_users,
+       "Deny clients of these <Class> names (inside <Limit>).", multi=True,
+       usage="class[,class...]", built_by=_LIMIT_RULES),
+    _d("<Class>", frozenset({SERVER, GLOBAL}), 1, 1, p_class,
+       "A named class of client addresses (From lines): a client belongs to the first "
+       "class it satisfies, for AllowClass/DenyClass, %c and mod_ban's class bans.",
+       section=True, usage="name"),
+    _d("From", frozenset({CLASS}), 1, None, p_from,
+       "Addresses of the class (inside <Class>): the same forms as Allow.", multi=True,
+       usage="all|none|address|network[,...]", built_by=_CLASSES),
+    _d("Satisfy", frozenset({CLASS}), 1, 1, p_satisfy,
+       "any (default: one From entry matches) or all (every entry matches).",
+       usage="any|all", built_by=_CLASSES),
     _d("Order", frozenset({LIMIT}), 1, 2, p_order,
-       "allow,deny (default: an Allow match wins) or deny,allow.", usage="allow,deny|deny,allow",
+       "allow,deny (default: an Allow* match wins, else a Deny* match denies) or deny,allow "
+       "(a Deny* match denies, else an Allow* match allows, else denied).",
+       usage="allow,deny|deny,allow",
        field="order"),
     _d("<IfModule>", _ANY, 1, 1, p_ignored,
        "Read the body only if ftpredis provides (or, with !, lacks) the module.",
@@ -691,13 +722,14 @@ def suggest(name: str) -> Optional[str]:
 
 def allowed_text(contexts) -> str:
     """The contexts a directive is allowed in, spelt as the errors spell contexts."""
-    order = (SERVER, VHOST, GLOBAL, ANON, DIR, LIMIT)
+    order = (SERVER, VHOST, GLOBAL, ANON, DIR, LIMIT, CLASS)
     return ", ".join(ctx for ctx in order if ctx in contexts)
 
 
 def _contexts_text(contexts) -> str:
     order = [(SERVER, "server config"), (VHOST, "VirtualHost"), (GLOBAL, "Global"),
-             (ANON, "Anonymous"), (DIR, "Directory"), (LIMIT, "Limit")]
+             (ANON, "Anonymous"), (DIR, "Directory"), (LIMIT, "Limit"),
+             (CLASS, "Class")]
     return ", ".join(label for ctx, label in order if ctx in contexts)
 
 

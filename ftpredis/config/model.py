@@ -73,13 +73,26 @@ class LogScope:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassConfig:
+    """One ``<Class name>``: its From rules (:class:`ftpredis.config.netacl.NetAcl`, every
+    From line's in order) and ``Satisfy`` (``any``/``all``).  Classes are global, as in
+    ProFTPD: every server gets the same list, in config order."""
+
+    name: str
+    acls: tuple = ()
+    satisfy: str = "any"
+    source: Optional[Source] = None
+
+
+@dataclass(frozen=True, slots=True)
 class LimitConfig:
     """One ``<Limit cmd|class ...>`` section: which commands it covers and its rules.
 
     ``commands`` holds upper-cased command names (aliases folded: XMKD -> MKD,
     ``SITE_CHMOD``) and the class words ``READ``, ``WRITE``, ``DIRS``, ``LOGIN``, ``ALL``.
-    ``rules`` keeps the AllowAll/DenyAll/AllowUser/DenyUser/AllowGroup/DenyGroup lines in
-    order as ``(directive, names)``; ``order`` is ``Order``'s value (ProFTPD's default
+    ``rules`` keeps the AllowAll/DenyAll/AllowUser/DenyUser/AllowGroup/DenyGroup/Allow/Deny
+    lines in order as ``(directive, names)`` (for Allow/Deny: the line's
+    :class:`ftpredis.config.netacl.NetAcl` rules); ``order`` is ``Order``'s value (ProFTPD's default
     ``allow,deny``).
     """
 
@@ -260,6 +273,7 @@ class ServerConfig:
     proxy_protocol_ignore: bool = False
     display_login: Optional[str] = None      # file shown in the 230 reply
     limits: Tuple[LimitConfig, ...] = ()     # server-level <Limit> sections
+    classes: Tuple[ClassConfig, ...] = ()    # every <Class>, in config order
 
     # logging
     formats: Mapping[str, str] = field(default_factory=dict)   # LogFormat name -> format text

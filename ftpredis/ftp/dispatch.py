@@ -293,7 +293,8 @@ class DispatchMixin:
         a = self.avatar
         anon = self.client_state.anon_config
         groups = (a.group,) if a.group else ()
-        ok = limits.decision(self.server, anon, verb, real, a.name, groups)
+        ok = limits.decision(self.server, anon, verb, real, a.name, groups,
+                             addr=self.peer_host)
         if ok is None and a.anonymous and limits.is_write(verb):
             ok = False      # <Anonymous> is read-only unless a <Limit> allows writing
         if ok is False:

@@ -30,6 +30,12 @@ class FTPRedisFactory(ftp.FTPFactory):
     # configuration is immutable, so once per server rather than per login.
     owner_names = None
     root_names = None
+    # The SystemLog (ftpredis.app.systemlog) or None, for the lines a connection refused
+    # before it is a session writes (ftpredis.app.service sets it).
+    system_log = None
+    # Called with ProFTPD's disconnect details for such a connection (the metrics'
+    # connection_refused, ftpredis.metrics.events), or None.
+    count_refused = None
 
     def __init__(self, server, portal, emit: Callable[[Event], None], reactor=None,
                  policy=None):

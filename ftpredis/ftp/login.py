@@ -211,6 +211,9 @@ class LoginMixin:
         elif reason == LoginRefused.INVALID_SHELL:
             why = "Invalid shell: '%s'" % (getattr(error, "shell", ""),)
         elif reason == LIMIT_LOGIN:
+            if getattr(error, "anonymous", False):
+                # mod_auth's own words for an <Anonymous> login (measured with 1.3.8)
+                return "ANON %s (Login failed): Limit access denies login" % (user,)
             why = "Limit access denies login"
         elif isinstance(error, LoginRefused):
             why = error.detail
@@ -261,10 +264,12 @@ class LoginMixin:
             # No <Limit> anywhere in the server (the usual case): nothing to decide.
             limited = avatar.anonymous or limits.has_limits(self.server)
             if limited and limits.decision(self.server, anon_cfg, "LOGIN", None, avatar.name,
-                                           groups) is False:
+                                           groups, addr=self.peer_host) is False:
                 logout()
-                raise LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
-                                   % (avatar.name,))
+                refused = LoginRefused(user, LIMIT_LOGIN, "<Limit LOGIN> denies %r"
+                                       % (avatar.name,))
+                refused.anonymous = bool(avatar.anonymous)
+                raise refused
             self.avatar = avatar
             self._logout = logout
             self.counted = True

@@ -38,6 +38,7 @@ from ftpredis import __version__
 from ftpredis.records.events import Session
 from ftpredis.records.identity import session_counter, unique_id
 from ftpredis.ftp.filesystem import SessionFS
+from ftpredis.ftp import limits
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import _Command, _plain_host, log
 from ftpredis.ftp.datachannel import (DataChannelMixin, _ActiveFactory, _DataConnection,
@@ -92,7 +93,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
     _current: Optional[_Command] = None
     _transfer_conn: Optional[_DataConnection] = None
     ftps = None             # the session's FTPS state (ftpredis.tls.ftps.SessionTLS)
-    connection_class = None     # ProFTPD's <Class> of the client: none configurable yet
+    connection_class = None     # ProFTPD's <Class> of the client (ftpredis.ftp.limits)
     proxy_notes: dict = {}      # mod_proxy_protocol's notes (ftpredis.proxy), never changed
 
     # -- connection ---------------------------------------------------------------------
@@ -129,6 +130,23 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         if notes:
             self.proxy_notes = notes
         self.local_host = local_host = _plain_host(host.host)
+        if s.classes:
+            self.connection_class = limits.class_of(s, peer_host)
+        if not limits.connect_allowed(s, peer_host):
+            # ProFTPD's src/main.c refuses before any module sees the session: no banner,
+            # no record, one SystemLog line.  peer_host is the proxied client's address
+            # (doc/decisions.rst, "Allow/Deny behind the PROXY protocol").
+            line = "Connection from %s [%s] denied" % (peer_host, peer_host)
+            log.info("{client}: {line}", client=peer_host, line=line)
+            system_log = self.factory.system_log
+            if system_log is not None:
+                system_log.say(line, local_host, "%s[%s]" % (peer_host, peer_host))
+            if self.factory.count_refused is not None:
+                # No reason label: ProFTPD refuses before session.notes exists, so its
+                # "Blocked by <Limit LOGIN>" details never reach mod_prometheus.
+                self.factory.count_refused("")
+            transport.loseConnection()
+            return
         self.session = Session.adopt({
             "remote_ip": peer_host, "remote_port": peer.port, "remote_dns": peer_host,
             "local_ip": local_host, "server_dns": local_host,

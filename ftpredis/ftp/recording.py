@@ -74,6 +74,8 @@ class LoggingMixin:
                   "response_millis": int((now - start) * 1000),
                   "protocol": self.protocol_name}
         fields.update(self._who())
+        if self.connection_class is not None:      # <Class> (ftpredis.ftp.limits)
+            fields["connection_class"] = self.connection_class
         notes = self._sessionNotes()
         if notes:
             fields["notes"] = notes

@@ -69,6 +69,12 @@ class MetricsSubscriber:
         self.metrics = metrics
         self._sessions = {}
 
+    def refused_before_session(self, details: str, protocol: str = "ftp") -> None:
+        """A connection refused before it became a session (no event: ``<Limit LOGIN>``
+        by address, as ProFTPD's src/main.c refuses it); mod_prometheus counts it in
+        connection_refused only."""
+        self.metrics.connection_refused.inc((details, protocol))
+
     def __call__(self, event) -> None:
         kind = event.kind
         if event.sftp_version is not None:

@@ -218,9 +218,13 @@ class Context:
         self.substitutions: List[Tuple[str, str]] = []
 
     def connect(self, user: Optional[str] = USER, password: str = PASSWORD,
-                port: Optional[int] = None, host: str = "127.0.0.1") -> RecordingFTP:
+                port: Optional[int] = None, host: str = "127.0.0.1",
+                source: Optional[str] = None) -> RecordingFTP:
+        """A session; ``source`` binds the client to another loopback address (127.0.0.7)
+        so that the server sees a different client address."""
         f = RecordingFTP(self.transcript)
-        f.connect(host, port or self.port, timeout=10)
+        f.connect(host, port or self.port, timeout=10,
+                  source_address=(source, 0) if source else None)
         if user is not None:
             f.login(user, password)
         return f

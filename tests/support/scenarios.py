@@ -647,3 +647,98 @@ def unique_id_keys(ctx):
         ftp.quit()
     if _utc_day() == day:       # a session across midnight UTC writes to both days
         ctx.volatile(day, "<DAY>")
+
+
+@scenario("access_rules", REDIS + r"""
+LogFormat m "%m %r %s %S %u %a"
+RedisLogOnEvent ALL m
+<Limit LOGIN>
+  Order allow,deny
+  Allow from 127.0.0.0/29, 127.0.1.
+  Deny from all
+</Limit>
+<Directory {home}>
+  <Limit MKD>
+    Order deny,allow
+    Allow from 127.0.0.2
+  </Limit>
+  <Limit STOR>
+    Deny from 127.0.0.3
+  </Limit>
+</Directory>
+<Limit DELE>
+  DenyUser ftpuser
+  Allow from 127.0.0.4
+</Limit>
+<Limit RMD>
+  Order deny,allow
+  AllowUser ftpuser
+  Deny 127.0.0.5
+</Limit>
+""")
+def access_rules(ctx):
+    """Allow/Deny by client address (each session binds another loopback address): a
+    <Limit LOGIN> network list drops 127.0.0.9 before the banner and lets a prefix
+    (127.0.1.) in; <Limit> sections in a <Directory> and at the server, Order both ways,
+    combined with DenyUser/AllowUser."""
+    ctx.try_(ctx.connect, USER, PASSWORD, None, "127.0.0.1", "127.0.0.9")
+    ftp = ctx.connect(source="127.0.1.9")
+    ftp.storbinary("STOR a.txt", io.BytesIO(b"a\n"))
+    ctx.try_(ftp.mkd, "d")
+    ftp.quit()
+    ftp = ctx.connect(source="127.0.0.2")
+    ftp.mkd("d")
+    ftp.mkd("e")
+    ftp.quit()
+    ftp = ctx.connect(source="127.0.0.3")
+    ctx.try_(ftp.storbinary, "STOR b.txt", io.BytesIO(b"b\n"))
+    ctx.try_(ftp.delete, "a.txt")
+    ftp.rmd("e")
+    ftp.quit()
+    ftp = ctx.connect(source="127.0.0.4")
+    ftp.delete("a.txt")
+    ftp.quit()
+    ftp = ctx.connect(source="127.0.0.5")
+    ctx.try_(ftp.rmd, "d")
+    ftp.quit()
+
+
+@scenario("access_classes", REDIS + r"""
+LogFormat m "%m %r %s %S %u %a"
+RedisLogOnEvent ALL m
+<Class internal>
+  From 127.0.0.0/30
+  From 127.0.2.1
+</Class>
+<Class blocked>
+  From 127.0.1.
+</Class>
+<Class both>
+  Satisfy all
+  From 127.0.0.0/24, 127.0.0.5
+</Class>
+<Class outside>
+  From !127.0.0.1
+</Class>
+<Limit LOGIN>
+  DenyClass blocked
+</Limit>
+<Limit MKD>
+  AllowClass internal
+  DenyAll
+</Limit>
+<Limit RMD>
+  Order deny,allow
+  AllowClass both,outside
+</Limit>
+""")
+def access_classes(ctx):
+    """<Class> with From lines (the first class an address satisfies is its class):
+    DenyClass in <Limit LOGIN> drops a class before the banner; AllowClass lets one
+    class MKD; Satisfy all, and a negated From (any other address)."""
+    ctx.try_(ctx.connect, USER, PASSWORD, None, "127.0.0.1", "127.0.1.3")
+    for source in ("127.0.0.2", "127.0.2.1", "127.0.0.5", "127.0.0.9"):
+        ftp = ctx.connect(source=source)
+        ctx.try_(ftp.mkd, "d" + source)
+        ctx.try_(ftp.rmd, "d" + source)
+        ftp.quit()
