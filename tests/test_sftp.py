@@ -533,3 +533,34 @@ class SFTPTimeoutLoginTests(_SFTPSite, unittest.TestCase):
         records = yield self.lines(2)
         self.assertEqual(records, ["-|-|-|-|ssh2|-|-|-|-|-|-|-",
                                    "EXIT|-|-|-|ssh2|-|-|-|-|-|-|Timeout exceeded: TimeoutLogin"])
+
+
+class SFTPConnectDeniedTests(_SFTPSite, unittest.TestCase):
+    """<Limit LOGIN> refusing a client's address: its SSH connection is closed before
+    the identification string and leaves no record, as ProFTPD's daemon refuses it
+    before mod_sftp sees it; other addresses are served."""
+
+    VHOST = "  <Limit LOGIN>\n    Deny from 127.0.0.9\n  </Limit>\n"
+
+    @defer.inlineCallbacks
+    def test_denied_address(self):
+        def first_bytes():
+            s = socket.socket()
+            s.settimeout(10)
+            s.bind(("127.0.0.9", 0))
+            s.connect(("127.0.0.1", self.port))
+            try:
+                return s.recv(100)
+            finally:
+                s.close()
+        got = yield e2e.in_thread(first_bytes)
+        self.assertEqual(got, b"")
+        p = yield self.sftp("ls\n", check=False, extra=["-oBindAddress=127.0.0.9"])
+        self.assertNotEqual(p.returncode, 0)
+        yield self.sftp("pwd\n")
+        lines = yield self.lines(5)
+        self.assertEqual(lines[0], "-|-|-|-|ssh2|-|-|-|-|-|-|-")
+        self.assertTrue(lines[-1].startswith("EXIT|"), lines)
+        self.assertEqual(self.db.llen(b"sftp"), 5)
+        self.assertTrue((yield self.wait_logged(
+            "Connection from 127.0.0.9 [127.0.0.9] denied")), self.logged())

@@ -212,7 +212,8 @@ class UserAuthServer(userauth.SSHUserAuthServer):
         factory = conn.factory
         server = factory.server
         groups = (avatar.group,) if avatar.group else ()
-        if limits.decision(server, None, "LOGIN", None, avatar.name, groups) is False:
+        if limits.decision(server, None, "LOGIN", None, avatar.name, groups,
+                           addr=conn.peer_host) is False:
             logout()
             raise LoginRefused(name, "limit-login", "<Limit LOGIN> denies %r" % (name,))
         refused = _over_limit(factory, conn, avatar)

@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
+from ftpredis.ftp import limits
 from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.interfaces import IPolicySession
 from ftpredis.redis.redislog import RedisLog
@@ -31,6 +32,7 @@ from ftpredis.sftp.records import SSHRecorder
 from ftpredis.sftp.subsystem import SFTPFiles
 
 log = Logger()
+_access_log = Logger(namespace="ftpredis.ftp.limits")
 
 
 class _Counting:
@@ -196,6 +198,25 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
 
     def connectionMade(self):
         f = self.factory
+        peer_host = self.recorder.peer_host
+        if not limits.connect_allowed(f.server, peer_host):
+            # ProFTPD's src/main.c refuses before mod_sftp sees the connection: no SSH
+            # identification, no record, one SystemLog line (as ftpredis.ftp.protocol).
+            line = "Connection from %s [%s] denied" % (peer_host, peer_host)
+            # Not under ftpredis.sftp, whose chatter twistd's log leaves to SFTPLog: an
+            # address refusal is reported as FTP's is.
+            _access_log.info("{client}: {line}", client=peer_host, line=line)
+            f.note(line)
+            system_log = getattr(f, "system_log", None)
+            if system_log is not None:
+                system_log.say(line, self.recorder.local_host,
+                               "%s[%s]" % (peer_host, peer_host))
+            count_refused = getattr(f, "count_refused", None)
+            if count_refused is not None:
+                count_refused("")
+            self._denied = True
+            self.transport.loseConnection()
+            return
         f.instances[self] = None
         self.recorder.connect()
         peer, host = self.transport.getPeer(), self.transport.getHost()
@@ -279,8 +300,12 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
     def logout(self):
         """The conch avatar's logout (twisted.conch calls it at the connection's end)."""
 
+    _denied = False             # refused by <Limit LOGIN> at connect: no session at all
+
     def connectionLost(self, reason):
         self.disconnected = True
+        if self._denied:
+            return
         self.setTimeout(None)
         self._cancelLoginTimer()
         self.factory.note("disconnecting client (%s)" % (

@@ -90,7 +90,8 @@ class SFTPFiles:
         self.handles = set()
 
     def _allowed(self, verb: str, real: str) -> bool:
-        return limits.allowed(self.server, None, verb, real, self.user, self.groups)
+        return limits.allowed(self.server, None, verb, real, self.user, self.groups,
+                              addr=self.conn.peer_host)
 
     def run(self, fn, *args):
         return self.fs.run(fn, *args)
