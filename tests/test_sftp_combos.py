@@ -1,0 +1,283 @@
+# -*- test-case-name: tests.test_sftp_combos -*-
+"""SFTP together with the other operational features, as a real site runs them:
+behind Debian's haproxy with the PROXY protocol (``send-proxy-v2``) and behind a
+version 1 relay (OpenSSH's ProxyCommand), under ``ServerWorkers 2`` with a SIGHUP
+reload, under ``MaxInstances``, and ``--check`` of a configuration that uses SFTP,
+PROXY, Prometheus and RedisSpool together.  Clients are OpenSSH's sftp and ssh (with
+sshpass); the client address the server must see is 127.0.0.7 (``BindAddress``)."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from twisted.internet import defer
+from twisted.trial import unittest
+
+from tests.support import e2e
+from tests.support.sites import free_port_on
+from tests.support.twistdrun import TwistdMixin
+from tests.test_haproxy import _listening
+from tests.test_sftp import SSH_OPTS, _keygen
+
+CLIENT, OTHER, PUBLIC = "127.0.0.7", "127.0.0.8", "127.0.0.5"
+FORMAT = "%a|%h|%m|%s|%E|%{protocol}"
+
+HAPROXY = """\
+global
+    maxconn 200
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+frontend sftp
+    bind {public}:{hport}
+    default_backend sftp-nodes
+
+backend sftp-nodes
+    server node1 127.0.0.1:{port} send-proxy-v2 check inter 1h
+"""
+
+
+def _raw(host, port, send=b"", source=None, timeout=15):
+    """What the server sends a connection that sends ``send`` (b"" when it is closed
+    without a byte)."""
+    s = socket.create_connection((host, port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
+    try:
+        if send:
+            s.sendall(send)
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return got
+            got += chunk
+    except OSError:
+        return got
+    finally:
+        s.close()
+
+
+class _Site(TwistdMixin):
+    """A site with an SSH host key and one user with password ftppass."""
+
+    timeout = 240
+    BODY = ""
+
+    def setUp(self):
+        super().setUp()
+        self.port = free_port_on("127.0.0.1")
+        _keygen(os.path.join(self.base, "hostkey"), "rsa", "-b", "2048", "-m", "PEM")
+        self.local = os.path.join(self.base, "local")
+        os.makedirs(self.local)
+        self.home = e2e.home(self.base)
+        with open(os.path.join(self.home, "a.txt"), "wb") as f:
+            f.write(b"a" * 50)
+
+    def write_conf(self, body, **ports):
+        body = body.replace("{fmt}", FORMAT.replace("{", "{{").replace("}", "}}"))
+        return self.write(body, port=self.port, **ports)
+
+    def sftp_argv(self, host, port, password="ftppass", source=CLIENT, extra=()):
+        return (["sshpass", "-p", password, "sftp"] + SSH_OPTS + list(extra) +
+                ["-oBindAddress=%s" % source, "-P", str(port), "-oBatchMode=no",
+                 "-oPreferredAuthentications=password", "-oPubkeyAuthentication=no",
+                 "-oNumberOfPasswordPrompts=1"])
+
+    def sftp(self, batch, host="127.0.0.1", port=None, check=True, **kw):
+        path = os.path.join(self.local, "batch")
+        with open(path, "w") as f:
+            f.write(batch)
+        argv = self.sftp_argv(host, port or self.port, **kw) + ["-b", path,
+                                                                "ftpuser@" + host]
+
+        def run():
+            return subprocess.run(argv, cwd=self.local, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=120)
+        d = e2e.in_thread(run)
+        if check:
+            d.addCallback(lambda p: self.assertEqual(p.returncode, 0, p.stdout) or p)
+        return d
+
+    def hold(self, host="127.0.0.1", port=None, **kw):
+        """An SFTP session kept open (ssh -s sftp, reading its stdin) until closed."""
+        argv = self.sftp_argv(host, port or self.port, **kw)
+        argv = argv[:3] + ["ssh", "-s"] + argv[4:]
+        argv = [a if a != "-P" else "-p" for a in argv] + ["ftpuser@" + host, "sftp"]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill() or proc.wait())
+        return proc
+
+    @defer.inlineCallbacks
+    def rows(self, count, key=b"sftp", timeout=30, where=None):
+        """The records (FORMAT's fields joined by "|"), once ``count`` are there."""
+        def matching():
+            got = [json.loads(r) for r in self.db.lrange(key)]
+            return [r for r in got if where is None or r.get("remote_ip") == where]
+        yield e2e.wait_for(lambda: len(matching()) >= count, timeout)
+        out = []
+        for r in (yield e2e.in_thread(matching)):
+            out.append("|".join("-" if r.get(k) is None else str(r[k]) for k in (
+                "remote_ip", "remote_dns", "command", "response_code",
+                "session_end_reason", "protocol")))
+        return out
+
+    def read(self, name):
+        path = os.path.join(self.base, name)
+        if not os.path.exists(path):
+            return ""
+        with open(path) as f:
+            return f.read()
+
+
+PROXIED = r"""
+Port {port}
+DefaultAddress 127.0.0.1
+LogFormat sftp "{fmt}"
+RedisLogOnEvent ALL sftp
+SystemLog {base}/system.log
+SFTPEngine on
+SFTPHostKey {base}/hostkey
+SFTPLog {base}/sftp.log
+DefaultRoot ~
+ProxyProtocolEngine on
+ProxyProtocolVersion {version}
+MaxClientsPerHost 1
+MaxLoginAttempts 1
+BanEngine on
+BanTable {base}/ban.tab
+BanLog {base}/ban.log
+BanOnEvent MaxLoginAttempts 1/00:10:00 00:05:00
+"""
+
+
+class SFTPBehindHAProxy(_Site, unittest.TestCase):
+    """Issue 18: SFTP works behind the PROXY protocol, with Debian's haproxy in front
+    (``send-proxy-v2``, as etc/haproxy/ does for FTP)."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        super().setUp()
+        self.write_conf(PROXIED.replace("{version}", "haproxyV2"))
+        self.twistd()
+        ok = yield e2e.in_thread(e2e.wait_listening, self.port)
+        self.assertTrue(ok, self.log_or_output())
+        self.hport = free_port_on(PUBLIC)
+        cfg = os.path.join(self.base, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(HAPROXY.format(public=PUBLIC, hport=self.hport, port=self.port))
+        self.haproxy = subprocess.Popen(["haproxy", "-db", "-f", cfg],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(self._reap, self.haproxy)
+
+        ok = yield e2e.in_thread(_listening, PUBLIC, self.hport)
+        self.assertTrue(ok, "haproxy did not start")
+
+    @defer.inlineCallbacks
+    def test_client_address(self):
+        """The proxied client's address in records (%a, %h), SystemLog and SFTPLog."""
+        yield self.sftp("ls\nget a.txt\n", host=PUBLIC, port=self.hport)
+        got = yield self.rows(8, where=CLIENT)
+        self.assertEqual(got, [
+            "127.0.0.7|127.0.0.7|-|-|-|ssh2",
+            "127.0.0.7|127.0.0.7|USER|331|-|ssh2",
+            "127.0.0.7|127.0.0.7|USER|331|-|ssh2",
+            "127.0.0.7|127.0.0.7|PASS|230|-|ssh2",
+            "127.0.0.7|127.0.0.7|MLSD|-|-|sftp",
+            "127.0.0.7|127.0.0.7|STAT|-|-|sftp",
+            "127.0.0.7|127.0.0.7|RETR|226|-|sftp",
+            "127.0.0.7|127.0.0.7|EXIT|-|Quit: disconnected by user|ssh2"])
+        system = self.read("system.log")
+        # ProFTPD names an SSH session's lines "SSH2" (its pr_session_get_protocol()).
+        self.assertIn("(127.0.0.7[127.0.0.7]): SSH2 session opened.", system)
+        self.assertIn("(127.0.0.7[127.0.0.7]): SSH2 session closed.", system)
+        self.assertNotIn("[127.0.0.5]", system)
+        self.assertIn("client (127.0.0.7:", self.read("sftp.log"))
+
+    @defer.inlineCallbacks
+    def test_max_clients_per_host(self):
+        """MaxClientsPerHost 1 counts the proxied client, not haproxy's address: a
+        second session of 127.0.0.7 is refused, one of 127.0.0.8 is not."""
+        self.hold(host=PUBLIC, port=self.hport)
+        yield self.rows(4, where=CLIENT)            # CONNECT, USER, USER, PASS 230
+        p = yield self.sftp("ls\n", host=PUBLIC, port=self.hport, check=False)
+        self.assertIn(b"Maximum connections for host/user reached", p.stdout)
+        got = yield self.rows(9, where=CLIENT)
+        self.assertEqual(got[-1], "127.0.0.7|127.0.0.7|EXIT|-|"
+                                  "Configured policy: Denied by MaxClientsPerHost|ssh2")
+        yield self.sftp("ls\n", host=PUBLIC, port=self.hport, source=OTHER)
+        got = yield self.rows(6, where=OTHER)
+        self.assertEqual(got[-1], "127.0.0.8|127.0.0.8|EXIT|-|Quit: disconnected by "
+                                  "user|ssh2")
+
+    @defer.inlineCallbacks
+    def test_ban(self):
+        """MaxLoginAttempts 1 bans the proxied client (mod_ban); its next connection
+        is refused before the key exchange; another client's is not."""
+        p = yield self.sftp("ls\n", host=PUBLIC, port=self.hport, password="wrong",
+                            check=False)
+        self.assertNotEqual(p.returncode, 0)
+        got = yield self.rows(5, where=CLIENT)
+        self.assertEqual(got[-1], "127.0.0.7|127.0.0.7|EXIT|-|Banned|ssh2")
+        p = yield self.sftp("ls\n", host=PUBLIC, port=self.hport, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        got = yield self.rows(7, where=CLIENT)
+        self.assertEqual([r.split("|")[2] for r in got[5:]], ["-", "EXIT"])
+        self.assertIn("127.0.0.7", self.read("ban.tab") + self.read("ban.log"))
+        self.assertIn("denied due to host ban", self.read("ban.log"))
+        yield self.sftp("ls\n", host=PUBLIC, port=self.hport, source=OTHER)
+
+    @defer.inlineCallbacks
+    def test_no_header(self):
+        """A connection straight to the node gets no SSH identification string: an
+        SSH client's first line is not a header (closed at once); a silent client is
+        closed after ProxyProtocolTimeout.  Neither is a session."""
+        got = yield e2e.in_thread(_raw, "127.0.0.1", self.port,
+                                  b"SSH-2.0-OpenSSH_9.2p1\r\n", CLIENT)
+        self.assertEqual(got, b"")
+        got = yield e2e.in_thread(_raw, "127.0.0.1", self.port, b"", CLIENT)
+        self.assertEqual(got, b"")
+        ok = yield self.wait_logged("no complete header within ProxyProtocolTimeout")
+        self.assertTrue(ok, self.logged())
+        self.assertIn("127.0.0.7:", self.logged())
+        self.assertIn("invalid PROXY protocol V2 signature", self.logged())
+        self.assertEqual([r for r in (yield self.rows(0)) if r.startswith(CLIENT)], [])
+        self.assertNotIn("127.0.0.7", self.read("system.log"))
+
+
+RELAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "support",
+                     "proxyrelay.py")
+
+
+class SFTPBehindV1Relay(_Site, unittest.TestCase):
+    """A version 1 header (``ProxyProtocolVersion haproxyV1``) written by a relay that
+    OpenSSH's sftp runs as its ProxyCommand, then SSH through it."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        super().setUp()
+        self.write_conf(PROXIED.replace("{version}", "haproxyV1"))
+        self.twistd()
+        ok = yield e2e.in_thread(e2e.wait_listening, self.port)
+        self.assertTrue(ok, self.log_or_output())
+
+    @defer.inlineCallbacks
+    def test_session(self):
+        relay = "%s %s 127.0.0.1 %%p %s" % (sys.executable, RELAY, CLIENT)
+        yield self.sftp("get a.txt\n", extra=["-oProxyCommand=" + relay])
+        with open(os.path.join(self.local, "a.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"a" * 50)
+        got = yield self.rows(7, where=CLIENT)
+        self.assertEqual([r.split("|")[2] for r in got],
+                         ["-", "USER", "USER", "PASS", "STAT", "RETR", "EXIT"])
+        self.assertIn("(127.0.0.7[127.0.0.7]): SSH2 session opened.",
+                      self.read("system.log"))
