@@ -281,3 +281,132 @@ class SFTPBehindV1Relay(_Site, unittest.TestCase):
                          ["-", "USER", "USER", "PASS", "STAT", "RETR", "EXIT"])
         self.assertIn("(127.0.0.7[127.0.0.7]): SSH2 session opened.",
                       self.read("system.log"))
+
+
+WORKERS = r"""
+Port 0
+ServerWorkers 2
+SystemLog {base}/system.log
+LogFormat sftp "{fmt}"
+<Global>
+  RedisLogOnEvent ALL sftp
+  SFTPEngine on
+  SFTPHostKey {base}/hostkey
+  DefaultRoot ~
+</Global>
+<VirtualHost 127.0.0.1>
+  Port {port}
+  ServerIdent on "kept"
+</VirtualHost>
+<VirtualHost 127.0.0.2>
+  Port {port2}
+  ServerIdent on "{ident}"
+</VirtualHost>
+"""
+_OPENED = re.compile(r" ftpredis\[(\d+)\] .*SSH2 session opened")
+
+
+class SFTPWithWorkers(_Site, unittest.TestCase):
+    """``ServerWorkers 2`` with two SFTP virtual hosts: sessions on both processes, a
+    SIGHUP that changes one host and keeps the other."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        super().setUp()
+        self.port2 = free_port_on("127.0.0.2")
+        self.configure("before")
+        self.proc = self.twistd()
+        up = yield e2e.wait_for(lambda: e2e.wait_listening(self.port) and
+                                len(self.children()) == 1, timeout=30)
+        self.assertTrue(up, self.log_or_output())
+
+    def configure(self, ident):
+        self.write_conf(WORKERS.replace("{ident}", ident), port2=self.port2)
+
+    def children(self):
+        pid = self.proc.pid
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
+    def pids(self):
+        return set(int(m.group(1)) for m in _OPENED.finditer(self.read("system.log")))
+
+    def ident(self, host, port):
+        """The SSH identification string a new connection is sent."""
+        with socket.create_connection((host, port), timeout=15) as s:
+            got = b""
+            while b"\r\n" not in got:
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                got += chunk
+            return got.split(b"\r\n")[0]
+
+    @defer.inlineCallbacks
+    def test_sessions_on_both_processes(self):
+        n = 0
+        while len(self.pids()) < 2 and n < 40:
+            yield self.sftp("ls\n")
+            n += 1
+        self.assertEqual(self.pids(), {self.proc.pid} | set(self.children()))
+        got = yield self.rows(6 * n)
+        # The readiness probes were sessions too (CONNECT, EXIT): every session is
+        # complete, none twice.
+        exits = [r for r in got if "|EXIT|" in r]
+        self.assertEqual(len([r for r in got if "|-|-|-|ssh2" in r and
+                              r.split("|")[2] == "-"]), len(exits))
+        self.assertEqual(len([r for r in got if "|PASS|230|" in r]), n)
+        self.assertEqual(len([r for r in got if "|MLSD|" in r]), n)
+        logged = self.logged()
+        for bad in ("Traceback", "Unhandled", "Address already in use", "Error"):
+            self.assertNotIn(bad, logged)
+
+    @defer.inlineCallbacks
+    def test_reload(self):
+        """Open sessions go on through a reload (on both hosts); new sessions of the
+        changed host get its new settings, the kept host stays as it was."""
+        before = yield e2e.in_thread(self.ident, "127.0.0.2", self.port2)
+        self.assertEqual(before, b"SSH-2.0-before")
+        held = []
+        for host, port in (("127.0.0.1", self.port), ("127.0.0.2", self.port2)):
+            argv = self.sftp_argv(host, port) + ["-b", "-", "ftpuser@" + host]
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, cwd=self.local)
+            self.addCleanup(lambda p=proc: p.poll() is None and p.kill() or p.wait())
+            held.append(proc)
+        yield self.rows(4, where=None)
+
+        def logged_in():
+            return len([r for r in self.db.lrange(b"sftp")
+                        if b'"PASS"' in r]) >= 2
+        self.assertTrue((yield e2e.wait_for(logged_in, timeout=30)))
+        self.configure("after")
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+        def reloaded():
+            # Both processes reload (the parent passes SIGHUP on); a new connection
+            # lands on either, so several in a row must see the new ServerIdent.
+            return all(self.ident("127.0.0.2", self.port2) == b"SSH-2.0-after"
+                       for _ in range(8))
+        self.assertTrue((yield e2e.wait_for(reloaded, timeout=30)), self.logged())
+        for proc in held:
+            out, _ = yield e2e.in_thread(proc.communicate, b"ls\nget a.txt\nbye\n", 60)
+            self.assertEqual(proc.returncode, 0, out)
+        for _ in range(6):     # a new connection lands on either process
+            got = yield e2e.in_thread(self.ident, "127.0.0.2", self.port2)
+            self.assertEqual(got, b"SSH-2.0-after")
+            got = yield e2e.in_thread(self.ident, "127.0.0.1", self.port)
+            self.assertEqual(got, b"SSH-2.0-kept")
+        def done():
+            return len([r for r in self.db.lrange(b"sftp")
+                        if b"Quit: disconnected by user" in r]) >= 2
+        self.assertTrue((yield e2e.wait_for(done, timeout=30)))
+        got = yield self.rows(0)
+        # The two sessions opened before the reload, each complete, nothing twice.
+        self.assertEqual(len([r for r in got if "|RETR|226|" in r]), 2, got)
+        self.assertEqual(len([r for r in got if "|MLSD|" in r]), 2, got)
+        self.assertEqual(len([r for r in got if "|PASS|230|" in r]), 2, got)
+        self.assertEqual(len([r for r in got if "Quit: disconnected by user" in r]), 2, got)

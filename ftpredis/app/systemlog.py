@@ -9,7 +9,8 @@ writes, in ProFTPD 1.3.8's format::
 host name, ``ftpredis[PID]`` where ProFTPD writes ``proftpd[PID]``, the server's address,
 the client's name and address, then the message: ``FTP session opened.``, ``FTP session
 closed.`` (``SSH2 session ...`` for an SFTP session, as ProFTPD names mod_sftp's),
-and what the login code put in the event's ``system_log`` (a login, each refusal with ProFTPD's words, ``Maximum login attempts (N) exceeded``).  Lines without a
+and what the login code put in the event's ``system_log`` (a login, each refusal
+with ProFTPD's words, ``Maximum login attempts (N) exceeded``).  Lines without a
 session (start, stop) have only ``HOST ftpredis[PID] SERVER: MESSAGE``.
 
 Debian's fail2ban ``proftpd`` filter matches these lines once told the daemon's name:
