@@ -410,3 +410,88 @@ class SFTPWithWorkers(_Site, unittest.TestCase):
         self.assertEqual(len([r for r in got if "|MLSD|" in r]), 2, got)
         self.assertEqual(len([r for r in got if "|PASS|230|" in r]), 2, got)
         self.assertEqual(len([r for r in got if "Quit: disconnected by user" in r]), 2, got)
+
+
+INSTANCES = r"""
+Port {port}
+DefaultAddress 127.0.0.1
+LogFormat sftp "{fmt}"
+RedisLogOnEvent ALL sftp
+SystemLog {base}/system.log
+SFTPEngine on
+SFTPHostKey {base}/hostkey
+DefaultRoot ~
+MaxInstances 2
+"""
+
+
+class SFTPMaxInstances(_Site, unittest.TestCase):
+    """MaxInstances counts SSH connections, logged in or not; the one beyond is closed
+    before the SSH identification string, as ProFTPD's daemon closes it."""
+
+    BODY = INSTANCES
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        super().setUp()
+        self.write_conf(self.BODY)
+        self.twistd()
+        ok = yield e2e.in_thread(e2e.wait_listening, self.port)
+        self.assertTrue(ok, self.log_or_output())
+
+    def idle(self, send=b""):
+        """A connection that stays open without logging in."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=15)
+        self.addCleanup(s.close)
+        if send:
+            s.sendall(send)
+        return s
+
+    @defer.inlineCallbacks
+    def test_beyond_is_closed(self):
+        yield self.rows(2)                  # wait_listening's probe: CONNECT, EXIT
+        self.db.command("DEL", b"sftp")
+        held = self.hold()
+        yield self.rows(4)                  # logged in
+        waiting = self.idle()
+        first = yield e2e.in_thread(waiting.recv, 100)
+        self.assertTrue(first.startswith(b"SSH-2.0-"), first)
+        got = yield e2e.in_thread(_raw, "127.0.0.1", self.port)
+        self.assertEqual(got, b"")          # no SSH identification string
+        p = yield self.sftp("ls\n", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("MaxInstances (2) reached, new connection denied",
+                      self.read("system.log"))
+        waiting.close()
+        yield self.rows(6)                  # its CONNECT and EXIT, no other session
+        yield self.sftp("ls\n")
+        held.stdin.close()
+        yield e2e.in_thread(held.wait, 30)
+        got = yield self.rows(6 + 7)
+        self.assertEqual(len([r for r in got if "|PASS|230|" in r]), 2, got)
+
+
+class SFTPMaxInstancesBehindProxy(SFTPMaxInstances):
+    """With ProxyProtocolEngine on, a connection still waiting for its header counts."""
+
+    BODY = INSTANCES + "ProxyProtocolEngine on\nProxyProtocolTimeout 60\n"
+
+    @defer.inlineCallbacks
+    def test_beyond_is_closed(self):
+        # wait_listening's probe first ends (it sent no header).
+        self.assertTrue((yield self.wait_logged("closed before a complete header")))
+        waiting = [self.idle(), self.idle(b"PROXY TCP4 127.0.0.9 127.0.0.1 1 2")]
+        relay = "%s %s 127.0.0.1 %%p %s" % (sys.executable, RELAY, CLIENT)
+
+        def counted():
+            return "MaxInstances (2) reached" in self.read("system.log")
+        # The relay's connection is refused at once: its header is never read.
+        p = yield self.sftp("ls\n", extra=["-oProxyCommand=" + relay], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(counted(), self.read("system.log"))
+        for s in waiting:
+            s.close()
+        yield self.sftp("ls\n", extra=["-oProxyCommand=" + relay])
+        got = yield self.rows(6, where=CLIENT)
+        self.assertEqual([r.split("|")[2] for r in got],
+                         ["-", "USER", "USER", "PASS", "MLSD", "EXIT"])
