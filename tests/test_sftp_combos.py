@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -495,3 +494,83 @@ class SFTPMaxInstancesBehindProxy(SFTPMaxInstances):
         got = yield self.rows(6, where=CLIENT)
         self.assertEqual([r.split("|")[2] for r in got],
                          ["-", "USER", "USER", "PASS", "MLSD", "EXIT"])
+
+
+CHECKED = r"""
+Port {ftp_port}
+DefaultAddress 127.0.0.1
+RedisSpool {base}/spool 64M
+RedisSpoolSync everysec
+LogFormat sftp "{fmt}"
+RedisLogOnEvent ALL sftp
+PrometheusEngine on
+PrometheusExporter 127.0.0.1:{mport}
+ServerWorkers 2
+MaxInstances 100
+SystemLog {base}/system.log
+Include {base}/sftp.conf
+"""
+
+SFTP_VHOST = """\
+<VirtualHost 127.0.0.1>
+  Port %(port)d
+  SFTPEngine on
+  SFTPHostKey %(key)s
+  SFTPLog %(base)s/sftp.log
+  ProxyProtocolEngine on
+  ProxyProtocolVersion %(version)s
+  ProxyProtocolTimeout %(timeout)s
+  MaxClientsPerHost 5
+  DefaultRoot ~
+</VirtualHost>
+"""
+
+
+class CheckTests(_Site, unittest.TestCase):
+    """``twistd ftpredis --check`` on a site with SFTP, PROXY, Prometheus and RedisSpool
+    together: clean when it is, and every error named with its file and line."""
+
+    def check(self, mport=None, **vhost):
+        values = dict(port=self.port, key=os.path.join(self.base, "hostkey"),
+                      base=self.base, version="haproxyV2", timeout="5")
+        values.update(vhost)
+        with open(os.path.join(self.base, "sftp.conf"), "w") as f:
+            f.write(SFTP_VHOST % values)
+        self.write_conf(CHECKED, ftp_port=free_port_on("127.0.0.1"),
+                        mport=mport or free_port_on("127.0.0.1"))
+        return subprocess.run(
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+             "ftpredis", "--config", self.conf, "--check"], cwd=self.base,
+            env=dict(os.environ, PYTHONPATH=e2e.REPO), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, timeout=120)
+
+    def test_clean(self):
+        p = self.check()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, b"")
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)     # no warning
+        self.assertTrue(lines[0].startswith("Syntax OK: 2 servers"), lines)
+
+    def test_errors_named(self):
+        p = self.check(key=os.path.join(self.base, "nokey"), version="haproxyV3",
+                       timeout="-1", mport=self.port)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        vhost = "of %r" % os.path.join(self.base, "sftp.conf")
+        main = "of %r" % self.conf
+        got = sorted(p.stderr.decode().splitlines())
+        self.assertEqual(len(got), 4, got)
+        exporter, proxy_timeout, proxy_version, host_key = got
+        self.assertTrue(host_key.startswith("SFTPHostKey: unable to check"), got)
+        self.assertTrue(host_key.endswith("on line 4 " + vhost), got)
+        self.assertTrue(proxy_version.startswith("ProxyProtocolVersion: unknown"), got)
+        self.assertTrue(proxy_version.endswith("on line 7 " + vhost), got)
+        self.assertTrue(proxy_timeout.startswith("ProxyProtocolTimeout: error parsing"), got)
+        self.assertTrue(proxy_timeout.endswith("on line 8 " + vhost), got)
+        # The exporter on the SFTP host's port: both would bind it; the second would
+        # fail when ftpredis starts.
+        with open(self.conf) as f:
+            line = [n for n, text in enumerate(f, 1) if "PrometheusExporter" in text][0]
+        self.assertEqual(exporter, "PrometheusExporter: address 127.0.0.1 port %d is "
+                         "already used by <VirtualHost 127.0.0.1> (line 1 %s) on line %d "
+                         "%s" % (self.port, vhost, line, main))
