@@ -314,7 +314,15 @@ class SFTPWithWorkers(_Site, unittest.TestCase):
         super().setUp()
         self.port2 = free_port_on("127.0.0.2")
         self.configure("before")
-        self.proc = self.twistd()
+        # The worker logs to its stderr (the parent's): kept in a file to be read.
+        self.stderr = os.path.join(self.base, "stderr.log")
+        with open(self.stderr, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                 "-n", "--pidfile=", "--logfile", self.log, "ftpredis", "--config",
+                 self.conf], cwd=self.base, env=dict(os.environ, PYTHONPATH=e2e.REPO),
+                stdout=subprocess.DEVNULL, stderr=err)
+        self.addCleanup(self._reap, self.proc)
         up = yield e2e.wait_for(lambda: e2e.wait_listening(self.port) and
                                 len(self.children()) == 1, timeout=30)
         self.assertTrue(up, self.log_or_output())
@@ -359,8 +367,9 @@ class SFTPWithWorkers(_Site, unittest.TestCase):
                               r.split("|")[2] == "-"]), len(exits))
         self.assertEqual(len([r for r in got if "|PASS|230|" in r]), n)
         self.assertEqual(len([r for r in got if "|MLSD|" in r]), n)
-        logged = self.logged()
-        for bad in ("Traceback", "Unhandled", "Address already in use", "Error"):
+        logged = self.logged() + self.read("stderr.log")
+        self.assertIn("ftpredis worker %d serving" % self.children()[0], logged)
+        for bad in ("Traceback", "Unhandled", "Address already in use", "SFTPHostKey"):
             self.assertNotIn(bad, logged)
 
     @defer.inlineCallbacks
