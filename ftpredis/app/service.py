@@ -299,6 +299,11 @@ class ServerService(service.Service):
         service.Service.startService(self)
         self.factory.doStart()
 
+    def connections(self) -> int:
+        """Open connections: the sessions, and those still reading a PROXY header."""
+        proxy = self._proxy
+        return len(self.factory.instances) + (proxy.pending() if proxy is not None else 0)
+
     def sessions(self):
         return list(self.factory.instances)
 
@@ -459,7 +464,7 @@ class FTPRedisService(service.MultiService):
         """The connections open now, over every server (replaced ones included)."""
         # Every new connection asks (MaxInstances): the servers are listed at start and
         # at each reload, not found again here.
-        return sum([len(svc.factory.instances) for svc in self._counted])
+        return sum([svc.connections() for svc in self._counted])
 
     def _systemLine(self, message: str) -> None:
         """A SystemLog line of the daemon's (no session), as ProFTPD's name the main

@@ -8,8 +8,9 @@ writes, in ProFTPD 1.3.8's format::
 
 host name, ``ftpredis[PID]`` where ProFTPD writes ``proftpd[PID]``, the server's address,
 the client's name and address, then the message: ``FTP session opened.``, ``FTP session
-closed.``, and what the login code put in the event's ``system_log`` (a login, each
-refusal with ProFTPD's words, ``Maximum login attempts (N) exceeded``).  Lines without a
+closed.`` (``SSH2 session ...`` for an SFTP session, as ProFTPD names mod_sftp's),
+and what the login code put in the event's ``system_log`` (a login, each refusal
+with ProFTPD's words, ``Maximum login attempts (N) exceeded``).  Lines without a
 session (start, stop) have only ``HOST ftpredis[PID] SERVER: MESSAGE``.
 
 Debian's fail2ban ``proftpd`` filter matches these lines once told the daemon's name:
@@ -62,9 +63,16 @@ class SystemLog(RedisLog):
         server = s.server_dns or s.local_ip
         client = "%s[%s]" % (s.remote_dns, s.remote_ip)
         if event.kind == CONNECT:
-            self.say("FTP session opened.", server, client)
+            self.say("%s session opened." % (_name(event),), server, client)
             return
         for line in event.system_log:
             self.say(line, server, client)
         if event.kind == DISCONNECT:
-            self.say("FTP session closed.", server, client)
+            self.say("%s session closed." % (_name(event),), server, client)
+
+
+def _name(event) -> str:
+    """ProFTPD's name of the session's protocol in these lines (its
+    pr_session_get_protocol(PR_SESS_PROTO_FL_LOGOUT)): "SSH2" for an SSH session
+    (ftpredis.sftp), "FTP" for FTP and FTPS."""
+    return "SSH2" if event.protocol in ("ssh2", "sftp", "scp") else "FTP"

@@ -502,6 +502,25 @@ class _Builder:
                            address, server.port, _server_name(other), where), source))
                 else:
                     used[key] = (server, source)
+        self._check_exporter_bind(used, main)
+
+    def _check_exporter_bind(self, used, main: "_Merged") -> None:
+        """The exporter's address is no server's: both would bind it, and the second
+        would fail when ftpredis starts (an SFTP <VirtualHost> on the exporter's port
+        is the likely slip)."""
+        engine, exporter = main.first("PrometheusEngine"), main.first("PrometheusExporter")
+        if not (engine and engine[0] and exporter and exporter[0]):
+            return
+        (ip, port), source = exporter
+        wildcards = ("0.0.0.0", "::")
+        for (address, server_port), (server, server_source) in used.items():
+            if server_port == port and (address == ip or address in wildcards
+                                        or ip in wildcards):
+                where = (" (%s)" % server_source) if server_source else ""
+                self.error(ConfigError(
+                    "PrometheusExporter: address %s port %d is already used by %s%s"
+                    % (ip, port, _server_name(server), where), source))
+                return
 
 
 class _Merged:

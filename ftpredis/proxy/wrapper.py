@@ -170,6 +170,12 @@ class ProxyProtocolFactory(policies.WrappingFactory):
     def buildProtocol(self, addr):
         return self.protocol(self)
 
+    def pending(self) -> int:
+        """Connections still waiting for their header: open connections that the
+        wrapped factories do not know of yet (MaxInstances counts them, as ProFTPD
+        counts the process that reads the header)."""
+        return sum(1 for p in list(self.protocols) if p.wrappedProtocol is None)
+
     @classmethod
     def for_server(cls, server, wrappedFactory, reactor=None,
                    route: Optional[Callable] = None) -> Optional["ProxyProtocolFactory"]:
