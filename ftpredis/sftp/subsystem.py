@@ -539,7 +539,9 @@ class _File:
             return defer.succeed(None)
         self.closed = True
         self.owner.handles.discard(self)
-        fd, self.fd = self.fd, None
+        # The descriptor stays until the writes queued before CLOSE are done: a client
+        # may close without waiting for their answers (lftp does).
+        fd = self.fd
         protocol = self.owner.rec.protocol      # the subsystem's, while it is ending
 
         def finish():
@@ -549,6 +551,7 @@ class _File:
                 os.close(fd)
 
         def close_after_writes(_=None):
+            self.fd = None
             return self.owner.run(finish)
 
         def record(size):
