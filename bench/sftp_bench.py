@@ -19,7 +19,8 @@ figure steadier than the rates on a loaded machine.
 
 Runs are interleaved over --reps repetitions, the servers' order alternating; the
 table shows medians and the ftpredis/proftpd ratio (for CPU, proftpd/ftpredis: above
-1 means ftpredis spent less).  proftpd needs root; without it, or with --no-proftpd, only
+1 means ftpredis spent less).  --baseline DIR adds the ftpredis of another source tree
+to the same run, to see what a change buys.  proftpd needs root; without it, or with --no-proftpd, only
 ftpredis is measured.  The machine may be shared and noisy: read ratios, not absolute
 numbers.  Not a test: nothing asserts a time.  Only the processes started here are
 stopped::
@@ -27,6 +28,7 @@ stopped::
     python3 bench/sftp_bench.py                    # 64 MiB, 3 reps
     python3 bench/sftp_bench.py --mib 256 --reps 3 --logins 30
     python3 bench/sftp_bench.py --cipher aes256-ctr --mac hmac-sha2-512
+    python3 bench/sftp_bench.py --mib 256 --baseline /tmp/main   # before/after a change
 """
 
 import argparse
@@ -158,6 +160,9 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
     ap.add_argument("--logins", type=int, default=20, help="sessions per login run")
     ap.add_argument("--no-proftpd", action="store_true", help="measure ftpredis only")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also measure the ftpredis of another source tree (e.g. "
+                    "`git archive main | tar -x -C DIR`), as 'baseline'")
     ap.add_argument("--cipher", default="aes128-ctr",
                     help="the cipher both servers are given (default aes128-ctr)")
     ap.add_argument("--mac", default="hmac-sha2-256",
@@ -196,22 +201,28 @@ def main():
         os.chmod(os.path.join(wd, "ftpd.passwd"), 0o600)
 
         servers = {}
-        port = free_port()
-        conf = os.path.join(wd, "ftpredis.conf")
-        with open(conf, "w") as f:
-            f.write(FTPREDIS_CONF.format(port=port, wd=wd))
-        log = open(os.path.join(wd, "ftpredis.out"), "ab")
-        logs.append(log)
-        env = dict(os.environ, PYTHONPATH=PROJECT + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
-        p = subprocess.Popen([args.python, "-c", "from twisted.scripts.twistd import run; run()",
-                              "-n", "--pidfile=", "-l", os.path.join(wd, "twistd.log"),
-                              "ftpredis", "--config", conf], stdout=log,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT,
-                             env=env)
-        procs.append(p)
-        wait_ready(port, p, "ftpredis", os.path.join(wd, "twistd.log"))
-        servers["ftpredis"] = (port, p.pid)
+        trees = [("ftpredis", PROJECT)]
+        if args.baseline:
+            trees.append(("baseline", os.path.abspath(args.baseline)))
+        for name, tree in trees:
+            port = free_port()
+            conf = os.path.join(wd, name + ".conf")
+            with open(conf, "w") as f:
+                f.write(FTPREDIS_CONF.format(port=port, wd=wd))
+            log = open(os.path.join(wd, name + ".out"), "ab")
+            logs.append(log)
+            env = dict(os.environ, PYTHONPATH=tree + os.pathsep
+                       + os.environ.get("PYTHONPATH", ""))
+            p = subprocess.Popen([args.python, "-c",
+                                  "from twisted.scripts.twistd import run; run()",
+                                  "-n", "--pidfile=", "-l",
+                                  os.path.join(wd, name + "-twistd.log"),
+                                  "ftpredis", "--config", conf], stdout=log,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 cwd=tree, env=env)
+            procs.append(p)
+            wait_ready(port, p, name, os.path.join(wd, name + "-twistd.log"))
+            servers[name] = (port, p.pid)
 
         if not args.no_proftpd and os.geteuid() == 0 and shutil.which("proftpd"):
             port = free_port()
@@ -258,17 +269,20 @@ def main():
             for w in ("get", "put", "get-cpu", "put-cpu"):
                 print("# %s %s: %s" % (name, w, " ".join("%.1f" % v
                                                          for v in results[(name, w)])))
-        print("%-8s %14s %14s %8s" % ("", "ftpredis", "proftpd", "ratio"))
+        ours = [n for n in servers if n != "proftpd"]
+        head = "%-8s" % "" + "".join("%15s" % n for n in servers)
+        if "proftpd" in servers:
+            head += "".join("%16s" % (n + "/pro") for n in ours)
+        print(head)
         for w, unit in (("get", "MiB/s"), ("put", "MiB/s"), ("login", "sess/s"),
                         ("get-cpu", "ms/MiB"), ("put-cpu", "ms/MiB")):
-            ours = statistics.median(results[("ftpredis", w)])
+            med = {n: statistics.median(results[(n, w)]) for n in servers}
+            line = "%-8s" % w + "".join("%8.1f %-6s" % (med[n], unit) for n in servers)
             if "proftpd" in servers:
-                theirs = statistics.median(results[("proftpd", w)])
-                ratio = theirs / ours if w.endswith("cpu") else ours / theirs
-                print("%-8s %8.1f %-6s %7.1f %-6s %7.2f" % (w, ours, unit, theirs, unit,
-                                                            ratio))
-            else:
-                print("%-8s %8.1f %-6s %14s %8s" % (w, ours, unit, "-", "-"))
+                # For CPU, proftpd's over ours: above 1 always means ftpredis did better.
+                line += "".join("%16.2f" % (med["proftpd"] / med[n] if w.endswith("cpu")
+                                            else med[n] / med["proftpd"]) for n in ours)
+            print(line)
     finally:
         for p in reversed(procs):
             if p.poll() is None:
