@@ -250,15 +250,16 @@ def _over_limit(factory, conn, avatar):
     server count, as FTP's (ftpredis.ftp.login) count its own."""
     server = factory.server
     others = [p for p in factory.instances if p is not conn and p.counted]
+    # MaxClientsPerHost, MaxClientsPerUser and MaxClients are (N, message).
     per_host = server.max_clients_per_host
     if per_host is not None and sum(
-            1 for p in others if p.peer_host == conn.peer_host) >= per_host:
+            1 for p in others if p.peer_host == conn.peer_host) >= per_host[0]:
         return "MaxClientsPerHost"
     per_user = server.max_clients_per_user
     if per_user is not None and sum(
             1 for p in others if p.recorder.avatar.name == avatar.name) >= per_user[0]:
         return "MaxClientsPerUser"
-    if server.max_clients is not None and factory.logged_in >= server.max_clients:
+    if server.max_clients is not None and factory.logged_in >= server.max_clients[0]:
         return "MaxClients"
     return None
 
