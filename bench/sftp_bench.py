@@ -9,14 +9,26 @@ get     download --mib MiB to /dev/null (MiB/s, the whole session included)
 put     upload --mib MiB (MiB/s, the whole session included)
 login   --logins sequential sessions of connect, key login, ``bye`` (sessions/s)
 
-Runs are interleaved over --reps repetitions; the table shows medians and the
-ftpredis/proftpd ratio.  proftpd needs root; without it, or with --no-proftpd, only
+OpenSSH's client offers one cipher and one MAC, the same to both servers (--cipher,
+--mac; by default aes128-ctr and hmac-sha2-256, what it picks from twisted.conch's
+lists anyway, where with ProFTPD it would pick chacha20-poly1305): like is compared
+with like.  Beside
+the rates, each server's CPU seconds per MiB transferred (user+system of the server
+process and its reaped children, from /proc: ProFTPD forks a process per session), a
+figure steadier than the rates on a loaded machine.
+
+Runs are interleaved over --reps repetitions, the servers' order alternating; the
+table shows medians and the ftpredis/proftpd ratio (for CPU, proftpd/ftpredis: above
+1 means ftpredis spent less).  --baseline DIR adds the ftpredis of another source tree
+to the same run, to see what a change buys.  proftpd needs root; without it, or with --no-proftpd, only
 ftpredis is measured.  The machine may be shared and noisy: read ratios, not absolute
 numbers.  Not a test: nothing asserts a time.  Only the processes started here are
 stopped::
 
     python3 bench/sftp_bench.py                    # 64 MiB, 3 reps
     python3 bench/sftp_bench.py --mib 256 --reps 3 --logins 30
+    python3 bench/sftp_bench.py --cipher aes256-ctr --mac hmac-sha2-512
+    python3 bench/sftp_bench.py --mib 256 --baseline /tmp/main   # before/after a change
 """
 
 import argparse
@@ -90,12 +102,16 @@ def wait_ready(port, proc, what, log):
         time.sleep(0.1)
 
 
+#: The -o options every sftp run gets (main() adds the cipher and MAC).
+SSH_OPTIONS = ["-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
+               "-oLogLevel=ERROR", "-oIdentitiesOnly=yes"]
+
+
 def sftp(port, key, batch, cwd):
     path = os.path.join(cwd, "batch")
     with open(path, "w") as f:
         f.write(batch)
-    p = subprocess.run(["sftp", "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
-                        "-oLogLevel=ERROR", "-oIdentitiesOnly=yes", "-i", key, "-P", str(port),
+    p = subprocess.run(["sftp"] + SSH_OPTIONS + ["-i", key, "-P", str(port),
                         "-b", path, "%s@%s" % (USER, HOST)], cwd=cwd,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if p.returncode != 0:
@@ -108,15 +124,53 @@ def timed(fn, *args):
     return time.perf_counter() - t0
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def cpu_seconds(pid):
+    """User+system CPU of ``pid`` and its reaped children, once every child it had is
+    gone (ProFTPD's session processes: their time counts when the master reaps them)."""
+    deadline = time.time() + 30
+    while _children(pid) and time.time() < deadline:
+        time.sleep(0.02)
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime: fields 14-17 of proc(5), 12-15 after the name.
+    return sum(int(v) for v in fields[11:15]) / TICK
+
+
+def measured(pid, fn, *args):
+    """(seconds, server CPU seconds) of one run of ``fn``."""
+    c0 = cpu_seconds(pid)
+    dt = timed(fn, *args)
+    return dt, cpu_seconds(pid) - c0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mib", type=int, default=64, help="transfer size (default 64)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
     ap.add_argument("--logins", type=int, default=20, help="sessions per login run")
     ap.add_argument("--no-proftpd", action="store_true", help="measure ftpredis only")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also measure the ftpredis of another source tree (e.g. "
+                    "`git archive main | tar -x -C DIR`), as 'baseline'")
+    ap.add_argument("--cipher", default="aes128-ctr",
+                    help="the cipher both servers are given (default aes128-ctr)")
+    ap.add_argument("--mac", default="hmac-sha2-256",
+                    help="the MAC both servers are given (default hmac-sha2-256)")
     ap.add_argument("--python", default=sys.executable, help="python for twistd")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
+    SSH_OPTIONS.extend(["-oCiphers=" + args.cipher, "-oMACs=" + args.mac])
 
     wd = tempfile.mkdtemp(prefix="sftp-bench-")
     os.chmod(wd, 0o755)
@@ -147,22 +201,28 @@ def main():
         os.chmod(os.path.join(wd, "ftpd.passwd"), 0o600)
 
         servers = {}
-        port = free_port()
-        conf = os.path.join(wd, "ftpredis.conf")
-        with open(conf, "w") as f:
-            f.write(FTPREDIS_CONF.format(port=port, wd=wd))
-        log = open(os.path.join(wd, "ftpredis.out"), "ab")
-        logs.append(log)
-        env = dict(os.environ, PYTHONPATH=PROJECT + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
-        p = subprocess.Popen([args.python, "-c", "from twisted.scripts.twistd import run; run()",
-                              "-n", "--pidfile=", "-l", os.path.join(wd, "twistd.log"),
-                              "ftpredis", "--config", conf], stdout=log,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT,
-                             env=env)
-        procs.append(p)
-        wait_ready(port, p, "ftpredis", os.path.join(wd, "twistd.log"))
-        servers["ftpredis"] = port
+        trees = [("ftpredis", PROJECT)]
+        if args.baseline:
+            trees.append(("baseline", os.path.abspath(args.baseline)))
+        for name, tree in trees:
+            port = free_port()
+            conf = os.path.join(wd, name + ".conf")
+            with open(conf, "w") as f:
+                f.write(FTPREDIS_CONF.format(port=port, wd=wd))
+            log = open(os.path.join(wd, name + ".out"), "ab")
+            logs.append(log)
+            env = dict(os.environ, PYTHONPATH=tree + os.pathsep
+                       + os.environ.get("PYTHONPATH", ""))
+            p = subprocess.Popen([args.python, "-c",
+                                  "from twisted.scripts.twistd import run; run()",
+                                  "-n", "--pidfile=", "-l",
+                                  os.path.join(wd, name + "-twistd.log"),
+                                  "ftpredis", "--config", conf], stdout=log,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 cwd=tree, env=env)
+            procs.append(p)
+            wait_ready(port, p, name, os.path.join(wd, name + "-twistd.log"))
+            servers[name] = (port, p.pid)
 
         if not args.no_proftpd and os.geteuid() == 0 and shutil.which("proftpd"):
             port = free_port()
@@ -175,17 +235,23 @@ def main():
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             procs.append(p)
             wait_ready(port, p, "proftpd", os.path.join(wd, "proftpd.out"))
-            servers["proftpd"] = port
+            servers["proftpd"] = (port, p.pid)
         elif not args.no_proftpd:
             print("proftpd not measured (needs root and proftpd)", file=sys.stderr)
 
-        results = {(name, w): [] for name in servers for w in ("get", "put", "login")}
+        results = {(name, w): [] for name in servers
+                   for w in ("get", "put", "login", "get-cpu", "put-cpu")}
         for rep in range(args.reps):
-            for name, port in servers.items():
-                dt = timed(sftp, port, key, "get big.bin /dev/null\n", local)
+            order = list(servers.items())
+            if rep % 2:
+                order.reverse()
+            for name, (port, pid) in order:
+                dt, cpu = measured(pid, sftp, port, key, "get big.bin /dev/null\n", local)
                 results[(name, "get")].append(args.mib / dt)
-                dt = timed(sftp, port, key, "put up.bin\n", local)
+                results[(name, "get-cpu")].append(cpu / args.mib * 1000)
+                dt, cpu = measured(pid, sftp, port, key, "put up.bin\n", local)
                 results[(name, "put")].append(args.mib / dt)
+                results[(name, "put-cpu")].append(cpu / args.mib * 1000)
                 stored = os.path.join(home, "up.bin")
                 if os.path.getsize(stored) != size:
                     raise RuntimeError("%s stored %d bytes, expected %d"
@@ -197,16 +263,26 @@ def main():
                 results[(name, "login")].append(args.logins / (time.perf_counter() - t0))
             print("rep %d/%d done" % (rep + 1, args.reps), file=sys.stderr)
 
-        print("SFTP %d MiB, %d reps, %d logins per run" % (args.mib, args.reps, args.logins))
-        print("%-6s %14s %14s %8s" % ("", "ftpredis", "proftpd", "ratio"))
-        for w, unit in (("get", "MiB/s"), ("put", "MiB/s"), ("login", "sess/s")):
-            ours = statistics.median(results[("ftpredis", w)])
+        print("SFTP %d MiB, %d reps, %d logins per run, %s + %s for both servers"
+              % (args.mib, args.reps, args.logins, args.cipher, args.mac))
+        for name in servers:
+            for w in ("get", "put", "get-cpu", "put-cpu"):
+                print("# %s %s: %s" % (name, w, " ".join("%.1f" % v
+                                                         for v in results[(name, w)])))
+        ours = [n for n in servers if n != "proftpd"]
+        head = "%-8s" % "" + "".join("%15s" % n for n in servers)
+        if "proftpd" in servers:
+            head += "".join("%16s" % (n + "/pro") for n in ours)
+        print(head)
+        for w, unit in (("get", "MiB/s"), ("put", "MiB/s"), ("login", "sess/s"),
+                        ("get-cpu", "ms/MiB"), ("put-cpu", "ms/MiB")):
+            med = {n: statistics.median(results[(n, w)]) for n in servers}
+            line = "%-8s" % w + "".join("%8.1f %-6s" % (med[n], unit) for n in servers)
             if "proftpd" in servers:
-                theirs = statistics.median(results[("proftpd", w)])
-                print("%-6s %8.1f %-6s %7.1f %-6s %7.2f" % (w, ours, unit, theirs, unit,
-                                                          ours / theirs))
-            else:
-                print("%-6s %8.1f %-6s %14s %8s" % (w, ours, unit, "-", "-"))
+                # For CPU, proftpd's over ours: above 1 always means ftpredis did better.
+                line += "".join("%16.2f" % (med["proftpd"] / med[n] if w.endswith("cpu")
+                                            else med[n] / med["proftpd"]) for n in ours)
+            print(line)
     finally:
         for p in reversed(procs):
             if p.poll() is None:

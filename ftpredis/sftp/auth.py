@@ -251,6 +251,7 @@ def _over_limit(factory, conn, avatar):
     server count, as FTP's (ftpredis.ftp.login) count its own."""
     server = factory.server
     others = [p for p in factory.instances if p is not conn and p.counted]
+    # MaxClientsPerHost, MaxClientsPerUser and MaxClients are (N, message).
     per_host = server.max_clients_per_host
     if per_host is not None and sum(
             1 for p in others if p.peer_host == conn.peer_host) >= per_host[0]:

@@ -76,10 +76,21 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
         self.conn.recorder.protocol = "ssh2"
 
 
+#: The window a session channel offers the client (unless SFTPClientMatch's
+#: channelWindowSize says otherwise): OpenSSH's sshd offers 2 MiB (64 packets of 32 KiB,
+#: what its sftp keeps in flight on an upload).  twisted.conch's default, 128 KiB, holds
+#: an upload to four packets a round trip and costs a WINDOW_ADJUST every two.
+CHANNEL_WINDOW = 2 * 1024 * 1024
+
+
 class SessionChannel(session.SSHSession):
     """A session channel: when the client is done with its subsystem (EOF), the
     channel reports exit status 0 before closing, as mod_sftp does (scp fails on a
     channel closed without one)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("localWindow", CHANNEL_WINDOW)
+        session.SSHSession.__init__(self, *args, **kwargs)
 
     # Only the sftp subsystem is served: no shell, exec (legacy scp), pty or
     # environment (mod_sftp's SFTPAcceptEnv); refused, not failed on.
