@@ -129,23 +129,13 @@ class TwoNodes(unittest.TestCase):
             proc = e2e.twistd(["-n", "--pidfile=", "--logfile",
                                os.path.join(base, "twistd.log"), "ftpredis",
                                "--config", conf], cwd=base)
-            self.addCleanup(self._stop, proc)
+            self.addCleanup(e2e.stop_process, proc)
             self.ports.append(port)
             self.bases.append(base)
         for port, base in zip(self.ports, self.bases):
             if not e2e.wait_listening(port):
                 with open(os.path.join(base, "twistd.log")) as f:
                     self.fail("node on %d did not start:\n%s" % (port, f.read()))
-
-    @staticmethod
-    def _stop(proc):
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        proc.communicate()
 
     @property
     def a(self):

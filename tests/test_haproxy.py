@@ -110,7 +110,7 @@ class BehindHAProxy(unittest.TestCase):
             proc = e2e.twistd(["-n", "--pidfile=", "--logfile", logfile, "ftpredis",
                                "--config", os.path.join(etc, "haproxy", "ftpd-node%d.conf" % n)],
                               cwd=base)
-            self.addCleanup(self._reap, proc)
+            self.addCleanup(e2e.stop_process, proc)
             self.nodes.append((proc, logfile, NODES[n - 1], node_port))
         for proc, logfile, host, port in self.nodes:
             if not _listening(host, port):
@@ -118,7 +118,7 @@ class BehindHAProxy(unittest.TestCase):
         self.haproxy = subprocess.Popen(
             ["haproxy", "-db", "-f", os.path.join(etc, "haproxy", "haproxy.cfg")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(self._reap, self.haproxy)
+        self.addCleanup(e2e.stop_process, self.haproxy)
         if not _listening(PUBLIC, self.port):
             self.haproxy.kill()
             out, _ = self.haproxy.communicate()
@@ -131,16 +131,6 @@ class BehindHAProxy(unittest.TestCase):
                 return f.read()
         except OSError:
             return "(no log)"
-
-    @staticmethod
-    def _reap(proc):
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        proc.communicate()
 
     def client(self, source=CLIENT):
         ftp = ftplib.FTP(timeout=10)

@@ -328,7 +328,7 @@ class DaemonTests(unittest.TestCase):
         log = os.path.join(base, "twistd.log")
         proc = e2e.twistd(["-n", "--pidfile=", "--logfile", log, "ftpredis",
                            "--config", conf], cwd=base)
-        self.addCleanup(_stop, proc)
+        self.addCleanup(e2e.stop_process, proc)
         for p in (port, mport):
             if not e2e.wait_listening(p):
                 with open(log) as f:
@@ -356,7 +356,7 @@ class DaemonTests(unittest.TestCase):
         log = os.path.join(base, "twistd.log")
         proc = e2e.twistd(["-n", "--pidfile=", "--logfile", log, "ftpredis",
                            "--config", conf], cwd=base)
-        self.addCleanup(_stop, proc)
+        self.addCleanup(e2e.stop_process, proc)
 
         def children():
             try:
@@ -385,19 +385,9 @@ class DaemonTests(unittest.TestCase):
         mport = busy.getsockname()[1]
         conf = e2e.write_site(base, CONF % {"mport": mport, "extra": ""})
         proc = e2e.twistd(["-n", "--pidfile=", "ftpredis", "--config", conf], cwd=base)
-        self.addCleanup(_stop, proc)
+        self.addCleanup(e2e.stop_process, proc)
         out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("ftpredis: PrometheusExporter: cannot listen on 127.0.0.1:%d: "
                       "Address already in use" % mport, err.decode())
         self.assertNotIn("Traceback", err.decode())
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    proc.communicate()

@@ -26,7 +26,7 @@ from ftpredis.config import load_config
 from ftpredis.metrics.merge import ServerCollector, to_json
 from tests.support import e2e
 from tests.support.redisserver import RedisServerMixin, free_port
-from tests.test_metrics import _stop, curl, samples, value
+from tests.test_metrics import curl, samples, value
 
 CONF = """\
 Port                {port}
@@ -73,7 +73,7 @@ class _WorkersSite:
         self.log = os.path.join(self.base, "twistd.log")
         self.proc = e2e.twistd(["-n", "--pidfile=", "--logfile", self.log, "ftpredis",
                                 "--config", self.conf], cwd=self.base)
-        self.addCleanup(_stop, self.proc)
+        self.addCleanup(e2e.stop_process, self.proc)
 
     def children(self):
         try:

@@ -78,13 +78,7 @@ class Node:
         self.proc.communicate()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc.communicate()
+        e2e.stop_process(self.proc)
 
 
 def first_line(port, source, host="127.0.0.1", header=b"") -> str:

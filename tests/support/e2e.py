@@ -144,3 +144,15 @@ def wait_listening(port, timeout=15.0):
 
 
 BytesIO = io.BytesIO
+
+
+def stop_process(proc) -> None:
+    """SIGTERM ``proc`` (a Popen), give it 10 s to end (twistd drains its sessions and
+    flushes its sink), then SIGKILL; always reaped."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.communicate()
