@@ -20,7 +20,11 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence
 
+from twisted.logger import Logger
+
 from ftpredis.config import dirmatch, netacl
+
+_log = Logger()
 
 #: ProFTPD's command groups (mod_core's Limit documentation, checked against 1.3.8:
 #: RNFR is refused by both <Limit WRITE> and <Limit DIRS>).
@@ -235,3 +239,19 @@ def hide_pattern(server, anonymous, real_dir: str) -> Optional[str]:
     if pattern is None and anonymous is not None:
         pattern = anonymous.hide_files
     return pattern
+
+
+def report_denied_connection(factory, peer_host: str, local_host: str) -> None:
+    """A connection ``connect_allowed`` refused, reported as ProFTPD's src/main.c does:
+    no record, one line in twistd's log and in the SystemLog; the metrics count it as
+    refused with no reason (ProFTPD refuses before session.notes exists, so its "Blocked
+    by <Limit LOGIN>" details never reach mod_prometheus).  ``factory`` is the FTP or
+    SSH server's, with its ``system_log`` and ``count_refused`` (None when unused)."""
+    line = "Connection from %s [%s] denied" % (peer_host, peer_host)
+    _log.info("{client}: {line}", client=peer_host, line=line)
+    system_log = getattr(factory, "system_log", None)
+    if system_log is not None:
+        system_log.say(line, local_host, "%s[%s]" % (peer_host, peer_host))
+    count_refused = getattr(factory, "count_refused", None)
+    if count_refused is not None:
+        count_refused("")

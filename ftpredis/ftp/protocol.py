@@ -136,15 +136,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             # ProFTPD's src/main.c refuses before any module sees the session: no banner,
             # no record, one SystemLog line.  peer_host is the proxied client's address
             # (doc/decisions.rst, "Allow/Deny behind the PROXY protocol").
-            line = "Connection from %s [%s] denied" % (peer_host, peer_host)
-            log.info("{client}: {line}", client=peer_host, line=line)
-            system_log = self.factory.system_log
-            if system_log is not None:
-                system_log.say(line, local_host, "%s[%s]" % (peer_host, peer_host))
-            if self.factory.count_refused is not None:
-                # No reason label: ProFTPD refuses before session.notes exists, so its
-                # "Blocked by <Limit LOGIN>" details never reach mod_prometheus.
-                self.factory.count_refused("")
+            limits.report_denied_connection(self.factory, peer_host, local_host)
             transport.loseConnection()
             return
         self.session = Session.adopt({

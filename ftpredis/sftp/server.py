@@ -32,7 +32,6 @@ from ftpredis.sftp.records import SSHRecorder
 from ftpredis.sftp.subsystem import SFTPFiles
 
 log = Logger()
-_access_log = Logger(namespace="ftpredis.ftp.limits")
 
 
 class _Counting:
@@ -213,18 +212,8 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         if not limits.connect_allowed(f.server, peer_host):
             # ProFTPD's src/main.c refuses before mod_sftp sees the connection: no SSH
             # identification, no record, one SystemLog line (as ftpredis.ftp.protocol).
-            line = "Connection from %s [%s] denied" % (peer_host, peer_host)
-            # Not under ftpredis.sftp, whose chatter twistd's log leaves to SFTPLog: an
-            # address refusal is reported as FTP's is.
-            _access_log.info("{client}: {line}", client=peer_host, line=line)
-            f.note(line)
-            system_log = getattr(f, "system_log", None)
-            if system_log is not None:
-                system_log.say(line, self.recorder.local_host,
-                               "%s[%s]" % (peer_host, peer_host))
-            count_refused = getattr(f, "count_refused", None)
-            if count_refused is not None:
-                count_refused("")
+            limits.report_denied_connection(f, peer_host, self.recorder.local_host)
+            f.note("Connection from %s [%s] denied" % (peer_host, peer_host))
             self._denied = True
             self.transport.loseConnection()
             return
