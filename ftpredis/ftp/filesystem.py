@@ -95,11 +95,8 @@ class JailedFS:
     def open_root(self) -> None:
         """Blocking: take the root's descriptor for :meth:`open_read_now`, if its file
         system is local and the kernel can open without waiting."""
-        if self.root_fd is None and nowait.is_local(self.root):
-            try:
-                self.root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            except OSError:
-                self.root_fd = None
+        if self.root_fd is None:
+            self.root_fd = nowait.open_local_dir(self.root)
 
     def close(self) -> None:
         fd, self.root_fd = self.root_fd, None
