@@ -148,11 +148,18 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             "unique_id": unique_id(peer_host, time.time(), _PID.pid)
             if getattr(s, "unique_id_engine", True) else None,
             "seq": session_counter()})
-        self.setTimeout(self.timeOut)
+        clock = self.factory.reactor
+        now = clock.seconds()
+        due = None
+        if self.timeOut is not None:
+            self._idle_from = now
+            due = now + self.timeOut
         if s.timeout_login:
-            self._login_timer = self.factory.reactor.callLater(
-                s.timeout_login, self._policyTimeout, "login_timeout", "TimeoutLogin",
-                s.timeout_login)
+            self._login_due = login = now + s.timeout_login
+            if due is None or login < due:
+                due = login
+        if due is not None:
+            self._deadline_call = clock.callLater(due - now, self._deadlinesDue)
         self.logConnect()
         policy = self.factory.policy
         if policy is not None and policy.on_connect(self):
@@ -175,9 +182,14 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             self.counted = False
             self.factory.logged_in -= 1
         self.factory.instances.pop(self, None)
-        self.setTimeout(None)
-        for name in ("_login_timer", "_notransfer_timer", "_stall_timer"):
-            self._cancelTimer(name)
+        self._idle_from = self._login_due = self._notransfer_due = None
+        call = self._deadline_call
+        if call is not None:
+            self._deadline_call = None
+            if call.active():
+                call.cancel()
+        if self._stall_timer is not None:
+            self._cancelTimer("_stall_timer")
         self.cleanupDTP()
         if self._busy:
             # The command in flight (a transfer, a login) finishes first and is logged
@@ -200,9 +212,86 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             except Exception:
                 log.failure("realm logout failed")
 
-    _login_timer = _notransfer_timer = _stall_timer = None
+    # -- timers -------------------------------------------------------------------------
+    # TimeoutIdle, TimeoutLogin and TimeoutNoTransfer are deadlines of the session, served
+    # by one DelayedCall armed at the earliest.  A command only records its time (no
+    # DelayedCall.reset per command), and login moves TimeoutLogin's deadline to
+    # TimeoutNoTransfer's without a callLater or a cancel: a deadline that moved later is
+    # found so when the call fires, and the call re-arms itself for it.  Only a deadline
+    # moved earlier than the armed time resets the call.
+    _idle_from = None       # TimeoutIdle counts from here (None: not counting)
+    _login_due = None       # TimeoutLogin's deadline (None: logged in, or none)
+    _notransfer_due = None  # TimeoutNoTransfer's deadline (None: none running)
+    _deadline_call = None   # the DelayedCall, armed at the earliest deadline or sooner
+    _stall_timer = None     # TimeoutStalled, during a transfer: a DelayedCall of its own
+
+    #: The attribute of each deadline, by the timer names the rest of the protocol uses.
+    _DEADLINES = {"_login_timer": "_login_due", "_notransfer_timer": "_notransfer_due"}
+
+    def _arm(self, due: float, now: float) -> None:
+        """Make sure the DelayedCall fires no later than ``due``."""
+        call = self._deadline_call
+        if call is None:
+            self._deadline_call = self.factory.reactor.callLater(due - now,
+                                                                 self._deadlinesDue)
+        elif due < call.getTime():
+            call.reset(due - now)
+
+    def _deadlinesDue(self) -> None:
+        """The DelayedCall fired: the deadlines passed time out, in their order (as their
+        own DelayedCalls would have in one reactor turn); the call is armed again for
+        the earliest one left."""
+        self._deadline_call = None
+        now = self.factory.reactor.seconds()
+        while not self.disconnected:
+            idle = self._idle_from
+            idle = idle + self.timeOut if idle is not None and self.timeOut else None
+            nxt, which = idle, 0
+            login = self._login_due
+            if login is not None and (nxt is None or login < nxt):
+                nxt, which = login, 1
+            notransfer = self._notransfer_due
+            if notransfer is not None and (nxt is None or notransfer < nxt):
+                nxt, which = notransfer, 2
+            if nxt is None:
+                return
+            if nxt > now:
+                self._arm(nxt, now)
+                return
+            if which == 0:
+                self._idle_from = None
+                self.timeoutConnection()
+            elif which == 1:
+                self._login_due = None
+                n = self.server.timeout_login
+                self._policyTimeout("login_timeout", "TimeoutLogin", n)
+            else:
+                self._notransfer_due = None
+                n = self.server.timeout_no_transfer
+                self._policyTimeout("notransfer_timeout", "TimeoutNoTransfer", n)
+
+    def setTimeout(self, period):
+        """TimeoutIdle counts ``period`` seconds from now (None: stops counting);
+        TimeoutMixin's contract, on the session's one DelayedCall."""
+        prev = self.timeOut
+        self.timeOut = period
+        if period is None:
+            self._idle_from = None
+        else:
+            self._idle_from = now = self.factory.reactor.seconds()
+            self._arm(now + period, now)
+        return prev
+
+    def resetTimeout(self):
+        """Activity: TimeoutIdle counts from now (when it counts at all)."""
+        if self._idle_from is not None:
+            self._idle_from = self.factory.reactor.seconds()
 
     def _cancelTimer(self, name: str) -> None:
+        deadline = self._DEADLINES.get(name)
+        if deadline is not None:
+            setattr(self, deadline, None)   # the DelayedCall finds nothing due and re-arms
+            return
         t = getattr(self, name, None)
         setattr(self, name, None)
         if t is not None and t.active():
@@ -210,14 +299,12 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
 
     def _startNoTransferTimer(self) -> None:
         n = self.server.timeout_no_transfer
-        t = self._notransfer_timer
-        if t is not None and t.active() and n and not self.disconnected:
-            t.reset(n)          # cheaper than a new DelayedCall per transfer
-            return
-        self._cancelTimer("_notransfer_timer")
         if n and not self.disconnected:
-            self._notransfer_timer = self.factory.reactor.callLater(
-                n, self._policyTimeout, "notransfer_timeout", "TimeoutNoTransfer", n)
+            now = self.factory.reactor.seconds()
+            self._notransfer_due = now + n
+            self._arm(now + n, now)
+        else:
+            self._notransfer_due = None
 
     def _policyTimeout(self, reply: str, event: str, seconds: int) -> None:
         """TimeoutLogin / TimeoutNoTransfer: 421, then close (ProFTPD's texts)."""
