@@ -129,6 +129,10 @@ def connect_allowed(server, addr: Optional[str]) -> bool:
     (ProFTPD's check as a session starts: its src/main.c drops the connection, before
     the banner, when some ``<Limit LOGIN>`` decides and none allows; an ``<Anonymous>``
     one is asked only then)."""
+    if not server.limits or not any("LOGIN" in lim.commands for lim in server.limits):
+        # No server-wide <Limit LOGIN> decides, so no <Anonymous> one is asked: the
+        # usual case needs no parse of the address.
+        return True
     a = netacl.client_address(addr)
     cls = netacl.class_of(server.classes, a)
     res, found = _login_or(server.limits, a, cls)
