@@ -346,6 +346,28 @@ class MaxClientsPerHostTests(_Base, unittest.TestCase):
         self.assertIn("Configured policy: Denied by MaxClientsPerHost",
                       [e.session_end_reason for e in self.exits()])
 
+    @defer.inlineCallbacks
+    def test_refused_logins_keep_no_descriptor(self):
+        """A login refused after its password was accepted leaves nothing open (its
+        jail's root descriptor was opened already)."""
+        def run():
+            first = self.client()
+            for _ in range(5):
+                try:
+                    self.client()
+                except ftplib.error_perm:
+                    pass
+            first.quit()
+
+        def count():
+            return len(os.listdir("/proc/self/fd"))
+        yield self.inThread(run)        # the password verified once, logins take no thread
+        yield self.waitExits(6)
+        before = count()
+        yield self.inThread(run)
+        yield self.waitExits(12)
+        self.assertEqual(count(), before)
+
 
 class LoginAttemptTests(_Base, unittest.TestCase):
     server_options = {"max_login_attempts": 2}

@@ -254,6 +254,15 @@ class LoginMixin:
             return jail, lines
 
         def ok(result, placed=None):
+            if placed is None:
+                return accept(result)
+            try:
+                return accept(result, placed)
+            except BaseException:
+                placed[0].close()       # a refused login: its jail's root descriptor
+                raise
+
+        def accept(result, placed=None):
             _, avatar, logout = result
             if self.disconnected:
                 logout()
