@@ -116,6 +116,28 @@ class CachedLocalTests(unittest.TestCase):
         self.assertFalse(nowait.cached_local("/proc/self"))     # procfs: not a disk
 
 
+    def test_home_and_jail_in_one_open(self):
+        """The login's one open: a directory reached through no link, whose descriptor
+        is the directory itself (the jail's root); a link or a file takes the general
+        way."""
+        if not nowait.SUPPORTED:
+            raise unittest.SkipTest("no fast path on this machine")
+        home = os.path.join(self.base, "home")
+        self.assertIn(nowait.mount_type(home), nowait.LOCAL_TYPES)    # the pool's look
+        fd = nowait.cached_local_dir(home)
+        self.assertIsNotNone(fd)
+        try:
+            self.assertEqual(os.path.samestat(os.fstat(fd), os.stat(home)), True)
+        finally:
+            os.close(fd)
+        with open(os.path.join(home, "file"), "wb"):
+            pass
+        for path in ("link", "link/", "home/file", "nope"):
+            self.assertIsNone(nowait.cached_local_dir(os.path.join(self.base, path)), path)
+        self.assertIsNone(nowait.cached_local_dir("home"))         # relative
+        self.assertIsNone(nowait.cached_local_dir("/proc/self"))   # procfs, and a link
+
+
 class QuickLoginPathsTests(unittest.TestCase):
     """The directories a verified login looks at, asked about before it runs inline."""
 

@@ -92,11 +92,14 @@ class JailedFS:
         except FSError:
             self.cwd = "/"
 
-    def open_root(self) -> None:
+    def open_root(self, fd: Optional[int] = None) -> None:
         """Blocking: take the root's descriptor for :meth:`open_read_now`, if its file
-        system is local and the kernel can open without waiting."""
+        system is local and the kernel can open without waiting.  ``fd``: such a
+        descriptor of the root, opened by the caller already (the jail owns it now)."""
         if self.root_fd is None:
-            self.root_fd = nowait.open_local_dir(self.root)
+            self.root_fd = fd if fd is not None else nowait.open_local_dir(self.root)
+        elif fd is not None:
+            os.close(fd)
 
     def close(self) -> None:
         fd, self.root_fd = self.root_fd, None

@@ -237,15 +237,16 @@ class LoginMixin:
             creds = AnonymousLogin(user, cmd.arg or "")
         else:
             creds = UsernamePassword(user, cmd.arg or "")
-        def place(avatar):
+        def place(avatar, root_fd=None):
             """The disk side of a login (blocking, a disk job): the jail, its starting
-            directory checked, and DisplayLogin's lines."""
+            directory checked, and DisplayLogin's lines.  ``root_fd``: the jail root's
+            descriptor, opened already."""
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
             names, groups, system = self._owner_names()
             jail = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
                             user_names=names, group_names=groups,
                             use_system_names=system, root_is_real=True)
-            jail.open_root()
+            jail.open_root(root_fd)
             display = (anon_cfg.display_login if anon_cfg is not None
                        and anon_cfg.display_login else self.server.display_login)
             lines = _read_display(display, {
@@ -360,6 +361,19 @@ class LoginMixin:
         make = login_now(creds) if login_now is not None else None
         if make is None:
             return slow()
+        if not self.server.display_login:
+            # The home, which is the jail, looked at with one open whose descriptor
+            # becomes the jail's root: nothing of this login can wait.
+            try:
+                cached = make.cached()
+            except UnauthorizedLogin:
+                return slow()
+            if cached is not None:
+                result, root_fd = cached
+                try:
+                    return ok(result, place(result[1], root_fd))
+                except BaseException:
+                    return bad(failure.Failure())
         if not self.server.display_login and all(nowait.cached_local(p) for p in make.paths):
             # Every directory this login looks at is in the kernel's cache on a local
             # disk: its stats cannot wait, and a thread hop would cost more than they do.

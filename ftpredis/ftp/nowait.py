@@ -105,6 +105,30 @@ def cached_local(path: str) -> bool:
     return _types.get(os.makedev(major, minor)) in LOCAL_TYPES
 
 
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_RESOLVE_PLAIN_DIR = RESOLVE_CACHED | RESOLVE_NO_SYMLINKS
+
+
+def cached_local_dir(path: str) -> Optional[int]:
+    """An O_PATH descriptor of the directory ``path`` (absolute, normalised) when it
+    resolves from the kernel's cache through no symbolic link, to a local file system
+    seen before; else None.  One open says at once what :func:`cached_local`, a
+    realpath that changes nothing and :func:`open_local_dir` would (a login's home that
+    is its jail: three opens and a stat less)."""
+    if not SUPPORTED or _statx is None or not path.startswith("/") or path.startswith("//"):
+        return None
+    fd = open_beneath(_AT_FDCWD, path, _DIR_FLAGS, _RESOLVE_PLAIN_DIR)
+    if fd is None:
+        return None
+    buf = ctypes.create_string_buffer(256)
+    if (_statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) == 0
+            and _types.get(os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT)))
+            in LOCAL_TYPES):
+        return fd
+    os.close(fd)
+    return None
+
+
 def _probe() -> bool:
     """openat2 with RESOLVE_CACHED works here (Linux >= 5.12, not filtered by seccomp)."""
     if _syscall is None or not hasattr(os, "O_PATH"):
