@@ -164,8 +164,10 @@ class RoutingTable:
 
 
 class _Route(iprotocol.Protocol):
-    """Lives for one call: picks the server for the local address the connection arrived
-    on, then hands the transport to that server's protocol."""
+    """Each connection's first protocol, for one call: picks the server for the local
+    address the connection arrived on, then hands the transport to that server's
+    protocol.  It keeps no state of a connection: one serves every connection of its
+    port."""
 
     def __init__(self, owner, port):
         self.owner = owner
@@ -184,11 +186,13 @@ class _Route(iprotocol.Protocol):
                 transport.protocol = proto
                 proto.makeConnection(transport)
                 return
-            proto = server.factory.buildProtocol(transport.getPeer())
+            peer = transport.getPeer()
+            proto = server.factory.buildProtocol(peer)
         if proto is None:
             transport.loseConnection()
             return
         proto.hostAddress = host        # a getsockname less in connectionMade
+        proto.peerAddress = peer        # and an address object less
         # tcp.Server calls self.protocol for everything from here on.
         transport.protocol = proto
         proto.makeConnection(transport)
@@ -200,6 +204,7 @@ class _Dispatcher(iprotocol.ServerFactory):
     def __init__(self, owner, port):
         self.owner = owner
         self.port = port
+        self._route = _Route(owner, port)
 
     def logPrefix(self):
         return "ftpredis"
@@ -208,7 +213,7 @@ class _Dispatcher(iprotocol.ServerFactory):
         # None closes the connection at once, before any greeting (MaxInstances).
         if not self.owner.gate.admit():
             return None
-        return _Route(self.owner, self.port)
+        return self._route
 
 
 class ServerService(service.Service):

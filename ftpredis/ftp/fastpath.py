@@ -106,7 +106,14 @@ def close_now(transport) -> None:
         transport.loseConnection()
         return
     t.disconnecting = True
-    t.connectionLost(failure.Failure(main.CONNECTION_DONE))
+    reason = failure.Failure(main.CONNECTION_DONE)
+    # Failure computes its parents (a qual() of each class of the MRO) when first asked:
+    # tcp.Connection asks at every close.  They are the same for every session.
+    reason.parents = list(_DONE_PARENTS)
+    t.connectionLost(reason)
+
+
+_DONE_PARENTS = tuple(failure.Failure(main.CONNECTION_DONE).parents)
 
 
 # ------------------------------------------------------------------------ PASV listening

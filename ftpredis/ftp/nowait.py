@@ -70,9 +70,9 @@ def open_beneath(dirfd: int, relpath: str, flags: int, resolve: int = _RESOLVE) 
     could not do it at once from its caches (or refused it for any other reason)."""
     how = _hows.get((flags, resolve))
     if how is None:
-        how = _hows[flags, resolve] = _OpenHow(flags, 0, resolve)
-    fd = _syscall(_SYS_OPENAT2, dirfd, os.fsencode(relpath), ctypes.byref(how),
-                  ctypes.sizeof(how))
+        h = _OpenHow(flags, 0, resolve)
+        how = _hows[flags, resolve] = (h, ctypes.byref(h), ctypes.sizeof(h))
+    fd = _syscall(_SYS_OPENAT2, dirfd, os.fsencode(relpath), how[1], how[2])
     return fd if fd >= 0 else None
 
 
@@ -105,7 +105,8 @@ def cached_local(path: str) -> bool:
     return _types.get(os.makedev(major, minor)) in LOCAL_TYPES
 
 
-_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_StatxBuf = ctypes.c_char * 256     # struct statx, with room to spare
+_DIR_FLAGS = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_CLOEXEC
 _RESOLVE_PLAIN_DIR = RESOLVE_CACHED | RESOLVE_NO_SYMLINKS
 
 
@@ -120,7 +121,7 @@ def cached_local_dir(path: str) -> Optional[int]:
     fd = open_beneath(_AT_FDCWD, path, _DIR_FLAGS, _RESOLVE_PLAIN_DIR)
     if fd is None:
         return None
-    buf = ctypes.create_string_buffer(256)
+    buf = _StatxBuf()
     if (_statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) == 0
             and _types.get(os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT)))
             in LOCAL_TYPES):

@@ -80,6 +80,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
 
     # A session's starting state: class attributes, not ~20 assignments per connection.
     hostAddress = None      # the local address, when the listener looked it up already
+    peerAddress = None      # the client's, when the listener has it already
     _buf = b""
     _discarding = False
     _busy = False
@@ -119,7 +120,9 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
         # The other per-session state starts as the class attributes below say.
         self._queue: deque = deque()
 
-        peer = transport.getPeer()
+        peer = self.peerAddress
+        if peer is None:
+            peer = transport.getPeer()
         host = self.hostAddress
         if host is None:
             host = transport.getHost()
