@@ -65,6 +65,28 @@ class _PID:
 os.register_at_fork(after_in_child=lambda: setattr(_PID, "pid", os.getpid()))
 
 
+def _banner(factory, server, local_host: str) -> bytes:
+    """The greeting's line for a connection to ``local_host``: the same bytes for every
+    session of the server, so made once per local address (a Reply, its formatting and
+    encoding less per session)."""
+    cached = factory.__dict__.get("_banners")
+    if cached is None or cached[0] is not server:
+        cached = factory._banners = (server, {})
+    line = cached[1].get(local_host)
+    if line is None:
+        on, text = server.server_ident
+        if not on:
+            r = R("banner_off", local_host)
+        elif text:
+            r = Reply(220, text)
+        else:
+            r = R("banner", server.server_name, local_host)
+        line = ("%d %s" % (r.code, r.text)).encode("utf-8", "surrogateescape")
+        if len(cached[1]) < 64:         # one per address the server is reached at
+            cached[1][local_host] = line
+    return line
+
+
 @implementer(IPolicySession)
 class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, ListingsMixin,
                       TransfersMixin, DataChannelMixin, LoggingMixin, ftp.FTP):
@@ -169,13 +191,7 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             return                      # banned host/class: refused before the banner
         if getattr(s, "max_connections_per_host", None) and self._overConnectionsPerHost():
             return
-        on, text = s.server_ident
-        if not on:
-            self.sendReply(R("banner_off", self.local_host))
-        elif text:
-            self.sendReply(Reply(220, text))
-        else:
-            self.sendReply(R("banner", s.server_name, self.local_host))
+        self.sendLine(_banner(self.factory, s, local_host))
 
     counted = False         # in the factory's logged_in (MaxClients): set at login
 
