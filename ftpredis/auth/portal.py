@@ -555,7 +555,7 @@ class AuthFileRealm:
         if _plain_dir(home):
             # An existing directory reached through no symbolic link: what isdir and
             # realpath would say, for one open instead of a stat and an lstat per component.
-            return self._avatar(user, home, home, True)
+            return self.avatar_at(user, home, home, True)
         home_exists = os.path.isdir(home)
         if not home_exists and server.create_home:
             try:
@@ -565,9 +565,9 @@ class AuthFileRealm:
                                    "cannot create home directory '%s': %s"
                                    % (home, e.strerror))
             home_exists = os.path.isdir(home)
-        return self._avatar(user, home, os.path.realpath(home), home_exists)
+        return self.avatar_at(user, home, os.path.realpath(home), home_exists)
 
-    def _avatar(self, user: AuthUser, plain_home: str, home: str, home_exists: bool) -> Avatar:
+    def avatar_at(self, user: AuthUser, plain_home: str, home: str, home_exists: bool) -> Avatar:
         """avatar_for's jail and start: ``home`` is ``plain_home`` resolved (realpath)."""
         server = self._server
         if server.default_root is None:
@@ -645,7 +645,7 @@ class QuickLogin:
             return None
         try:
             # Checked just now: an existing directory whose realpath is itself.
-            avatar = self.realm._avatar(self.user, home, home, True)
+            avatar = self.realm.avatar_at(self.user, home, home, True)
         except BaseException:
             os.close(fd)
             raise

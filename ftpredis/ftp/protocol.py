@@ -69,9 +69,9 @@ def _banner(factory, server, local_host: str) -> bytes:
     """The greeting's line for a connection to ``local_host``: the same bytes for every
     session of the server, so made once per local address (a Reply, its formatting and
     encoding less per session)."""
-    cached = factory.__dict__.get("_banners")
+    cached = getattr(factory, "banner_lines", None)
     if cached is None or cached[0] is not server:
-        cached = factory._banners = (server, {})
+        cached = factory.banner_lines = (server, {})
     line = cached[1].get(local_host)
     if line is None:
         on, text = server.server_ident
