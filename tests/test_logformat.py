@@ -8,7 +8,7 @@ import time
 from twisted.trial import unittest
 
 from ftpredis.config.model import FormatExtra
-from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session
+from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields
 from ftpredis.records.logformat import (
     LONG_VARS, SHORT_VARS, compile_format, compile_template, encode_json, json_number,
     json_string, utf8,
@@ -581,3 +581,31 @@ class StraightRendererTests(unittest.TestCase):
         render = fmt.renderer()
         for event in self.events():
             self.assertEqual(render(event), self.reference(fmt, event))
+
+
+class CommandFieldsTests(unittest.TestCase):
+    """%m %r %J of a command line, the same on every call (lines that come again are
+    looked up)."""
+
+    def check(self, verb, arg, expected):
+        for _ in range(2):
+            got = command_fields(verb, arg)
+            self.assertEqual((got["command"], got["raw_command"], got["command_params"]),
+                             expected)
+
+    def test_lines(self):
+        self.check("pass", "s3cret", ("PASS", "PASS (hidden)", "(hidden)"))
+        self.check("PASS", None, ("PASS", "PASS (hidden)", "(hidden)"))
+        self.check("ADAT", "x y", ("ADAT", "ADAT (hidden)", "(hidden)"))
+        self.check("USER", "bob", ("USER", "USER bob", "bob"))
+        self.check("user", "bob\tsmith", ("USER", "USER bob smith", "bob\tsmith"))
+        self.check("TYPE", "I", ("TYPE", "TYPE I", "I"))
+        self.check("PWD", None, ("PWD", "PWD", None))
+        self.check("RETR", "a  b", ("RETR", "RETR a b", "a  b"))
+        self.check("SITE", "chmod 644 f", ("SITE CHMOD", "SITE chmod 644 f", "chmod 644 f"))
+        self.check("SITE", None, (None, "SITE", None))
+        self.check("USER", "", ("USER", "USER", None))
+
+    def test_many_names(self):
+        for i in range(2100):
+            self.check("USER", "u%d" % i, ("USER", "USER u%d" % i, "u%d" % i))
