@@ -66,13 +66,19 @@ class LoggingMixin:
         self._fixed_key, self._fixed = key, fields
         return fields
 
+    _nobody = None      # _who before login: the server's own ids, asked once a session
+
     def _who(self) -> dict:
         a = self.avatar
         if a is None:
             a = self.refused_as
         if a is None:
-            return {"user": None, "group": None, "uid": os.geteuid(), "gid": os.getegid(),
-                    "logged_in": False, "anonymous": False}
+            who = self._nobody
+            if who is None:
+                who = self._nobody = {"user": None, "group": None, "uid": os.geteuid(),
+                                      "gid": os.getegid(), "logged_in": False,
+                                      "anonymous": False}
+            return who
         return {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
                 "logged_in": a is self.avatar, "anonymous": bool(a.anonymous),
                 "anon_password": getattr(a, "anon_password", None) if a.anonymous else None}
