@@ -147,11 +147,12 @@ class LoggingMixin:
         self._exit_logged = True
         now = time.time()
         fields = self._base(DISCONNECT, now, now)
-        fields.update(verb="EXIT", command="EXIT",
-                      session_end_reason=self.end_reason or "Read EOF from client",
-                      disconnect_details=self.disconnect_details)
+        fields["verb"] = fields["command"] = "EXIT"
+        fields["session_end_reason"] = self.end_reason or "Read EOF from client"
+        fields["disconnect_details"] = self.disconnect_details
         if self._exit_reply is not None:
-            fields.update(response_code=530, response_msg=self._exit_reply)
+            fields["response_code"] = 530
+            fields["response_msg"] = self._exit_reply
         self._emit(Event.own(fields))
         waiters, self._end_waiters = self._end_waiters, None
         for d in waiters or ():

@@ -711,7 +711,7 @@ class CompiledFormat:
         extras = tuple(x for x in extras if x.format_name == self.name)
         fragments = self._fragments
         if not extras:
-            return _straight_renderer(self.variables, fragments)
+            return _straight_renderer(self.variables)
 
         bound = _BoundExtras(extras, self.keys | {"connecting", "disconnecting"})
         members = bound.members
@@ -802,7 +802,7 @@ def _remember(cache: dict, key, text: str) -> str:
     return text
 
 
-def _straight_renderer(variables, fragments) -> Callable:
+def _straight_renderer(variables) -> Callable:
     """The renderer of a format without extras, as one generated function: each
     variable's value read and written in line (no getter or fragment call for the usual
     ones: the record is built after every command's reply, 6 a session in the login
