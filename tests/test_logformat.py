@@ -8,9 +8,10 @@ import time
 from twisted.trial import unittest
 
 from ftpredis.config.model import FormatExtra
-from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session
+from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields
 from ftpredis.records.logformat import (
-    compile_format, compile_template, encode_json, json_number, json_string, utf8,
+    LONG_VARS, SHORT_VARS, compile_format, compile_template, encode_json, json_number,
+    json_string, utf8,
 )
 
 # 2026-11-25 21:00:37.842109 UTC
@@ -25,7 +26,9 @@ SESSION = Session(
 def command(verb="NOOP", **kw):
     kw.setdefault("command", verb)
     kw.setdefault("raw_command", verb)
-    return Event(kind=COMMAND, session=SESSION, time=T0, verb=verb, **kw)
+    kw.setdefault("session", SESSION)
+    kw.setdefault("time", T0)
+    return Event(kind=COMMAND, verb=verb, **kw)
 
 
 def connect(**kw):
@@ -526,3 +529,83 @@ class ConnectingTests(unittest.TestCase):
         fmt = compile_format("s", "%a %u")
         render = fmt.renderer()
         self.assertEqual(render(connect(), True, False), fmt.json(connect(), connecting=True))
+
+
+class StraightRendererTests(unittest.TestCase):
+    """A format without extras renders through one generated function that reads the
+    common variables in line and keeps the JSON text of repeating values; its bytes are
+    those of the variables' own fragments, whatever the values and however often they
+    repeat."""
+
+    EVERY = " ".join(["%" + c for c in SHORT_VARS]
+                     + ["%{" + name + "}" for name in LONG_VARS]
+                     + ["%{env:HOME}", "%{note:n}", "%{time:%H\"%M}", "%{UNIQUE_ID}e"])
+
+    def reference(self, fmt, event, connecting=False, disconnecting=False):
+        parts = ['"connecting":true'] if connecting else []
+        if disconnecting:
+            parts.append('"disconnecting":true')
+        parts += [f for f in (frag(event) for frag in fmt._fragments) if f is not None]
+        return ("{" + ",".join(parts) + "}").encode("utf-8")
+
+    def events(self):
+        odd = ['plain', 'q"uote', 'back\\slash', 'tab\there', 'nul\x00', 'del\x7f',
+               'bad\udcffbyte', 'snow\u2603man', '', 'x' * 300]
+        other = Session(
+            remote_ip="::1", remote_port=1, remote_dns='h"ost', local_ip="::1",
+            server_dns="s\x01", server_ip="::1", local_port=21, server_name="n\udc80",
+            server_version="1.3.8", pid=2 ** 60, unique_id="U" * 24)
+        for i, text in enumerate(odd * 3):
+            yield stor(user=text, group=text, raw_command=text, response_msg=text,
+                       file=text, session_end_reason=text, time=T0 + i * 0.4,
+                       bytes_sent=2 ** 53 + i, file_size=-(2 ** 53) - 1, notes={"n": text},
+                       transfer_millis=i * 1000 + 1, file_modified=bool(i % 2),
+                       session=other if i % 3 else SESSION, record_id=text, session_seq=i)
+        yield command("QUIT", time=T0 - 0.5)
+        yield command("NOOP", response_code=200, time=float(2 ** 40))
+        yield connect()
+        yield disconnect(session_end_reason="Quit")
+        for i in range(600):        # more distinct values than are kept
+            yield stor(user="u%d" % i, raw_command="STOR f%d" % (i % 300), time=T0 + i)
+
+    def test_every_variable(self):
+        fmt = compile_format("f", self.EVERY)
+        render = fmt.renderer()
+        for event in self.events():
+            for flags in ((False, False), (True, False), (False, True)):
+                self.assertEqual(render(event, *flags), self.reference(fmt, event, *flags))
+                self.assertEqual(render(event, *flags), self.reference(fmt, event, *flags))
+
+    def test_bench_format(self):
+        fmt = compile_format("redis", '%h %l %u %t \\"%r\\" %s %b')
+        render = fmt.renderer()
+        for event in self.events():
+            self.assertEqual(render(event), self.reference(fmt, event))
+
+
+class CommandFieldsTests(unittest.TestCase):
+    """%m %r %J of a command line, the same on every call (lines that come again are
+    looked up)."""
+
+    def check(self, verb, arg, expected):
+        for _ in range(2):
+            got = command_fields(verb, arg)
+            self.assertEqual((got["command"], got["raw_command"], got["command_params"]),
+                             expected)
+
+    def test_lines(self):
+        self.check("pass", "s3cret", ("PASS", "PASS (hidden)", "(hidden)"))
+        self.check("PASS", None, ("PASS", "PASS (hidden)", "(hidden)"))
+        self.check("ADAT", "x y", ("ADAT", "ADAT (hidden)", "(hidden)"))
+        self.check("USER", "bob", ("USER", "USER bob", "bob"))
+        self.check("user", "bob\tsmith", ("USER", "USER bob smith", "bob\tsmith"))
+        self.check("TYPE", "I", ("TYPE", "TYPE I", "I"))
+        self.check("PWD", None, ("PWD", "PWD", None))
+        self.check("RETR", "a  b", ("RETR", "RETR a b", "a  b"))
+        self.check("SITE", "chmod 644 f", ("SITE CHMOD", "SITE chmod 644 f", "chmod 644 f"))
+        self.check("SITE", None, (None, "SITE", None))
+        self.check("USER", "", ("USER", "USER", None))
+
+    def test_many_names(self):
+        for i in range(2100):
+            self.check("USER", "u%d" % i, ("USER", "USER u%d" % i, "u%d" % i))

@@ -11,7 +11,9 @@ from typing import Optional
 
 from twisted.internet import defer
 
-from ftpredis.records.events import COMMAND, CONNECT, DISCONNECT, Event, Session, command_fields
+from ftpredis.records.events import (
+    COMMAND, CONNECT, DISCONNECT, EVENT_FIELDS, Event, Session, command_fields,
+)
 from ftpredis.ftp.replies import Reply
 from ftpredis.ftp.common import _Command, log
 
@@ -42,55 +44,61 @@ class LoggingMixin:
         except Exception:
             log.failure("emit failed for {verb}", verb=event.verb)
 
-    # The parts of every event that change only at login, USER, RNFR/RNTO: worked out
-    # once per change rather than per command (shared, never modified: _base copies).
-    _who_cache = None
-    _notes_cache = None
+    # What every event of the session carries that changes only at connect, USER, login
+    # (or its refusal), a new <Directory>, RNFR/RNTO, AUTH TLS: worked out once per
+    # change (_fixed_key says for what) and copied into each event (shared, never
+    # modified: the copy is the event's).
+    _fixed_key = None
+    _fixed = None
+
+    def _fixedFields(self) -> dict:
+        key = (self.session, self.avatar, self.refused_as, self.original_user,
+               self.config_path, self.protocol_name, self.connection_class,
+               self.client_state.rnfr)
+        if key == self._fixed_key:
+            return self._fixed
+        fields = {"session": self.session, "original_user": self.original_user,
+                  "config_path": self.config_path, "protocol": self.protocol_name}
+        fields.update(self._who())
+        if self.connection_class is not None:      # <Class> (ftpredis.ftp.limits)
+            fields["connection_class"] = self.connection_class
+        fields["notes"] = self._notesNow()
+        self._fixed_key, self._fixed = key, fields
+        return fields
+
+    _nobody = None      # _who before login: the server's own ids, asked once a session
 
     def _who(self) -> dict:
         a = self.avatar
         if a is None:
             a = self.refused_as
-        cached = self._who_cache
-        if cached is not None and cached[0] is a:
-            return cached[1]
         if a is None:
-            who = {"user": None, "group": None, "uid": os.geteuid(), "gid": os.getegid(),
-                   "logged_in": False, "anonymous": False}
-        else:
-            who = {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
-                   "logged_in": a is self.avatar, "anonymous": bool(a.anonymous),
-                   "anon_password": getattr(a, "anon_password", None) if a.anonymous
-                   else None}
-        self._who_cache = (a, who)
-        return who
+            who = self._nobody
+            if who is None:
+                who = self._nobody = {"user": None, "group": None, "uid": os.geteuid(),
+                                      "gid": os.getegid(), "logged_in": False,
+                                      "anonymous": False}
+            return who
+        return {"user": a.name, "group": a.group, "uid": a.uid, "gid": a.gid,
+                "logged_in": a is self.avatar, "anonymous": bool(a.anonymous),
+                "anon_password": getattr(a, "anon_password", None) if a.anonymous else None}
 
     def _base(self, kind: str, now: float, start: float) -> dict:
+        """A new event's fields (names all Event fields: see :meth:`_commandEvent`)."""
+        fields = self._fixedFields().copy()
         cwd = self.fs.cwd if self.fs is not None else "/"
-        fields = {"kind": kind, "session": self.session, "time": now,
-                  "original_user": self.original_user, "config_path": self.config_path,
-                  "cwd": cwd, "dir_name": cwd,
-                  "session_bytes_rcvd": self.bytes_in, "session_bytes_sent": self.bytes_out,
-                  "response_millis": int((now - start) * 1000),
-                  "protocol": self.protocol_name}
-        fields.update(self._who())
-        if self.connection_class is not None:      # <Class> (ftpredis.ftp.limits)
-            fields["connection_class"] = self.connection_class
-        notes = self._sessionNotes()
-        if notes:
-            fields["notes"] = notes
+        fields["kind"] = kind
+        fields["time"] = now
+        fields["cwd"] = fields["dir_name"] = cwd
+        fields["session_bytes_rcvd"] = self.bytes_in
+        fields["session_bytes_sent"] = self.bytes_out
+        fields["response_millis"] = int((now - start) * 1000)
         return fields
 
     def _sessionNotes(self) -> dict:
         """ProFTPD's session notes that %{note:NAME} can read (doc/records.rst,
         "Variables")."""
-        key = (self.original_user, self.avatar, self.client_state.rnfr)
-        cached = self._notes_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        notes = self._notesNow()
-        self._notes_cache = (key, notes)
-        return notes
+        return self._fixedFields()["notes"]
 
     def _notesNow(self) -> dict:
         notes = dict(self.proxy_notes)
@@ -106,7 +114,7 @@ class LoggingMixin:
 
     def logConnect(self) -> None:
         now = time.time()
-        self._emit(Event.adopt(self._base(CONNECT, now, now)))
+        self._emit(Event.own(self._base(CONNECT, now, now)))
 
     def logCommand(self, cmd: _Command, reply: Reply) -> None:
         self._emit(self._commandEvent(cmd, reply))
@@ -119,13 +127,19 @@ class LoggingMixin:
         fields["verb"] = cmd.verb
         fields["response_code"] = reply.code
         fields["response_msg"] = reply.text
-        fields.update(cmd.fields)
-        if "notes" in cmd.fields:
-            # Command notes first, then the session's (Jot's lookup order).
-            fields["notes"] = dict(self._sessionNotes(), **cmd.fields["notes"])
-        if "config_path" in cmd.fields and cmd.fields["config_path"] is not None:
-            self.config_path = cmd.fields["config_path"]
-        return Event.adopt(fields)
+        more = cmd.fields
+        if more:
+            # The names set here and in _base are Event fields as written; only the
+            # command code's need Event.adopt's check.
+            if not more.keys() <= EVENT_FIELDS:
+                return Event.adopt(dict(fields, **more))    # raises, naming them
+            fields.update(more)
+            if "notes" in more:
+                # Command notes first, then the session's (Jot's lookup order).
+                fields["notes"] = dict(self._sessionNotes(), **more["notes"])
+            if "config_path" in more and more["config_path"] is not None:
+                self.config_path = more["config_path"]
+        return Event.own(fields)
 
     def logExit(self) -> None:
         if self._exit_logged or self.session is None:
@@ -133,12 +147,13 @@ class LoggingMixin:
         self._exit_logged = True
         now = time.time()
         fields = self._base(DISCONNECT, now, now)
-        fields.update(verb="EXIT", command="EXIT",
-                      session_end_reason=self.end_reason or "Read EOF from client",
-                      disconnect_details=self.disconnect_details)
+        fields["verb"] = fields["command"] = "EXIT"
+        fields["session_end_reason"] = self.end_reason or "Read EOF from client"
+        fields["disconnect_details"] = self.disconnect_details
         if self._exit_reply is not None:
-            fields.update(response_code=530, response_msg=self._exit_reply)
-        self._emit(Event.adopt(fields))
+            fields["response_code"] = 530
+            fields["response_msg"] = self._exit_reply
+        self._emit(Event.own(fields))
         waiters, self._end_waiters = self._end_waiters, None
         for d in waiters or ():
             d.callback(None)

@@ -239,6 +239,7 @@ def _make_local_time(fmt: Optional[str]):
 
     def get(e):
         return per_second(_split_time(e.time)[0])
+    get.per_second = per_second
     return get
 
 
@@ -348,14 +349,17 @@ LONG_VARS = ("basename", "epoch", "file-modified", "file-offset", "file-size", "
 class _Var:
     """One compiled variable: its JSON key, JSON type and value getter."""
 
-    __slots__ = ("spec", "key", "type", "get", "needs")
+    __slots__ = ("spec", "key", "type", "get", "needs", "inline")
 
-    def __init__(self, spec: str, key: str, type_: str, get, needs=frozenset()):
+    def __init__(self, spec: str, key: str, type_: str, get, needs=frozenset(), inline=None):
         self.spec = spec        # how it was written, e.g. "%u" or "%{env:HOME}"
         self.key = key
         self.type = type_
         self.get = get
         self.needs = needs      # the identity fields (IDENTITY_FIELDS) the value reads
+        # What get() does, for _straight_renderer to write in line: ("attr", name),
+        # ("session", name), ("response_code",), ("seconds", _PerSecond); None: call get.
+        self.inline = inline
 
     def __repr__(self):
         return "<_Var %s -> %s (%s)>" % (self.spec, self.key, self.type)
@@ -366,30 +370,30 @@ def _variable(name: str, data: Optional[str] = None) -> Optional[_Var]:
     spec = "%" + name
     if name in _SIMPLE_STR:
         key, attr = _SIMPLE_STR[name]
-        return _Var(spec, key, "str", _attr(attr))
+        return _Var(spec, key, "str", _attr(attr), inline=("attr", attr))
     if name in _SIMPLE_INT:
         key, attr = _SIMPLE_INT[name]
-        return _Var(spec, key, "int", _attr(attr))
+        return _Var(spec, key, "int", _attr(attr), inline=("attr", attr))
     if name in _IDENTITY_STR:
         key, attr = _IDENTITY_STR[name]
-        return _Var(spec, key, "str", _attr(attr), frozenset({attr}))
+        return _Var(spec, key, "str", _attr(attr), frozenset({attr}), ("attr", attr))
     if name in _IDENTITY_INT:
         key, attr = _IDENTITY_INT[name]
-        return _Var(spec, key, "int", _attr(attr), frozenset({attr}))
+        return _Var(spec, key, "int", _attr(attr), frozenset({attr}), ("attr", attr))
     if name in _SESSION_STR:
         key, attr = _SESSION_STR[name]
-        return _Var(spec, key, "str", _session_attr(attr))
+        return _Var(spec, key, "str", _session_attr(attr), inline=("session", attr))
     if name in _SESSION_INT:
         key, attr = _SESSION_INT[name]
-        return _Var(spec, key, "int", _session_attr(attr))
+        return _Var(spec, key, "int", _session_attr(attr), inline=("session", attr))
     if name == "T":
         return _Var(spec, "transfer_secs", "float", _transfer_secs)
     if name == "d":
         return _Var(spec, "dir_name", "str", _dir_name)
     if name == "s":
-        return _Var(spec, "response_code", "int", _response_code)
+        return _Var(spec, "response_code", "int", _response_code, inline=("response_code",))
     if name == "t":
-        return _Var(spec, "local_time", "str", _make_local_time(None))
+        return _local_time_var(spec, "local_time", None)
     if name == "{epoch}":
         return _Var(spec, "epoch", "int", _epoch)
     if name == "{microsecs}":
@@ -415,9 +419,14 @@ def _variable(name: str, data: Optional[str] = None) -> Optional[_Var]:
     if name == "time":
         if not data:
             # Jot keeps no empty data: %{time:} and %{}t are plain %t.
-            return _Var(spec, "local_time", "str", _make_local_time(None))
-        return _Var(spec, data, "str", _make_local_time(data))
+            return _local_time_var(spec, "local_time", None)
+        return _local_time_var(spec, data, data)
     return None
+
+
+def _local_time_var(spec: str, key: str, fmt: Optional[str]) -> _Var:
+    get = _make_local_time(fmt)
+    return _Var(spec, key, "str", get, inline=("seconds", get.per_second))
 
 
 def _parse(text: str) -> List[object]:
@@ -702,7 +711,7 @@ class CompiledFormat:
         extras = tuple(x for x in extras if x.format_name == self.name)
         fragments = self._fragments
         if not extras:
-            return _straight_renderer(self.variables, fragments)
+            return _straight_renderer(self.variables)
 
         bound = _BoundExtras(extras, self.keys | {"connecting", "disconnecting"})
         members = bound.members
@@ -775,35 +784,99 @@ class CompiledFormat:
         return "CompiledFormat(%r, %r)" % (self.name, self.text)
 
 
-def _straight_renderer(variables, fragments) -> Callable:
-    """The renderer of a format without extras, as one generated function: the string
-    variables' fragments written inline (a call and a closure less per variable: the
-    record is built after every command's reply, 2 per file in the many-files workload).
-    Other types call their fragment function.  Same output as the fragments, byte for
-    byte (tests.test_conformance_*)."""
+#: Variables whose values repeat from record to record (a session's addresses, the
+#: account, a command line without a file name, the reply...): their JSON text is kept
+#: per value (``_REPEATING_MAX`` of them) and not escaped again.  Paths and sizes, unique
+#: per file, are not.
+_REPEATING = frozenset({
+    "user", "original_user", "group", "identd_user", "command", "raw_command",
+    "response_msg", "protocol", "connection_class", "session_end_reason",
+    "transfer_status", "transfer_type", "transfer_failure"})
+_REPEATING_MAX = 256
+
+
+def _remember(cache: dict, key, text: str) -> str:
+    if len(cache) >= _REPEATING_MAX:
+        cache.clear()
+    cache[key] = text
+    return text
+
+
+def _straight_renderer(variables) -> Callable:
+    """The renderer of a format without extras, as one generated function: each
+    variable's value read and written in line (no getter or fragment call for the usual
+    ones: the record is built after every command's reply, 6 a session in the login
+    workload), the JSON text of repeating values (:data:`_REPEATING`, the session's,
+    the time's second) looked up instead of escaped again.  Same output as the
+    fragments, byte for byte (tests.test_conformance_*, tests.test_logformat)."""
     ns = {"_C": _CONNECTING, "_D": _DISCONNECTING, "_search": _NEEDS_ESCAPE,
-          "_esc": _ESCAPES}
+          "_esc": _ESCAPES, "_X": _EXACT_INT, "_jn": json_number, "_COMMAND": COMMAND,
+          "_remember": _remember}
     lines = ["def render(e, connecting=False, disconnecting=False):",
              "    parts = [_C] if connecting else []",
              "    if disconnecting:",
              "        parts.append(_D)",
              "    append = parts.append"]
-    for i, (var, frag) in enumerate(zip(variables, fragments)):
+    for i, var in enumerate(variables):
+        prefix = json_string(var.key) + ":"
+        inline = var.inline
+        kind = inline[0] if inline else None
         if var.type == "str":
-            ns["g%d" % i] = var.get
-            ns["q%d" % i] = json_string(var.key) + ':"'
-            lines += ["    v = g%d(e)" % i,
-                      "    if v is not None:",
-                      "        append(q%d + (v if _search(v) is None else v.translate(_esc))"
-                      " + '\"')" % i]
+            ns["q%d" % i] = prefix + '"'
+            text = "q%d + (v if _search(v) is None else v.translate(_esc)) + '\"'" % i
+        elif var.type == "bool":
+            ns["t%d" % i], ns["f%d" % i] = prefix + "true", prefix + "false"
+            text = "t%d if v else f%d" % (i, i)
+        elif var.type == "float":
+            ns["p%d" % i] = prefix
+            text = "p%d + _jn(v)" % i
+        else:       # int, usec, msec: as _json_fragment's last case
+            ns["p%d" % i] = prefix
+            text = "p%d + (str(v) if -_X < v < _X else _jn(v))" % i
+        if kind == "seconds":
+            # The time's text changes once a second: so does its JSON, kept by second.
+            ns["s%d" % i], ns["c%d" % i] = inline[1], {}
+            lines += ["    s = round(e.time * 1e6) // 1000000     # _split_time's seconds",
+                      "    j = c%d.get(s)" % i,
+                      "    if j is None:",
+                      "        v = s%d(s)" % i,
+                      "        if v is not None:",
+                      "            j = _remember(c%d, s, %s)" % (i, text),
+                      "    if j is not None:",
+                      "        append(j)"]
+            continue
+        lines += ["    " + line for line in _value_code(var, i, ns)]
+        if var.type == "str" and (kind == "session"
+                                  or (kind == "attr" and inline[1] in _REPEATING)):
+            ns["c%d" % i] = {}
+            lines += ["    if v is not None:",
+                      "        j = c%d.get(v)" % i,
+                      "        append(j if j is not None else _remember(c%d, v, %s))"
+                      % (i, text)]
         else:
-            ns["f%d" % i] = frag
-            lines += ["    v = f%d(e)" % i,
-                      "    if v is not None:",
-                      "        append(v)"]
+            lines += ["    if v is not None:",
+                      "        append(%s)" % text]
     lines.append("    return ('{' + ','.join(parts) + '}').encode('utf-8')")
     exec("\n".join(lines), ns)        # names and literals only: nothing from the config text
     return ns["render"]
+
+
+def _value_code(var: _Var, i: int, ns: dict) -> List[str]:
+    """Lines setting ``v`` to ``var.get(e)``: what the getter does, written out for the
+    common variables (their names come from this module's tables, never the config)."""
+    inline = var.inline
+    kind = inline[0] if inline else None
+    if kind == "attr":
+        return ["v = e.%s" % inline[1]]
+    if kind == "session":
+        return ["v = e.session.%s" % inline[1]]
+    if kind == "response_code":
+        # _response_code
+        return ["v = e.response_code",
+                "if v is None and e.kind == _COMMAND and e.verb == 'QUIT':",
+                "    v = 221"]
+    ns["g%d" % i] = var.get
+    return ["v = g%d(e)" % i]
 
 
 def compile_format(name: str, text: str) -> CompiledFormat:

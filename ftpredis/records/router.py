@@ -353,8 +353,11 @@ class Router:
         made (no list, no tuples: this runs after every command)."""
         targets_for = self.targets
         scope_for = self.scope_for
-        cache = self._targets
         known = KNOWN_COMMANDS
+        # What decides an event's rules, straight to them: its scope's inputs (see
+        # scope_for), login state, kind and command.  Bounded as _path_cache is.
+        routes: Dict[tuple, Tuple[_Target, ...]] = {}
+        limit = self._PATH_CACHE_SIZE
 
         def emit(event):
             kind = event.kind
@@ -364,11 +367,15 @@ class Router:
                     verb = _UNKNOWN
             else:
                 verb = None
-            scope = scope_for(event)
-            logged_in = bool(event.logged_in)
-            found = cache.get((scope, logged_in, kind, verb))
+            logged_in = True if event.logged_in else False
+            route = (True if event.anonymous else False, event.config_path, logged_in, kind,
+                     verb)
+            found = routes.get(route)
             if found is None:
-                found = targets_for(scope, logged_in, kind, verb)
+                found = targets_for(scope_for(event), logged_in, kind, verb)
+                if len(routes) >= limit:
+                    routes.clear()
+                routes[route] = found
             for t in found:
                 # One record, one identity: its key, JSON and extras read the same one.
                 record = event if t.identify is None else t.identify(event)
