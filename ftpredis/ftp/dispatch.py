@@ -101,6 +101,10 @@ class DispatchMixin:
         self.sendLine(ftp.RESPONSE[key] % args)
 
     # -- input ----------------------------------------------------------------------------
+    #: The reactor may read for this protocol without Twisted's doRead (see
+    #: ftpredis._compat.twisted_reactor): dataReceived never returns a value.
+    lean_read = True
+
     def dataReceived(self, data):
         self.bytes_in += len(data)
         # Most reads are one whole command line while nothing else is read, queued or
