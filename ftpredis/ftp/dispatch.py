@@ -54,15 +54,18 @@ class DispatchMixin:
     def sendLine(self, line):
         if isinstance(line, str):
             line = line.encode("utf-8", "surrogateescape")
+        self._sendData(line + b"\r\n")
+
+    def _sendData(self, data: bytes) -> None:
+        """Write ``data``, one or more whole lines with their CRLF, counted in %O."""
         transport = self.transport
         if self.disconnected or transport is None:
             return
-        self.bytes_out += len(line) + 2
+        self.bytes_out += len(data)
         held = self._held
         if held is not None:
             self._held = None
-            line = held + line
-        data = line + b"\r\n"
+            data = held + data
         # fastpath.write_now, with the TCP connection under the transport looked up once
         # per transport instead of once per reply (a PROXY wrapper, a test's fake).
         if transport is not self._tcp_of:
@@ -94,7 +97,10 @@ class DispatchMixin:
             self.sendLine("%d-%s" % (reply.code, reply.lines[0]))
             for line in reply.lines[1:]:
                 self.sendLine(" " + line)
-        self.sendLine(("%d %s" % (reply.code, reply.text)).encode("utf-8", "surrogateescape"))
+        wire = reply.wire
+        if wire is None:
+            wire = ("%d %s\r\n" % (reply.code, reply.text)).encode("utf-8", "surrogateescape")
+        self._sendData(wire)
 
     def reply(self, key, *args):
         # Twisted's key-based replies are not used; keep the name working for subclasses.
@@ -282,13 +288,12 @@ class DispatchMixin:
             if fn is not None:
                 # Only real commands: a client's made-up verbs must not grow the table.
                 self._handlers[type(self), verb] = fn, base
-        handler = None if fn is None else fn.__get__(self)
         policy = self.factory.policy
         if policy is not None:
-            policy.on_command(self, verb, handler is not None)
+            policy.on_command(self, verb, fn is not None)
         if self.ftps is not None or getattr(self.factory, "tls", None) is not None:
             _tls.precheck(self, base)   # TLSRequired
-        if handler is None:
+        if fn is None:
             if base in UNIMPLEMENTED:
                 if self.avatar is None:
                     raise R("please_login")
@@ -302,7 +307,7 @@ class DispatchMixin:
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
             cmd.fields.setdefault("transfer_path", self.client_state.rnfr[0])
             cmd.fields.setdefault("bytes_sent", 0)
-        return handler(cmd)
+        return fn(self, cmd)
 
     def _limitTarget(self, cmd: _Command, base: str):
         """``(limit verb, client path for the message, real path)`` of a command."""

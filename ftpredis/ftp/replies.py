@@ -126,7 +126,7 @@ class Reply(Exception):
     """A command's final reply; ``lines`` are the continuation lines before it."""
 
     # Every command ends with one: slots, not an instance dict, make it half as dear.
-    __slots__ = ("code", "text", "lines")
+    __slots__ = ("code", "text", "lines", "wire")
 
     #: Written already (AUTH TLS's 234 goes out before the handshake): not sent again.
     sent = False
@@ -139,6 +139,8 @@ class Reply(Exception):
         self.code = code
         self.text = text
         self.lines = lines if lines else ()
+        #: The final line as written (with CRLF), when known in advance (:func:`R`).
+        self.wire = None
 
     def __reduce__(self):
         # BaseException's would rebuild from args, which leave the lines out.
@@ -148,4 +150,14 @@ class Reply(Exception):
 
 def R(name: str, *args) -> Reply:
     code, fmt = REPLIES[name]
-    return Reply(code, fmt % args if args else fmt)
+    if args:
+        return Reply(code, fmt % args)
+    r = Reply(code, fmt)
+    r.wire = _WIRE[name]
+    return r
+
+
+#: The final line of each argument-less reply as written: NOOP's, QUIT's... are not
+#: formatted and encoded again for every command.
+_WIRE = {name: ("%d %s\r\n" % (code, text)).encode("utf-8", "surrogateescape")
+         for name, (code, text) in REPLIES.items()}
