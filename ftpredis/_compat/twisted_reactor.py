@@ -153,9 +153,15 @@ if EPollReactor is not None:
                 ready = None
                 window = self._window
                 pool = self.threadpool
-                if (window and self._after_events and timeout != 0
-                        and (pool is None or not pool.pending)
-                        and not any(p.pending for p in self._watched)):
+                busy = (window and self._after_events and timeout != 0
+                        and (pool is None or not pool.pending))
+                if busy:
+                    # (a loop, not any() over a generator built every turn)
+                    for p in self._watched:
+                        if p.pending:
+                            busy = False
+                            break
+                if busy:
                     if 0 < timeout * 1e9 < window:
                         window = int(timeout * 1e9)     # a timer is due sooner
                     end = _ns() + window

@@ -301,11 +301,12 @@ class DispatchMixin:
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
             raise R("please_login")
-        if self.avatar is not None and self.client_state.limited:
+        state = self.client_state
+        if self.avatar is not None and state.limited:
             self._checkLimit(cmd, base)
-        if self.client_state.rnfr is not None and base not in ("RNTO", "RNFR"):
+        if state.rnfr is not None and base not in ("RNTO", "RNFR"):
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
-            cmd.fields.setdefault("transfer_path", self.client_state.rnfr[0])
+            cmd.fields.setdefault("transfer_path", state.rnfr[0])
             cmd.fields.setdefault("bytes_sent", 0)
         return fn(self, cmd)
 
