@@ -37,8 +37,11 @@ class TwistedTCPTests(unittest.TestCase):
         conn = s.transport
         twisted_tcp.verify_live(conn)
         self.assertFalse(twisted_tcp.has_queued(conn))
+        self.assertEqual(twisted_tcp.send_now(conn, b"ab"), 2)
         conn.write(b"x" * 10)           # queued until the reactor's next write turn
         self.assertTrue(twisted_tcp.has_queued(conn))
+        # Nothing may overtake the queued bytes.
+        self.assertEqual(twisted_tcp.send_now(conn, b"cd"), -1)
 
     def test_goneBufferIsLoud(self):
         """Without the private buffer, verify_live raises CompatError naming it."""
@@ -47,6 +50,15 @@ class TwistedTCPTests(unittest.TestCase):
         e = self.assertRaises(CompatError, twisted_tcp.verify_live, Bare())
         self.assertIn("_tempDataBuffer", str(e))
         self.assertRaises(CompatError, twisted_tcp.has_queued, Bare())
+        self.assertRaises(CompatError, twisted_tcp.send_now, Bare(), b"x")
+
+    def test_goneTLSMarkIsLoud(self):
+        """Without startTLS's mark, verify_live raises CompatError naming it."""
+        class NoMark:
+            dataBuffer = b""
+            _tempDataBuffer: list = []
+        e = self.assertRaises(CompatError, twisted_tcp.verify_live, NoMark())
+        self.assertIn("TLS", str(e))
 
     def test_rawAccept(self):
         """raw_accept returns a bare descriptor for a waiting connection."""

@@ -687,6 +687,38 @@ class SecurityTests(_Base, unittest.TestCase):
         self.assertFalse(os.path.exists(self.path("after-quit")))
 
     @defer.inlineCallbacks
+    def test_lines_in_pieces_and_while_busy_are_answered_in_order(self):
+        """A command sent while PASS is still being checked waits for it; a line in
+        several pieces, and one ended by LF alone, are each one command."""
+        def run():
+            s, reply = self.raw()
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(b"USER alice\r\n")
+            out = [reply()]
+            s.sendall(b"PASS " + PASSWORD.encode() + b"\r\n")
+            s.sendall(b"NOOP\r\n")
+            out += [reply(), reply()]
+            for piece in (b"PW", b"D\r", b"\n"):
+                s.sendall(piece)
+            out.append(reply())
+            s.sendall(b"SYST\n")
+            out.append(reply())
+            s.sendall(b"QUIT\r\n")
+            out.append(reply())
+            s.close()
+            return out
+        got = yield self.inThread(run)
+        yield self.waitExits()
+        self.assertEqual(got, [[b"331 Password required for alice\r\n"],
+                               [b"230 User alice logged in\r\n"],
+                               [b"200 NOOP command successful\r\n"],
+                               [b'257 "/" is the current directory\r\n'],
+                               [b"215 UNIX Type: L8\r\n"],
+                               [b"221 Goodbye.\r\n"]])
+        self.assertEqual([e.verb for e in self.commands()],
+                         ["USER", "PASS", "NOOP", "PWD", "SYST", "QUIT"])
+
+    @defer.inlineCallbacks
     def test_failed_overwrite_keeps_the_old_file(self):
         self.write("keep.bin", b"original contents")
 

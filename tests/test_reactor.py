@@ -160,3 +160,90 @@ class DirectiveTests(unittest.TestCase):
             self.load("Port 2121\nBusyPoll lots\n")
         self.assertIn("BusyPoll", str(c.exception))
         self.assertIn("line 2", str(c.exception))
+
+
+class _LeanProtocol:
+    """A control-connection-like protocol that lets the reactor read for it."""
+    lean_read = True
+
+    def __init__(self):
+        self.got = []
+        self.lost = None
+        self.fail = False
+
+    def makeConnection(self, transport):
+        self.transport = transport
+
+    def dataReceived(self, data):
+        if self.fail:
+            raise ZeroDivisionError("boom")
+        self.got.append(data)
+
+    def connectionLost(self, reason):
+        self.lost = reason
+
+
+class LeanReadTests(unittest.TestCase):
+    """Reads of a ``lean_read`` protocol's TCP connection skip Twisted's doRead but end
+    as Twisted's would: data delivered, EOF and reset reported, a raising protocol
+    logged and dropped."""
+
+    def setUp(self):
+        from twisted.internet import protocol
+        self.r = ftpreactor.FTPRedisReactor()
+        self.addCleanup(self.r._poller.close)
+        self.protocols = []
+        factory = protocol.Factory()
+
+        def build(addr):
+            p = _LeanProtocol()
+            self.protocols.append(p)
+            return p
+        factory.buildProtocol = build
+        self.port = self.r.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(self.r.removeAll)
+        self.client = socket.create_connection(("127.0.0.1", self.port.getHost().port))
+        self.addCleanup(self.client.close)
+        while not self.protocols:
+            self.r.doPoll(1.0)
+        self.proto = self.protocols[0]
+
+    def lean_only(self):
+        """Make Twisted's doRead fail the test: the lean path must be the one taken."""
+        def no_doRead():
+            raise AssertionError("Twisted's doRead was used")
+        self.proto.transport.doRead = no_doRead
+
+    def poll_until(self, predicate):
+        for _ in range(100):
+            if predicate():
+                return
+            self.r.doPoll(1.0)
+        self.fail("condition not met")
+
+    def test_data_then_eof(self):
+        self.lean_only()
+        self.client.sendall(b"NOOP\r\n")
+        self.poll_until(lambda: self.proto.got)
+        self.assertEqual(self.proto.got, [b"NOOP\r\n"])
+        self.client.shutdown(socket.SHUT_WR)
+        self.poll_until(lambda: self.proto.lost is not None)
+        from twisted.internet.error import ConnectionDone
+        self.assertTrue(self.proto.lost.check(ConnectionDone))
+
+    def test_reset(self):
+        # A reset comes with EPOLLHUP|EPOLLERR: Twisted's own path, as before.
+        import struct
+        self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.client.close()
+        self.poll_until(lambda: self.proto.lost is not None)
+        from twisted.internet.error import ConnectionDone
+        self.assertFalse(self.proto.lost.check(ConnectionDone))
+
+    def test_raising_protocol_is_logged_and_dropped(self):
+        self.lean_only()
+        self.proto.fail = True
+        self.client.sendall(b"NOOP\r\n")
+        self.poll_until(lambda: self.proto.lost is not None)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertTrue(self.proto.lost.check(ZeroDivisionError))

@@ -13,10 +13,13 @@ reactor), and ``tests/test_compat_tcp.py`` runs both.
 from __future__ import annotations
 
 import errno
+import sys
 import threading
 import time
 
+from twisted.internet import main, tcp
 from twisted.logger import Logger
+from twisted.python import log as _legacy_log
 from twisted.python.threadpool import ThreadPool
 
 try:
@@ -31,6 +34,9 @@ TESTED_WITH = {"Twisted": ("24.7.0", "26.10.0")}
 
 PRIVATE_NAMES = (
     ("twisted.internet.epollreactor", "EPollReactor._doReadOrWrite"),
+    ("twisted.internet.epollreactor", "EPollReactor._disconnectSelectable"),
+    ("twisted.internet.epollreactor", "EPollReactor._POLL_IN"),
+    ("twisted.internet.tcp", "Connection._dataReceived"),
     ("twisted.internet.base", "ReactorBase._initThreadPool"),
     ("twisted.internet.base", "ReactorBase._stopThreadPool"),
 )
@@ -53,6 +59,19 @@ def verify_live(reactor) -> None:
 
 
 _ns = time.perf_counter_ns
+
+_DO_READ = tcp.Connection.doRead
+_DATA_RECEIVED = tcp.Connection._dataReceived
+_EWOULDBLOCK = errno.EWOULDBLOCK
+_CONNECTION_DONE = main.CONNECTION_DONE
+_CONNECTION_LOST = main.CONNECTION_LOST
+
+
+def _reads_as_tcp(cls) -> bool:
+    """True when connections of ``cls`` read as Twisted's ``tcp.Connection`` does (its
+    ``doRead`` and ``_dataReceived``, not a subclass's), the read ``doPoll`` inlines."""
+    return (getattr(cls, "doRead", None) is _DO_READ
+            and getattr(cls, "_dataReceived", None) is _DATA_RECEIVED)
 
 
 class _CountingThreadPool(ThreadPool):
@@ -134,9 +153,15 @@ if EPollReactor is not None:
                 ready = None
                 window = self._window
                 pool = self.threadpool
-                if (window and self._after_events and timeout != 0
-                        and (pool is None or not pool.pending)
-                        and not any(p.pending for p in self._watched)):
+                busy = (window and self._after_events and timeout != 0
+                        and (pool is None or not pool.pending))
+                if busy:
+                    # (a loop, not any() over a generator built every turn)
+                    for p in self._watched:
+                        if p.pending:
+                            busy = False
+                            break
+                if busy:
                     if 0 < timeout * 1e9 < window:
                         window = int(timeout * 1e9)     # a timer is due sooner
                     end = _ns() + window
@@ -165,12 +190,58 @@ if EPollReactor is not None:
             self._after_events = bool(ready)
             selectables = self._selectables
             dispatch = self._doReadOrWrite
+            lean = self._lean
+            pollin = self._POLL_IN
             for fd, event in ready:
                 selectable = selectables.get(fd)
-                if selectable is not None:
-                    dispatch(selectable, fd, event)
+                if selectable is None:
+                    continue
+                if event == pollin:
+                    cls = selectable.__class__
+                    plain = lean.get(cls)
+                    if plain is None:
+                        plain = lean[cls] = _reads_as_tcp(cls)
+                    if plain and getattr(getattr(selectable, "protocol", None), "lean_read",
+                                         False):
+                        self._leanRead(selectable, fd)
+                        continue
+                dispatch(selectable, fd, event)
             if self._after_turn:
                 self._runAfterTurn()
+
+        #: class of a selectable -> whether it reads as tcp.Connection (_reads_as_tcp)
+        _lean: dict = {}
+
+        def _leanRead(self, selectable, fd) -> None:
+            """``_doReadOrWrite`` of a read event (nothing else: no hang-up, no error,
+            not writable), with ``tcp.Connection.doRead`` and ``_dataReceived`` inlined:
+            two calls less per command read on a control connection.
+
+            Only for a protocol that says ``lean_read`` (ftpredis.ftp.dispatch): its
+            ``dataReceived`` returns nothing, so Twisted 24.7's ``_dataReceived`` (which
+            passed a returned value on as the reason to disconnect) and 26.10's agree."""
+            why = None
+            try:
+                if selectable.fileno() == -1:
+                    # Twisted's own handling of a lost descriptor.
+                    self._doReadOrWrite(selectable, fd, self._POLL_IN)
+                    return
+                try:
+                    data = selectable.socket.recv(selectable.bufferSize)
+                except OSError as se:
+                    if se.args[0] != _EWOULDBLOCK:
+                        why = _CONNECTION_LOST
+                else:
+                    if data:
+                        selectable.protocol.dataReceived(data)
+                    else:
+                        why = _CONNECTION_DONE
+            except BaseException:
+                # As _doReadOrWrite: logged, and the connection is dropped.
+                why = sys.exc_info()[1]
+                _legacy_log.err()
+            if why:
+                self._disconnectSelectable(selectable, why, True)
 
         _after_turn: list = []
 

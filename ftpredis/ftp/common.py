@@ -94,6 +94,9 @@ def _plain_host(host: str) -> str:
     return host
 
 
+_now = time.time
+
+
 class _Command:
     """One command in flight: what the client sent and what the handler found out."""
 
@@ -102,6 +105,6 @@ class _Command:
     def __init__(self, verb: str, arg: Optional[str]):
         self.verb = verb
         self.arg = arg
-        self.start = time.time()
+        self.start = _now()
         self.fields: dict = {}
         self.after: Optional[Callable[[], None]] = None

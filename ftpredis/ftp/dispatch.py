@@ -6,6 +6,7 @@ before its reply is written; see :mod:`ftpredis.ftp.protocol`)."""
 
 from __future__ import annotations
 
+import socket
 from typing import Optional
 
 from twisted.internet import defer
@@ -15,12 +16,19 @@ from twisted.python import failure
 
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
+from ftpredis._compat.twisted_tcp import send_now as _send_now
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import (ALIASES, LIMIT_PATH_COMMANDS, PRE_LOGIN, UNIMPLEMENTED, _Command,
                                  log)
 from ftpredis.ftp.datachannel import _PassiveFactory
+
+
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)       # as fastpath.write_now sends QUIT's 221
+
+
+_TELNET_FIRST = frozenset((b"\xff", b"\xf2", b"\xf4"))
 
 
 def _strip_telnet(line: bytes) -> bytes:
@@ -40,17 +48,35 @@ class DispatchMixin:
     _held = None            # a reply line written with the next one (_holdLine)
     _closing = False        # the next line is the last before close_now (QUIT's 221)
 
+    _tcp_of = None          # the transport _tcp was found under (fastpath.tcp_under)
+    _tcp = None
+
     def sendLine(self, line):
         if isinstance(line, str):
             line = line.encode("utf-8", "surrogateescape")
-        if self.disconnected or self.transport is None:
+        self._sendData(line + b"\r\n")
+
+    def _sendData(self, data: bytes) -> None:
+        """Write ``data``, one or more whole lines with their CRLF, counted in %O."""
+        transport = self.transport
+        if self.disconnected or transport is None:
             return
-        self.bytes_out += len(line) + 2
+        self.bytes_out += len(data)
         held = self._held
         if held is not None:
             self._held = None
-            line = held + line
-        _fastpath.write_now(self.transport, line + b"\r\n", self._closing)
+            data = held + data
+        # fastpath.write_now, with the TCP connection under the transport looked up once
+        # per transport instead of once per reply (a PROXY wrapper, a test's fake).
+        if transport is not self._tcp_of:
+            self._tcp_of = transport
+            self._tcp = _fastpath.tcp_under(transport)
+        t = self._tcp
+        n = -1 if t is None else _send_now(t, data, _MSG_MORE if self._closing else 0)
+        if n < 0:
+            transport.write(data)
+        elif n < len(data):
+            transport.write(data[n:])
 
     def _holdLine(self, line: str) -> None:
         """Count ``line`` as sent now (%O) but write it with the next line (or
@@ -71,15 +97,43 @@ class DispatchMixin:
             self.sendLine("%d-%s" % (reply.code, reply.lines[0]))
             for line in reply.lines[1:]:
                 self.sendLine(" " + line)
-        self.sendLine("%d %s" % (reply.code, reply.text))
+        wire = reply.wire
+        if wire is None:
+            wire = ("%d %s\r\n" % (reply.code, reply.text)).encode("utf-8", "surrogateescape")
+        self._sendData(wire)
 
     def reply(self, key, *args):
         # Twisted's key-based replies are not used; keep the name working for subclasses.
         self.sendLine(ftp.RESPONSE[key] % args)
 
     # -- input ----------------------------------------------------------------------------
+    #: The reactor may read for this protocol without Twisted's doRead (see
+    #: ftpredis._compat.twisted_reactor): dataReceived never returns a value.
+    lean_read = True
+
     def dataReceived(self, data):
         self.bytes_in += len(data)
+        # Most reads are one whole command line while nothing else is read, queued or
+        # running: run it without the queue (what _next would do with a one-line queue).
+        i = data.find(b"\n")
+        if (i == len(data) - 1 and not self._buf and not self._busy and not self._queue
+                and not self._looping and not self._discarding and not self._paused):
+            line = data[:-2] if data[-2:-1] == b"\r" else data[:-1]
+            if (len(line) <= self.MAX_LINE and not self.disconnected
+                    and not getattr(self.transport, "disconnecting", False)):
+                self._looping = True
+                try:
+                    self._busy = True
+                    d = self._handleLine(line)
+                    if d is None:
+                        self._commandDone(None)
+                    else:
+                        d.addBoth(self._commandDone)
+                finally:
+                    self._looping = False
+                if self._queue:
+                    self._next()
+                return
         buf = self._buf + data
         while True:
             i = buf.find(b"\n")
@@ -189,7 +243,9 @@ class DispatchMixin:
         if b"\x00" in line:
             self.sendReply(R("nul_in_line"))
             return None
-        text = _strip_telnet(line).decode("utf-8", "surrogateescape")
+        if line[:1] in _TELNET_FIRST:
+            line = _strip_telnet(line)
+        text = line.decode("utf-8", "surrogateescape")
         verb, sep, arg = text.partition(" ")
         verb = verb.strip().upper()
         if not verb:
@@ -202,40 +258,42 @@ class DispatchMixin:
             result = r
         except BaseException:
             result = failure.Failure()
-        if isinstance(result, defer.Deferred):
+        # A Reply first: isinstance(x, Deferred) goes through ABCMeta (Deferred is an
+        # Awaitable), the slowest check of the path, for the few commands that wait.
+        if not isinstance(result, Reply) and isinstance(result, defer.Deferred):
             result.addCallbacks(self._finish, self._failed, callbackArgs=(cmd,),
                                 errbackArgs=(cmd,))
             result.addErrback(lambda f: log.failure("finishing {verb}", f, verb=cmd.verb))
             return result
         try:
-            if isinstance(result, failure.Failure):
-                self._failed(result, cmd)
-            else:
+            if isinstance(result, Reply) or not isinstance(result, failure.Failure):
                 self._finish(result, cmd)
+            else:
+                self._failed(result, cmd)
         except BaseException:
             log.failure("finishing {verb}", failure.Failure(), verb=cmd.verb)
         return None
 
-    #: (class, verb) -> the class's cmd_ function, looked up once.
+    #: (class, verb) -> (the class's cmd_ function, the verb it is an alias of), looked
+    #: up once.
     _handlers: dict = {}
 
     def _dispatch(self, cmd: _Command):
         verb = cmd.verb
-        base = ALIASES.get(verb, verb)
-        key = (type(self), base)
         try:
-            fn = self._handlers[key]
+            fn, base = self._handlers[type(self), verb]
         except KeyError:
+            base = ALIASES.get(verb, verb)
             fn = getattr(type(self), "cmd_" + base, None)
             if fn is not None:
                 # Only real commands: a client's made-up verbs must not grow the table.
-                self._handlers[key] = fn
-        handler = None if fn is None else fn.__get__(self)
+                self._handlers[type(self), verb] = fn, base
         policy = self.factory.policy
         if policy is not None:
-            policy.on_command(self, verb, handler is not None)
-        _tls.precheck(self, base)       # TLSRequired
-        if handler is None:
+            policy.on_command(self, verb, fn is not None)
+        if self.ftps is not None or getattr(self.factory, "tls", None) is not None:
+            _tls.precheck(self, base)   # TLSRequired
+        if fn is None:
             if base in UNIMPLEMENTED:
                 if self.avatar is None:
                     raise R("please_login")
@@ -243,13 +301,14 @@ class DispatchMixin:
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
             raise R("please_login")
-        if self.avatar is not None and self.client_state.limited:
+        state = self.client_state
+        if self.avatar is not None and state.limited:
             self._checkLimit(cmd, base)
-        if self.client_state.rnfr is not None and base not in ("RNTO", "RNFR"):
+        if state.rnfr is not None and base not in ("RNTO", "RNFR"):
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
-            cmd.fields.setdefault("transfer_path", self.client_state.rnfr[0])
+            cmd.fields.setdefault("transfer_path", state.rnfr[0])
             cmd.fields.setdefault("bytes_sent", 0)
-        return handler(cmd)
+        return fn(self, cmd)
 
     def _limitTarget(self, cmd: _Command, base: str):
         """``(limit verb, client path for the message, real path)`` of a command."""
@@ -341,7 +400,7 @@ class DispatchMixin:
         first = self.factory.record_before_reply
         if first:
             self._emit(event)
-        if not getattr(reply, "sent", False):     # AUTH TLS's 234 went out before the handshake
+        if not reply.sent:      # AUTH TLS's 234 went out before the handshake
             self.sendReply(reply)
         if not first:
             self._emit(event)

@@ -39,7 +39,7 @@ from twisted.python import failure
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
-from ftpredis._compat.twisted_tcp import has_queued
+from ftpredis._compat.twisted_tcp import has_queued, send_now
 from ftpredis.ftp.diskpool import pool_for
 
 _log = Logger()
@@ -48,13 +48,23 @@ _log = Logger()
 SENDFILE_CHUNK = 4 * 1024 * 1024
 
 
-def plain_tcp(transport) -> Optional[tcp.Connection]:
-    """The underlying :class:`tcp.Connection` when ``transport`` is plain TCP (through any
-    :class:`ProtocolWrapper`), or None (TLS, UNIX, a test's fake transport)."""
+def tcp_under(transport) -> Optional[tcp.Connection]:
+    """The :class:`tcp.Connection` under ``transport`` (through any
+    :class:`ProtocolWrapper`), TLS or not, or None (UNIX, a test's fake transport).
+    What it finds stays the same for the life of ``transport``: a control connection
+    looks it up once (``ftpredis.ftp.dispatch``), and :func:`send_now` checks TLS on
+    each write."""
     t = transport
     while isinstance(t, ProtocolWrapper):
         t = t.transport
-    if not isinstance(t, tcp.Connection) or getattr(t, "TLS", False):
+    return t if isinstance(t, tcp.Connection) else None
+
+
+def plain_tcp(transport) -> Optional[tcp.Connection]:
+    """The underlying :class:`tcp.Connection` when ``transport`` is plain TCP (through any
+    :class:`ProtocolWrapper`), or None (TLS, UNIX, a test's fake transport)."""
+    t = tcp_under(transport)
+    if t is None or getattr(t, "TLS", False):
         return None
     return t
 
@@ -79,19 +89,10 @@ def write_now(transport, data: bytes, closing: bool = False) -> None:
     of the client less per session.  The close pushes them out whatever happens (a close
     that has to wait goes through Twisted's shutdown, which sends the FIN too)."""
     t = plain_tcp(transport)
-    if (t is None or has_queued(t) or t.producer is not None
-            or not t.connected or t.disconnecting):
+    n = -1 if t is None else send_now(t, data, _MSG_MORE if closing else 0)
+    if n < 0:
         transport.write(data)
-        return
-    try:
-        n = t.socket.send(data, _MSG_MORE if closing else 0)
-    except (BlockingIOError, InterruptedError):
-        n = 0
-    except OSError:
-        # Let Twisted see (and report) the broken connection its usual way.
-        transport.write(data)
-        return
-    if n < len(data):
+    elif n < len(data):
         transport.write(data[n:])
 
 

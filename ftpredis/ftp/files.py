@@ -65,8 +65,10 @@ class FilesMixin:
     # -- directories ----------------------------------------------------------------------
     def cmd_PWD(self, cmd):
         cwd = self.fs.cwd
-        cmd.fields.update(file=self.fs.chroot_join(cwd), basename=path_tail(cwd))
-        return R("pwd", _quote(cwd))
+        f = cmd.fields
+        f["file"] = self.fs.chroot_join(cwd)
+        f["basename"] = path_tail(cwd)
+        return R("pwd", cwd.replace('"', '""'))     # _quote
 
     def cmd_CWD(self, cmd):
         arg = self._need(cmd)

@@ -23,12 +23,14 @@ class InfoMixin:
     """Commands that answer or set session options."""
 
     def cmd_QUIT(self, cmd):
-        def close():
-            self.end_reason = "Quit"
-            _fastpath.close_now(self.transport)
-        cmd.after = close
+        cmd.after = self._quitClose
         self._closing = True        # the 221 and the FIN leave in one segment (fastpath)
         return R("goodbye")
+
+    def _quitClose(self):
+        """After QUIT's 221 and its record."""
+        self.end_reason = "Quit"
+        _fastpath.close_now(self.transport)
 
     # -- simple commands ------------------------------------------------------------------
     def cmd_NOOP(self, cmd):

@@ -125,13 +125,39 @@ REPLIES = {
 class Reply(Exception):
     """A command's final reply; ``lines`` are the continuation lines before it."""
 
+    # Every command ends with one: slots, not an instance dict, make it half as dear.
+    __slots__ = ("code", "text", "lines", "wire")
+
+    #: Written already (AUTH TLS's 234 goes out before the handshake): not sent again.
+    sent = False
+
     def __init__(self, code: int, text: str, lines: Sequence[str] = ()):
-        Exception.__init__(self, code, text)
+        # BaseException.__new__ has set args to the constructor's arguments already.
+        if lines:
+            self.args = (code, text)
+            lines = tuple(lines)
         self.code = code
         self.text = text
-        self.lines = tuple(lines)
+        self.lines = lines if lines else ()
+        #: The final line as written (with CRLF), when known in advance (:func:`R`).
+        self.wire = None
+
+    def __reduce__(self):
+        # BaseException's would rebuild from args, which leave the lines out.
+        args = (self.code, self.text, self.lines) if self.lines else self.args
+        return type(self), args, self.__dict__ or None
 
 
 def R(name: str, *args) -> Reply:
     code, fmt = REPLIES[name]
-    return Reply(code, fmt % args if args else fmt)
+    if args:
+        return Reply(code, fmt % args)
+    r = Reply(code, fmt)
+    r.wire = _WIRE[name]
+    return r
+
+
+#: The final line of each argument-less reply as written: NOOP's, QUIT's... are not
+#: formatted and encoded again for every command.
+_WIRE = {name: ("%d %s\r\n" % (code, text)).encode("utf-8", "surrogateescape")
+         for name, (code, text) in REPLIES.items()}
