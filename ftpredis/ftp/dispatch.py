@@ -123,12 +123,7 @@ class DispatchMixin:
                     and not getattr(self.transport, "disconnecting", False)):
                 self._looping = True
                 try:
-                    self._busy = True
-                    d = self._handleLine(line)
-                    if d is None:
-                        self._commandDone(None)
-                    else:
-                        d.addBoth(self._commandDone)
+                    self._runLine(line)
                 finally:
                     self._looping = False
                 if self._queue:
@@ -208,18 +203,21 @@ class DispatchMixin:
             # refusal) is run: ProFTPD's session has ended by then.
             while (not self._busy and self._queue and not self.disconnected
                    and not getattr(self.transport, "disconnecting", False)):
-                line = self._queue.popleft()
-                self._busy = True
-                d = self._handleLine(line)
-                if d is None:
-                    self._commandDone(None)
-                else:
-                    d.addBoth(self._commandDone)
+                self._runLine(self._queue.popleft())
         finally:
             self._looping = False
         if self._paused and len(self._queue) <= self.MAX_QUEUED // 2 and not self.disconnected:
             self._paused = False
             self.transport.resumeProducing()
+
+    def _runLine(self, line: Optional[bytes]) -> None:
+        """Run one line; the next one only once it has finished (_commandDone)."""
+        self._busy = True
+        d = self._handleLine(line)
+        if d is None:
+            self._commandDone(None)
+        else:
+            d.addBoth(self._commandDone)
 
     def _commandDone(self, _):
         self._busy = False
