@@ -122,3 +122,9 @@ class TxRedisApiTests(unittest.TestCase):
         for args in [(b"RPUSH", b"k", b'{"a":1}', b""), (b"PING",)]:
             self.assertEqual(ours._build_command(*args), theirs._build_command(*args))
         self.assertEqual(ours._build_command("SELECT", 3), theirs._build_command("SELECT", 3))
+
+    def test_encodedSentAsItIs(self):
+        """A command the sink encoded itself goes out unchanged."""
+        ours = _SinkProtocol()
+        data = theirs = txredisapi.RedisProtocol()._build_command(b"EVALSHA", b"x", b"0")
+        self.assertIs(ours._build_command(tx_shim.Encoded(data)), theirs)

@@ -323,6 +323,28 @@ class ConfigTargetTests(TwistdMixin, unittest.TestCase):
         self.assertNotIn("RedisLogTarget audit:%u", self.logged())
 
 
+class ScriptCommandTests(unittest.TestCase):
+    """The batch's command made in one pass is the one txredisapi would write for the
+    script's arguments."""
+
+    def test_sameBytesAsTheArguments(self):
+        import txredisapi
+        from ftpredis.redis import ledger
+        encode = txredisapi.RedisProtocol()._build_command
+        value = '{"cmd":"PASS (hidden)","user":"\u00e9"}'.encode("utf-8")
+        seqs = [1, 9, 10, 11, 99, 100, 5, 123456789, 1000000000, 7, 0]
+        batch = [(seq, value + b"%d" % seq) for seq in seqs]
+        modes = [None, LogTarget("k", "list", 10, 60), LogTarget("k", "channel"),
+                 LogTarget("k", "stream", 100)]
+        for mode in modes:
+            for part in (batch, batch[:1], []):
+                for name, script in ((b"EVALSHA", ledger.SCRIPT_SHA), (b"EVAL", ledger.SCRIPT)):
+                    args = ledger.script_args("p1", b"k", mode, part)
+                    self.assertEqual(
+                        ledger.script_command(name, script, "p1", b"k", mode, part),
+                        encode(name, script, *args))
+
+
 class ConfigErrorTests(unittest.TestCase):
 
     def load(self, body):

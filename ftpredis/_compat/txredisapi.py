@@ -21,10 +21,24 @@ PRIVATE_NAMES = (
 )
 
 
+class Encoded:
+    """A command already in Redis's protocol (``execute_command(Encoded(data))``), sent
+    as it is: a batch of ~1000 records is made in one pass by
+    :func:`ftpredis.redis.ledger.script_command` instead of being passed as ~2000
+    arguments (copied as a tuple by each call on the way) and encoded one by one."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+
 class FastEncoding:
     """Mixed into a ``txredisapi.RedisProtocol`` subclass, before it."""
 
     def _build_command(self, *args, **kwargs):
+        if len(args) == 1 and type(args[0]) is Encoded:
+            return args[0].data
         for a in args:
             if not isinstance(a, bytes):
                 return txredisapi.RedisProtocol._build_command(self, *args, **kwargs)

@@ -166,6 +166,32 @@ def script_args(producer: str, key: bytes, mode: Optional[object],
     return args
 
 
+def script_command(name: bytes, script: bytes, producer: str, key: bytes,
+                   mode: Optional[object], batch: Sequence[Tuple[int, bytes]]) -> bytes:
+    """The whole ``name`` (EVALSHA or EVAL) command of ``batch`` in Redis's protocol,
+    ``script`` its sha or text: the bytes a client library would write for
+    ``[name, script] + script_args(...)``, made in one pass over the batch (a batch is
+    ~1000 records every 100 ms; building the argument list first and then encoding each
+    argument was most of what the sink spent per record)."""
+    if getattr(mode, "kind", LIST) == STREAM:
+        args = [name, script] + script_args(producer, key, mode, batch)
+        return b"".join([b"*%d\r\n" % len(args)]
+                        + [b"$%d\r\n%b\r\n" % (len(a), a) for a in args])
+    head = [name, script] + script_args(producer, key, mode, ())
+    parts = [b"*%d\r\n" % (len(head) + 2 * len(batch))]
+    parts.extend([b"$%d\r\n%b\r\n" % (len(a), a) for a in head])
+    # the digits of the sequence numbers, known without formatting each one twice
+    low = limit = 0
+    digits = 1
+    for seq, value in batch:
+        if not low <= seq < limit:
+            digits = len(b"%d" % seq)
+            # (never below 1 in practice; anything else is formatted each time)
+            low, limit = (10 ** (digits - 1), 10 ** digits) if seq > 0 else (1, 0)
+        parts.append(b"$%d\r\n%d\r\n$%d\r\n%b\r\n" % (digits, seq, len(value), value))
+    return b"".join(parts)
+
+
 def plain_commands(key: bytes, mode: Optional[object],
                    batch: Sequence[Tuple[int, bytes]]) -> List[List[bytes]]:
     """The same batch as plain commands, for a Redis user who may not run the script

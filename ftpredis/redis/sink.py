@@ -56,6 +56,7 @@ from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wra
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from ftpredis._compat.txredisapi import Encoded
 from ftpredis.app import reactor as _reactor_mod
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.errors import describe_reason
@@ -625,15 +626,17 @@ class RedisSink(SentinelWindow, service.Service):
         the script (a restarted or another server): NOSCRIPT means it ran nothing."""
         if not self.exactly_once:
             return self._plainBatch(conn, key, mode, batch)
-        args = ledger.script_args(self.producer, key, mode, batch)
-        d = defer.maybeDeferred(conn.execute_command, b"EVALSHA", ledger.SCRIPT_SHA, *args)
+        d = defer.maybeDeferred(conn.execute_command, Encoded(ledger.script_command(
+            b"EVALSHA", ledger.SCRIPT_SHA, self.producer, key, mode, batch)))
 
         def refused(f):
             if not f.check(txredisapi.ResponseError):
                 return f
             text = str(f.value)
             if "NOSCRIPT" in text:
-                return conn.execute_command(b"EVAL", ledger.SCRIPT, *args).addErrback(refused)
+                return conn.execute_command(Encoded(ledger.script_command(
+                    b"EVAL", ledger.SCRIPT, self.producer, key, mode, batch))
+                ).addErrback(refused)
             if "NOPERM" in text or "No permissions" in text:
                 # the script writes the ledger before the records: nothing was applied
                 self.exactly_once = False
