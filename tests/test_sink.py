@@ -670,3 +670,35 @@ class PingTests(SinkTestMixin, unittest.TestCase):
         sink.push(b"k", b"2")
         yield waitFor(lambda: sink.sent == 2)
         self.assertEqual(self.redis.client().lrange(b"k"), [b"1", b"2"])
+
+
+class BatchSplitTests(unittest.TestCase):
+    """A key's queue goes out in batches of at most BATCH_MAX_RECORDS records and about
+    BATCH_MAX_BYTES, in order, every record once."""
+
+    def batches(self, values):
+        from twisted.internet import task
+        from ftpredis.redis import sink as sink_mod
+        sink = RedisSink(RedisTarget(host="127.0.0.1", buffer_size=10 ** 6),
+                         reactor=task.Clock())
+        for value in values:
+            sink.push(b"k", value)
+        out = []
+        sink._evalBatch = lambda conn, key, mode, batch: (out.append(batch)
+                                                          or defer.Deferred())
+        while b"k" in sink._queues:
+            sink._send(object(), b"k")
+        self.assertEqual([value for batch in out for _seq, value in batch], values)
+        self.assertEqual([seq for batch in out for seq, _value in batch],
+                         list(range(1, len(values) + 1)))
+        self.assertTrue(all(len(b) <= sink_mod.BATCH_MAX_RECORDS for b in out))
+        return [len(b) for b in out]
+
+    def test_byCount(self):
+        values = [b"%d" % i for i in range(2500)]
+        self.assertEqual(self.batches(values), [1000, 1000, 500])
+
+    def test_byBytes(self):
+        big = b"x" * (1024 * 1024 + 1)
+        values = [big, b"a", big, big, big, b"b", big * 5, b"c"]
+        self.assertEqual(self.batches(values), [5, 2, 1])

@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from itertools import islice
+from operator import itemgetter
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
 import txredisapi
@@ -593,12 +595,12 @@ class RedisSink(SentinelWindow, service.Service):
 
     def _send(self, conn, key: bytes) -> None:
         q = self._queues.pop(key)
-        batch: List[Tuple[int, bytes]] = []
-        size = 0
-        while q and len(batch) < BATCH_MAX_RECORDS and (size < BATCH_MAX_BYTES or not batch):
-            v = q.popleft()
-            batch.append(v)
-            size += len(v[1])
+        # the usual case (records well under BATCH_MAX_BYTES) without a step per record
+        batch = list(islice(q, BATCH_MAX_RECORDS))
+        if sum(map(len, map(itemgetter(1), batch))) < BATCH_MAX_BYTES:
+            q = deque(islice(q, len(batch), None)) if len(q) > len(batch) else None
+        else:
+            batch = self._takeBatch(q)
         if q:
             self._queues[key] = q           # back of the line: other keys get their turn
         entry = (key, batch, self.reactor.seconds())
@@ -616,6 +618,18 @@ class RedisSink(SentinelWindow, service.Service):
             role = defer.maybeDeferred(conn.execute_command, "ROLE")
             role.addCallbacks(self._roleReply, lambda f: None, callbackArgs=(conn,))
             role.addErrback(lambda f: _log.failure("RedisSink ROLE reply failed", f))
+
+    @staticmethod
+    def _takeBatch(q) -> List[Tuple[int, bytes]]:
+        """The head of ``q`` up to BATCH_MAX_RECORDS records or BATCH_MAX_BYTES (at
+        least one record, however large)."""
+        batch: List[Tuple[int, bytes]] = []
+        size = 0
+        while q and len(batch) < BATCH_MAX_RECORDS and (size < BATCH_MAX_BYTES or not batch):
+            v = q.popleft()
+            batch.append(v)
+            size += len(v[1])
+        return batch
 
     #: False once Redis refused the ledger script (an ACL user without +evalsha or
     #: access to ftpredis:ledger:*): plain commands then, at least once
