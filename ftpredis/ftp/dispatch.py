@@ -6,7 +6,6 @@ before its reply is written; see :mod:`ftpredis.ftp.protocol`)."""
 
 from __future__ import annotations
 
-import socket
 from typing import Optional
 
 from twisted.internet import defer
@@ -16,16 +15,12 @@ from twisted.python import failure
 
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
-from ftpredis._compat.twisted_tcp import send_now as _send_now
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import (ALIASES, LIMIT_PATH_COMMANDS, PRE_LOGIN, UNIMPLEMENTED, _Command,
                                  log)
 from ftpredis.ftp.datachannel import _PassiveFactory
-
-
-_MSG_MORE = getattr(socket, "MSG_MORE", 0)       # as fastpath.write_now sends QUIT's 221
 
 
 _TELNET_FIRST = frozenset((b"\xff", b"\xf2", b"\xf4"))
@@ -71,12 +66,7 @@ class DispatchMixin:
         if transport is not self._tcp_of:
             self._tcp_of = transport
             self._tcp = _fastpath.tcp_under(transport)
-        t = self._tcp
-        n = -1 if t is None else _send_now(t, data, _MSG_MORE if self._closing else 0)
-        if n < 0:
-            transport.write(data)
-        elif n < len(data):
-            transport.write(data[n:])
+        _fastpath.send_or_write(self._tcp, transport, data, self._closing)
 
     def _holdLine(self, line: str) -> None:
         """Count ``line`` as sent now (%O) but write it with the next line (or

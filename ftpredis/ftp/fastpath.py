@@ -88,7 +88,13 @@ def write_now(transport, data: bytes, closing: bool = False) -> None:
     FIN of the close goes out in the same segment: one loopback segment and one wake-up
     of the client less per session.  The close pushes them out whatever happens (a close
     that has to wait goes through Twisted's shutdown, which sends the FIN too)."""
-    t = plain_tcp(transport)
+    send_or_write(plain_tcp(transport), transport, data, closing)
+
+
+def send_or_write(t: Optional[tcp.Connection], transport, data: bytes,
+                  closing: bool = False) -> None:
+    """:func:`write_now` with the connection under ``transport`` found already
+    (:func:`tcp_under`; None: the ordinary write)."""
     n = -1 if t is None else send_now(t, data, _MSG_MORE if closing else 0)
     if n < 0:
         transport.write(data)

@@ -96,16 +96,22 @@ def cached_local(path: str) -> bool:
     if fd is None:
         return False
     try:
-        buf = ctypes.create_string_buffer(256)
-        if _statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) != 0:
-            return False
-        major, minor = _STATX_DEV.unpack_from(buf.raw, _STATX_DEV_AT)
+        return _cached_local_fd(fd)
     finally:
         os.close(fd)
-    return _types.get(os.makedev(major, minor)) in LOCAL_TYPES
 
 
 _StatxBuf = ctypes.c_char * 256     # struct statx, with room to spare
+
+
+def _cached_local_fd(fd: int) -> bool:
+    """The open ``fd`` is on a local file system seen before (statx from the cache)."""
+    buf = _StatxBuf()
+    if _statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) != 0:
+        return False
+    return _types.get(os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT))) in LOCAL_TYPES
+
+
 _DIR_FLAGS = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_CLOEXEC
 _RESOLVE_PLAIN_DIR = RESOLVE_CACHED | RESOLVE_NO_SYMLINKS
 
@@ -121,10 +127,7 @@ def cached_local_dir(path: str) -> Optional[int]:
     fd = open_beneath(_AT_FDCWD, path, _DIR_FLAGS, _RESOLVE_PLAIN_DIR)
     if fd is None:
         return None
-    buf = _StatxBuf()
-    if (_statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) == 0
-            and _types.get(os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT)))
-            in LOCAL_TYPES):
+    if _cached_local_fd(fd):
         return fd
     os.close(fd)
     return None
