@@ -124,18 +124,91 @@ class CachedLocalTests(unittest.TestCase):
             raise unittest.SkipTest("no fast path on this machine")
         home = os.path.join(self.base, "home")
         self.assertIn(nowait.mount_type(home), nowait.LOCAL_TYPES)    # the pool's look
-        fd = nowait.cached_local_dir(home)
+        fd = nowait.cached_root(home)
         self.assertIsNotNone(fd)
         try:
             self.assertEqual(os.path.samestat(os.fstat(fd), os.stat(home)), True)
         finally:
-            os.close(fd)
+            nowait.release_root(fd)
         with open(os.path.join(home, "file"), "wb"):
             pass
         for path in ("link", "link/", "home/file", "nope"):
-            self.assertIsNone(nowait.cached_local_dir(os.path.join(self.base, path)), path)
-        self.assertIsNone(nowait.cached_local_dir("home"))         # relative
-        self.assertIsNone(nowait.cached_local_dir("/proc/self"))   # procfs, and a link
+            self.assertIsNone(nowait.cached_root(os.path.join(self.base, path)), path)
+        self.assertIsNone(nowait.cached_root("home"))         # relative
+        self.assertIsNone(nowait.cached_root("/proc/self"))   # procfs, and a link
+
+
+def _descriptors_of(path: str) -> int:
+    """How many of this process's descriptors are open on the directory ``path``."""
+    n = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink("/proc/self/fd/" + name) == path:
+                n += 1
+        except OSError:
+            pass        # the listing's own descriptor, closed already
+    return n
+
+
+class SharedRootTests(unittest.TestCase):
+    """The jails' root descriptors: one per directory, however many sessions use it."""
+
+    def setUp(self):
+        if not nowait.SUPPORTED:
+            raise unittest.SkipTest("no fast path on this machine")
+        self.home = os.path.join(os.path.abspath(self.mktemp()), "home")
+        os.makedirs(self.home)
+        self.assertIn(nowait.mount_type(self.home), nowait.LOCAL_TYPES)
+
+    def test_one_descriptor_closed_with_its_last_session(self):
+        fds = [nowait.cached_root(self.home) for _ in range(3)]
+        fds.append(nowait.local_root(self.home))      # the disk pool's way: the same one
+        self.assertEqual(len(set(fds)), 1, fds)
+        self.assertEqual(nowait.root_sessions(fds[0]), 4)
+        self.assertEqual(_descriptors_of(self.home), 1)
+        for fd in fds[1:]:
+            nowait.release_root(fd)
+        self.assertEqual(_descriptors_of(self.home), 1)
+        nowait.release_root(fds[0])
+        self.assertEqual(_descriptors_of(self.home), 0)
+        self.assertEqual(nowait.root_sessions(fds[0]), 0)
+
+    def test_replaced_home_is_a_new_root(self):
+        """A home renamed away and made again: the next login gets the new directory,
+        the sessions in the old one keep theirs (as after ProFTPD's chroot)."""
+        old = nowait.cached_root(self.home)
+        self.addCleanup(nowait.release_root, old)
+        os.rename(self.home, self.home + ".old")
+        os.mkdir(self.home)
+        os.stat(self.home)
+        new = nowait.cached_root(self.home)
+        self.assertIsNotNone(new)
+        self.addCleanup(nowait.release_root, new)
+        self.assertNotEqual(new, old)
+        self.assertTrue(os.path.samestat(os.fstat(new), os.stat(self.home)))
+        self.assertTrue(os.path.samestat(os.fstat(old), os.stat(self.home + ".old")))
+        again = nowait.local_root(self.home)
+        self.addCleanup(nowait.release_root, again)
+        self.assertEqual(again, new)
+
+    def test_jails_share_and_release(self):
+        """Two jails of one directory: one descriptor, still open for the second after
+        the first closes; each sees the files through it."""
+        with open(os.path.join(self.home, "f"), "wb") as f:
+            f.write(b"x")
+        jails = [JailedFS(self.home) for _ in range(2)]
+        for jail in jails:
+            jail.open_root()
+            self.addCleanup(jail.close)
+        self.assertEqual(jails[0].root_fd, jails[1].root_fd)
+        jails[0].close()
+        self.assertIsNone(jails[0].root_fd)
+        opened = jails[1].open_read_now("f")
+        self.assertIsNotNone(opened)
+        os.close(opened[2])
+        self.assertEqual(_descriptors_of(self.home), 1)
+        jails[1].close()
+        self.assertEqual(_descriptors_of(self.home), 0)
 
 
 class QuickLoginPathsTests(unittest.TestCase):

@@ -632,25 +632,25 @@ class QuickLogin:
         return (IFTPRedisAvatar, self.realm.avatar_for(self.user), self.realm.logout)
 
     def cached(self):
-        """``(result, root_fd)``: ``login()``'s result and an O_PATH descriptor of the
-        jail's root (None when the jail is elsewhere), when the login's one directory,
+        """``(result, root_fd)``: ``login()``'s result and the jail root's descriptor
+        (:func:`~ftpredis.ftp.nowait.cached_root`; None when the jail is elsewhere), when the login's one directory,
         the home, is a directory reached through no symbolic link that the kernel
         resolves from its cache on a local disk (nothing here can wait); None when that
         is not certain, and the caller takes the general way."""
         if len(self.paths) != 1:
             return None
         home = self.paths[0]
-        fd = nowait.cached_local_dir(home)
+        fd = nowait.cached_root(home)
         if fd is None:
             return None
         try:
             # Checked just now: an existing directory whose realpath is itself.
             avatar = self.realm.avatar_at(self.user, home, home, True)
         except BaseException:
-            os.close(fd)
+            nowait.release_root(fd)
             raise
         if avatar.root != home:
-            os.close(fd)
+            nowait.release_root(fd)
             if avatar.root != "/" or avatar.cwd != home:
                 return None     # jailed elsewhere: the general way checks the start
             fd = None           # no DefaultRoot: the session starts in the home

@@ -70,7 +70,8 @@ class JailedFS:
 
     #: An O_PATH descriptor of the root when it is on a local file system (see
     #: :meth:`open_read_now`); like ProFTPD's chroot, it stays on the directory that
-    #: was the root at login.
+    #: was the root at login.  Shared with the other sessions jailed in that directory
+    #: (:func:`~ftpredis.ftp.nowait.release_root`): it is only ever openat2's dirfd.
     root_fd: Optional[int] = None
 
     def __init__(self, root: str, cwd: str = "/", umask: int = 0o022,
@@ -95,16 +96,17 @@ class JailedFS:
     def open_root(self, fd: Optional[int] = None) -> None:
         """Blocking: take the root's descriptor for :meth:`open_read_now`, if its file
         system is local and the kernel can open without waiting.  ``fd``: such a
-        descriptor of the root, opened by the caller already (the jail owns it now)."""
+        descriptor of the root from :func:`~ftpredis.ftp.nowait.cached_root`, taken by
+        the caller already (the jail releases it now)."""
         if self.root_fd is None:
-            self.root_fd = fd if fd is not None else nowait.open_local_dir(self.root)
+            self.root_fd = fd if fd is not None else nowait.local_root(self.root)
         elif fd is not None:
-            os.close(fd)
+            nowait.release_root(fd)
 
     def close(self) -> None:
         fd, self.root_fd = self.root_fd, None
         if fd is not None:
-            os.close(fd)
+            nowait.release_root(fd)
 
     # -- paths ------------------------------------------------------------------------
     def virtual(self, path: Optional[str]) -> str:

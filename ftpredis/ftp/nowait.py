@@ -17,6 +17,10 @@ of SFTP's 32 KiB requests (``RWF_NOWAIT``: the page cache's answer or none).
 A thread hop costs a RETR of a small file more than the rest of its work put together
 (the reactor and the worker each wake the other's halted CPU); the hop is kept for
 everything this cannot promise.
+
+It also owns the jails' root descriptors (:func:`cached_root`, :func:`local_root`,
+:func:`release_root`): one O_PATH descriptor per directory, shared by every session
+jailed in it, so that an idle logged-in session holds its control socket only.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import ctypes
 import errno
 import os
 import struct
-from typing import Optional
+import threading
+from typing import Optional, Tuple
 
 #: ``openat2``'s number, the same on every Linux architecture (the unified syscall table).
 _SYS_OPENAT2 = 437
@@ -96,7 +101,7 @@ def cached_local(path: str) -> bool:
     if fd is None:
         return False
     try:
-        return _cached_local_fd(fd)
+        return _local_key(fd) is not None
     finally:
         os.close(fd)
 
@@ -104,33 +109,102 @@ def cached_local(path: str) -> bool:
 _StatxBuf = ctypes.c_char * 256     # struct statx, with room to spare
 
 
-def _cached_local_fd(fd: int) -> bool:
-    """The open ``fd`` is on a local file system seen before (statx from the cache)."""
+_STATX_INO = 0x100
+_STATX_MNT_ID = 0x1000
+_STATX_INO_AT = 32
+_STATX_MNT_ID_AT = 144
+_U32 = struct.Struct("=I")
+_U64 = struct.Struct("=Q")
+
+
+def _local_key(fd: int, learn: bool = False) -> Optional[Tuple[int, int, int]]:
+    """``(device, inode, mount id)`` of the open ``fd`` when it is on a local file system
+    seen before (statx from the cache), else None; ``learn`` (blocking): or a device
+    not seen before.  The mount id tells a bind mount of a directory from the directory
+    itself: the mounts below them may differ."""
     buf = _StatxBuf()
-    if _statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC, _STATX_TYPE, buf) != 0:
-        return False
-    return _types.get(os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT))) in LOCAL_TYPES
+    if _statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC,
+              _STATX_TYPE | _STATX_INO | _STATX_MNT_ID, buf) != 0:
+        return None
+    dev = os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT))
+    if (_dev_type(dev) if learn else _types.get(dev)) not in LOCAL_TYPES:
+        return None
+    mnt = (_U64.unpack_from(buf, _STATX_MNT_ID_AT)[0]
+           if _U32.unpack_from(buf, 0)[0] & _STATX_MNT_ID else -1)
+    return dev, _U64.unpack_from(buf, _STATX_INO_AT)[0], mnt
 
 
 _DIR_FLAGS = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_CLOEXEC
 _RESOLVE_PLAIN_DIR = RESOLVE_CACHED | RESOLVE_NO_SYMLINKS
 
 
-def cached_local_dir(path: str) -> Optional[int]:
-    """An O_PATH descriptor of the directory ``path`` (absolute, normalised) when it
-    resolves from the kernel's cache through no symbolic link, to a local file system
-    seen before; else None.  One open says at once what :func:`cached_local`, a
-    realpath that changes nothing and :func:`open_local_dir` would (a login's home that
-    is its jail: three opens and a stat less)."""
+def cached_root(path: str) -> Optional[int]:
+    """A jail root's descriptor (see :func:`release_root`) for the directory ``path``
+    (absolute, normalised) when it resolves from the kernel's cache through no symbolic
+    link, to a local file system seen before; else None.  One open says at once what
+    :func:`cached_local`, a realpath that changes nothing and :func:`local_root` would
+    (a login's home that is its jail: three opens and a stat less).  Never blocks."""
     if not SUPPORTED or _statx is None or not path.startswith("/") or path.startswith("//"):
         return None
     fd = open_beneath(_AT_FDCWD, path, _DIR_FLAGS, _RESOLVE_PLAIN_DIR)
     if fd is None:
         return None
-    if _cached_local_fd(fd):
-        return fd
+    key = _local_key(fd)
+    if key is None:
+        os.close(fd)
+        return None
+    return _share(fd, path, key)
+
+
+# -- the jails' root descriptors ---------------------------------------------------------
+# One descriptor per (path, device, inode, mount) however many sessions are jailed there:
+# ten thousand idle sessions of one home hold ten thousand sockets and one directory,
+# not twenty thousand descriptors (a limit of 20,000 stopped them at ~9,995).  Sharing is safe because the
+# descriptor is O_PATH: it has no offset or state to move (no getdents, no read), and
+# it is only ever a dirfd for openat2.  The path is looked up at every login, so a home
+# renamed or replaced gives the next login the new directory (a new key) while the
+# sessions already in the old one keep it, as after ProFTPD's chroot.  The login and the
+# jail may run in disk pool threads, hence the lock.
+_roots: dict = {}           # key -> [fd, sessions]
+_root_keys: dict = {}       # fd -> key
+_roots_lock = threading.Lock()
+
+
+def _share(fd: int, path: str, key: tuple) -> int:
+    """The shared descriptor of ``fd``'s directory, one more session counted; ``fd``
+    itself when it is the first, else ``fd`` is closed."""
+    key = (path,) + key
+    with _roots_lock:
+        entry = _roots.get(key)
+        if entry is None:
+            _roots[key] = [fd, 1]
+            _root_keys[fd] = key
+            return fd
+        entry[1] += 1
+        shared = entry[0]
     os.close(fd)
-    return None
+    return shared
+
+
+def release_root(fd: int) -> None:
+    """A session leaves the jail root ``fd`` (from :func:`cached_root` or
+    :func:`local_root`): closed when it was the last one there."""
+    with _roots_lock:
+        key = _root_keys.get(fd)
+        if key is not None:
+            entry = _roots[key]
+            entry[1] -= 1
+            if entry[1]:
+                return
+            del _roots[key], _root_keys[fd]
+    os.close(fd)
+
+
+def root_sessions(fd: int) -> int:
+    """How many sessions hold the jail root ``fd`` (0: not one of them)."""
+    with _roots_lock:
+        key = _root_keys.get(fd)
+        return _roots[key][1] if key is not None else 0
 
 
 def _probe() -> bool:
@@ -197,23 +271,21 @@ def is_local(path: str) -> bool:
     return SUPPORTED and mount_type(path) in LOCAL_TYPES
 
 
-def open_local_dir(path: str) -> Optional[int]:
-    """Blocking: an O_PATH descriptor of the directory ``path`` when it is on a local
-    file system the fast path may use (:func:`is_local`), else None.  One walk of the
-    path (open, then fstat of the descriptor) instead of a stat and an open."""
-    if not SUPPORTED:
+def local_root(path: str) -> Optional[int]:
+    """Blocking: a jail root's descriptor (see :func:`release_root`) for the directory
+    ``path`` when it is on a local file system the fast path may use (:func:`is_local`),
+    else None.  One walk of the path (open, then statx of the descriptor)."""
+    if not SUPPORTED or _statx is None:
         return None
     try:
         fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
-    try:
-        if _dev_type(os.fstat(fd).st_dev) in LOCAL_TYPES:
-            return fd
-    except OSError:
-        pass
-    os.close(fd)
-    return None
+    key = _local_key(fd, learn=True)
+    if key is None:
+        os.close(fd)
+        return None
+    return _share(fd, path, key)
 
 
 _RWF_NOWAIT = getattr(os, "RWF_NOWAIT", None)
