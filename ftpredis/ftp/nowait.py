@@ -86,7 +86,10 @@ _statx = _libc("statx", ctypes.c_int, [ctypes.c_int, ctypes.c_char_p, ctypes.c_i
 _AT_EMPTY_PATH = 0x1000
 _AT_STATX_DONT_SYNC = 0x4000        # what the kernel has cached: never asks a server
 _STATX_TYPE = 0x1
-_STATX_DEV = struct.Struct("=II")   # stx_dev_major, stx_dev_minor
+_STATX_INO = 0x100
+_STATX_MNT_ID = 0x1000
+_STATX_MASK_INO = struct.Struct("=I28xQ")        # stx_mask, stx_ino at 32
+_STATX_DEV_MNT = struct.Struct("=IIQ")          # stx_dev_major, _minor, stx_mnt_id
 _STATX_DEV_AT = 136
 _AT_FDCWD = AT_FDCWD = -100       # relative paths from the working directory (any path)
 
@@ -109,14 +112,6 @@ def cached_local(path: str) -> bool:
 _StatxBuf = ctypes.c_char * 256     # struct statx, with room to spare
 
 
-_STATX_INO = 0x100
-_STATX_MNT_ID = 0x1000
-_STATX_INO_AT = 32
-_STATX_MNT_ID_AT = 144
-_U32 = struct.Struct("=I")
-_U64 = struct.Struct("=Q")
-
-
 def _local_key(fd: int, learn: bool = False) -> Optional[Tuple[int, int, int]]:
     """``(device, inode, mount id)`` of the open ``fd`` when it is on a local file system
     seen before (statx from the cache), else None; ``learn`` (blocking): or a device
@@ -126,12 +121,12 @@ def _local_key(fd: int, learn: bool = False) -> Optional[Tuple[int, int, int]]:
     if _statx(fd, b"", _AT_EMPTY_PATH | _AT_STATX_DONT_SYNC,
               _STATX_TYPE | _STATX_INO | _STATX_MNT_ID, buf) != 0:
         return None
-    dev = os.makedev(*_STATX_DEV.unpack_from(buf, _STATX_DEV_AT))
+    major, minor, mnt = _STATX_DEV_MNT.unpack_from(buf, _STATX_DEV_AT)
+    dev = os.makedev(major, minor)
     if (_dev_type(dev) if learn else _types.get(dev)) not in LOCAL_TYPES:
         return None
-    mnt = (_U64.unpack_from(buf, _STATX_MNT_ID_AT)[0]
-           if _U32.unpack_from(buf, 0)[0] & _STATX_MNT_ID else -1)
-    return dev, _U64.unpack_from(buf, _STATX_INO_AT)[0], mnt
+    mask, ino = _STATX_MASK_INO.unpack_from(buf)
+    return dev, ino, (mnt if mask & _STATX_MNT_ID else -1)
 
 
 _DIR_FLAGS = getattr(os, "O_PATH", 0) | os.O_DIRECTORY | os.O_CLOEXEC
