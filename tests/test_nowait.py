@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 
 from twisted.trial import unittest
 
@@ -190,6 +191,32 @@ class SharedRootTests(unittest.TestCase):
         again = nowait.local_root(self.home)
         self.addCleanup(nowait.release_root, again)
         self.assertEqual(again, new)
+
+    def test_threads_take_and_leave_at_once(self):
+        """Logins in the disk pool's threads and session ends on the reactor at the same
+        time: every take is given back, the descriptor is open while anyone holds it."""
+        held = nowait.local_root(self.home)
+        errors = []
+
+        def churn():
+            try:
+                for _ in range(300):
+                    fd = nowait.local_root(self.home)
+                    if fd != held:
+                        errors.append(fd)
+                    os.fstat(fd)
+                    nowait.release_root(fd)
+            except BaseException as e:
+                errors.append(e)
+        threads = [threading.Thread(target=churn) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(nowait.root_sessions(held), 1)
+        nowait.release_root(held)
+        self.assertEqual(_descriptors_of(self.home), 0)
 
     def test_jails_share_and_release(self):
         """Two jails of one directory: one descriptor, still open for the second after
