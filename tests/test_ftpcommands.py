@@ -368,6 +368,47 @@ class MaxClientsPerHostTests(_Base, unittest.TestCase):
         yield self.waitExits(12)
         self.assertEqual(count(), before)
 
+    @defer.inlineCallbacks
+    def test_failed_jail_keeps_no_descriptor(self):
+        """A login whose jail cannot be set up (a name lookup failing, say) is answered,
+        logged, and leaves its shared root descriptor counted out: the next session
+        logs in and the descriptor is closed when it leaves."""
+        from ftpredis.ftp import login as login_mod
+        real = login_mod.JailedFS
+        failures = []
+
+        def failing_once(*a, **kw):
+            if not failures:
+                failures.append(1)
+                raise OSError(5, "Input/output error")
+            return real(*a, **kw)
+        self.patch(login_mod, "JailedFS", failing_once)
+
+        def count():
+            return len(os.listdir("/proc/self/fd"))
+
+        def run():
+            try:
+                self.client()
+            except ftplib.all_errors as e:
+                err = str(e)
+            c = self.client()
+            pwd = c.pwd()
+            c.quit()
+            return err, pwd
+        failures.append(0)              # the first session: the password verified once
+        yield self.inThread(lambda: self.client().quit())
+        yield self.waitExits(1)
+        failures.clear()                # then a login that takes no thread fails
+        before = count()
+        err, pwd = yield self.inThread(run)
+        yield self.waitExits(3)
+        self.assertTrue(err.startswith("4") or err.startswith("5"), err)
+        self.assertEqual(pwd, "/")
+        self.assertEqual(failures, [1])
+        self.assertEqual(count(), before)
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
 
 class LoginAttemptTests(_Base, unittest.TestCase):
     server_options = {"max_login_attempts": 2}

@@ -242,16 +242,25 @@ class LoginMixin:
             directory checked, and DisplayLogin's lines.  ``root_fd``: the jail root's
             descriptor, opened already."""
             anon_cfg = anon_found[1] if (avatar.anonymous and anon_found) else None
-            names, groups, system = self._owner_names()
-            jail = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
-                            user_names=names, group_names=groups,
-                            use_system_names=system, root_is_real=True)
+            try:
+                names, groups, system = self._owner_names()
+                jail = JailedFS(avatar.root, avatar.cwd, umask=self.server.umask,
+                                user_names=names, group_names=groups,
+                                use_system_names=system, root_is_real=True)
+            except BaseException:
+                if root_fd is not None:
+                    nowait.release_root(root_fd)    # shared: a count, not just an fd
+                raise
             jail.open_root(root_fd)
-            display = (anon_cfg.display_login if anon_cfg is not None
-                       and anon_cfg.display_login else self.server.display_login)
-            lines = _read_display(display, {
-                "%U": user, "%u": avatar.name, "%L": self.local_host,
-                "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}) if display else None
+            try:
+                display = (anon_cfg.display_login if anon_cfg is not None
+                           and anon_cfg.display_login else self.server.display_login)
+                lines = _read_display(display, {
+                    "%U": user, "%u": avatar.name, "%L": self.local_host,
+                    "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}) if display else None
+            except BaseException:
+                jail.close()
+                raise
             return jail, lines
 
         def ok(result, placed=None):
