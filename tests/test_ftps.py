@@ -768,6 +768,60 @@ class UploadEndTests(FTPSMixin, unittest.TestCase):
         self.assertEqual(self.stored(), payload)
 
     @defer.inlineCallbacks
+    def test_last_records_close_notify_and_fin_in_one_segment(self):
+        """Every size, the stream's end coming all at once: the last records, the
+        close_notify and the FIN in one segment (TCP_CORK), either with the client's
+        Finished in the same read (Twisted's record-by-record path) or after the
+        server's session ticket showed its handshake done (the bulk path)."""
+        sizes = (0, 1, 16383, 16384, 16385, 100007)
+        sent = {}
+
+        def run():
+            ctx = self.context()
+            f = ReusingFTP_TLS(context=ctx, encoding="utf-8")
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.login(USER, PASSWORD)
+            f.prot_p()
+            f.voidcmd("TYPE I")
+            replies = []
+            for size in sizes:
+                for handshake_first in (False, True):
+                    payload = sent[size, handshake_first] = os.urandom(size)
+                    raw = ftplib.FTP.ntransfercmd(f, "STOR up%d-%d.bin" % (size, handshake_first))[0]
+                    wire, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                    tls = ctx.wrap_bio(wire, out, server_hostname="127.0.0.1",
+                                       session=f.sock.session)
+                    while True:
+                        try:
+                            tls.do_handshake()
+                            break
+                        except ssl.SSLWantReadError:
+                            raw.sendall(out.read())
+                            wire.write(raw.recv(65536))
+                    if handshake_first:
+                        self.assertEqual(tls.version(), "TLSv1.3")
+                        raw.sendall(out.read())
+                        raw.recv(65536)         # the ticket: the server is past its handshake
+                    if payload:
+                        tls.write(payload)
+                    try:
+                        tls.unwrap()
+                    except ssl.SSLWantReadError:
+                        pass                    # our close_notify is out; theirs has not come
+                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    raw.sendall(out.read())
+                    raw.shutdown(socket.SHUT_WR)  # uncorks: the FIN goes with the last bytes
+                    replies.append(f.voidresp())
+                    raw.close()
+            f.quit()
+            return replies
+        replies = yield self.inThread(run)
+        self.assertEqual(replies, ["226 Transfer complete"] * (2 * len(sizes)))
+        for (size, handshake_first), payload in sent.items():
+            with open(self.path("up%d-%d.bin" % (size, handshake_first)), "rb") as f:
+                self.assertEqual(f.read(), payload)
+
+    @defer.inlineCallbacks
     def test_fin_without_close_notify_is_whole(self):
         payload = os.urandom(400000)
         reply = yield self.upload(payload, lambda conn: conn.shutdown(socket.SHUT_WR))
