@@ -6,6 +6,7 @@ real connections, and FTPS refuses (rather than guesses) when the internals are 
 from __future__ import annotations
 
 import ftplib
+import socket
 
 from OpenSSL import SSL
 from twisted.internet import defer, protocol, reactor, ssl
@@ -216,6 +217,42 @@ class TwistedTLSTests(unittest.TestCase):
         for other in (object(), _Plain(), self.tcp):
             with self.assertRaises(CompatError):
                 twisted_tls_bulk.verify_live(other)
+
+    @defer.inlineCallbacks
+    def _peer_closed_at_loss(self, end):
+        """``end()`` ends the connection from the client's side; what
+        ``ftps.peer_closed`` says when the protected protocol hears of the loss."""
+        seen = []
+        ordinary = self.connecting_side.connectionLost
+
+        def connectionLost(reason):
+            seen.append(ftps.peer_closed(self.tcp))
+            ordinary(reason)
+        self.connecting_side.connectionLost = connectionLost
+        end()
+        yield self.connecting_side.lost
+        return seen
+
+    @defer.inlineCallbacks
+    def test_close_notify_told_from_a_cut_stream(self):
+        """A FIN with no close_notify before it: OpenSSL (OP_IGNORE_UNEXPECTED_EOF)
+        marks the connection shut down by the peer all the same once the layer has fed
+        it the EOF, which is why ``before_tcp_lost`` reads the mark before that."""
+        self.conn.set_options(SSL.OP_IGNORE_UNEXPECTED_EOF)
+        seen = yield self._peer_closed_at_loss(
+            lambda: self.listening_side.transport.socket.shutdown(socket.SHUT_WR))
+        self.assertEqual(seen, [False])
+        self.assertTrue(self.conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
+
+    @defer.inlineCallbacks
+    def test_close_notify_before_the_loss(self):
+        seen = yield self._peer_closed_at_loss(self.listening_side.transport.loseConnection)
+        self.assertEqual(seen, [True])
+
+    def test_before_tcp_lost_refuses_other_layers(self):
+        for other in (object(), _Plain(), self.tcp):      # (self.tcp's is taken already)
+            with self.assertRaises(CompatError):
+                twisted_tls.before_tcp_lost(other, lambda: None)
 
     def test_start_needs_tls_client_default(self):
         class NoDefault:

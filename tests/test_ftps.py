@@ -9,9 +9,9 @@ import io
 import os
 import socket
 import ssl
+import struct
 import textwrap
 
-from OpenSSL import SSL
 from twisted.internet import defer
 from twisted.trial import unittest
 
@@ -697,41 +697,133 @@ class CCCRequiredTests(FTPSMixin, unittest.TestCase):
         self.assertEqual(self.last("CCC").response_code, 534)
 
 
-class PeerClosedTests(unittest.TestCase):
-    """A TLS data connection the client ended with close_notify is complete even when
-    the TCP connection was reset afterwards (curl under load: it was answered 426)."""
+class UploadEndTests(FTPSMixin, unittest.TestCase):
+    """How the client ends a TLS upload's data connection decides whether the upload is
+    whole, as mod_tls judges it: its close_notify (even with a TCP reset right after)
+    or a plain FIN ends the data; a reset with no close_notify before it is a cut
+    stream, since the client's kernel drops what it had not sent yet when it resets
+    (curl resets after its close_notify; lftp can be reset when our session ticket
+    reaches the socket it has just closed)."""
 
-    class _Handle:
-        def __init__(self, shutdown):
-            self.shutdown = shutdown
+    def upload(self, payload, end, version=None):
+        def run():
+            ctx = self.context()
+            if version is not None:
+                ctx.maximum_version = version
+            f = ReusingFTP_TLS(context=ctx, encoding="utf-8")
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.login(USER, PASSWORD)
+            f.prot_p()
+            f.voidcmd("TYPE I")
+            conn = f.transfercmd("STOR up.bin")
+            # Nothing held back for Nagle: a reset would drop it.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.sendall(payload)
+            end(conn)
+            try:
+                reply = f.voidresp()
+            except ftplib.Error as e:
+                reply = str(e)
+            conn.close()
+            f.quit()
+            return reply
+        return self.inThread(run)
 
-        def get_shutdown(self):
-            return self.shutdown
+    @staticmethod
+    def reset(conn):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
 
-    class _Transport:
-        def __init__(self, handle):
-            self.handle = handle
+    def stored(self):
+        try:
+            with open(self.path("up.bin"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
 
-        def getHandle(self):
-            return self.handle
+    @defer.inlineCallbacks
+    def test_reset_without_close_notify_fails(self):
+        # More than the server's receive window: the reset cuts the stream.
+        payload = os.urandom(400000)
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            reply = yield self.upload(payload, self.reset, version)
+            self.assertEqual(reply, "426 Transfer aborted. Data connection closed.")
+            self.assertIsNone(self.stored())
+        self.assertEqual([(e.response_code, e.transfer_status) for e in self.commands("STOR")],
+                         [(426, "failed")] * 2)
 
-    def lost_as(self, handle):
-        from twisted.internet import error
-        from twisted.python.failure import Failure
+    @defer.inlineCallbacks
+    def test_reset_after_close_notify_is_whole(self):
+        def close_notify_then_reset(conn):
+            conn.setblocking(False)
+            try:
+                conn.unwrap()       # sends close_notify; ours has not come yet
+            except ssl.SSLWantReadError:
+                pass
+            self.reset(conn)
+        # Within the server's receive window: all of it is sent before the reset.
+        payload = os.urandom(20000)
+        reply = yield self.upload(payload, close_notify_then_reset)
+        self.assertEqual(reply, "226 Transfer complete")
+        self.assertEqual(self.stored(), payload)
 
-        from ftpredis.ftp.protocol import _DataConnection
-        conn = _DataConnection(pi=None)
-        conn.transport = self._Transport(handle)
-        conn.connectionLost(Failure(error.ConnectionLost()))
-        return self.successResultOf(conn.waitClosed())
+    @defer.inlineCallbacks
+    def test_last_records_close_notify_and_fin_in_one_segment(self):
+        """Every size, the stream's end coming all at once: the last records, the
+        close_notify and the FIN in one segment (TCP_CORK), either with the client's
+        Finished in the same read (Twisted's record-by-record path) or after the
+        server's session ticket showed its handshake done (the bulk path)."""
+        sizes = (0, 1, 16383, 16384, 16385, 100007)
+        sent = {}
 
-    def test_reset_after_close_notify_is_clean(self):
-        from twisted.internet import error
-        self.assertIsInstance(self.lost_as(self._Handle(SSL.RECEIVED_SHUTDOWN)),
-                              error.ConnectionDone)
+        def run():
+            ctx = self.context()
+            f = ReusingFTP_TLS(context=ctx, encoding="utf-8")
+            f.connect("127.0.0.1", self.port, timeout=10)
+            f.login(USER, PASSWORD)
+            f.prot_p()
+            f.voidcmd("TYPE I")
+            replies = []
+            for size in sizes:
+                for handshake_first in (False, True):
+                    payload = sent[size, handshake_first] = os.urandom(size)
+                    raw = ftplib.FTP.ntransfercmd(f, "STOR up%d-%d.bin" % (size, handshake_first))[0]
+                    wire, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                    tls = ctx.wrap_bio(wire, out, server_hostname="127.0.0.1",
+                                       session=f.sock.session)
+                    while True:
+                        try:
+                            tls.do_handshake()
+                            break
+                        except ssl.SSLWantReadError:
+                            raw.sendall(out.read())
+                            wire.write(raw.recv(65536))
+                    if handshake_first:
+                        self.assertEqual(tls.version(), "TLSv1.3")
+                        raw.sendall(out.read())
+                        raw.recv(65536)         # the ticket: the server is past its handshake
+                    if payload:
+                        tls.write(payload)
+                    try:
+                        tls.unwrap()
+                    except ssl.SSLWantReadError:
+                        pass                    # our close_notify is out; theirs has not come
+                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    raw.sendall(out.read())
+                    raw.shutdown(socket.SHUT_WR)  # uncorks: the FIN goes with the last bytes
+                    replies.append(f.voidresp())
+                    raw.close()
+            f.quit()
+            return replies
+        replies = yield self.inThread(run)
+        self.assertEqual(replies, ["226 Transfer complete"] * (2 * len(sizes)))
+        for (size, handshake_first), payload in sent.items():
+            with open(self.path("up%d-%d.bin" % (size, handshake_first)), "rb") as f:
+                self.assertEqual(f.read(), payload)
 
-    def test_reset_without_close_notify_is_lost(self):
-        from twisted.internet import error
-        self.assertIsInstance(self.lost_as(self._Handle(SSL.SENT_SHUTDOWN)),
-                              error.ConnectionLost)
-        self.assertIsInstance(self.lost_as(object()), error.ConnectionLost)  # plain TCP
+    @defer.inlineCallbacks
+    def test_fin_without_close_notify_is_whole(self):
+        payload = os.urandom(400000)
+        reply = yield self.upload(payload, lambda conn: conn.shutdown(socket.SHUT_WR))
+        self.assertEqual(reply, "226 Transfer complete")
+        self.assertEqual(self.stored(), payload)

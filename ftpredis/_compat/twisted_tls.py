@@ -18,13 +18,22 @@ Undoing ``startTLS`` wrongly could send a reply in clear that the client reads a
 or TLS it reads as clear text.  So :func:`clearable` checks every one of those internals
 before CCC is accepted (the caller refuses CCC when it gives a reason) and
 :func:`take_back` checks them again before changing anything; neither ever guesses.
+
+One more thing the layer hides: whether the peer's close_notify came before the TCP
+connection ended.  The layer's ``connectionLost`` hands OpenSSL the end of the stream
+and reads on; with ``OP_IGNORE_UNEXPECTED_EOF`` OpenSSL then marks the connection as
+shut down by the peer (``RECEIVED_SHUTDOWN``) exactly as a close_notify would, so after
+a reset in the middle of an upload it says the stream was complete.
+:func:`before_tcp_lost` gives the caller the moment just before, when that mark can
+only come from a real close_notify.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from twisted.internet.interfaces import ISSLTransport
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import directlyProvidedBy, noLongerProvides
 
 from ftpredis._compat import CompatError
@@ -128,3 +137,27 @@ def take_back(tcp, conn):
         vars(tcp).pop(name, None)
     noLongerProvides(tcp, ISSLTransport)
     return layer.wrappedProtocol
+
+
+def before_tcp_lost(tcp, call: Callable[[], None]) -> None:
+    """Run ``call()`` when the TCP connection ``tcp`` (under a TLS layer ``startTLS``
+    put there) is lost, before the layer hears of it and feeds OpenSSL the end of the
+    stream (see the module's docstring).  The layer's ``connectionLost`` is shadowed by
+    an instance attribute, as :mod:`ftpredis._compat.twisted_tls_bulk` does with its
+    ``dataReceived``.
+
+    Raises :class:`CompatError`, having changed nothing, when ``tcp.protocol`` is not
+    Twisted's TLS layer."""
+    layer = getattr(tcp, "protocol", None)
+    if not isinstance(layer, TLSMemoryBIOProtocol) or "connectionLost" in vars(layer):
+        raise CompatError("the protocol on the connection is not Twisted's TLS layer "
+                          "(%s); see ftpredis/_compat/twisted_tls.py"
+                          % type(layer).__qualname__)
+    ordinary = layer.connectionLost
+
+    def connectionLost(reason):
+        try:
+            call()
+        finally:
+            ordinary(reason)
+    layer.connectionLost = connectionLost

@@ -28,6 +28,7 @@ from __future__ import annotations
 from ftpredis.ftp.replies import Reply
 
 import os
+import weakref
 from typing import Callable, Optional
 
 from OpenSSL import SSL
@@ -243,6 +244,16 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
         tcp.abortConnection()
         return creator
     watch.transport = tcp
+
+    def tcp_lost():
+        conn = creator.connection
+        if conn is not None and conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN:
+            _closed_by_peer.add(conn)
+    try:
+        _twisted_tls.before_tcp_lost(tcp, tcp_lost)
+    except CompatError as e:
+        # Then no reset counts as the end of a transfer: never a cut upload taken whole.
+        _warn_once("TLS: cannot tell a close_notify from a reset (%s)" % e)
     if timeout:
         def expire():
             log.info("TLS handshake timed out after {n} seconds", n=timeout)
@@ -275,16 +286,26 @@ def data_writer(transport) -> Callable[[bytes], None]:
     return w
 
 
+#: TLS connections whose peer's close_notify came while their TCP connection was up.
+_closed_by_peer: "weakref.WeakSet[SSL.Connection]" = weakref.WeakSet()
+
+
 def peer_closed(transport) -> bool:
-    """Whether the peer ended this TLS connection with close_notify (False for plain TCP).
+    """Whether the peer ended this TLS connection with close_notify before its TCP
+    connection ended (False for plain TCP).
 
     A client may reset the TCP connection right after its close_notify (curl does, when
     our own close_notify meets its closed socket): the stream was complete all the same,
-    as mod_tls judges it, which reads up to the close_notify."""
+    as mod_tls judges it, which reads up to the close_notify.  A reset with no
+    close_notify before it is a cut stream, whatever OpenSSL says afterwards (see
+    :func:`ftpredis._compat.twisted_tls.before_tcp_lost`): the client's kernel drops
+    the bytes it had not sent yet when it resets.  lftp can be reset so: it reads
+    nothing of an upload's data connection and closes it without waiting for our
+    close_notify, and a TLS 1.3 session ticket of ours arriving after that close makes
+    its kernel reset the connection."""
     try:
-        conn = transport.getHandle()
-        return bool(conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
-    except Exception:           # no TLS (a socket has no get_shutdown), or gone
+        return transport.getHandle() in _closed_by_peer
+    except Exception:           # no TLS (a socket has no getHandle), or gone
         return False
 
 
