@@ -16,6 +16,7 @@ import ftplib
 import io
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,14 +39,20 @@ RANGE = 5
 def _free_range(hosts, taken=()):
     """``RANGE`` consecutive ports free on every one of ``hosts``."""
     for _ in range(200):
-        first = free_port_on(*hosts)
+        # Below the kernel's ephemeral range: after a benchmark or a busy suite, tens of
+        # thousands of client ports there sit in TIME_WAIT, and those block a bind even
+        # with SO_REUSEADDR; consecutive free ones are then rare.
+        first = random.randrange(10000, 32000 - RANGE)
         ports = range(first, first + RANGE)
-        if ports[-1] > 65535 or any(p in taken for p in ports):
+        if any(p in taken for p in ports):
             continue
         try:
             for p in ports:
                 for h in hosts:
                     with socket.socket() as s:
+                        # As the servers bind them: a port whose only users are
+                        # TIME_WAIT connections (thousands after a benchmark) is free.
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                         s.bind((h, p))
             return ports
         except OSError:
