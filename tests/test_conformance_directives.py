@@ -9,9 +9,6 @@ records are what ProFTPD 1.3.8 + mod_redis wrote for the same session (``python3
 tools/compare_proftpd.py SCENARIO -v``), except where a comment cites doc/decisions.rst.
 """
 
-import json
-import os
-
 from twisted.internet import defer
 
 from tests.support.conformance import ScenarioCase

@@ -11,7 +11,6 @@ tools/compare_proftpd.py SCENARIO -v``), except where a comment cites doc/decisi
 """
 
 import json
-import os
 
 from twisted.internet import defer
 

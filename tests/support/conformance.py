@@ -13,7 +13,6 @@ dropped.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 from twisted.internet import defer, reactor, task, threads
