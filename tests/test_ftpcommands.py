@@ -102,6 +102,18 @@ class CommandTests(_Base, unittest.TestCase):
         self.assertEqual((bad.response_code, bad.transfer_status), (550, "failed"))
 
     @defer.inlineCallbacks
+    def test_blank_parameter_is_none(self):
+        """A parameter of blanks only is no parameter, as ProFTPD counts it: refused
+        with 501, not taken as a file named SPACE or TAB (measured with ProFTPD 1.3.8)."""
+        cmds = ["MKD  ", "MKD \t", "RMD  ", "CWD \t", "DELE  ", "RNFR \x0b", "SIZE \x0c",
+                "MDTM  ", "MFMT  ", "OPTS  "]
+        out = yield self.run_cmds(cmds + ["PWD"])
+        yield self.waitExits()
+        self.assertEqual(out, ["501 Invalid number of parameters"] * len(cmds)
+                         + ['257 "/" is the current directory'])
+        self.assertEqual(sorted(os.listdir(self.path("."))), ["f.txt"])
+
+    @defer.inlineCallbacks
     def test_small_commands(self):
         out = yield self.run_cmds([
             "MFMT 20200102030405 f.txt", "MFMT bad f.txt", "MFMT 20200101000000",

@@ -411,9 +411,12 @@ class DispatchMixin:
 
     # -- helpers --------------------------------------------------------------------------
     def _need(self, cmd: _Command) -> str:
-        if cmd.arg is None:
+        arg = cmd.arg
+        # Blanks only count as no parameter (ProFTPD counts words, isspace() in the C
+        # locale): "MKD <tab>" must not make a directory named TAB.
+        if arg is None or not arg.strip(" \t\v\f\r"):
             raise R("invalid_params")
-        return cmd.arg
+        return arg
 
     def _pathFields(self, cmd: _Command, vpath: str, *, dir_cmd=False, xfer=False):
         """%f, %F, %{basename}, %d, %D for a command acting on one path argument."""
