@@ -114,6 +114,18 @@ class CommandTests(_Base, unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.path("."))), ["f.txt"])
 
     @defer.inlineCallbacks
+    def test_blank_parameter_optional(self):
+        """Where the parameter is optional, blanks only are none too (ProFTPD 1.3.8):
+        STAT and HELP answer as bare, MLST shows the current directory, EPSV opens."""
+        out = yield self.run_cmds(["STAT  ", "HELP \t", "MLST  ", "EPSV  "])
+        yield self.waitExits()
+        self.assertTrue(out[0].startswith("211-Status of "), out[0])
+        self.assertTrue(out[1].startswith("214-The following commands are recognized"), out[1])
+        self.assertTrue(out[2].startswith("250-Start of list for /\n"), out[2])
+        self.assertTrue(out[2].endswith("; /\n250 End of list"), out[2])
+        self.assertTrue(out[3].startswith("229 Entering Extended Passive Mode"), out[3])
+
+    @defer.inlineCallbacks
     def test_small_commands(self):
         out = yield self.run_cmds([
             "MFMT 20200102030405 f.txt", "MFMT bad f.txt", "MFMT 20200101000000",

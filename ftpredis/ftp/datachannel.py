@@ -15,7 +15,7 @@ from twisted.python import failure
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.ftp.replies import R
-from ftpredis.ftp.common import _plain_host, log
+from ftpredis.ftp.common import _plain_host, blank, log
 
 
 class _DataConnection(protocol.Protocol):
@@ -288,7 +288,7 @@ class DataChannelMixin:
         return R("pasv", ",".join(host.split(".") + [str(port >> 8), str(port & 255)]))
 
     def cmd_EPSV(self, cmd):
-        if cmd.arg is not None:
+        if not blank(cmd.arg):
             if cmd.arg.upper() == "ALL":
                 self.client_state.epsv_all = True
                 return R("epsv_all")

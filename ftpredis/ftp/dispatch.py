@@ -19,7 +19,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import (ALIASES, LIMIT_PATH_COMMANDS, PRE_LOGIN, UNIMPLEMENTED, _Command,
-                                 log)
+                                 blank, log)
 from ftpredis.ftp.datachannel import _PassiveFactory
 
 
@@ -412,9 +412,7 @@ class DispatchMixin:
     # -- helpers --------------------------------------------------------------------------
     def _need(self, cmd: _Command) -> str:
         arg = cmd.arg
-        # Blanks only count as no parameter (ProFTPD counts words, isspace() in the C
-        # locale): "MKD <tab>" must not make a directory named TAB.
-        if arg is None or not arg.strip(" \t\v\f\r"):
+        if blank(arg):      # "MKD <TAB>" must not make a directory named TAB
             raise R("invalid_params")
         return arg
 
