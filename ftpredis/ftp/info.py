@@ -142,7 +142,7 @@ class InfoMixin:
             raise R("quoted_not_understood", "REST")
         try:
             offset = int(cmd.arg)
-            if offset < 0 or not cmd.arg.strip().isdigit():
+            if offset < 0 or not cmd.arg.isascii() or not cmd.arg.strip().isdigit():
                 raise ValueError
         except ValueError:
             raise R("rest_bad")
@@ -159,7 +159,7 @@ class InfoMixin:
             raise R("quoted_not_understood", " ".join([cmd.verb] + words))
         try:
             start, end = (int(w) for w in words)
-            if not all(w.lstrip("+").isdigit() and w[:1] != "-" for w in words):
+            if not all(w.isascii() and w.lstrip("+").isdigit() and w[:1] != "-" for w in words):
                 raise ValueError
         except ValueError:
             raise R("rang_bad")
