@@ -102,6 +102,57 @@ class CommandTests(_Base, unittest.TestCase):
         self.assertEqual((bad.response_code, bad.transfer_status), (550, "failed"))
 
     @defer.inlineCallbacks
+    def test_blank_parameter_is_none(self):
+        """A parameter of blanks only is no parameter, as ProFTPD counts it: refused
+        with 501, not taken as a file named SPACE or TAB (measured with ProFTPD 1.3.8)."""
+        cmds = ["MKD  ", "MKD \t", "RMD  ", "CWD \t", "DELE  ", "RNFR \x0b", "SIZE \x0c",
+                "MDTM  ", "MFMT  ", "OPTS  "]
+        out = yield self.run_cmds(cmds + ["PWD"])
+        yield self.waitExits()
+        self.assertEqual(out, ["501 Invalid number of parameters"] * len(cmds)
+                         + ['257 "/" is the current directory'])
+        self.assertEqual(sorted(os.listdir(self.path("."))), ["f.txt"])
+
+    @defer.inlineCallbacks
+    def test_numbers_are_ascii_digits(self):
+        """Python's int() also reads fullwidth digits and "2_00": ProFTPD 1.3.8 refuses
+        them (measured), so no PORT, REST, RANG, chmod or mtime comes from them."""
+        mode = os.stat(self.path("f.txt")).st_mode
+        mtime = os.stat(self.path("f.txt")).st_mtime
+        out = yield self.run_cmds([
+            "PORT 127,0,0,1,2_00,1", "PORT 127,0,0,1,\uff1200,1",
+            "EPRT |1|127.0.0.1|2_100|", "EPRT |1|127.0.0.1|+2100|",
+            "EPRT |1|127.0.0.1|\uff12100|", "TYPE I", "REST \uff11", "RANG \uff11 5",
+            "SITE CHMOD \uff17\uff17\uff17 f.txt", "SITE CHMOD 7_77 f.txt",
+            "MFMT \uff12\uff10200101000000 f.txt", "PWD"])
+        yield self.waitExits()
+        self.assertEqual(out, [
+            "501 Illegal PORT command", "501 Illegal PORT command",
+            "501 Illegal EPRT command", "501 Illegal EPRT command",
+            "501 Illegal EPRT command", "200 Type set to I",
+            "501 REST requires a value greater than or equal to 0",
+            "501 RANG requires a value greater than or equal to 0",
+            "550 '\uff17\uff17\uff17': invalid mode", "550 '7_77': invalid mode",
+            # ProFTPD names the file here ("501 f.txt: ..."); ftpredis says what it says
+            # for any timestamp it cannot read ("MFMT bad f.txt"): the refusal is the point
+            "501 \uff12\uff10200101000000: Invalid argument",
+            '257 "/" is the current directory'])
+        self.assertEqual(os.stat(self.path("f.txt")).st_mode, mode)
+        self.assertEqual(os.stat(self.path("f.txt")).st_mtime, mtime)
+
+    @defer.inlineCallbacks
+    def test_blank_parameter_optional(self):
+        """Where the parameter is optional, blanks only are none too (ProFTPD 1.3.8):
+        STAT and HELP answer as bare, MLST shows the current directory, EPSV opens."""
+        out = yield self.run_cmds(["STAT  ", "HELP \t", "MLST  ", "EPSV  "])
+        yield self.waitExits()
+        self.assertTrue(out[0].startswith("211-Status of "), out[0])
+        self.assertTrue(out[1].startswith("214-The following commands are recognized"), out[1])
+        self.assertTrue(out[2].startswith("250-Start of list for /\n"), out[2])
+        self.assertTrue(out[2].endswith("; /\n250 End of list"), out[2])
+        self.assertTrue(out[3].startswith("229 Entering Extended Passive Mode"), out[3])
+
+    @defer.inlineCallbacks
     def test_small_commands(self):
         out = yield self.run_cmds([
             "MFMT 20200102030405 f.txt", "MFMT bad f.txt", "MFMT 20200101000000",

@@ -603,6 +603,14 @@ class CommandFieldsTests(unittest.TestCase):
         self.check("PWD", None, ("PWD", "PWD", None))
         self.check("RETR", "a  b", ("RETR", "RETR a b", "a  b"))
         self.check("SITE", "chmod 644 f", ("SITE CHMOD", "SITE chmod 644 f", "chmod 644 f"))
+
+    def test_blank_parameter(self):
+        """Blanks only are no parameter for ProFTPD: no %J (records of "NLST  ", "LIST
+        <TAB>", "STAT  " compared with ProFTPD 1.3.8); leading blanks before a word stay."""
+        self.check("NLST", "  ", ("NLST", "NLST", None))
+        self.check("LIST", "\t", ("LIST", "LIST", None))
+        self.check("STAT", " \x0b\x0c\r", ("STAT", "STAT", None))
+        self.check("CWD", "  x", ("CWD", "CWD x", "  x"))
         self.check("SITE", None, (None, "SITE", None))
         self.check("USER", "", ("USER", "USER", None))
 

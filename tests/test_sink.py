@@ -388,6 +388,13 @@ class _Silent(protocol.Protocol):
         self.factory.live.discard(self)
 
 
+class _Garbage(_Silent):
+    """Answers every read with a line that is not UTF-8: a peer that is not Redis."""
+
+    def dataReceived(self, data):
+        self.transport.write(b"\xff\xfe\r\n")
+
+
 class BlackholeTests(SinkTestMixin, unittest.TestCase):
     redis_autostart = False
 
@@ -440,6 +447,29 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
         self.assertIn("error connecting to Redis 127.0.0.1:%d: TLS handshake timed out"
                       % port.getHost().port, self.logText(log))
         self.assertEqual((sink.sent, sink.buffered), (0, 1))
+
+
+    @defer.inlineCallbacks
+    def test_answersNotRedisProtocol(self):
+        """A peer that answers bytes that are not Redis's protocol (not even UTF-8): each
+        attempt ends with a clear line in RedisLog, not a traceback in twistd's log, and
+        the records wait for a real Redis."""
+        f = protocol.ServerFactory()
+        f.protocol = _Garbage
+        f.connections = 0
+        f.live = set()
+        port = reactor.listenTCP(0, f, interface="127.0.0.1")
+        self.addCleanup(lambda: port.stopListening() if port.connected else None)
+        self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        portno = port.getHost().port
+        log = self.makeLog()
+        sink = self.makeSink(None, log=log, port=portno, io_timeout_ms=100, connect_timeout_ms=100)
+        sink.push(b"k", b"v")
+        yield waitFor(lambda: f.connections >= 2, "a second attempt")
+        self.assertIn("error connecting to Redis 127.0.0.1:%d: a reply that is not Redis's "
+                      "protocol (invalid UTF-8)" % portno, self.logText(log))
+        self.assertEqual((sink.sent, sink.buffered), (0, 1))
+        # trial fails the test on its own if an unhandled error was logged meanwhile
 
 
 class NoReconnectTests(SinkTestMixin, unittest.TestCase):

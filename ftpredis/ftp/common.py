@@ -87,6 +87,12 @@ LIMIT_PATH_COMMANDS = {
 }
 
 
+def blank(arg: Optional[str]) -> bool:
+    """No parameter, or blanks only: ProFTPD counts a command's words (isspace() in the
+    C locale), so "STAT <TAB>" is STAT with no parameter (measured with 1.3.8)."""
+    return arg is None or not arg.strip(" \t\v\f\r")
+
+
 def _plain_host(host: str) -> str:
     """An IPv4-mapped IPv6 address as plain IPv4 (ProFTPD logs 127.0.0.1)."""
     if host.startswith("::ffff:") and "." in host:

@@ -15,7 +15,7 @@ from twisted.python import failure
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.ftp.replies import R
-from ftpredis.ftp.common import _plain_host, log
+from ftpredis.ftp.common import _plain_host, blank, log
 
 
 class _DataConnection(protocol.Protocol):
@@ -288,7 +288,7 @@ class DataChannelMixin:
         return R("pasv", ",".join(host.split(".") + [str(port >> 8), str(port & 255)]))
 
     def cmd_EPSV(self, cmd):
-        if cmd.arg is not None:
+        if not blank(cmd.arg):
             if cmd.arg.upper() == "ALL":
                 self.client_state.epsv_all = True
                 return R("epsv_all")
@@ -314,7 +314,11 @@ class DataChannelMixin:
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PORT")
         try:
-            nums = [int(x) for x in (cmd.arg or "").split(",")]
+            arg = cmd.arg or ""
+            if not arg.isascii() or "_" in arg:
+                # int() also reads "\uff12" (fullwidth 2) and "2_00"; ProFTPD refuses them
+                raise ValueError
+            nums = [int(x) for x in arg.split(",")]
             if len(nums) != 6 or not all(0 <= x <= 255 for x in nums):
                 raise ValueError
         except ValueError:
@@ -330,6 +334,8 @@ class DataChannelMixin:
             parts = arg.split(d)
             if len(parts) != 5 or parts[1] not in ("1", "2"):
                 raise ValueError
+            if not (parts[3].isascii() and parts[3].isdigit()):
+                raise ValueError        # "+2100", " 2100", "2_100", fullwidth: refused
             host, port = parts[2], int(parts[3])
             if not 0 < port < 65536:
                 raise ValueError

@@ -19,7 +19,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import (ALIASES, LIMIT_PATH_COMMANDS, PRE_LOGIN, UNIMPLEMENTED, _Command,
-                                 log)
+                                 blank, log)
 from ftpredis.ftp.datachannel import _PassiveFactory
 
 
@@ -411,9 +411,10 @@ class DispatchMixin:
 
     # -- helpers --------------------------------------------------------------------------
     def _need(self, cmd: _Command) -> str:
-        if cmd.arg is None:
+        arg = cmd.arg
+        if blank(arg):      # "MKD <TAB>" must not make a directory named TAB
             raise R("invalid_params")
-        return cmd.arg
+        return arg
 
     def _pathFields(self, cmd: _Command, vpath: str, *, dir_cmd=False, xfer=False):
         """%f, %F, %{basename}, %d, %D for a command acting on one path argument."""

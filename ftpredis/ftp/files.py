@@ -52,6 +52,8 @@ class FilesMixin:
         vpath = self.fs.virtual(path)
         self._pathFields(cmd, vpath)
         try:
+            if not stamp[:14].isascii():
+                raise ValueError        # str.isdigit() is true for fullwidth digits
             if not (len(stamp) == 14 and stamp.isdigit()) and not (
                     len(stamp) > 15 and stamp[14] == "." and stamp[:14].isdigit()):
                 raise ValueError
@@ -196,6 +198,8 @@ class FilesMixin:
             cmd.fields.update(file=self.fs.chroot_join(vpath), basename=path,
                               config_path=self.fs.real_of(vpath))
             try:
+                if not words[1].isascii() or "_" in words[1]:
+                    raise ValueError    # int() reads fullwidth digits and "7_77"
                 mode = int(words[1], 8)
                 if mode > 0o7777:
                     raise ValueError

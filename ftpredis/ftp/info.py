@@ -16,7 +16,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
-                                 SITE_COMMANDS)
+                                 SITE_COMMANDS, blank)
 
 
 class InfoMixin:
@@ -71,7 +71,7 @@ class InfoMixin:
         return _tls.cmd_ccc(self, cmd)
 
     def cmd_HELP(self, cmd):
-        if cmd.arg is not None:
+        if not blank(cmd.arg):
             word = cmd.arg.split()[0].upper() if cmd.arg.split() else ""
             if word == "SITE":
                 # ProFTPD hands "HELP SITE ..." to SITE HELP with the words it has.
@@ -142,7 +142,7 @@ class InfoMixin:
             raise R("quoted_not_understood", "REST")
         try:
             offset = int(cmd.arg)
-            if offset < 0 or not cmd.arg.strip().isdigit():
+            if offset < 0 or not cmd.arg.isascii() or not cmd.arg.strip().isdigit():
                 raise ValueError
         except ValueError:
             raise R("rest_bad")
@@ -159,7 +159,7 @@ class InfoMixin:
             raise R("quoted_not_understood", " ".join([cmd.verb] + words))
         try:
             start, end = (int(w) for w in words)
-            if not all(w.lstrip("+").isdigit() and w[:1] != "-" for w in words):
+            if not all(w.isascii() and w.lstrip("+").isdigit() and w[:1] != "-" for w in words):
                 raise ValueError
         except ValueError:
             raise R("rang_bad")
@@ -176,7 +176,7 @@ class InfoMixin:
         return R("rang_ok", length, "bytes" if length != 1 else "byte", start)
 
     def cmd_STAT(self, cmd):
-        if cmd.arg is None:
+        if blank(cmd.arg):
             s = self.server
             lines = ["Status of '%s'" % s.server_name,
                      "Connected from %s (%s)" % (self.peer_host, self.peer_host),

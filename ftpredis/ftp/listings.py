@@ -15,6 +15,7 @@ from twisted.python import failure
 
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.common import blank
 from ftpredis.ftp.replies import REPLIES, R, Reply
 
 
@@ -75,6 +76,10 @@ class ListingsMixin:
         jail = fs.jail
         vpath = fs.virtual(arg)
         self._pathFields(cmd, vpath)
+        if arg is not None and blank(arg):
+            # ProFTPD lists the current directory; its %f keeps the blanks (measured)
+            arg = None
+            vpath = fs.virtual(None)
 
         def gather():
             try:

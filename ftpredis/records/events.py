@@ -258,21 +258,22 @@ def command_fields(verb: str, arg: Optional[str]) -> dict:
         if found is not None:
             return found
     hidden = verb in _HIDDEN
+    words = _WORDS(arg) if arg and not hidden else ()
     if hidden:
         params = "(hidden)"
     else:
-        params = arg if arg else None
+        # blanks only are no parameter for ProFTPD: no %J (measured: "NLST  ", "LIST <TAB>")
+        params = arg if words else None
     if verb == "SITE":
-        words = _WORDS(arg) if arg else ()
         sub = words[0].upper() if words else None
         command = "SITE " + sub if sub else None
     else:
         command = verb
     if hidden:
         raw = verb + " (hidden)"
-    elif arg:
+    elif words:
         # ProFTPD re-joins the words with single spaces (a TAB becomes a space in %r).
-        raw = " ".join([verb] + _WORDS(arg))
+        raw = " ".join([verb] + words)
     else:
         raw = verb
     out = {"command": command, "raw_command": raw, "command_params": params}

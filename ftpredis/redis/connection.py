@@ -24,6 +24,10 @@ class _HandshakeTimeout(Exception):
     pass
 
 
+class _NotRedis(Exception):
+    pass
+
+
 @implementer(IHandshakeListener)
 class _SinkProtocol(FastEncoding, txredisapi.RedisProtocol):
     """RedisProtocol that remembers why its connection ended (txredisapi never says) and,
@@ -47,6 +51,7 @@ class _SinkProtocol(FastEncoding, txredisapi.RedisProtocol):
     _handshakeTimedOut = False
     _probed = False
     _probeTimedOut = False
+    _notRedis = False
     clock = None
 
     def whenConnected(self):
@@ -95,6 +100,17 @@ class _SinkProtocol(FastEncoding, txredisapi.RedisProtocol):
             return None     # handshakeCompleted() goes on
         self._start()
 
+    def dataReceived(self, data, unpause=False):
+        try:
+            return super().dataReceived(data, unpause)
+        except UnicodeDecodeError:
+            # txredisapi decodes every reply line as UTF-8 and lets the error out of
+            # dataReceived: a traceback in twistd's log for each attempt at a peer that
+            # is not Redis.  The connection is dropped either way; say why instead.
+            self._notRedis = True
+            self.transport.abortConnection()
+            return None
+
     def _handshakeExpired(self):
         self._handshakeTimer = None
         self._handshakeTimedOut = True
@@ -115,6 +131,8 @@ class _SinkProtocol(FastEncoding, txredisapi.RedisProtocol):
             why = Failure(_HandshakeTimeout("TLS handshake timed out"))
         elif self._probeTimedOut:
             why = Failure(_HandshakeTimeout("no reply to PING within %gs" % self.probeTimeout))
+        elif self._notRedis:
+            why = Failure(_NotRedis("a reply that is not Redis's protocol (invalid UTF-8)"))
         self.lostReason = why
         was_ready = self._probed
         try:
