@@ -395,6 +395,38 @@ class _Garbage(_Silent):
         self.transport.write(b"\xff\xfe\r\n")
 
 
+class _AlwaysOK(_Silent):
+    """Answers every command of Redis's protocol with +OK, EVALSHA included: a peer that
+    speaks the protocol but is not Redis (a proxy, a mock left running)."""
+
+    _buf = b""
+
+    def dataReceived(self, data):
+        self._buf += data
+        while True:
+            end = self._command_end(self._buf)
+            if end is None:
+                return
+            self._buf = self._buf[end:]
+            self.transport.write(b"+OK\r\n")
+
+    @staticmethod
+    def _command_end(buf):
+        """Where the first whole command of ``buf`` (an array of bulk strings) ends."""
+        i = buf.find(b"\r\n")
+        if i < 0 or not buf.startswith(b"*"):
+            return None
+        pos = i + 2
+        for _ in range(int(buf[1:i])):
+            j = buf.find(b"\r\n", pos)
+            if j < 0:
+                return None
+            pos = j + 2 + int(buf[pos + 1:j]) + 2
+            if pos > len(buf):
+                return None
+        return pos
+
+
 class BlackholeTests(SinkTestMixin, unittest.TestCase):
     redis_autostart = False
 
@@ -470,6 +502,31 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
                       "protocol (invalid UTF-8)" % portno, self.logText(log))
         self.assertEqual((sink.sent, sink.buffered), (0, 1))
         # trial fails the test on its own if an unhandled error was logged meanwhile
+
+    @defer.inlineCallbacks
+    def test_answersOKToTheLedgerScript(self):
+        """A peer that answers +OK to everything, the ledger script included, has not
+        stored the batch: it is not counted as sent, RedisLog says why, and the records
+        wait in the buffer for a real Redis."""
+        f = protocol.ServerFactory()
+        f.protocol = _AlwaysOK
+        f.connections = 0
+        f.live = set()
+        port = reactor.listenTCP(0, f, interface="127.0.0.1")
+        self.addCleanup(lambda: port.stopListening() if port.connected else None)
+        self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        portno = port.getHost().port
+        log = self.makeLog()
+        sink = self.makeSink(None, log=log, port=portno, io_timeout_ms=1000,
+                             connect_timeout_ms=1000)
+        for i in range(3):
+            sink.push(b"k", b"%d" % i)
+        yield waitFor(lambda: "not its two counts" in self.logText(log), "the refusal logged")
+        yield waitFor(lambda: f.connections >= 2, "a second attempt")
+        self.assertIn("error appending 3 records to 'k': the ledger script's reply was 'OK', "
+                      "not its two counts (is the server at RedisServer a Redis?)",
+                      self.logText(log))
+        self.assertEqual((sink.sent, sink.buffered, sink.dropped), (0, 3, 0))
 
 
 class NoReconnectTests(SinkTestMixin, unittest.TestCase):

@@ -219,9 +219,27 @@ def unused_log_targets(target, written_keys) -> list:
     return [rule for rule in getattr(target, "log_targets", ()) if rule.key not in written_keys]
 
 
-def parse_reply(reply) -> Tuple[int, int]:
-    """``(applied, skipped)`` from the script's reply."""
+class UnexpectedReply(Exception):
+    """The peer answered the ledger script with something the script never returns: it
+    did not run it (not Redis, or a proxy in the way), so the batch is not delivered."""
+
+    def __str__(self):
+        text = repr(self.args[0])
+        if len(text) > 80:
+            text = text[:77] + "..."
+        return ("the ledger script's reply was %s, not its two counts (is the server "
+                "at RedisServer a Redis?)" % (text,))
+
+
+def parse_reply(reply, records: int) -> Tuple[int, int]:
+    """``(applied, skipped)`` from the script's reply to a batch of ``records``; raises
+    :class:`UnexpectedReply` unless it is two counts that add up to the batch."""
     try:
-        return int(reply[0]), int(reply[1])
-    except (TypeError, ValueError, IndexError):
-        return 0, 0
+        if isinstance(reply, (list, tuple)) and len(reply) == 2:
+            applied, skipped = reply
+            if (type(applied) is int and type(skipped) is int and applied >= 0
+                    and skipped >= 0 and applied + skipped == records):
+                return applied, skipped
+    except Exception:
+        pass
+    raise UnexpectedReply(reply)

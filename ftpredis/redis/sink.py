@@ -57,6 +57,7 @@ from twisted.internet import defer, error as ierror
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ftpredis._compat.txredisapi import Encoded
 from ftpredis.app import reactor as _reactor_mod
@@ -671,10 +672,20 @@ class RedisSink(SentinelWindow, service.Service):
     def _sent(self, reply, conn, entry):
         if self._inflight.get(conn) is not entry:
             return                          # abandoned (NoReconnect, failover)
-        del self._inflight[conn]
         key, batch, started = entry
+        try:
+            _applied, skipped = ledger.parse_reply(reply, len(batch))
+        except ledger.UnexpectedReply as e:
+            # Counted as sent, these would be lost without a word: the batch goes back
+            # to its queue and the connection, whose replies cannot be trusted, is
+            # dropped.
+            self._sendFailed(Failure(e), conn, entry)
+            transport = getattr(conn, "transport", None)
+            if transport is not None:
+                transport.abortConnection()
+            return
+        del self._inflight[conn]
         self._busy_keys.discard(key)
-        _applied, skipped = ledger.parse_reply(reply)
         self.duplicates_avoided += skipped
         rtt = self.reactor.seconds() - started
         self.rtt_sum += rtt
