@@ -533,6 +533,16 @@ class FTPRedisService(service.MultiService):
 
     # -- start and stop ---------------------------------------------------------------------
     def startService(self):
+        # Before "listening on" is logged: an init script or admin who sends SIGHUP once
+        # it shows would otherwise find SIGHUP's default action, which ends the process.
+        # (The reload itself runs from the reactor, after this start.)
+        try:
+            self._previous_sighup = signal.signal(
+                signal.SIGHUP,
+                lambda signum, frame: self._reactor.callFromThread(self.reload))
+        except ValueError:
+            # Not in the main thread (some test runners): reload stays available as a call.
+            self._previous_sighup = None
         service.MultiService.startService(self)
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
@@ -541,13 +551,6 @@ class FTPRedisService(service.MultiService):
             for sink in self.sinks.sinks():
                 sink.availability.probe()
         self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
-        try:
-            self._previous_sighup = signal.signal(
-                signal.SIGHUP,
-                lambda signum, frame: self._reactor.callFromThread(self.reload))
-        except ValueError:
-            # Not in the main thread (some test runners): reload stays available as a call.
-            self._previous_sighup = None
 
     @defer.inlineCallbacks
     def stopService(self):
