@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 from twisted.internet import task
@@ -136,6 +135,21 @@ class TwoNodes(unittest.TestCase):
             if not e2e.wait_listening(port):
                 with open(os.path.join(base, "twistd.log")) as f:
                     self.fail("node on %d did not start:\n%s" % (port, f.read()))
+        # Listening is not enough: a node accepts sessions before its ban cache has
+        # connected to Redis, and a ban made in that gap stays local (as mod_ban does
+        # when Redis is unreachable).  Under load the gap was wide enough for a test's
+        # first command.
+        for port, base in zip(self.ports, self.bases):
+            if not wait_until(lambda: self.cache_connected(base), 15.0):
+                self.fail("node on %d never connected its ban cache to Redis" % port)
+
+    @staticmethod
+    def cache_connected(base):
+        try:
+            with open(os.path.join(base, "ban.log")) as f:
+                return "connected to Redis" in f.read()
+        except OSError:
+            return False
 
     @property
     def a(self):
