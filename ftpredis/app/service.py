@@ -540,7 +540,9 @@ class FTPRedisService(service.MultiService):
             self._systemLine("ftpredis %s standalone mode STARTUP" % (__version__,))
             for sink in self.sinks.sinks():
                 sink.availability.probe()
-        self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
+        # The handler before the workers: once they run, SIGHUP is expected (a worker's
+        # existence is what an admin or a test sees), and its default action would end
+        # the whole server.  The reload it schedules runs after start() returned.
         try:
             self._previous_sighup = signal.signal(
                 signal.SIGHUP,
@@ -548,6 +550,7 @@ class FTPRedisService(service.MultiService):
         except ValueError:
             # Not in the main thread (some test runners): reload stays available as a call.
             self._previous_sighup = None
+        self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
 
     @defer.inlineCallbacks
     def stopService(self):
