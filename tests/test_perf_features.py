@@ -514,3 +514,29 @@ class WorkersTests(_Site, unittest.TestCase):
         for pid in kids:
             self.assertFalse(os.path.exists("/proc/%d/status" % pid)
                              and "zombie" not in open("/proc/%d/status" % pid).read())
+
+    @defer.inlineCallbacks
+    def test_reload_while_the_worker_starts(self):
+        """A SIGHUP passed on to a worker still starting is a reload, not its death: no
+        connection waiting in its socket is reset, and it is not started again."""
+        ok = yield e2e.wait_for(lambda: len(self.children()) >= 1, timeout=15)
+        self.assertTrue(ok, "no worker process")
+        worker = self.children()
+        self.proc.send_signal(signal.SIGHUP)        # the worker is still importing
+
+        def greetings():
+            # The kernel spreads them over the parent's and the worker's sockets (by
+            # the client's port); those in the worker's wait until it accepts them.
+            socks = [socket.create_connection(("127.0.0.1", self.port), timeout=30)
+                     for _ in range(16)]
+            got = []
+            for s in socks:
+                with s:
+                    try:
+                        got.append(s.recv(4))
+                    except ConnectionResetError:
+                        got.append(b"reset")
+            return got
+        got = yield e2e.in_thread(greetings)
+        self.assertEqual(got, [b"220 "] * 16)
+        self.assertEqual(self.children(), worker)

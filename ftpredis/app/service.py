@@ -533,9 +533,10 @@ class FTPRedisService(service.MultiService):
 
     # -- start and stop ---------------------------------------------------------------------
     def startService(self):
-        # Before "listening on" is logged: an init script or admin who sends SIGHUP once
-        # it shows would otherwise find SIGHUP's default action, which ends the process.
-        # (The reload itself runs from the reactor, after this start.)
+        # Before "listening on" is logged and before the workers start: an init script,
+        # admin or test that sends SIGHUP once either shows would otherwise meet SIGHUP's
+        # default action, which ends the whole server.  (The reload itself runs from the
+        # reactor, after this start, and is passed on to the workers then.)
         try:
             self._previous_sighup = signal.signal(
                 signal.SIGHUP,

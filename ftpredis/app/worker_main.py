@@ -31,6 +31,15 @@ def _die_with_parent():
         pass
 
 
+def _start(svc):
+    try:
+        svc.startService()          # installs the SIGHUP handler (reload)
+    finally:
+        # The parent started us with SIGHUP blocked (workers.WorkerPool._spawn); one
+        # sent meanwhile is delivered now, to the handler: a reload, not our death.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+
+
 def main(argv=None):
     """A worker process: ``python -c 'from ftpredis.app.worker_main import main; main()' ...``."""
     ap = argparse.ArgumentParser(prog="ftpredis-worker")
@@ -76,7 +85,7 @@ def main(argv=None):
         os.close(fd)                    # sockets this config no longer listens on
     _workers.ADOPTED.clear()
     svc.privilegedStartService()
-    reactor.callWhenRunning(svc.startService)
+    reactor.callWhenRunning(_start, svc)
     reactor.addSystemEventTrigger("before", "shutdown", svc.stopService)
     log.info("ftpredis worker {pid} serving", pid=os.getpid())
     reactor.run()

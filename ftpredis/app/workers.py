@@ -321,10 +321,16 @@ class WorkerPool:
             child_fds[free[0]], child_fds[free[1]] = "w", "r"
             proto.metrics_fd = free[1]
             argv += ["--metrics-fds", "%d,%d" % (free[0], free[1])]
+        # The worker starts with SIGHUP blocked (the mask survives fork, posix_spawn and
+        # exec): a reload passed on before it has its handler stays pending until
+        # worker_main unblocks it, instead of killing it (SIGHUP's default action),
+        # which reset every connection waiting in its socket's accept queue.
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         try:
             transport = self.reactor.spawnProcess(proto, sys.executable, argv,
                                                   env=env, childFDs=child_fds)
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
             # The worker has its copy: a socket only it holds is closed with it, so the
             # kernel stops routing connections to a worker that died.
             for i in range(len(self._fds)):
