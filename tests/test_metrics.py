@@ -320,16 +320,16 @@ class DaemonTests(unittest.TestCase):
     """``twistd ftpredis`` as shipped: the exporter starts with the daemon."""
 
     @defer.inlineCallbacks
-    def start_daemon(self):
-        """``twistd ftpredis`` on ports picked free; ``(port, mport)`` once it says it
-        listens.  Not a connection probe: a port picked free can be taken by another
+    def start_daemon(self, extra=""):
+        """``twistd ftpredis`` on ports picked free (``extra``: more directives);
+        ``(port, mport, process)`` once it says it listens.  Not a connection probe: a port picked free can be taken by another
         process before twistd binds it (the exporter binds first, then the FTP port), and
         a probe then reaches that other process; here twistd, which cannot listen, exits,
         and the start is tried again on other ports."""
         for attempt in range(3):
             base = os.path.realpath(self.mktemp())
             mport = free_port()
-            conf = e2e.write_site(base, CONF % {"mport": mport, "extra": ""})
+            conf = e2e.write_site(base, CONF % {"mport": mport, "extra": extra})
             port = load_config(conf).servers[0].port
             log = os.path.join(base, "twistd.log")
             proc = e2e.twistd(["-n", "--pidfile=", "--logfile", log, "ftpredis",
@@ -347,7 +347,7 @@ class DaemonTests(unittest.TestCase):
                                timeout=30)
             text = read_log()
             if proc.poll() is None and listening in text:
-                return port, mport
+                return port, mport, proc
             if proc.poll() is None:
                 break
             text += proc.communicate()[1].decode()      # a bind error goes to stderr
@@ -357,7 +357,7 @@ class DaemonTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_twistd_serves_metrics(self):
-        port, mport = yield self.start_daemon()
+        port, mport, _ = yield self.start_daemon()
         yield e2e.in_thread(lambda: e2e.ftp_connect(port).quit())
         url = "http://127.0.0.1:%d/metrics" % mport
 
@@ -373,14 +373,7 @@ class DaemonTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_with_server_workers_the_parent_alone_serves_the_exporter(self):
-        base = os.path.realpath(self.mktemp())
-        mport = free_port()
-        conf = e2e.write_site(base, CONF % {"mport": mport, "extra": "ServerWorkers 2\n"})
-        port = load_config(conf).servers[0].port
-        log = os.path.join(base, "twistd.log")
-        proc = e2e.twistd(["-n", "--pidfile=", "--logfile", log, "ftpredis",
-                           "--config", conf], cwd=base)
-        self.addCleanup(e2e.stop_process, proc)
+        port, mport, proc = yield self.start_daemon("ServerWorkers 2\n")
 
         def children():
             try:

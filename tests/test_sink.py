@@ -430,16 +430,24 @@ class _AlwaysOK(_Silent):
 class BlackholeTests(SinkTestMixin, unittest.TestCase):
     redis_autostart = False
 
-    @defer.inlineCallbacks
-    def test_acceptsNeverAnswers(self):
-        """A peer that accepts and never answers: the io timeout recycles the connection,
-        nothing hangs, and once a real Redis listens on that port the records arrive."""
+    def peer(self, kind, abort_at_end=True):
+        """A listening peer on loopback whose connections are ``kind`` (counted in
+        ``factory.connections``, open ones in ``factory.live``): ``(port, factory)``."""
         f = protocol.ServerFactory()
-        f.protocol = _Silent
+        f.protocol = kind
         f.connections = 0
         f.live = set()
         port = reactor.listenTCP(0, f, interface="127.0.0.1")
         self.addCleanup(lambda: port.stopListening() if port.connected else None)
+        if abort_at_end:
+            self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        return port, f
+
+    @defer.inlineCallbacks
+    def test_acceptsNeverAnswers(self):
+        """A peer that accepts and never answers: the io timeout recycles the connection,
+        nothing hangs, and once a real Redis listens on that port the records arrive."""
+        port, f = self.peer(_Silent, abort_at_end=False)
         portno = port.getHost().port
         log = self.makeLog()
         sink = self.makeSink(None, log=log, port=portno, io_timeout_ms=100, connect_timeout_ms=100)
@@ -464,13 +472,7 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
     @defer.inlineCallbacks
     def test_tlsHandshakeNeverAnswered(self):
         """TLS to a peer that never answers the handshake: bounded, logged, retried."""
-        f = protocol.ServerFactory()
-        f.protocol = _Silent
-        f.connections = 0
-        f.live = set()
-        port = reactor.listenTCP(0, f, interface="127.0.0.1")
-        self.addCleanup(lambda: port.stopListening() if port.connected else None)
-        self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        port, f = self.peer(_Silent)
         log = self.makeLog()
         sink = self.makeSink(None, log=log, port=port.getHost().port, ssl=True,
                              io_timeout_ms=100, connect_timeout_ms=100)
@@ -486,13 +488,7 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
         """A peer that answers bytes that are not Redis's protocol (not even UTF-8): each
         attempt ends with a clear line in RedisLog, not a traceback in twistd's log, and
         the records wait for a real Redis."""
-        f = protocol.ServerFactory()
-        f.protocol = _Garbage
-        f.connections = 0
-        f.live = set()
-        port = reactor.listenTCP(0, f, interface="127.0.0.1")
-        self.addCleanup(lambda: port.stopListening() if port.connected else None)
-        self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        port, f = self.peer(_Garbage)
         portno = port.getHost().port
         log = self.makeLog()
         sink = self.makeSink(None, log=log, port=portno, io_timeout_ms=100, connect_timeout_ms=100)
@@ -508,13 +504,7 @@ class BlackholeTests(SinkTestMixin, unittest.TestCase):
         """A peer that answers +OK to everything, the ledger script included, has not
         stored the batch: it is not counted as sent, RedisLog says why, and the records
         wait in the buffer for a real Redis."""
-        f = protocol.ServerFactory()
-        f.protocol = _AlwaysOK
-        f.connections = 0
-        f.live = set()
-        port = reactor.listenTCP(0, f, interface="127.0.0.1")
-        self.addCleanup(lambda: port.stopListening() if port.connected else None)
-        self.addCleanup(lambda: [c.transport.abortConnection() for c in list(f.live)])
+        port, f = self.peer(_AlwaysOK)
         portno = port.getHost().port
         log = self.makeLog()
         sink = self.makeSink(None, log=log, port=portno, io_timeout_ms=1000,
