@@ -633,8 +633,9 @@ class QuickLogin:
 
     def cached(self):
         """``(result, root_fd)``: ``login()``'s result and the jail root's descriptor
-        (:func:`~ftpredis.ftp.nowait.cached_root`; None when the jail is elsewhere), when the login's one directory,
-        the home, is a directory reached through no symbolic link that the kernel
+        (:func:`~ftpredis.ftp.nowait.cached_root`; None when the jail is elsewhere),
+        when the login's one directory, the home, is a directory reached through no
+        symbolic link that the kernel
         resolves from its cache on a local disk (nothing here can wait); None when that
         is not certain, and the caller takes the general way."""
         if len(self.paths) != 1:

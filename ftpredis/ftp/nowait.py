@@ -152,14 +152,15 @@ def cached_root(path: str) -> Optional[int]:
 
 
 # -- the jails' root descriptors ---------------------------------------------------------
-# One descriptor per (path, device, inode, mount) however many sessions are jailed there:
-# ten thousand idle sessions of one home hold ten thousand sockets and one directory,
-# not twenty thousand descriptors (a limit of 20,000 stopped them at ~9,995).  Sharing is safe because the
-# descriptor is O_PATH: it has no offset or state to move (no getdents, no read), and
-# it is only ever a dirfd for openat2.  The path is looked up at every login, so a home
-# renamed or replaced gives the next login the new directory (a new key) while the
-# sessions already in the old one keep it, as after ProFTPD's chroot.  The login and the
-# jail may run in disk pool threads, hence the lock.
+# One descriptor per (path, device, inode, mount) however many sessions are jailed
+# there: ten thousand idle sessions of one home hold ten thousand sockets and one
+# directory, not twenty thousand descriptors (a limit of 20,000 stopped them at ~9,995).
+# Sharing is safe because the descriptor is O_PATH: it has no offset or state to move
+# (no getdents, no read), and it is only ever a dirfd for openat2.  The path is looked
+# up at every login, so a home renamed or replaced gives the next login the new
+# directory (a new key) while the sessions already in the old one keep it, as after
+# ProFTPD's chroot.  The login and the jail may run in disk pool threads, hence the
+# lock.
 _roots: dict = {}           # key -> [fd, sessions]
 _root_keys: dict = {}       # fd -> key
 _roots_lock = threading.Lock()
