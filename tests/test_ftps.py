@@ -7,6 +7,7 @@ from __future__ import annotations
 import ftplib
 import io
 import os
+import select
 import socket
 import ssl
 import struct
@@ -754,12 +755,17 @@ class UploadEndTests(FTPSMixin, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_reset_after_close_notify_is_whole(self):
+        """curl's way: its close_notify, then our close_notify meets its closed socket
+        and its kernel resets the connection.  The reset comes after the server read
+        the client's close_notify (it answers it), so the upload is whole."""
         def close_notify_then_reset(conn):
             conn.setblocking(False)
             try:
                 conn.unwrap()       # sends close_notify; ours has not come yet
             except ssl.SSLWantReadError:
                 pass
+            # Ours arrives (the server read the client's), then the reset.
+            select.select([conn], [], [], 30)
             self.reset(conn)
         # Within the server's receive window: all of it is sent before the reset.
         payload = os.urandom(20000)
