@@ -87,6 +87,20 @@ LIMIT_PATH_COMMANDS = {
 }
 
 
+def digits(text: str) -> bool:
+    """ASCII decimal digits only: ``str.isdigit()`` also takes fullwidth and other
+    Unicode digits, which ProFTPD's parsers refuse."""
+    return text.isascii() and text.isdigit()
+
+
+def ascii_int(text: str, base: int = 10) -> int:
+    """``int(text, base)`` of ASCII text without ``_`` (ValueError otherwise): ``int()``
+    also reads fullwidth digits and "7_77", which ProFTPD refuses."""
+    if not text.isascii() or "_" in text:
+        raise ValueError(text)
+    return int(text, base)
+
+
 def blank(arg: Optional[str]) -> bool:
     """No parameter, or blanks only: ProFTPD counts a command's words (isspace() in the
     C locale), so "STAT <TAB>" is STAT with no parameter (measured with 1.3.8)."""

@@ -15,7 +15,7 @@ from twisted.python import failure
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.ftp.replies import R
-from ftpredis.ftp.common import _plain_host, blank, log
+from ftpredis.ftp.common import _plain_host, ascii_int, blank, digits, log
 
 
 class _DataConnection(protocol.Protocol):
@@ -314,11 +314,7 @@ class DataChannelMixin:
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PORT")
         try:
-            arg = cmd.arg or ""
-            if not arg.isascii() or "_" in arg:
-                # int() also reads "\uff12" (fullwidth 2) and "2_00"; ProFTPD refuses them
-                raise ValueError
-            nums = [int(x) for x in arg.split(",")]
+            nums = [ascii_int(x) for x in (cmd.arg or "").split(",")]
             if len(nums) != 6 or not all(0 <= x <= 255 for x in nums):
                 raise ValueError
         except ValueError:
@@ -334,7 +330,7 @@ class DataChannelMixin:
             parts = arg.split(d)
             if len(parts) != 5 or parts[1] not in ("1", "2"):
                 raise ValueError
-            if not (parts[3].isascii() and parts[3].isdigit()):
+            if not digits(parts[3]):
                 raise ValueError        # "+2100", " 2100", "2_100", fullwidth: refused
             host, port = parts[2], int(parts[3])
             if not 0 < port < 65536:

@@ -18,7 +18,7 @@ from ftpredis.config import dirmatch
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
-from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX
+from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX, ascii_int, digits
 
 
 def _atoi(text: str) -> int:
@@ -52,10 +52,8 @@ class FilesMixin:
         vpath = self.fs.virtual(path)
         self._pathFields(cmd, vpath)
         try:
-            if not stamp[:14].isascii():
-                raise ValueError        # str.isdigit() is true for fullwidth digits
-            if not (len(stamp) == 14 and stamp.isdigit()) and not (
-                    len(stamp) > 15 and stamp[14] == "." and stamp[:14].isdigit()):
+            if not (len(stamp) == 14 and digits(stamp)) and not (
+                    len(stamp) > 15 and stamp[14] == "." and digits(stamp[:14])):
                 raise ValueError
             import calendar
             when = calendar.timegm(time.strptime(stamp[:14], "%Y%m%d%H%M%S"))
@@ -198,9 +196,7 @@ class FilesMixin:
             cmd.fields.update(file=self.fs.chroot_join(vpath), basename=path,
                               config_path=self.fs.real_of(vpath))
             try:
-                if not words[1].isascii() or "_" in words[1]:
-                    raise ValueError    # int() reads fullwidth digits and "7_77"
-                mode = int(words[1], 8)
+                mode = ascii_int(words[1], 8)
                 if mode > 0o7777:
                     raise ValueError
             except ValueError:

@@ -16,7 +16,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
-                                 SITE_COMMANDS, blank)
+                                 SITE_COMMANDS, blank, digits)
 
 
 class InfoMixin:
@@ -159,7 +159,7 @@ class InfoMixin:
             raise R("quoted_not_understood", " ".join([cmd.verb] + words))
         try:
             start, end = (int(w) for w in words)
-            if not all(w.isascii() and w.lstrip("+").isdigit() and w[:1] != "-" for w in words):
+            if not all(digits(w.lstrip("+")) and w[:1] != "-" for w in words):
                 raise ValueError
         except ValueError:
             raise R("rang_bad")
