@@ -7,7 +7,6 @@ import ftplib
 import io
 import os
 import socket
-import time
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -203,7 +202,6 @@ class TransferTests(FTPServerMixin, unittest.TestCase):
             f.storbinary("APPE f.txt", io.BytesIO(b"more\n"))
             f.voidcmd("TYPE I")
             conn, _ = f.ntransfercmd("STOU")
-            resp150 = f.lastresp
             conn.sendall(b"unique")
             conn.close()
             final = f.voidresp()

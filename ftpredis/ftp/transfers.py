@@ -418,7 +418,7 @@ class TransfersMixin:
                 fobj.close()
                 cmd.fields["bytes_sent"] = sent_at_once + sender.count
             conn.transport.loseConnection()
-            reason = yield conn.waitClosed()
+            yield conn.waitClosed()
             cmd.fields["file_offset"] = offset
             cmd.fields["file_size"] = st.st_size
             return R("xfer_ok")
