@@ -42,6 +42,7 @@ from twisted.internet import defer, protocol as iprotocol
 from twisted.logger import Logger
 
 from ftpredis import __version__
+from ftpredis.app import lifecycle
 from ftpredis.app import reactor as _reactor
 from ftpredis.app import workers as _workers
 from ftpredis.app.instances import InstanceGate, per_process
@@ -544,6 +545,9 @@ class FTPRedisService(service.MultiService):
         except ValueError:
             # Not in the main thread (some test runners): reload stays available as a call.
             self._previous_sighup = None
+        if lifecycle.take_held_sighup():
+            log.info("SIGHUP came while starting: reloading the configuration once running")
+            self._reactor.callLater(0, self.reload)
         service.MultiService.startService(self)
         for (ip, port) in sorted(self._listeners):
             log.info("listening on {address}", address=_address(ip, port))
@@ -552,6 +556,9 @@ class FTPRedisService(service.MultiService):
             for sink in self.sinks.sinks():
                 sink.availability.probe()
         self._workers = _workers.start(self, self._reactor)    # ServerWorkers N
+        if not _workers.IN_WORKER:
+            lifecycle.notify("READY=1", "STATUS=listening on %d address(es)"
+                             % (len(self._listeners),))
 
     @defer.inlineCallbacks
     def stopService(self):
@@ -561,6 +568,8 @@ class FTPRedisService(service.MultiService):
         # MultiService would stop every child at once; the order matters: stop accepting,
         # let the sessions end (their DISCONNECT records are queued), then flush.
         service.Service.stopService(self)
+        if not _workers.IN_WORKER:
+            lifecycle.notify("STOPPING=1")
         yield defer.gatherResults(
             [defer.maybeDeferred(s.stopService) for s in self._listeners.values()
              if s.running], consumeErrors=True)
@@ -608,11 +617,15 @@ class FTPRedisService(service.MultiService):
             self._workers.signal(signal.SIGHUP)
         self._reloading = True
         ok = False
+        told = not _workers.IN_WORKER and lifecycle.notify(*lifecycle.reloading_message())
         try:
             ok = yield self._reload()
             return ok
         finally:
             self._reloading = False
+            if told:
+                lifecycle.notify("READY=1", "STATUS=configuration %s" % (
+                    "reloaded" if ok else "refused, the running one kept (see the log)"))
             if self.exporter is not None:          # ftpredis_reloads_total{result}
                 self.exporter.server_metrics.reloaded(bool(ok))
 

@@ -58,7 +58,9 @@ class Options(usage.Options):
 
     def postOptions(self):
         if not self["check"]:
-            from ftpredis.app import reactor
+            from ftpredis.app import lifecycle, reactor
+            # From here a SIGHUP is kept for the service instead of ending the process.
+            lifecycle.hold_sighup()
             reactor.install()       # before anything below imports the default one
         from ftpredis.config import ConfigErrors, format_check_report, load_config
 

@@ -123,9 +123,10 @@ def wait_records(client, key, count, timeout=10.0):
     return (yield threads.deferToThread(client.lrange, key))
 
 
-def twistd(args, cwd=REPO, **kw):
-    """Start ``twistd`` with this checkout's plugin on the path."""
-    env = dict(os.environ)
+def twistd(args, cwd=REPO, env=None, **kw):
+    """Start ``twistd`` with this checkout's plugin on the path (and ``env`` added to the
+    environment)."""
+    env = dict(os.environ, **(env or {}))
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"] + list(args)
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,

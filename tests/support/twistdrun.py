@@ -30,9 +30,10 @@ class TwistdMixin(RedisServerMixin):
             f.write((HEAD + body).format(base=self.base, redis_port=self.redis.port, **ports))
         return self.conf
 
-    def twistd(self, *extra, twistd_args=()):
+    def twistd(self, *extra, twistd_args=(), env=None):
         proc = e2e.twistd(["-n", "--pidfile=", "--logfile", self.log] + list(twistd_args) +
-                          ["ftpredis", "--config", self.conf] + list(extra), cwd=self.base)
+                          ["ftpredis", "--config", self.conf] + list(extra), cwd=self.base,
+                          env=env)
         self.addCleanup(self._reap, proc)
         return proc
 
