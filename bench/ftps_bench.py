@@ -244,6 +244,9 @@ def main():
     ap.add_argument("--no-proftpd", action="store_true", help="measure ftpredis only")
     ap.add_argument("--python", default=sys.executable, help="python for twistd")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--rotate", action="store_true",
+                    help="rotate the order of the servers each repetition (the first of a "
+                         "repetition tends to lose on a busy VM)")
     args = ap.parse_args()
 
     wd = tempfile.mkdtemp(prefix="ftps-bench-")
@@ -327,7 +330,11 @@ def main():
                 if version != "plain":
                     ctx = ssl.create_default_context(cafile=os.path.join(wd, "cert.pem"))
                     ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
-                for name, (port, pid) in servers.items():
+                order = list(servers.items())
+                if args.rotate:
+                    k = rep % len(order)
+                    order = order[k:] + order[:k]
+                for name, (port, pid) in order:
                     results.setdefault((name, "RETR", version), []).append(
                         retr(port, ctx, size, pid))
                     results.setdefault((name, "STOR", version), []).append(
