@@ -5,16 +5,21 @@ real connections, and FTPS refuses (rather than guesses) when the internals are 
 
 from __future__ import annotations
 
+import fcntl
 import ftplib
+import select
 import socket
+import struct
+import time
 
 from OpenSSL import SSL
-from twisted.internet import defer, protocol, reactor, ssl
+from twisted.internet import defer, protocol, reactor, ssl, task
 from twisted.internet.interfaces import ISSLTransport
 from twisted.trial import unittest
 
 import ftpredis._compat
-from ftpredis._compat import CompatError, openssl, twisted_tls, twisted_tls_bulk
+from ftpredis._compat import (
+    CompatError, openssl, twisted_tcp, twisted_tls, twisted_tls_bulk)
 from ftpredis.tls import ftps
 from ftpredis.tls.settings import read_certificates, read_private_key
 from tests.support.ftps import CCCFTP_TLS, FTPSMixin, pki
@@ -257,6 +262,39 @@ class TwistedTLSTests(unittest.TestCase):
             with self.assertRaises(CompatError):
                 twisted_tls.before_tcp_lost(other, lambda: None)
 
+    def test_read_rest_at_loss_refuses_other_transports(self):
+        for other in (object(), _Plain(), self.listening_side):
+            with self.assertRaises(CompatError):
+                twisted_tls.read_rest_at_loss(other, lambda: True)
+        twisted_tls.read_rest_at_loss(self.tcp, lambda: True)
+        with self.assertRaises(CompatError):        # (taken now)
+            twisted_tls.read_rest_at_loss(self.tcp, lambda: True)
+
+    @defer.inlineCallbacks
+    def test_read_rest_at_loss_reads_the_close_notify(self):
+        """Reading paused (a busy disk), the peer's last record, its close_notify and
+        a reset come; the reactor meets the reset through a write and loses the
+        connection without reading.  What came before the reset reaches the protocol
+        all the same, and the close_notify counts."""
+        got = []
+        self.connecting_side.dataReceived = got.append
+        twisted_tls.read_rest_at_loss(
+            self.tcp, lambda: not self.conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
+        self.tcp.pauseProducing()
+        peer = self.listening_side.transport
+        peer.write(b"the last bytes")
+        peer.loseConnection()           # close_notify; ours will not come
+        sock = self.tcp.socket
+        yield _until(lambda: _queued(sock) and not twisted_tcp.has_queued(peer))
+        peer.abortConnection()          # the reset
+        hangup = select.poll()
+        hangup.register(sock, 0)
+        yield _until(lambda: hangup.poll(0))
+        self.tcp.write(b"x" * 100000)   # where the server meets it
+        seen = yield self._peer_closed_at_loss(lambda: None)
+        self.assertEqual(seen, [True])
+        self.assertEqual(b"".join(got), b"the last bytes")
+
     def test_start_needs_tls_client_default(self):
         class NoDefault:
             protocol = None
@@ -284,6 +322,27 @@ class TwistedTLSTests(unittest.TestCase):
         self.assertIsNotNone(twisted_tls.clearable(self.tcp, self.conn))
         with self.assertRaises(CompatError):
             twisted_tls.take_back(self.tcp, self.conn)
+
+
+_SIOCINQ = 0x541B
+
+
+def _queued(sock) -> int:
+    """Bytes waiting in the receive queue of the TCP socket ``sock`` (Linux)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCINQ, b"\0" * 4))[0]
+
+
+def _until(predicate, timeout=10.0):
+    """Fires once ``predicate()`` is true, checking at every reactor turn."""
+    deadline = time.monotonic() + timeout
+
+    def check():
+        if predicate():
+            return None
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        return task.deferLater(reactor, 0, check)
+    return task.deferLater(reactor, 0, check)
 
 
 def _gone(*args):

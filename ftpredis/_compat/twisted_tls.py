@@ -26,13 +26,20 @@ shut down by the peer (``RECEIVED_SHUTDOWN``) exactly as a close_notify would, s
 a reset in the middle of an upload it says the stream was complete.
 :func:`before_tcp_lost` gives the caller the moment just before, when that mark can
 only come from a real close_notify.
+
+And one thing the reactor skips: reading what came before a reset when it meets the
+reset elsewhere (a failed send, a hang-up while reading is paused).
+:func:`read_rest_at_loss` reads it then, so a close_notify that did come is not lost.
 """
 
 from __future__ import annotations
 
+import socket
 from typing import Callable, Optional
 
+from twisted.internet import error
 from twisted.internet.interfaces import ISSLTransport
+from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import directlyProvidedBy, noLongerProvides
 
@@ -55,6 +62,8 @@ PRIVATE_NAMES = (
 _LAYER_ATTRIBUTES = ("_tlsConnection", "_aggregator")
 #: What startTLS sets on the TCP connection's instance dict.
 _TCP_METHODS = ("getHandle", "getPeerCertificate")
+
+_log = Logger(namespace="ftpredis.tls.ftps")
 
 
 def start_server_tls(tcp, creator, protocol) -> None:
@@ -161,3 +170,70 @@ def before_tcp_lost(tcp, call: Callable[[], None]) -> None:
         finally:
             ordinary(reason)
     layer.connectionLost = connectionLost
+
+
+def read_rest_at_loss(tcp, wanted: Callable[[], bool]) -> None:
+    """When the TCP connection ``tcp`` (under a TLS layer ``startTLS`` put there) is
+    lost to an error, first hand the layer what the kernel still holds for the socket,
+    for as long as ``wanted()`` says so.
+
+    Twisted ends a connection at the first error it meets, without reading on: a
+    ``send`` that fails with ECONNRESET (the layer's pending write, a TLS 1.3 session
+    ticket, going out in the same reactor turn as a read that came just before the
+    peer's close_notify), or a hang-up reported while reading is paused.  Linux still
+    returns the bytes that came before a reset (then the error), so the peer's last
+    records and its close_notify may be lying there unread; a stream ended with
+    close_notify would then be judged cut (426), as it never is by mod_tls, which reads
+    until the error.  Not after a loss of our own making (``abortConnection``: ABOR,
+    timeouts) nor after an end the reactor read itself (FIN).  At most the socket's
+    receive buffer is read (a paused reader included: these are the last bytes there
+    will be), in the connection's ``bufferSize`` pieces, and the layer decrypts them
+    as if they were read the ordinary way: the protocol gets them before it hears of
+    the loss.  The TCP connection's ``connectionLost`` is shadowed by an instance
+    attribute: the reactor and ``abortConnection`` look it up on the instance.
+
+    Raises :class:`CompatError`, having changed nothing, when ``tcp`` is not a TCP
+    connection under Twisted's TLS layer with its socket where this reads it."""
+    layer = getattr(tcp, "protocol", None)
+    sock = getattr(tcp, "socket", None)
+    if not isinstance(layer, TLSMemoryBIOProtocol) or "connectionLost" in vars(tcp) \
+            or not callable(getattr(sock, "recv", None)):
+        raise CompatError("%s is not a TCP connection under Twisted's TLS layer with "
+                          "its socket in .socket; see ftpredis/_compat/twisted_tls.py"
+                          % type(tcp).__qualname__)
+    ordinary = tcp.connectionLost
+
+    def connectionLost(reason):
+        try:
+            if (reason.check(error.ConnectionLost)
+                    and not reason.check(error.ConnectionAborted)):
+                _read_rest(tcp, layer, wanted)
+        finally:
+            ordinary(reason)
+    tcp.connectionLost = connectionLost
+
+
+def _read_rest(tcp, layer, wanted: Callable[[], bool]) -> None:
+    sock = getattr(tcp, "socket", None)
+    if sock is None or sock.fileno() == -1:
+        return                  # closed already (lost twice)
+    try:
+        left = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError:
+        return
+    size = max(int(getattr(tcp, "bufferSize", 0) or 0), 1 << 16)
+    while left > 0 and tcp.protocol is layer and wanted():
+        try:
+            data = sock.recv(min(size, left))
+        except OSError:         # nothing more (EAGAIN), or the reset itself
+            return
+        if not data:
+            return
+        left -= len(data)
+        try:
+            layer.dataReceived(data)
+        except Exception:
+            # As the reactor does with an exception from a protocol: logged, and
+            # the connection is lost all the same.
+            _log.failure("TLS: reading what came before a reset failed")
+            return

@@ -648,6 +648,17 @@ def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
             _warn_once("FTPS data: Twisted's TLS layer is not the expected one (see "
                        "ftpredis/_compat/twisted_tls_bulk.py); data connections go "
                        "through it record by record")
+        try:
+            # A close_notify that came before a reset counts even when the reactor
+            # meets the reset before reading it: our TLS 1.3 session ticket, sent in
+            # the turn that read the upload's last records, fails with ECONNRESET
+            # (see read_rest_at_loss).
+            _twisted_tls.read_rest_at_loss(
+                _raw_transport(conn.transport),
+                lambda: not ssl_conn.get_shutdown() & SSL.RECEIVED_SHUTDOWN)
+        except CompatError as e:
+            _warn_once("TLS: a close_notify followed by a reset may be taken for a cut "
+                       "stream (%s)" % e)
         # Synchronously: an upload's sink must be in place before the first decrypted
         # bytes are delivered, which happens right after this returns.
         defer.maybeDeferred(body, conn).chainDeferred(d)
