@@ -1,0 +1,112 @@
+# -*- test-case-name: tests.test_conformance_hostile -*-
+"""Hostile and odd command lines, registered in :data:`tests.support.scenarios.SCENARIOS`
+(names ``hostile_*``): malformed TYPE/STRU/MODE/REST, transfers without a name, blank
+listing arguments, Telnet commands and NUL bytes inside a line, empty lines.
+
+``tools/compare_proftpd.py hostile_x -v`` runs one against ftpredis and ProFTPD 1.3.8 +
+mod_redis side by side; tests/test_conformance_hostile.py holds what ProFTPD answered and
+logged.  Each script sends its lines one by one and records every reply, failures
+included, in the transcript.
+"""
+
+from __future__ import annotations
+
+import ftplib
+
+from tests.support.scenarios import REDIS, braces, scenario
+
+# The reply and the record of every command: what fail2ban/SIEM rules match.
+BODY = REDIS + braces('LogFormat h "%m %r %J %s %S %f %{transfer-status} '
+                      '%{transfer-failure}"\nRedisLogOnEvent ALL h\n')
+FILES = {"pub/a.txt": b"a" * 50, "b.txt": b"bb"}
+
+
+def send(ftp, line: str) -> str:
+    """Send ``line`` (surrogate escapes stand for raw bytes) and read the reply, whatever
+    its code."""
+    try:
+        return ftp.sendcmd(line)
+    except ftplib.all_errors as e:
+        return str(e)
+
+
+def listing(ftp, line: str):
+    lines = []
+    try:
+        ftp.retrlines(line, lines.append)
+    except ftplib.all_errors as e:
+        return str(e)
+    return lines
+
+
+@scenario("hostile_type", BODY, files=FILES)
+def hostile_type(ctx):
+    """TYPE, STRU and MODE with odd arguments; SIZE shows which TYPE took effect."""
+    ftp = ctx.connect()
+    for line in ("TYPE L 7", "SIZE b.txt", "TYPE i", "SIZE b.txt", "TYPE A X", "SIZE b.txt",
+                 "TYPE I X", "SIZE b.txt", "TYPE L", "TYPE L 9", "TYPE A X Y", "TYPE IX",
+                 "TYPE  a", "TYPE l 8", "SIZE b.txt",
+                 "STRU X", "STRU R", "STRU P", "STRU f", "STRU FF", "STRU F X", "STRU \t",
+                 "STRU rr",
+                 "MODE X", "MODE B", "MODE C", "MODE s", "MODE SS", "MODE S X", "MODE bx",
+                 "MODE \u00e9"):
+        send(ftp, line)
+    ftp.quit()
+
+
+@scenario("hostile_noarg", BODY, files=FILES)
+def hostile_noarg(ctx):
+    """RETR, STOR and APPE without a name, or with blanks only."""
+    ftp = ctx.connect()
+    for line in ("RETR", "STOR", "APPE", "RETR  ", "STOR \t", "APPE  "):
+        send(ftp, line)
+    ftp.quit()
+
+
+@scenario("hostile_rest", BODY, files=FILES)
+def hostile_rest(ctx):
+    """REST with a sign, blanks, several words, hex, fullwidth digits."""
+    ftp = ctx.connect()
+    for line in ("REST +5", "REST 5 ", "REST ++5", "REST +-5", "REST -1", "REST 0x10",
+                 "REST 5 6", "REST \uff15", "REST \t5", "REST 0", "TYPE I", "REST +5",
+                 "REST 010"):
+        send(ftp, line)
+    ftp.quit()
+
+
+@scenario("hostile_listing", BODY, files=FILES)
+def hostile_listing(ctx):
+    """NLST and MLSD with blanks only as argument."""
+    ftp = ctx.connect()
+    for line in ("NLST  ", "NLST \t", "MLSD  "):
+        got = listing(ftp, line)
+        if isinstance(got, list):
+            # MLSD's facts carry mtimes and inode numbers: the names are the outcome
+            got = sorted(x.rsplit(" ", 1)[-1].rsplit(";", 1)[-1] for x in got)
+        ctx.transcript.append("# %s" % (got,))
+    ftp.quit()
+
+
+@scenario("hostile_telnet", BODY, files=FILES)
+def hostile_telnet(ctx):
+    """Telnet IAC sequences anywhere in a line."""
+    ftp = ctx.connect()
+    for line in ("NO\udcff\udcf4OP", "NOOP\udcff\udcf2", "CWD pu\udcff\udcf4b", "PWD",
+                 "CDUP", "\udcff\udcf4\udcff\udcf2NOOP", "NO\udcff\udcffOP",
+                 "NO\udcff\udcf1OP", "NO\udcffxOP", "NOOP\udcff",
+                 "\udcff\udcff\udcff\udcf4NOOP"):
+        send(ftp, line)
+    ftp.quit()
+
+
+@scenario("hostile_nul", BODY, files=FILES)
+def hostile_nul(ctx):
+    """NUL bytes in a line, empty lines and lines starting with a blank."""
+    ftp = ctx.connect(user=None)
+    send(ftp, "")
+    ftp.sendcmd("USER ftpuser")
+    ftp.sendcmd("PASS ftppass")
+    for line in ("NOOP\x00junk", "CWD pub\x00xyz", "PWD", "CDUP", "\x00NOOP", "NO\x00OP",
+                 "NOOP \x00", "", "  NOOP", "\tNOOP", "NOOP"):
+        send(ftp, line)
+    ftp.quit()

@@ -1,0 +1,219 @@
+# -*- test-case-name: tests.test_conformance_hostile -*-
+"""Conformance: replies and records for hostile or odd command lines (the scenarios of
+``tests/support/hostile_scenarios.py``).
+
+The expected transcripts and records are what proftpd 1.3.8 (Debian 12, mod_redis, the
+site of tests/support/ftpsite.py: DefaultRoot ~, AuthUserFile) answered and wrote for the
+same sessions, observed with ``python3 tools/compare_proftpd.py hostile_x -v`` (as root;
+the client is ftplib, raw bytes sent as surrogate escapes) and normalised as
+:mod:`tests.support.conformance` does; only the PASV port numbers are masked here.  CI has
+no proftpd: the tests run ftpredis only.
+"""
+
+import re
+
+from twisted.internet import defer
+
+from tests.support.hostile_scenarios import FILES     # and registers the hostile_* scenarios
+from tests.support.conformance import ScenarioCase
+
+
+def _masked(transcript):
+    return [re.sub(r"Passive Mode \([\d,]+\)", "Passive Mode (<PASV>)", line)
+            for line in transcript]
+
+
+class HostileLineTests(ScenarioCase):
+
+    @defer.inlineCallbacks
+    def check(self, name, records, replies):
+        got = yield self.runScenario(name)
+        self.assertEqual(_masked(self.transcript), replies)
+        self.assertRecords(got, {"h": records})
+
+    @defer.inlineCallbacks
+    def test_type_stru_mode(self):
+        """TYPE takes its first word in either case and echoes it ("Type set to i"), "A" and
+        "I" with any second word, "L 7"/"L 8"; STRU and MODE look at the first letter only
+        ("STRU FF" sets F); a code RFC 959 defines that ProFTPD lacks is 504 ("STRU R",
+        "MODE B"), anything else 501 "unrecognized"; extra words are 500/501 "not
+        understood"."""
+        yield self.check("hostile_type", HOSTILE_TYPE, HOSTILE_TYPE_REPLIES)
+        # SIZE answers in binary mode only: after "TYPE i", "TYPE I X" and "TYPE l 8"
+        self.assertEqual(self.transcript.count("< 213 %d" % len(FILES["b.txt"])), 3)
+
+    def test_rest_numbers(self):
+        """REST reads its number like strtoull: one leading "+" is taken, so are blanks
+        around the one word; "-", a second sign, hex and fullwidth digits are 501, two
+        words 500."""
+        return self.check("hostile_rest", HOSTILE_REST, HOSTILE_REST_REPLIES)
+
+
+# Observed on proftpd 1.3.8 (Debian), see the module docstring.
+HOSTILE_TYPE_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> TYPE L 7',
+    '< 200 Type set to L',
+    '> SIZE b.txt',
+    '< 550 SIZE not allowed in ASCII mode',
+    '> TYPE i',
+    '< 200 Type set to i',
+    '> SIZE b.txt',
+    '< 213 2',
+    '> TYPE A X',
+    '< 200 Type set to A',
+    '> SIZE b.txt',
+    '< 550 SIZE not allowed in ASCII mode',
+    '> TYPE I X',
+    '< 200 Type set to I',
+    '> SIZE b.txt',
+    '< 213 2',
+    '> TYPE L',
+    "< 504 TYPE not implemented for 'L' parameter",
+    '> TYPE L 9',
+    "< 504 TYPE not implemented for 'L' parameter",
+    '> TYPE A X Y',
+    "< 500 'TYPE A X Y' not understood",
+    '> TYPE IX',
+    "< 504 TYPE not implemented for 'IX' parameter",
+    '> TYPE  a',
+    '< 200 Type set to a',
+    '> TYPE l 8',
+    '< 200 Type set to l',
+    '> SIZE b.txt',
+    '< 213 2',
+    '> STRU X',
+    "< 501 'STRU X' unrecognized structure type",
+    '> STRU R',
+    "< 504 'STRU R' unsupported structure type",
+    '> STRU P',
+    "< 504 'STRU P' unsupported structure type",
+    '> STRU f',
+    '< 200 Structure set to F',
+    '> STRU FF',
+    '< 200 Structure set to F',
+    '> STRU F X',
+    "< 501 'STRU F X' not understood",
+    '> STRU \t',
+    "< 501 'STRU' not understood",
+    '> STRU rr',
+    "< 504 'STRU rr' unsupported structure type",
+    '> MODE X',
+    "< 501 'MODE X' unrecognized transfer mode",
+    '> MODE B',
+    "< 504 'MODE B' unsupported transfer mode",
+    '> MODE C',
+    "< 504 'MODE C' unsupported transfer mode",
+    '> MODE s',
+    '< 200 Mode set to S',
+    '> MODE SS',
+    '< 200 Mode set to S',
+    '> MODE S X',
+    "< 501 'MODE S X' not understood",
+    '> MODE bx',
+    "< 504 'MODE bx' unsupported transfer mode",
+    '> MODE é',
+    "< 501 'MODE é' unrecognized transfer mode",
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+HOSTILE_TYPE = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"TYPE","raw_command":"TYPE L 7","command_params":"L 7","response_code":200,"response_msg":"Type set to L"}',
+    '{"command":"SIZE","raw_command":"SIZE b.txt","command_params":"b.txt","response_code":550,"response_msg":"SIZE not allowed in ASCII mode"}',
+    '{"command":"TYPE","raw_command":"TYPE i","command_params":"i","response_code":200,"response_msg":"Type set to i"}',
+    '{"command":"SIZE","raw_command":"SIZE b.txt","command_params":"b.txt","response_code":213,"response_msg":"2"}',
+    '{"command":"TYPE","raw_command":"TYPE A X","command_params":"A X","response_code":200,"response_msg":"Type set to A"}',
+    '{"command":"SIZE","raw_command":"SIZE b.txt","command_params":"b.txt","response_code":550,"response_msg":"SIZE not allowed in ASCII mode"}',
+    '{"command":"TYPE","raw_command":"TYPE I X","command_params":"I X","response_code":200,"response_msg":"Type set to I"}',
+    '{"command":"SIZE","raw_command":"SIZE b.txt","command_params":"b.txt","response_code":213,"response_msg":"2"}',
+    '{"command":"TYPE","raw_command":"TYPE L","command_params":"L","response_code":504,"response_msg":"TYPE not implemented for \'L\' parameter"}',
+    '{"command":"TYPE","raw_command":"TYPE L 9","command_params":"L 9","response_code":504,"response_msg":"TYPE not implemented for \'L\' parameter"}',
+    '{"command":"TYPE","raw_command":"TYPE A X Y","command_params":"A X Y","response_code":500,"response_msg":"\'TYPE A X Y\' not understood"}',
+    '{"command":"TYPE","raw_command":"TYPE IX","command_params":"IX","response_code":504,"response_msg":"TYPE not implemented for \'IX\' parameter"}',
+    '{"command":"TYPE","raw_command":"TYPE a","command_params":" a","response_code":200,"response_msg":"Type set to a"}',
+    '{"command":"TYPE","raw_command":"TYPE l 8","command_params":"l 8","response_code":200,"response_msg":"Type set to l"}',
+    '{"command":"SIZE","raw_command":"SIZE b.txt","command_params":"b.txt","response_code":213,"response_msg":"2"}',
+    '{"command":"STRU","raw_command":"STRU X","command_params":"X","response_code":501,"response_msg":"\'STRU X\' unrecognized structure type"}',
+    '{"command":"STRU","raw_command":"STRU R","command_params":"R","response_code":504,"response_msg":"\'STRU R\' unsupported structure type"}',
+    '{"command":"STRU","raw_command":"STRU P","command_params":"P","response_code":504,"response_msg":"\'STRU P\' unsupported structure type"}',
+    '{"command":"STRU","raw_command":"STRU f","command_params":"f","response_code":200,"response_msg":"Structure set to F"}',
+    '{"command":"STRU","raw_command":"STRU FF","command_params":"FF","response_code":200,"response_msg":"Structure set to F"}',
+    '{"command":"STRU","raw_command":"STRU F X","command_params":"F X","response_code":501,"response_msg":"\'STRU F X\' not understood"}',
+    '{"command":"STRU","raw_command":"STRU","response_code":501,"response_msg":"\'STRU\' not understood"}',
+    '{"command":"STRU","raw_command":"STRU rr","command_params":"rr","response_code":504,"response_msg":"\'STRU rr\' unsupported structure type"}',
+    '{"command":"MODE","raw_command":"MODE X","command_params":"X","response_code":501,"response_msg":"\'MODE X\' unrecognized transfer mode"}',
+    '{"command":"MODE","raw_command":"MODE B","command_params":"B","response_code":504,"response_msg":"\'MODE B\' unsupported transfer mode"}',
+    '{"command":"MODE","raw_command":"MODE C","command_params":"C","response_code":504,"response_msg":"\'MODE C\' unsupported transfer mode"}',
+    '{"command":"MODE","raw_command":"MODE s","command_params":"s","response_code":200,"response_msg":"Mode set to S"}',
+    '{"command":"MODE","raw_command":"MODE SS","command_params":"SS","response_code":200,"response_msg":"Mode set to S"}',
+    '{"command":"MODE","raw_command":"MODE S X","command_params":"S X","response_code":501,"response_msg":"\'MODE S X\' not understood"}',
+    '{"command":"MODE","raw_command":"MODE bx","command_params":"bx","response_code":504,"response_msg":"\'MODE bx\' unsupported transfer mode"}',
+    '{"command":"MODE","raw_command":"MODE é","command_params":"é","response_code":501,"response_msg":"\'MODE é\' unrecognized transfer mode"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
+]
+
+HOSTILE_REST_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> REST +5',
+    '< 501 REST: Resuming transfers not allowed in ASCII mode',
+    '> REST 5 ',
+    '< 501 REST: Resuming transfers not allowed in ASCII mode',
+    '> REST ++5',
+    '< 501 REST requires a value greater than or equal to 0',
+    '> REST +-5',
+    '< 501 REST requires a value greater than or equal to 0',
+    '> REST -1',
+    '< 501 REST requires a value greater than or equal to 0',
+    '> REST 0x10',
+    '< 501 REST requires a value greater than or equal to 0',
+    '> REST 5 6',
+    "< 500 'REST 5 6' not understood",
+    '> REST ５',
+    '< 501 REST requires a value greater than or equal to 0',
+    '> REST \t5',
+    '< 501 REST: Resuming transfers not allowed in ASCII mode',
+    '> REST 0',
+    '< 350 Restarting at 0. Send STORE or RETRIEVE to initiate transfer',
+    '> TYPE I',
+    '< 200 Type set to I',
+    '> REST +5',
+    '< 350 Restarting at 5. Send STORE or RETRIEVE to initiate transfer',
+    '> REST 010',
+    '< 350 Restarting at 10. Send STORE or RETRIEVE to initiate transfer',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+HOSTILE_REST = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"REST","raw_command":"REST +5","command_params":"+5","response_code":501,"response_msg":"REST: Resuming transfers not allowed in ASCII mode"}',
+    '{"command":"REST","raw_command":"REST 5","command_params":"5 ","response_code":501,"response_msg":"REST: Resuming transfers not allowed in ASCII mode"}',
+    '{"command":"REST","raw_command":"REST ++5","command_params":"++5","response_code":501,"response_msg":"REST requires a value greater than or equal to 0"}',
+    '{"command":"REST","raw_command":"REST +-5","command_params":"+-5","response_code":501,"response_msg":"REST requires a value greater than or equal to 0"}',
+    '{"command":"REST","raw_command":"REST -1","command_params":"-1","response_code":501,"response_msg":"REST requires a value greater than or equal to 0"}',
+    '{"command":"REST","raw_command":"REST 0x10","command_params":"0x10","response_code":501,"response_msg":"REST requires a value greater than or equal to 0"}',
+    '{"command":"REST","raw_command":"REST 5 6","command_params":"5 6","response_code":500,"response_msg":"\'REST 5 6\' not understood"}',
+    '{"command":"REST","raw_command":"REST ５","command_params":"５","response_code":501,"response_msg":"REST requires a value greater than or equal to 0"}',
+    '{"command":"REST","raw_command":"REST 5","command_params":"\\t5","response_code":501,"response_msg":"REST: Resuming transfers not allowed in ASCII mode"}',
+    '{"command":"REST","raw_command":"REST 0","command_params":"0","response_code":350,"response_msg":"Restarting at 0. Send STORE or RETRIEVE to initiate transfer"}',
+    '{"command":"TYPE","raw_command":"TYPE I","command_params":"I","response_code":200,"response_msg":"Type set to I"}',
+    '{"command":"REST","raw_command":"REST +5","command_params":"+5","response_code":350,"response_msg":"Restarting at 5. Send STORE or RETRIEVE to initiate transfer"}',
+    '{"command":"REST","raw_command":"REST 010","command_params":"010","response_code":350,"response_msg":"Restarting at 10. Send STORE or RETRIEVE to initiate transfer"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
+]
