@@ -42,6 +42,11 @@ class HostileLineTests(ScenarioCase):
         # SIZE answers in binary mode only: after "TYPE i", "TYPE I X" and "TYPE l 8"
         self.assertEqual(self.transcript.count("< 213 %d" % len(FILES["b.txt"])), 3)
 
+    def test_transfer_without_name(self):
+        """RETR, STOR and APPE without a name (or blanks only): "500 'RETR' not
+        understood", a failed transfer whose %{transfer-failure} is that text."""
+        return self.check("hostile_noarg", HOSTILE_NOARG, HOSTILE_NOARG_REPLIES)
+
     def test_rest_numbers(self):
         """REST reads its number like strtoull: one leading "+" is taken, so are blanks
         around the one word; "-", a second sign, hex and fullwidth digits are 501, two
@@ -157,6 +162,42 @@ HOSTILE_TYPE = [
     '{"command":"MODE","raw_command":"MODE S X","command_params":"S X","response_code":501,"response_msg":"\'MODE S X\' not understood"}',
     '{"command":"MODE","raw_command":"MODE bx","command_params":"bx","response_code":504,"response_msg":"\'MODE bx\' unsupported transfer mode"}',
     '{"command":"MODE","raw_command":"MODE é","command_params":"é","response_code":501,"response_msg":"\'MODE é\' unrecognized transfer mode"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
+]
+
+HOSTILE_NOARG_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> RETR',
+    "< 500 'RETR' not understood",
+    '> STOR',
+    "< 500 'STOR' not understood",
+    '> APPE',
+    "< 500 'APPE' not understood",
+    '> RETR  ',
+    "< 500 'RETR' not understood",
+    '> STOR \t',
+    "< 500 'STOR' not understood",
+    '> APPE  ',
+    "< 500 'APPE' not understood",
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+HOSTILE_NOARG = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"RETR","raw_command":"RETR","response_code":500,"response_msg":"\'RETR\' not understood","transfer_status":"failed","transfer_failure":"\'RETR\' not understood"}',
+    '{"command":"STOR","raw_command":"STOR","response_code":500,"response_msg":"\'STOR\' not understood","transfer_status":"failed","transfer_failure":"\'STOR\' not understood"}',
+    '{"command":"APPE","raw_command":"APPE","response_code":500,"response_msg":"\'APPE\' not understood","transfer_status":"failed","transfer_failure":"\'APPE\' not understood"}',
+    '{"command":"RETR","raw_command":"RETR","response_code":500,"response_msg":"\'RETR\' not understood","transfer_status":"failed","transfer_failure":"\'RETR\' not understood"}',
+    '{"command":"STOR","raw_command":"STOR","response_code":500,"response_msg":"\'STOR\' not understood","transfer_status":"failed","transfer_failure":"\'STOR\' not understood"}',
+    '{"command":"APPE","raw_command":"APPE","response_code":500,"response_msg":"\'APPE\' not understood","transfer_status":"failed","transfer_failure":"\'APPE\' not understood"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
     '{"command":"EXIT"}',
 ]
