@@ -53,6 +53,14 @@ class HostileLineTests(ScenarioCase):
         words 500."""
         return self.check("hostile_rest", HOSTILE_REST, HOSTILE_REST_REPLIES)
 
+    @defer.inlineCallbacks
+    def test_blank_listing_argument(self):
+        """NLST and MLSD with blanks only list the current directory; %f keeps the
+        blanks after the directory."""
+        yield self.check("hostile_listing", HOSTILE_LISTING, HOSTILE_LISTING_REPLIES)
+        home = sorted({path.split("/")[0] for path in FILES})
+        self.assertEqual(self.transcript.count("# %s" % home), 2)     # both NLSTs
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 HOSTILE_TYPE_REPLIES = [
@@ -255,6 +263,57 @@ HOSTILE_REST = [
     '{"command":"TYPE","raw_command":"TYPE I","command_params":"I","response_code":200,"response_msg":"Type set to I"}',
     '{"command":"REST","raw_command":"REST +5","command_params":"+5","response_code":350,"response_msg":"Restarting at 5. Send STORE or RETRIEVE to initiate transfer"}',
     '{"command":"REST","raw_command":"REST 010","command_params":"010","response_code":350,"response_msg":"Restarting at 10. Send STORE or RETRIEVE to initiate transfer"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
+]
+
+HOSTILE_LISTING_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> TYPE A',
+    '< 200 Type set to A',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> NLST  ',
+    '< 150 Opening ASCII mode data connection for file list',
+    '< 226 Transfer complete',
+    "# ['b.txt', 'pub']",
+    '> TYPE A',
+    '< 200 Type set to A',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> NLST \t',
+    '< 150 Opening ASCII mode data connection for file list',
+    '< 226 Transfer complete',
+    "# ['b.txt', 'pub']",
+    '> TYPE A',
+    '< 200 Type set to A',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> MLSD  ',
+    '< 150 Opening ASCII mode data connection for MLSD',
+    '< 226 Transfer complete',
+    "# ['.', '..', 'b.txt', 'pub']",
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+HOSTILE_LISTING = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"TYPE","raw_command":"TYPE A","command_params":"A","response_code":200,"response_msg":"Type set to A"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>)."}',
+    '{"command":"NLST","raw_command":"NLST","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/ ","transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","command_params":"A","response_code":200,"response_msg":"Type set to A"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>)."}',
+    '{"command":"NLST","raw_command":"NLST","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/\\t","transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","command_params":"A","response_code":200,"response_msg":"Type set to A"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>)."}',
+    '{"command":"MLSD","raw_command":"MLSD","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/ ","transfer_status":"success"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
     '{"command":"EXIT"}',
 ]
