@@ -14,7 +14,8 @@ import re
 
 from twisted.internet import defer
 
-from tests.support.hostile_scenarios import FILES     # and registers the hostile_* scenarios
+from tests.support import hostile_scenarios    # registers the hostile_* scenarios
+from tests.support.hostile_scenarios import FILES
 from tests.support.conformance import ScenarioCase
 
 
@@ -60,6 +61,36 @@ class HostileLineTests(ScenarioCase):
         yield self.check("hostile_listing", HOSTILE_LISTING, HOSTILE_LISTING_REPLIES)
         home = sorted({path.split("/")[0] for path in FILES})
         self.assertEqual(self.transcript.count("# %s" % home), 2)     # both NLSTs
+
+    def test_telnet_commands_inside_a_line(self):
+        """IAC IP and IAC DM are dropped wherever they stand ("NO<IAC IP>OP" is NOOP,
+        "CWD pu<IAC IP>b" is CWD pub); IAC IAC is one 0xFF byte; IAC before another byte
+        (IAC NOP, IAC "x") and a trailing IAC stay as they came."""
+        return self.check("hostile_telnet", HOSTILE_TELNET, HOSTILE_TELNET_REPLIES)
+
+    @defer.inlineCallbacks
+    def test_telnet_negotiation_not_answered(self):
+        """IAC WILL/WONT/DO/DONT and their option byte are dropped too ("NO<IAC WILL
+        ECHO>OP" is NOOP, logged as NOOP), but not answered: ProFTPD 1.3.8 wrote
+        b"\\xff\\xfe\\x01200 NOOP command successful\\r\\n" (IAC DONT ECHO glued to its
+        reply line, which FTP clients then misread; README, "Differences")."""
+        def script(ctx):
+            ftp = ctx.connect()
+            for line in ("NO\udcff\udcfb\x01OP", "NO\udcff\udcfd\x03OP"):
+                hostile_scenarios.send(ftp, line)
+            ftp.quit()
+        got = yield self.runScenario("hostile_telnet", script)
+        self.assertEqual([line for line in self.transcript if line.startswith("<")][-3:],
+                         ["< 200 NOOP command successful"] * 2 + ["< 221 Goodbye."])
+        noop = '{"command":"NOOP","raw_command":"NOOP","response_code":200,' \
+               '"response_msg":"NOOP command successful"}'
+        self.assertEqual(got["h"][3:5], [noop, noop])
+
+    def test_nul_and_empty_lines(self):
+        """A NUL byte ends the line ("CWD pub<NUL>xyz" is CWD pub); an empty line, one
+        that is empty up to its NUL, and one starting with a blank get "500 Invalid command:
+        try being more creative", before login too, and no record."""
+        return self.check("hostile_nul", HOSTILE_NUL, HOSTILE_NUL_REPLIES)
 
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
@@ -314,6 +345,100 @@ HOSTILE_LISTING = [
     '{"command":"TYPE","raw_command":"TYPE A","command_params":"A","response_code":200,"response_msg":"Type set to A"}',
     '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>)."}',
     '{"command":"MLSD","raw_command":"MLSD","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/ ","transfer_status":"success"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
+]
+
+HOSTILE_TELNET_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> NO\udcff\udcf4OP',
+    '< 200 NOOP command successful',
+    '> NOOP\udcff\udcf2',
+    '< 200 NOOP command successful',
+    '> CWD pu\udcff\udcf4b',
+    '< 250 CWD command successful',
+    '> PWD',
+    '< 257 "/pub" is the current directory',
+    '> CDUP',
+    '< 250 CDUP command successful',
+    '> \udcff\udcf4\udcff\udcf2NOOP',
+    '< 200 NOOP command successful',
+    '> NO\udcff\udcffOP',
+    '< 500 NO\udcffOP not understood',
+    '> NO\udcff\udcf1OP',
+    '< 500 NO\udcff\udcf1OP not understood',
+    '> NO\udcffxOP',
+    '< 500 NO\udcffXOP not understood',
+    '> NOOP\udcff',
+    '< 500 NOOP\udcff not understood',
+    '> \udcff\udcff\udcff\udcf4NOOP',
+    '< 500 \udcffNOOP not understood',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+HOSTILE_TELNET = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
+    '{"command":"CWD","raw_command":"CWD pub","command_params":"pub","response_code":250,"response_msg":"CWD command successful","file":"<BASE>/home/ftpuser/pub"}',
+    '{"command":"PWD","raw_command":"PWD","response_code":257,"response_msg":"\\"/pub\\" is the current directory","file":"<BASE>/home/ftpuser/pub"}',
+    '{"command":"CDUP","raw_command":"CDUP","response_code":250,"response_msg":"CDUP command successful","file":"<BASE>/home/ftpuser/"}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
+]
+
+HOSTILE_NUL_REPLIES = [
+    '< 220 example ready',
+    '> ',
+    '< 500 Invalid command: try being more creative',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> NOOP\x00junk',
+    '< 200 NOOP command successful',
+    '> CWD pub\x00xyz',
+    '< 250 CWD command successful',
+    '> PWD',
+    '< 257 "/pub" is the current directory',
+    '> CDUP',
+    '< 250 CDUP command successful',
+    '> \x00NOOP',
+    '< 500 Invalid command: try being more creative',
+    '> NO\x00OP',
+    '< 500 NO not understood',
+    '> NOOP \x00',
+    '< 200 NOOP command successful',
+    '> ',
+    '< 500 Invalid command: try being more creative',
+    '>   NOOP',
+    '< 500 Invalid command: try being more creative',
+    '> \tNOOP',
+    '< 500 Invalid command: try being more creative',
+    '> NOOP',
+    '< 200 NOOP command successful',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+HOSTILE_NUL = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
+    '{"command":"CWD","raw_command":"CWD pub","command_params":"pub","response_code":250,"response_msg":"CWD command successful","file":"<BASE>/home/ftpuser/pub"}',
+    '{"command":"PWD","raw_command":"PWD","response_code":257,"response_msg":"\\"/pub\\" is the current directory","file":"<BASE>/home/ftpuser/pub"}',
+    '{"command":"CDUP","raw_command":"CDUP","response_code":250,"response_msg":"CDUP command successful","file":"<BASE>/home/ftpuser/"}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
     '{"command":"EXIT"}',
 ]

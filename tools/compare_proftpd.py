@@ -122,8 +122,8 @@ EXCUSES = [
     (r"\\\\u001F|\\\\u007F|\\x1f|\\x7f",
      "doc/decisions.rst: 0x1F and 0x7F are escaped"),
     (r"\ufffd|\\ufffd",
-     "doc/decisions.rst: invalid UTF-8 bytes become U+FFFD (ProFTPD drops them, "
-     "loses the reply)"),
+     "doc/decisions.rst: invalid UTF-8 bytes become U+FFFD (ProFTPD's session "
+     "aborts)"),
 ]
 
 

@@ -24,7 +24,7 @@ REPLIES = {
     "quoted_not_understood_501": (501, "'%s' not understood"),
     "invalid_params": (501, "Invalid number of parameters"),
     "line_too_long": (500, "Command line too long"),                     # (ours)
-    "nul_in_line": (500, "Illegal character in command"),                # (ours)
+    "no_command": (500, "Invalid command: try being more creative"),
     "please_login": (530, "Please login with USER and PASS"),
     "user_ok": (331, "Password required for %s"),
     "anon_user_ok": (331, "Anonymous login ok, send your complete email address as your password"),
