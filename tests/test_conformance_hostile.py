@@ -92,6 +92,13 @@ class HostileLineTests(ScenarioCase):
         try being more creative", before login too, and no record."""
         return self.check("hostile_nul", HOSTILE_NUL, HOSTILE_NUL_REPLIES)
 
+    def test_mkd_star_and_outside_link(self):
+        """MKD refuses a name with "*" anywhere ("550 a*b: Invalid directory name",
+        XMKD too; "?" is taken); DELE of a symbolic link in the jail that points out of
+        it removes the link, %b 0, and leaves the target alone (the transcript's last
+        line)."""
+        return self.check("hostile_fs", HOSTILE_FS, HOSTILE_FS_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 HOSTILE_TYPE_REPLIES = [
@@ -441,4 +448,44 @@ HOSTILE_NUL = [
     '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
     '{"command":"EXIT"}',
+]
+
+
+HOSTILE_FS = [
+    '{"dir_name":"/"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","dir_name":"/"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","dir_name":"/"}',
+    '{"command":"MKD","raw_command":"MKD a*b","response_code":550,"response_msg":"a*b: Invalid directory name","file":"<BASE>/home/ftpuser/a*b","transfer_path":"/a*b","dir_name":"a*b","dir_path":"<BASE>/home/ftpuser/a*b","basename":"a*b"}',
+    '{"command":"XMKD","raw_command":"XMKD c*","response_code":550,"response_msg":"c*: Invalid directory name","file":"<BASE>/home/ftpuser/c*","transfer_path":"/c*","dir_name":"c*","dir_path":"<BASE>/home/ftpuser/c*","basename":"c*"}',
+    '{"command":"MKD","raw_command":"MKD pub/x*","response_code":550,"response_msg":"pub/x*: Invalid directory name","file":"<BASE>/home/ftpuser/pub/x*","transfer_path":"/pub/x*","dir_name":"x*","dir_path":"<BASE>/home/ftpuser/pub/x*","basename":"x*"}',
+    '{"command":"MKD","raw_command":"MKD d?e","response_code":257,"response_msg":"\\"/d?e\\" - Directory successfully created","file":"<BASE>/home/ftpuser/d?e","transfer_path":"/d?e","dir_name":"d?e","dir_path":"<BASE>/home/ftpuser/d?e","basename":"d?e"}',
+    '{"command":"RMD","raw_command":"RMD a*b","response_code":550,"response_msg":"a*b: No such file or directory","file":"<BASE>/home/ftpuser/a*b","transfer_path":"/a*b","dir_name":"a*b","dir_path":"<BASE>/home/ftpuser/a*b","basename":"a*b"}',
+    '{"command":"DELE","raw_command":"DELE outlink","response_code":250,"response_msg":"DELE command successful","file":"<BASE>/home/ftpuser/outlink","transfer_path":"/outlink","dir_name":"/","basename":"outlink","bytes_sent":0}',
+    '{"command":"DELE","raw_command":"DELE outlink","response_code":550,"response_msg":"outlink: No such file or directory","file":"<BASE>/home/ftpuser/outlink","transfer_path":"/outlink","dir_name":"/","basename":"outlink","bytes_sent":0}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/"}',
+    '{"command":"EXIT","dir_name":"/"}',
+]
+HOSTILE_FS_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> MKD a*b',
+    '< 550 a*b: Invalid directory name',
+    '> XMKD c*',
+    '< 550 c*: Invalid directory name',
+    '> MKD pub/x*',
+    '< 550 pub/x*: Invalid directory name',
+    '> MKD d?e',
+    '< 257 "/d?e" - Directory successfully created',
+    '> RMD a*b',
+    '< 550 a*b: No such file or directory',
+    '> DELE outlink',
+    '< 250 DELE command successful',
+    '> DELE outlink',
+    '< 550 outlink: No such file or directory',
+    '> QUIT',
+    '< 221 Goodbye.',
+    '# outside.txt kept',
 ]

@@ -94,6 +94,10 @@ class FilesMixin:
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        if "*" in arg:
+            # ProFTPD 1.3.8 makes no directory with a "*" anywhere in the argument
+            # (measured; "?" and "[" it takes).
+            raise R("mkd_invalid", arg)
         return self.fs.mkdir(arg, umask_for=self._umask).addCallback(
             lambda _: R("mkd_ok", _quote(vpath)))
 

@@ -38,6 +38,7 @@ REPLIES = {
     "pwd": (257, "\"%s\" is the current directory"),
     "cmd_ok": (250, "%s command successful"),
     "mkd_ok": (257, "\"%s\" - Directory successfully created"),
+    "mkd_invalid": (550, "%s: Invalid directory name"),
     "rnfr_ok": (350, "File or directory exists, ready for destination name"),
     "rnto_ok": (250, "Rename successful"),
     "bad_sequence": (503, "Bad sequence of commands"),

@@ -12,6 +12,7 @@ included, in the transcript.
 from __future__ import annotations
 
 import ftplib
+import os
 
 from tests.support.scenarios import REDIS, braces, scenario
 
@@ -110,3 +111,22 @@ def hostile_nul(ctx):
                  "NOOP \x00", "", "  NOOP", "\tNOOP", "NOOP"):
         send(ftp, line)
     ftp.quit()
+
+
+FS_BODY = REDIS + braces('LogFormat h "%m %r %s %S %f %F %d %D %{basename} %b"\n'
+                         'RedisLogOnEvent ALL h\n')
+
+
+@scenario("hostile_fs", FS_BODY, files=FILES)
+def hostile_fs(ctx):
+    """MKD with "*" in the name; DELE of a symbolic link that points out of the jail."""
+    outside = os.path.join(ctx.site.base, "outside.txt")
+    with open(outside, "wb") as f:
+        f.write(b"not yours\n")
+    os.symlink(outside, os.path.join(ctx.home, "outlink"))
+    ftp = ctx.connect()
+    for line in ("MKD a*b", "XMKD c*", "MKD pub/x*", "MKD d?e", "RMD a*b", "DELE outlink",
+                 "DELE outlink"):
+        send(ftp, line)
+    ftp.quit()
+    ctx.transcript.append("# outside.txt %s" % ("kept" if os.path.exists(outside) else "gone"))
