@@ -10,9 +10,10 @@ the client is ftplib, raw bytes sent as surrogate escapes) and normalised as
 no proftpd: the tests run ftpredis only.
 """
 
+import json
 import re
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from tests.support import hostile_scenarios    # registers the hostile_* scenarios
 from tests.support.hostile_scenarios import FILES
@@ -43,10 +44,18 @@ class HostileLineTests(ScenarioCase):
         # SIZE answers in binary mode only: after "TYPE i", "TYPE I X" and "TYPE l 8"
         self.assertEqual(self.transcript.count("< 213 %d" % len(FILES["b.txt"])), 3)
 
+    @defer.inlineCallbacks
     def test_transfer_without_name(self):
         """RETR, STOR and APPE without a name (or blanks only): "500 'RETR' not
         understood", a failed transfer whose %{transfer-failure} is that text."""
-        return self.check("hostile_noarg", HOSTILE_NOARG, HOSTILE_NOARG_REPLIES)
+        yield self.check("hostile_noarg", HOSTILE_NOARG, HOSTILE_NOARG_REPLIES)
+        # Before any PORT or PASV, %{transfer-port} is the default data port: the
+        # client's control port - 1 (normalised away above).
+        raw = yield threads.deferToThread(self.redis.client().lrange, "h")
+        xfers = [json.loads(r) for r in raw if b'"transfer_port"' in r]
+        self.assertEqual(len(xfers), 6)
+        for r in xfers:
+            self.assertEqual(r["transfer_port"], r["remote_port"] - 1)
 
     def test_rest_numbers(self):
         """REST reads its number like strtoull: one leading "+" is taken, so are blanks
@@ -235,17 +244,17 @@ HOSTILE_NOARG_REPLIES = [
 ]
 
 HOSTILE_NOARG = [
-    '{}',
-    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
-    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
-    '{"command":"RETR","raw_command":"RETR","response_code":500,"response_msg":"\'RETR\' not understood","transfer_status":"failed","transfer_failure":"\'RETR\' not understood"}',
-    '{"command":"STOR","raw_command":"STOR","response_code":500,"response_msg":"\'STOR\' not understood","transfer_status":"failed","transfer_failure":"\'STOR\' not understood"}',
-    '{"command":"APPE","raw_command":"APPE","response_code":500,"response_msg":"\'APPE\' not understood","transfer_status":"failed","transfer_failure":"\'APPE\' not understood"}',
-    '{"command":"RETR","raw_command":"RETR","response_code":500,"response_msg":"\'RETR\' not understood","transfer_status":"failed","transfer_failure":"\'RETR\' not understood"}',
-    '{"command":"STOR","raw_command":"STOR","response_code":500,"response_msg":"\'STOR\' not understood","transfer_status":"failed","transfer_failure":"\'STOR\' not understood"}',
-    '{"command":"APPE","raw_command":"APPE","response_code":500,"response_msg":"\'APPE\' not understood","transfer_status":"failed","transfer_failure":"\'APPE\' not understood"}',
-    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
-    '{"command":"EXIT"}',
+    '{"remote_port":"<PORT>"}',
+    '{"command":"USER","raw_command":"USER ftpuser","command_params":"ftpuser","response_code":331,"response_msg":"Password required for ftpuser","remote_port":"<PORT>"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","command_params":"(hidden)","response_code":230,"response_msg":"User ftpuser logged in","remote_port":"<PORT>"}',
+    '{"command":"RETR","raw_command":"RETR","response_code":500,"response_msg":"\'RETR\' not understood","transfer_status":"failed","transfer_failure":"\'RETR\' not understood","transfer_port":"<PORT>","remote_port":"<PORT>"}',
+    '{"command":"STOR","raw_command":"STOR","response_code":500,"response_msg":"\'STOR\' not understood","transfer_status":"failed","transfer_failure":"\'STOR\' not understood","transfer_port":"<PORT>","remote_port":"<PORT>"}',
+    '{"command":"APPE","raw_command":"APPE","response_code":500,"response_msg":"\'APPE\' not understood","transfer_status":"failed","transfer_failure":"\'APPE\' not understood","transfer_port":"<PORT>","remote_port":"<PORT>"}',
+    '{"command":"RETR","raw_command":"RETR","response_code":500,"response_msg":"\'RETR\' not understood","transfer_status":"failed","transfer_failure":"\'RETR\' not understood","transfer_port":"<PORT>","remote_port":"<PORT>"}',
+    '{"command":"STOR","raw_command":"STOR","response_code":500,"response_msg":"\'STOR\' not understood","transfer_status":"failed","transfer_failure":"\'STOR\' not understood","transfer_port":"<PORT>","remote_port":"<PORT>"}',
+    '{"command":"APPE","raw_command":"APPE","response_code":500,"response_msg":"\'APPE\' not understood","transfer_status":"failed","transfer_failure":"\'APPE\' not understood","transfer_port":"<PORT>","remote_port":"<PORT>"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","remote_port":"<PORT>"}',
+    '{"command":"EXIT","remote_port":"<PORT>"}',
 ]
 
 HOSTILE_REST_REPLIES = [

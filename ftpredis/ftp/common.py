@@ -111,7 +111,7 @@ def blank(arg: Optional[str]) -> bool:
 _words = re.compile(r"[^ \t\v\f\r]+").findall
 
 
-def words(arg: Optional[str]) -> list:
+def params_of(arg: Optional[str]) -> list:
     """A command's parameters as ProFTPD's parser splits them: on blanks (isspace() in
     the C locale), so "STRU  F" has one parameter and "TYPE A X Y" three; str.split()
     would also split on Unicode blanks, which ProFTPD keeps in a word."""

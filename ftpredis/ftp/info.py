@@ -16,7 +16,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
-                                 SITE_COMMANDS, blank, digits, words)
+                                 SITE_COMMANDS, blank, digits, params_of)
 
 
 class InfoMixin:
@@ -110,7 +110,7 @@ class InfoMixin:
     def cmd_TYPE(self, cmd):
         # ProFTPD 1.3.8 (measured): the first word decides, in either case, and is echoed
         # as sent ("TYPE i" -> "Type set to i"); "A" and "I" take any second word.
-        params = words(cmd.arg)
+        params = params_of(cmd.arg)
         if not params:
             raise R("quoted_not_understood", "TYPE")
         if len(params) > 2:
@@ -135,7 +135,7 @@ class InfoMixin:
         """MODE and STRU as ProFTPD 1.3.8 answers them (measured): only the first letter
         of the one word counts ("STRU ff" sets F); a code RFC 959 defines but ProFTPD
         does not support is 504, anything else 501."""
-        params = words(cmd.arg)
+        params = params_of(cmd.arg)
         if len(params) != 1:
             raise R("quoted_not_understood_501", " ".join([cmd.verb] + params))
         letter = params[0][:1].upper()
@@ -144,7 +144,7 @@ class InfoMixin:
         raise R(known_reply if letter in known else unknown_reply, params[0])
 
     def cmd_REST(self, cmd):
-        params = words(cmd.arg)
+        params = params_of(cmd.arg)
         if not params:
             raise R("quoted_not_understood", "REST")
         if len(params) > 1:

@@ -268,8 +268,13 @@ class TransfersMixin:
     def _xferStart(self, cmd):
         cmd.fields.update(transfer_type="binary" if self.client_state.binary else "ASCII",
                           file_modified=False)
-        if self._transfer_port:
-            cmd.fields["transfer_port"] = self._transfer_port
+        port = self._transfer_port
+        if not port and self.session is not None:
+            # No PORT or PASV yet: ProFTPD logs its default data port, the client's
+            # control port - 1 (measured with 1.3.8).
+            port = self.session.remote_port - 1
+        if port:
+            cmd.fields["transfer_port"] = port
 
     def _xferFailed(self, cmd, reply: Reply):
         cmd.fields["transfer_status"] = "failed"

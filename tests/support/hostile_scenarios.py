@@ -55,7 +55,13 @@ def hostile_type(ctx):
     ftp.quit()
 
 
-@scenario("hostile_noarg", BODY, files=FILES)
+# With the data port: ProFTPD logs its default one (the client's port - 1) before any
+# PORT or PASV.
+XFER_BODY = REDIS + braces('LogFormat h "%m %r %J %s %S %f %{transfer-status} '
+                           '%{transfer-failure} %{transfer-port} %{remote-port}"\nRedisLogOnEvent ALL h\n')
+
+
+@scenario("hostile_noarg", XFER_BODY, files=FILES)
 def hostile_noarg(ctx):
     """RETR, STOR and APPE without a name, or with blanks only."""
     ftp = ctx.connect()
