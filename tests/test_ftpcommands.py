@@ -681,7 +681,9 @@ class SecurityTests(_Base, unittest.TestCase):
                                "550 link/stolen.txt: Permission denied"])
         self.assertEqual(os.listdir(self.outside), ["secret.txt"])
         self.assertTrue(os.path.exists(self.path("f.txt")))
-        self.assertEqual(self.commands("CWD")[0].dir_path, os.path.realpath(self.home) + "/")
+        # at the top, logged as ProFTPD 1.3.8 logs a CWD there: the chroot without its
+        # slash (tests/test_conformance_hostile.py)
+        self.assertEqual(self.commands("CWD")[0].dir_path, os.path.realpath(self.home))
         self.assertEqual((self.last("MDTM").response_code, self.last("RNTO").response_code),
                          (550, 550))
 

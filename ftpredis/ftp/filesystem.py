@@ -109,11 +109,18 @@ class JailedFS:
             nowait.release_root(fd)
 
     # -- paths ------------------------------------------------------------------------
+    #: The home as a virtual path, when a client path starting with ``~/`` starts there
+    #: (FTP sessions, as ProFTPD 1.3.8 reads them: ``/`` under ``DefaultRoot ~``); None
+    #: when ``~`` is an ordinary character.
+    home: Optional[str] = None
+
     def virtual(self, path: Optional[str]) -> str:
         """The normalised absolute virtual path (``..`` stops at ``/``)."""
         if not path:
             return self.cwd
-        if not path.startswith("/"):
+        if path[:2] == "~/" and self.home is not None:
+            path = self.home + path[1:]
+        elif not path.startswith("/"):
             path = posixpath.join(self.cwd, path)
         parts: List[str] = []
         for part in path.split("/"):

@@ -12,6 +12,7 @@ included, in the transcript.
 from __future__ import annotations
 
 import ftplib
+import io
 import os
 
 from tests.support.scenarios import REDIS, braces, scenario
@@ -136,3 +137,33 @@ def hostile_fs(ctx):
         send(ftp, line)
     ftp.quit()
     ctx.transcript.append("# outside.txt %s" % ("kept" if os.path.exists(outside) else "gone"))
+
+
+@scenario("hostile_tilde", FS_BODY, files=FILES)
+def hostile_tilde(ctx):
+    """Paths starting with "~/" (the home, "/" in the DefaultRoot ~ jail), "~" alone and
+    "~user" (not resolved), in the commands that take a path, listings aside."""
+    ftp = ctx.connect()
+    for line in ("TYPE I", "CWD ~/", "PWD", "CWD pub", "SIZE ~/b.txt", "MDTM ~/b.txt",
+                 "CWD ~/pub", "PWD", "CDUP", "SIZE ~/pub/a.txt", "MKD ~/d1", "RMD ~/d1",
+                 "RNFR ~/b.txt", "RNTO ~/c.txt", "RNFR ~/c.txt", "RNTO b.txt",
+                 "DELE ~/nosuch", "SITE CHMOD 600 ~/b.txt", "SIZE ~", "SIZE ~ftpuser/b.txt",
+                 "CWD ~", "PWD", "SIZE pub/~/a.txt"):
+        send(ftp, line)
+    ftp.storbinary("STOR ~/new.txt", io.BytesIO(b"new\n"))
+    ftp.retrbinary("RETR ~/pub/a.txt", lambda data: None)
+    send(ftp, "DELE ~/new.txt")
+    ftp.quit()
+
+
+@scenario("hostile_paths", FS_BODY, files=FILES)
+def hostile_paths(ctx):
+    """CWD to the top of the jail in several spellings, CDUP there; SITE CHMOD paths with
+    "..", a trailing slash, a leading slash."""
+    ftp = ctx.connect()
+    for line in ("CWD pub", "CWD ..", "CWD pub", "CWD /pub/..", "CWD .", "CWD /", "CWD //",
+                 "CWD pub", "CDUP", "XCWD pub", "XCWD ../", "CDUP",
+                 "SITE CHMOD 644 pub/../b.txt", "SITE CHMOD 755 pub/", "SITE CHMOD 644 /b.txt",
+                 "SITE CHMOD 644 b.txt"):
+        send(ftp, line)
+    ftp.quit()
