@@ -39,8 +39,8 @@ class EscapingTests(ScenarioCase):
 
 # doc/decisions.rst, "Control bytes 0x1F and 0x7F" and "Invalid UTF-8":
 # "ctl-\x01\x1f\x7f.txt" has 0x1F/0x7F escaped (ProFTPD: raw bytes), and the
-# invalid bytes of "bad-\xff\xfe.txt" are U+FFFD each (ProFTPD drops them and then loses
-# the 226 reply; its last records differ accordingly).
+# invalid bytes of "bad-\xfe\xfd.txt" are U+FFFD each (ProFTPD's session aborts; its last
+# records are missing accordingly).
 ESCAPING = {
     'e': [
         '{}',

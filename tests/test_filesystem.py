@@ -37,6 +37,20 @@ class JailTests(unittest.TestCase):
         self.assertRaises(FSError, self.fs.chdir, "esc")
         self.assertEqual(self.fs.resolve("inside")[1], os.path.realpath(self.root) + "/inside")
 
+    def test_unlink_outside_link(self):
+        """The link "esc" (to ../out) is removed, as ProFTPD 1.3.8 does in its chroot;
+        what is behind it is not reachable: "esc/f" stays refused and untouched."""
+        out = os.path.join(os.path.dirname(self.root), "out")
+        with open(os.path.join(out, "f"), "w") as f:
+            f.write("x")
+        with self.assertRaises(FSError) as c:
+            self.fs.unlink("esc/f")
+        self.assertEqual(c.exception.text, "esc/f: Permission denied")
+        self.assertTrue(os.path.exists(os.path.join(out, "f")))
+        self.assertEqual(self.fs.unlink("esc"), 0)
+        self.assertFalse(os.path.lexists(os.path.join(self.root, "esc")))
+        self.assertTrue(os.path.isdir(out))
+
     def test_open_read(self):
         """RETR's open: links are followed only inside the jail, a FIFO is opened without
         waiting for a writer (the caller refuses it as not a regular file)."""

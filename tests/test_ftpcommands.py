@@ -681,7 +681,9 @@ class SecurityTests(_Base, unittest.TestCase):
                                "550 link/stolen.txt: Permission denied"])
         self.assertEqual(os.listdir(self.outside), ["secret.txt"])
         self.assertTrue(os.path.exists(self.path("f.txt")))
-        self.assertEqual(self.commands("CWD")[0].dir_path, os.path.realpath(self.home) + "/")
+        # at the top, logged as ProFTPD 1.3.8 logs a CWD there: the chroot without its
+        # slash (tests/test_conformance_hostile.py)
+        self.assertEqual(self.commands("CWD")[0].dir_path, os.path.realpath(self.home))
         self.assertEqual((self.last("MDTM").response_code, self.last("RNTO").response_code),
                          (550, 550))
 
@@ -744,12 +746,13 @@ class SecurityTests(_Base, unittest.TestCase):
         yield self.waitExits()
         self.assertEqual(too_long, [b"500 Command line too long\r\n"])
         self.assertEqual(rest[0], [b"500 Command line too long\r\n"])
-        self.assertEqual(rest[1], [b"500 Illegal character in command\r\n"])
+        # "MKD x<NUL>y" is "MKD x": ProFTPD 1.3.8 ends the line at a NUL
+        self.assertEqual(rest[1], [b'257 "/x" - Directory successfully created\r\n'])
         self.assertEqual(rest[2], [b'257 "/in\rside" - Directory successfully created\r\n'])
         self.assertEqual(rest[3], [b'257 "/bad\xff" - Directory successfully created\r\n'])
         self.assertLess(len(self.factory.instances), 2)
         mkd = self.commands("MKD")
-        self.assertEqual([e.dir_name for e in mkd], ["in\rside", "bad\udcff"])
+        self.assertEqual([e.dir_name for e in mkd], ["x", "in\rside", "bad\udcff"])
         # the record encoder escapes both: one JSON line each
         from ftpredis.records.logformat import compile_format
         fmt = compile_format("t", "%m %d %r")

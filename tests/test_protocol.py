@@ -108,8 +108,9 @@ class SessionTests(FTPServerMixin, unittest.TestCase):
         r1, rest = yield self.inThread(run)
         yield self.waitExits()
         self.assertTrue(r1.startswith(b"331 Password required for aaaa"))
+        # The line ends at its NUL, as in ProFTPD 1.3.8 (tests/test_conformance_hostile.py)
         self.assertEqual(rest, [b"500 Command line too long\r\n",
-                                b"500 Illegal character in command\r\n",
+                                b"200 NOOP command successful\r\n",
                                 b"200 NOOP command successful\r\n", b"221 Goodbye.\r\n"])
 
 
@@ -340,13 +341,14 @@ class SecurityTests(FTPServerMixin, unittest.TestCase):
                 f.storbinary("STOR " + n, io.BytesIO(b"z"))
             listing = f.nlst()
             f.quit()
-            # invalid UTF-8, sent raw: ftplib cannot read the reply that echoes it
+            # invalid UTF-8, sent raw: ftplib cannot read the reply that echoes it (not
+            # 0xFF: Telnet's IAC, see tests/test_conformance_hostile.py)
             s = socket.create_connection(("127.0.0.1", self.port))
             rf = s.makefile("rb")
             rf.readline()
             s.sendall(("USER %s\r\nPASS %s\r\n" % (USER, PASSWORD)).encode())
             rf.readline(), rf.readline()
-            s.sendall(b"MKD bad\xff\xfename\r\nQUIT\r\n")
+            s.sendall(b"MKD bad\xfe\xfdname\r\nQUIT\r\n")
             r = rf.readline()
             rf.readline()
             s.close()
@@ -356,9 +358,9 @@ class SecurityTests(FTPServerMixin, unittest.TestCase):
         on_disk = set(os.listdir(os.fsencode(self.home)))
         for n in names:
             self.assertIn(n.encode("utf-8"), on_disk)
-        self.assertIn(b"bad\xff\xfename", on_disk)
-        self.assertEqual(r, b'257 "/bad\xff\xfename" - Directory successfully created\r\n')
-        self.assertEqual(self.last("MKD").dir_name, "bad\udcff\udcfename")
+        self.assertIn(b"bad\xfe\xfdname", on_disk)
+        self.assertEqual(r, b'257 "/bad\xfe\xfdname" - Directory successfully created\r\n')
+        self.assertEqual(self.last("MKD").dir_name, "bad\udcfe\udcfdname")
         self.assertIn("caf\u00e9.txt", listing)
 
 

@@ -46,6 +46,7 @@ from tests.support.ftpsite import (  # noqa: E402,F401  (re-exported: tools/tran
     run_ftpredis, run_one, run_proftpd)
 from tests.support.scenarios import SCENARIOS, Scenario  # noqa: E402
 import tests.support.sftp_scenarios  # noqa: E402,F401  (registers the sftp_* scenarios)
+import tests.support.hostile_scenarios  # noqa: E402,F401  (registers the hostile_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------
@@ -121,8 +122,8 @@ EXCUSES = [
     (r"\\\\u001F|\\\\u007F|\\x1f|\\x7f",
      "doc/decisions.rst: 0x1F and 0x7F are escaped"),
     (r"\ufffd|\\ufffd",
-     "doc/decisions.rst: invalid UTF-8 bytes become U+FFFD (ProFTPD drops them, "
-     "loses the reply)"),
+     "doc/decisions.rst: invalid UTF-8 bytes become U+FFFD (ProFTPD's session "
+     "aborts)"),
 ]
 
 

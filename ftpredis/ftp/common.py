@@ -4,6 +4,7 @@ address form every module logs.  A leaf: it imports nothing of ftpredis.ftp."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable, Optional
 
@@ -105,6 +106,16 @@ def blank(arg: Optional[str]) -> bool:
     """No parameter, or blanks only: ProFTPD counts a command's words (isspace() in the
     C locale), so "STAT <TAB>" is STAT with no parameter (measured with 1.3.8)."""
     return arg is None or not arg.strip(" \t\v\f\r")
+
+
+_words = re.compile(r"[^ \t\v\f\r]+").findall
+
+
+def params_of(arg: Optional[str]) -> list:
+    """A command's parameters as ProFTPD's parser splits them: on blanks (isspace() in
+    the C locale), so "STRU  F" has one parameter and "TYPE A X Y" three; str.split()
+    would also split on Unicode blanks, which ProFTPD keeps in a word."""
+    return _words(arg) if arg else []
 
 
 def _plain_host(host: str) -> str:

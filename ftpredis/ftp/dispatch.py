@@ -25,15 +25,48 @@ from ftpredis.ftp.datachannel import _PassiveFactory
 
 _TELNET_FIRST = frozenset((b"\xff", b"\xf2", b"\xf4"))
 
+_BLANK_FIRST = frozenset((b" ", b"\t", b"\v", b"\f", b"\r"))
+
+# After IAC: WILL, WONT, DO, DONT take one more byte (the option), IP and DM none.
+_TELNET_OPTION = frozenset(b"\xfb\xfc\xfd\xfe")
+_TELNET_SIGNAL = frozenset(b"\xf4\xf2")
+
 
 def _strip_telnet(line: bytes) -> bytes:
-    """Drop the Telnet IP/Synch (IAC IP, IAC DM; DM alone when IAC went out-of-band)
-    that clients put before ABOR (RFC 959 4.1.3)."""
-    while line[:1] in (b"\xff", b"\xf2", b"\xf4"):
-        if line[:1] == b"\xff" and line[1:2] not in (b"\xf4", b"\xf2", b"\xff"):
-            break
-        line = line[2:] if line[:1] == b"\xff" else line[1:]
+    """Drop Telnet commands wherever they stand, as ProFTPD 1.3.8 reads its control
+    connection (measured): IAC IP and IAC DM (which clients put before ABOR, RFC 959
+    4.1.3), IAC WILL/WONT/DO/DONT with their option byte; IAC IAC is one 0xFF byte; IAC
+    before any other byte (IAC NOP too) is kept as it came.  A DM or IP byte at the start
+    without its IAC is dropped too: the IAC went out-of-band (urgent data) and the
+    line has only the rest."""
+    if b"\xff" in line:
+        line = _telnet_commands(line)
+    while line[:1] in (b"\xf2", b"\xf4"):
+        line = line[1:]
     return line
+
+
+def _telnet_commands(line: bytes) -> bytes:
+    out = bytearray()
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c != 0xFF or i + 1 == n:
+            out.append(c)
+            i += 1
+            continue
+        nxt = line[i + 1]
+        if nxt in _TELNET_SIGNAL:
+            i += 2
+        elif nxt in _TELNET_OPTION:
+            i += 3
+        elif nxt == 0xFF:
+            out.append(0xFF)
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return bytes(out)
 
 
 class DispatchMixin:
@@ -228,15 +261,21 @@ class DispatchMixin:
         if line is None:
             self.sendReply(R("line_too_long"))
             return None
-        if b"\x00" in line:
-            self.sendReply(R("nul_in_line"))
-            return None
-        if line[:1] in _TELNET_FIRST:
+        if b"\xff" in line or line[:1] in _TELNET_FIRST:
             line = _strip_telnet(line)
+        if b"\x00" in line:
+            # ProFTPD's parser reads C strings: the line ends at a NUL (measured).
+            line = line[:line.find(b"\x00")]
+        if not line or line[:1] in _BLANK_FIRST:
+            # An empty line, or one starting with a blank: ProFTPD answers this and
+            # logs nothing (measured).
+            self.sendReply(R("no_command"))
+            return None
         text = line.decode("utf-8", "surrogateescape")
         verb, sep, arg = text.partition(" ")
         verb = verb.strip().upper()
         if not verb:
+            self.sendReply(R("no_command"))
             return None
         cmd = _Command(verb, arg if sep and arg != "" else None)
         self._current = cmd

@@ -83,10 +83,26 @@ class FilesMixin:
         target = self.fs.virtual(path)
         f["dir_path"] = f["file"] = self.fs.chroot_join(target)
         f["config_path"] = self.fs.real_of(target)
+        jail = self.fs.jail
+        if path == "~" and jail.home is not None and jail.root != "/":
+            # ProFTPD 1.3.8 takes "~" for the home's real path, which its chroot does not
+            # have: 550, logging the home as it would the top (measured).
+            top = self.fs.chroot_join(jail.home)
+            top = top.rstrip("/") if jail.home == "/" else top
+            f["dir_path"] = f["file"] = top
+            f["basename"] = path_tail(top)
+            raise FSError(errno.ENOENT, path)
 
         def changed(new):
-            f["dir_path"] = f["file"] = self.fs.chroot_join(new)
-            f["basename"] = path_tail(new)
+            shown = self.fs.chroot_join(new)
+            top = new == "/" and shown != "/" and cmd.verb not in ("CDUP", "XCUP")
+            if top:
+                # ProFTPD 1.3.8's CWD to the top of a chroot (CWD /, CWD .., CWD ~/) logs
+                # the chroot without its slash, and the chroot's name as %{basename}; its
+                # CDUP keeps the slash (measured).
+                shown = shown.rstrip("/")
+            f["dir_path"] = f["file"] = shown
+            f["basename"] = path_tail(shown if top else new)
             return R("cmd_ok", cmd.verb)
         return self.fs.chdir(path, cmd.arg or path).addCallback(changed)
 
@@ -94,6 +110,10 @@ class FilesMixin:
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        if "*" in arg:
+            # ProFTPD 1.3.8 makes no directory with a "*" anywhere in the argument
+            # (measured; "?" and "[" it takes).
+            raise R("mkd_invalid", arg)
         return self.fs.mkdir(arg, umask_for=self._umask).addCallback(
             lambda _: R("mkd_ok", _quote(vpath)))
 
@@ -193,7 +213,11 @@ class FilesMixin:
                 raise Reply(500, REPLIES["site_chmod_noarg"][1], ["'SITE CHMOD' not understood"])
             path = " ".join(words[2:])
             vpath = self.fs.virtual(path)
-            cmd.fields.update(file=self.fs.chroot_join(vpath), basename=path,
+            # ProFTPD 1.3.8 logs the path as written after the current directory
+            # ("<root>/pub/../b.txt"; "~/" resolved) and its last component as %{basename}
+            # ("b.txt"; "" for "pub/"), measured.
+            shown = self.fs.chroot_join(vpath) if path[:2] == "~/" else self._listedPath(path)
+            cmd.fields.update(file=shown, basename=path[path.rfind("/") + 1:],
                               config_path=self.fs.real_of(vpath))
             try:
                 mode = ascii_int(words[1], 8)

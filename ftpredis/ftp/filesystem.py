@@ -109,11 +109,18 @@ class JailedFS:
             nowait.release_root(fd)
 
     # -- paths ------------------------------------------------------------------------
+    #: The home as a virtual path, when a client path starting with ``~/`` starts there
+    #: (FTP sessions, as ProFTPD 1.3.8 reads them: ``/`` under ``DefaultRoot ~``); None
+    #: when ``~`` is an ordinary character.
+    home: Optional[str] = None
+
     def virtual(self, path: Optional[str]) -> str:
         """The normalised absolute virtual path (``..`` stops at ``/``)."""
         if not path:
             return self.cwd
-        if not path.startswith("/"):
+        if path[:2] == "~/" and self.home is not None:
+            path = self.home + path[1:]
+        elif not path.startswith("/"):
             path = posixpath.join(self.cwd, path)
         parts: List[str] = []
         for part in path.split("/"):
@@ -317,8 +324,27 @@ class JailedFS:
         return vpath, real
 
     def unlink(self, path: str) -> int:
-        """Remove a file; returns its size (ProFTPD logs it as %b)."""
-        _, real = self.resolve(path)
+        """Remove a file; returns its size (ProFTPD logs it as %b).
+
+        A symbolic link that points out of the jail is removed itself, its target left
+        alone, with size 0: ProFTPD 1.3.8 does so in its chroot (measured), and the
+        entry removed is in the jail either way.  The directories above must be in the
+        jail."""
+        try:
+            _, real = self.resolve(path)
+        except FSError as e:
+            if e.errno != errno.EACCES:
+                raise
+            vpath = self.virtual(path)
+            parent = posixpath.dirname(vpath)
+            real = self.real_of(vpath)
+            if (vpath == "/" or not self._inside(parent, self.real_of(parent))
+                    or not statmod.S_ISLNK(self.call(path, os.lstat, real).st_mode)):
+                raise
+            if self._hides(vpath, real):
+                raise FSError(errno.ENOENT, path) from None
+            self.call(path, os.unlink, real)
+            return 0
         st = self.call(path, os.lstat, real)
         if statmod.S_ISDIR(st.st_mode):
             raise FSError(errno.EISDIR, path)

@@ -16,7 +16,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
-                                 SITE_COMMANDS, blank, digits)
+                                 SITE_COMMANDS, blank, digits, params_of)
 
 
 class InfoMixin:
@@ -108,44 +108,53 @@ class InfoMixin:
         raise R("opts_bad", words[0].upper() if words else arg)
 
     def cmd_TYPE(self, cmd):
-        if cmd.arg is None:
+        # ProFTPD 1.3.8 (measured): the first word decides, in either case, and is echoed
+        # as sent ("TYPE i" -> "Type set to i"); "A" and "I" take any second word.
+        params = params_of(cmd.arg)
+        if not params:
             raise R("quoted_not_understood", "TYPE")
-        words = cmd.arg.upper().split()
-        t = words[0] if words else ""
-        if t == "A" and (len(words) == 1 or words[1] == "N"):
+        if len(params) > 2:
+            raise R("quoted_not_understood", " ".join(["TYPE"] + params))
+        t = params[0]
+        second = params[1] if len(params) == 2 else None
+        if t.upper() == "A" or (t.upper() == "L" and second == "7"):
             self.client_state.binary = False
-            return R("type_ok", "A")
-        if t == "I" and len(words) == 1:
+            return R("type_ok", t)
+        if t.upper() == "I" or (t.upper() == "L" and second == "8"):
             self.client_state.binary = True
-            return R("type_ok", "I")
-        if t == "L" and len(words) == 2 and words[1] == "8":
-            self.client_state.binary = True
-            return R("type_ok", "L")
-        raise R("type_bad", cmd.arg)
+            return R("type_ok", t)
+        raise R("type_bad", t)
 
     def cmd_MODE(self, cmd):
-        if cmd.arg is None:
-            raise R("quoted_not_understood_501", "MODE")
-        if cmd.arg.upper() == "S":
-            return R("mode_ok", "S")
-        raise R("mode_bad", cmd.arg)
+        return self._oneLetter(cmd, "S", "BC", "mode_ok", "mode_bad", "mode_unknown")
 
     def cmd_STRU(self, cmd):
-        if cmd.arg is None:
-            raise R("quoted_not_understood_501", "STRU")
-        if cmd.arg.upper() == "F":
-            return R("stru_ok", "F")
-        raise R("stru_bad", cmd.arg)
+        return self._oneLetter(cmd, "F", "RP", "stru_ok", "stru_bad", "stru_unknown")
+
+    def _oneLetter(self, cmd, ok: str, known: str, ok_reply, known_reply, unknown_reply):
+        """MODE and STRU as ProFTPD 1.3.8 answers them (measured): only the first letter
+        of the one word counts ("STRU ff" sets F); a code RFC 959 defines but ProFTPD
+        does not support is 504, anything else 501."""
+        params = params_of(cmd.arg)
+        if len(params) != 1:
+            raise R("quoted_not_understood_501", " ".join([cmd.verb] + params))
+        letter = params[0][:1].upper()
+        if letter == ok:
+            return R(ok_reply, ok)
+        raise R(known_reply if letter in known else unknown_reply, params[0])
 
     def cmd_REST(self, cmd):
-        if cmd.arg is None:
+        params = params_of(cmd.arg)
+        if not params:
             raise R("quoted_not_understood", "REST")
-        try:
-            offset = int(cmd.arg)
-            if offset < 0 or not cmd.arg.isascii() or not cmd.arg.strip().isdigit():
-                raise ValueError
-        except ValueError:
+        if len(params) > 1:
+            raise R("quoted_not_understood", " ".join(["REST"] + params))
+        # ProFTPD reads the number with strtoull (measured): one leading "+" is taken,
+        # "-", hex and trailing junk are refused.
+        number = params[0][1:] if params[0][:1] == "+" else params[0]
+        if not digits(number):
             raise R("rest_bad")
+        offset = int(number)
         if not self.client_state.binary and offset:
             raise R("rest_ascii")
         self.client_state.rest = offset

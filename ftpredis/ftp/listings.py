@@ -110,10 +110,13 @@ class ListingsMixin:
         self._xferStart(cmd)
         fs, arg = self.fs, cmd.arg
         jail = fs.jail
-        vpath = fs.virtual(arg)
         f = cmd.fields
         f["dir_name"] = f["basename"] = path_tail(arg or "")
         f["file"] = f["dir_path"] = self._listedPath(arg)
+        if blank(arg):
+            # ProFTPD lists the current directory; its %f keeps the blanks (measured)
+            arg = None
+        vpath = fs.virtual(arg)
         f["config_path"] = fs.real_of(vpath)
 
         def gather():
@@ -174,6 +177,9 @@ class ListingsMixin:
             while words and words[0].startswith("-") and len(words[0]) > 1:
                 opts += words.pop(0)[1:]
             path = " ".join(words) or None
+            if not long and blank(path):
+                # ProFTPD lists the current directory (measured; %f keeps the blanks)
+                path = None
         fs = self.fs
         jail = fs.jail
         vpath = fs.virtual(path)

@@ -252,6 +252,9 @@ class LoginMixin:
                     nowait.release_root(root_fd)    # shared: a count, not just an fd
                 raise
             jail.open_root(root_fd)
+            # "~/x" is the home's x, as ProFTPD 1.3.8 interpolates it (measured); "~"
+            # alone and "~user" it does not resolve, nor does ftpredis.
+            jail.home = jail.virtual(avatar.cwd)
             try:
                 display = (anon_cfg.display_login if anon_cfg is not None
                            and anon_cfg.display_login else self.server.display_login)

@@ -24,7 +24,7 @@ REPLIES = {
     "quoted_not_understood_501": (501, "'%s' not understood"),
     "invalid_params": (501, "Invalid number of parameters"),
     "line_too_long": (500, "Command line too long"),                     # (ours)
-    "nul_in_line": (500, "Illegal character in command"),                # (ours)
+    "no_command": (500, "Invalid command: try being more creative"),
     "please_login": (530, "Please login with USER and PASS"),
     "user_ok": (331, "Password required for %s"),
     "anon_user_ok": (331, "Anonymous login ok, send your complete email address as your password"),
@@ -38,6 +38,7 @@ REPLIES = {
     "pwd": (257, "\"%s\" is the current directory"),
     "cmd_ok": (250, "%s command successful"),
     "mkd_ok": (257, "\"%s\" - Directory successfully created"),
+    "mkd_invalid": (550, "%s: Invalid directory name"),
     "rnfr_ok": (350, "File or directory exists, ready for destination name"),
     "rnto_ok": (250, "Rename successful"),
     "bad_sequence": (503, "Bad sequence of commands"),
@@ -53,8 +54,10 @@ REPLIES = {
     "type_bad": (504, "TYPE not implemented for '%s' parameter"),
     "mode_ok": (200, "Mode set to %s"),
     "mode_bad": (504, "'MODE %s' unsupported transfer mode"),
+    "mode_unknown": (501, "'MODE %s' unrecognized transfer mode"),
     "stru_ok": (200, "Structure set to %s"),
     "stru_bad": (504, "'STRU %s' unsupported structure type"),
+    "stru_unknown": (501, "'STRU %s' unrecognized structure type"),
     "noop": (200, "NOOP command successful"),
     "syst": (215, "UNIX Type: L8"),
     "utf8": (200, "UTF8 set to %s"),

@@ -23,6 +23,7 @@ from ftpredis.records.events import path_tail
 from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
+from ftpredis.ftp.common import blank
 
 
 class _RangeReader:
@@ -267,8 +268,13 @@ class TransfersMixin:
     def _xferStart(self, cmd):
         cmd.fields.update(transfer_type="binary" if self.client_state.binary else "ASCII",
                           file_modified=False)
-        if self._transfer_port:
-            cmd.fields["transfer_port"] = self._transfer_port
+        port = self._transfer_port
+        if not port and self.session is not None:
+            # No PORT or PASV yet: ProFTPD logs its default data port, the client's
+            # control port - 1 (measured with 1.3.8).
+            port = self.session.remote_port - 1
+        if port:
+            cmd.fields["transfer_port"] = port
 
     def _xferFailed(self, cmd, reply: Reply):
         cmd.fields["transfer_status"] = "failed"
@@ -328,8 +334,8 @@ class TransfersMixin:
                 self.setTimeout(self.timeOut)
 
     def cmd_RETR(self, cmd):
-        arg = self._need(cmd)
         self._xferStart(cmd)
+        arg = self._needName(cmd)
         offset, self.client_state.rest = self.client_state.rest, 0
         rang, self.client_state.rang = self.client_state.rang, None
         if (offset or rang) and not self.factory.allowRetrieveRestart:
@@ -488,14 +494,21 @@ class TransfersMixin:
     def cmd_STOU(self, cmd):
         return self._store(cmd, append=False, unique=True)
 
-    def _store(self, cmd, append: bool, unique: bool = False):
-        self._xferStart(cmd)
-        offset, self.client_state.rest = self.client_state.rest, 0
-        rang, self.client_state.rang = self.client_state.rang, None
-        if not unique and cmd.arg is None:
-            r = R("invalid_params")
+    def _needName(self, cmd) -> str:
+        """RETR's, STOR's and APPE's file name; without one (or blanks only) ProFTPD
+        1.3.8 answers "500 'RETR' not understood", a failed transfer (measured)."""
+        if blank(cmd.arg):
+            r = R("quoted_not_understood", cmd.verb)
             self._xferFailed(cmd, r)
             raise r
+        return cmd.arg
+
+    def _store(self, cmd, append: bool, unique: bool = False):
+        self._xferStart(cmd)
+        if not unique:
+            self._needName(cmd)
+        offset, self.client_state.rest = self.client_state.rest, 0
+        rang, self.client_state.rang = self.client_state.rang, None
 
         def failed(f):
             r = f.value
