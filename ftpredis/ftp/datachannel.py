@@ -313,6 +313,8 @@ class DataChannelMixin:
     def cmd_PORT(self, cmd):
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PORT")
+        if blank(cmd.arg):
+            raise R("invalid_params")       # ProFTPD 1.3.8 (measured)
         try:
             nums = [ascii_int(x) for x in (cmd.arg or "").split(",")]
             if len(nums) != 6 or not all(0 <= x <= 255 for x in nums):
@@ -324,6 +326,8 @@ class DataChannelMixin:
     def cmd_EPRT(self, cmd):
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "EPRT")
+        if blank(cmd.arg):
+            raise R("invalid_params")       # ProFTPD 1.3.8 (measured)
         arg = cmd.arg or ""
         try:
             d = arg[0]
@@ -358,6 +362,7 @@ class DataChannelMixin:
                     d.errback(R("no_data", reason.getErrorMessage().split(": ")[-1].rstrip(".")
                                 if not reason.check(ierror.ConnectionRefusedError)
                                 else "Connection refused"))
-            fac.failed.addCallback(failed)
+            # clientConnectionFailed fires it with a Failure: that runs errbacks.
+            fac.failed.addBoth(failed)
             return d
         return defer.fail(R("no_data", "No PORT or PASV command given"))    # (ours)
