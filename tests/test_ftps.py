@@ -19,7 +19,7 @@ from twisted.trial import unittest
 from ftpredis.config import ConfigErrors, format_check_report, load_config
 from ftpredis.records.events import CONNECT
 from tests.support.ftphelpers import FTPServerMixin, PASSWORD, USER
-from tests.support.ftps import CCCFTP_TLS, FTPSMixin, ReusingFTP_TLS, pki
+from tests.support.ftps import CCCFTP_TLS, FTPSMixin, ReusingFTP_TLS, bio_handshake, pki
 
 
 class CommandTests(FTPSMixin, unittest.TestCase):
@@ -735,13 +735,6 @@ class UploadEndTests(FTPSMixin, unittest.TestCase):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
 
-    def stored(self):
-        try:
-            with open(self.path("up.bin"), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
-
     @defer.inlineCallbacks
     def test_reset_without_close_notify_fails(self):
         # More than the server's receive window: the reset cuts the stream.
@@ -794,16 +787,7 @@ class UploadEndTests(FTPSMixin, unittest.TestCase):
                 for handshake_first in (False, True):
                     payload = sent[size, handshake_first] = os.urandom(size)
                     raw = ftplib.FTP.ntransfercmd(f, "STOR up%d-%d.bin" % (size, handshake_first))[0]
-                    wire, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-                    tls = ctx.wrap_bio(wire, out, server_hostname="127.0.0.1",
-                                       session=f.sock.session)
-                    while True:
-                        try:
-                            tls.do_handshake()
-                            break
-                        except ssl.SSLWantReadError:
-                            raw.sendall(out.read())
-                            wire.write(raw.recv(65536))
+                    tls, _wire, out = bio_handshake(ctx, raw, f.sock.session)
                     if handshake_first:
                         self.assertEqual(tls.version(), "TLSv1.3")
                         raw.sendall(out.read())

@@ -18,7 +18,7 @@ from twisted.trial import unittest
 from ftpredis._compat import twisted_tls_bulk
 from ftpredis.ftp.transfers import _Sender
 from ftpredis.tls import ftps
-from tests.support.ftps import FTPSMixin, ReusingFTP_TLS
+from tests.support.ftps import FTPSMixin, ReusingFTP_TLS, bio_handshake
 from tests.support.ftphelpers import PASSWORD, USER
 from tests.support.waiting import waitFor
 
@@ -233,19 +233,7 @@ class BadRecordTests(FTPSMixin, unittest.TestCase):
             raw = socket.create_connection(("127.0.0.1", port), timeout=20)
             f.putcmd("STOR bad.bin")
             opening = f.getresp()
-            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            obj = f.context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1",
-                                     session=f.sock.session)
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    raw.sendall(outgoing.read())
-                    data = raw.recv(65536)
-                    if not data:
-                        raise AssertionError("data connection closed in the handshake")
-                    incoming.write(data)
+            obj, _incoming, outgoing = bio_handshake(f.context, raw, f.sock.session)
             raw.sendall(outgoing.read())
             obj.write(payload)
             wire = bytearray(outgoing.read())

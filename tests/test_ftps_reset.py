@@ -27,7 +27,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from ftpredis.ftp import datachannel
-from tests.support.ftps import FTPSMixin, ReusingFTP_TLS
+from tests.support.ftps import FTPSMixin, ReusingFTP_TLS, bio_handshake
 from tests.support.ftphelpers import PASSWORD, USER
 
 _SIOCINQ = 0x541B           # bytes waiting in a TCP socket's receive queue (Linux)
@@ -99,16 +99,7 @@ class ResetMetBySendTests(FTPSMixin, unittest.TestCase):
             f.voidcmd("TYPE I")
             raw = ftplib.FTP.ntransfercmd(f, "STOR up.bin")[0]
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            wire, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-            tls = ctx.wrap_bio(wire, out, server_hostname="127.0.0.1",
-                               session=f.sock.session)
-            while True:
-                try:
-                    tls.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    raw.sendall(out.read())
-                    wire.write(raw.recv(65536))
+            tls, _wire, out = bio_handshake(ctx, raw, f.sock.session)
             raw.sendall(out.read())                 # the Finished, alone
             if not self.shaken.wait(_WAIT):
                 raise AssertionError("the server did not finish its handshake")
@@ -136,13 +127,6 @@ class ResetMetBySendTests(FTPSMixin, unittest.TestCase):
             f.quit()
             return reply
         return self.inThread(run)
-
-    def stored(self):
-        try:
-            with open(self.path("up.bin"), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
 
     @defer.inlineCallbacks
     def test_close_notify_before_the_reset_is_whole(self):

@@ -97,8 +97,34 @@ class ReusingFTP_TLS(ftplib.FTP_TLS):
         return conn, size
 
 
+def bio_handshake(context, raw, session=None):
+    """A client TLS handshake over the connected socket ``raw`` through memory BIOs, for
+    tests that choose when each byte goes out: ``(tls, incoming, outgoing)``, the last
+    flight (the client's Finished) still in ``outgoing``, not sent."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1", session=session)
+    while True:
+        try:
+            tls.do_handshake()
+            return tls, incoming, outgoing
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            data = raw.recv(65536)
+            if not data:
+                raise AssertionError("data connection closed in the handshake")
+            incoming.write(data)
+
+
 class FTPSMixin(FTPServerMixin):
     tls_options: dict = {}
+
+    def stored(self, name="up.bin"):
+        """The bytes of the home's file ``name``; None when the server stored none."""
+        try:
+            with open(self.path(name), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
 
     def setUp(self):
         self.pki = pki()
