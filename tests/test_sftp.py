@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 
 from twisted.internet import defer
@@ -62,6 +63,58 @@ SSH_OPTS = ["-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
 def _keygen(path, kind, *extra):
     subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", path] + list(extra),
                    check=True, stdout=subprocess.DEVNULL)
+
+
+_OPEN, _CLOSE, _SETSTAT, _FSETSTAT = 3, 4, 9, 10
+_u32, _u64 = struct.Struct(">I").pack, struct.Struct(">Q").pack
+
+
+def _str(data: bytes) -> bytes:
+    return _u32(len(data)) + data
+
+
+class RawSFTP:
+    """SFTP v3 packets of our choosing over OpenSSH's ``ssh -s ... sftp`` (for requests
+    its sftp(1) has no command for: SETSTAT of a size or of times alone)."""
+
+    def __init__(self, port):
+        self.proc = subprocess.Popen(
+            ["sshpass", "-p", "ftppass", "ssh"] + SSH_OPTS + [
+                "-oPreferredAuthentications=password", "-oPubkeyAuthentication=no",
+                "-p", str(port), "-s", "ftpuser@127.0.0.1", "sftp"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.id = 0
+        self._send(bytes([1]) + _u32(3))            # INIT, version 3
+        self._receive()
+
+    def _send(self, payload):
+        self.proc.stdin.write(_str(payload))
+        self.proc.stdin.flush()
+
+    def _receive(self):
+        length = struct.unpack(">I", self._exactly(4))[0]
+        return self._exactly(length)
+
+    def _exactly(self, n):
+        data = self.proc.stdout.read(n)
+        if len(data) != n:
+            raise AssertionError("the SFTP server closed the session")
+        return data
+
+    def request(self, kind, body):
+        """("STATUS", code) or ("HANDLE", handle) or the packet type."""
+        self.id += 1
+        self._send(bytes([kind]) + _u32(self.id) + body)
+        reply = self._receive()
+        if reply[0] == 101:
+            return "STATUS", struct.unpack(">I", reply[5:9])[0]
+        if reply[0] == 102:
+            return "HANDLE", reply[9:9 + struct.unpack(">I", reply[5:9])[0]]
+        return reply[0]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(30)
 
 
 class _SFTPSite(TwistdMixin):
@@ -199,6 +252,37 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
             "ftpuser|-",
             "RNFR|/a.txt|550|/a.txt: Permission denied|sftp|-|-|-|-|ftpuser|ftpuser|-",
             "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|Quit: disconnected by user"])
+
+    @defer.inlineCallbacks
+    def test_setstat_obeys_limit_write(self):
+        """SETSTAT/FSETSTAT of a size or times in a <Limit WRITE> DenyAll directory is
+        refused like an upload there (it truncated the file); elsewhere it works."""
+        keep = os.path.join(self.home, "ro", "keep.txt")
+        with open(keep, "wb") as f:
+            f.write(b"k" * 1000)
+        os.utime(keep, (1_000_000_000, 1_000_000_000))
+
+        def run():
+            c = RawSFTP(self.port)
+            try:
+                size0, times0 = _u32(1) + _u64(0), _u32(8) + _u32(0) + _u32(0)
+                out = [c.request(_SETSTAT, _str(b"ro/keep.txt") + size0),
+                       c.request(_SETSTAT, _str(b"ro/keep.txt") + times0)]
+                kind, handle = c.request(_OPEN, _str(b"ro/keep.txt") + _u32(1) + _u32(0))
+                out += [kind,
+                        c.request(_FSETSTAT, _str(handle) + _u32(1) + _u64(1)),
+                        c.request(_FSETSTAT, _str(handle) + times0),
+                        c.request(_CLOSE, _str(handle)),
+                        c.request(_SETSTAT, _str(b"a.txt") + times0)]
+                return out
+            finally:
+                c.close()
+        out = yield e2e.in_thread(run)
+        denied, ok = ("STATUS", 3), ("STATUS", 0)
+        self.assertEqual(out, [denied, denied, "HANDLE", denied, denied, ok, ok])
+        st = os.stat(keep)
+        self.assertEqual((st.st_size, st.st_mtime), (1000, 1_000_000_000))
+        self.assertEqual(os.stat(os.path.join(self.home, "a.txt")).st_mtime, 0)
 
     @defer.inlineCallbacks
     def test_bad_password(self):

@@ -133,13 +133,25 @@ class SFTPFiles:
             raise _oserror(f.value)
         return d.addCallbacks(ok, bad)
 
+    #: What each SETSTAT attribute changes, as the FTP command <Limit> judges it by: a
+    #: new size rewrites the content (STOR), new times are MFMT's, a mode SITE CHMOD's.
+    #: All three are in <Limit WRITE>.
+    _ATTR_VERBS = (("size", "STOR"), ("permissions", "SITE_CHMOD"), ("atime", "MFMT"),
+                   ("mtime", "MFMT"))
+
+    def check_attrs(self, attrs: dict, real: str, shown: str) -> None:
+        """Refuse (EACCES) a SETSTAT/FSETSTAT that <Limit> forbids for ``real``
+        (blocking: run in the disk pool)."""
+        for name, verb in self._ATTR_VERBS:
+            if name in attrs and not self._allowed(verb, real):
+                raise FSError(errno.EACCES, shown)
+
     def setAttrs(self, path, attrs):
         shown = _text(path)
 
         def change():
             vpath, real = self.jail.resolve(shown)
-            if "permissions" in attrs and not self._allowed("SITE_CHMOD", real):
-                raise FSError(errno.EACCES, shown)
+            self.check_attrs(attrs, real, shown)
             _apply_attrs(self.jail, real, attrs, shown)
         return self.run(change).addErrback(_as_oserror)
 
@@ -532,8 +544,11 @@ class _File:
         return self.owner.run(os.fstat, self.fd).addCallback(_attrs)
 
     def setAttrs(self, attrs):
-        return self.owner.run(_apply_attrs, self.owner.jail, self.real, attrs,
-                               self.shown, self.fd).addErrback(_as_oserror)
+        def change():
+            # A handle opened for reading passed RETR's <Limit> only.
+            self.owner.check_attrs(attrs, self.real, self.shown)
+            _apply_attrs(self.owner.jail, self.real, attrs, self.shown, self.fd)
+        return self.owner.run(change).addErrback(_as_oserror)
 
     def close(self, aborted=False):
         if self.closed:
