@@ -285,6 +285,25 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
         self.assertEqual(os.stat(os.path.join(self.home, "a.txt")).st_mtime, 0)
 
     @defer.inlineCallbacks
+    def test_excessive_packet_ends_the_session(self):
+        """A packet announced as 2 GiB: the session ends at once, instead of the server
+        buffering whatever follows."""
+        def run():
+            c = RawSFTP(self.port)
+            try:
+                c.proc.stdin.write(_u32(2 ** 31 - 1) + bytes([_OPEN]) + b"\0" * 65536)
+                c.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            return c.proc.stdout.read()         # EOF: the server ended the session
+        self.assertEqual((yield e2e.in_thread(run)), b"")
+        got = yield self.lines(4)
+        self.assertEqual(got[-1].split("|")[0], "EXIT")
+        self.assertTrue(got[-1].endswith("|Excessive SFTP packet"), got)
+        self.assertIn("received excessive SFTP packet (len 2147483647 > max",
+                      open(os.path.join(self.base, "sftp.log")).read())
+
+    @defer.inlineCallbacks
     def test_bad_password(self):
         # One attempt: sshpass may answer a second prompt or not, depending on timing.
         p = yield self.sftp("ls\n", password="wrong", check=False,

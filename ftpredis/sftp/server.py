@@ -53,6 +53,14 @@ class _Counting:
         return getattr(self._t, name)
 
 
+#: The longest SFTP packet a client may announce.  twisted.conch buffers a packet whole
+#: before it looks at it, so a length of 2**31 held memory growing with every byte sent
+#: (one authenticated client, without limit).  OpenSSH's sftp-server refuses more than
+#: 256 KiB; clients write 32-255 KiB at a time.  Beyond this the session ends, as
+#: mod_sftp ends it on an excessive packet.
+MAX_SFTP_PACKET = 1024 * 1024
+
+
 class SFTPServerProtocol(filetransfer.FileTransferServer):
     """The ``sftp`` subsystem of one channel: %{protocol} is "sftp" while it runs."""
 
@@ -68,6 +76,17 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
     def dataReceived(self, data):
         self.conn.resetTimeout()
         filetransfer.FileTransferServer.dataReceived(self, data)
+        # What is left buffered is the start of a packet still incomplete.
+        if len(self.buf) >= 4:
+            length = struct.unpack(">I", self.buf[:4])[0]
+            if length > MAX_SFTP_PACKET:
+                self.buf = b""
+                self.conn.factory.note(
+                    "received excessive SFTP packet (len %d > max %d bytes), rejecting"
+                    % (length, MAX_SFTP_PACKET))
+                log.warn("SFTP: a client announced a packet of {length} bytes (more than "
+                         "{max}): session ended", length=length, max=MAX_SFTP_PACKET)
+                self.conn.end_session("Excessive SFTP packet")
 
     def connectionLost(self, reason):
         self.files.closeAll()
