@@ -304,6 +304,35 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
                       open(os.path.join(self.base, "sftp.log")).read())
 
     @defer.inlineCallbacks
+    def test_open_files_bounded_per_session(self):
+        """1,100 pipelined OPENs: 1,024 handles (MAX_OPEN_FILES), the rest refused; the
+        process keeps descriptors for everyone else."""
+        from ftpredis.sftp.subsystem import MAX_OPEN_FILES
+
+        def run():
+            c = RawSFTP(self.port)
+            try:
+                n = MAX_OPEN_FILES + 76
+                for i in range(n):
+                    c._send(bytes([_OPEN]) + _u32(10000 + i) + _str(b"a.txt") + _u32(1)
+                            + _u32(0))
+                kinds, handle = [], None
+                for _ in range(n):
+                    reply = c._receive()
+                    kinds.append(reply[0])
+                    if reply[0] == 102:
+                        handle = reply[9:9 + struct.unpack(">I", reply[5:9])[0]]
+                closed = c.request(_CLOSE, _str(handle))
+                again = c.request(_OPEN, _str(b"a.txt") + _u32(1) + _u32(0))[0]
+                ftp = e2e.ftp_connect(self.ftp_port)
+                ftp.quit()
+                return kinds.count(102), kinds.count(101), closed, again
+            finally:
+                c.close()
+        got = yield e2e.in_thread(run)
+        self.assertEqual(got, (MAX_OPEN_FILES, 76, ("STATUS", 0), "HANDLE"))
+
+    @defer.inlineCallbacks
     def test_bad_password(self):
         # One attempt: sshpass may answer a second prompt or not, depending on timing.
         p = yield self.sftp("ls\n", password="wrong", check=False,
