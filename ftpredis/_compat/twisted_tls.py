@@ -162,14 +162,7 @@ def before_tcp_lost(tcp, call: Callable[[], None]) -> None:
         raise CompatError("the protocol on the connection is not Twisted's TLS layer "
                           "(%s); see ftpredis/_compat/twisted_tls.py"
                           % type(layer).__qualname__)
-    ordinary = layer.connectionLost
-
-    def connectionLost(reason):
-        try:
-            call()
-        finally:
-            ordinary(reason)
-    layer.connectionLost = connectionLost
+    _first(layer, lambda reason: call())
 
 
 def read_rest_at_loss(tcp, wanted: Callable[[], bool]) -> None:
@@ -201,16 +194,24 @@ def read_rest_at_loss(tcp, wanted: Callable[[], bool]) -> None:
         raise CompatError("%s is not a TCP connection under Twisted's TLS layer with "
                           "its socket in .socket; see ftpredis/_compat/twisted_tls.py"
                           % type(tcp).__qualname__)
-    ordinary = tcp.connectionLost
+    def read_rest(reason):
+        if reason.check(error.ConnectionLost) and not reason.check(error.ConnectionAborted):
+            _read_rest(tcp, layer, wanted)
+    _first(tcp, read_rest)
+
+
+def _first(obj, before: Callable) -> None:
+    """Have ``obj.connectionLost(reason)`` run ``before(reason)`` first, always followed
+    by the method it had (an instance attribute shadows it: callers look it up on the
+    instance)."""
+    ordinary = obj.connectionLost
 
     def connectionLost(reason):
         try:
-            if (reason.check(error.ConnectionLost)
-                    and not reason.check(error.ConnectionAborted)):
-                _read_rest(tcp, layer, wanted)
+            before(reason)
         finally:
             ordinary(reason)
-    tcp.connectionLost = connectionLost
+    obj.connectionLost = connectionLost
 
 
 def _read_rest(tcp, layer, wanted: Callable[[], bool]) -> None:
