@@ -741,7 +741,7 @@ class UploadEndTests(FTPSMixin, unittest.TestCase):
         payload = os.urandom(400000)
         for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
             reply = yield self.upload(payload, self.reset, version)
-            self.assertEqual(reply, "426 Transfer aborted. Data connection closed.")
+            self.assertEqual(reply, "426 Transfer aborted. Data connection closed")
             self.assertIsNone(self.stored())
         self.assertEqual([(e.response_code, e.transfer_status) for e in self.commands("STOR")],
                          [(426, "failed")] * 2)

@@ -148,7 +148,7 @@ class ResetMetBySendTests(FTPSMixin, unittest.TestCase):
         payload = os.urandom(20000)
         reply = yield self.upload(payload, close_notify=False, tail=os.urandom(5000))
         self.assertTrue(self.notes[0])
-        self.assertEqual(reply, "426 Transfer aborted. Data connection closed.")
+        self.assertEqual(reply, "426 Transfer aborted. Data connection closed")
         self.assertIsNone(self.stored())
         self.assertEqual([(e.response_code, e.transfer_status)
                           for e in self.commands("STOR")], [(426, "failed")])

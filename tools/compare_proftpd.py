@@ -47,6 +47,7 @@ from tests.support.ftpsite import (  # noqa: E402,F401  (re-exported: tools/tran
 from tests.support.scenarios import SCENARIOS, Scenario  # noqa: E402
 import tests.support.sftp_scenarios  # noqa: E402,F401  (registers the sftp_* scenarios)
 import tests.support.hostile_scenarios  # noqa: E402,F401  (registers the hostile_* scenarios)
+import tests.support.abort_scenarios  # noqa: E402,F401  (registers the abort_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

@@ -127,6 +127,13 @@ class LoggingMixin:
         fields["verb"] = cmd.verb
         fields["response_code"] = reply.code
         fields["response_msg"] = reply.text
+        if cmd.verb == "ABOR":
+            # Jot gives ABOR a %{transfer-status} of its own, from its reply (src/jot.c;
+            # measured: "226 Abort successful" logs "cancelled", with or without a
+            # transfer to abort).
+            code = reply.code
+            fields["transfer_status"] = ("cancelled" if 200 <= code < 300 else
+                                         "timeout" if 100 <= code < 200 else "failed")
         more = cmd.fields
         if more:
             # The names set here and in _base are Event fields as written; only the

@@ -96,7 +96,11 @@ REPLIES = {
     "opening_size": (150, "Opening %s mode data connection for %s (%d bytes)"),
     "stou_opening": (150, "FILE: %s"),
     "xfer_ok": (226, "Transfer complete"),
+    # ABOR during a transfer: the text of ProFTPD's lingering abort (src/netio.c).
     "xfer_aborted": (426, "Transfer aborted. Data connection closed."),
+    # The data connection lost (reset, closed, broken) without ABOR: pr_data_abort's
+    # "Transfer aborted. %s" for ECONNRESET/EPIPE (src/data.c), without the period.
+    "xfer_closed": (426, "Transfer aborted. Data connection closed"),
     "abor_ok": (226, "Abort successful"),
     "limit_denied": (550, "%s: Operation not permitted"),
     "limit_denied_dirs": (550, "%s: Permission denied"),

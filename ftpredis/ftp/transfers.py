@@ -327,6 +327,8 @@ class TransfersMixin:
             else:
                 self._xferFailed(cmd, reply)
                 if self.client_state.aborting:
+                    # Jot's pair for an aborted transfer (src/jot.c: XFER_ABORTED)
+                    cmd.fields["transfer_status"] = "cancelled"
                     cmd.fields["transfer_failure"] = "aborted"
             return reply
         finally:
@@ -378,7 +380,7 @@ class TransfersMixin:
                 os.close(fd)
                 if raw is not None:
                     os.close(raw[0])
-            r = R("xfer_aborted")
+            r = R("xfer_closed")
             self._xferFailed(cmd, r)
             raise r
         try:
@@ -419,7 +421,7 @@ class TransfersMixin:
             try:
                 yield sender.send(fobj, conn)
             except Exception:
-                return R("xfer_aborted")
+                return R("xfer_closed")
             finally:
                 fobj.close()
                 cmd.fields["bytes_sent"] = sent_at_once + sender.count
@@ -477,7 +479,7 @@ class TransfersMixin:
         self._startNoTransferTimer()
         self.cleanupDTP(keep=True)
         if error is not None:
-            reply = R("xfer_aborted")
+            reply = R("xfer_closed")
             self._xferFailed(cmd, reply)
             return reply
         cmd.fields["file_offset"] = offset
@@ -633,7 +635,7 @@ class TransfersMixin:
                              "%s: %s" % (arg, os.strerror(recv.error.errno)))
             if not isinstance(reason, ierror.ConnectionDone) or self.disconnected:
                 yield self.fs.run(discard)
-                return R("xfer_aborted")
+                return R("xfer_closed")
 
             def complete():
                 # close() flushes: on a network file system, it may wait for the server

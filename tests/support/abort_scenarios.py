@@ -1,0 +1,67 @@
+# -*- test-case-name: tests.test_conformance_abort -*-
+"""ABOR and lost data connections, registered in :data:`tests.support.scenarios.SCENARIOS`
+(names ``abort_*``): ABOR with nothing to abort, and uploads and downloads whose data
+connection the client resets.
+
+``tools/compare_proftpd.py abort_x -v`` runs one against ftpredis and ProFTPD 1.3.8 +
+mod_redis side by side; tests/test_conformance_abort.py holds what ProFTPD answered and
+logged.  Only what both servers do the same way every time is scripted here: an ABOR
+racing a reset (which of the two the server sees first) is not.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from tests.support.scenarios import REDIS, braces, scenario
+
+BODY = REDIS + braces('LogFormat h "%m %r %s %S %{transfer-status} %{transfer-failure}"\n'
+                      'RedisLogOnEvent ALL h\n')
+# Larger than any socket buffer between the two: the download is still being written
+# when the client resets it.
+FILES = {"big.bin": b"z" * (8 << 20), "a.txt": b"a" * 10}
+
+
+def reset(conn):
+    """Close ``conn`` with an RST (SO_LINGER 0)."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def answer(ctx, ftp):
+    """The final reply of a transfer, whatever its code, into the transcript."""
+    try:
+        ftp.voidresp()
+    except Exception as e:          # 426: recorded by RecordingFTP already
+        ctx.transcript.append("# " + str(e).split(" ", 1)[0])
+
+
+@scenario("abort_idle", BODY, files=FILES)
+def abort_idle(ctx):
+    """ABOR with no transfer, and right after one: 226, %{transfer-status} "cancelled"."""
+    ftp = ctx.connect()
+    ftp.sendcmd("ABOR")
+    ftp.voidcmd("TYPE I")
+    ftp.retrbinary("RETR a.txt", lambda b: None)
+    ftp.sendcmd("ABOR")
+    ftp.quit()
+
+
+@scenario("abort_reset", BODY, files=FILES)
+def abort_reset(ctx):
+    """An upload and a download whose data connection the client resets: 426 without
+    ProFTPD's period of the ABOR reply, "failed", "Data connection closed"."""
+    ftp = ctx.connect()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR up.bin")
+    conn.sendall(b"y" * 100000)
+    reset(conn)
+    answer(ctx, ftp)
+    conn = ftp.transfercmd("RETR big.bin")
+    got = 0
+    while got < 65536:
+        got += len(conn.recv(65536))
+    reset(conn)
+    answer(ctx, ftp)
+    ftp.quit()
