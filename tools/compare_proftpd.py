@@ -48,6 +48,7 @@ from tests.support.scenarios import SCENARIOS, Scenario  # noqa: E402
 import tests.support.sftp_scenarios  # noqa: E402,F401  (registers the sftp_* scenarios)
 import tests.support.hostile_scenarios  # noqa: E402,F401  (registers the hostile_* scenarios)
 import tests.support.abort_scenarios  # noqa: E402,F401  (registers the abort_* scenarios)
+import tests.support.error_scenarios  # noqa: E402,F401  (registers the errors_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

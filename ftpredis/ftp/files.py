@@ -15,10 +15,11 @@ import time
 from typing import Optional
 
 from ftpredis.config import dirmatch
+from ftpredis.ftp.modes import site_chmod_mode
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
-from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX, ascii_int, digits
+from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX, digits
 
 
 def _atoi(text: str) -> int:
@@ -81,19 +82,9 @@ class FilesMixin:
         f = cmd.fields
         f["dir_name"] = path_tail(cmd.arg or "")
         target = self.fs.virtual(path)
-        f["dir_path"] = f["file"] = self.fs.chroot_join(target)
         f["config_path"] = self.fs.real_of(target)
-        jail = self.fs.jail
-        if path == "~" and jail.home is not None and jail.root != "/":
-            # ProFTPD 1.3.8 takes "~" for the home's real path, which its chroot does not
-            # have: 550, logging the home as it would the top (measured).
-            top = self.fs.chroot_join(jail.home)
-            top = top.rstrip("/") if jail.home == "/" else top
-            f["dir_path"] = f["file"] = top
-            f["basename"] = path_tail(top)
-            raise FSError(errno.ENOENT, path)
 
-        def changed(new):
+        def logged_at(new):
             shown = self.fs.chroot_join(new)
             top = new == "/" and shown != "/" and cmd.verb not in ("CDUP", "XCUP")
             if top:
@@ -103,8 +94,25 @@ class FilesMixin:
                 shown = shown.rstrip("/")
             f["dir_path"] = f["file"] = shown
             f["basename"] = path_tail(shown if top else new)
+
+        def changed(new):
+            logged_at(new)
             return R("cmd_ok", cmd.verb)
-        return self.fs.chdir(path, cmd.arg or path).addCallback(changed)
+
+        def failed(reason):
+            # A CWD that fails logs the directory the session stays in: %f, %D and
+            # %{basename} of the current directory (ProFTPD 1.3.8, measured: missing,
+            # not a directory, "~" in a chroot).
+            logged_at(self.fs.cwd)
+            return reason
+
+        jail = self.fs.jail
+        if path == "~" and jail.home is not None and jail.root != "/":
+            # ProFTPD 1.3.8 takes "~" for the home's real path, which its chroot does not
+            # have: 550 (measured).
+            logged_at(self.fs.cwd)
+            raise FSError(errno.ENOENT, path)
+        return self.fs.chdir(path, cmd.arg or path).addCallbacks(changed, failed)
 
     def cmd_MKD(self, cmd):
         arg = self._need(cmd)
@@ -140,7 +148,6 @@ class FilesMixin:
         jail = self.fs.jail
 
         def look():
-            # A path the jail refuses leaves %f unset; one that is missing sets it.
             vpath, real = jail.resolve(arg)
             try:
                 jail.call(arg, os.lstat, real)
@@ -150,9 +157,11 @@ class FilesMixin:
 
         def looked(result):
             vpath, real, error = result
-            self._pathFields(cmd, vpath)
             if error is not None:
+                # ProFTPD 1.3.8 logs a refused RNFR without %f, %{basename} (measured:
+                # missing file, missing directory); its path is only noted on success.
                 raise error
+            self._pathFields(cmd, vpath)
             self.client_state.rnfr = (vpath, real)
             cmd.fields.update(transfer_path=vpath, bytes_sent=0)
             return R("rnfr_ok")
@@ -160,14 +169,24 @@ class FilesMixin:
 
     def cmd_RNTO(self, cmd):
         arg = self._need(cmd)
+        vpath = self.fs.virtual(arg)
+        # Logged with the destination's paths even without an RNFR (ProFTPD 1.3.8,
+        # measured: 503 with %f, %F, %{basename}).
+        self._pathFields(cmd, vpath, xfer=True)
         if self.client_state.rnfr is None:
             raise R("bad_sequence")
         (src_v, src_real), self.client_state.rnfr = self.client_state.rnfr, None
-        vpath = self.fs.virtual(arg)
-        self._pathFields(cmd, vpath, xfer=True)
         cmd.fields.update(rename_from=src_v, bytes_sent=0,
                           notes={"mod_core.rnfr-path": src_v})
-        return self.fs.rename(src_real, arg).addCallback(lambda _: R("rnto_ok"))
+
+        def refused(reason):
+            reason.trap(FSError)
+            if reason.value.errno == errno.EISDIR:
+                # A file onto a directory: mod_core answers EPERM's text ("more
+                # informative", src comment), measured "pub: Operation not permitted".
+                raise FSError(errno.EPERM, reason.value.display)
+            return reason
+        return self.fs.rename(src_real, arg).addCallbacks(lambda _: R("rnto_ok"), refused)
 
     def cmd_SIZE(self, cmd):
         arg = self._need(cmd)
@@ -219,13 +238,17 @@ class FilesMixin:
             shown = self.fs.chroot_join(vpath) if path[:2] == "~/" else self._listedPath(path)
             cmd.fields.update(file=shown, basename=path[path.rfind("/") + 1:],
                               config_path=self.fs.real_of(vpath))
-            try:
-                mode = ascii_int(words[1], 8)
-                if mode > 0o7777:
-                    raise ValueError
-            except ValueError:
-                raise R("chmod_bad_mode", words[1])
-            return self.fs.chmod(path, mode).addCallback(lambda _: R("chmod_ok"))
+            real = self.fs.real_of(vpath)
+
+            def found(st):
+                # mod_site looks the path up before it reads the mode (measured: "SITE
+                # CHMOD 999 nosuch" is "nosuch: No such file or directory").
+                mode = site_chmod_mode(words[1], st.st_mode, self._umask(real))
+                if mode is None:
+                    raise R("chmod_bad_mode", words[1])
+                return self.fs.chmod(path, mode)
+            return self.fs.stat(path).addCallback(found).addCallback(
+                lambda _: R("chmod_ok"))
         raise R("site_bad", sub)
 
     # -- changing a file's group and mode (SITE CHGRP, MFF) ------------------------------

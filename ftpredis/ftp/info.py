@@ -6,6 +6,7 @@ STRU REST RANG STAT HOST LANG CLNT CSID ALLO ABOR QUIT, and the FTPS commands (h
 from __future__ import annotations
 
 import os
+import re
 import stat as statmod
 
 
@@ -17,6 +18,10 @@ from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
                                  SITE_COMMANDS, blank, digits, params_of)
+
+# ProFTPD's words: split on C isspace() only (as ftpredis.records.events does)
+_WORDS = re.compile("[^ \t\n\v\f\r]+").findall
+_STRTOULL = re.compile("[+-]?[0-9]+")
 
 
 class InfoMixin:
@@ -47,6 +52,13 @@ class InfoMixin:
         return R("csid", "ftpredis", __version__)
 
     def cmd_ALLO(self, cmd):
+        # mod_xfer: "ALLO <size>" or RFC 959's "ALLO <size> R <size>", the size as
+        # strtoull reads it (a sign and leading blanks taken); nothing is reserved.
+        words = _WORDS(cmd.arg or "")
+        if len(words) not in (1, 3):
+            raise R("allo_syntax", " ".join(["ALLO"] + words))
+        if _STRTOULL.fullmatch(words[0]) is None:
+            raise R("allo_bad", cmd.arg)
         return R("allo")
 
     def cmd_ABOR(self, cmd):
@@ -224,12 +236,13 @@ class InfoMixin:
         return self.fs.run(gather).addCallbacks(done, failed)
 
     def cmd_HOST(self, cmd):
+        if len(_WORDS(cmd.arg or "")) != 1:
+            # mod_core counts the words before anything else (measured after login too)
+            raise R("quoted_not_understood", "HOST")
         st = _tls.state(self)
         if self.avatar is not None or (st is not None and st.used):
             # After AUTH the TLS handshake has already settled which server this is.
             raise R("bad_sequence")
-        if cmd.arg is None:
-            raise R("quoted_not_understood", "HOST")
         name = cmd.arg.strip()
         bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
         known = {self.local_host, self.server.server_name, "localhost"}

@@ -63,7 +63,7 @@ class ListingsMixin:
             elif fact == "UNIX.groupname":
                 v = self.fs.jail.group_name(st.st_gid)
             elif fact == "UNIX.mode":
-                v = "%04o" % statmod.S_IMODE(st.st_mode)
+                v = "0%o" % statmod.S_IMODE(st.st_mode)     # mod_facts: "0%o" (00, 060, 01777)
             elif fact == "UNIX.owner":
                 v = str(st.st_uid)
             else:

@@ -70,6 +70,8 @@ REPLIES = {
     "site_noarg": (500, "'SITE' requires parameters"),
     "site_chmod_noarg": (500, "SITE not understood"),
     "allo": (202, "No storage allocation necessary"),
+    "allo_syntax": (504, "'%s' not understood"),
+    "allo_bad": (504, "%s: Invalid ALLO argument"),
     "abor": (226, "Abort successful"),
     "clnt": (200, "OK"),
     "csid": (200, "name=%s;version=%s;casesensitive=1;"),

@@ -1,0 +1,70 @@
+# -*- test-case-name: tests.test_conformance_errors -*-
+"""Commands that fail, and how ProFTPD 1.3.8 words and logs them, registered in
+:data:`tests.support.scenarios.SCENARIOS` (names ``errors_*``): CWD, RNFR and RNTO that
+fail, SITE CHMOD's numeric and symbolic modes, HOST and ALLO with the wrong words.
+
+``tools/compare_proftpd.py errors_x -v`` runs one against ftpredis and ProFTPD 1.3.8 +
+mod_redis side by side; tests/test_conformance_errors.py holds what ProFTPD answered and
+logged.
+"""
+
+from __future__ import annotations
+
+import ftplib
+import re
+
+from tests.support.scenarios import REDIS, braces, scenario
+
+BODY = REDIS + braces('LogFormat h "%m %r %s %S %f %F %d %D %{basename} %w %b"\n'
+                      'RedisLogOnEvent ALL h\n')
+FILES = {"pub/a.txt": b"a" * 50, "b.txt": b"bb", "full/x": b"x", "d2/.keep": b""}
+
+# SITE CHMOD modes, each applied to a file of mode 0640 under Umask 027: numbers in
+# octal or hex, symbolic clauses, and what mod_site refuses.
+MODES = ("644", "0x1ff", "10000", "u+x", "ug+x", "go-r", "a=rw", "=rw", "+x", "+t", "o+g",
+         "g=u", "u+X", "u+x,g+x", "ux", "z+x", "+", "+-x", "7777", "1777", "00644", "0o644",
+         "644x", "1e3")
+
+
+def send(ftp, line: str) -> str:
+    try:
+        return ftp.sendcmd(line)
+    except ftplib.all_errors as e:
+        return str(e)
+
+
+@scenario("errors_paths", BODY, files=FILES)
+def errors_paths(ctx):
+    """CWD that fails (from a subdirectory), RNFR of what is missing, RNTO without
+    RNFR, RNTO onto a directory, a non-empty directory, a file."""
+    ftp = ctx.connect()
+    for line in ("CWD pub", "CWD nosuch", "CWD ../b.txt", "CWD ../nodir/x", "CDUP",
+                 "RNFR nosuch", "RNFR pub/nosuch", "RNFR nodir/x", "RNTO c.txt",
+                 "RNFR b.txt", "RNTO pub", "RNFR d2", "RNTO b.txt", "RNFR d2", "RNTO full"):
+        send(ftp, line)
+    ftp.quit()
+
+
+@scenario("errors_chmod", BODY + "Umask 027\n", files=FILES)
+def errors_chmod(ctx):
+    """SITE CHMOD with each of MODES on a 0640 file, its mode after (MLST's UNIX.mode),
+    and on a missing file with a bad mode (the path is looked at first)."""
+    ftp = ctx.connect()
+    for mode in MODES:
+        ftp.sendcmd("SITE CHMOD 640 b.txt")
+        send(ftp, "SITE CHMOD %s b.txt" % mode)
+        ctx.transcript.append("# mode %s" % re.search(
+            r"UNIX\.mode=(\d+);", ftp.sendcmd("MLST b.txt")).group(1))
+    send(ftp, "SITE CHMOD 999 nosuch")
+    ftp.quit()
+
+
+@scenario("errors_args", BODY, files=FILES)
+def errors_args(ctx):
+    """HOST after login with none, one and two words; ALLO with a size, RFC 959's
+    "size R size", no word, two words, and sizes strtoull takes or refuses."""
+    ftp = ctx.connect()
+    for line in ("HOST", "HOST foo", "HOST foo bar", "ALLO", "ALLO 10", "ALLO abc",
+                 "ALLO 10 R 5", "ALLO 1 2", "ALLO -1", "ALLO +5", "ALLO 5x", "ALLO abc R 5"):
+        send(ftp, line)
+    ftp.quit()
