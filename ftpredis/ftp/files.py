@@ -52,6 +52,7 @@ class FilesMixin:
             raise R("invalid_params")
         vpath = self.fs.virtual(path)
         self._pathFields(cmd, vpath)
+        cmd.fields["basename"] = path_tail(path)    # of the path, not of "<time> <path>"
         try:
             if not (len(stamp) == 14 and digits(stamp)) and not (
                     len(stamp) > 15 and stamp[14] == "." and digits(stamp[:14])):

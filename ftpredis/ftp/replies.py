@@ -95,7 +95,6 @@ REPLIES = {
     "port_syntax": (501, "Illegal %s command"),
     "no_data": (425, "Unable to build data connection: %s"),
     "opening": (150, "Opening %s mode data connection for %s"),
-    "opening_size": (150, "Opening %s mode data connection for %s (%d bytes)"),
     "stou_opening": (150, "FILE: %s"),
     "xfer_ok": (226, "Transfer complete"),
     # ABOR during a transfer: the text of ProFTPD's lingering abort (src/netio.c).
@@ -170,3 +169,13 @@ def R(name: str, *args) -> Reply:
 #: formatted and encoded again for every command.
 _WIRE = {name: ("%d %s\r\n" % (code, text)).encode("utf-8", "surrogateescape")
          for name, (code, text) in REPLIES.items()}
+
+
+def opening(mode: str, name: str, size: int = 0) -> str:
+    """The 150 text before a transfer of ``size`` bytes: src/data.c names the size only
+    when there is one, and "1 byte" in the singular (measured: an empty file, or a REST
+    at its end, says no size)."""
+    text = REPLIES["opening"][1] % (mode, name)
+    if not size:
+        return text
+    return "%s (%d %s)" % (text, size, "byte" if size == 1 else "bytes")

@@ -22,7 +22,7 @@ from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.filesystem import FSError
-from ftpredis.ftp.replies import REPLIES, R, Reply
+from ftpredis.ftp.replies import REPLIES, R, Reply, opening as _opening
 from ftpredis.ftp.common import blank
 
 
@@ -387,8 +387,9 @@ class TransfersMixin:
             if not statmod.S_ISREG(st.st_mode):
                 raise R("not_regular_xfer", arg)
             if offset and (offset > st.st_size or offset + (length or 0) > st.st_size):
-                # ProFTPD refuses after its PRE_CMD stage has set %f.
-                self._pathFields(cmd, vpath, xfer=True)
+                # ProFTPD refuses after its PRE_CMD stage has set %f, before the
+                # transfer's path (%F) is known (measured: REST past the end).
+                self._pathFields(cmd, vpath)
                 if offset > st.st_size:
                     raise R("offset_invalid", "RANG" if rang else "REST", arg)
                 raise R("rang_invalid", arg)
@@ -402,8 +403,8 @@ class TransfersMixin:
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["basename"] = path_tail(vpath)
         cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
-        opening = REPLIES["opening_size"][1] % (
-            self._typeName(), arg, st.st_size - offset if length is None else length)
+        opening = _opening(self._typeName(), arg,
+                           st.st_size - offset if length is None else length)
         conn = t0 = None
         start = offset
         sent_at_once = 0
@@ -515,12 +516,14 @@ class TransfersMixin:
         def failed(f):
             r = f.value
             if isinstance(r, FSError):
+                fields = getattr(r, "path_fields", None)
                 r = Reply(550, r.text)
+                r.path_fields = fields
             elif not isinstance(r, Reply):
                 return f
-            vpath = getattr(r, "path_fields", None)
-            if vpath is not None:
-                self._pathFields(cmd, vpath, xfer=True)
+            fields = getattr(r, "path_fields", None)
+            if fields is not None:
+                self._pathFields(cmd, fields[0], xfer=fields[1])
             self._xferFailed(cmd, r)
             raise r
         d = self.fs.run(self._openUpload, cmd, append, unique, offset, rang)
@@ -567,7 +570,7 @@ class TransfersMixin:
                     raise R("restart_denied", arg)
                 if rang[0] > (st.st_size if existed else 0):
                     r = R("offset_invalid", "RANG", arg)
-                    r.path_fields = vpath       # set by the caller, in the reactor thread
+                    r.path_fields = (vpath, True)   # set by the caller, in the reactor thread
                     raise r
                 offset = rang[0]
             restart = append or offset > 0
@@ -576,7 +579,11 @@ class TransfersMixin:
             if existed and not restart and not self._allowOverwrite(real):
                 raise R("overwrite_denied", arg)
         if append or offset > 0:
-            fd = jail.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+            try:
+                fd = jail.call(arg, os.open, real, os.O_WRONLY | os.O_CREAT, umode)
+            except FSError as e:
+                e.path_fields = (vpath, False)
+                raise
             # REST or RANG then STOR overwrites from the offset and keeps what lies beyond
             # the bytes sent, as ProFTPD does (tests/test_conformance_behaviour.py).
             start = os.lseek(fd, 0, os.SEEK_END) if append else os.lseek(fd, offset, os.SEEK_SET)
@@ -589,7 +596,11 @@ class TransfersMixin:
                 fd, tmp = tempfile.mkstemp(prefix=".ftpredis-", suffix=".part",
                                            dir=os.path.dirname(real))
             except OSError as e:
-                raise FSError(e.errno, arg) from None
+                # Refused when opened: ProFTPD has %f by then, not yet %F (measured:
+                # a missing directory).
+                error = FSError(e.errno, arg)
+                error.path_fields = (vpath, False)
+                raise error from None
             os.fchmod(fd, umode)
             fobj = os.fdopen(fd, "wb")
         return arg, vpath, real, fobj, tmp, existed, start
@@ -656,7 +667,7 @@ class TransfersMixin:
             opening = REPLIES["stou_opening"][1] % arg
         elif rang is not None and not append:
             # ProFTPD names the range's length, as for RETR.
-            opening = REPLIES["opening_size"][1] % (self._typeName(), arg, rang[1])
+            opening = _opening(self._typeName(), arg, rang[1])
         else:
             opening = REPLIES["opening"][1] % (self._typeName(), arg)
         d = self._withData(cmd, opening, body)

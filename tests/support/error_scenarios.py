@@ -11,13 +11,15 @@ logged.
 from __future__ import annotations
 
 import ftplib
+import io
 import re
 
 from tests.support.scenarios import REDIS, braces, scenario
 
 BODY = REDIS + braces('LogFormat h "%m %r %s %S %f %F %d %D %{basename} %w %b"\n'
                       'RedisLogOnEvent ALL h\n')
-FILES = {"pub/a.txt": b"a" * 50, "b.txt": b"bb", "full/x": b"x", "d2/.keep": b""}
+FILES = {"pub/a.txt": b"a" * 50, "b.txt": b"bb", "full/x": b"x", "d2/.keep": b"",
+         "bb": b"bb", "empty": b""}
 
 # SITE CHMOD modes, each applied to a file of mode 0640 under Umask 027: numbers in
 # octal or hex, symbolic clauses, and what mod_site refuses.
@@ -67,4 +69,36 @@ def errors_args(ctx):
     for line in ("HOST", "HOST foo", "HOST foo bar", "ALLO", "ALLO 10", "ALLO abc",
                  "ALLO 10 R 5", "ALLO 1 2", "ALLO -1", "ALLO +5", "ALLO 5x", "ALLO abc R 5"):
         send(ftp, line)
+    ftp.quit()
+
+
+def transfer(ctx, ftp, line, data=None):
+    """A download (``data`` None) or an upload, its error into the transcript."""
+    try:
+        if data is None:
+            ftp.retrbinary(line, lambda b: None)
+        else:
+            ftp.storbinary(line, io.BytesIO(data))
+    except ftplib.all_errors as e:
+        ctx.transcript.append("# " + str(e))
+
+
+@scenario("errors_transfers", BODY, files=FILES)
+def errors_transfers(ctx):
+    """Transfers that fail before any data (a directory, a missing file or directory),
+    MFMT of a directory, and the 150's size: "1 byte", none for an empty file or a REST
+    at the end, REST past the end."""
+    ftp = ctx.connect()
+    send(ftp, "MFMT 20200101000000 pub")
+    transfer(ctx, ftp, "RETR pub")
+    transfer(ctx, ftp, "RETR nosuch")
+    transfer(ctx, ftp, "RETR nodir/x")
+    transfer(ctx, ftp, "STOR pub", b"x")
+    transfer(ctx, ftp, "STOR nodir/x", b"x")
+    transfer(ctx, ftp, "APPE pub", b"x")
+    transfer(ctx, ftp, "MLSD nosuch")
+    transfer(ctx, ftp, "RETR empty")
+    for rest in ("1", "2", "100"):
+        send(ftp, "REST " + rest)
+        transfer(ctx, ftp, "RETR bb")
     ftp.quit()
