@@ -322,7 +322,7 @@ class DispatchMixin:
             _tls.precheck(self, base)   # TLSRequired
         if fn is None:
             if base in UNIMPLEMENTED:
-                if self.avatar is None:
+                if self.avatar is None and base not in PRE_LOGIN:
                     raise R("please_login")
                 raise R("not_implemented", verb)
             raise R("not_understood", verb)

@@ -226,6 +226,9 @@ class FilesMixin:
             else:
                 lines += SITE_COMMANDS
             return Reply(214, "Direct comments to root@%s" % self.local_host, lines)
+        if sub in ("CHGRP", "CHMOD") and self.avatar is None:
+            # SITE itself needs no login, these do (mod_site's table; measured)
+            raise R("please_login")
         if sub == "CHGRP":
             return self._siteChgrp(cmd)
         if sub == "CHMOD":

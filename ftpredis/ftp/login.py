@@ -20,7 +20,7 @@ from ftpredis.ftp import nowait
 from ftpredis.ftp import limits
 from ftpredis.ftp.filesystem import JailedFS, SessionFS
 from ftpredis.ftp.replies import R, Reply
-from ftpredis.ftp.common import log
+from ftpredis.ftp.common import blank, log
 
 
 def _raise(exc):
@@ -182,7 +182,9 @@ class LoginMixin:
         return True
 
     def cmd_USER(self, cmd):
-        name = self._need(cmd)
+        if blank(cmd.arg):
+            raise R("user_noarg")       # mod_auth's own words (measured)
+        name = cmd.arg
         if self.avatar is not None:
             if name == self.original_user:
                 return R("logged_in", name)

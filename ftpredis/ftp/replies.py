@@ -69,6 +69,7 @@ REPLIES = {
     "site_bad": (500, "'SITE %s' not understood"),
     "site_noarg": (500, "'SITE' requires parameters"),
     "site_chmod_noarg": (500, "SITE not understood"),
+    "user_noarg": (500, "USER: command requires a parameter"),
     "allo": (202, "No storage allocation necessary"),
     "allo_syntax": (504, "'%s' not understood"),
     "allo_bad": (504, "%s: Invalid ALLO argument"),

@@ -102,3 +102,18 @@ def errors_transfers(ctx):
         send(ftp, "REST " + rest)
         transfer(ctx, ftp, "RETR bb")
     ftp.quit()
+
+
+@scenario("errors_prelogin", BODY, files=FILES)
+def errors_prelogin(ctx):
+    """Before login: what ProFTPD's command tables let through (TYPE, SITE HELP, ACCT
+    and REIN answered 502) and what they refuse with 530 (ABOR, SMNT, PASV...); USER
+    without a name."""
+    ftp = ctx.connect(user=None)
+    for line in ("ABOR", "SITE HELP", "SITE", "SITE FOO", "LANG", "ACCT x", "REIN",
+                 "SMNT x", "CSID", "RANG 1 2", "TYPE A", "TYPE X", "TYPE", "STRU F",
+                 "MODE S", "ALLO 5", "REST 5", "EPSV", "PORT 127,0,0,1,10,10", "CLNT x",
+                 "USER", "PASS", "USER ftpuser", "ACCT x", "REIN", "PASS ftppass", "REIN",
+                 "ACCT x"):
+        send(ftp, line)
+    ftp.quit()
