@@ -74,6 +74,13 @@ class ErrorTests(ScenarioCase):
         and the others 530; "USER" alone is 500 "USER: command requires a parameter"."""
         return self.check("errors_prelogin", ERRORS_PRELOGIN, ERRORS_PRELOGIN_REPLIES)
 
+    def test_between_rnfr_and_rnto(self):
+        """After RNFR only RNTO, HELP, NOOP, STAT and QUIT are answered; anything else
+        is 501 "Bad sequence of commands" (ProFTPD's Bug#3829), and every record,
+        EXIT's too, carries the RNFR's %f, %F and %{basename} until an RNTO (even one
+        without a name, or one that fails) uses it up."""
+        return self.check("errors_rnfr", ERRORS_RNFR, ERRORS_RNFR_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 ERRORS_PATHS_REPLIES = [
@@ -734,4 +741,87 @@ ERRORS_PRELOGIN = [
     '{"command":"ACCT","raw_command":"ACCT x","response_code":502,"response_msg":"ACCT command not implemented","dir_name":"/"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/"}',
     '{"command":"EXIT","dir_name":"/"}',
+]
+
+ERRORS_RNFR_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> RNFR b.txt',
+    '< 350 File or directory exists, ready for destination name',
+    '> NOOP',
+    '< 200 NOOP command successful',
+    '> HELP',
+    "< 214-The following commands are recognized (* =>'s unimplemented):",
+    '<  CWD     XCWD    CDUP    XCUP    SMNT*   QUIT    PORT    PASV    ',
+    '<  EPRT    EPSV    ALLO    RNFR    RNTO    DELE    MDTM    RMD     ',
+    '<  XRMD    MKD     XMKD    PWD     XPWD    SIZE    SYST    HELP    ',
+    '<  NOOP    FEAT    OPTS    HOST    CLNT    AUTH*   CCC*    CONF*   ',
+    '<  ENC*    MIC*    PBSZ*   PROT*   TYPE    STRU    MODE    RETR    ',
+    '<  STOR    STOU    APPE    REST    ABOR    RANG    USER    PASS    ',
+    '<  ACCT*   REIN*   LIST    NLST    STAT    SITE    MLSD    MLST    ',
+    '< 214 Direct comments to root@127.0.0.1',
+    '> STAT',
+    "< 211-Status of 'example'",
+    '<  Connected from 127.0.0.1 (127.0.0.1)',
+    '<  Logged in as ftpuser',
+    '<  TYPE: ASCII, STRUcture: File, Mode: Stream',
+    '<  No data connection',
+    '< 211 End of status',
+    '> TYPE I',
+    '< 501 Bad sequence of commands',
+    '> RNFR pub',
+    '< 501 Bad sequence of commands',
+    '> PWD',
+    '< 501 Bad sequence of commands',
+    '> FOO',
+    '< 501 Bad sequence of commands',
+    '> PBSZ 0',
+    '< 501 Bad sequence of commands',
+    '> RNTO c.txt',
+    '< 250 Rename successful',
+    '> NOOP',
+    '< 200 NOOP command successful',
+    '> RNFR pub/a.txt',
+    '< 350 File or directory exists, ready for destination name',
+    '> RNTO nodir/x',
+    '< 550 nodir/x: No such file or directory',
+    '> NOOP',
+    '< 200 NOOP command successful',
+    '> RNFR c.txt',
+    '< 350 File or directory exists, ready for destination name',
+    '> RNTO',
+    '< 501 Invalid number of parameters',
+    '> NOOP',
+    '< 200 NOOP command successful',
+    '> RNFR c.txt',
+    '< 350 File or directory exists, ready for destination name',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ERRORS_RNFR = [
+    '{"dir_name":"/"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","dir_name":"/"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","dir_name":"/"}',
+    '{"command":"RNFR","raw_command":"RNFR b.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"HELP","raw_command":"HELP","response_code":214,"response_msg":"Direct comments to root@127.0.0.1","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"STAT","raw_command":"STAT","response_code":211,"response_msg":"End of status","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"TYPE","raw_command":"TYPE I","response_code":501,"response_msg":"Bad sequence of commands","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"RNFR","raw_command":"RNFR pub","response_code":501,"response_msg":"Bad sequence of commands","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"PWD","raw_command":"PWD","response_code":501,"response_msg":"Bad sequence of commands","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"PBSZ","raw_command":"PBSZ 0","response_code":501,"response_msg":"Bad sequence of commands","file":"<BASE>/home/ftpuser/b.txt","transfer_path":"/b.txt","dir_name":"/","basename":"b.txt","bytes_sent":0}',
+    '{"command":"RNTO","raw_command":"RNTO c.txt","response_code":250,"response_msg":"Rename successful","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","rename_from":"/b.txt","bytes_sent":0}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful","dir_name":"/"}',
+    '{"command":"RNFR","raw_command":"RNFR pub/a.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/pub/a.txt","transfer_path":"/pub/a.txt","dir_name":"/","basename":"a.txt","bytes_sent":0}',
+    '{"command":"RNTO","raw_command":"RNTO nodir/x","response_code":550,"response_msg":"nodir/x: No such file or directory","file":"<BASE>/home/ftpuser/nodir/x","transfer_path":"/nodir/x","dir_name":"/","basename":"x","rename_from":"/pub/a.txt","bytes_sent":0}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful","dir_name":"/"}',
+    '{"command":"RNFR","raw_command":"RNFR c.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
+    '{"command":"RNTO","raw_command":"RNTO","response_code":501,"response_msg":"Invalid number of parameters","file":"<BASE>/home/ftpuser/","transfer_path":"/","dir_name":"/","basename":"","rename_from":"/c.txt","bytes_sent":0}',
+    '{"command":"NOOP","raw_command":"NOOP","response_code":200,"response_msg":"NOOP command successful","dir_name":"/"}',
+    '{"command":"RNFR","raw_command":"RNFR c.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
+    '{"command":"EXIT","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
 ]

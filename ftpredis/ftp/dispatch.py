@@ -26,6 +26,10 @@ from ftpredis.ftp.datachannel import _PassiveFactory
 _TELNET_FIRST = frozenset((b"\xff", b"\xf2", b"\xf4"))
 
 _BLANK_FIRST = frozenset((b" ", b"\t", b"\v", b"\f", b"\r"))
+# What may follow an RNFR before its RNTO (mod_core's core_pre_any), and what more once
+# the session speaks TLS (RFC 2228's commands).
+_AFTER_RNFR = frozenset({"RNTO", "HELP", "NOOP", "QUIT", "STAT"})
+_AFTER_RNFR_TLS = frozenset({"CCC", "CONF", "ENC", "MIC", "PBSZ", "PROT"})
 
 # After IAC: WILL, WONT, DO, DONT take one more byte (the option), IP and DM none.
 _TELNET_OPTION = frozenset(b"\xfb\xfc\xfd\xfe")
@@ -320,6 +324,15 @@ class DispatchMixin:
             policy.on_command(self, verb, fn is not None)
         if self.ftps is not None or getattr(self.factory, "tls", None) is not None:
             _tls.precheck(self, base)   # TLSRequired
+        state = self.client_state
+        if state.rnfr is not None and base != "RNTO":
+            # ProFTPD keeps the RNFR path (and a transfer context) until RNTO, and
+            # refuses all but a few commands meanwhile (mod_core's core_pre_any, its
+            # Bug#3829; measured: even a second RNFR, or a command it does not know).
+            cmd.fields.update(self._rnfrFields())
+            if base not in _AFTER_RNFR and not (
+                    base in _AFTER_RNFR_TLS and self.protocol_name == "ftps"):
+                raise R("rnfr_sequence")
         if fn is None:
             if base in UNIMPLEMENTED:
                 if self.avatar is None and base not in PRE_LOGIN:
@@ -328,14 +341,15 @@ class DispatchMixin:
             raise R("not_understood", verb)
         if self.avatar is None and base not in PRE_LOGIN:
             raise R("please_login")
-        state = self.client_state
         if self.avatar is not None and state.limited:
             self._checkLimit(cmd, base)
-        if state.rnfr is not None and base not in ("RNTO", "RNFR"):
-            # ProFTPD keeps the RNFR path (and a transfer context) until RNTO.
-            cmd.fields.setdefault("transfer_path", state.rnfr[0])
-            cmd.fields.setdefault("bytes_sent", 0)
         return fn(self, cmd)
+
+    def _rnfrFields(self) -> dict:
+        """What every record carries while an RNFR waits for its RNTO."""
+        vpath = self.client_state.rnfr[0]
+        return {"file": self.fs.chroot_join(vpath), "transfer_path": vpath,
+                "basename": path_tail(vpath), "bytes_sent": 0}
 
     def _limitTarget(self, cmd: _Command, base: str):
         """``(limit verb, client path for the message, real path)`` of a command."""

@@ -19,7 +19,7 @@ from ftpredis.ftp.modes import site_chmod_mode
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
-from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX, digits
+from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX, blank, digits
 
 
 def _atoi(text: str) -> int:
@@ -169,6 +169,13 @@ class FilesMixin:
         return self.fs.run(look).addCallback(looked)
 
     def cmd_RNTO(self, cmd):
+        if blank(cmd.arg) and self.client_state.rnfr is not None:
+            # The RNFR is used up all the same, and the record names the current
+            # directory as the destination (measured).
+            src_v, self.client_state.rnfr = self.client_state.rnfr[0], None
+            self._pathFields(cmd, self.fs.cwd, xfer=True)
+            cmd.fields.update(basename="", rename_from=src_v, bytes_sent=0)
+            raise R("invalid_params")
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         # Logged with the destination's paths even without an RNFR (ProFTPD 1.3.8,

@@ -157,6 +157,8 @@ class LoggingMixin:
         fields["verb"] = fields["command"] = "EXIT"
         fields["session_end_reason"] = self.end_reason or "Read EOF from client"
         fields["disconnect_details"] = self.disconnect_details
+        if self.client_state.rnfr is not None and self.fs is not None:
+            fields.update(self._rnfrFields())   # an RNFR still waiting (measured)
         if self._exit_reply is not None:
             fields["response_code"] = 530
             fields["response_msg"] = self._exit_reply

@@ -70,6 +70,7 @@ REPLIES = {
     "site_noarg": (500, "'SITE' requires parameters"),
     "site_chmod_noarg": (500, "SITE not understood"),
     "user_noarg": (500, "USER: command requires a parameter"),
+    "rnfr_sequence": (501, "Bad sequence of commands"),
     "allo": (202, "No storage allocation necessary"),
     "allo_syntax": (504, "'%s' not understood"),
     "allo_bad": (504, "%s: Invalid ALLO argument"),

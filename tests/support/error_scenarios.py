@@ -117,3 +117,17 @@ def errors_prelogin(ctx):
                  "ACCT x"):
         send(ftp, line)
     ftp.quit()
+
+
+@scenario("errors_rnfr", BODY, files=FILES)
+def errors_rnfr(ctx):
+    """Commands between RNFR and RNTO: HELP, NOOP, STAT (and QUIT) are answered, every
+    other one, a second RNFR and an unknown command included, is 501 "Bad sequence of
+    commands"; each record carries the waiting RNFR's path; RNTO without a name uses
+    the RNFR up; a failed RNTO too."""
+    ftp = ctx.connect()
+    for line in ("RNFR b.txt", "NOOP", "HELP", "STAT", "TYPE I", "RNFR pub", "PWD", "FOO",
+                 "PBSZ 0", "RNTO c.txt", "NOOP", "RNFR pub/a.txt", "RNTO nodir/x", "NOOP",
+                 "RNFR c.txt", "RNTO", "NOOP", "RNFR c.txt"):
+        send(ftp, line)
+    ftp.quit()
