@@ -81,6 +81,13 @@ class ErrorTests(ScenarioCase):
         without a name, or one that fails) uses it up."""
         return self.check("errors_rnfr", ERRORS_RNFR, ERRORS_RNFR_REPLIES)
 
+    def test_paths_as_written(self):
+        """MKD, RMD, DELE, RNTO, MDTM and MFMT log %f (and %D) as the client wrote the
+        path after the current directory ("./", "../", "//" and a trailing slash kept);
+        %F stays the resolved path."""
+        return self.check("errors_written_paths", ERRORS_WRITTEN_PATHS,
+                          ERRORS_WRITTEN_PATHS_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 ERRORS_PATHS_REPLIES = [
@@ -824,4 +831,81 @@ ERRORS_RNFR = [
     '{"command":"RNFR","raw_command":"RNFR c.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
     '{"command":"EXIT","file":"<BASE>/home/ftpuser/c.txt","transfer_path":"/c.txt","dir_name":"/","basename":"c.txt","bytes_sent":0}',
+]
+
+ERRORS_WRITTEN_PATHS_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> MKD new/',
+    '< 257 "/new" - Directory successfully created',
+    '> MKD //new2',
+    '< 257 "/new2" - Directory successfully created',
+    '> MKD ./new3/',
+    '< 257 "/new3" - Directory successfully created',
+    '> MKD full/../new4',
+    '< 257 "/new4" - Directory successfully created',
+    '> RMD new/',
+    '< 250 RMD command successful',
+    '> RMD //new2/',
+    '< 250 RMD command successful',
+    '> RMD ./new3',
+    '< 250 RMD command successful',
+    '> RMD /full/../new4',
+    '< 250 RMD command successful',
+    '> MKD ..',
+    '< 550 ..: File exists',
+    '> RMD .',
+    '< 550 .: Device or resource busy',
+    '> CWD pub',
+    '< 250 CWD command successful',
+    '> MDTM ./a.txt',
+    '< 213 20231114221320',
+    '> MDTM ../b.txt',
+    '< 213 20231114221320',
+    '> MFMT 20200101000000 ./a.txt',
+    '< 213 Modify=20200101000000; ./a.txt',
+    '> RNFR a.txt',
+    '< 350 File or directory exists, ready for destination name',
+    '> RNTO ../a2.txt',
+    '< 250 Rename successful',
+    '> RNFR ../a2.txt',
+    '< 350 File or directory exists, ready for destination name',
+    '> RNTO ./a.txt',
+    '< 250 Rename successful',
+    '> DELE ../full//nosuch',
+    '< 550 ../full//nosuch: No such file or directory',
+    '> DELE ./nosuch',
+    '< 550 ./nosuch: No such file or directory',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ERRORS_WRITTEN_PATHS = [
+    '{"dir_name":"/"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","dir_name":"/"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","dir_name":"/"}',
+    '{"command":"MKD","raw_command":"MKD new/","response_code":257,"response_msg":"\\"/new\\" - Directory successfully created","file":"<BASE>/home/ftpuser/new/","transfer_path":"/new","dir_name":"","dir_path":"<BASE>/home/ftpuser/new/","basename":""}',
+    '{"command":"MKD","raw_command":"MKD //new2","response_code":257,"response_msg":"\\"/new2\\" - Directory successfully created","file":"<BASE>/home/ftpuser//new2","transfer_path":"/new2","dir_name":"new2","dir_path":"<BASE>/home/ftpuser//new2","basename":"new2"}',
+    '{"command":"MKD","raw_command":"MKD ./new3/","response_code":257,"response_msg":"\\"/new3\\" - Directory successfully created","file":"<BASE>/home/ftpuser/./new3/","transfer_path":"/new3","dir_name":"","dir_path":"<BASE>/home/ftpuser/./new3/","basename":""}',
+    '{"command":"MKD","raw_command":"MKD full/../new4","response_code":257,"response_msg":"\\"/new4\\" - Directory successfully created","file":"<BASE>/home/ftpuser/full/../new4","transfer_path":"/new4","dir_name":"new4","dir_path":"<BASE>/home/ftpuser/full/../new4","basename":"new4"}',
+    '{"command":"RMD","raw_command":"RMD new/","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser/new/","transfer_path":"/new","dir_name":"","dir_path":"<BASE>/home/ftpuser/new/","basename":""}',
+    '{"command":"RMD","raw_command":"RMD //new2/","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser//new2/","transfer_path":"/new2","dir_name":"","dir_path":"<BASE>/home/ftpuser//new2/","basename":""}',
+    '{"command":"RMD","raw_command":"RMD ./new3","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser/./new3","transfer_path":"/new3","dir_name":"new3","dir_path":"<BASE>/home/ftpuser/./new3","basename":"new3"}',
+    '{"command":"RMD","raw_command":"RMD /full/../new4","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser/full/../new4","transfer_path":"/new4","dir_name":"new4","dir_path":"<BASE>/home/ftpuser/full/../new4","basename":"new4"}',
+    '{"command":"MKD","raw_command":"MKD ..","response_code":550,"response_msg":"..: File exists","file":"<BASE>/home/ftpuser/..","transfer_path":"/","dir_name":"..","dir_path":"<BASE>/home/ftpuser/..","basename":".."}',
+    '{"command":"RMD","raw_command":"RMD .","response_code":550,"response_msg":".: Device or resource busy","file":"<BASE>/home/ftpuser/.","transfer_path":"/","dir_name":".","dir_path":"<BASE>/home/ftpuser/.","basename":"."}',
+    '{"command":"CWD","raw_command":"CWD pub","response_code":250,"response_msg":"CWD command successful","file":"<BASE>/home/ftpuser/pub","dir_name":"pub","dir_path":"<BASE>/home/ftpuser/pub","basename":"pub"}',
+    '{"command":"MDTM","raw_command":"MDTM ./a.txt","response_code":213,"response_msg":"<MDTM>","file":"<BASE>/home/ftpuser/pub/./a.txt","dir_name":"/pub","basename":"a.txt"}',
+    '{"command":"MDTM","raw_command":"MDTM ../b.txt","response_code":213,"response_msg":"<MDTM>","file":"<BASE>/home/ftpuser/pub/../b.txt","dir_name":"/pub","basename":"b.txt"}',
+    '{"command":"MFMT","raw_command":"MFMT 20200101000000 ./a.txt","response_code":213,"response_msg":"Modify=20200101000000; ./a.txt","file":"<BASE>/home/ftpuser/pub/./a.txt","dir_name":"/pub","basename":"a.txt"}',
+    '{"command":"RNFR","raw_command":"RNFR a.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/pub/a.txt","transfer_path":"/pub/a.txt","dir_name":"/pub","basename":"a.txt","bytes_sent":0}',
+    '{"command":"RNTO","raw_command":"RNTO ../a2.txt","response_code":250,"response_msg":"Rename successful","file":"<BASE>/home/ftpuser/pub/../a2.txt","transfer_path":"/a2.txt","dir_name":"/pub","basename":"a2.txt","rename_from":"/pub/a.txt","bytes_sent":0}',
+    '{"command":"RNFR","raw_command":"RNFR ../a2.txt","response_code":350,"response_msg":"File or directory exists, ready for destination name","file":"<BASE>/home/ftpuser/a2.txt","transfer_path":"/a2.txt","dir_name":"/pub","basename":"a2.txt","bytes_sent":0}',
+    '{"command":"RNTO","raw_command":"RNTO ./a.txt","response_code":250,"response_msg":"Rename successful","file":"<BASE>/home/ftpuser/pub/./a.txt","transfer_path":"/pub/a.txt","dir_name":"/pub","basename":"a.txt","rename_from":"/a2.txt","bytes_sent":0}',
+    '{"command":"DELE","raw_command":"DELE ../full//nosuch","response_code":550,"response_msg":"../full//nosuch: No such file or directory","file":"<BASE>/home/ftpuser/pub/../full//nosuch","transfer_path":"/full/nosuch","dir_name":"/pub","basename":"nosuch","bytes_sent":0}',
+    '{"command":"DELE","raw_command":"DELE ./nosuch","response_code":550,"response_msg":"./nosuch: No such file or directory","file":"<BASE>/home/ftpuser/pub/./nosuch","transfer_path":"/pub/nosuch","dir_name":"/pub","basename":"nosuch","bytes_sent":0}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/pub"}',
+    '{"command":"EXIT","dir_name":"/pub"}',
 ]

@@ -469,10 +469,17 @@ class DispatchMixin:
             raise R("invalid_params")
         return arg
 
-    def _pathFields(self, cmd: _Command, vpath: str, *, dir_cmd=False, xfer=False):
-        """%f, %F, %{basename}, %d, %D for a command acting on one path argument."""
+    def _pathFields(self, cmd: _Command, vpath: str, *, dir_cmd=False, xfer=False,
+                    written: Optional[str] = None):
+        """%f, %F, %{basename}, %d, %D for a command acting on one path argument;
+        ``written``: the path as the client wrote it, which %f and %D then show as
+        ProFTPD does for MKD, RMD, DELE, RNTO, MDTM, MFMT (after the current directory,
+        "./", "../", "//" and a trailing slash kept; measured)."""
         f = cmd.fields
-        real = self.fs.chroot_join(vpath)
+        if written is not None and written[:2] != "~/":
+            real = self._listedPath(written)
+        else:
+            real = self.fs.chroot_join(vpath)
         f["file"] = real
         f["basename"] = path_tail(cmd.arg or "")
         f["config_path"] = self.fs.real_of(vpath)

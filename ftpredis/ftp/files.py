@@ -51,7 +51,7 @@ class FilesMixin:
         if not sep or not path:
             raise R("invalid_params")
         vpath = self.fs.virtual(path)
-        self._pathFields(cmd, vpath)
+        self._pathFields(cmd, vpath, written=path)
         cmd.fields["basename"] = path_tail(path)    # of the path, not of "<time> <path>"
         try:
             if not (len(stamp) == 14 and digits(stamp)) and not (
@@ -118,7 +118,7 @@ class FilesMixin:
     def cmd_MKD(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
-        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True, written=arg)
         if "*" in arg:
             # ProFTPD 1.3.8 makes no directory with a "*" anywhere in the argument
             # (measured; "?" and "[" it takes).
@@ -129,13 +129,13 @@ class FilesMixin:
     def cmd_RMD(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
-        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True)
+        self._pathFields(cmd, vpath, dir_cmd=True, xfer=True, written=arg)
         return self.fs.rmdir(arg).addCallback(lambda _: R("cmd_ok", cmd.verb))
 
     def cmd_DELE(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
-        self._pathFields(cmd, vpath, xfer=True)
+        self._pathFields(cmd, vpath, xfer=True, written=arg)
         cmd.fields["bytes_sent"] = 0
 
         def removed(size):
@@ -180,7 +180,7 @@ class FilesMixin:
         vpath = self.fs.virtual(arg)
         # Logged with the destination's paths even without an RNFR (ProFTPD 1.3.8,
         # measured: 503 with %f, %F, %{basename}).
-        self._pathFields(cmd, vpath, xfer=True)
+        self._pathFields(cmd, vpath, xfer=True, written=arg)
         if self.client_state.rnfr is None:
             raise R("bad_sequence")
         (src_v, src_real), self.client_state.rnfr = self.client_state.rnfr, None
@@ -210,7 +210,7 @@ class FilesMixin:
     def cmd_MDTM(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
-        self._pathFields(cmd, vpath)
+        self._pathFields(cmd, vpath, written=arg)
 
         def got(st):
             if not statmod.S_ISREG(st.st_mode):

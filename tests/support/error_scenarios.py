@@ -131,3 +131,17 @@ def errors_rnfr(ctx):
                  "RNFR c.txt", "RNTO", "NOOP", "RNFR c.txt"):
         send(ftp, line)
     ftp.quit()
+
+
+@scenario("errors_written_paths", BODY, files=FILES)
+def errors_written_paths(ctx):
+    """%f of MKD, RMD, DELE, RNTO, MDTM and MFMT is the path as written after the current
+    directory: "./", "../", "//" and a trailing slash stay."""
+    ftp = ctx.connect()
+    for line in ("MKD new/", "MKD //new2", "MKD ./new3/", "MKD full/../new4", "RMD new/",
+                 "RMD //new2/", "RMD ./new3", "RMD /full/../new4", "MKD ..", "RMD .",
+                 "CWD pub", "MDTM ./a.txt", "MDTM ../b.txt", "MFMT 20200101000000 ./a.txt",
+                 "RNFR a.txt", "RNTO ../a2.txt", "RNFR ../a2.txt", "RNTO ./a.txt",
+                 "DELE ../full//nosuch", "DELE ./nosuch"):
+        send(ftp, line)
+    ftp.quit()
