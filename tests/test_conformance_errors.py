@@ -88,6 +88,12 @@ class ErrorTests(ScenarioCase):
         return self.check("errors_written_paths", ERRORS_WRITTEN_PATHS,
                           ERRORS_WRITTEN_PATHS_REPLIES)
 
+    def test_quoted_words(self):
+        """%r is made of the words ProFTPD's parser sees: a word that starts with a double
+        quote runs to the next one (blanks kept, quotes dropped, backslash escapes);
+        the path used and %J keep the quotes."""
+        return self.check("errors_quotes", ERRORS_QUOTES, ERRORS_QUOTES_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 ERRORS_PATHS_REPLIES = [
@@ -908,4 +914,52 @@ ERRORS_WRITTEN_PATHS = [
     '{"command":"DELE","raw_command":"DELE ./nosuch","response_code":550,"response_msg":"./nosuch: No such file or directory","file":"<BASE>/home/ftpuser/pub/./nosuch","transfer_path":"/pub/nosuch","dir_name":"/pub","basename":"nosuch","bytes_sent":0}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/pub"}',
     '{"command":"EXIT","dir_name":"/pub"}',
+]
+
+ERRORS_QUOTES_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> MKD "q"',
+    '< 257 "/""q""" - Directory successfully created',
+    '> RMD "q"',
+    '< 250 RMD command successful',
+    '> MKD "a\\"b" c',
+    '< 257 "/""a\\""b"" c" - Directory successfully created',
+    '> MKD x"y"',
+    '< 257 "/x""y""" - Directory successfully created',
+    '> MKD ""',
+    '< 257 "/""""" - Directory successfully created',
+    '> MDTM "a b"',
+    '< 550 "a b": No such file or directory',
+    '> DELE "nosuch x"',
+    '< 550 "nosuch x": No such file or directory',
+    '> TYPE I',
+    '< 200 Type set to I',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> STOR "sp ace.txt"',
+    '< 150 Opening BINARY mode data connection for "sp ace.txt"',
+    '< 226 Transfer complete',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ERRORS_QUOTES = [
+    '{"dir_name":"/"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","dir_name":"/"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","dir_name":"/"}',
+    '{"command":"MKD","raw_command":"MKD q","response_code":257,"response_msg":"\\"/\\"\\"q\\"\\"\\" - Directory successfully created","file":"<BASE>/home/ftpuser/\\"q\\"","transfer_path":"/\\"q\\"","dir_name":"\\"q\\"","dir_path":"<BASE>/home/ftpuser/\\"q\\"","basename":"\\"q\\""}',
+    '{"command":"RMD","raw_command":"RMD q","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser/\\"q\\"","transfer_path":"/\\"q\\"","dir_name":"\\"q\\"","dir_path":"<BASE>/home/ftpuser/\\"q\\"","basename":"\\"q\\""}',
+    '{"command":"MKD","raw_command":"MKD a\\"b c","response_code":257,"response_msg":"\\"/\\"\\"a\\\\\\"\\"b\\"\\" c\\" - Directory successfully created","file":"<BASE>/home/ftpuser/\\"a\\\\\\"b\\" c","transfer_path":"/\\"a\\\\\\"b\\" c","dir_name":"\\"a\\\\\\"b\\" c","dir_path":"<BASE>/home/ftpuser/\\"a\\\\\\"b\\" c","basename":"\\"a\\\\\\"b\\" c"}',
+    '{"command":"MKD","raw_command":"MKD x\\"y\\"","response_code":257,"response_msg":"\\"/x\\"\\"y\\"\\"\\" - Directory successfully created","file":"<BASE>/home/ftpuser/x\\"y\\"","transfer_path":"/x\\"y\\"","dir_name":"x\\"y\\"","dir_path":"<BASE>/home/ftpuser/x\\"y\\"","basename":"x\\"y\\""}',
+    '{"command":"MKD","raw_command":"MKD ","response_code":257,"response_msg":"\\"/\\"\\"\\"\\"\\" - Directory successfully created","file":"<BASE>/home/ftpuser/\\"\\"","transfer_path":"/\\"\\"","dir_name":"\\"\\"","dir_path":"<BASE>/home/ftpuser/\\"\\"","basename":"\\"\\""}',
+    '{"command":"MDTM","raw_command":"MDTM a b","response_code":550,"response_msg":"\\"a b\\": No such file or directory","file":"<BASE>/home/ftpuser/\\"a b\\"","dir_name":"/","basename":"\\"a b\\""}',
+    '{"command":"DELE","raw_command":"DELE nosuch x","response_code":550,"response_msg":"\\"nosuch x\\": No such file or directory","file":"<BASE>/home/ftpuser/\\"nosuch x\\"","transfer_path":"/\\"nosuch x\\"","dir_name":"/","basename":"\\"nosuch x\\"","bytes_sent":0}',
+    '{"command":"TYPE","raw_command":"TYPE I","response_code":200,"response_msg":"Type set to I","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"STOR","raw_command":"STOR sp ace.txt","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/\\"sp ace.txt\\"","transfer_path":"/\\"sp ace.txt\\"","dir_name":"/","basename":"\\"sp ace.txt\\"","bytes_sent":1}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/"}',
+    '{"command":"EXIT","dir_name":"/"}',
 ]

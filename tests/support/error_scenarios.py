@@ -145,3 +145,16 @@ def errors_written_paths(ctx):
                  "DELE ../full//nosuch", "DELE ./nosuch"):
         send(ftp, line)
     ftp.quit()
+
+
+@scenario("errors_quotes", BODY, files=FILES)
+def errors_quotes(ctx):
+    """Double quotes in arguments: %r shows the words as ProFTPD's parser splits them (a
+    word starting with a quote runs to the next one, quotes dropped, a backslash
+    escaping), while the path used and %J keep the quotes."""
+    ftp = ctx.connect()
+    for line in ('MKD "q"', 'RMD "q"', 'MKD "a\\"b" c', 'MKD x"y"', 'MKD ""',
+                 'MDTM "a b"', 'DELE "nosuch x"'):
+        send(ftp, line)
+    ftp.storbinary('STOR "sp ace.txt"', io.BytesIO(b"x"))
+    ftp.quit()
