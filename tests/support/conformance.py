@@ -46,6 +46,12 @@ VOLATILE_FORMATS = {
 }
 
 
+def masked_pasv(transcript):
+    """``transcript`` with the PASV reply's address and port masked."""
+    return [re.sub(r"Passive Mode \([\d,]+\)", "Passive Mode (<PASV>)", line)
+            for line in transcript]
+
+
 def check_volatile(testcase, record: bytes):
     """Fail unless every volatile value in ``record`` has its documented format."""
     pairs = json.loads(record.decode("utf-8"), object_pairs_hook=list)
@@ -130,6 +136,18 @@ class ScenarioCase(RedisServerMixin, unittest.TestCase):
         for key, _ in last:
             records[key] = yield threads.deferToThread(client.lrange, key)
         return records
+
+    @defer.inlineCallbacks
+    def checkScenario(self, name: str, records: list, replies: list, mask=None):
+        """Run scenario ``name``; its transcript (PASV ports masked, then ``mask``) must be
+        ``replies`` and key ``h`` must hold ``records`` (ProFTPD's, for the
+        conformance modules that use it)."""
+        got = yield self.runScenario(name)
+        transcript = masked_pasv(self.transcript)
+        if mask is not None:
+            transcript = [mask(line) for line in transcript]
+        self.assertEqual(transcript, replies)
+        self.assertRecords(got, {"h": records})
 
     def assertRecords(self, got: dict, expected: dict):
         """Key by key, record by record, so a failure shows the first differing record."""
