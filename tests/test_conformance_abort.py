@@ -13,6 +13,8 @@ ProFTPD has two 426 texts: its "lingering abort" for an ABOR during a transfer
 (src/data.c) does not; %{transfer-failure} is the text after ". " either way.
 """
 
+import re
+
 from twisted.internet import defer
 
 from tests.support import abort_scenarios    # registers the abort_* scenarios
@@ -35,6 +37,18 @@ class AbortTests(ScenarioCase):
         # The download was reset while most of it was still to be sent.
         self.assertIn("(%d bytes)" % len(abort_scenarios.FILES["big.bin"]),
                       self.transcript[16])
+
+    def test_reset_transfer_fields(self):
+        """A reset upload or download logs its %f, %F, %{basename} and %{file-offset}
+        with the 426 (an upload's are known once its file is open)."""
+        return self.checkScenario("abort_fields", ABORT_FIELDS, ABORT_FIELDS_REPLIES)
+
+    def test_refused_data_connection(self):
+        """PORT to a port nothing listens on: 425 "Unable to build data connection:
+        Connection refused" at once, logged with %b 0 (and an upload's paths)."""
+        return self.checkScenario(
+            "abort_refused", ABORT_REFUSED, ABORT_REFUSED_REPLIES,
+            mask=lambda line: re.sub(r"^> PORT [\d,]+$", "> PORT <ADDR>", line))
 
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
@@ -107,4 +121,76 @@ ABORT_RESET = [
     '{"command":"RETR","raw_command":"RETR big.bin","response_code":426,"response_msg":"Transfer aborted. Data connection closed","transfer_status":"failed","transfer_failure":"Data connection closed"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
     '{"command":"EXIT"}',
+]
+
+ABORT_FIELDS_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> TYPE I',
+    '< 200 Type set to I',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> STOR up.bin',
+    '< 150 Opening BINARY mode data connection for up.bin',
+    '< 426 Transfer aborted. Data connection closed',
+    '# 426',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> RETR big.bin',
+    '< 150 Opening BINARY mode data connection for big.bin (8388608 bytes)',
+    '< 426 Transfer aborted. Data connection closed',
+    '# 426',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ABORT_FIELDS = [
+    '{"command":"STOR","raw_command":"STOR up.bin","response_code":426,"file":"<BASE>/home/ftpuser/up.bin","transfer_path":"/up.bin","basename":"up.bin","file_offset":0,"transfer_status":"failed"}',
+    '{"command":"RETR","raw_command":"RETR big.bin","response_code":426,"file":"<BASE>/home/ftpuser/big.bin","transfer_path":"/big.bin","basename":"big.bin","file_offset":0,"transfer_status":"failed"}',
+]
+
+ABORT_REFUSED_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> TYPE I',
+    '< 200 Type set to I',
+    '> PORT <ADDR>',
+    '< 200 PORT command successful',
+    '> RETR a.txt',
+    '< 425 Unable to build data connection: Connection refused',
+    '# 425',
+    '> PORT <ADDR>',
+    '< 200 PORT command successful',
+    '> STOR up.txt',
+    '< 425 Unable to build data connection: Connection refused',
+    '# 425',
+    '> PORT <ADDR>',
+    '< 200 PORT command successful',
+    '> LIST',
+    '< 425 Unable to build data connection: Connection refused',
+    '# 425',
+    '> PORT <ADDR>',
+    '< 200 PORT command successful',
+    '> NLST',
+    '< 425 Unable to build data connection: Connection refused',
+    '# 425',
+    '> PORT <ADDR>',
+    '< 200 PORT command successful',
+    '> MLSD',
+    '< 425 Unable to build data connection: Connection refused',
+    '# 425',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ABORT_REFUSED = [
+    '{"command":"RETR","raw_command":"RETR a.txt","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/a.txt","transfer_path":"/a.txt","bytes_sent":0,"file_offset":0,"transfer_status":"failed"}',
+    '{"command":"STOR","raw_command":"STOR up.txt","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/up.txt","transfer_path":"/up.txt","bytes_sent":0,"file_offset":0,"transfer_status":"failed"}',
+    '{"command":"LIST","raw_command":"LIST","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/","bytes_sent":0,"transfer_status":"failed"}',
+    '{"command":"NLST","raw_command":"NLST","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/","bytes_sent":0,"transfer_status":"failed"}',
+    '{"command":"MLSD","raw_command":"MLSD","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/","bytes_sent":0,"transfer_status":"failed"}',
 ]

@@ -298,6 +298,7 @@ class TransfersMixin:
                 try:
                     conn = yield self._openData()
                 except Reply as r:
+                    cmd.fields.setdefault("bytes_sent", 0)      # ProFTPD's 425 (measured)
                     self._xferFailed(cmd, r)
                     self.cleanupDTP()
                     raise
@@ -402,6 +403,7 @@ class TransfersMixin:
             raise
         self._pathFields(cmd, vpath, xfer=True)
         cmd.fields["basename"] = path_tail(vpath)
+        cmd.fields["file_offset"] = offset      # on a 426 too (measured)
         cmd.fields["notes"] = {"mod_xfer.retr-path": vpath}
         opening = _opening(self._typeName(), arg,
                            st.st_size - offset if length is None else length)
@@ -609,6 +611,10 @@ class TransfersMixin:
         arg, vpath, real, fobj, tmp, existed, start = opened
         cmd.fields["file_modified"] = existed
         cmd.fields["notes"] = {"mod_xfer.store-path": vpath}
+        # The upload's paths and offset are known from here on, whatever becomes of the
+        # data connection (ProFTPD logs them on its 425 and 426 too; measured).
+        self._pathFields(cmd, vpath, xfer=True)
+        cmd.fields.update(basename=path_tail(vpath), file_offset=start)
         if existed:
             cmd.fields["notes"]["mod_xfer.file-modified"] = "true"
 

@@ -65,3 +65,46 @@ def abort_reset(ctx):
     reset(conn)
     answer(ctx, ftp)
     ftp.quit()
+
+
+FIELDS = REDIS + braces('LogFormat h "%m %r %s %f %F %{basename} %{file-offset} '
+                        '%{transfer-status}"\nRedisLogOnCommand RETR,STOR h\n')
+
+
+@scenario("abort_fields", FIELDS, files=FILES)
+def abort_fields(ctx):
+    """The paths and offset of an upload and a download reset by the client: known
+    from the start of the transfer, logged with its 426."""
+    ftp = ctx.connect()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR up.bin")
+    conn.sendall(b"y" * 100000)
+    reset(conn)
+    answer(ctx, ftp)
+    conn = ftp.transfercmd("RETR big.bin")
+    conn.recv(65536)
+    reset(conn)
+    answer(ctx, ftp)
+    ftp.quit()
+
+
+REFUSED = REDIS + braces('LogFormat h "%m %r %s %S %f %F %b %{file-offset} '
+                         '%{transfer-status}"\nRedisLogOnCommand RETR,STOR,LIST,NLST,MLSD h\n')
+
+
+@scenario("abort_refused", REFUSED, files=FILES)
+def abort_refused(ctx):
+    """Transfers whose PORT names a port nothing listens on: 425 at once, logged with
+    %b 0 (and an upload's paths)."""
+    ftp = ctx.connect()
+    ftp.voidcmd("TYPE I")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for command in ("RETR a.txt", "STOR up.txt", "LIST", "NLST", "MLSD"):
+        ftp.sendcmd("PORT 127,0,0,1,%d,%d" % (port >> 8, port & 255))
+        try:
+            ftp.sendcmd(command)
+        except Exception as e:
+            ctx.transcript.append("# " + str(e).split(" ", 1)[0])
+    ftp.quit()
