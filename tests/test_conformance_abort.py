@@ -50,6 +50,12 @@ class AbortTests(ScenarioCase):
             "abort_refused", ABORT_REFUSED, ABORT_REFUSED_REPLIES,
             mask=lambda line: re.sub(r"^> PORT [\d,]+$", "> PORT <ADDR>", line))
 
+    def test_stalled_transfer_ends_the_session(self):
+        """TimeoutStalled ends the session, without a word to the client: the transfer's
+        record (426) and EXIT's carry "Timeout exceeded: TimeoutStalled during data
+        transfer"."""
+        return self.checkScenario("abort_stalled", ABORT_STALLED, ABORT_STALLED_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 ABORT_IDLE_REPLIES = [
@@ -193,4 +199,27 @@ ABORT_REFUSED = [
     '{"command":"LIST","raw_command":"LIST","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/","bytes_sent":0,"transfer_status":"failed"}',
     '{"command":"NLST","raw_command":"NLST","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/","bytes_sent":0,"transfer_status":"failed"}',
     '{"command":"MLSD","raw_command":"MLSD","response_code":425,"response_msg":"Unable to build data connection: Connection refused","file":"<BASE>/home/ftpuser/","bytes_sent":0,"transfer_status":"failed"}',
+]
+
+ABORT_STALLED_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> TYPE I',
+    '< 200 Type set to I',
+    '> PASV',
+    '< 227 Entering Passive Mode (<PASV>).',
+    '> RETR big.bin',
+    '< 150 Opening BINARY mode data connection for big.bin (8388608 bytes)',
+]
+ABORT_STALLED = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"TYPE","raw_command":"TYPE I","response_code":200,"response_msg":"Type set to I"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>)."}',
+    '{"command":"RETR","raw_command":"RETR big.bin","response_code":426,"response_msg":"Transfer aborted. Data connection closed","session_end_reason":"Timeout exceeded: TimeoutStalled during data transfer","transfer_status":"failed","transfer_failure":"Data connection closed"}',
+    '{"command":"EXIT","session_end_reason":"Timeout exceeded: TimeoutStalled during data transfer"}',
 ]

@@ -341,12 +341,19 @@ class FTPRedisProtocol(DispatchMixin, LoginMixin, InfoMixin, FilesMixin, Listing
             t.reset(self.server.timeout_stalled)
 
     def _stalled(self) -> None:
-        """TimeoutStalled: no byte moved on the data connection; abort the transfer."""
+        """TimeoutStalled: no byte moved on the data connection.  ProFTPD 1.3.8 ends the
+        session there and then, without a word to the client (measured): the transfer
+        fails (426, logged with the session's end reason), then the session ends."""
         self._stall_timer = None
         self._stall_fired = True
+        self.end_reason = "Timeout exceeded: TimeoutStalled during data transfer"
+        # Nothing more is written to the client: its transfer's 426 is only logged.
+        self.disconnected = True
         conn = self._transfer_conn
         if conn is not None and conn.transport is not None and not conn.lost:
             conn.transport.abortConnection()
+        if self.transport is not None:
+            self.transport.loseConnection()
 
     def timeoutConnection(self):
         self.end_reason = "Timeout exceeded: TimeoutIdle"

@@ -318,6 +318,7 @@ class TransfersMixin:
                 if getattr(self, "_stall_fired", False):
                     self._stall_fired = False
                     cmd.fields["timeout"] = "TimeoutStalled"    # for the metrics
+                    cmd.fields["session_end_reason"] = self.end_reason
                 self._startNoTransferTimer()
                 self.cleanupDTP(keep=True)
             if self.client_state.aborting and reply.code >= 400:

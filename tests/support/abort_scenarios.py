@@ -108,3 +108,27 @@ def abort_refused(ctx):
         except Exception as e:
             ctx.transcript.append("# " + str(e).split(" ", 1)[0])
     ftp.quit()
+
+
+STALLED = REDIS + braces('LogFormat h "%m %r %s %S %E %{transfer-status} %{transfer-failure}"\n'
+                         'RedisLogOnEvent ALL h\nTimeoutStalled 1\n')
+
+
+@scenario("abort_stalled", STALLED, files=FILES)
+def abort_stalled(ctx):
+    """A download the client stops reading: TimeoutStalled ends the session without a
+    reply; the transfer's record (426) and EXIT's carry the reason."""
+    ftp = ctx.connect()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    conn.recv(1000)
+    ftp.sock.settimeout(30)
+    try:
+        while True:          # the server closes the control connection
+            data = ftp.sock.recv(4096)
+            if not data:
+                break
+            ctx.transcript.append("< " + data.decode("utf-8", "replace").strip())
+    except OSError as e:
+        ctx.transcript.append("# " + type(e).__name__)
+    conn.close()
