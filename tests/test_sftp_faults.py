@@ -6,13 +6,17 @@ the session usable after it, and no traceback in the server's log."""
 import json
 import os
 import select
+import shutil
+import socket
 import struct
+import subprocess
+import tempfile
 
 from twisted.internet import defer
 from twisted.trial import unittest
 
 from tests.support import e2e
-from tests.test_sftp import RawSFTP, _SFTPSite, _str, _u32, _u64
+from tests.test_sftp import SSH_OPTS, RawSFTP, _SFTPSite, _str, _u32, _u64
 
 OPEN, CLOSE, READ, WRITE, FSTAT, FSETSTAT, OPENDIR, READDIR = 3, 4, 5, 6, 8, 10, 11, 12
 MKDIR, REALPATH, STAT = 14, 16, 17
@@ -196,3 +200,109 @@ class SFTPFaultTests(_SFTPSite, unittest.TestCase):
         got = yield self.lines(6)
         self.assertEqual([line.split("|")[0] for line in got],
                          ["-", "USER", "USER", "PASS", "RETR", "EXIT"][:len(got)])
+
+
+class SSHRefusalTests(_SFTPSite, unittest.TestCase):
+    """What an SSH client asks that this server does not do: refused in mod_sftp's
+    words, without a traceback (twisted.conch logged each refused channel as a failure;
+    a short DISCONNECT was an "Unhandled Error")."""
+
+    VHOST = "  SFTPMaxChannels 1\n"
+
+    def clean_log(self):
+        log = self.logged()
+        for bad in ("Traceback", "#critical", "Unhandled"):
+            self.assertNotIn(bad, log)
+
+    @defer.inlineCallbacks
+    def test_refused_channels(self):
+        """A port forward (direct-tcpip): 3 "Unsupported channel type requested"; a
+        second session over SFTPMaxChannels 1: 4 "Resource shortage"; a remote forward
+        (tcpip-forward) refused; the first session still answers."""
+        # A Unix socket's path is short: not under the test's directory.
+        short = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, short, True)
+        ctl = os.path.join(short, "ctl")
+        lport = e2e.free_port()
+        ssh = ["ssh"] + SSH_OPTS + ["-p", str(self.port), "-S", ctl]
+        master = subprocess.Popen(
+            # INFO (ssh takes an option's first value): the refusals' text.
+            ["sshpass", "-p", "ftppass", "ssh", "-oLogLevel=INFO"] + ssh[1:] + [
+                "-M", "-N", "-oPreferredAuthentications=password",
+                "-oPubkeyAuthentication=no", "-L",
+                "%d:127.0.0.1:%d" % (lport, self.ftp_port), "ftpuser@127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.local, "master.err"), "wb"))
+        self.addCleanup(lambda: master.poll() is None and (master.kill(), master.wait()))
+
+        def up():
+            return subprocess.run(ssh + ["-O", "check", "x"], capture_output=True,
+                                  timeout=30).returncode == 0
+
+        def run():
+            # Before the session: SFTPMaxChannels is asked first, as mod_sftp does.
+            s = socket.create_connection(("127.0.0.1", lport), 20)
+            s.settimeout(20)
+            forwarded = s.recv(100)             # "" once the server refused the channel
+            s.close()
+            first = _Client.__new__(_Client)
+            first.proc = subprocess.Popen(ssh + ["-s", "x", "sftp"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL)
+            first.id = 0
+            first._send(bytes([1]) + _u32(3))
+            first._receive()
+            try:
+                second = subprocess.run(ssh + ["-s", "x", "sftp"], stdin=subprocess.DEVNULL,
+                                        capture_output=True, timeout=60)
+                remote = subprocess.run(ssh + ["-O", "forward", "-R", "0:127.0.0.1:1", "x"],
+                                        capture_output=True, timeout=60)
+                return forwarded, second, remote.returncode, first.works()
+            finally:
+                first.close()
+        self.assertTrue((yield e2e.wait_for(up, 30)), open(os.path.join(
+            self.local, "master.err")).read() + self.logged())
+        forwarded, second, remote, works = yield e2e.in_thread(run)
+        self.assertEqual(forwarded, b"")
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn(b"Session open refused by peer", second.stderr)
+        told = open(os.path.join(self.local, "master.err")).read()
+        self.assertIn("open failed: unknown channel type: Unsupported channel type "
+                      "requested", told)
+        self.assertIn("open failed: resource shortage: Resource shortage", told)
+        self.assertNotEqual(remote, 0)
+        self.assertTrue(works)
+        sftp_log = open(os.path.join(self.base, "sftp.log")).read()
+        self.assertIn("unsupported channel type 'direct-tcpip' requested, denying", sftp_log)
+        self.assertIn("maximum number of channels (1) open, denying request to open "
+                      "'session' channel", sftp_log)
+        subprocess.run(ssh + ["-O", "exit", "x"], capture_output=True, timeout=30)
+        master.wait(30)
+        got = yield self.lines(5)
+        self.assertTrue(got[-1].startswith("EXIT|"), got)
+        self.clean_log()
+
+    @defer.inlineCallbacks
+    def test_short_disconnect_before_login(self):
+        """A DISCONNECT too short for its reason code: the session ends ("Quit") as for
+        any DISCONNECT."""
+        def run():
+            s = socket.create_connection(("127.0.0.1", self.port), 20)
+            s.settimeout(20)
+            f = s.makefile("rb")
+            f.readline()                        # the server's identification
+            # payload, then 7 bytes of padding: 4 + 1 + 4 + 7 is a multiple of 8
+            s.sendall(b"SSH-2.0-test\r\n" + _u32(12) + bytes([7]) + b"\x01abc" + b"\0" * 7)
+            rest = b""
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                rest += data
+            s.close()
+            return True
+        self.assertTrue((yield e2e.in_thread(run)))
+        got = yield self.lines(2)
+        self.assertEqual(got[-1].split("|")[0], "EXIT")
+        self.assertTrue(got[-1].endswith("|Quit"), got)
+        self.clean_log()

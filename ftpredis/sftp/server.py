@@ -7,7 +7,8 @@ SFTPKeyExchanges and SFTPCompression allow, the open sessions, MaxClients' count
 :class:`SSHSession` (one connection: the transport, its byte counts for %I/%O, the
 session's CONNECT and EXIT records, the session end reason, TimeoutIdle, mod_ban's
 hooks as an IPolicySession), with the avatar that opens session channels (at most
-SFTPMaxChannels) and starts the ``sftp`` subsystem.
+SFTPMaxChannels; :class:`SSHConnection` refuses the others as mod_sftp does) and
+starts the ``sftp`` subsystem (:class:`SFTPServerProtocol`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import re
 import struct
 
 from twisted.conch import avatar as conch_avatar
-from twisted.conch import error
 from twisted.conch.ssh import connection, factory, filetransfer, session, transport
 from twisted.conch.ssh.common import NS, getNS
 from twisted.logger import Logger
@@ -232,10 +232,23 @@ class SSHUser(conch_avatar.ConchUser):
         self.channelLookup[b"session"] = SessionChannel
         self.channels = 0
 
-    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+    def refusal(self, channel_type):
+        """Why a channel of ``channel_type`` may not be opened, as mod_sftp answers and
+        logs it (contrib/mod_sftp/channel.c): (reason code, text, SFTPLog line), or
+        None."""
+        name = channel_type.decode("utf-8", "replace")
         if self.channels >= self.ssh.factory.sftp.max_channels:
-            raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                                   "SFTPMaxChannels reached")
+            return (connection.OPEN_RESOURCE_SHORTAGE, b"Resource shortage",
+                    "maximum number of channels (%u) open, denying request to open "
+                    "'%s' channel" % (self.channels, name))
+        if channel_type not in self.channelLookup:
+            return (connection.OPEN_UNKNOWN_CHANNEL_TYPE,
+                    b"Unsupported channel type requested",
+                    "unsupported channel type '%s' requested, denying" % (name,))
+        return None
+
+    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+        # SSHConnection asked refusal() first: SFTPMaxChannels and the type are good.
         self.channels += 1
         chan = conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
                                                    maxPacket, data)
@@ -252,6 +265,29 @@ class SSHUser(conch_avatar.ConchUser):
         if subsystem != b"sftp":
             return None
         return SFTPServerProtocol(self.ssh)
+
+
+class SSHConnection(connection.SSHConnection):
+    """The ssh-connection service: a channel this server does not open is refused
+    here, in mod_sftp's words, before twisted.conch would (it logs every refusal as a
+    failure, traceback and all)."""
+
+    def ssh_CHANNEL_OPEN(self, packet):
+        user = getattr(self.transport, "avatar", None)
+        try:
+            channel_type, rest = getNS(packet)
+            sender = _LENGTH.unpack(rest[:4])[0]
+        except (struct.error, ValueError):
+            user = None
+        refused = user.refusal(channel_type) if user is not None else None
+        if refused is None:
+            connection.SSHConnection.ssh_CHANNEL_OPEN(self, packet)
+            return
+        reason, text, line = refused
+        self.transport.factory.note(line)
+        log.info("SSH: {line}", line=line)
+        self.transport.sendPacket(connection.MSG_CHANNEL_OPEN_FAILURE,
+                                  struct.pack(">2L", sender, reason) + NS(text) + NS(b"en-US"))
 
 
 @implementer(IPolicySession)
@@ -379,7 +415,10 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         except (struct.error, ValueError):
             description = ""
         self.recorder.end_reason = "Quit: " + description if description else "Quit"
-        transport.SSHServerTransport.ssh_DISCONNECT(self, packet)
+        # What twisted.conch's ssh_DISCONNECT does (receiveError does nothing here),
+        # without its struct.error ("Unhandled Error") on a message too short for a
+        # reason code and a description.
+        self.transport.loseConnection()
 
     def client_match(self):
         """The first SFTPClientMatch whose pattern the client's version text matches."""
@@ -457,7 +496,7 @@ class SFTPFactory(factory.SSHFactory):
 
     protocol = SSHSession
     noisy = False
-    services = {b"ssh-userauth": UserAuthServer, b"ssh-connection": connection.SSHConnection}
+    services = {b"ssh-userauth": UserAuthServer, b"ssh-connection": SSHConnection}
     #: Seconds before a refused login is answered (as FTP's PASS).
     loginFailureDelay = 0.25
 
