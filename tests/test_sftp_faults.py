@@ -19,7 +19,7 @@ from tests.support import e2e
 from tests.test_sftp import SSH_OPTS, RawSFTP, _SFTPSite, _str, _u32, _u64
 
 OPEN, CLOSE, READ, WRITE, FSTAT, FSETSTAT, OPENDIR, READDIR = 3, 4, 5, 6, 8, 10, 11, 12
-MKDIR, REALPATH, STAT = 14, 16, 17
+MKDIR, REALPATH, STAT, EXTENDED = 14, 16, 17, 200
 STATUS, HANDLE, NAME, ATTRS = 101, 102, 104, 105
 
 
@@ -108,15 +108,19 @@ class SFTPFaultTests(_SFTPSite, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_unknown_request_type(self):
-        """A request of a type SFTP v3 does not have: 8 "Unsupported operation" (it was
-        never answered)."""
+        """A request of a type SFTP v3 does not have, or an extension this server does
+        not offer: 8 "Unsupported operation" (neither was ever answered: twisted.conch
+        failed on the extension's name)."""
         def steps(c):
-            return [c.send(99, b""), c.send(STATUS, _u32(0)), c.send(2, _u32(3))], c.works()
+            return [c.send(99, b""), c.send(STATUS, _u32(0)), c.send(2, _u32(3)),
+                    c.send(EXTENDED, _str(b"statvfs@openssh.com") + _str(b"/"))], c.works()
         out, works = yield self.session(steps)
-        self.assertEqual(out, [("STATUS", 8, "Unsupported operation")] * 3)
+        self.assertEqual(out, [("STATUS", 8, "Unsupported operation")] * 4)
         self.assertTrue(works)
-        self.assertIn("unhandled SFTP request type 99",
-                      open(os.path.join(self.base, "sftp.log")).read())
+        sftp_log = open(os.path.join(self.base, "sftp.log")).read()
+        self.assertIn("unhandled SFTP request type 99", sftp_log)
+        self.assertIn("client requested 'statvfs@openssh.com' extension, rejecting",
+                      sftp_log)
 
     @defer.inlineCallbacks
     def test_malformed_requests(self):

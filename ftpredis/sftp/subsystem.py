@@ -447,7 +447,12 @@ class SFTPFiles:
         return defer.fail(_status(errno.EPERM))
 
     def extendedRequest(self, extendedName, extendedData):
-        raise NotImplementedError(extendedName)
+        # None is offered (VERSION names none), as mod_sftp words a refused one.
+        # (twisted.conch's own answer to NotImplementedError(name) failed on the bytes
+        # name: the request went unanswered.)
+        self.conn.factory.note("client requested '%s' extension, rejecting"
+                               % _text(extendedName))
+        raise filetransfer.SFTPError(filetransfer.FX_OP_UNSUPPORTED, "Unsupported operation")
 
     def closeAll(self):
         """The subsystem ended: handles left open are closed (and recorded)."""
