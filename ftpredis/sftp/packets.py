@@ -79,6 +79,15 @@ class _Reader:
     def string(self, what="string") -> bytes:
         return self.take(self.u32(what + " length"), what)
 
+    def skip_string(self, what="string") -> tuple:
+        """Where the next string starts and ends, without copying it (a WRITE's data)."""
+        n = self.u32(what + " length")
+        if len(self.data) - self.pos < n:
+            raise Malformed("%s: %d bytes wanted, %d left" % (
+                what, n, len(self.data) - self.pos))
+        self.pos += n
+        return self.pos - n, self.pos
+
     def attrs(self) -> None:
         flags = self.u32("attribute flags")
         if flags & _ATTR_SIZE:
@@ -104,9 +113,10 @@ def parse(kind: int, data: bytes):
     handle = None
     for field in FIELDS[kind]:
         if field == "s":
-            r.string()
+            r.skip_string()
         elif field == "p":
-            if b"\0" in r.string("path"):
+            start, end = r.skip_string("path")
+            if data.find(b"\0", start, end) >= 0:
                 # A C string ends at NUL: OpenSSH's sftp-server refuses such a name
                 # as a malformed message; the file system would refuse it (ValueError).
                 raise Malformed("path with a NUL byte")
