@@ -7,7 +7,8 @@ SFTPKeyExchanges and SFTPCompression allow, the open sessions, MaxClients' count
 :class:`SSHSession` (one connection: the transport, its byte counts for %I/%O, the
 session's CONNECT and EXIT records, the session end reason, TimeoutIdle, mod_ban's
 hooks as an IPolicySession), with the avatar that opens session channels (at most
-SFTPMaxChannels) and starts the ``sftp`` subsystem.
+SFTPMaxChannels; :class:`SSHConnection` refuses the others as mod_sftp does) and
+starts the ``sftp`` subsystem (:class:`SFTPServerProtocol`).
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ import re
 import struct
 
 from twisted.conch import avatar as conch_avatar
-from twisted.conch import error
 from twisted.conch.ssh import connection, factory, filetransfer, session, transport
-from twisted.conch.ssh.common import getNS
+from twisted.conch.ssh.common import NS, getNS
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
+from ftpredis._compat import conch_sftp
 from ftpredis.ftp import limits
 from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.interfaces import IPolicySession
 from ftpredis.redis.redislog import RedisLog
+from ftpredis.sftp import packets
 from ftpredis.sftp.auth import UserAuthServer
 from ftpredis.sftp.records import SSHRecorder
 from ftpredis.sftp.subsystem import SFTPFiles
@@ -60,6 +62,12 @@ class _Counting:
 #: mod_sftp ends it on an excessive packet.
 MAX_SFTP_PACKET = 1024 * 1024
 
+_LENGTH = struct.Struct(">I")
+
+#: SSH_FX_INVALID_HANDLE (draft-ietf-secsh-filexfer-13): what mod_sftp answers a request
+#: naming a handle it does not hold, whatever the version.
+_FX_INVALID_HANDLE = 9
+
 
 class SFTPServerProtocol(filetransfer.FileTransferServer):
     """The ``sftp`` subsystem of one channel: %{protocol} is "sftp" while it runs."""
@@ -73,20 +81,100 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
         self.conn.recorder.protocol = "sftp"
         filetransfer.FileTransferServer.connectionMade(self)
 
+    ended = False
+
     def dataReceived(self, data):
+        # twisted.conch's own loop parses a request as it handles it: a malformed one,
+        # one of a type it does not know or naming a handle it does not hold went
+        # unanswered (ftpredis.sftp.packets).  This one checks each request first.
         self.conn.resetTimeout()
-        filetransfer.FileTransferServer.dataReceived(self, data)
-        # What is left buffered is the start of a packet still incomplete.
-        if len(self.buf) >= 4:
-            length = struct.unpack(">I", self.buf[:4])[0]
+        if self.ended:
+            return
+        self.buf += data
+        while len(self.buf) >= 4:
+            length = _LENGTH.unpack(self.buf[:4])[0]
             if length > MAX_SFTP_PACKET:
-                self.buf = b""
                 self.conn.factory.note(
                     "received excessive SFTP packet (len %d > max %d bytes), rejecting"
                     % (length, MAX_SFTP_PACKET))
                 log.warn("SFTP: a client announced a packet of {length} bytes (more than "
                          "{max}): session ended", length=length, max=MAX_SFTP_PACKET)
-                self.conn.end_session("Excessive SFTP packet")
+                self._end("Excessive SFTP packet")
+                return
+            if length < 5:
+                # No room for a request id to answer: mod_sftp ends the session too.
+                self.conn.factory.note(
+                    "illegal SFTP request length (%d bytes, require at least 5 bytes), "
+                    "rejecting" % (length,))
+                log.warn("SFTP: a client sent a packet of {length} bytes (less than 5): "
+                         "session ended", length=length)
+                self._end("Malformed SFTP packet")
+                return
+            if len(self.buf) < 4 + length:
+                return
+            packet, self.buf = self.buf[4:4 + length], self.buf[4 + length:]
+            self._request(packet[0], packet[1:])
+            if self.ended:
+                return
+
+    def _end(self, reason):
+        self.ended = True
+        self.buf = b""
+        self.conn.end_session(reason)
+
+    def _request(self, kind, data):
+        """One request: ``data`` is what follows its type byte."""
+        if kind == packets.INIT:
+            try:
+                used = packets.parse_init(data)
+            except packets.Malformed as e:
+                self.conn.factory.note("malformed SFTP INIT (%s), rejecting" % (e,))
+                log.warn("SFTP: malformed INIT ({why}): session ended", why=e)
+                self._end("Malformed SFTP packet")
+                return
+            self._dispatch("INIT", data[:used], None)
+            return
+        rid = data[:4]
+        name = packets.NAMES.get(kind)
+        if name is None:
+            # As OpenSSH's sftp-server (mod_sftp ends the session), in mod_sftp's words.
+            self.conn.factory.note("unhandled SFTP request type %d" % (kind,))
+            log.info("SFTP: request of unknown type {kind}: answered Unsupported "
+                     "operation", kind=kind)
+            self._status(rid, filetransfer.FX_OP_UNSUPPORTED, b"Unsupported operation")
+            return
+        try:
+            handle, used = packets.parse(kind, data)
+        except packets.Malformed as e:
+            self.conn.factory.note("malformed SFTP %s request (%s)" % (name, e))
+            log.info("SFTP: malformed {name} request ({why}): answered Bad message",
+                     name=name, why=e)
+            self._status(rid, filetransfer.FX_BAD_MESSAGE, b"Bad message")
+            return
+        held = packets.HANDLE_KINDS.get(kind)
+        if held is not None:
+            files = conch_sftp.open_files(self)
+            dirs = conch_sftp.open_directories(self)
+            if not (held != packets.DIRECTORY and handle in files
+                    or held != packets.FILE and handle in dirs):
+                # mod_sftp's answer (fxp.c), though SFTP v3 has no such code: OpenSSH's
+                # sftp and lftp take it as a failure.
+                self._status(rid, _FX_INVALID_HANDLE, b"Invalid handle")
+                return
+        self._dispatch(name, data[:used], rid)
+
+    def _dispatch(self, name, data, rid):
+        try:
+            getattr(self, "packet_" + name)(data)
+        except Exception:
+            # Every request was checked: this is a bug of ours or of twisted.conch.
+            log.failure("SFTP: {name} request failed", name=name)
+            if rid is not None:
+                self._status(rid, filetransfer.FX_FAILURE, b"Failure")
+
+    def _status(self, rid, code, text):
+        self.sendPacket(filetransfer.FXP_STATUS,
+                        rid + _LENGTH.pack(code) + NS(text) + NS(b"en-US"))
 
     def connectionLost(self, reason):
         self.files.closeAll()
@@ -144,10 +232,23 @@ class SSHUser(conch_avatar.ConchUser):
         self.channelLookup[b"session"] = SessionChannel
         self.channels = 0
 
-    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+    def refusal(self, channel_type):
+        """Why a channel of ``channel_type`` may not be opened, as mod_sftp answers and
+        logs it (contrib/mod_sftp/channel.c): (reason code, text, SFTPLog line), or
+        None."""
+        name = channel_type.decode("utf-8", "replace")
         if self.channels >= self.ssh.factory.sftp.max_channels:
-            raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                                   "SFTPMaxChannels reached")
+            return (connection.OPEN_RESOURCE_SHORTAGE, b"Resource shortage",
+                    "maximum number of channels (%u) open, denying request to open "
+                    "'%s' channel" % (self.channels, name))
+        if channel_type not in self.channelLookup:
+            return (connection.OPEN_UNKNOWN_CHANNEL_TYPE,
+                    b"Unsupported channel type requested",
+                    "unsupported channel type '%s' requested, denying" % (name,))
+        return None
+
+    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+        # SSHConnection asked refusal() first: SFTPMaxChannels and the type are good.
         self.channels += 1
         chan = conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
                                                    maxPacket, data)
@@ -164,6 +265,29 @@ class SSHUser(conch_avatar.ConchUser):
         if subsystem != b"sftp":
             return None
         return SFTPServerProtocol(self.ssh)
+
+
+class SSHConnection(connection.SSHConnection):
+    """The ssh-connection service: a channel this server does not open is refused
+    here, in mod_sftp's words, before twisted.conch would (it logs every refusal as a
+    failure, traceback and all)."""
+
+    def ssh_CHANNEL_OPEN(self, packet):
+        user = getattr(self.transport, "avatar", None)
+        try:
+            channel_type, rest = getNS(packet)
+            sender = _LENGTH.unpack(rest[:4])[0]
+        except (struct.error, ValueError):
+            user = None
+        refused = user.refusal(channel_type) if user is not None else None
+        if refused is None:
+            connection.SSHConnection.ssh_CHANNEL_OPEN(self, packet)
+            return
+        reason, text, line = refused
+        self.transport.factory.note(line)
+        log.info("SSH: {line}", line=line)
+        self.transport.sendPacket(connection.MSG_CHANNEL_OPEN_FAILURE,
+                                  struct.pack(">2L", sender, reason) + NS(text) + NS(b"en-US"))
 
 
 @implementer(IPolicySession)
@@ -291,7 +415,10 @@ class SSHSession(transport.SSHServerTransport, TimeoutMixin):
         except (struct.error, ValueError):
             description = ""
         self.recorder.end_reason = "Quit: " + description if description else "Quit"
-        transport.SSHServerTransport.ssh_DISCONNECT(self, packet)
+        # What twisted.conch's ssh_DISCONNECT does (receiveError does nothing here),
+        # without its struct.error ("Unhandled Error") on a message too short for a
+        # reason code and a description.
+        self.transport.loseConnection()
 
     def client_match(self):
         """The first SFTPClientMatch whose pattern the client's version text matches."""
@@ -369,7 +496,7 @@ class SFTPFactory(factory.SSHFactory):
 
     protocol = SSHSession
     noisy = False
-    services = {b"ssh-userauth": UserAuthServer, b"ssh-connection": connection.SSHConnection}
+    services = {b"ssh-userauth": UserAuthServer, b"ssh-connection": SSHConnection}
     #: Seconds before a refused login is answered (as FTP's PASS).
     loginFailureDelay = 0.25
 

@@ -54,6 +54,31 @@ def _oserror(e: FSError) -> filetransfer.SFTPError:
 _STATUS = {errno.ENOENT: (2, "No such file"), errno.EACCES: (3, "Permission denied"),
            errno.EPERM: (3, "Permission denied")}
 
+#: What a READ or WRITE that failed answers, as mod_sftp words it for an SFTP v3 client
+#: (contrib/mod_sftp/fxp.c, fxp_errno2status): a handle not open for it (EBADF), a file
+#: beyond the file system's largest (EFBIG), an offset off_t cannot hold (EINVAL).
+_IO_STATUS = {errno.EBADF: (2, "No such file"), errno.EFBIG: (4, "Out of disk space"),
+              errno.ENOSPC: (4, "Out of disk space"), errno.EDQUOT: (4, "Quota exceeded"),
+              errno.EINVAL: (8, "Invalid parameter")}
+
+#: The largest offset a READ or WRITE may name: off_t is signed.
+MAX_OFFSET = 2 ** 63 - 1
+
+#: The most a READ answers (SFTP allows a short read): mod_sftp's bound.  A client asking
+#: for 4 GiB made the server allocate it.
+MAX_READ = 512 * 1024 - 1024
+
+
+def _io_failed(f):
+    """A READ's or WRITE's OSError as the status it is answered with; twisted.conch
+    would log a traceback for it as for a bug of the server's."""
+    f.trap(OSError)
+    found = _IO_STATUS.get(f.value.errno) or _STATUS.get(f.value.errno)
+    if found is None:
+        found = (filetransfer.FX_FAILURE, os.strerror(f.value.errno))
+    raise filetransfer.SFTPError(found[0], found[1])
+
+
 #: The NAME entry's attributes as this server sends them: flags, size, uid+gid,
 #: permissions, atime+mtime (the sizes %b counts for a listing).
 _ATTR_BYTES = 4 + 8 + 8 + 4 + 8
@@ -422,7 +447,12 @@ class SFTPFiles:
         return defer.fail(_status(errno.EPERM))
 
     def extendedRequest(self, extendedName, extendedData):
-        raise NotImplementedError(extendedName)
+        # None is offered (VERSION names none), as mod_sftp words a refused one.
+        # (twisted.conch's own answer to NotImplementedError(name) failed on the bytes
+        # name: the request went unanswered.)
+        self.conn.factory.note("client requested '%s' extension, rejecting"
+                               % _text(extendedName))
+        raise filetransfer.SFTPError(filetransfer.FX_OP_UNSUPPORTED, "Unsupported operation")
 
     def closeAll(self):
         """The subsystem ended: handles left open are closed (and recorded)."""
@@ -501,14 +531,20 @@ class _File:
                 raise EOFError()
             self.count += len(data)
             return data
+        if offset > MAX_OFFSET:
+            raise filetransfer.SFTPError(*_IO_STATUS[errno.EINVAL])
+        length = min(length, MAX_READ)
         # From the page cache when the kernel promises not to wait (a thread hop per
         # 32 KiB request costs more than the copy), else in the disk pool.
         data = nowait.pread_now(self.fd, length, offset)
         if data is not None:
             return got(data)
-        return self.owner.run(os.pread, self.fd, length, offset).addCallback(got)
+        return self.owner.run(os.pread, self.fd, length, offset).addCallbacks(
+            got, _io_failed)
 
     def writeChunk(self, offset, data):
+        if offset > MAX_OFFSET:
+            raise filetransfer.SFTPError(*_IO_STATUS[errno.EINVAL])
         self.count += len(data)
         # Writes are acknowledged in the order they came: OpenSSH's client truncates an
         # upload to the end of the writes acknowledged in order ("server reordered
@@ -526,7 +562,7 @@ class _File:
         self.queued.append((offset, data, answer))
         if not self.writing:
             self._write_queued()
-        return answer
+        return answer.addErrback(_io_failed)
 
     def _write_queued(self):
         batch, self.queued = self.queued, []
