@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from ftpredis._compat import CompatError
 
-#: Run with 26.10.0 only; both attributes are set in FileTransferServer.__init__ there
+#: Run with 24.7.0 and 26.10.0; both attributes are set in FileTransferServer.__init__ there
 #: (tests/test_compat_conch.py checks them on whatever Twisted runs the suite).
-TESTED_WITH = {"Twisted": ("26.10.0", "26.10.0")}
+TESTED_WITH = {"Twisted": ("24.7.0", "26.10.0")}
 
 #: Instance attributes only: checked by verify_live.
 PRIVATE_NAMES = ()
