@@ -35,6 +35,7 @@ SAMPLES = {
     "CreateHome": "on 711", "Umask": "077", "AllowOverwrite": "on",
     "AllowStoreRestart": "on", "AllowRetrieveRestart": "off", "AllowForeignAddress": "on",
     "HideFiles": "^x", "DisplayLogin": "{dir}/welcome", "AllowLogSymlinks": "on",
+    "AccessGrantMsg": '"hello %u"', "AccessDenyMsg": '"no, %u"',
     "RedisEngine": "on", "RedisLog": "{dir}/redis.log", "SystemLog": "{dir}/system.log",
     "MaxCommandRate": "10 2",
     "ProxyProtocolEngine": "on", "ProxyProtocolVersion": "haproxyV2",

@@ -86,6 +86,11 @@ class ErrorTests(ScenarioCase):
         the path used and %J keep the quotes."""
         return self.check("errors_quotes", ERRORS_QUOTES, ERRORS_QUOTES_REPLIES)
 
+    def test_access_messages(self):
+        """AccessGrantMsg and AccessDenyMsg replace the 230 and 530 texts, every "%u"
+        the USER name; an <Anonymous> block's own AccessGrantMsg for its logins."""
+        return self.check("errors_messages", ERRORS_MESSAGES, ERRORS_MESSAGES_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 ERRORS_PATHS_REPLIES = [
@@ -954,4 +959,49 @@ ERRORS_QUOTES = [
     '{"command":"STOR","raw_command":"STOR sp ace.txt","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/\\"sp ace.txt\\"","transfer_path":"/\\"sp ace.txt\\"","dir_name":"/","basename":"\\"sp ace.txt\\"","bytes_sent":1}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/"}',
     '{"command":"EXIT","dir_name":"/"}',
+]
+
+ERRORS_MESSAGES_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 530 Go away ftpuser',
+    '> USER nosuch',
+    '< 331 Password required for nosuch',
+    '> PASS (hidden)',
+    '< 530 Go away nosuch',
+    '> QUIT',
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 Welcome ftpuser, ftpuser is in',
+    '> QUIT',
+    '< 221 Goodbye.',
+    '< 220 example ready',
+    '> USER anonymous',
+    '< 331 Anonymous login ok, send your complete email address as your password',
+    '> PASS (hidden)',
+    '< 230 Anonymous anonymous: read only',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ERRORS_MESSAGES = [
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":530,"response_msg":"Go away ftpuser"}',
+    '{"command":"USER","raw_command":"USER nosuch","response_code":331,"response_msg":"Password required for nosuch"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":530,"response_msg":"Go away nosuch"}',
+    '{"command":"EXIT"}',
+    '{}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"Welcome ftpuser, ftpuser is in","user":"ftpuser"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpuser"}',
+    '{"command":"EXIT","user":"ftpuser"}',
+    '{}',
+    '{"command":"USER","raw_command":"USER anonymous","response_code":331,"response_msg":"Anonymous login ok, send your complete email address as your password"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"Anonymous anonymous: read only","user":"ftpanon"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpanon"}',
+    '{"command":"EXIT","user":"ftpanon"}',
 ]

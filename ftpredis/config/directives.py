@@ -423,6 +423,12 @@ TABLE: Tuple[Directive, ...] = (
     _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
        "reply.", usage="path",
        field="display_login"),
+    _d("AccessGrantMsg", _SVGA, 1, 1, p_word, "Text of the 230 reply to a login instead "
+       "of ProFTPD's (\"%u\": the name given to USER); in <Anonymous>, for its logins.",
+       usage='"message"', field="access_grant_msg"),
+    _d("AccessDenyMsg", _SVGA, 1, 1, p_word, "Text of the 530 reply to a refused login "
+       "instead of \"Login incorrect.\" (\"%u\": the name given to USER); in "
+       "<Anonymous>, for its logins.", usage='"message"', field="access_deny_msg"),
 
     # -- logging ----------------------------------------------------------------------
     _d("AllowLogSymlinks", _SVG, 1, 1, p_bool,

@@ -127,6 +127,8 @@ class AnonymousConfig:
     limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections directly inside
     hide_files: Optional[str] = None
     display_login: Optional[str] = None
+    access_grant_msg: Optional[str] = None    # AccessGrantMsg (its own, else the server's)
+    access_deny_msg: Optional[str] = None     # AccessDenyMsg (its own, else the server's)
     anon_reject_passwords: Optional[Tuple[str, bool]] = None   # (regex, negated with !)
     require_valid_shell: Optional[bool] = None    # None: the server's RequireValidShell
 
@@ -272,6 +274,8 @@ class ServerConfig:
     proxy_protocol_options: FrozenSet[str] = frozenset()
     proxy_protocol_ignore: bool = False
     display_login: Optional[str] = None      # file shown in the 230 reply
+    access_grant_msg: Optional[str] = None   # AccessGrantMsg: the 230 text ("%u": user)
+    access_deny_msg: Optional[str] = None    # AccessDenyMsg: the refused login's 530 text
     limits: Tuple[LimitConfig, ...] = ()     # server-level <Limit> sections
     classes: Tuple[ClassConfig, ...] = ()    # every <Class>, in config order
 

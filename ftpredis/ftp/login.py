@@ -302,7 +302,11 @@ class LoginMixin:
             self.client_state.limited = limited
             self._cancelTimer("_login_timer")
             self._startNoTransferTimer()
-            if avatar.anonymous:
+            grant = ((anon_cfg.access_grant_msg if anon_cfg is not None else None)
+                     or self.server.access_grant_msg)
+            if grant is not None:
+                r = Reply(230, grant.replace("%u", user))      # mod_auth: AccessGrantMsg
+            elif avatar.anonymous:
                 r = R("anon_logged_in")
             else:
                 r = R("logged_in", user)
@@ -358,12 +362,16 @@ class LoginMixin:
                     self.policy_event("MaxLoginAttemptsFromUser", user=user)
                     self.transport.loseConnection()
             cmd.after = after
+            refusal = R("login_incorrect")
+            deny = ((anon_found[1].access_deny_msg if anon_found is not None else None)
+                    or self.server.access_deny_msg)
+            if deny is not None:
+                refusal = Reply(530, deny.replace("%u", user))     # mod_auth: AccessDenyMsg
             # A delay before every refusal makes password guessing slow (mod_delay).
             delay = self.factory.loginFailureDelay
             if delay:
-                return task.deferLater(self.factory.reactor, delay, _raise,
-                                       R("login_incorrect"))
-            raise R("login_incorrect")
+                return task.deferLater(self.factory.reactor, delay, _raise, refusal)
+            raise refusal
 
         def slow():
             d = defer.maybeDeferred(self.portal.login, creds, None, IFTPRedisAvatar)

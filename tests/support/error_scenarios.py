@@ -158,3 +158,35 @@ def errors_quotes(ctx):
         send(ftp, line)
     ftp.storbinary('STOR "sp ace.txt"', io.BytesIO(b"x"))
     ftp.quit()
+
+
+MESSAGES = REDIS + braces('LogFormat h "%m %r %s %S %u"\nRedisLogOnEvent ALL h\n') + r"""
+AccessGrantMsg "Welcome %u, %u is in"
+AccessDenyMsg "Go away %u"
+MaxLoginAttempts 2
+<Anonymous {base}/anon>
+  User ftpanon
+  Group ftpgroup
+  UserAlias anonymous ftpanon
+  AccessGrantMsg "Anonymous %u: read only"
+</Anonymous>
+"""
+
+
+@scenario("errors_messages", MESSAGES, files={"../../anon/pub.txt": b"p\n"},
+          users=(("ftpuser", "ftppass"), ("ftpanon", "unused")))
+def errors_messages(ctx):
+    """AccessGrantMsg and AccessDenyMsg ("%u" the USER name, every one of them): the
+    server's for its users, up to MaxLoginAttempts; <Anonymous>'s own for its logins,
+    and the server's AccessDenyMsg there too."""
+    ftp = ctx.connect(user=None)
+    for line in ("USER ftpuser", "PASS bad", "USER nosuch", "PASS bad"):
+        send(ftp, line)
+    try:
+        ftp.quit()
+    except Exception:
+        pass
+    ftp = ctx.connect()
+    ftp.quit()
+    ftp = ctx.connect(user="anonymous", password="guest@example.com")
+    ftp.quit()
