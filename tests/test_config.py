@@ -423,7 +423,9 @@ class ErrorTests(_Base):
     def test_limit_refuses_what_it_cannot_enforce(self):
         # An ignored rule would leave the server more open than configured.
         self.assertEqual(self.errors("<Limit WRITE>\n  AllowFilter x\n</Limit>\nPort 2121\n"),
-                         ["unknown configuration directive 'AllowFilter' " + self.where(2)])
+                         ["AllowFilter: directive not allowed in <Limit> context "
+                          + self.where(2) + "; allowed in server config, <VirtualHost>, "
+                          "<Global>, <Anonymous>"])
         self.assertEqual(self.errors("<Limit SMNT>\n  DenyAll\n</Limit>\nPort 2121\n"),
                          ["<Limit>: unsupported command or class 'SMNT' " + self.where(1)])
         self.assertEqual(self.errors("DenyAll\n"),

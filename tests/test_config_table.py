@@ -36,6 +36,7 @@ SAMPLES = {
     "AllowStoreRestart": "on", "AllowRetrieveRestart": "off", "AllowForeignAddress": "on",
     "HideFiles": "^x", "DisplayLogin": "{dir}/welcome", "AllowLogSymlinks": "on",
     "AccessGrantMsg": '"hello %u"', "AccessDenyMsg": '"no, %u"',
+    "AllowFilter": "^[a-z]*$", "DenyFilter": "^x [NC]",
     "RedisEngine": "on", "RedisLog": "{dir}/redis.log", "SystemLog": "{dir}/system.log",
     "MaxCommandRate": "10 2",
     "ProxyProtocolEngine": "on", "ProxyProtocolVersion": "haproxyV2",

@@ -91,6 +91,12 @@ class ErrorTests(ScenarioCase):
         the USER name; an <Anonymous> block's own AccessGrantMsg for its logins."""
         return self.check("errors_messages", ERRORS_MESSAGES, ERRORS_MESSAGES_REPLIES)
 
+    def test_command_filters(self):
+        """DenyFilter and AllowFilter ([NC]: no case) refuse a command whose argument
+        matches (or does not) with 550 "<argument>: Forbidden command argument", before
+        login too, PASS's argument never; the record keeps the command's %f."""
+        return self.check("errors_filters", ERRORS_FILTERS, ERRORS_FILTERS_REPLIES)
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 ERRORS_PATHS_REPLIES = [
@@ -1004,4 +1010,59 @@ ERRORS_MESSAGES = [
     '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"Anonymous anonymous: read only","user":"ftpanon"}',
     '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","user":"ftpanon"}',
     '{"command":"EXIT","user":"ftpanon"}',
+]
+
+ERRORS_FILTERS_REPLIES = [
+    '< 220 example ready',
+    '> USER x*.y/z',
+    '< 550 x*.y/z: Forbidden command argument',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> CWD *.*/',
+    '< 550 *.*/: Forbidden command argument',
+    '> NLST *.*/',
+    '< 550 *.*/: Forbidden command argument',
+    '> CWD pub',
+    '< 250 CWD command successful',
+    '> CWD PUB',
+    '< 550 PUB: No such file or directory',
+    '> MKD a$b',
+    '< 550 a$b: Forbidden command argument',
+    '> SIZE ../b.txt',
+    '< 550 SIZE not allowed in ASCII mode',
+    '> FOO *.*/',
+    '< 550 *.*/: Forbidden command argument',
+    '> SITE CHMOD 644 *.x/',
+    '< 550 CHMOD 644 *.x/: Forbidden command argument',
+    '> RNFR b.txt',
+    '< 550 b.txt: No such file or directory',
+    '> RNTO c*.d/e',
+    '< 550 c*.d/e: Forbidden command argument',
+    '> RNTO c.txt',
+    '< 503 Bad sequence of commands',
+    '> HELP a$',
+    '< 550 a$: Forbidden command argument',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+ERRORS_FILTERS = [
+    '{}',
+    '{"command":"USER","raw_command":"USER x*.y/z","response_code":550,"response_msg":"x*.y/z: Forbidden command argument"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in"}',
+    '{"command":"CWD","raw_command":"CWD *.*/","response_code":550,"response_msg":"*.*/: Forbidden command argument","file":"<BASE>/home/ftpuser"}',
+    '{"command":"NLST","raw_command":"NLST *.*/","response_code":550,"response_msg":"*.*/: Forbidden command argument","file":"<BASE>/home/ftpuser/*.*/"}',
+    '{"command":"CWD","raw_command":"CWD pub","response_code":250,"response_msg":"CWD command successful","file":"<BASE>/home/ftpuser/pub"}',
+    '{"command":"CWD","raw_command":"CWD PUB","response_code":550,"response_msg":"PUB: No such file or directory","file":"<BASE>/home/ftpuser/pub"}',
+    '{"command":"MKD","raw_command":"MKD a$b","response_code":550,"response_msg":"a$b: Forbidden command argument","file":"<BASE>/home/ftpuser/pub/a$b"}',
+    '{"command":"SIZE","raw_command":"SIZE ../b.txt","response_code":550,"response_msg":"SIZE not allowed in ASCII mode"}',
+    '{"command":"SITE CHMOD","raw_command":"SITE CHMOD 644 *.x/","response_code":550,"response_msg":"CHMOD 644 *.x/: Forbidden command argument","file":"<BASE>/home/ftpuser/pub/*.x/"}',
+    '{"command":"RNFR","raw_command":"RNFR b.txt","response_code":550,"response_msg":"b.txt: No such file or directory"}',
+    '{"command":"RNTO","raw_command":"RNTO c*.d/e","response_code":550,"response_msg":"c*.d/e: Forbidden command argument","file":"<BASE>/home/ftpuser/pub/c*.d/e"}',
+    '{"command":"RNTO","raw_command":"RNTO c.txt","response_code":503,"response_msg":"Bad sequence of commands","file":"<BASE>/home/ftpuser/pub/c.txt"}',
+    '{"command":"HELP","raw_command":"HELP a$","response_code":550,"response_msg":"a$: Forbidden command argument"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye."}',
+    '{"command":"EXIT"}',
 ]

@@ -123,6 +123,24 @@ def p_hide_files(args, ctx):
     return pattern
 
 
+def p_command_filter(args, ctx):
+    """AllowFilter/DenyFilter: ``regex [flags]``, ``[NC]`` making it case-insensitive
+    (mod_core's POSIX extended expression, applied to every command's argument)."""
+    nocase = False
+    if len(args) == 2:
+        flags = args[1].strip()
+        if not (flags.startswith("[") and flags.endswith("]")):
+            raise DirectiveError("badly formatted flags parameter: '%s'" % args[1])
+        words = [w.strip().upper() for w in flags[1:-1].split(",")]
+        if not words or any(w != "NC" for w in words):
+            raise DirectiveError("unknown filter flags '%s'" % args[1])
+        nocase = True
+    try:
+        return re.compile(args[0], re.IGNORECASE if nocase else 0)
+    except re.error as e:
+        raise DirectiveError("'%s' is not a valid regular expression: %s" % (args[0], e))
+
+
 def p_virtual_host(args, ctx):
     for address in args:
         if not address:

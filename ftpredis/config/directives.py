@@ -36,7 +36,7 @@ from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
 )
 from ftpredis.config.args_access import (  # noqa: F401 (re-exported)
     LIMIT_CLASSES, LIMIT_COMMANDS, CLASS, p_limit, p_limit_users, p_allow_deny, p_order,
-    p_class, p_from, p_satisfy, p_hide_files,
+    p_class, p_from, p_satisfy, p_hide_files, p_command_filter,
     p_virtual_host, p_global, p_directory, p_anonymous,
 )
 from ftpredis.config.args_redis import (  # noqa: F401 (re-exported)
@@ -420,6 +420,14 @@ TABLE: Tuple[Directive, ...] = (
        "Regular expression: matching names are left out of listings and refused as "
        "not existing.", usage="regex|none",
        field="hide_files"),
+    _d("AllowFilter", _SVGA, 1, 2, p_command_filter, "Regular expression every command's "
+       "argument (PASS's aside) must match, else 550 \"<argument>: Forbidden command "
+       "argument\" (flags: [NC] for no case).", usage="regex [[NC]]",
+       field="allow_filter"),
+    _d("DenyFilter", _SVGA, 1, 2, p_command_filter, "Regular expression no command's "
+       "argument (PASS's aside) may match, else 550 \"<argument>: Forbidden command "
+       "argument\" (flags: [NC] for no case).", usage="regex [[NC]]",
+       field="deny_filter"),
     _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
        "reply.", usage="path",
        field="display_login"),
@@ -694,6 +702,10 @@ TABLE: Tuple[Directive, ...] = (
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
     _noop("DeferWelcome", _SVG, "The banner never names the server before login."),
+    _noop("ShowSymlinks", _SVGA, "Listings show a symbolic link as a link (ProFTPD's "
+          "default, on)."),
+    _noop("DisplayChdir", _SVGA, "No file is shown on CWD."),
+    _noop("ModuleControlsACLs", _S, "No ftpdctl: ftpredis-ban and SIGHUP instead."),
     _noop("ModulePath", _S, "No loadable modules."),
     _noop("LoadModule", _S, "Accepted for modules ftpredis provides, an error for others.",
           parse=p_load_module),

@@ -15,7 +15,7 @@ the file and line at fault.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import FrozenSet, Mapping, Optional, Tuple
+from typing import FrozenSet, Mapping, Optional, Pattern, Tuple
 
 
 #: BusyPoll's default (microseconds); ftpredis.app.reactor applies it.
@@ -127,6 +127,8 @@ class AnonymousConfig:
     limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections directly inside
     hide_files: Optional[str] = None
     display_login: Optional[str] = None
+    allow_filter: Optional[Pattern] = None    # AllowFilter (its own, else the server's)
+    deny_filter: Optional[Pattern] = None     # DenyFilter (its own, else the server's)
     access_grant_msg: Optional[str] = None    # AccessGrantMsg (its own, else the server's)
     access_deny_msg: Optional[str] = None     # AccessDenyMsg (its own, else the server's)
     anon_reject_passwords: Optional[Tuple[str, bool]] = None   # (regex, negated with !)
@@ -274,6 +276,8 @@ class ServerConfig:
     proxy_protocol_options: FrozenSet[str] = frozenset()
     proxy_protocol_ignore: bool = False
     display_login: Optional[str] = None      # file shown in the 230 reply
+    allow_filter: Optional[Pattern] = None   # AllowFilter: arguments must match it
+    deny_filter: Optional[Pattern] = None    # DenyFilter: arguments must not match it
     access_grant_msg: Optional[str] = None   # AccessGrantMsg: the 230 text ("%u": user)
     access_deny_msg: Optional[str] = None    # AccessDenyMsg: the refused login's 530 text
     limits: Tuple[LimitConfig, ...] = ()     # server-level <Limit> sections

@@ -29,6 +29,10 @@ _BLANK_FIRST = frozenset((b" ", b"\t", b"\v", b"\f", b"\r"))
 # What may follow an RNFR before its RNTO (mod_core's core_pre_any), and what more once
 # the session speaks TLS (RFC 2228's commands).
 _AFTER_RNFR = frozenset({"RNTO", "HELP", "NOOP", "QUIT", "STAT"})
+# Commands whose %f is their path argument as written after the current directory
+# (ftpredis.ftp.files, ftpredis.ftp.listings).
+_WRITTEN_PATH = frozenset({"LIST", "NLST", "MLSD", "MKD", "RMD", "DELE", "RNTO", "MDTM",
+                           "MFMT", "SITE"})
 _AFTER_RNFR_TLS = frozenset({"CCC", "CONF", "ENC", "MIC", "PBSZ", "PROT"})
 
 # After IAC: WILL, WONT, DO, DONT take one more byte (the option), IP and DM none.
@@ -325,6 +329,11 @@ class DispatchMixin:
         if self.ftps is not None or getattr(self.factory, "tls", None) is not None:
             _tls.precheck(self, base)   # TLSRequired
         state = self.client_state
+        server = self.server
+        if cmd.arg is not None and (server.deny_filter is not None or
+                                    server.allow_filter is not None or
+                                    state.anon_config is not None):
+            self._filterArgument(cmd, base)
         if state.rnfr is not None and base != "RNTO":
             # ProFTPD keeps the RNFR path (and a transfer context) until RNTO, and
             # refuses all but a few commands meanwhile (mod_core's core_pre_any, its
@@ -344,6 +353,34 @@ class DispatchMixin:
         if self.avatar is not None and state.limited:
             self._checkLimit(cmd, base)
         return fn(self, cmd)
+
+    def _filterArgument(self, cmd: _Command, base: str) -> None:
+        """AllowFilter and DenyFilter (mod_core's regex_filters): every command's argument
+        but PASS's, before anything else looks at the command; an <Anonymous> block's
+        own filters for its sessions."""
+        if base == "PASS":
+            return
+        server, anon = self.server, self.client_state.anon_config
+        allow = (anon.allow_filter if anon is not None else None) or server.allow_filter
+        deny = (anon.deny_filter if anon is not None else None) or server.deny_filter
+        arg = cmd.arg
+        if (allow is not None and allow.search(arg) is None) or (
+                deny is not None and deny.search(arg) is not None):
+            if self.fs is not None:
+                # The record's %f as ProFTPD's Jot makes it from the refused command
+                # (measured for CWD, NLST, MKD, RNTO, SITE CHMOD).
+                if base in ("CWD", "CDUP"):
+                    self._chdirFields(cmd, self.fs.cwd)
+                elif base in _WRITTEN_PATH:
+                    path = arg
+                    if base == "MFMT":
+                        path = arg.partition(" ")[2]
+                    elif base == "SITE":
+                        words = arg.split(None, 2)
+                        path = words[2] if len(words) == 3 else None
+                    if path:
+                        cmd.fields["file"] = self._listedPath(path)
+            raise R("forbidden_argument", arg)
 
     def _rnfrFields(self) -> dict:
         """What every record carries while an RNFR waits for its RNTO."""

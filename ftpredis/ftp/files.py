@@ -79,6 +79,19 @@ class FilesMixin:
     def cmd_CDUP(self, cmd):
         return self._chdir(cmd, "..")
 
+    def _chdirFields(self, cmd, new: str) -> None:
+        """%f, %D and %{basename} of a CWD or CDUP that leaves the session in ``new``."""
+        f = cmd.fields
+        shown = self.fs.chroot_join(new)
+        top = new == "/" and shown != "/" and cmd.verb not in ("CDUP", "XCUP")
+        if top:
+            # ProFTPD 1.3.8's CWD to the top of a chroot (CWD /, CWD .., CWD ~/) logs the
+            # chroot without its slash, and the chroot's name as %{basename}; its CDUP
+            # keeps the slash (measured).
+            shown = shown.rstrip("/")
+        f["dir_path"] = f["file"] = shown
+        f["basename"] = path_tail(shown if top else new)
+
     def _chdir(self, cmd, path):
         f = cmd.fields
         f["dir_name"] = path_tail(cmd.arg or "")
@@ -86,15 +99,7 @@ class FilesMixin:
         f["config_path"] = self.fs.real_of(target)
 
         def logged_at(new):
-            shown = self.fs.chroot_join(new)
-            top = new == "/" and shown != "/" and cmd.verb not in ("CDUP", "XCUP")
-            if top:
-                # ProFTPD 1.3.8's CWD to the top of a chroot (CWD /, CWD .., CWD ~/) logs
-                # the chroot without its slash, and the chroot's name as %{basename}; its
-                # CDUP keeps the slash (measured).
-                shown = shown.rstrip("/")
-            f["dir_path"] = f["file"] = shown
-            f["basename"] = path_tail(shown if top else new)
+            self._chdirFields(cmd, new)
 
         def changed(new):
             logged_at(new)

@@ -71,6 +71,7 @@ REPLIES = {
     "site_chmod_noarg": (500, "SITE not understood"),
     "user_noarg": (500, "USER: command requires a parameter"),
     "rnfr_sequence": (501, "Bad sequence of commands"),
+    "forbidden_argument": (550, "%s: Forbidden command argument"),
     "allo": (202, "No storage allocation necessary"),
     "allo_syntax": (504, "'%s' not understood"),
     "allo_bad": (504, "%s: Invalid ALLO argument"),

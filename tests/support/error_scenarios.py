@@ -190,3 +190,19 @@ def errors_messages(ctx):
     ftp.quit()
     ftp = ctx.connect(user="anonymous", password="guest@example.com")
     ftp.quit()
+
+
+FILTERS = REDIS + braces('LogFormat h "%m %r %s %S %f"\nRedisLogOnEvent ALL h\n'
+                         'DenyFilter \\*.*/\nAllowFilter "^[a-z0-9 ./_*-]*$" [NC]\n')
+
+
+@scenario("errors_filters", FILTERS, files=FILES)
+def errors_filters(ctx):
+    """DenyFilter and AllowFilter (Debian's stock "DenyFilter \\*.*/"): every command's
+    argument but PASS's, before login too, unknown commands included."""
+    ftp = ctx.connect(user=None)
+    for line in ("USER x*.y/z", "USER ftpuser", "PASS ftppass", "CWD *.*/", "NLST *.*/",
+                 "CWD pub", "CWD PUB", "MKD a$b", "SIZE ../b.txt", "FOO *.*/", "SITE CHMOD 644 *.x/",
+                 "RNFR b.txt", "RNTO c*.d/e", "RNTO c.txt", "HELP a$"):
+        send(ftp, line)
+    ftp.quit()
