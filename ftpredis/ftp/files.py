@@ -245,7 +245,8 @@ class FilesMixin:
             return self._siteChgrp(cmd)
         if sub == "CHMOD":
             if len(words) < 3:
-                raise Reply(500, REPLIES["site_chmod_noarg"][1], ["'SITE CHMOD' not understood"])
+                raise Reply(500, REPLIES["site_chmod_noarg"][1],
+                            ["'SITE %s' not understood" % " ".join(["CHMOD"] + words[1:])])
             path = " ".join(words[2:])
             vpath = self.fs.virtual(path)
             # ProFTPD 1.3.8 logs the path as written after the current directory

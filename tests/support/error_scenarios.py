@@ -206,3 +206,18 @@ def errors_filters(ctx):
                  "RNFR b.txt", "RNTO c*.d/e", "RNTO c.txt", "HELP a$"):
         send(ftp, line)
     ftp.quit()
+
+
+@scenario("errors_site", BODY, files=FILES)
+def errors_site(ctx):
+    """SITE CHGRP and SITE CHMOD with too few words, by name, by number, refused; SITE
+    HELP and HELP SITE."""
+    ftp = ctx.connect()
+    for line in ("SITE CHGRP ftpgroup b.txt", "SITE CHGRP 5001 b.txt",
+                 "SITE CHGRP nosuchgroup b.txt", "SITE CHGRP 0 b.txt",
+                 "SITE CHGRP ftpgroup nosuch", "SITE CHGRP ftpgroup", "SITE CHGRP",
+                 "SITE CHMOD 644", "SITE CHMOD", "SITE HELP CHGRP", "SITE HELP CHMOD",
+                 "SITE HELP FOO", "SITE HELP", "HELP SITE", "HELP SITE CHMOD",
+                 "SITE chmod 600 b.txt", "site help"):
+        send(ftp, line)
+    ftp.quit()
