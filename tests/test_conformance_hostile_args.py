@@ -11,6 +11,7 @@ script listens on is masked.  CI has no proftpd: the tests run ftpredis only.
 """
 
 import json
+import os
 import re
 
 from twisted.internet import defer, threads
@@ -94,6 +95,17 @@ class HostileArgumentTests(ScenarioCase):
         yield self.check("hostile_eprt_mapped", HOSTILE_EPRT_MAPPED,
                          HOSTILE_EPRT_MAPPED_REPLIES)
         self.assertIn("# ['b.txt', 'pub']", self.transcript)
+
+
+    @defer.inlineCallbacks
+    def test_dele_directory(self):
+        """DELE of a directory is 550 "<name>: Is a directory", and %b is the directory's
+        st_size (4096 on ext4; ProFTPD's mod_log stats the path before DELE runs)."""
+        yield self.check("hostile_dele_dir", HOSTILE_DELE_DIR, HOSTILE_DELE_DIR_REPLIES)
+        records = yield self.rawRecords()
+        sizes = [r["bytes_sent"] for r in records if r.get("command") == "DELE"]
+        self.assertEqual(sizes[:3], [os.stat(os.path.join(self.site.home, d)).st_size
+                                     for d in ("pub", "emptydir", ".")])
 
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
@@ -462,6 +474,47 @@ HOSTILE_EPRT_MAPPED_REPLIES = [
     '< 150 Opening ASCII mode data connection for file list',
     "# ['b.txt', 'pub']",
     '< 226 Transfer complete',
+    '> QUIT',
+    '< 221 Goodbye.',
+]
+
+
+HOSTILE_DELE_DIR = [
+    '{"dir_name":"/"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","dir_name":"/"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","dir_name":"/"}',
+    '{"command":"DELE","raw_command":"DELE pub","response_code":550,"response_msg":"pub: Is a directory","file":"<BASE>/home/ftpuser/pub","transfer_path":"/pub","dir_name":"/","basename":"pub","bytes_sent":"<DIR_SIZE>"}',
+    '{"command":"DELE","raw_command":"DELE emptydir","response_code":550,"response_msg":"emptydir: Is a directory","file":"<BASE>/home/ftpuser/emptydir","transfer_path":"/emptydir","dir_name":"/","basename":"emptydir","bytes_sent":"<DIR_SIZE>"}',
+    '{"command":"DELE","raw_command":"DELE /","response_code":550,"response_msg":"/: Is a directory","file":"<BASE>/home/ftpuser/","transfer_path":"/","dir_name":"/","basename":"/","bytes_sent":"<DIR_SIZE>"}',
+    '{"command":"DELE","raw_command":"DELE d2","response_code":550,"response_msg":"d2: No such file or directory","file":"<BASE>/home/ftpuser/d2","transfer_path":"/d2","dir_name":"/","basename":"d2","bytes_sent":0}',
+    '{"command":"MKD","raw_command":"MKD d2","response_code":257,"response_msg":"\\"/d2\\" - Directory successfully created","file":"<BASE>/home/ftpuser/d2","transfer_path":"/d2","dir_name":"d2","dir_path":"<BASE>/home/ftpuser/d2","basename":"d2"}',
+    '{"command":"DELE","raw_command":"DELE d2","response_code":550,"response_msg":"d2: Is a directory","file":"<BASE>/home/ftpuser/d2","transfer_path":"/d2","dir_name":"/","basename":"d2","bytes_sent":"<DIR_SIZE>"}',
+    '{"command":"RMD","raw_command":"RMD d2","response_code":250,"response_msg":"RMD command successful","file":"<BASE>/home/ftpuser/d2","transfer_path":"/d2","dir_name":"d2","dir_path":"<BASE>/home/ftpuser/d2","basename":"d2"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/"}',
+    '{"command":"EXIT","dir_name":"/"}',
+]
+
+
+HOSTILE_DELE_DIR_REPLIES = [
+    '< 220 example ready',
+    '> USER ftpuser',
+    '< 331 Password required for ftpuser',
+    '> PASS (hidden)',
+    '< 230 User ftpuser logged in',
+    '> DELE pub',
+    '< 550 pub: Is a directory',
+    '> DELE emptydir',
+    '< 550 emptydir: Is a directory',
+    '> DELE /',
+    '< 550 /: Is a directory',
+    '> DELE d2',
+    '< 550 d2: No such file or directory',
+    '> MKD d2',
+    '< 257 "/d2" - Directory successfully created',
+    '> DELE d2',
+    '< 550 d2: Is a directory',
+    '> RMD d2',
+    '< 250 RMD command successful',
     '> QUIT',
     '< 221 Goodbye.',
 ]

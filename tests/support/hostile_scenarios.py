@@ -268,3 +268,20 @@ def hostile_eprt_mapped(ctx):
     ftp = ctx.connect()
     _nlst_through(ctx, ftp, "EPRT |2|::ffff:127.0.0.1|{port}|")
     ftp.quit()
+
+
+@scenario("hostile_dele_dir", FS_BODY, files=dict(FILES, **{"emptydir/.keep": b""}))
+def hostile_dele_dir(ctx):
+    """DELE of a directory (full, empty, the top, one just made): 550 "Is a directory",
+    %b the directory's size (st_size, which depends on the file system: masked)."""
+    probe = os.path.join(ctx.home, "probe")
+    os.mkdir(probe)         # the size of the empty directory MKD will make
+    for d in ("pub", "emptydir", ".", "probe"):
+        size = os.stat(os.path.join(ctx.home, d)).st_size
+        ctx.volatile('"bytes_sent":%d}' % size, '"bytes_sent":"<DIR_SIZE>"}')
+    os.rmdir(probe)
+    ftp = ctx.connect()
+    for line in ("DELE pub", "DELE emptydir", "DELE /", "DELE d2", "MKD d2", "DELE d2",
+                 "RMD d2"):
+        send(ftp, line)
+    ftp.quit()
