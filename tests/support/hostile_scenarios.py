@@ -285,3 +285,26 @@ def hostile_dele_dir(ctx):
                  "RMD d2"):
         send(ftp, line)
     ftp.quit()
+
+
+def _blank_lines():
+    """Each command with two blanks, a TAB, a blank and a TAB before its argument, and
+    two blanks after it."""
+    out = []
+    for verb, arg in (("PROT", "P"), ("PBSZ", "0"), ("TYPE", "I"), ("MODE", "S"),
+                      ("STRU", "F"), ("REST", "0"), ("PORT", "127,0,0,1,100,1"),
+                      ("EPRT", "|1|127.0.0.1|25700|"), ("EPSV", "1"), ("MDTM", "b.txt"),
+                      ("SIZE", "b.txt"), ("MKD", "newdir")):
+        out += [verb + "  " + arg, verb + "\t" + arg, verb + " \t" + arg, verb + " " + arg + "  "]
+    return tuple(out) + ("CWD\tpub", "PWD", "XCWD\t/", "PWD")
+
+
+@scenario("hostile_blanks", FS_BODY, files=FILES)
+def hostile_blanks(ctx):
+    """Several blanks or a TAB between a command and its argument, blanks after it: a
+    TAB ends the command word as a blank does, and what follows that one blank is the
+    argument (so a path keeps its other blanks)."""
+    ftp = ctx.connect()
+    for line in _blank_lines():
+        send(ftp, line)
+    ftp.quit()
