@@ -436,8 +436,10 @@ class ErrorTests(_Base):
         config = self.load("ServerType standalone\nPidFile /run/x.pid\nUseIPv6 off\n")
         self.assertIn("ServerType on %s has no effect in ftpredis"
                       % self.where(1)[3:], config.warnings)
-        self.assertIn("UseIPv6 on %s has no effect in ftpredis"
-                      % self.where(3)[3:], config.warnings)
+        self.assertIn("PidFile on %s has no effect in ftpredis"
+                      % self.where(2)[3:], config.warnings)
+        # UseIPv6 off makes EPRT/EPSV refuse protocol 2 (tests/test_conformance_hostile_args)
+        self.assertFalse(config.servers[0].use_ipv6)
 
     def test_load_module(self):
         config = self.load("LoadModule mod_redis.c\n")

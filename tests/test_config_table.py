@@ -34,6 +34,7 @@ SAMPLES = {
     "AuthGroupFile": "{dir}/group", "DefaultRoot": "/srv", "RequireValidShell": "off",
     "CreateHome": "on 711", "Umask": "077", "AllowOverwrite": "on",
     "AllowStoreRestart": "on", "AllowRetrieveRestart": "off", "AllowForeignAddress": "on",
+    "UseIPv6": "off",
     "HideFiles": "^x", "DisplayLogin": "{dir}/welcome", "AllowLogSymlinks": "on",
     "AccessGrantMsg": '"hello %u"', "AccessDenyMsg": '"no, %u"',
     "AllowFilter": "^[a-z]*$", "DenyFilter": "^x [NC]",

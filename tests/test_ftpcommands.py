@@ -693,8 +693,10 @@ class SecurityTests(_Base, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_bounce_refused_and_logged(self):
+        # (a private address such as 10.0.0.1 would stand for the client's own, as in
+        # ProFTPD: tests/test_conformance_hostile_args.py)
         out = yield self.run_cmds(["PORT 127,0,0,2,10,10", "PORT 127,0,0,1,0,21",
-                                   "EPRT |1|10.0.0.1|4000|", "EPRT |2|::2|4000|"])
+                                   "EPRT |1|198.51.100.1|4000|", "EPRT |2|::2|4000|"])
         yield self.waitExits()
         self.assertEqual(out, ["500 Illegal PORT command"] * 2
                          + ["500 Illegal EPRT command"] * 2)

@@ -31,6 +31,8 @@ them.  Paths and files named by directives (AuthUserFile, AuthGroupFile, RedisLo
 
 from __future__ import annotations
 
+import dataclasses
+
 import ipaddress
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -230,7 +232,9 @@ class _Builder:
             formats = _formats(vhost.entries)
             for name, text in main_formats.items():
                 formats.setdefault(name, text)
-            servers.append(self._server(merged, vhost, formats, (main, servers[0])))
+            server = self._server(merged, vhost, formats, (main, servers[0]))
+            # UseIPv6 is process-wide in ProFTPD: the main server's setting
+            servers.append(dataclasses.replace(server, use_ipv6=servers[0].use_ipv6))
         self._check_binds(servers, main)
         self._check_class_names(servers)
         return tuple(servers)

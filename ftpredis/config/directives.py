@@ -676,7 +676,10 @@ TABLE: Tuple[Directive, ...] = (
     _noop("ScoreboardFile", _S, "No scoreboard."),
     _noop("PidFile", _S, "Use twistd --pidfile."),
     _noop("WtmpLog", _SVGA, "No wtmp records."),
-    _noop("UseIPv6", _S, "IPv6 follows the addresses given."),
+    _d("UseIPv6", _S, 1, 1, p_bool, "off: EPRT and EPSV refuse network protocol 2 "
+       "(522, 'use (1)'), as ProFTPD (default on); listeners follow the addresses given "
+       "either way.", usage="on|off",
+       field="use_ipv6"),
     _noop("SocketBindTight", _S, "Each server binds its own addresses."),
     _noop("UseReverseDNS", _S, "Never: %h is the client address."),
     _noop("IdentLookups", _SVG, "Never done."),

@@ -269,6 +269,7 @@ class ServerConfig:
     allow_store_restart: bool = False        # APPE and REST+STOR (ProFTPD default off)
     allow_retrieve_restart: bool = True      # REST+RETR (default on)
     allow_foreign_address: bool = False      # PORT/EPRT to another host
+    use_ipv6: bool = True                    # UseIPv6: EPRT/EPSV protocol 2 (main's)
     # mod_proxy_protocol (ftpredis.proxy): the control connection's PROXY header
     proxy_protocol_engine: bool = False
     proxy_protocol_version: int = 1          # ProxyProtocolVersion haproxyV1 / haproxyV2

@@ -5,7 +5,9 @@ and the spare passive port a session keeps for its next PASV."""
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import socket
 from typing import Callable, Optional
 
 from twisted.internet import defer, error as ierror, interfaces, protocol
@@ -15,7 +17,102 @@ from twisted.python import failure
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.ftp.replies import R
-from ftpredis.ftp.common import _plain_host, ascii_int, blank, digits, log
+from ftpredis.ftp.common import _plain_host, log
+from ftpredis.records.events import command_words
+
+
+def _scan_u(text: str, i: int):
+    """sscanf's ``%u`` at ``text[i]``, as glibc reads it: blanks skipped, one sign, ASCII
+    decimal digits, the value strtoul gives (a minus negates modulo 2**64; beyond 2**64-1
+    it is 2**64-1) cut to 32 bits.  ``(value, index after it)``, or None."""
+    n = len(text)
+    while i < n and text[i] in " \t\n\v\f\r":
+        i += 1
+    neg = i < n and text[i] == "-"
+    if i < n and text[i] in "+-":
+        i += 1
+    j = i
+    while j < n and "0" <= text[j] <= "9":
+        j += 1
+    if j == i:
+        return None
+    v = min(int(text[i:j]), 2 ** 64 - 1)
+    if neg:
+        v = -v % 2 ** 64
+    return v & 0xFFFFFFFF, j
+
+
+def _strtol(text: str):
+    """C's ``strtol(text, &end, 10)`` (glibc, 64-bit long): ``(value, end)``, end 0 when
+    no digits were read."""
+    n, i = len(text), 0
+    while i < n and text[i] in " \t\n\v\f\r":
+        i += 1
+    neg = i < n and text[i] == "-"
+    if i < n and text[i] in "+-":
+        i += 1
+    j = i
+    while j < n and "0" <= text[j] <= "9":
+        j += 1
+    if j == i:
+        return 0, 0
+    v = int(text[i:j])
+    v = max(-v, -2 ** 63) if neg else min(v, 2 ** 63 - 1)
+    return v, j
+
+
+def _c_int(v: int) -> int:
+    """A C long stored in an int (two's complement, 32 bits): atoi's result."""
+    v &= 0xFFFFFFFF
+    return v - 2 ** 32 if v >= 2 ** 31 else v
+
+
+def _skip_digits(text: str, i: int) -> int:
+    while i < len(text) and "0" <= text[i] <= "9":
+        i += 1
+    return i
+
+
+def _canonical(host: str) -> str:
+    """An address in the form the control connection's peer has (IPv4-mapped IPv6 as
+    IPv4), so that "0::ffff:127.0.0.1" is the client 127.0.0.1."""
+    try:
+        a = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if a.version == 6 and a.ipv4_mapped is not None:
+        return str(a.ipv4_mapped)
+    return str(a)
+
+
+def _port_numbers(word: str):
+    """The six numbers of PORT's ``h1,h2,h3,h4,p1,p2`` as ProFTPD 1.3.8 reads them
+    (``sscanf("%u,%u,%u,%u,%u,%u")``): whatever follows the sixth is ignored, so seven or
+    eight numbers, or "6x", pass (measured); None when six are not there."""
+    nums, i = [], 0
+    for k in range(6):
+        if k:
+            if word[i:i + 1] != ",":
+                return None
+            i += 1
+        got = _scan_u(word, i)
+        if got is None:
+            return None
+        v, i = got
+        nums.append(v)
+    return nums
+
+
+_RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12",
+                                                    "192.168.0.0/16"))
+
+
+def _rfc1918(host: str) -> bool:
+    try:
+        a = ipaddress.ip_address(_plain_host(host))
+    except ValueError:
+        return False
+    return a.version == 4 and any(a in net for net in _RFC1918)
 
 
 class _DataConnection(protocol.Protocol):
@@ -278,6 +375,7 @@ class DataChannelMixin:
         return self._transfer_port
 
     def cmd_PASV(self, cmd):
+        self._dataPortField(cmd)
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PASV")
         port = self._listenPassive()
@@ -287,19 +385,54 @@ class DataChannelMixin:
             host = "0.0.0.0"   # PASV cannot carry IPv6; clients use the control address
         return R("pasv", ",".join(host.split(".") + [str(port >> 8), str(port & 255)]))
 
+    def _protocolRefused(self):
+        return R("epsv_proto" if getattr(self.server, "use_ipv6", True) else "epsv_proto_v4")
+
+    def _family(self, family: int) -> None:
+        """ProFTPD's test of a network protocol number: 1, or 2 unless UseIPv6 off."""
+        if family != 1 and not (family == 2 and getattr(self.server, "use_ipv6", True)):
+            raise self._protocolRefused()
+
     def cmd_EPSV(self, cmd):
-        if not blank(cmd.arg):
-            if cmd.arg.upper() == "ALL":
-                self.client_state.epsv_all = True
-                return R("epsv_all")
-            if cmd.arg not in ("1", "2"):
-                raise R("epsv_proto")
+        self._dataPortField(cmd)
+        words = command_words(cmd.arg)
+        # one parameter or none: ProFTPD ignores two or more
+        arg = words[0] if len(words) == 1 else None
+        if arg is not None and arg.isascii() and arg.lower() == "all":
+            self.client_state.epsv_all = True
+            return R("epsv_all")
+        if arg is not None:
+            # strtol: "01", "+1" are 1; anything after the digits is refused
+            family, end = _strtol(arg)
+            if end < len(arg):
+                raise R("epsv_unknown", cmd.verb)
+            self._family(_c_int(family))
+        else:
+            self._family(2 if ":" in self.local_host else 1)
         port = self._listenPassive()
         cmd.fields["transfer_port"] = port
         return R("epsv", port)
 
+    def _dataPortField(self, cmd) -> None:
+        """%{transfer-port} of PASV, EPSV, PORT and EPRT, whatever their reply: the data
+        port in effect, ProFTPD's session.data_port (the client's port - 1 until one is
+        set), which a successful command then replaces."""
+        port = self._transfer_port
+        if not port and self.session is not None:
+            port = self.session.remote_port - 1
+        if port:
+            cmd.fields["transfer_port"] = port
+
     def _setActive(self, cmd, host: str, port: int):
-        foreign = _plain_host(host) != self.peer_host
+        local = self.server.masquerade_address or self.local_host
+        peer = self.peer_host
+        if ":" not in peer and not _rfc1918(local) and not _rfc1918(peer) and _rfc1918(host):
+            # As ProFTPD: a private address from a client that is not on a private
+            # network itself is behind NAT; its data connection comes from its own
+            # public address.
+            host = peer
+        host = _canonical(host)
+        foreign = host != peer
         if (foreign and not self.server.allow_foreign_address) or port < 1024:
             # AllowForeignAddress off, and never a bounce to a privileged port (RFC 2577).
             raise R("port_illegal", cmd.verb)
@@ -311,35 +444,47 @@ class DataChannelMixin:
         return R("port_ok", cmd.verb)
 
     def cmd_PORT(self, cmd):
+        self._dataPortField(cmd)
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "PORT")
-        if blank(cmd.arg):
+        words = command_words(cmd.arg)
+        if len(words) != 1:
             raise R("invalid_params")       # ProFTPD 1.3.8 (measured)
-        try:
-            nums = [ascii_int(x) for x in (cmd.arg or "").split(",")]
-            if len(nums) != 6 or not all(0 <= x <= 255 for x in nums):
-                raise ValueError
-        except ValueError:
+        nums = _port_numbers(words[0])
+        if (nums is None or max(nums) > 255 or not any(nums[:4])
+                or not any(nums[4:])):
             raise R("port_syntax", "PORT")
         return self._setActive(cmd, ".".join(map(str, nums[:4])), nums[4] * 256 + nums[5])
 
     def cmd_EPRT(self, cmd):
+        self._dataPortField(cmd)
         if self.client_state.epsv_all:
             raise R("epsv_all_in_effect", "EPRT")
-        if blank(cmd.arg):
+        words = command_words(cmd.arg)
+        if len(words) != 1:
             raise R("invalid_params")       # ProFTPD 1.3.8 (measured)
-        arg = cmd.arg or ""
+        # <d>proto<d>address<d>port<d>, read as ProFTPD 1.3.8 reads it (measured): each
+        # number with atoi() (so "01" is 1, and beyond 32 bits or 16 for the port it
+        # wraps), then only digits up to the next delimiter; what follows the last
+        # delimiter is ignored.
+        word = words[0]
+        delim, rest = word[:1], word[1:]
+        family = _c_int(_strtol(rest)[0])
+        self._family(family)
+        i = _skip_digits(rest, 0)
+        if rest[i:i + 1] != delim:
+            raise R("port_syntax", "EPRT")
+        rest = rest[i + 1:]
+        j = rest.find(delim)
+        if j < 0:
+            raise R("port_syntax", "EPRT")
+        host, rest = rest[:j], rest[j + 1:]
         try:
-            d = arg[0]
-            parts = arg.split(d)
-            if len(parts) != 5 or parts[1] not in ("1", "2"):
-                raise ValueError
-            if not digits(parts[3]):
-                raise ValueError        # "+2100", " 2100", "2_100", fullwidth: refused
-            host, port = parts[2], int(parts[3])
-            if not 0 < port < 65536:
-                raise ValueError
-        except (ValueError, IndexError):
+            socket.inet_pton(socket.AF_INET if family == 1 else socket.AF_INET6, host)
+        except (OSError, ValueError):
+            raise R("port_syntax", "EPRT")
+        port = _c_int(_strtol(rest)[0]) & 0xFFFF
+        if rest[_skip_digits(rest, 0):][:1] != delim:
             raise R("port_syntax", "EPRT")
         return self._setActive(cmd, host, port)
 

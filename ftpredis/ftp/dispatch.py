@@ -6,6 +6,7 @@ before its reply is written; see :mod:`ftpredis.ftp.protocol`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from twisted.internet import defer
@@ -34,6 +35,8 @@ _AFTER_RNFR = frozenset({"RNTO", "HELP", "NOOP", "QUIT", "STAT"})
 _WRITTEN_PATH = frozenset({"LIST", "NLST", "MLSD", "MKD", "RMD", "DELE", "RNTO", "MDTM",
                            "MFMT", "SITE"})
 _AFTER_RNFR_TLS = frozenset({"CCC", "CONF", "ENC", "MIC", "PBSZ", "PROT"})
+
+_VERB_END = re.compile("[\t\v\f\r]").search
 
 # After IAC: WILL, WONT, DO, DONT take one more byte (the option), IP and DM none.
 _TELNET_OPTION = frozenset(b"\xfb\xfc\xfd\xfe")
@@ -281,6 +284,13 @@ class DispatchMixin:
             return None
         text = line.decode("utf-8", "surrogateescape")
         verb, sep, arg = text.partition(" ")
+        if not verb.isalpha():
+            # ProFTPD ends the command word at any blank: "TYPE<TAB>I" is TYPE with "I"
+            # (measured); the argument starts after that one blank.
+            m = _VERB_END(verb)
+            if m is not None:
+                cut = m.start()
+                verb, sep, arg = text[:cut], text[cut], text[cut + 1:]
         verb = verb.strip().upper()
         if not verb:
             self.sendReply(R("no_command"))

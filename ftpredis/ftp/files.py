@@ -146,7 +146,15 @@ class FilesMixin:
         def removed(size):
             cmd.fields["bytes_sent"] = size
             return R("cmd_ok", cmd.verb)
-        return self.fs.unlink(arg).addCallback(removed)
+
+        def refused(f):
+            # a directory: 550 "Is a directory", %b its size (ProFTPD stats the path
+            # before DELE runs)
+            size = getattr(f.value, "size", None)
+            if size is not None:
+                cmd.fields["bytes_sent"] = size
+            return f
+        return self.fs.unlink(arg).addCallbacks(removed, refused)
 
     def cmd_RNFR(self, cmd):
         arg = self._need(cmd)

@@ -347,7 +347,9 @@ class JailedFS:
             return 0
         st = self.call(path, os.lstat, real)
         if statmod.S_ISDIR(st.st_mode):
-            raise FSError(errno.EISDIR, path)
+            e = FSError(errno.EISDIR, path)
+            e.size = st.st_size     # ProFTPD 1.3.8 logs it as %b all the same (measured)
+            raise e
         self.call(path, os.unlink, real)
         return st.st_size
 

@@ -93,6 +93,8 @@ REPLIES = {
     "epsv_all": (200, "EPSV ALL command successful"),
     "epsv_all_in_effect": (500, "Illegal %s command, EPSV ALL in effect"),
     "epsv_proto": (522, "Network protocol not supported, use (1,2)"),
+    "epsv_proto_v4": (522, "Network protocol not supported, use (1)"),     # UseIPv6 off
+    "epsv_unknown": (501, "%s: unknown network protocol"),
     "port_ok": (200, "%s command successful"),
     "port_illegal": (500, "Illegal %s command"),
     "port_syntax": (501, "Illegal %s command"),

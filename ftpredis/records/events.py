@@ -271,6 +271,41 @@ def command_words(arg: str) -> list:
         words.append("".join(out))
 
 
+def command_words(arg: Optional[str]) -> list:
+    """A command's parameters as ProFTPD 1.3.8 splits the line into its argv
+    (pr_str_get_word): words between blanks, and a word starting with a double quote runs
+    to the next one, blanks included, a backslash in it taking the next character as is
+    (``PORT "127,0,0,1,100,1"`` is one parameter without its quotes)."""
+    if not arg:
+        return []
+    if '"' not in arg:
+        return _WORDS(arg)
+    out: list = []
+    i, n = 0, len(arg)
+    while True:
+        while i < n and arg[i] in _SPACES:
+            i += 1
+        if i >= n:
+            return out
+        word = []
+        if arg[i] == '"':
+            i += 1
+            while i < n and arg[i] != '"':
+                if arg[i] == "\\" and i + 1 < n:
+                    i += 1
+                word.append(arg[i])
+                i += 1
+        else:
+            while i < n and arg[i] not in _SPACES:
+                word.append(arg[i])
+                i += 1
+        i += 1      # the blank or the closing quote that ended the word
+        out.append("".join(word))
+
+
+_SPACES = " \t\n\v\f\r"
+
+
 def command_fields(verb: str, arg: Optional[str]) -> dict:
     """``command``, ``raw_command`` and ``command_params`` for a command line (a dict
     the caller must not modify).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ftplib
 import io
 import os
+import socket
 
 from tests.support.scenarios import REDIS, braces, scenario
 
@@ -165,5 +166,145 @@ def hostile_paths(ctx):
                  "CWD pub", "CDUP", "XCWD pub", "XCWD ../", "CDUP",
                  "SITE CHMOD 644 pub/../b.txt", "SITE CHMOD 755 pub/", "SITE CHMOD 644 /b.txt",
                  "SITE CHMOD 644 b.txt"):
+        send(ftp, line)
+    ftp.quit()
+
+
+def _nlst_through(ctx, ftp, line):
+    """An NLST whose data connection comes to a port this script listens on, named by
+    ``line`` (``{port}`` or ``{p1}``/``{p2}`` filled in, masked in the records)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        verb, arg = line.split(" ", 1)
+        sent = arg.format(port=port, p1=port >> 8, p2=port & 255)
+        ctx.volatile(sent, arg.format(port="<PORT>", p1="<P1>", p2="<P2>"))
+        send(ftp, verb + " " + sent)
+        at = ctx.transcript.index("> %s %s" % (verb, sent))
+        ctx.transcript[at] = "> %s %s" % (verb, arg.format(port="<PORT>", p1="<P1>",
+                                                            p2="<P2>"))
+        ftp.putcmd("NLST")
+        try:
+            ftp.getresp()
+        except ftplib.all_errors:
+            return      # no data connection (the transcript has the reply)
+        conn, _ = listener.accept()
+        with conn:
+            names = conn.makefile("rb").read().split()
+        ctx.transcript.append("# %s" % sorted(n.decode() for n in names))
+        ftp.getresp()
+
+
+@scenario("hostile_port", XFER_BODY, files=FILES)
+def hostile_port(ctx):
+    """PORT with 5, 7 or 8 numbers, numbers out of range, signs, leading zeros, blanks,
+    a trailing comma or word, quotes, a private address (taken as the client's own);
+    then an NLST through a PORT naming 10.0.0.1."""
+    ftp = ctx.connect()
+    for line in ("PORT 127,0,0,1,100,1", "PORT 127,0,0,1,100,2,7", "PORT 127,0,0,1,100",
+                 "PORT 127,0,0,1,100,3,7,8", "PORT 127,0,0,1,100,4,junk",
+                 "PORT 127,0,0,1,100,5,", "PORT 127,0,0,1,100,6x", "PORT 127,0,0,1,256,1",
+                 "PORT 127,0,0,1,100,256", "PORT 127,0,0,256,100,1", "PORT 127,0,0,1,0,0",
+                 "PORT 0,0,0,0,100,1", "PORT 127,0,0,1,3,255", "PORT 127,0,0,2,100,1",
+                 "PORT 127,000,000,001,0100,007", "PORT 127,0,0,1,+100,8",
+                 "PORT 127,0,0,1,-100,9", "PORT 127, 0,0,1,100,10", "PORT 127 ,0,0,1,100,11",
+                 "PORT 127,0,0,1,100,12 ", "PORT  127,0,0,1,100,13", "PORT 127,0,0,1,100,14\t",
+                 "PORT \"127,0,0,1,100,15\"", "PORT 127,0,0,1,4294967396,16",
+                 "PORT 127,0,0,1,-4294967196,22", "PORT 127,0,0,1,99999999999999999999999,1",
+                 "PORT 127.0.0.1,100,17", "PORT 127,0,0,1,100,\uff11",
+                 "PORT 192,168,1,1,100,18", "PORT 127,0,0,1,0x64,19", "PORT ,127,0,0,1,100,20",
+                 "PORT 127,,0,0,1,100,21"):
+        send(ftp, line)
+    _nlst_through(ctx, ftp, "PORT 10,0,0,1,{p1},{p2}")
+    ftp.quit()
+
+
+EPRT_LINES = (
+    "EPRT |1|127.0.0.1|25700|", "EPRT |3|127.0.0.1|25701|", "EPRT |2|::1|25702|",
+    "EPRT |2|::ffff:127.0.0.1|25703|", "EPRT |0|127.0.0.1|25704|",
+    "EPRT |x|127.0.0.1|25705|", "EPRT ||127.0.0.1|25706|", "EPRT |01|127.0.0.1|25707|",
+    "EPRT |+1|127.0.0.1|25708|", "EPRT |1x|127.0.0.1|25709|", "EPRT |1|127.0.0.1|25710",
+    "EPRT |1|127.0.0.1|", "EPRT |1|127.0.0.1||", "EPRT |1|127.0.0.1", "EPRT |1|",
+    "EPRT |1", "EPRT |", "EPRT x", "EPRT !1!127.0.0.1!25711!", "EPRT 1127.0.0.1125712",
+    "EPRT |1|127.0.0.1|25713|junk", "EPRT |1|127.0.0.1|65536|", "EPRT |1|127.0.0.1|91072|",
+    "EPRT |1|127.0.0.1|99999999999|", "EPRT |1|127.0.0.1|-1|", "EPRT |1|127.0.0.1|+25714|",
+    "EPRT |1|127.0.0.1| 25715|", "EPRT |1|127.0.0.1|1023|", "EPRT |1|127.0.0.2|25716|",
+    "EPRT |1|10.0.0.1|25717|", "EPRT |1|127.0.0.01|25718|", "EPRT |1|::ffff:127.0.0.1|25719|",
+    "EPRT |1|localhost|25720|", "EPRT |1|127.1|25721|", "EPRT |1|127.0.0.1|025722|",
+    "EPRT |1|127.0.0.1|25723| ", "EPRT |1|127.0.0.1|25724| x", "EPRT \"|1|127.0.0.1|25725|\"",
+    "EPRT |1|127.0.0.1|25726|x|", "EPRT |1|127.0.0.1|\uff12|", "EPRT |\uff11|127.0.0.1|25727|",
+    "EPRT |-1|127.0.0.1|25728|", "EPRT |4294967297|127.0.0.1|25729|",
+    "EPSV 3", "EPSV 2", "EPSV x", "EPSV 01", "EPSV +1", "EPSV 1 2", "EPSV",
+)
+
+
+@scenario("hostile_eprt", XFER_BODY + "UseIPv6 off\n", files=FILES)
+def hostile_eprt(ctx):
+    """EPRT with protocols 0, 2, 3, none, signs and letters, other delimiters, a missing
+    or extra field, ports out of range, addresses ProFTPD's inet_pton refuses; EPSV's
+    protocols; UseIPv6 off."""
+    ftp = ctx.connect()
+    for line in EPRT_LINES:
+        send(ftp, line)
+    _nlst_through(ctx, ftp, "EPRT !1!127.0.0.1!{port}!x")
+    ftp.quit()
+
+
+@scenario("hostile_eprt6", XFER_BODY + "UseIPv6 on\n", files=FILES)
+def hostile_eprt6(ctx):
+    """hostile_eprt with UseIPv6 on (ProFTPD's default)."""
+    hostile_eprt(ctx)
+
+
+@scenario("hostile_eprt_mapped", XFER_BODY + "UseIPv6 on\n", files=FILES, excuses=[
+    (r"response_code: ftpredis 226, proftpd 425|response_msg: ftpredis \"Transfer complete"
+     r"|transfer_status: ftpredis \"success|missing transfer_failure=",
+     "README, Differences: EPRT |2| with an IPv4-mapped address works (ProFTPD 1.3.8 "
+     "answers 425 'Address family not supported by protocol')")])
+def hostile_eprt_mapped(ctx):
+    """An NLST through EPRT |2| naming the client by its IPv4-mapped IPv6 address, which
+    ProFTPD accepts (200) and then fails to connect to (425)."""
+    ftp = ctx.connect()
+    _nlst_through(ctx, ftp, "EPRT |2|::ffff:127.0.0.1|{port}|")
+    ftp.quit()
+
+
+@scenario("hostile_dele_dir", FS_BODY, files=dict(FILES, **{"emptydir/.keep": b""}))
+def hostile_dele_dir(ctx):
+    """DELE of a directory (full, empty, the top, one just made): 550 "Is a directory",
+    %b the directory's size (st_size, which depends on the file system: masked)."""
+    probe = os.path.join(ctx.home, "probe")
+    os.mkdir(probe)         # the size of the empty directory MKD will make
+    for d in ("pub", "emptydir", ".", "probe"):
+        size = os.stat(os.path.join(ctx.home, d)).st_size
+        ctx.volatile('"bytes_sent":%d}' % size, '"bytes_sent":"<DIR_SIZE>"}')
+    os.rmdir(probe)
+    ftp = ctx.connect()
+    for line in ("DELE pub", "DELE emptydir", "DELE /", "DELE d2", "MKD d2", "DELE d2",
+                 "RMD d2"):
+        send(ftp, line)
+    ftp.quit()
+
+
+def _blank_lines():
+    """Each command with two blanks, a TAB, a blank and a TAB before its argument, and
+    two blanks after it."""
+    out = []
+    for verb, arg in (("PROT", "P"), ("PBSZ", "0"), ("TYPE", "I"), ("MODE", "S"),
+                      ("STRU", "F"), ("REST", "0"), ("PORT", "127,0,0,1,100,1"),
+                      ("EPRT", "|1|127.0.0.1|25700|"), ("EPSV", "1"), ("MDTM", "b.txt"),
+                      ("SIZE", "b.txt"), ("MKD", "newdir")):
+        out += [verb + "  " + arg, verb + "\t" + arg, verb + " \t" + arg, verb + " " + arg + "  "]
+    return tuple(out) + ("CWD\tpub", "PWD", "XCWD\t/", "PWD")
+
+
+@scenario("hostile_blanks", FS_BODY, files=FILES)
+def hostile_blanks(ctx):
+    """Several blanks or a TAB between a command and its argument, blanks after it: a
+    TAB ends the command word as a blank does, and what follows that one blank is the
+    argument (so a path keeps its other blanks)."""
+    ftp = ctx.connect()
+    for line in _blank_lines():
         send(ftp, line)
     ftp.quit()
