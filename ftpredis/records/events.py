@@ -238,39 +238,6 @@ _SESSION_REQUIRED = frozenset(
 # ProFTPD splits a command line into words on C isspace() only; Python's str.split() would
 # also split on 0x1C-0x1F, NBSP and other Unicode spaces that are legal in file names.
 _WORDS = re.compile("[^ \t\n\v\f\r]+").findall
-_SPACE = " \t\n\v\f\r"
-
-
-def command_words(arg: str) -> list:
-    """``arg`` split into words as ProFTPD's command parser does (pr_str_get_word): on C
-    isspace(), but a word that starts with a double quote runs to the next one, which
-    ends it (blanks inside kept, the quotes dropped, a backslash escaping the next
-    character); a quote inside a word is an ordinary character."""
-    if '"' not in arg:
-        return _WORDS(arg)
-    words = []
-    i, n = 0, len(arg)
-    while True:
-        while i < n and arg[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return words
-        out = []
-        if arg[i] == '"':
-            i += 1
-            while i < n and arg[i] != '"':
-                if arg[i] == "\\" and i + 1 < n:
-                    i += 1
-                out.append(arg[i])
-                i += 1
-        else:
-            while i < n and arg[i] not in _SPACE:
-                out.append(arg[i])
-                i += 1
-        i += 1      # the blank or the closing quote that ended the word
-        words.append("".join(out))
-
-
 def command_words(arg: Optional[str]) -> list:
     """A command's parameters as ProFTPD 1.3.8 splits the line into its argv
     (pr_str_get_word): words between blanks, and a word starting with a double quote runs
