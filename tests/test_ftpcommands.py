@@ -227,7 +227,7 @@ class CommandTests(_Base, unittest.TestCase):
         self.assertEqual(a, ["f.txt", "g.txt"])
         self.assertEqual(b, ["d/h.txt"])
         self.assertEqual([line.split()[-1] for line in lines], ["f.txt", "g.txt"])
-        self.assertEqual(c, "450 *.none: No such file or directory")
+        self.assertEqual(c, "450 No files found")     # mod_ls: GLOB_NOMATCH
 
     @defer.inlineCallbacks
     def test_list_of_a_missing_path(self):

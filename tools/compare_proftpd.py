@@ -49,6 +49,7 @@ import tests.support.sftp_scenarios  # noqa: E402,F401  (registers the sftp_* sc
 import tests.support.hostile_scenarios  # noqa: E402,F401  (registers the hostile_* scenarios)
 import tests.support.abort_scenarios  # noqa: E402,F401  (registers the abort_* scenarios)
 import tests.support.error_scenarios  # noqa: E402,F401  (registers the errors_* scenarios)
+import tests.support.listing_scenarios  # noqa: E402,F401  (registers the listing_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

@@ -258,7 +258,7 @@ class JailedFS:
         (ProFTPD's NLST/LIST globbing; only the last component may hold wildcards)."""
         head, sep, pattern = path.rpartition("/")
         if self.has_glob(head):
-            raise FSError(errno.ENOENT, path)
+            return self._glob_dirs(path)
         where = head if head else ("/" if sep else ".")
         _, real_dir = self.resolve(where, where)
         out = []
@@ -270,6 +270,39 @@ class JailedFS:
         if not out:
             raise FSError(errno.ENOENT, path)
         return out
+
+    def _glob_dirs(self, path: str) -> List[Tuple[str, str]]:
+        """:meth:`glob` with wildcards in directory components too, as glob(3) expands
+        them for mod_ls (``*/*.txt``); every match is checked against the jail."""
+        parts = path.split("/")
+        found = [("/" if path.startswith("/") else "", None)]
+        for i, part in enumerate(parts):
+            if part == "" and i < len(parts) - 1:
+                continue
+            nxt = []
+            for shown, _ in found:
+                where = shown or "."
+                if self.has_glob(part):
+                    try:
+                        _, real_dir = self.resolve(where, where)
+                        entries = self.list_entries(real_dir, part.startswith("."))
+                    except (FSError, OSError):
+                        continue
+                    names = [n for n, _ in entries if fnmatch.fnmatchcase(n, part)]
+                else:
+                    names = [part]
+                for n in names:
+                    cand = shown + ("/" if shown and not shown.endswith("/") else "") + n
+                    try:
+                        _, real = self.resolve(cand, cand)
+                    except FSError:
+                        continue
+                    if os.path.lexists(real) and (i == len(parts) - 1 or os.path.isdir(real)):
+                        nxt.append((cand, real))
+            found = nxt
+        if not found:
+            raise FSError(errno.ENOENT, path)
+        return found
 
     # -- operations ---------------------------------------------------------------------
     def call(self, display: str, fn: Callable, *args):
@@ -428,9 +461,14 @@ class JailedFS:
         return line
 
     def listing(self, real: str, long: bool, show_hidden: bool = False,
-                prefix: str = "") -> List[str]:
-        """Lines of a LIST (``long``) or NLST answer; raises OSError."""
+                prefix: str = "", dots: bool = False) -> List[str]:
+        """Lines of a LIST (``long``) or NLST answer; raises OSError.  ``dots`` (``-a``)
+        adds ``.`` and ``..`` as mod_ls does; ``..`` of the chroot is the chroot."""
         entries = self.list_entries(real, show_hidden)
+        if dots and os.path.isdir(real):
+            parent = os.path.dirname(real) if real != self.root else real
+            entries = sorted(entries + [(".", os.lstat(real)), ("..", os.lstat(parent))],
+                             key=lambda e: e[0])
         lines = []
         now = time.time()
         for name, st in entries:

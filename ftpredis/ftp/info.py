@@ -211,6 +211,9 @@ class InfoMixin:
             return Reply(r.code, r.text, lines)
         fs, arg = self.fs, cmd.arg
         jail = fs.jail
+        if arg.startswith("-"):
+            # mod_ls skips STAT's options (it always lists as -la); none left is "."
+            arg = arg.split(None, 1)[1] if len(arg.split(None, 1)) > 1 else "."
 
         def gather():
             vpath, real = jail.resolve(arg)
@@ -220,7 +223,7 @@ class InfoMixin:
                 try:
                     lines.append(jail.format_long("..", os.stat(os.path.dirname(real)
                                                               if real != jail.root else real)))
-                    lines += jail.listing(real, long=True)
+                    lines += jail.listing(real, long=True, show_hidden=True)   # STAT is -la
                 except OSError as e:
                     raise FSError(e.errno, arg) from None
                 return 212, lines

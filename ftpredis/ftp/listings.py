@@ -28,6 +28,62 @@ def _unix_type(mode: int) -> str:
     return "unknown"
 
 
+def _ls_lines(jail, real: str, path: Optional[str], opts: str, now=None):
+    """LIST with mod_ls's -1 (names only), -F (``/`` after a directory, ``*`` after an
+    executable, ``@`` after a link), -d (a directory's own line) and -R (then each
+    subdirectory under a "\\nname:" head, after its parent's lines; never through a
+    symbolic link, and with -1 not at all: listfile() only answers "recurse" for a line
+    it wrote as a directory, in -l or -F)."""
+    long = "1" not in opts or opts.rfind("l") > opts.rfind("1")
+    if "d" in opts:
+        st = os.lstat(real)
+        name = path.rstrip("/") if path else "."
+        if name.rpartition("/")[2].startswith(".") and "a" not in opts:
+            return []
+        entries = [(name, st)]
+        base = os.path.dirname(real)
+    else:
+        entries = jail.list_entries(real, "a" in opts or "A" in opts)
+        if "a" in opts and os.path.isdir(real):
+            parent = os.path.dirname(real) if real != jail.root else real
+            entries = sorted(entries + [(".", os.lstat(real)), ("..", os.lstat(parent))],
+                             key=lambda e: e[0])
+        base = real
+    now = time.time() if now is None else now
+    lines, subdirs = [], []
+    for name, st in entries:
+        if st is None:
+            continue
+        full = os.path.join(base, name) if "d" not in opts else real
+        suffix, target = "", None
+        mode = st.st_mode
+        if statmod.S_ISLNK(mode):
+            target = os.readlink(full)
+            if long:
+                try:
+                    mode = os.stat(full).st_mode
+                except OSError:
+                    mode = 0
+        if "F" in opts:
+            suffix = ("@" if statmod.S_ISLNK(mode) else "/" if statmod.S_ISDIR(mode)
+                      else "*" if mode & 0o111 else "")
+        if ("R" in opts and "d" not in opts and statmod.S_ISDIR(st.st_mode)
+                and (long or "F" in opts) and name not in (".", "..")):
+            subdirs.append(name)
+        if long:
+            lines.append(jail.format_long(name, st, now, target) + suffix)
+        elif statmod.S_ISREG(st.st_mode) or statmod.S_ISDIR(st.st_mode) \
+                or statmod.S_ISLNK(st.st_mode):
+            lines.append(name + suffix)
+    for name in subdirs:
+        sub = name if not path or path == "." else posixpath.join(path, name)
+        try:
+            lines += ["", sub + ":"] + _ls_lines(jail, os.path.join(real, name), sub, opts, now)
+        except OSError:
+            pass        # mod_ls skips a subdirectory it cannot enter, head and all
+    return lines
+
+
 class ListingsMixin:
     """LIST, NLST, MLSD, MLST."""
 
@@ -189,13 +245,20 @@ class ListingsMixin:
         f["config_path"] = fs.real_of(vpath)
         display = path if path is not None else ""
         prefix = ""
-        if not long and path:
+        if not long and path and "1" not in opts:
+            # nlstdir(): with -1 the names alone, else the directory before them
             prefix = path.rstrip("/") + "/"
 
         def gather():
             if jail.has_glob(path) and not os.path.lexists(jail.real_of(vpath)):
                 try:
                     matches = jail.glob(path)
+                except FSError:
+                    if long or jail.has_glob(path.rpartition("/")[0]):
+                        raise
+                    # mod_ls: a pattern matching nothing is GLOB_NOMATCH (measured)
+                    raise Reply(450, "No files found") from None
+                try:
                     if long:
                         return [jail.format_long(shown, os.lstat(r)) for shown, r in matches]
                 except OSError as e:
@@ -205,8 +268,10 @@ class ListingsMixin:
             try:
                 if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
                     return [path]
+                if long and any(o in opts for o in "1FdR"):
+                    return _ls_lines(jail, r, path, opts)
                 return jail.listing(r, long=long, show_hidden="a" in opts or "A" in opts,
-                                  prefix=prefix)
+                                    prefix=prefix, dots="a" in opts)
             except OSError as e:
                 raise FSError(e.errno, display or vpath) from None
 
@@ -224,8 +289,8 @@ class ListingsMixin:
         opening = REPLIES["opening"][1] % (self._typeName(), "file list")
 
         def failed_listing(fail):
-            fail.trap(FSError)
-            r = Reply(450, fail.value.text)
+            fail.trap(FSError, Reply)
+            r = fail.value if fail.check(Reply) else Reply(450, fail.value.text)
             self._xferFailed(cmd, r)
             raise r
 
