@@ -21,10 +21,10 @@ from ftpredis.ftp.common import _plain_host, log
 from ftpredis.records.events import command_words
 
 
-def _scan_u(text: str, i: int):
-    """sscanf's ``%u`` at ``text[i]``, as glibc reads it: blanks skipped, one sign, ASCII
-    decimal digits, the value strtoul gives (a minus negates modulo 2**64; beyond 2**64-1
-    it is 2**64-1) cut to 32 bits.  ``(value, index after it)``, or None."""
+def _c_number(text: str, i: int):
+    """The number C's strto* functions read at ``text[i]``: blanks skipped, one sign,
+    ASCII decimal digits.  ``(negative, magnitude, index after it)``, or None without
+    digits."""
     n = len(text)
     while i < n and text[i] in " \t\n\v\f\r":
         i += 1
@@ -36,7 +36,18 @@ def _scan_u(text: str, i: int):
         j += 1
     if j == i:
         return None
-    v = min(int(text[i:j]), 2 ** 64 - 1)
+    return neg, int(text[i:j]), j
+
+
+def _scan_u(text: str, i: int):
+    """sscanf's ``%u`` at ``text[i]``, as glibc reads it: the value strtoul gives (a minus
+    negates modulo 2**64; beyond 2**64-1 it is 2**64-1) cut to 32 bits.  ``(value, index
+    after it)``, or None."""
+    found = _c_number(text, i)
+    if found is None:
+        return None
+    neg, v, j = found
+    v = min(v, 2 ** 64 - 1)
     if neg:
         v = -v % 2 ** 64
     return v & 0xFFFFFFFF, j
@@ -45,18 +56,10 @@ def _scan_u(text: str, i: int):
 def _strtol(text: str):
     """C's ``strtol(text, &end, 10)`` (glibc, 64-bit long): ``(value, end)``, end 0 when
     no digits were read."""
-    n, i = len(text), 0
-    while i < n and text[i] in " \t\n\v\f\r":
-        i += 1
-    neg = i < n and text[i] == "-"
-    if i < n and text[i] in "+-":
-        i += 1
-    j = i
-    while j < n and "0" <= text[j] <= "9":
-        j += 1
-    if j == i:
+    found = _c_number(text, 0)
+    if found is None:
         return 0, 0
-    v = int(text[i:j])
+    neg, v, j = found
     v = max(-v, -2 ** 63) if neg else min(v, 2 ** 63 - 1)
     return v, j
 

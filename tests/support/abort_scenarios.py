@@ -37,6 +37,24 @@ def answer(ctx, ftp):
         ctx.transcript.append("# " + str(e).split(" ", 1)[0])
 
 
+def reset_upload_and_download(ctx, read: int):
+    """A session whose upload, then download (after ``read`` bytes of it), the client
+    resets."""
+    ftp = ctx.connect()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR up.bin")
+    conn.sendall(b"y" * 100000)
+    reset(conn)
+    answer(ctx, ftp)
+    conn = ftp.transfercmd("RETR big.bin")
+    got = 0
+    while got < read:
+        got += len(conn.recv(65536))
+    reset(conn)
+    answer(ctx, ftp)
+    ftp.quit()
+
+
 @scenario("abort_idle", BODY, files=FILES)
 def abort_idle(ctx):
     """ABOR with no transfer, and right after one: 226, %{transfer-status} "cancelled"."""
@@ -52,19 +70,7 @@ def abort_idle(ctx):
 def abort_reset(ctx):
     """An upload and a download whose data connection the client resets: 426 without
     ProFTPD's period of the ABOR reply, "failed", "Data connection closed"."""
-    ftp = ctx.connect()
-    ftp.voidcmd("TYPE I")
-    conn = ftp.transfercmd("STOR up.bin")
-    conn.sendall(b"y" * 100000)
-    reset(conn)
-    answer(ctx, ftp)
-    conn = ftp.transfercmd("RETR big.bin")
-    got = 0
-    while got < 65536:
-        got += len(conn.recv(65536))
-    reset(conn)
-    answer(ctx, ftp)
-    ftp.quit()
+    reset_upload_and_download(ctx, 65536)
 
 
 FIELDS = REDIS + braces('LogFormat h "%m %r %s %f %F %{basename} %{file-offset} '
@@ -75,17 +81,7 @@ FIELDS = REDIS + braces('LogFormat h "%m %r %s %f %F %{basename} %{file-offset} 
 def abort_fields(ctx):
     """The paths and offset of an upload and a download reset by the client: known
     from the start of the transfer, logged with its 426."""
-    ftp = ctx.connect()
-    ftp.voidcmd("TYPE I")
-    conn = ftp.transfercmd("STOR up.bin")
-    conn.sendall(b"y" * 100000)
-    reset(conn)
-    answer(ctx, ftp)
-    conn = ftp.transfercmd("RETR big.bin")
-    conn.recv(65536)
-    reset(conn)
-    answer(ctx, ftp)
-    ftp.quit()
+    reset_upload_and_download(ctx, 1)
 
 
 REFUSED = REDIS + braces('LogFormat h "%m %r %s %S %f %F %b %{file-offset} '
