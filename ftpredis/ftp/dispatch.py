@@ -30,11 +30,11 @@ _BLANK_FIRST = frozenset((b" ", b"\t", b"\v", b"\f", b"\r"))
 # What may follow an RNFR before its RNTO (mod_core's core_pre_any), and what more once
 # the session speaks TLS (RFC 2228's commands).
 _AFTER_RNFR = frozenset({"RNTO", "HELP", "NOOP", "QUIT", "STAT"})
-# Commands whose %f is their path argument as written after the current directory
-# (ftpredis.ftp.files, ftpredis.ftp.listings).
-_WRITTEN_PATH = frozenset({"LIST", "NLST", "MLSD", "MKD", "RMD", "DELE", "RNTO", "MDTM",
-                           "MFMT", "SITE"})
 _AFTER_RNFR_TLS = frozenset({"CCC", "CONF", "ENC", "MIC", "PBSZ", "PROT"})
+# Commands whose %f is their path argument as written after the current directory
+# (ftpredis.ftp.files), the listings' with their options (ftpredis.ftp.listings).
+_WRITTEN_PATH = frozenset({"MKD", "RMD", "DELE", "RNTO", "MDTM", "MFMT", "SITE"})
+_LISTINGS = frozenset({"LIST", "NLST", "MLSD"})
 
 _VERB_END = re.compile("[\t\v\f\r]").search
 
@@ -381,13 +381,8 @@ class DispatchMixin:
                 # (measured for CWD, NLST, MKD, RNTO, SITE CHMOD).
                 if base in ("CWD", "CDUP"):
                     self._chdirFields(cmd, self.fs.cwd)
-                elif base in _WRITTEN_PATH:
-                    path = arg
-                    if base == "MFMT":
-                        path = arg.partition(" ")[2]
-                    elif base == "SITE":
-                        words = arg.split(None, 2)
-                        path = words[2] if len(words) == 3 else None
+                elif base in _LISTINGS or base in _WRITTEN_PATH:
+                    path = arg if base in _LISTINGS else self._limitTarget(cmd, base)[2]
                     if path:
                         cmd.fields["file"] = self._listedPath(path)
             raise R("forbidden_argument", arg)

@@ -98,25 +98,22 @@ class FilesMixin:
         target = self.fs.virtual(path)
         f["config_path"] = self.fs.real_of(target)
 
-        def logged_at(new):
-            self._chdirFields(cmd, new)
-
         def changed(new):
-            logged_at(new)
+            self._chdirFields(cmd, new)
             return R("cmd_ok", cmd.verb)
 
         def failed(reason):
             # A CWD that fails logs the directory the session stays in: %f, %D and
             # %{basename} of the current directory (ProFTPD 1.3.8, measured: missing,
             # not a directory, "~" in a chroot).
-            logged_at(self.fs.cwd)
+            self._chdirFields(cmd, self.fs.cwd)
             return reason
 
         jail = self.fs.jail
         if path == "~" and jail.home is not None and jail.root != "/":
             # ProFTPD 1.3.8 takes "~" for the home's real path, which its chroot does not
             # have: 550 (measured).
-            logged_at(self.fs.cwd)
+            self._chdirFields(cmd, self.fs.cwd)
             raise FSError(errno.ENOENT, path)
         return self.fs.chdir(path, cmd.arg or path).addCallbacks(changed, failed)
 

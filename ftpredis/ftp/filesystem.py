@@ -460,15 +460,22 @@ class JailedFS:
             line += " -> " + link_target
         return line
 
+    def with_dots(self, real: str, entries: list) -> list:
+        """``entries`` of the directory ``real`` with ``.`` and ``..`` among them, in name
+        order, as mod_ls lists them for -a; ``..`` of the chroot is the chroot."""
+        if not os.path.isdir(real):
+            return entries
+        parent = os.path.dirname(real) if real != self.root else real
+        return sorted(entries + [(".", os.lstat(real)), ("..", os.lstat(parent))],
+                      key=lambda e: e[0])
+
     def listing(self, real: str, long: bool, show_hidden: bool = False,
                 prefix: str = "", dots: bool = False) -> List[str]:
         """Lines of a LIST (``long``) or NLST answer; raises OSError.  ``dots`` (``-a``)
         adds ``.`` and ``..`` as mod_ls does; ``..`` of the chroot is the chroot."""
         entries = self.list_entries(real, show_hidden)
-        if dots and os.path.isdir(real):
-            parent = os.path.dirname(real) if real != self.root else real
-            entries = sorted(entries + [(".", os.lstat(real)), ("..", os.lstat(parent))],
-                             key=lambda e: e[0])
+        if dots:
+            entries = self.with_dots(real, entries)
         lines = []
         now = time.time()
         for name, st in entries:

@@ -13,14 +13,12 @@ import stat as statmod
 from ftpredis import __version__
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
-from ftpredis.records.events import path_tail
+from ftpredis.records.events import command_words, path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
                                  SITE_COMMANDS, blank, digits, params_of)
 
-# ProFTPD's words: split on C isspace() only (as ftpredis.records.events does)
-_WORDS = re.compile("[^ \t\n\v\f\r]+").findall
 _STRTOULL = re.compile("[+-]?[0-9]+")
 
 
@@ -54,7 +52,7 @@ class InfoMixin:
     def cmd_ALLO(self, cmd):
         # mod_xfer: "ALLO <size>" or RFC 959's "ALLO <size> R <size>", the size as
         # strtoull reads it (a sign and leading blanks taken); nothing is reserved.
-        words = _WORDS(cmd.arg or "")
+        words = command_words(cmd.arg)
         if len(words) not in (1, 3):
             raise R("allo_syntax", " ".join(["ALLO"] + words))
         if _STRTOULL.fullmatch(words[0]) is None:
@@ -239,7 +237,7 @@ class InfoMixin:
         return self.fs.run(gather).addCallbacks(done, failed)
 
     def cmd_HOST(self, cmd):
-        if len(_WORDS(cmd.arg or "")) != 1:
+        if len(command_words(cmd.arg)) != 1:
             # mod_core counts the words before anything else (measured after login too)
             raise R("quoted_not_understood", "HOST")
         st = _tls.state(self)

@@ -44,10 +44,8 @@ def _ls_lines(jail, real: str, path: Optional[str], opts: str, now=None):
         base = os.path.dirname(real)
     else:
         entries = jail.list_entries(real, "a" in opts or "A" in opts)
-        if "a" in opts and os.path.isdir(real):
-            parent = os.path.dirname(real) if real != jail.root else real
-            entries = sorted(entries + [(".", os.lstat(real)), ("..", os.lstat(parent))],
-                             key=lambda e: e[0])
+        if "a" in opts:
+            entries = jail.with_dots(real, entries)
         base = real
     now = time.time() if now is None else now
     lines, subdirs = [], []
