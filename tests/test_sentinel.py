@@ -155,6 +155,40 @@ class DiscoveryTests(SentinelMixin, unittest.TestCase):
         self.assertNotIn("connected to Redis", self.logText(log))
 
 
+def subscribers(server):
+    """How many clients of ``server`` hold a SUBSCRIBE (ours: ``+switch-master``)."""
+    listing = server.client().command("CLIENT", "LIST").decode()
+    return sum(1 for line in listing.splitlines()
+               if any(f.startswith("sub=") and f != "sub=0" for f in line.split()))
+
+
+class SubscriptionTests(SentinelMixin, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_stopWhileConnecting(self):
+        """Stopped while its subscription is still connecting to the first sentinel, the
+        monitor does not go on to the next one: no connection outlives the stop, and a
+        restart subscribes to the first sentinel only.  (Twisted 24.7's ClientService
+        raised an unhandled NoTransition when such a late connection was lost.)"""
+        master = self.startServer()
+        first = self.startSentinel([(NAME, "127.0.0.1", master.port, 1)])
+        second = self.startSentinel([(NAME, "127.0.0.1", master.port, 1)])
+        sink = self.makeSink([("127.0.0.1", first.port), ("127.0.0.1", second.port)],
+                             master_name=NAME)
+        monitor = sink.sentinel
+        for _ in range(3):
+            monitor.start()
+            yield monitor.stop()
+        monitor.start()
+        yield waitFor(lambda: monitor._subscriber is not None, "subscribed")
+        yield waitFor(lambda: subscribers(first) == 1, "one subscription on the first")
+        self.assertEqual(monitor._subscriber.sentinel, ("127.0.0.1", first.port))
+        self.assertEqual(subscribers(second), 0)
+        yield monitor.stop()
+        yield waitFor(lambda: subscribers(first) == 0, "no subscription left")
+        self.assertEqual(subscribers(second), 0)
+
+
 class FailoverTests(SentinelMixin, unittest.TestCase):
 
     @defer.inlineCallbacks

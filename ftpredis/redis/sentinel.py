@@ -87,14 +87,32 @@ class _InOrderEndpoint:
     def __init__(self, monitor: "SentinelMonitor"):
         self.monitor = monitor
 
-    @defer.inlineCallbacks
     def connect(self, protocolFactory):
+        # A cancel (ClientService.stop) must end the whole attempt at once: the service is
+        # "stopped" from then on, and a connection to the next sentinel would be one it
+        # never closes (Twisted 24.7 raised NoTransition when it was lost).  The in-flight
+        # attempt's own error does not say it was cancelled (HostnameEndpoint turns a
+        # cancel during name resolution into DNSLookupError), hence the flag.
+        given_up = []
+        inner = self._inOrder(protocolFactory, given_up)
+
+        def cancel(_):
+            given_up.append(True)
+            inner.cancel()
+        outer = defer.Deferred(cancel)
+        inner.chainDeferred(outer)
+        return outer
+
+    @defer.inlineCallbacks
+    def _inOrder(self, protocolFactory, given_up):
         errors = []
         for sentinel in self.monitor.sentinels:
             try:
                 endpoint = self.monitor.endpoint(sentinel)
                 proto = yield endpoint.connect(_AddressedFactory(protocolFactory, sentinel))
             except Exception as e:
+                if given_up:
+                    raise defer.CancelledError()
                 errors.append("%s: %s" % (format_address(sentinel), self.monitor.describe(e)))
                 continue
             return proto
