@@ -8,11 +8,12 @@ Waits are "until a condition holds" with a generous bound; nothing asserts durat
 import json
 import os
 
-from twisted.internet import defer, task, threads
+from twisted.internet import defer, protocol, task, threads
 from twisted.trial import unittest
 
 from ftpredis.config.model import RedisTarget
 from ftpredis.redis.redislog import RedisLog
+from ftpredis.redis.sentinel import SentinelMasterEndpoint
 from ftpredis.redis.sink import RedisSink
 from tests.support.redisserver import RedisReplyError, RedisServer, SentinelServer, free_port
 from tests.support.waiting import waitFor
@@ -187,6 +188,33 @@ class SubscriptionTests(SentinelMixin, unittest.TestCase):
         yield monitor.stop()
         yield waitFor(lambda: subscribers(first) == 0, "no subscription left")
         self.assertEqual(subscribers(second), 0)
+
+
+    @defer.inlineCallbacks
+    def test_poolAttemptCancelledWhileDiscovering(self):
+        """A pool connection attempt (what txredisapi's ClientService cancels when the
+        sink drops a pool, as on a failover) cancelled while it asks the first sentinel
+        fails at once and asks no other: no connection to the master is made for it."""
+        master = self.startServer()
+        first = self.startSentinel([(NAME, "127.0.0.1", master.port, 1)])
+        second = self.startSentinel([(NAME, "127.0.0.1", master.port, 1)])
+        sink = self.makeSink([("127.0.0.1", first.port), ("127.0.0.1", second.port)],
+                             master_name=NAME)
+        built = []
+
+        class Factory(protocol.Factory):
+            def buildProtocol(self, addr):
+                built.append(addr)
+                return protocol.Protocol()
+
+        endpoint = SentinelMasterEndpoint(sink.sentinel)
+        for _ in range(3):
+            d = endpoint.connect(Factory())
+            d.cancel()
+            yield self.assertFailure(d, defer.CancelledError)
+        proto = yield endpoint.connect(Factory())
+        self.addCleanup(proto.transport.loseConnection)
+        self.assertEqual(len(built), 1)
 
 
 class FailoverTests(SentinelMixin, unittest.TestCase):

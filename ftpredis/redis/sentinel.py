@@ -80,6 +80,29 @@ class _SubscriberProtocol(txredisapi.SubscriberProtocol):
         self.monitor.unsubscribed(self, why)
 
 
+def _givingUpOnCancel(attempt) -> defer.Deferred:
+    """``attempt(given_up)``: a connection attempt that tries addresses in turn, as a
+    Deferred whose cancel fails it at once and stops it trying any further address.
+
+    ClientService (ours, and each slot of txredisapi's pool) cancels an attempt when it
+    is stopped and counts on the attempt failing right then: it is "stopped" from that
+    moment, and a connection made after it is one it never closes (Twisted 24.7 raised
+    NoTransition when such a connection was lost).  An inlineCallbacks loop goes on to
+    the next address after the error of the one it was waiting on, and that error does
+    not always say it was cancelled (HostnameEndpoint turns a cancel during name
+    resolution into DNSLookupError): hence the flag ``attempt`` checks on every error.
+    """
+    given_up = []
+    inner = attempt(given_up)
+
+    def cancel(_):
+        given_up.append(True)
+        inner.cancel()
+    outer = defer.Deferred(cancel)
+    inner.chainDeferred(outer)
+    return outer
+
+
 @implementer(IStreamClientEndpoint)
 class _InOrderEndpoint:
     """Connects to the first sentinel that accepts a connection, in the configured order."""
@@ -88,20 +111,7 @@ class _InOrderEndpoint:
         self.monitor = monitor
 
     def connect(self, protocolFactory):
-        # A cancel (ClientService.stop) must end the whole attempt at once: the service is
-        # "stopped" from then on, and a connection to the next sentinel would be one it
-        # never closes (Twisted 24.7 raised NoTransition when it was lost).  The in-flight
-        # attempt's own error does not say it was cancelled (HostnameEndpoint turns a
-        # cancel during name resolution into DNSLookupError), hence the flag.
-        given_up = []
-        inner = self._inOrder(protocolFactory, given_up)
-
-        def cancel(_):
-            given_up.append(True)
-            inner.cancel()
-        outer = defer.Deferred(cancel)
-        inner.chainDeferred(outer)
-        return outer
+        return _givingUpOnCancel(lambda given_up: self._inOrder(protocolFactory, given_up))
 
     @defer.inlineCallbacks
     def _inOrder(self, protocolFactory, given_up):
@@ -153,12 +163,15 @@ class SentinelMasterEndpoint:
         self.monitor = monitor
 
     def connect(self, protocolFactory):
-        d = self.monitor.discover()
+        def attempt(given_up):
+            d = self.monitor.discover(given_up)
 
-        def connect(addr):
-            endpoint = self.monitor.endpoint(addr, tls_host=addr[0])
-            return endpoint.connect(_AddressedFactory(protocolFactory, addr, "masterAddress"))
-        return d.addCallback(connect)
+            def connect(addr):
+                endpoint = self.monitor.endpoint(addr, tls_host=addr[0])
+                return endpoint.connect(_AddressedFactory(protocolFactory, addr,
+                                                          "masterAddress"))
+            return d.addCallback(connect)
+        return _givingUpOnCancel(attempt)
 
 
 class SentinelMonitor:
@@ -205,10 +218,12 @@ class SentinelMonitor:
 
     # -- discovery -------------------------------------------------------------------
     @defer.inlineCallbacks
-    def discover(self):
+    def discover(self, given_up=()):
         """The master's ``(host, port)``: the address a ``+switch-master`` announced if
         there is one, else the first sentinel's answer, in order; else the RedisServer
-        address when one is configured (as ProFTPD does); else :class:`SentinelError`."""
+        address when one is configured (as ProFTPD does); else :class:`SentinelError`.
+        Once ``given_up`` is true (:func:`_givingUpOnCancel`), no further sentinel is
+        asked."""
         if self.announced is not None:
             addr, self.announced = self.announced, None
             self.expected = addr
@@ -218,6 +233,8 @@ class SentinelMonitor:
             try:
                 addr = yield self.ask(sentinel)
             except Exception as e:
+                if given_up:
+                    raise defer.CancelledError()
                 errors.append("%s: %s" % (format_address(sentinel), self.describe(e)))
                 continue
             self.answered_by = sentinel
