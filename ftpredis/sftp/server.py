@@ -7,7 +7,8 @@ SFTPKeyExchanges and SFTPCompression allow, the open sessions, MaxClients' count
 :class:`SSHSession` (one connection: the transport, its byte counts for %I/%O, the
 session's CONNECT and EXIT records, the session end reason, TimeoutIdle, mod_ban's
 hooks as an IPolicySession), with the avatar that opens session channels (at most
-SFTPMaxChannels; :class:`SSHConnection` refuses the others as mod_sftp does) and
+SFTPMaxChannels open at once; :class:`SSHConnection` refuses the others as mod_sftp
+does) and
 starts the ``sftp`` subsystem (:class:`SFTPServerProtocol`).
 """
 
@@ -230,17 +231,18 @@ class SSHUser(conch_avatar.ConchUser):
         conch_avatar.ConchUser.__init__(self)
         self.ssh = ssh              # (twisted.conch sets .conn: the SSHConnection service)
         self.channelLookup[b"session"] = SessionChannel
-        self.channels = 0
 
-    def refusal(self, channel_type):
-        """Why a channel of ``channel_type`` may not be opened, as mod_sftp answers and
-        logs it (contrib/mod_sftp/channel.c): (reason code, text, SFTPLog line), or
-        None."""
+    def refusal(self, channel_type, open_now):
+        """Why a channel of ``channel_type`` may not be opened while ``open_now`` are
+        open, as mod_sftp answers and logs it (contrib/mod_sftp/channel.c): (reason
+        code, text, SFTPLog line), or None."""
         name = channel_type.decode("utf-8", "replace")
-        if self.channels >= self.ssh.factory.sftp.max_channels:
+        # SFTPMaxChannels bounds the channels open at once: mod_sftp frees a channel's
+        # slot once both sides have closed it, as twisted.conch forgets it then.
+        if open_now >= self.ssh.factory.sftp.max_channels:
             return (connection.OPEN_RESOURCE_SHORTAGE, b"Resource shortage",
                     "maximum number of channels (%u) open, denying request to open "
-                    "'%s' channel" % (self.channels, name))
+                    "'%s' channel" % (open_now, name))
         if channel_type not in self.channelLookup:
             return (connection.OPEN_UNKNOWN_CHANNEL_TYPE,
                     b"Unsupported channel type requested",
@@ -249,7 +251,6 @@ class SSHUser(conch_avatar.ConchUser):
 
     def lookupChannel(self, channelType, windowSize, maxPacket, data):
         # SSHConnection asked refusal() first: SFTPMaxChannels and the type are good.
-        self.channels += 1
         chan = conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
                                                    maxPacket, data)
         match = self.ssh.client_match()
@@ -279,7 +280,8 @@ class SSHConnection(connection.SSHConnection):
             sender = _LENGTH.unpack(rest[:4])[0]
         except (struct.error, ValueError):
             user = None
-        refused = user.refusal(channel_type) if user is not None else None
+        refused = (user.refusal(channel_type, len(self.channels)) if user is not None
+                   else None)
         if refused is None:
             connection.SSHConnection.ssh_CHANNEL_OPEN(self, packet)
             return
