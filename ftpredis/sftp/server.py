@@ -32,7 +32,7 @@ from ftpredis.redis.redislog import RedisLog
 from ftpredis.sftp import packets
 from ftpredis.sftp.auth import UserAuthServer
 from ftpredis.sftp.records import SSHRecorder
-from ftpredis.sftp.subsystem import SFTPFiles
+from ftpredis.sftp.subsystem import END_OF_FILE, SFTPFiles
 
 log = Logger()
 
@@ -172,6 +172,17 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             log.failure("SFTP: {name} request failed", name=name)
             if rid is not None:
                 self._status(rid, filetransfer.FX_FAILURE, b"Failure")
+
+    def packet_READDIR(self, data):
+        # A listing sent whole is answered here: twisted.conch's answer to an iterator
+        # with nothing left says "scan directory failed" (mod_sftp: "End of file").
+        # A READDIR that empties it mid-answer gets the names it found, as before.
+        handle = getNS(data[4:])[0]
+        directory = conch_sftp.open_directories(self)[handle][0]
+        if directory.exhausted:
+            self._status(data[:4], filetransfer.FX_EOF, END_OF_FILE.encode())
+            return
+        filetransfer.FileTransferServer.packet_READDIR(self, data)
 
     def _status(self, rid, code, text):
         self.sendPacket(filetransfer.FXP_STATUS,

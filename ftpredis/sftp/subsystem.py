@@ -61,6 +61,10 @@ _IO_STATUS = {errno.EBADF: (2, "No such file"), errno.EFBIG: (4, "Out of disk sp
               errno.ENOSPC: (4, "Out of disk space"), errno.EDQUOT: (4, "Quota exceeded"),
               errno.EINVAL: (8, "Invalid parameter")}
 
+#: What mod_sftp says with SSH2_FX_EOF, at the end of a file or of a listing
+#: (contrib/mod_sftp/fxp.c, fxp_strerror).
+END_OF_FILE = "End of file"
+
 #: The largest offset a READ or WRITE may name: off_t is signed.
 MAX_OFFSET = 2 ** 63 - 1
 
@@ -528,7 +532,8 @@ class _File:
     def readChunk(self, offset, length):
         def got(data):
             if not data:
-                raise EOFError()
+                # mod_sftp's text for SSH2_FX_EOF (twisted.conch's is "read failed").
+                raise EOFError(END_OF_FILE)
             self.count += len(data)
             return data
         if offset > MAX_OFFSET:
@@ -661,6 +666,11 @@ class _Directory:
 
     def __iter__(self):
         return self
+
+    @property
+    def exhausted(self) -> bool:
+        """Every entry was sent: the next READDIR is answered end of file."""
+        return not self.entries
 
     def __next__(self):
         if not self.entries:
