@@ -113,13 +113,13 @@ class SFTPFaultTests(_SFTPSite, unittest.TestCase):
         failed on the extension's name)."""
         def steps(c):
             return [c.send(99, b""), c.send(STATUS, _u32(0)), c.send(2, _u32(3)),
-                    c.send(EXTENDED, _str(b"statvfs@openssh.com") + _str(b"/"))], c.works()
+                    c.send(EXTENDED, _str(b"limits@openssh.com"))], c.works()
         out, works = yield self.session(steps)
         self.assertEqual(out, [("STATUS", 8, "Unsupported operation")] * 4)
         self.assertTrue(works)
         sftp_log = open(os.path.join(self.base, "sftp.log")).read()
         self.assertIn("unhandled SFTP request type 99", sftp_log)
-        self.assertIn("client requested 'statvfs@openssh.com' extension, rejecting",
+        self.assertIn("client requested 'limits@openssh.com' extension, rejecting",
                       sftp_log)
 
     @defer.inlineCallbacks

@@ -20,6 +20,7 @@ import struct
 from twisted.conch import avatar as conch_avatar
 from twisted.conch.ssh import connection, factory, filetransfer, session, transport
 from twisted.conch.ssh.common import NS, getNS
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
@@ -74,9 +75,16 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
     """The ``sftp`` subsystem of one channel: %{protocol} is "sftp" while it runs."""
 
     def __init__(self, conn):
-        self.files = SFTPFiles(conn)
+        self.files = SFTPFiles(conn, self._held)
         self.conn = conn
         filetransfer.FileTransferServer.__init__(self, avatar=self.files)
+
+    def _held(self, handle):
+        """The open file or directory object of a handle the session holds."""
+        found = conch_sftp.open_files(self).get(handle)
+        if found is None:
+            found = conch_sftp.open_directories(self)[handle][0]
+        return found
 
     def connectionMade(self):
         self.conn.recorder.protocol = "sftp"
@@ -153,6 +161,8 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             self._status(rid, filetransfer.FX_BAD_MESSAGE, b"Bad message")
             return
         held = packets.HANDLE_KINDS.get(kind)
+        if held is None and handle is not None:
+            held = packets.EITHER       # an extension's (fstatvfs@openssh.com)
         if held is not None:
             files = conch_sftp.open_files(self)
             dirs = conch_sftp.open_directories(self)
@@ -183,6 +193,28 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             self._status(data[:4], filetransfer.FX_EOF, END_OF_FILE.encode())
             return
         filetransfer.FileTransferServer.packet_READDIR(self, data)
+
+    def packet_EXTENDED(self, data):
+        # twisted.conch answers every extension with EXTENDED_REPLY, and a failed one
+        # with its own text ("extended <name> failed"); posix-rename answers a status.
+        rid = data[:4]
+        name, rest = getNS(data[4:])
+
+        def replied(reply):
+            if reply is None:
+                self._status(rid, filetransfer.FX_OK, b"OK")
+            else:
+                self.sendPacket(filetransfer.FXP_EXTENDED_REPLY, rid + reply)
+
+        def failed(f):
+            if f.check(filetransfer.SFTPError):
+                self._status(rid, f.value.code, f.value.message.encode())
+                return
+            log.failure("SFTP: EXTENDED {name} failed", f,
+                        name=name.decode("utf-8", "replace"))
+            self._status(rid, filetransfer.FX_FAILURE, b"Failure")
+        defer.maybeDeferred(self.files.extendedRequest, name, rest).addCallbacks(
+            replied, failed)
 
     def _status(self, rid, code, text):
         self.sendPacket(filetransfer.FXP_STATUS,
