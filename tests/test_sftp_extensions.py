@@ -87,8 +87,10 @@ class SFTPExtensionTests(_SFTPSite, unittest.TestCase):
             "RNFR|/a.txt|550|/a.txt: File exists|sftp|-|-|-|-" + tail,
             "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|Quit: disconnected by user"])
         sftp_log = open(os.path.join(self.base, "sftp.log")).read()
-        self.assertIn("RENAME of '%s/a.txt' to '%s/ro/b.txt' blocked by <Limit> "
-                      "configuration" % (self.home, self.home), sftp_log)
+        self.assertIn("RENAME of '/a.txt' to '/ro/b.txt' blocked by <Limit> "
+                      "configuration", sftp_log)
+        self.assertIn("error renaming '/missing.txt' to '/m.txt': No such file or "
+                      "directory", sftp_log)
 
     @defer.inlineCallbacks
     def test_df(self):

@@ -153,12 +153,13 @@ def posix_rename(files, data: bytes):
             raise _Failed(e.errno, *paths) from None
         paths = (svpath, sreal, dvpath, dreal)
         if not (files.allowed("RNFR", sreal) and files.allowed("RNTO", dreal)):
+            # SFTPLog names the paths as mod_sftp's process sees them: in the jail.
             files.conn.factory.note("RENAME of '%s' to '%s' blocked by <Limit> "
-                                    "configuration" % (sreal, dreal))
+                                    "configuration" % (svpath, dvpath))
             raise _Refused(errno.EACCES, *paths)
         if svpath == dvpath:
             files.conn.factory.note("RENAME of '%s' to same path '%s', rejecting"
-                                    % (sreal, dreal))
+                                    % (svpath, dvpath))
             raise _Refused(errno.EEXIST, *paths)
         try:
             if jail.root in (sreal, dreal):
@@ -166,7 +167,7 @@ def posix_rename(files, data: bytes):
             os.rename(sreal, dreal)
         except OSError as e:
             files.conn.factory.note("error renaming '%s' to '%s': %s"
-                                    % (sreal, dreal, e.strerror))
+                                    % (svpath, dvpath, e.strerror))
             raise _Failed(e.errno, *paths) from None
         return paths
 
