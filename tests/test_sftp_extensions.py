@@ -6,14 +6,13 @@
 
 import os
 import struct
-import subprocess
 
 from twisted.internet import defer
 from twisted.trial import unittest
 
 from tests.support import e2e
 from tests.test_sftp import _SFTPSite, _str, _u32
-from tests.test_sftp_faults import EXTENDED, OPEN, OPENDIR, CLOSE, _Client
+from tests.test_sftp_faults import CLOSE, EXTENDED, OPEN, OPENDIR, _Client
 
 _STATVFS = struct.Struct(">11Q")
 
