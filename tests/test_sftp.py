@@ -493,6 +493,31 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
             self.assertEqual(f.read(), b"a" * 50)
 
 
+    @defer.inlineCallbacks
+    def test_end_of_file_status(self):
+        """A READ at the end of a file and a READDIR at the end of a listing are
+        answered 1 "End of file", mod_sftp's text (contrib/mod_sftp/fxp.c,
+        fxp_strerror): they said "read failed" and "scan directory failed".  lftp's
+        debug output shows each status it gets."""
+        script = ('set sftp:connect-program "ssh -a -x %s"; set net:max-retries 1; '
+                  'open -u ftpuser,ftppass -p %d sftp://127.0.0.1; get a.txt -o '
+                  'lget.txt; cls; bye' % (" ".join(SSH_OPTS + ["-oPubkeyAuthentication=no"]),
+                                          self.port))
+
+        def run():
+            return subprocess.run(["lftp", "-d", "-c", script], cwd=self.local,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=120)
+        p = yield e2e.in_thread(run)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        with open(os.path.join(self.local, "lget.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"a" * 50)
+        told = [line for line in p.stdout.decode("utf-8", "replace").splitlines()
+                if line.startswith("---- status code=1")]
+        # At least one READ and one READDIR reached the end.
+        self.assertGreaterEqual(len(told), 2, p.stdout)
+        self.assertEqual(set(told), {"---- status code=1(EOF), message=End of file"})
+
 
 class SFTPBanTests(_SFTPSite, unittest.TestCase):
     """mod_ban applies to SFTP logins: MaxLoginAttempts bans the host, whose next SSH

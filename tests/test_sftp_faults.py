@@ -113,13 +113,13 @@ class SFTPFaultTests(_SFTPSite, unittest.TestCase):
         failed on the extension's name)."""
         def steps(c):
             return [c.send(99, b""), c.send(STATUS, _u32(0)), c.send(2, _u32(3)),
-                    c.send(EXTENDED, _str(b"statvfs@openssh.com") + _str(b"/"))], c.works()
+                    c.send(EXTENDED, _str(b"limits@openssh.com"))], c.works()
         out, works = yield self.session(steps)
         self.assertEqual(out, [("STATUS", 8, "Unsupported operation")] * 4)
         self.assertTrue(works)
         sftp_log = open(os.path.join(self.base, "sftp.log")).read()
         self.assertIn("unhandled SFTP request type 99", sftp_log)
-        self.assertIn("client requested 'statvfs@openssh.com' extension, rejecting",
+        self.assertIn("client requested 'limits@openssh.com' extension, rejecting",
                       sftp_log)
 
     @defer.inlineCallbacks
@@ -310,3 +310,73 @@ class SSHRefusalTests(_SFTPSite, unittest.TestCase):
         self.assertEqual(got[-1].split("|")[0], "EXIT")
         self.assertTrue(got[-1].endswith("|Quit"), got)
         self.clean_log()
+
+
+class SFTPMaxChannelsTests(_SFTPSite, unittest.TestCase):
+    """SFTPMaxChannels bounds the channels open at once, as mod_sftp counts them
+    (contrib/mod_sftp/channel.c): a closed session channel frees its slot.  It counted
+    every channel ever opened, so a ControlMaster connection served two sessions in
+    all."""
+
+    VHOST = "  SFTPMaxChannels 2\n"
+
+    @defer.inlineCallbacks
+    def test_closed_channels_free_their_slots(self):
+        short = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, short, True)
+        ctl = os.path.join(short, "ctl")
+        mux = SSH_OPTS + ["-oControlPath=" + ctl, "-oControlMaster=no"]
+        master = subprocess.Popen(
+            ["sshpass", "-p", "ftppass", "ssh"] + SSH_OPTS + [
+                "-p", str(self.port), "-S", ctl, "-M", "-N",
+                "-oPreferredAuthentications=password", "-oPubkeyAuthentication=no",
+                "ftpuser@127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: master.poll() is None and (master.kill(), master.wait()))
+
+        def up():
+            return subprocess.run(["ssh", "-S", ctl, "-O", "check", "x"],
+                                  capture_output=True, timeout=30).returncode == 0
+
+        def sftp_session(batch):
+            # OpenSSH's sftp, its session a channel of the master's connection.
+            return subprocess.run(["sftp"] + mux + ["-P", str(self.port), "-b", "-", "x"],
+                                  input=batch, capture_output=True, timeout=60)
+
+        def held():
+            c = _Client.__new__(_Client)
+            c.proc = subprocess.Popen(["ssh"] + mux + ["-p", str(self.port), "-s", "x",
+                                                      "sftp"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+            c.id = 0
+            c._send(bytes([1]) + _u32(3))
+            c._receive()
+            return c
+
+        def run():
+            # Four sessions one after another: each closes before the next opens.
+            one_by_one = [sftp_session(b"ls\n") for _ in range(4)]
+            first, second = held(), held()
+            try:
+                third = sftp_session(b"ls\n")       # a third at once: refused
+                works = first.works() and second.works()
+            finally:
+                first.close()
+            again = sftp_session(b"ls\n")          # the first's slot is free again
+            second.close()
+            return one_by_one, third, works, again
+        self.assertTrue((yield e2e.wait_for(up, 30)), self.logged())
+        one_by_one, third, works, again = yield e2e.in_thread(run)
+        for p in one_by_one + [again]:
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn(b"a.txt", p.stdout)
+        self.assertNotEqual(third.returncode, 0)
+        self.assertIn(b"Session open refused by peer", third.stderr)
+        self.assertTrue(works)
+        sftp_log = open(os.path.join(self.base, "sftp.log")).read()
+        self.assertEqual(sftp_log.count("maximum number of channels (2) open, denying "
+                                        "request to open 'session' channel"), 1, sftp_log)
+        subprocess.run(["ssh", "-S", ctl, "-O", "exit", "x"], capture_output=True,
+                       timeout=30)
+        yield e2e.in_thread(master.wait, 30)

@@ -23,8 +23,13 @@ class ParseTests(unittest.TestCase):
                  + _str(b""))
         opened = RID + _str(b"a.txt") + _u32(1) + attrs
         self.assertEqual(packets.parse(3, opened), (None, len(opened)))
-        ext = RID + _str(b"statvfs@openssh.com") + b"anything"
+        ext = RID + _str(b"limits@openssh.com") + b"anything"
         self.assertEqual(packets.parse(200, ext), (None, len(ext)))
+        # An offered extension's fields are read as a request's.
+        ext = RID + _str(b"posix-rename@openssh.com") + _str(b"a") + _str(b"b")
+        self.assertEqual(packets.parse(200, ext + b"extra"), (None, len(ext)))
+        ext = RID + _str(b"fstatvfs@openssh.com") + _str(b"h1")
+        self.assertEqual(packets.parse(200, ext), (b"h1", len(ext)))
 
     def test_extra_bytes_left_out(self):
         stat = RID + _str(b"a.txt")
@@ -38,6 +43,8 @@ class ParseTests(unittest.TestCase):
                            (17, RID + _u32(100) + b"a.txt"),
                            (14, RID + _str(b"d") + _u32(0x80000000) + _u32(2) + _str(b"x")),
                            (18, RID + _str(b"a")),
+                           (200, RID + _str(b"posix-rename@openssh.com") + _str(b"a")),
+                           (200, RID + _str(b"statvfs@openssh.com")),
                            (17, RID)):
             self.assertRaises(packets.Malformed, packets.parse, kind, data)
 
@@ -45,6 +52,8 @@ class ParseTests(unittest.TestCase):
         self.assertRaises(packets.Malformed, packets.parse, 17, RID + _str(b"a\0b"))
         self.assertRaises(packets.Malformed, packets.parse, 18,
                           RID + _str(b"a") + _str(b"b\0"))
+        self.assertRaises(packets.Malformed, packets.parse, 200,
+                          RID + _str(b"statvfs@openssh.com") + _str(b"/\0"))
         # Written data and handles may hold any byte.
         write = RID + _str(b"h\0") + _u64(0) + _str(b"\0\0")
         self.assertEqual(packets.parse(6, write), (b"h\0", len(write)))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import struct
 
+from ftpredis.sftp import extensions
+
 INIT, EXTENDED = 1, 200
 
 #: Each request's fields after its id: s a string, p a path (a string without NUL),
@@ -37,11 +39,11 @@ FIELDS = {
     18: "pp",       # RENAME
     19: "p",        # READLINK
     20: "pp",       # SYMLINK
-    EXTENDED: "s*",
+    EXTENDED: "s*",  # (an offered extension's: ftpredis.sftp.extensions.FIELDS)
 }
 
 #: The requests naming a handle, and which handles they take: an open file's, an open
-#: directory's, or either.
+#: directory's, or either (an extension's handle, fstatvfs's, takes either).
 FILE, DIRECTORY, EITHER = "file", "directory", "either"
 HANDLE_KINDS = {4: EITHER, 5: FILE, 6: FILE, 8: FILE, 10: FILE, 12: DIRECTORY}
 
@@ -111,7 +113,12 @@ def parse(kind: int, data: bytes):
     :class:`Malformed` for a request cut short or with NUL in a path."""
     r = _Reader(data, 4)
     handle = None
-    for field in FIELDS[kind]:
+    fields = FIELDS[kind]
+    if kind == EXTENDED:
+        # An offered extension's fields are checked as a request's; another's are not
+        # read (it is answered unsupported).
+        fields = extensions.FIELDS.get(r.string("extension name"), "*")
+    for field in fields:
         if field == "s":
             r.skip_string()
         elif field == "p":

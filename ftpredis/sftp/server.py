@@ -7,7 +7,8 @@ SFTPKeyExchanges and SFTPCompression allow, the open sessions, MaxClients' count
 :class:`SSHSession` (one connection: the transport, its byte counts for %I/%O, the
 session's CONNECT and EXIT records, the session end reason, TimeoutIdle, mod_ban's
 hooks as an IPolicySession), with the avatar that opens session channels (at most
-SFTPMaxChannels; :class:`SSHConnection` refuses the others as mod_sftp does) and
+SFTPMaxChannels open at once; :class:`SSHConnection` refuses the others as mod_sftp
+does) and
 starts the ``sftp`` subsystem (:class:`SFTPServerProtocol`).
 """
 
@@ -19,6 +20,7 @@ import struct
 from twisted.conch import avatar as conch_avatar
 from twisted.conch.ssh import connection, factory, filetransfer, session, transport
 from twisted.conch.ssh.common import NS, getNS
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
@@ -31,7 +33,7 @@ from ftpredis.redis.redislog import RedisLog
 from ftpredis.sftp import packets
 from ftpredis.sftp.auth import UserAuthServer
 from ftpredis.sftp.records import SSHRecorder
-from ftpredis.sftp.subsystem import SFTPFiles
+from ftpredis.sftp.subsystem import END_OF_FILE, SFTPFiles
 
 log = Logger()
 
@@ -73,9 +75,16 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
     """The ``sftp`` subsystem of one channel: %{protocol} is "sftp" while it runs."""
 
     def __init__(self, conn):
-        self.files = SFTPFiles(conn)
+        self.files = SFTPFiles(conn, self._held)
         self.conn = conn
         filetransfer.FileTransferServer.__init__(self, avatar=self.files)
+
+    def _held(self, handle):
+        """The open file or directory object of a handle the session holds."""
+        found = conch_sftp.open_files(self).get(handle)
+        if found is None:
+            found = conch_sftp.open_directories(self)[handle][0]
+        return found
 
     def connectionMade(self):
         self.conn.recorder.protocol = "sftp"
@@ -152,6 +161,8 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             self._status(rid, filetransfer.FX_BAD_MESSAGE, b"Bad message")
             return
         held = packets.HANDLE_KINDS.get(kind)
+        if held is None and handle is not None:
+            held = packets.EITHER       # an extension's (fstatvfs@openssh.com)
         if held is not None:
             files = conch_sftp.open_files(self)
             dirs = conch_sftp.open_directories(self)
@@ -171,6 +182,39 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             log.failure("SFTP: {name} request failed", name=name)
             if rid is not None:
                 self._status(rid, filetransfer.FX_FAILURE, b"Failure")
+
+    def packet_READDIR(self, data):
+        # A listing sent whole is answered here: twisted.conch's answer to an iterator
+        # with nothing left says "scan directory failed" (mod_sftp: "End of file").
+        # A READDIR that empties it mid-answer gets the names it found, as before.
+        handle = getNS(data[4:])[0]
+        directory = conch_sftp.open_directories(self)[handle][0]
+        if directory.exhausted:
+            self._status(data[:4], filetransfer.FX_EOF, END_OF_FILE.encode())
+            return
+        filetransfer.FileTransferServer.packet_READDIR(self, data)
+
+    def packet_EXTENDED(self, data):
+        # twisted.conch answers every extension with EXTENDED_REPLY, and a failed one
+        # with its own text ("extended <name> failed"); posix-rename answers a status.
+        rid = data[:4]
+        name, rest = getNS(data[4:])
+
+        def replied(reply):
+            if reply is None:
+                self._status(rid, filetransfer.FX_OK, b"OK")
+            else:
+                self.sendPacket(filetransfer.FXP_EXTENDED_REPLY, rid + reply)
+
+        def failed(f):
+            if f.check(filetransfer.SFTPError):
+                self._status(rid, f.value.code, f.value.message.encode())
+                return
+            log.failure("SFTP: EXTENDED {name} failed", f,
+                        name=name.decode("utf-8", "replace"))
+            self._status(rid, filetransfer.FX_FAILURE, b"Failure")
+        defer.maybeDeferred(self.files.extendedRequest, name, rest).addCallbacks(
+            replied, failed)
 
     def _status(self, rid, code, text):
         self.sendPacket(filetransfer.FXP_STATUS,
@@ -230,17 +274,18 @@ class SSHUser(conch_avatar.ConchUser):
         conch_avatar.ConchUser.__init__(self)
         self.ssh = ssh              # (twisted.conch sets .conn: the SSHConnection service)
         self.channelLookup[b"session"] = SessionChannel
-        self.channels = 0
 
-    def refusal(self, channel_type):
-        """Why a channel of ``channel_type`` may not be opened, as mod_sftp answers and
-        logs it (contrib/mod_sftp/channel.c): (reason code, text, SFTPLog line), or
-        None."""
+    def refusal(self, channel_type, open_now):
+        """Why a channel of ``channel_type`` may not be opened while ``open_now`` are
+        open, as mod_sftp answers and logs it (contrib/mod_sftp/channel.c): (reason
+        code, text, SFTPLog line), or None."""
         name = channel_type.decode("utf-8", "replace")
-        if self.channels >= self.ssh.factory.sftp.max_channels:
+        # SFTPMaxChannels bounds the channels open at once: mod_sftp frees a channel's
+        # slot once both sides have closed it, as twisted.conch forgets it then.
+        if open_now >= self.ssh.factory.sftp.max_channels:
             return (connection.OPEN_RESOURCE_SHORTAGE, b"Resource shortage",
                     "maximum number of channels (%u) open, denying request to open "
-                    "'%s' channel" % (self.channels, name))
+                    "'%s' channel" % (open_now, name))
         if channel_type not in self.channelLookup:
             return (connection.OPEN_UNKNOWN_CHANNEL_TYPE,
                     b"Unsupported channel type requested",
@@ -249,7 +294,6 @@ class SSHUser(conch_avatar.ConchUser):
 
     def lookupChannel(self, channelType, windowSize, maxPacket, data):
         # SSHConnection asked refusal() first: SFTPMaxChannels and the type are good.
-        self.channels += 1
         chan = conch_avatar.ConchUser.lookupChannel(self, channelType, windowSize,
                                                    maxPacket, data)
         match = self.ssh.client_match()
@@ -279,7 +323,8 @@ class SSHConnection(connection.SSHConnection):
             sender = _LENGTH.unpack(rest[:4])[0]
         except (struct.error, ValueError):
             user = None
-        refused = user.refusal(channel_type) if user is not None else None
+        refused = (user.refusal(channel_type, len(self.channels)) if user is not None
+                   else None)
         if refused is None:
             connection.SSHConnection.ssh_CHANNEL_OPEN(self, packet)
             return

@@ -25,6 +25,7 @@ from zope.interface import implementer
 
 from ftpredis.ftp import limits, nowait
 from ftpredis.ftp.filesystem import FSError
+from ftpredis.sftp import extensions
 from ftpredis.sftp import records as rec
 
 
@@ -60,6 +61,10 @@ _STATUS = {errno.ENOENT: (2, "No such file"), errno.EACCES: (3, "Permission deni
 _IO_STATUS = {errno.EBADF: (2, "No such file"), errno.EFBIG: (4, "Out of disk space"),
               errno.ENOSPC: (4, "Out of disk space"), errno.EDQUOT: (4, "Quota exceeded"),
               errno.EINVAL: (8, "Invalid parameter")}
+
+#: What mod_sftp says with SSH2_FX_EOF, at the end of a file or of a listing
+#: (contrib/mod_sftp/fxp.c, fxp_strerror).
+END_OF_FILE = "End of file"
 
 #: The largest offset a READ or WRITE may name: off_t is signed.
 MAX_OFFSET = 2 ** 63 - 1
@@ -110,8 +115,10 @@ class SFTPFiles:
     (:class:`ftpredis.sftp.server.SSHSession`): its server config, recorder, file system,
     account and disk pool."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, held=None):
         self.conn = conn
+        # handle -> the open _File or _Directory (twisted.conch keeps the handles).
+        self.held = held
         self.server = conn.server
         self.rec = conn.recorder
         self.fs = conn.recorder.fs
@@ -122,7 +129,7 @@ class SFTPFiles:
         self.handles = set()
         self._opening = 0
 
-    def _allowed(self, verb: str, real: str) -> bool:
+    def allowed(self, verb: str, real: str) -> bool:
         return limits.allowed(self.server, None, verb, real, self.user, self.groups,
                               addr=self.conn.peer_host)
 
@@ -133,7 +140,7 @@ class SFTPFiles:
     def gotVersion(self, otherVersion, extData):
         # twisted.conch's server answers every client with version 3.
         self.rec.sftp_negotiated(3)
-        return {}
+        return dict(extensions.OFFERED)
 
     def realPath(self, path):
         return self.jail.virtual(_text(path) or ".").encode("utf-8", "surrogateescape")
@@ -144,8 +151,8 @@ class SFTPFiles:
 
         def look():
             vpath, real = self.jail.resolve(shown)
-            if followLinks and not (self._allowed("STAT", real)
-                                    and self._allowed("RETR", real)):
+            if followLinks and not (self.allowed("STAT", real)
+                                    and self.allowed("RETR", real)):
                 # ProFTPD 1.3.8 refuses STAT under <Limit READ> DenyAll
                 # (doc/sftp-records.rst).
                 raise FSError(errno.EACCES, shown)
@@ -176,7 +183,7 @@ class SFTPFiles:
         """Refuse (EACCES) a SETSTAT/FSETSTAT that <Limit> forbids for ``real``
         (blocking: run in the disk pool)."""
         for name, verb in self._ATTR_VERBS:
-            if name in attrs and not self._allowed(verb, real):
+            if name in attrs and not self.allowed(verb, real):
                 raise FSError(errno.EACCES, shown)
 
     def setAttrs(self, path, attrs):
@@ -206,7 +213,7 @@ class SFTPFiles:
             if too_many:
                 raise FSError(errno.EMFILE, shown)
             vpath, real = self.jail.resolve(shown)
-            if not self._allowed(verb, real):
+            if not self.allowed(verb, real):
                 raise _Denied(vpath, real)
             if verb == "RETR":
                 vpath, real, fd, st = self.jail.open_read(shown)
@@ -278,7 +285,7 @@ class SFTPFiles:
 
         def remove():
             vpath, real = self.jail.resolve(shown)
-            if not self._allowed("DELE", real):
+            if not self.allowed("DELE", real):
                 raise _Denied(vpath, real)
             return vpath, real, self.jail.unlink(shown)
 
@@ -315,11 +322,11 @@ class SFTPFiles:
 
         def rename():
             svpath, sreal = self.jail.resolve(src)
-            if not self._allowed("RNFR", sreal):
+            if not self.allowed("RNFR", sreal):
                 raise _Denied(svpath, sreal)
             self.jail.call(src, os.lstat, sreal)
             dvpath, dreal = self.jail.resolve(dst)
-            if not self._allowed("RNTO", dreal):
+            if not self.allowed("RNTO", dreal):
                 raise _RenameDenied(svpath, sreal, dvpath, dreal)
             if os.path.lexists(dreal):
                 # SFTP v3 RENAME never replaces (draft-ietf-secsh-filexfer-02 6.5).
@@ -355,7 +362,7 @@ class SFTPFiles:
 
         def make():
             vpath, real = self.jail.resolve(shown)
-            if not self._allowed("MKD", real):
+            if not self.allowed("MKD", real):
                 raise _Denied(vpath, real)
             self.jail.mkdir(shown)
             if "permissions" in attrs:
@@ -376,7 +383,7 @@ class SFTPFiles:
 
         def remove():
             vpath, real = self.jail.resolve(shown)
-            if not self._allowed("RMD", real):
+            if not self.allowed("RMD", real):
                 raise _Denied(vpath, real)
             self.jail.rmdir(shown)
             return vpath, real
@@ -402,7 +409,7 @@ class SFTPFiles:
 
         def read():
             vpath, real = self.jail.resolve(shown)
-            if not self._allowed("MLSD", real):
+            if not self.allowed("MLSD", real):
                 raise FSError(errno.EACCES, shown)
             st = self.jail.call(shown, os.stat, real)
             if not statmod.S_ISDIR(st.st_mode):
@@ -447,9 +454,12 @@ class SFTPFiles:
         return defer.fail(_status(errno.EPERM))
 
     def extendedRequest(self, extendedName, extendedData):
-        # None is offered (VERSION names none), as mod_sftp words a refused one.
-        # (twisted.conch's own answer to NotImplementedError(name) failed on the bytes
-        # name: the request went unanswered.)
+        """An offered extension's answer (ftpredis.sftp.extensions): a Deferred firing
+        with an EXTENDED_REPLY's data, or None for a status OK."""
+        handler = extensions.HANDLERS.get(extendedName)
+        if handler is not None:
+            return handler(self, extendedData)
+        # One VERSION did not name, as mod_sftp words its refusal.
         self.conn.factory.note("client requested '%s' extension, rejecting"
                                % _text(extendedName))
         raise filetransfer.SFTPError(filetransfer.FX_OP_UNSUPPORTED, "Unsupported operation")
@@ -528,7 +538,8 @@ class _File:
     def readChunk(self, offset, length):
         def got(data):
             if not data:
-                raise EOFError()
+                # mod_sftp's text for SSH2_FX_EOF (twisted.conch's is "read failed").
+                raise EOFError(END_OF_FILE)
             self.count += len(data)
             return data
         if offset > MAX_OFFSET:
@@ -661,6 +672,11 @@ class _Directory:
 
     def __iter__(self):
         return self
+
+    @property
+    def exhausted(self) -> bool:
+        """Every entry was sent: the next READDIR is answered end of file."""
+        return not self.entries
 
     def __next__(self):
         if not self.entries:

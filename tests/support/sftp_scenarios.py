@@ -91,6 +91,17 @@ def sftp_refusals(ctx):
     sftp(ctx, "ls\n", password="wrong", extra=["-oNumberOfPasswordPrompts=1"])
 
 
+@_sftp_scenario("sftp_extensions")
+def sftp_extensions(ctx):
+    """OpenSSH's sftp with the extensions VERSION offers: rename over posix-rename (which
+    replaces an existing file), refused by <Limit> or failing; df over statvfs."""
+    with open(os.path.join(_local(ctx), "up.txt"), "wb") as f:
+        f.write(b"y" * 300)
+    sftp(ctx, "put up.txt\nrename up.txt a.txt\nrename a.txt b.txt\n-rename missing.txt "
+              "m.txt\n-rename b.txt ro/b.txt\n-rename b.txt nodir/b.txt\n-rename b.txt b.txt\n"
+              "df\ndf -i\n")
+
+
 @_sftp_scenario("sftp_key")
 def sftp_key(ctx):
     """A public key login (RFC 4716 in SFTPAuthorizedUserKeys: the format Debian's 1.3.8

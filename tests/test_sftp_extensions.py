@@ -1,0 +1,170 @@
+# -*- test-case-name: tests.test_sftp_extensions -*-
+"""OpenSSH's SFTP extensions ProFTPD 1.3.8's mod_sftp offers and ftpredis serves:
+``posix-rename@openssh.com`` (OpenSSH's ``rename``), ``statvfs@openssh.com`` (its
+``df``) and ``fstatvfs@openssh.com``; their answers, their records (as
+``tools/compare_proftpd.py sftp_extensions`` saw mod_sftp write them) and the jail."""
+
+import os
+import struct
+
+from twisted.internet import defer
+from twisted.trial import unittest
+
+from tests.support import e2e
+from tests.test_sftp import _SFTPSite, _str, _u32
+from tests.test_sftp_faults import CLOSE, EXTENDED, OPEN, OPENDIR, _Client
+
+_STATVFS = struct.Struct(">11Q")
+
+
+def _version_extensions(reply):
+    """(name, data) pairs of a VERSION answer (type, version, then the pairs)."""
+    out, data = [], reply[5:]
+    while data:
+        n = struct.unpack(">I", data[:4])[0]
+        name, data = data[4:4 + n], data[4 + n:]
+        n = struct.unpack(">I", data[:4])[0]
+        out.append((name, data[4:4 + n]))
+        data = data[4 + n:]
+    return out
+
+
+class _Extended(_Client):
+    """_Client that keeps the VERSION answer and reads EXTENDED_REPLY's data."""
+
+    def __init__(self, port):
+        self.version = None
+        _Client.__init__(self, port)
+
+    def _receive(self):
+        reply = _Client._receive(self)
+        if self.version is None:
+            self.version = reply
+        return reply
+
+    def extended(self, name, body):
+        self.id += 1
+        self._send(bytes([EXTENDED]) + _u32(self.id) + _str(name) + body)
+        reply = self._receive()
+        if reply[0] == 201:
+            return "REPLY", reply[5:]
+        code, n = struct.unpack(">II", reply[5:13])
+        return "STATUS", code, reply[13:13 + n].decode()
+
+
+class SFTPExtensionTests(_SFTPSite, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_rename_replaces(self):
+        """OpenSSH's rename goes over posix-rename@openssh.com, which replaces an
+        existing file (SFTP v3's RENAME never does: the rename failed), recorded as
+        RNFR and RNTO; failures as mod_sftp words them ("RNFR: <reason>"), a refusal
+        of <Limit> or a rename onto itself as for RENAME."""
+        with open(os.path.join(self.local, "up.txt"), "wb") as f:
+            f.write(b"y" * 300)
+        p = yield self.sftp("put up.txt\nrename up.txt a.txt\n-rename missing.txt m.txt\n"
+                            "-rename a.txt ro/b.txt\n-rename a.txt a.txt\n")
+        self.assertIn(b'remote rename "/missing.txt" to "/m.txt": No such file or '
+                      b'directory', p.stdout)
+        self.assertIn(b'remote rename "/a.txt" to "/ro/b.txt": Permission denied',
+                      p.stdout)
+        with open(os.path.join(self.home, "a.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"y" * 300)
+        self.assertEqual(sorted(os.listdir(self.home)), ["a.txt", "nr", "ro"])
+        got = yield self.lines(14)
+        tail = "|ftpuser|ftpuser|-"
+        self.assertEqual(got[5:], [
+            "RNFR|/up.txt|350|File or directory exists, ready for destination name|sftp|0|"
+            "/up.txt|-|-" + tail,
+            "RNTO|/a.txt|250|Rename successful|sftp|0|/a.txt|-|-" + tail,
+            "RNFR|/missing.txt|550|RNFR: No such file or directory|sftp|0|/missing.txt|-|-"
+            + tail,
+            "RNTO|/m.txt|550|RNTO: No such file or directory|sftp|0|/m.txt|-|-" + tail,
+            "RNTO|/ro/b.txt|550|/ro/b.txt: Permission denied|sftp|-|/ro/b.txt|-|-" + tail,
+            "RNFR|/a.txt|550|/a.txt: Permission denied|sftp|-|-|-|-" + tail,
+            "RNTO|/a.txt|550|/a.txt: File exists|sftp|-|/a.txt|-|-" + tail,
+            "RNFR|/a.txt|550|/a.txt: File exists|sftp|-|-|-|-" + tail,
+            "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|Quit: disconnected by user"])
+        sftp_log = open(os.path.join(self.base, "sftp.log")).read()
+        self.assertIn("RENAME of '/a.txt' to '/ro/b.txt' blocked by <Limit> "
+                      "configuration", sftp_log)
+        self.assertIn("error renaming '/missing.txt' to '/m.txt': No such file or "
+                      "directory", sftp_log)
+
+    @defer.inlineCallbacks
+    def test_df(self):
+        """OpenSSH's df (statvfs@openssh.com) shows the home's file system; it said the
+        server does not support the extension."""
+        p = yield self.sftp("df\ndf -i\n")
+        out = p.stdout.decode()
+        st = os.statvfs(self.home)
+        lines = out.splitlines()
+        sizes = lines[lines.index("sftp> df") + 2].split()
+        inodes = lines[lines.index("sftp> df -i") + 2].split()
+        # Size in KiB and the inode count: what does not move while the suite runs.
+        self.assertEqual(int(sizes[0]), st.f_frsize * st.f_blocks // 1024, out)
+        self.assertEqual(int(inodes[0]), st.f_files, out)
+        # Not logged, as by mod_sftp.
+        got = yield self.lines(5)
+        self.assertEqual([line.split("|")[0] for line in got],
+                         ["-", "USER", "USER", "PASS", "EXIT"])
+
+    @defer.inlineCallbacks
+    def test_offered_and_jailed(self):
+        """VERSION offers what mod_sftp's does of these three; statvfs and fstatvfs
+        answer the jail's view (a path outside is not found, as in ProFTPD's chroot),
+        fstatvfs takes a file's or a directory's handle; posix-rename stays in the jail
+        and keeps <Limit WRITE> on the source (mod_sftp checks only the destination's:
+        a file could leave a write-protected directory)."""
+        os.symlink("/", os.path.join(self.home, "out"))
+        with open(os.path.join(self.home, "ro", "keep.txt"), "wb") as f:
+            f.write(b"k")
+
+        def run():
+            c = _Extended(self.port)
+            try:
+                out = {"version": _version_extensions(c.version)}
+                out["/"] = c.extended(b"statvfs@openssh.com", _str(b"/"))
+                out["bad"] = [c.extended(b"statvfs@openssh.com", _str(p))
+                              for p in (b"/etc", b"out", b"out/etc", b"missing", b"")]
+                h = c.send(OPEN, _str(b"a.txt") + _u32(1) + _u32(0))[1]
+                d = c.send(OPENDIR, _str(b"/nr"))[1]
+                out["handles"] = [c.extended(b"fstatvfs@openssh.com", _str(h)),
+                                  c.extended(b"fstatvfs@openssh.com", _str(d)),
+                                  c.extended(b"fstatvfs@openssh.com", _str(b"zzz"))]
+                c.send(CLOSE, _str(h))
+                c.send(CLOSE, _str(d))
+                rename = [c.extended(b"posix-rename@openssh.com", _str(a) + _str(b))
+                          for a, b in ((b"a.txt", b"out/tmp/escaped.txt"),
+                                       (b"ro/keep.txt", b"kept.txt"),
+                                       (b"../../a.txt", b"b.txt"))]
+                out["rename"] = rename
+                out["works"] = c.works()
+                return out
+            finally:
+                c.close()
+        out = yield e2e.in_thread(run)
+        self.assertEqual(out["version"], [(b"posix-rename@openssh.com", b"1"),
+                                          (b"statvfs@openssh.com", b"2"),
+                                          (b"fstatvfs@openssh.com", b"2")])
+        kind, reply = out["/"]
+        self.assertEqual(kind, "REPLY")
+        fields = _STATVFS.unpack(reply)
+        st = os.statvfs(self.home)
+        self.assertEqual((fields[0], fields[1], fields[2], fields[5], fields[10]),
+                         (st.f_bsize, st.f_frsize, st.f_blocks, st.f_files, st.f_namemax))
+        self.assertEqual(out["bad"], [("STATUS", 2, "No such file")] * 5)
+        self.assertEqual([h[0] for h in out["handles"][:2]], ["REPLY", "REPLY"])
+        self.assertEqual([_STATVFS.unpack(h[1])[2] for h in out["handles"][:2]],
+                         [st.f_blocks] * 2)
+        self.assertEqual(out["handles"][2], ("STATUS", 9, "Invalid handle"))
+        self.assertEqual(out["rename"], [("STATUS", 3, "Permission denied"),
+                                         ("STATUS", 3, "Permission denied"),
+                                         ("STATUS", 0, "OK")])
+        self.assertTrue(out["works"])
+        self.assertFalse(os.path.exists("/tmp/escaped.txt"))
+        self.assertTrue(os.path.exists(os.path.join(self.home, "ro", "keep.txt")))
+        self.assertEqual(sorted(os.listdir(self.home)), ["b.txt", "nr", "out", "ro"])
+        log = self.logged()
+        for bad in ("Traceback", "#critical", "Unhandled"):
+            self.assertNotIn(bad, log)
