@@ -638,7 +638,7 @@ def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
             def closed(_):
                 if timer.active():
                     timer.cancel()
-                d.callback(_reply("data_refused"))
+                refused()
             conn.waitClosed().addBoth(closed)
             return
         if reused:
@@ -663,12 +663,18 @@ def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
         # bytes are delivered, which happens right after this returns.
         defer.maybeDeferred(body, conn).chainDeferred(d)
 
+    def refused():
+        if cmd is not None:
+            # Logged as the plain 425 is: the transfer never started (%b 0, measured).
+            cmd.fields.setdefault("bytes_sent", 0)
+        if not d.called:
+            d.callback(_reply("data_refused"))
+
     def failed(why):
         server.log("unable to open data connection: TLS negotiation failed (%s)" % why)
         if cmd is not None:
             cmd.fields["handshake_failed"] = "data"
-        if not d.called:
-            d.callback(_reply("data_refused"))
+        refused()
 
     start_tls(conn.transport, st.ctx, server.cfg.timeout_handshake, server.reactor,
               done, failed)
