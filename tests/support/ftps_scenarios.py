@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_conformance_ftps -*-
 """FTPS sessions (mod_tls), registered in :data:`tests.support.scenarios.SCENARIOS`
-(names ``ftps_*``): data-connection handshakes that fail.
+(names ``ftps_*``): SSCN and the data connections it turns around, and data-connection
+handshakes that fail.
 
 Both servers get the same certificates (``{base}/pki/``, made by
 :class:`tests.support.ftpsite.Site` from :func:`tests.support.ftps.make_pki`).
@@ -12,6 +13,7 @@ logged.
 from __future__ import annotations
 
 import ftplib
+import os
 import ssl
 
 from tests.support.ftpsite import PASSWORD, USER, RecordingFTP
@@ -69,6 +71,53 @@ def send(ftp, line: str) -> str:
         return ftp.sendcmd(line)
     except ftplib.all_errors as e:
         return str(e)
+
+
+def _server_side(ctx, ftp, cmd):
+    """``cmd``'s data connection with the client as the TLS server (SSCN ON): the
+    server is the one that starts the handshake."""
+    conn, _ = ftplib.FTP.ntransfercmd(ftp, cmd)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    pki = os.path.join(ctx.site.base, "pki")
+    context.load_cert_chain(os.path.join(pki, "rsa-cert.pem"),
+                            os.path.join(pki, "rsa-key.pem"))
+    return context.wrap_socket(conn, server_side=True)
+
+
+@scenario("ftps_sscn", BODY, files=FILES)
+def ftps_sscn(ctx):
+    """SSCN before AUTH, before login, its query and its ON/OFF and bad arguments; with
+    SSCN ON a download and an upload whose data connection the server opens as the TLS
+    client, and a listing, which stays the TLS server; SSCN OFF again."""
+    ftp = ctx.connect()
+    send(ftp, "SSCN")
+    ftp.quit()
+    ftp = tls_connect(ctx, login=False)
+    send(ftp, "SSCN")
+    ftp.login(USER, PASSWORD)
+    ftp.prot_p()
+    for line in ("SSCN", "SSCN ON", "SSCN", "SSCN on", "SSCN ON OFF", "SSCN foo",
+                 "SSCN OFF", "SSCN", "SSCN ON"):
+        send(ftp, line)
+    ftp.voidcmd("TYPE I")
+    conn = _server_side(ctx, ftp, "RETR a.txt")
+    got = b""
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        got += data
+    conn.close()
+    ftp.voidresp()
+    ctx.transcript.append("# got %d bytes" % len(got))
+    conn = _server_side(ctx, ftp, "STOR up.txt")
+    conn.sendall(b"u" * 500)
+    conn.unwrap().close()
+    ftp.voidresp()
+    ftp.nlst()                       # the server is the TLS server for listings
+    send(ftp, "SSCN OFF")
+    ftp.retrbinary("RETR a.txt", lambda b: None)
+    ftp.quit()
 
 
 def _garbage(ctx, ftp, cmd):
