@@ -32,7 +32,7 @@ class CommandTests(FTPSMixin, unittest.TestCase):
             f.quit()
             return feat.splitlines()
         feat = yield self.inThread(run)
-        for word in (" AUTH TLS", " CCC", " PBSZ", " PROT"):
+        for word in (" AUTH TLS", " CCC", " PBSZ", " PROT", " SSCN"):
             self.assertIn(word, feat)
         body = feat[1:-1]
         self.assertEqual(body, sorted(body))
@@ -380,6 +380,7 @@ class ConfigTests(unittest.TestCase):
               TLSCertificateChainFile %(ca)s
               TLSCACertificateFile %(ca)s
               TLSVerifyClient optional
+              TLSVerifyServer off
               TLSRequired auth+data
               TLSCipherSuite HIGH:!aNULL
               TLSOptions NoSessionReuseRequired AllowClientRenegotiations
@@ -394,6 +395,7 @@ class ConfigTests(unittest.TestCase):
         self.assertEqual((tls.required_ctrl, tls.required_data, tls.required_auth),
                          (False, True, True))
         self.assertEqual(tls.verify_client, "optional")
+        self.assertFalse(tls.verify_server)
         self.assertEqual(tls.options, frozenset({"NoSessionReuseRequired",
                                                  "AllowClientRenegotiations"}))
         self.assertEqual((tls.timeout_handshake, tls.session_timeout), (30, 600))
@@ -440,6 +442,14 @@ class ConfigTests(unittest.TestCase):
         for (line, words), message in zip(expect, text):
             self.assertIn(words, message)
             self.assertIn("line %d of" % line, message)
+
+    def test_verify_server(self):
+        """mod_tls's default is on; NoReverseDNS verifies the chain as on does."""
+        for line, expected in (("", True), ("TLSVerifyServer NoReverseDNS", True),
+                               ("TLSVerifyServer on", True), ("TLSVerifyServer off", False)):
+            path = self.conf("TLSEngine on\nTLSRSACertificateFile %(rsa_cert)s\n"
+                             "TLSRSACertificateKeyFile %(rsa_key)s\n" + line + "\n")
+            self.assertEqual(load_config(path).servers[0].tls.verify_server, expected, line)
 
     def test_engine_needs_certificate(self):
         path = self.conf("""\

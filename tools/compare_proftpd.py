@@ -50,6 +50,7 @@ import tests.support.hostile_scenarios  # noqa: E402,F401  (registers the hostil
 import tests.support.abort_scenarios  # noqa: E402,F401  (registers the abort_* scenarios)
 import tests.support.error_scenarios  # noqa: E402,F401  (registers the errors_* scenarios)
 import tests.support.listing_scenarios  # noqa: E402,F401  (registers the listing_* scenarios)
+import tests.support.ftps_scenarios  # noqa: E402,F401  (registers the ftps_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------
@@ -127,6 +128,9 @@ EXCUSES = [
     (r"\ufffd|\\ufffd",
      "doc/decisions.rst: invalid UTF-8 bytes become U+FFFD (ProFTPD's session "
      "aborts)"),
+    (r'session_end_reason: ftpredis "Server shutting down", proftpd "Terminated by signal',
+     "README.rst: a session ended by stopping the server logs \"Server shutting down\" "
+     "(1.3.8's forked sessions: \"Terminated by signal\")"),
 ]
 
 

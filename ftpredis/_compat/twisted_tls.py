@@ -6,8 +6,9 @@ Twisted's ``startTLS`` (``twisted.internet._newtls``) puts a ``BufferingTLSTrans
 (``twisted.protocols.tls``) between the TCP connection and its protocol and marks the
 connection as TLS; it has no way back.  FTPS needs two things it does not offer:
 
-- an active-mode data connection is a TCP *client* that must be the TLS *server*:
-  ``normal`` is chosen from the connection's private ``_tlsClientDefault``;
+- an active-mode data connection is a TCP *client* that must be the TLS *server* (and
+  after SSCN ON a passive one a TCP server that must be the TLS client): ``normal`` is
+  chosen from the connection's private ``_tlsClientDefault``;
 - CCC (RFC 4217 section 6) puts the control connection back in clear text: the layer's
   pending writes are flushed through TLS (its private ``_aggregator``), the layer must
   be the one running our ``SSL.Connection`` (its private ``_tlsConnection``), and what
@@ -66,12 +67,14 @@ _TCP_METHODS = ("getHandle", "getPeerCertificate")
 _log = Logger(namespace="ftpredis.tls.ftps")
 
 
-def start_server_tls(tcp, creator, protocol) -> None:
+def start_server_tls(tcp, creator, protocol, tls_client: bool = False) -> None:
     """Run ``protocol`` under a server-side TLS layer on the TCP connection ``tcp``,
-    whichever side opened the TCP connection.
+    whichever side opened the TCP connection (with ``tls_client``, a client-side one:
+    SSCN ON's data connections).
 
     ``startTLS`` wraps the connection's current ``protocol`` attribute, so ``protocol``
-    is put there first; ``creator`` provides ``IOpenSSLServerConnectionCreator``.
+    is put there first; ``creator`` provides ``IOpenSSLServerConnectionCreator`` (and
+    ``IOpenSSLClientConnectionCreator`` with ``tls_client``).
     Raises :class:`CompatError` when Twisted's startTLS is not the expected one; the
     caller should then abort the connection.
     """
@@ -81,7 +84,7 @@ def start_server_tls(tcp, creator, protocol) -> None:
     except AttributeError:
         raise CompatError("%s._tlsClientDefault is gone: Twisted's startTLS changed; "
                           "see ftpredis/_compat" % type(tcp).__qualname__) from None
-    tcp.startTLS(creator, normal=not client_default)
+    tcp.startTLS(creator, normal=client_default == tls_client)
     if getattr(tcp.protocol, "wrappedProtocol", None) is not protocol:
         raise CompatError("startTLS no longer wraps the transport's protocol: Twisted's "
                           "startTLS changed; see ftpredis/_compat")

@@ -135,6 +135,12 @@ def p_tls_verify_client(args, ctx):
     return "on" if _boolean(args[0]) else "off"
 
 
+def p_tls_verify_server(args, ctx):
+    # NoReverseDNS only changes which names mod_tls compares, and 1.3.8 acts on no
+    # name mismatch: the chain is verified either way.
+    return args[0].lower() == "noreversedns" or _boolean(args[0])
+
+
 def p_tls_required(args, ctx):
     from ftpredis.tls import settings as tls
     return _tls_call(tls.parse_required, args[0])
@@ -584,6 +590,9 @@ TABLE: Tuple[Directive, ...] = (
     _d("TLSVerifyClient", _SVG, 1, 1, p_tls_verify_client,
        "Ask for (optional) or require (on) a client certificate.",
        usage="on|off|optional"),
+    _d("TLSVerifyServer", _SVG, 1, 1, p_tls_verify_server,
+       "After SSCN ON, whether the peer's certificate must verify against "
+       "TLSCACertificateFile (default on).", usage="on|off|NoReverseDNS"),
     _d("TLSRequired", _SVG, 1, 1, p_tls_required,
        "Where TLS is required: off, on (control and data), ctrl, data, auth (USER/PASS), "
        "auth+data.", usage="off|on|ctrl|data|auth|auth+data"),

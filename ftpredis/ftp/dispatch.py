@@ -16,7 +16,7 @@ from twisted.python import failure
 
 from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
-from ftpredis.records.events import path_tail
+from ftpredis.records.events import path_tail, site_path, site_words
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import (ALIASES, LIMIT_PATH_COMMANDS, PRE_LOGIN, UNIMPLEMENTED, _Command,
@@ -397,13 +397,13 @@ class DispatchMixin:
         """``(limit verb, client path for the message, real path)`` of a command."""
         arg = cmd.arg
         if base == "SITE":
-            words = (arg or "").split(None, 2)
-            if len(words) == 3 and words[0].upper() == "CHMOD":
-                return "SITE_CHMOD", arg[arg.upper().find("CHMOD"):], words[2]
-            if len(words) == 3 and words[0].upper() == "CHGRP":
+            words = site_words(arg)
+            if len(words) >= 3 and words[0].upper() == "CHMOD":
+                return "SITE_CHMOD", arg[arg.upper().find("CHMOD"):], site_path(words)
+            if len(words) >= 3 and words[0].upper() == "CHGRP":
                 # No SITE_CHGRP <Limit> name yet: SITE_CHMOD's (a WRITE command) stands in,
                 # so an <Anonymous> session stays read-only.
-                return "SITE_CHMOD", arg[arg.upper().find("CHGRP"):], words[2]
+                return "SITE_CHMOD", arg[arg.upper().find("CHGRP"):], site_path(words)
             return None, None, None
         if base == "MFF":
             # Likewise MFMT's <Limit> (WRITE) for MFF, which changes the same facts and more.

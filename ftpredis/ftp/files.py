@@ -16,7 +16,7 @@ from typing import Optional
 
 from ftpredis.config import dirmatch
 from ftpredis.ftp.modes import site_chmod_mode
-from ftpredis.records.events import path_tail
+from ftpredis.records.events import path_tail, site_path, site_words
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.replies import REPLIES, R, Reply
 from ftpredis.ftp.common import SITE_COMMANDS, SITE_HELP_SYNTAX, blank, digits
@@ -231,14 +231,14 @@ class FilesMixin:
     def cmd_SITE(self, cmd):
         if cmd.arg is None:
             raise R("site_noarg")
-        words = cmd.arg.split()
+        words = site_words(cmd.arg)
         sub = words[0].upper() if words else ""
         if sub == "HELP":
             lines = ["The following SITE commands are recognized (* =>'s unimplemented)"]
             if len(words) > 1:
                 syntax = SITE_HELP_SYNTAX.get(words[1].upper())
                 if syntax is None:
-                    raise R("help_unknown", "SITE HELP " + words[1])
+                    raise R("help_unknown", "SITE " + cmd.arg)
                 lines.append("Syntax: " + syntax)
             else:
                 lines += SITE_COMMANDS
@@ -251,8 +251,9 @@ class FilesMixin:
         if sub == "CHMOD":
             if len(words) < 3:
                 raise Reply(500, REPLIES["site_chmod_noarg"][1],
-                            ["'SITE %s' not understood" % " ".join(["CHMOD"] + words[1:])])
-            path = " ".join(words[2:])
+                            ["'SITE %s' not understood"
+                             % " ".join(["CHMOD"] + words[1:]).rstrip(" ")])
+            path = site_path(words)
             vpath = self.fs.virtual(path)
             # ProFTPD 1.3.8 logs the path as written after the current directory
             # ("<root>/pub/../b.txt"; "~/" resolved) and its last component as %{basename}
@@ -328,12 +329,12 @@ class FilesMixin:
         jail.call(path, os.chown, real, -1, gid)
 
     def _siteChgrp(self, cmd):
-        words = cmd.arg.split()
+        words = site_words(cmd.arg)
         if len(words) < 3:
             raise Reply(500, REPLIES["site_chmod_noarg"][1],
-                        ["'SITE %s' not understood" % " ".join(["CHGRP"] + words[1:])])
-        # The path keeps its inner spaces, not the ones around it (ProFTPD, measured).
-        path = re.match(r"\s*\S+\s+\S+\s+(.*?)\s*$", cmd.arg).group(1)
+                        ["'SITE %s' not understood"
+                         % " ".join(["CHGRP"] + words[1:]).rstrip(" ")])
+        path = site_path(words)
         base = self.fs.chroot_join(self.fs.cwd)
         if path.startswith("/"):
             base = base.rstrip("/")

@@ -80,6 +80,9 @@ class InfoMixin:
     def cmd_CCC(self, cmd):
         return _tls.cmd_ccc(self, cmd)
 
+    def cmd_SSCN(self, cmd):
+        return _tls.cmd_sscn(self, cmd)
+
     def cmd_HELP(self, cmd):
         if not blank(cmd.arg):
             word = cmd.arg.split()[0].upper() if cmd.arg.split() else ""

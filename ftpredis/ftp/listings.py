@@ -213,7 +213,9 @@ class ListingsMixin:
             return fail
         d = self.fs.run(gather)
         d.addErrback(failed)
-        opening = REPLIES["opening"][1] % ("ASCII", "MLSD")
+        # The TYPE in force, as for LIST: mod_facts sets its ASCII override only once
+        # the 150 is out (measured: "BINARY mode" after TYPE I).
+        opening = REPLIES["opening"][1] % (self._typeName(), "MLSD")
         d.addCallback(lambda data: self._withData(cmd, opening, lambda c: send(c, data)))
         return d
 

@@ -273,6 +273,40 @@ def command_words(arg: Optional[str]) -> list:
 _SPACES = " \t\n\v\f\r"
 
 
+def site_words(arg: Optional[str]) -> list:
+    """The parameters of a line that starts with ``SITE``: ProFTPD 1.3.8 splits those
+    keeping blanks (src/main.c, PR_STR_FL_PRESERVE_WHITESPACE), so each word ends at
+    exactly one blank and a second blank starts an empty word (``SITE  CHMOD`` has the
+    sub-command ""); quotes are read as :func:`command_words` reads them."""
+    out: list = []
+    i, n = 0, len(arg or "")
+    while i < n:
+        word = []
+        if arg[i] == '"':
+            i += 1
+            while i < n and arg[i] != '"':
+                if arg[i] == "\\" and i + 1 < n:
+                    i += 1
+                word.append(arg[i])
+                i += 1
+        else:
+            while i < n and arg[i] not in _SPACES:
+                word.append(arg[i])
+                i += 1
+        i += 1      # the blank or the closing quote that ended the word
+        out.append("".join(word))
+    return out
+
+
+def site_path(words: list) -> str:
+    """The path of ``SITE CHMOD``/``CHGRP`` from its :func:`site_words` (the third word
+    on): mod_site joins them with one space, an empty word at the start adding none."""
+    path = ""
+    for w in words[2:]:
+        path = path + " " + w if path else w
+    return path
+
+
 def command_fields(verb: str, arg: Optional[str]) -> dict:
     """``command``, ``raw_command`` and ``command_params`` for a command line (a dict
     the caller must not modify).
@@ -291,21 +325,24 @@ def command_fields(verb: str, arg: Optional[str]) -> dict:
         if found is not None:
             return found
     hidden = verb in _HIDDEN
-    words = command_words(arg) if arg and not hidden else ()
+    if not arg or hidden:
+        words = ()
+    else:
+        words = site_words(arg) if verb[:4] == "SITE" else command_words(arg)
     if hidden:
         params = "(hidden)"
     else:
         # blanks only are no parameter for ProFTPD: no %J (measured: "NLST  ", "LIST <TAB>")
         params = arg if words else None
     if verb == "SITE":
-        sub = words[0].upper() if words else None
-        command = "SITE " + sub if sub else None
+        command = "SITE " + words[0].upper() if words else None
     else:
         command = verb
     if hidden:
         raw = verb + " (hidden)"
     elif words:
-        # ProFTPD re-joins the words with single spaces (a TAB becomes a space in %r).
+        # ProFTPD re-joins the words with single spaces (a TAB becomes a space in %r;
+        # SITE's empty words keep its extra blanks).
         raw = " ".join([verb] + words)
     else:
         raw = verb

@@ -6,8 +6,8 @@ This module runs TLS for ftpredis (the directives' values are parsed and checked
 
 - :class:`ServerTLS`, one per configured server: the certificates, keys and options,
   turned into an ``SSL.Context`` for each FTPS session;
-- the AUTH / PBSZ / PROT / CCC commands, the ``TLSRequired`` checks and the protection of
-  data connections, called from small hooks in :mod:`ftpredis.ftp.protocol`.
+- the AUTH / PBSZ / PROT / CCC / SSCN commands, the ``TLSRequired`` checks and the
+  protection of data connections, called from small hooks in :mod:`ftpredis.ftp.protocol`.
 
 Data-connection protection follows mod_tls: a data connection must resume the TLS session
 of its control connection unless ``TLSOptions NoSessionReuseRequired``.  Every FTPS
@@ -18,6 +18,13 @@ the control connection's client, which defeats data-connection theft even by ano
 client of the same server.  After CCC (the control connection back in clear text, see
 :func:`clear_control`) mod_tls has no control session left and accepts any data
 handshake; so does ftpredis.
+
+SSCN ON (mod_tls's "Set Secured Client Negotiation", for server-to-server transfers)
+makes ftpredis the TLS *client* of the data connections of RETR, STOR, APPE and STOU
+(listings stay on the server side, as in mod_tls).  Such a handshake resumes nothing;
+unless ``TLSVerifyServer off`` the peer's certificate chain must verify against
+``TLSCACertificateFile``, as mod_tls requires (whose verdict on the peer's names has no
+effect in 1.3.8, so ftpredis checks none).
 
 What Twisted and pyOpenSSL do not offer publicly (the resumed-session check, startTLS as
 the TLS server on an active-mode data connection, undoing startTLS for CCC) goes through
@@ -31,12 +38,13 @@ import os
 import weakref
 from typing import Callable, Optional
 
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 from twisted.internet import defer, interfaces, protocol
 from twisted.logger import Logger
 from twisted.protocols import policies
 from zope.interface import implementer
 
+from ftpredis.records.events import command_words
 from ftpredis._compat import (
     CompatError, openssl as _openssl, twisted_tls as _twisted_tls,
     twisted_tls_bulk as _twisted_tls_bulk)
@@ -65,13 +73,18 @@ REPLIES = {
     "data_required": (522, "SSL/TLS required on the data channel"),
     "handshake_failed": (421, "TLS handshake failed"),
     "data_refused": (425, "Unable to build data connection: Operation not permitted"),
+    "sscn_mode": (200, "SSCN:%s METHOD"),
+    "sscn_bad": (501, "SSCN: Invalid argument"),
+    "sscn_malformed": (504, "SSCN: Invalid argument"),
 }
 
 AUTH_MECHANISMS = ("TLS", "TLS-C", "SSL", "TLS-P")
-FEATURES = ("AUTH TLS", "CCC", "PBSZ", "PROT")
+FEATURES = ("AUTH TLS", "CCC", "PBSZ", "PROT", "SSCN")
 #: Commands mod_tls never hinders (TLSRequired).
 UNHINDERED = frozenset({"SYST", "AUTH", "FEAT", "HOST", "QUIT"})
 DATA_COMMANDS = frozenset({"APPE", "LIST", "MLSD", "NLST", "RETR", "STOR", "STOU"})
+#: Data commands whose connection ftpredis protects as the TLS server whatever SSCN says.
+LISTINGS = frozenset({"LIST", "MLSD", "NLST"})
 AUTH_COMMANDS = frozenset({"USER", "PASS", "ACCT"})
 
 #: Seconds a refused data connection is given to answer our close_notify.
@@ -154,9 +167,11 @@ class ServerTLS:
         return ctx
 
 
-@implementer(interfaces.IOpenSSLServerConnectionCreator)
+@implementer(interfaces.IOpenSSLServerConnectionCreator,
+             interfaces.IOpenSSLClientConnectionCreator)
 class _Creator:
-    """Server-side connections on one session's context (Twisted's TLS asks us)."""
+    """Connections on one session's context (Twisted's TLS asks us): server-side ones,
+    and client-side ones for SSCN ON."""
 
     def __init__(self, ctx: SSL.Context):
         self.ctx = ctx
@@ -164,6 +179,13 @@ class _Creator:
 
     def serverConnectionForTLS(self, tlsProtocol):
         self.connection = SSL.Connection(self.ctx, None)
+        return self.connection
+
+    def clientConnectionForTLS(self, tlsProtocol):
+        self.connection = SSL.Connection(self.ctx, None)
+        # The context's TLSVerifyClient mode is not for the peer's server certificate:
+        # that one is checked once the handshake is done (server_cert_problem).
+        self.connection.set_verify(SSL.VERIFY_NONE)
         return self.connection
 
 
@@ -211,8 +233,10 @@ def _raw_transport(transport):
 
 
 def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
-              done: Callable[[SSL.Connection], None], failed: Callable[[str], None]):
-    """Start a server-side TLS handshake on a connected TCP ``transport``.
+              done: Callable[[SSL.Connection], None], failed: Callable[[str], None],
+              tls_client: bool = False):
+    """Start a server-side TLS handshake on a connected TCP ``transport`` (with
+    ``tls_client``, a client-side one).
 
     ``done(connection)`` runs once the handshake is complete and before any application
     data reaches the protocol; ``failed(why)`` if the connection ends first or the
@@ -236,7 +260,7 @@ def start_tls(transport, ctx: SSL.Context, timeout: int, reactor,
     watch = _HandshakeWatch(tcp.protocol, on_done, on_lost)
     try:
         # An active-mode data connection is a TCP client but still the TLS server.
-        _twisted_tls.start_server_tls(tcp, creator, watch)
+        _twisted_tls.start_server_tls(tcp, creator, watch, tls_client)
     except CompatError as e:
         # No TLS layer we understand: end the connection (its loss reaches ``failed``
         # through the watch, which start_server_tls put in place first).
@@ -309,6 +333,21 @@ def peer_closed(transport) -> bool:
         return False
 
 
+def server_cert_problem(conn: SSL.Connection, ctx: SSL.Context, peer: str) -> Optional[str]:
+    """Why the certificate of ``peer``, the TLS server of the client-side connection
+    ``conn``, is refused (mod_tls's tls_check_server_cert), or None: there must be one,
+    and its chain must verify against the context's CA certificates."""
+    chain = conn.get_peer_cert_chain() or []
+    if not chain:
+        return "unable to verify '%s': server did not provide certificate" % peer
+    try:
+        crypto.X509StoreContext(ctx.get_cert_store(), chain[0], chain[1:]) \
+            .verify_certificate()
+    except crypto.X509StoreContextError as e:
+        return "unable to verify '%s' server certificate: %s" % (peer, e)
+    return None
+
+
 def describe(conn: SSL.Connection, data: bool = False, reused: bool = False) -> str:
     return "%s %sconnection accepted, using cipher %s (%d bits%s)" % (
         conn.get_protocol_version_name(), "data " if data else "",
@@ -338,6 +377,7 @@ class SessionTLS:
         self.cleared = False        # CCC done
         self.pbsz = False
         self.private = False        # PROT P
+        self.sscn_client = False    # SSCN ON: TLS client on transfers' data connections
 
 
 def state(pi) -> Optional[SessionTLS]:
@@ -481,6 +521,22 @@ def cmd_ccc(pi, cmd):
     return _reply("ccc_ok")
 
 
+def cmd_sscn(pi, cmd):
+    st = state(pi)
+    if st is None or not st.used:
+        raise _reply("not_understood", "SSCN")       # mod_tls declines it before AUTH
+    words = command_words(cmd.arg)
+    if len(words) > 1:
+        st.server.log("denying malformed SSCN command: 'SSCN %s'" % cmd.arg)
+        raise _reply("sscn_malformed")
+    if words and words[0] in ("ON", "OFF"):         # case matters (mod_tls: strncmp)
+        st.sscn_client = words[0] == "ON"
+    elif words:
+        st.server.log("denying unsupported SSCN command: 'SSCN %s'" % words[0])
+        raise _reply("sscn_bad")
+    return _reply("sscn_mode", "CLIENT" if st.sscn_client else "SERVER")
+
+
 def clear_control(pi, st: SessionTLS) -> None:
     """Take the TLS layer off the control connection (RFC 4217 section 6, CCC).
 
@@ -605,45 +661,48 @@ class _Unwrap(protocol.Protocol):
 def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
     """Run the transfer ``body(conn)``, first protecting ``conn`` when PROT P is on.
 
-    A data connection whose handshake fails, or that does not resume the control
-    connection's session when that is required, is closed and the command answered
-    with mod_tls's 425 (a failed handshake is noted in ``cmd``'s event for the metrics).
+    A data connection whose handshake fails, that does not resume the control
+    connection's session when that is required, or (SSCN ON) whose peer's certificate
+    does not verify, is closed and the command answered with mod_tls's 425 (a failed
+    handshake is noted in ``cmd``'s event for the metrics).
     """
     st = state(pi)
     if st is None or not st.private or st.ctx is None:
         return defer.maybeDeferred(body, conn)
     server = st.server
     d = defer.Deferred()
+    tls_client = st.sscn_client and cmd is not None and cmd.verb not in LISTINGS
+    failure = "connection" if tls_client else "negotiation"
+
+    def reject():
+        server.log("unable to open data connection: TLS %s failed" % failure)
+        # close_notify first, so the client sees a clean end rather than a reset;
+        # the 425 follows once the connection is gone (or after a short wait).
+        conn.transport.loseConnection()
+        timer = server.reactor.callLater(REFUSE_GRACE, conn.transport.abortConnection)
+
+        def closed(_):
+            if timer.active():
+                timer.cancel()
+            refused()
+        conn.waitClosed().addBoth(closed)
 
     def done(ssl_conn):
-        try:
-            reused = _openssl.session_reused(ssl_conn)
-        except CompatError as e:
-            # Unknown counts as not resumed: refused below when reuse is required.
-            log.error("TLS session reuse unknown: {why}", why=e)
-            server.log("unable to tell whether the client reused the TLS session: %s" % e)
-            reused = False
-        # After CCC mod_tls no longer has a control session to compare with and accepts
-        # any data handshake; so must we: curl's default CCC mode drops its own session
-        # (no close_notify from it, so OpenSSL marks the session not resumable).
-        if not reused and server.reuse_required and not st.cleared:
-            server.log("client did not reuse TLS session, rejecting data connection "
-                       "(see the NoSessionReuseRequired TLSOptions parameter)")
-            server.log("unable to open data connection: TLS negotiation failed")
-            # close_notify first, so the client sees a clean end rather than a reset;
-            # the 425 follows once the connection is gone (or after a short wait).
-            conn.transport.loseConnection()
-            timer = server.reactor.callLater(REFUSE_GRACE, conn.transport.abortConnection)
-
-            def closed(_):
-                if timer.active():
-                    timer.cancel()
-                d.callback(_reply("data_refused"))
-            conn.waitClosed().addBoth(closed)
+        if tls_client:
+            problem = None
+            if server.cfg.verify_server:
+                problem = server_cert_problem(ssl_conn, st.ctx,
+                                              conn.transport.getPeer().host)
+            if problem is not None:
+                server.log(problem)
+                reject()
+                return
+            server.log("%s connection created, using cipher %s (%d bits)" % (
+                ssl_conn.get_protocol_version_name(), ssl_conn.get_cipher_name(),
+                ssl_conn.get_cipher_bits() or 0))
+        elif not _reused(ssl_conn):
+            reject()
             return
-        if reused:
-            server.log("client reused TLS session for data connection")
-        server.log(describe(ssl_conn, data=True, reused=reused))
         if not _twisted_tls_bulk.bulk_reader(_raw_transport(conn.transport)):
             _warn_once("FTPS data: Twisted's TLS layer is not the expected one (see "
                        "ftpredis/_compat/twisted_tls_bulk.py); data connections go "
@@ -663,14 +722,43 @@ def run_data(pi, conn, body, cmd=None) -> defer.Deferred:
         # bytes are delivered, which happens right after this returns.
         defer.maybeDeferred(body, conn).chainDeferred(d)
 
-    def failed(why):
-        server.log("unable to open data connection: TLS negotiation failed (%s)" % why)
+    def _reused(ssl_conn) -> bool:
+        """Whether the server-side data handshake may go on (session reuse)."""
+        try:
+            reused = _openssl.session_reused(ssl_conn)
+        except CompatError as e:
+            # Unknown counts as not resumed: refused below when reuse is required.
+            log.error("TLS session reuse unknown: {why}", why=e)
+            server.log("unable to tell whether the client reused the TLS session: %s" % e)
+            reused = False
+        # After CCC mod_tls no longer has a control session to compare with and accepts
+        # any data handshake; so must we: curl's default CCC mode drops its own session
+        # (no close_notify from it, so OpenSSL marks the session not resumable).
+        if not reused and server.reuse_required and not st.cleared:
+            server.log("client did not reuse TLS session, rejecting data connection "
+                       "(see the NoSessionReuseRequired TLSOptions parameter)")
+            return False
+        if reused:
+            server.log("client reused TLS session for data connection")
+        server.log(describe(ssl_conn, data=True, reused=reused))
+        return True
+
+    def refused():
         if cmd is not None:
-            cmd.fields["handshake_failed"] = "data"
+            # Logged as the plain 425 is: the transfer never started (%b 0, measured).
+            cmd.fields.setdefault("bytes_sent", 0)
         if not d.called:
             d.callback(_reply("data_refused"))
 
+    def failed(why):
+        server.log("unable to open data connection: TLS %s failed (%s)" % (failure, why))
+        if cmd is not None:
+            cmd.fields["handshake_failed"] = "data"
+        refused()
+
+    if tls_client:
+        server.log("making TLS connection for data connection")
     start_tls(conn.transport, st.ctx, server.cfg.timeout_handshake, server.reactor,
-              done, failed)
+              done, failed, tls_client)
     conn.transport.resumeProducing()        # the handshake needs reading
     return d

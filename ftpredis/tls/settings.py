@@ -34,7 +34,8 @@ SESSION_CACHE_LIMITATION = (
 TLS_DIRECTIVE_NAMES = ("TLSEngine", "TLSProtocol", "TLSRSACertificateFile",
                        "TLSRSACertificateKeyFile", "TLSECCertificateFile",
                        "TLSECCertificateKeyFile", "TLSCertificateChainFile",
-                       "TLSCACertificateFile", "TLSVerifyClient", "TLSRequired",
+                       "TLSCACertificateFile", "TLSVerifyClient", "TLSVerifyServer",
+                       "TLSRequired",
                        "TLSCipherSuite", "TLSOptions", "TLSTimeoutHandshake", "TLSLog",
                        "TLSSessionCache")
 
@@ -67,6 +68,7 @@ class TLSConfig:
     chain_file: Optional[str] = None
     ca_file: Optional[str] = None
     verify_client: str = "off"              # off, on, optional
+    verify_server: bool = True              # SSCN ON: the peer's chain must verify
     required_ctrl: bool = False
     required_data: bool = False
     required_auth: bool = False
@@ -234,6 +236,8 @@ def build_tls_config(first: Callable, error: Callable, warn: Callable) -> Option
             kw[attr] = value(name).path
     if found["TLSVerifyClient"] is not None:
         kw["verify_client"] = value("TLSVerifyClient")
+    if found["TLSVerifyServer"] is not None:
+        kw["verify_server"] = value("TLSVerifyServer")
     if found["TLSRequired"] is not None:
         kw["required_ctrl"], kw["required_data"], kw["required_auth"] = value("TLSRequired")
     cipher = value("TLSCipherSuite")

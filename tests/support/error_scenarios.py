@@ -221,3 +221,19 @@ def errors_site(ctx):
                  "SITE chmod 600 b.txt", "site help"):
         send(ftp, line)
     ftp.quit()
+
+
+@scenario("errors_site_blanks", BODY, files=FILES)
+def errors_site_blanks(ctx):
+    """SITE with two blanks before or after its sub-command (ProFTPD keeps the blanks of
+    a SITE line: an empty word each), a tab, blanks only, a quoted path, blanks at the
+    end; SITE HELP's unknown topic as written."""
+    ftp = ctx.connect()
+    for line in ("SITE  CHMOD 600 b.txt", "SITE   HELP", "SITE  chgrp ftpgroup b.txt",
+                 "SITE CHMOD  644 b.txt", "SITE CHMOD 640  b.txt", "SITE\tCHMOD 600 b.txt",
+                 "SITE \tHELP", "SITE  ", "SITE HELP  CHMOD", "SITE  FOO", "site help foo",
+                 "SITE HELP  ", "SITE HELP ", "SITE CHGRP ftpgroup  b.txt",
+                 'SITE CHMOD 644 "b.txt"', "SITE CHMOD 600 b.txt ", "SITE CHMOD 755  ",
+                 "SITE CHMOD  bb"):
+        send(ftp, line)
+    ftp.quit()

@@ -150,6 +150,10 @@ class Site:
             key = os.path.join(self.base, "ssh_host_key")
             subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM",
                             "-N", "", "-f", key], check=True, stdout=subprocess.DEVNULL)
+        if "{base}/pki/" in self.body:
+            # An FTPS scenario's certificates (tests/support/ftps_scenarios.py).
+            from tests.support.ftps import make_pki
+            make_pki(os.path.join(self.base, "pki"))
         with open(self.conf, "w") as f:
             f.write(self.preamble.format(**fill))
             f.write("\n")
