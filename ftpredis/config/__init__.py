@@ -237,7 +237,18 @@ class _Builder:
             servers.append(dataclasses.replace(server, use_ipv6=servers[0].use_ipv6))
         self._check_binds(servers, main)
         self._check_class_names(servers)
+        self._check_users(servers)
         return tuple(servers)
+
+    def _check_users(self, servers) -> None:
+        """A server no one can log in to: Debian's stock proftpd.conf, say, relies on
+        mod_auth_unix and PAM for system accounts, which ftpredis does not read."""
+        for server in servers:
+            if server.port and server.auth_user_file is None and not server.anonymous:
+                self.warnings.append(
+                    "%s has no AuthUserFile, and ftpredis does not read system accounts "
+                    "(/etc/passwd, PAM): no user can log in to it"
+                    % (server.label if not server.is_main else "the main server",))
 
     def _check_class_names(self, servers) -> None:
         """AllowClass/DenyClass naming no ``<Class>`` never match (ProFTPD says nothing)."""
