@@ -447,10 +447,12 @@ class ErrorTests(_Base):
         self.assertFalse(config.servers[0].use_ipv6)
 
     def test_load_module(self):
+        # more in tests/test_config_modules.py
         config = self.load("LoadModule mod_redis.c\n")
-        self.assertEqual(len(_others(config.warnings)), 1)
-        self.assertEqual(self.error("LoadModule mod_sql.c\n"),
-                         "LoadModule: module 'mod_sql.c' is not provided by ftpredis "
+        self.assertEqual(_others(config.warnings), ("LoadModule %s has no effect in ftpredis"
+                                                    % self.where(1),))
+        self.assertEqual(self.error("LoadModule sql\n"),
+                         "LoadModule: error loading module 'sql': Invalid argument "
                          + self.where(1))
 
     def test_duplicate_single_valued_warns_first_wins(self):

@@ -232,6 +232,15 @@ def p_user_alias(args, ctx):
 
 
 def p_load_module(args, ctx):
-    if args[0] not in PROVIDED_MODULES:
-        raise DirectiveError("module '%s' is not provided by ftpredis" % args[0])
+    """A module ftpredis does not provide is accepted with a warning, for Debian's
+    modules.conf; ftpredis.config.syntax refuses its <IfModule> blocks that do more
+    than turn it off."""
+    name = args[0]
+    if not re.fullmatch(r"mod_.+\.(c|cpp)", name):
+        # mod_dso's dso_load_module() wants the source file's name
+        raise DirectiveError("error loading module '%s': %s" % (name, os.strerror(22)))
+    if name not in PROVIDED_MODULES:
+        ctx.warn("ftpredis does not provide %s: its directives are refused, and its "
+                 "<IfModule> blocks unless they only turn it off" % name)
     return None
+

@@ -287,7 +287,10 @@ TABLE: Tuple[Directive, ...] = (
        usage="allow,deny|deny,allow",
        field="order"),
     _d("<IfModule>", _ANY, 1, 1, p_ignored,
-       "Read the body only if ftpredis provides (or, with !, lacks) the module.",
+       "Read the body only if ftpredis provides (or, with !, lacks) the module.  For a "
+       "module ProFTPD would have that ftpredis does not provide (LoadModule'd: an error; "
+       "compiled into ProFTPD, mod_delay say: a warning) unless the body only turns it "
+       "off (XxxEngine off).",
        section=True, reader=True, usage="[!]mod_name.c"),
     _d("<IfDefine>", _ANY, 1, 1, p_ignored,
        "Read the body only if NAME is (or, with !, is not) defined by Define or -D.",
@@ -710,8 +713,10 @@ TABLE: Tuple[Directive, ...] = (
     _noop("DisplayChdir", _SVGA, "No file is shown on CWD."),
     _noop("ModuleControlsACLs", _S, "No ftpdctl: ftpredis-ban and SIGHUP instead."),
     _noop("ModulePath", _S, "No loadable modules."),
-    _noop("LoadModule", _S, "Accepted for modules ftpredis provides, an error for others.",
-          parse=p_load_module),
+    _d("LoadModule", _S, 1, 1, p_load_module,
+       "No loadable modules.  For a module ftpredis does not provide: a warning, and its "
+       "<IfModule> blocks are refused unless they only turn it off (XxxEngine off).",
+       effect=False, usage="mod_name.c"),
     _noop("TraceLog", _S, "Use twistd logging."),
     _noop("Trace", _SVG, "Use twistd logging."),
     _noop("DebugLevel", _SVG, "Use twistd logging."),
@@ -723,6 +728,24 @@ BY_NAME: Dict[str, Directive] = {d.name.lower(): d for d in TABLE}
 
 def lookup(name: str) -> Optional[Directive]:
     return BY_NAME.get(name.lower())
+
+
+#: Directives besides ``XxxEngine`` that switch a whole module off with a false Boolean.
+OFF_SWITCHES = frozenset({"ratios", "identlookups", "authpam"})
+
+
+def turns_module_off(words) -> bool:
+    """Whether a config line (its words) does no more than turn a module off: ``XxxEngine
+    off`` (or mod_ratio's ``Ratios``, mod_ident's ``IdentLookups``, mod_auth_pam's
+    ``AuthPAM``) with a false Boolean, for a module ftpredis does not provide (a
+    directive of ours, TLSEngine say, counts as configuring)."""
+    if len(words) != 2 or words[1].lower() not in ("off", "no", "false", "0"):
+        return False
+    name = words[0].lower()
+    if not (name.endswith("engine") or name in OFF_SWITCHES):
+        return False
+    ours = lookup(name)
+    return ours is None or not ours.effect
 
 
 def suggest(name: str) -> Optional[str]:
