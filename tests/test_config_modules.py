@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_config_modules -*-
-"""The config side of modules ftpredis does not provide.
+"""The config side of modules ftpredis does not provide and of mod_ls's ListOptions.
 
 ``LoadModule mod_x.c`` for such a module is accepted with a warning (Debian's
 modules.conf loads twenty-one of them); ProFTPD then reads ``<IfModule mod_x.c>`` blocks
@@ -7,10 +7,15 @@ that ftpredis would skip, so such a block is refused, naming its file and line, 
 all it does is turn the module off.  A module compiled into ProFTPD (mod_delay,
 mod_ctrls...) is read by ProFTPD with no LoadModule: its blocks get a warning instead.
 A block for a module neither loaded nor provided is skipped, as ProFTPD skips it.
+
+``ListOptions`` (tests/test_conformance_listoptions.py runs the listings): its keywords,
+the errors mod_ls gives, the warnings for what ftpredis does not do, and where it
+applies.
 """
 
 from __future__ import annotations
 
+from ftpredis.config.model import ListOptions
 from tests.test_config import _Base, _others
 
 
@@ -138,3 +143,62 @@ class CompiledInBlockTests(_Base):
 
     def test_negated(self):
         self.assertEqual(self.main("<IfModule !mod_delay.c>\nPort 2\n</IfModule>\n").port, 21)
+
+
+class ListOptionsConfigTests(_Base):
+
+    def test_keywords(self):
+        d = self.main('ListOptions "-l" strict maxdepth 2 MAXFILES 100 maxdirs 3 LISTOnly '
+                      "noerrorifabsent SortedNLST\n").list_options[0]
+        self.assertEqual(d, ListOptions("-l", strict=True, max_depth=2, max_files=100,
+                                        max_dirs=3, list_only=True, no_error_if_absent=True,
+                                        source=d.source))
+        self.assertEqual(d.source.line, 1)
+
+    def test_several_lines_apply_in_order(self):
+        server = self.main('ListOptions "-a" NLSTOnly\nListOptions "-F" LISTOnly\n')
+        self.assertEqual([(v.options, v.nlst_only, v.list_only) for v in server.list_options],
+                         [("-a", True, False), ("-F", False, True)])
+
+    def test_errors(self):
+        self.assertEqual(self.errors(
+            'ListOptions\nListOptions "-l" maxdepth 0\nListOptions "-l" maxfiles\n'
+            'ListOptions "-l" maxdirs 2x\nListOptions "-l" bogus\n'
+            "ListOptions -l maxfiles abc\n"), [
+            "ListOptions: missing parameters " + self.where(1),
+            "ListOptions: maxdepth must be greater than 0: '0' " + self.where(2),
+            "ListOptions: maxfiles needs a number after it " + self.where(3),
+            "ListOptions: bad maxdirs '2x': expected a number " + self.where(4),
+            "ListOptions: unknown keyword: 'bogus' " + self.where(5),
+            "ListOptions: maxfiles must be greater than 0: 'abc' " + self.where(6)])
+
+    def test_warnings(self):
+        config = self.load('ListOptions "-lt +C -x"\nListOptions l\n'
+                           'ListOptions "-a" AdjustedSymlinks\n')
+        self.assertEqual(_others(config.warnings), (
+            "ListOptions: option '-t' has no effect in ftpredis " + self.where(1),
+            "ListOptions: option '-x' is not one mod_ls knows; ignored " + self.where(1),
+            "ListOptions: 'l' starts with neither '-' nor '+', so mod_ls reads no option "
+            "from it " + self.where(2),
+            "ListOptions: AdjustedSymlinks has no effect in ftpredis: a link's target is "
+            "listed as it is stored " + self.where(3)))
+
+    def test_contexts(self):
+        config = self.load(
+            'ListOptions "-l"\n<Directory %s/pub>\nListOptions "-a"\n</Directory>\n'
+            '<Anonymous %s/anon>\nListOptions "-1"\n</Anonymous>\n'
+            '<Global>\nListOptions "-F"\n</Global>\n' % (self.dir, self.dir))
+        server = config.servers[0]
+        self.assertEqual([v.options for v in server.list_options], ["-l", "-F"])
+        self.assertEqual(server.directories[0].list_options[0].options, "-a")
+        self.assertEqual(server.anonymous[0].list_options[0].options, "-1")
+        self.assertEqual(self.error("<Limit LIST>\nListOptions -a\n</Limit>\n"),
+                         "ListOptions: directive not allowed in <Limit> context "
+                         + self.where(2) + "; allowed in server config, <VirtualHost>, "
+                         "<Global>, <Anonymous>, <Directory>")
+
+    def test_none_where_not_given(self):
+        config = self.load("<Directory %s/pub>\nUmask 077\n</Directory>\n" % self.dir)
+        self.assertEqual(config.servers[0].list_options, ())
+        self.assertIsNone(config.servers[0].directories[0].list_options)
+

@@ -50,6 +50,7 @@ import tests.support.hostile_scenarios  # noqa: E402,F401  (registers the hostil
 import tests.support.abort_scenarios  # noqa: E402,F401  (registers the abort_* scenarios)
 import tests.support.error_scenarios  # noqa: E402,F401  (registers the errors_* scenarios)
 import tests.support.listing_scenarios  # noqa: E402,F401  (registers the listing_* scenarios)
+import tests.support.listoptions_scenarios  # noqa: E402,F401  (the listopts_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

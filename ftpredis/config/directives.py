@@ -32,7 +32,7 @@ from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
     p_busy_poll, p_command_buffer_size, p_max_instances, p_max_with_message,
     p_anon_reject_passwords, p_server_ident, p_umask, p_create_home, p_auth_file_options,
     p_default_root, p_log_format, p_redis_log, p_passive_ports, p_user_alias,
-    p_load_module, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
+    p_load_module, p_list_options, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
 )
 from ftpredis.config.args_access import (  # noqa: F401 (re-exported)
     LIMIT_CLASSES, LIMIT_COMMANDS, CLASS, p_limit, p_limit_users, p_allow_deny, p_order,
@@ -423,6 +423,16 @@ TABLE: Tuple[Directive, ...] = (
        "Regular expression: matching names are left out of listings and refused as "
        "not existing.", usage="regex|none",
        field="hide_files"),
+    _d("ListOptions", _SVGAD, 1, None, p_list_options,
+       "ls options LIST, NLST and STAT run with, after the client's own (strict: instead "
+       "of them; -1 -a -A -d -F -l -R and +x to turn one off), and limits on one listing: "
+       "maxfiles entries, maxdirs directories, maxdepth levels with -R; LISTOnly/NLSTOnly "
+       "for one command alone, NoErrorIfAbsent for 226 on a missing path; SortedNLST "
+       "(NLST is always sorted).  In a <Directory>, it applies while the session's "
+       "current directory is in it.", multi=True, merge_down=True,
+       usage="options [strict] [maxdepth N] [maxfiles N] [maxdirs N] [LISTOnly] "
+             "[NLSTOnly] [NoErrorIfAbsent] [SortedNLST]",
+       field="list_options"),
     _d("AllowFilter", _SVGA, 1, 2, p_command_filter, "Regular expression every command's "
        "argument (PASS's aside) must match, else 550 \"<argument>: Forbidden command "
        "argument\" (flags: [NC] for no case).", usage="regex [[NC]]",
