@@ -202,3 +202,12 @@ class ListOptionsConfigTests(_Base):
         self.assertEqual(config.servers[0].list_options, ())
         self.assertIsNone(config.servers[0].directories[0].list_options)
 
+
+class DisplayLoginTests(_Base):
+
+    def test_relative_path_is_kept_for_the_login(self):
+        """mod_auth reads a relative DisplayLogin in the session's first directory."""
+        config = self.load("DisplayLogin welcome.msg\n<Anonymous %s/anon>\n"
+                           "DisplayLogin /etc/ftp.msg\n</Anonymous>\n" % self.dir)
+        self.assertEqual(config.servers[0].display_login, "welcome.msg")
+        self.assertEqual(config.servers[0].anonymous[0].display_login, "/etc/ftp.msg")

@@ -95,6 +95,14 @@ def p_path(args, ctx):
     return ctx.path(args[0])
 
 
+def p_display_path(args, ctx):
+    """An absolute path, or a relative one kept as it is: mod_auth reads a relative
+    DisplayLogin from the session's first directory, not the config's."""
+    if not args[0]:
+        raise DirectiveError("empty path")
+    return p_path(args, ctx) if args[0].startswith("/") else args[0]
+
+
 def p_ignored(args, ctx):
     return None
 

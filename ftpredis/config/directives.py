@@ -32,7 +32,7 @@ from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
     p_busy_poll, p_command_buffer_size, p_max_instances, p_max_with_message,
     p_anon_reject_passwords, p_server_ident, p_umask, p_create_home, p_auth_file_options,
     p_default_root, p_log_format, p_redis_log, p_passive_ports, p_user_alias,
-    p_load_module, p_list_options, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
+    p_load_module, p_list_options, p_display_path, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
 )
 from ftpredis.config.args_access import (  # noqa: F401 (re-exported)
     LIMIT_CLASSES, LIMIT_COMMANDS, CLASS, p_limit, p_limit_users, p_allow_deny, p_order,
@@ -441,8 +441,9 @@ TABLE: Tuple[Directive, ...] = (
        "argument (PASS's aside) may match, else 550 \"<argument>: Forbidden command "
        "argument\" (flags: [NC] for no case).", usage="regex [[NC]]",
        field="deny_filter"),
-    _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
-       "reply.", usage="path",
+    _d("DisplayLogin", _SVGA, 1, 1, p_display_path, "File whose lines are sent with the "
+       "230 reply; a relative path is looked for in the directory the login starts in "
+       "(the home, or the <Anonymous> root), as ProFTPD does.", usage="path",
        field="display_login"),
     _d("AccessGrantMsg", _SVGA, 1, 1, p_word, "Text of the 230 reply to a login instead "
        "of ProFTPD's (\"%u\": the name given to USER); in <Anonymous>, for its logins.",
