@@ -47,7 +47,7 @@ SAMPLES = {
     "PrometheusEngine": "on", "PrometheusExporter": "127.0.0.1:19273",
     "PrometheusLog": "{dir}/prometheus.log", "PrometheusTables": "{dir}/prometheus",
     "PrometheusOptions": "EnableLogMessageMetrics",
-    "UniqueIDEngine": "off",
+    "UniqueIDEngine": "off", "ListOptions": '"-a" maxfiles 10',
 }
 
 BASE = """\

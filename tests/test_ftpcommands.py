@@ -524,6 +524,27 @@ class HideDisplayTests(_Base, unittest.TestCase):
         self.assertEqual(self.last("PASS").response_msg, "User alice logged in")
 
 
+class RelativeDisplayTests(_Base, unittest.TestCase):
+    """A relative DisplayLogin (Debian's stock ``DisplayLogin welcome.msg``) is the file
+    in the directory the login starts in, as mod_auth reads it after the chroot; where
+    it is missing nothing is shown."""
+
+    server_options = {"display_login": "welcome.msg"}
+
+    @defer.inlineCallbacks
+    def test_from_the_home(self):
+        def login():
+            f = self.client(login=False)
+            reply = f.login(USER, PASSWORD)
+            f.quit()
+            return reply
+        missing = yield self.inThread(login)
+        self.write("welcome.msg", b"Hello %U, from your home\n")
+        shown = yield self.inThread(login)
+        self.assertEqual(missing, "230 User alice logged in")
+        self.assertEqual(shown, "230-Hello alice, from your home\n230 User alice logged in")
+
+
 class LimitTests(_Base, unittest.TestCase):
 
     def setUp(self):

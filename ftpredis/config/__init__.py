@@ -39,6 +39,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from ftpredis.config.directives import (
     ANON, CLASS, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
     RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
+    turns_module_off,
 )
 from ftpredis.config.model import (
     AnonymousConfig, Config, ConfigError, ConfigErrors, DirectoryConfig, LogScope,
@@ -185,13 +186,15 @@ class _Builder:
                 self.error(ConfigError("%s: wrong number of parameters" % name, line.source))
                 return None, False
         ctx = ParseContext(name, line.source, self.warnings)
+        warned = len(self.warnings)
         try:
             value = directive.parse(tuple(args), ctx)
         except DirectiveError as e:
             message = e.message if e.bare else "%s: %s" % (name, e.message)
             self.error(ConfigError(message, line.source))
             return None, False
-        if not directive.effect:
+        if not directive.effect and len(self.warnings) == warned:
+            # one warning a line: the parser's own says more (LoadModule)
             self.warnings.append("%s on %s has no effect in ftpredis" % (name, line.source))
         for where, reason in directive.ignored_in:
             if where == context:
@@ -237,7 +240,18 @@ class _Builder:
             servers.append(dataclasses.replace(server, use_ipv6=servers[0].use_ipv6))
         self._check_binds(servers, main)
         self._check_class_names(servers)
+        self._check_users(servers)
         return tuple(servers)
+
+    def _check_users(self, servers) -> None:
+        """A server no one can log in to: Debian's stock proftpd.conf, say, relies on
+        mod_auth_unix and PAM for system accounts, which ftpredis does not read."""
+        for server in servers:
+            if server.port and server.auth_user_file is None and not server.anonymous:
+                self.warnings.append(
+                    "%s has no AuthUserFile, and ftpredis does not read system accounts "
+                    "(/etc/passwd, PAM): no user can log in to it"
+                    % (server.label if not server.is_main else "the main server",))
 
     def _check_class_names(self, servers) -> None:
         """AllowClass/DenyClass naming no ``<Class>`` never match (ProFTPD says nothing)."""
@@ -632,7 +646,7 @@ def load_config(path: str, defines: Iterable[str] = (), environ=None,
     ``defines`` are the names given with ``-D`` (for ``<IfDefine>``); ``environ`` the
     environment ``%{env:NAME}`` reads (default :data:`os.environ`).
     """
-    reader = read_config(path, defines, environ)
+    reader = read_config(path, defines, environ, turns_module_off)
     builder = _Builder(path, defines, environ, shells_file)
     builder.warnings.extend(reader.warnings)
     if len(reader.errors) == 1 and reader.errors[0].source is None and not reader.lines:

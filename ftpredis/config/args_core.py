@@ -15,7 +15,7 @@ import posixpath
 import re
 from typing import List, Optional
 
-from ftpredis.config.model import Source
+from ftpredis.config.model import ListOptions, Source
 from ftpredis.config.syntax import PROVIDED_MODULES
 
 
@@ -93,6 +93,14 @@ def p_path(args, ctx):
     if not args[0]:
         raise DirectiveError("empty path")
     return ctx.path(args[0])
+
+
+def p_display_path(args, ctx):
+    """An absolute path, or a relative one kept as it is: mod_auth reads a relative
+    DisplayLogin from the session's first directory, not the config's."""
+    if not args[0]:
+        raise DirectiveError("empty path")
+    return p_path(args, ctx) if args[0].startswith("/") else args[0]
 
 
 def p_ignored(args, ctx):
@@ -232,6 +240,76 @@ def p_user_alias(args, ctx):
 
 
 def p_load_module(args, ctx):
-    if args[0] not in PROVIDED_MODULES:
-        raise DirectiveError("module '%s' is not provided by ftpredis" % args[0])
+    """A module ftpredis does not provide is accepted with a warning, for Debian's
+    modules.conf; ftpredis.config.syntax refuses its <IfModule> blocks that do more
+    than turn it off."""
+    name = args[0]
+    if not re.fullmatch(r"mod_.+\.(c|cpp)", name):
+        # mod_dso's dso_load_module() wants the source file's name
+        raise DirectiveError("error loading module '%s': %s" % (name, os.strerror(22)))
+    if name not in PROVIDED_MODULES:
+        ctx.warn("ftpredis does not provide %s: its directives are refused, and its "
+                 "<IfModule> blocks unless they only turn it off" % name)
     return None
+
+
+#: The ls options ftpredis's listings implement (ftpredis.ftp.lsoptions); mod_ls knows
+#: more (-C columns, -t/-S sorting, -n numeric ids...), which ListOptions accepts and warns of.
+LS_OPTIONS = frozenset("1aAdFlR")
+_LS_KNOWN = frozenset("1aAdFlRBCchLnrStUu")
+_LIST_FLAGS = {"listonly": "list_only", "nlstonly": "nlst_only",
+               "noerrorifabsent": "no_error_if_absent", "sortednlst": None,
+               "adjustedsymlinks": None, "noadjustedsymlinks": None}
+
+
+def _list_limit(args, i: int, what: str) -> int:
+    if i >= len(args):
+        raise DirectiveError("%s needs a number after it" % what)
+    word = args[i]
+    m = re.match(r"[ \t]*[+-]?[0-9]+", word)       # mod_ls reads it with atoi(3)
+    if (int(m.group()) if m else 0) < 1:
+        raise DirectiveError("%s must be greater than 0: '%s'" % (what, word))
+    if not re.fullmatch(r"[0-9]+", word):
+        raise DirectiveError("bad %s '%s': expected a number" % (what, word))
+    return int(word)
+
+
+def p_list_options(args, ctx):
+    """``ListOptions options [strict] [maxdepth N] [maxfiles N] [maxdirs N] [LISTOnly]
+    [NLSTOnly] [NoErrorIfAbsent] [SortedNLST] [AdjustedSymlinks]`` (mod_ls's
+    set_listoptions: keywords in any order and case)."""
+    options = args[0]
+    words = options.split()
+    if words and not words[0].startswith(("-", "+")):
+        ctx.warn("'%s' starts with neither '-' nor '+', so mod_ls reads no option from it"
+                 % options)
+    for word in words:
+        if word[:1] not in "-+":
+            break
+        for letter in word[1:]:
+            if not letter.isalnum():
+                break
+            if letter not in _LS_KNOWN:
+                ctx.warn("option '%s%s' is not one mod_ls knows; ignored" % (word[0], letter))
+            elif letter not in LS_OPTIONS and word[0] + letter != "+C":
+                ctx.warn("option '%s%s' has no effect in ftpredis" % (word[0], letter))
+    kw = {}
+    i = 1
+    while i < len(args):
+        key = args[i].lower()
+        if key == "strict":
+            kw["strict"] = True
+        elif key in ("maxdepth", "maxfiles", "maxdirs"):
+            i += 1
+            kw["max_" + key[3:]] = _list_limit(args, i, key)
+        elif key in _LIST_FLAGS:
+            if _LIST_FLAGS[key] is not None:
+                kw[_LIST_FLAGS[key]] = True
+            elif key == "adjustedsymlinks":
+                ctx.warn("AdjustedSymlinks has no effect in ftpredis: a link's target is "
+                         "listed as it is stored")
+            # SortedNLST: ftpredis always sends NLST sorted
+        else:
+            raise DirectiveError("unknown keyword: '%s'" % args[i])
+        i += 1
+    return ListOptions(options, source=ctx.source, **kw)

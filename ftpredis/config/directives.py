@@ -32,7 +32,7 @@ from ftpredis.config.args_core import (  # noqa: F401 (re-exported)
     p_busy_poll, p_command_buffer_size, p_max_instances, p_max_with_message,
     p_anon_reject_passwords, p_server_ident, p_umask, p_create_home, p_auth_file_options,
     p_default_root, p_log_format, p_redis_log, p_passive_ports, p_user_alias,
-    p_load_module, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
+    p_load_module, p_list_options, p_display_path, _SVG, _SV, _S, _SVGA, _SVGAD, _ANY,
 )
 from ftpredis.config.args_access import (  # noqa: F401 (re-exported)
     LIMIT_CLASSES, LIMIT_COMMANDS, CLASS, p_limit, p_limit_users, p_allow_deny, p_order,
@@ -293,7 +293,10 @@ TABLE: Tuple[Directive, ...] = (
        usage="allow,deny|deny,allow",
        field="order"),
     _d("<IfModule>", _ANY, 1, 1, p_ignored,
-       "Read the body only if ftpredis provides (or, with !, lacks) the module.",
+       "Read the body only if ftpredis provides (or, with !, lacks) the module.  For a "
+       "module ProFTPD would have that ftpredis does not provide (LoadModule'd: an error; "
+       "compiled into ProFTPD, mod_delay say: a warning) unless the body only turns it "
+       "off (XxxEngine off).",
        section=True, reader=True, usage="[!]mod_name.c"),
     _d("<IfDefine>", _ANY, 1, 1, p_ignored,
        "Read the body only if NAME is (or, with !, is not) defined by Define or -D.",
@@ -426,6 +429,16 @@ TABLE: Tuple[Directive, ...] = (
        "Regular expression: matching names are left out of listings and refused as "
        "not existing.", usage="regex|none",
        field="hide_files"),
+    _d("ListOptions", _SVGAD, 1, None, p_list_options,
+       "ls options LIST, NLST and STAT run with, after the client's own (strict: instead "
+       "of them; -1 -a -A -d -F -l -R and +x to turn one off), and limits on one listing: "
+       "maxfiles entries, maxdirs directories, maxdepth levels with -R; LISTOnly/NLSTOnly "
+       "for one command alone, NoErrorIfAbsent for 226 on a missing path; SortedNLST "
+       "(NLST is always sorted).  In a <Directory>, it applies while the session's "
+       "current directory is in it.", multi=True, merge_down=True,
+       usage="options [strict] [maxdepth N] [maxfiles N] [maxdirs N] [LISTOnly] "
+             "[NLSTOnly] [NoErrorIfAbsent] [SortedNLST]",
+       field="list_options"),
     _d("AllowFilter", _SVGA, 1, 2, p_command_filter, "Regular expression every command's "
        "argument (PASS's aside) must match, else 550 \"<argument>: Forbidden command "
        "argument\" (flags: [NC] for no case).", usage="regex [[NC]]",
@@ -434,8 +447,9 @@ TABLE: Tuple[Directive, ...] = (
        "argument (PASS's aside) may match, else 550 \"<argument>: Forbidden command "
        "argument\" (flags: [NC] for no case).", usage="regex [[NC]]",
        field="deny_filter"),
-    _d("DisplayLogin", _SVGA, 1, 1, p_path, "File whose lines are sent with the 230 "
-       "reply.", usage="path",
+    _d("DisplayLogin", _SVGA, 1, 1, p_display_path, "File whose lines are sent with the "
+       "230 reply; a relative path is looked for in the directory the login starts in "
+       "(the home, or the <Anonymous> root), as ProFTPD does.", usage="path",
        field="display_login"),
     _d("AccessGrantMsg", _SVGA, 1, 1, p_word, "Text of the 230 reply to a login instead "
        "of ProFTPD's (\"%u\": the name given to USER); in <Anonymous>, for its logins.",
@@ -719,8 +733,10 @@ TABLE: Tuple[Directive, ...] = (
     _noop("DisplayChdir", _SVGA, "No file is shown on CWD."),
     _noop("ModuleControlsACLs", _S, "No ftpdctl: ftpredis-ban and SIGHUP instead."),
     _noop("ModulePath", _S, "No loadable modules."),
-    _noop("LoadModule", _S, "Accepted for modules ftpredis provides, an error for others.",
-          parse=p_load_module),
+    _d("LoadModule", _S, 1, 1, p_load_module,
+       "No loadable modules.  For a module ftpredis does not provide: a warning, and its "
+       "<IfModule> blocks are refused unless they only turn it off (XxxEngine off).",
+       effect=False, usage="mod_name.c"),
     _noop("TraceLog", _S, "Use twistd logging."),
     _noop("Trace", _SVG, "Use twistd logging."),
     _noop("DebugLevel", _SVG, "Use twistd logging."),
@@ -732,6 +748,24 @@ BY_NAME: Dict[str, Directive] = {d.name.lower(): d for d in TABLE}
 
 def lookup(name: str) -> Optional[Directive]:
     return BY_NAME.get(name.lower())
+
+
+#: Directives besides ``XxxEngine`` that switch a whole module off with a false Boolean.
+OFF_SWITCHES = frozenset({"ratios", "identlookups", "authpam"})
+
+
+def turns_module_off(words) -> bool:
+    """Whether a config line (its words) does no more than turn a module off: ``XxxEngine
+    off`` (or mod_ratio's ``Ratios``, mod_ident's ``IdentLookups``, mod_auth_pam's
+    ``AuthPAM``) with a false Boolean, for a module ftpredis does not provide (a
+    directive of ours, TLSEngine say, counts as configuring)."""
+    if len(words) != 2 or words[1].lower() not in ("off", "no", "false", "0"):
+        return False
+    name = words[0].lower()
+    if not (name.endswith("engine") or name in OFF_SWITCHES):
+        return False
+    ours = lookup(name)
+    return ours is None or not ours.effect
 
 
 def suggest(name: str) -> Optional[str]:

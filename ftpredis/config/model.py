@@ -111,6 +111,7 @@ class DirectoryConfig:
     source: Optional[Source] = None
     limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections inside (added by the ftp helper)
     hide_files: Optional[str] = None          # HideFiles regex ("none" = None)
+    list_options: Optional[Tuple[ListOptions, ...]] = None   # None: the parent's
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class AnonymousConfig:
     source: Optional[Source] = None
     limits: Tuple[LimitConfig, ...] = ()      # <Limit> sections directly inside
     hide_files: Optional[str] = None
+    list_options: Optional[Tuple[ListOptions, ...]] = None   # None: the server's
     display_login: Optional[str] = None
     allow_filter: Optional[Pattern] = None    # AllowFilter (its own, else the server's)
     deny_filter: Optional[Pattern] = None     # DenyFilter (its own, else the server's)
@@ -176,6 +178,23 @@ class LogTarget:
     maxlen: int = 0                     # 0: no trimming
     expire: int = 0                     # seconds; 0: no TTL
     source: Optional[Source] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListOptions:
+    """One ``ListOptions`` line (mod_ls): ``-``/``+`` ls options that LIST, NLST and
+    STAT run with after the client's own (``strict``: instead of them), and limits on
+    how much one listing shows.  ftpredis.ftp.lsoptions applies it."""
+
+    options: str                        # "-l", "-a +R"...: as written
+    strict: bool = False                # the client's options are skipped
+    max_depth: int = 0                  # 0: no limit (as configured; mod_ls adds one)
+    max_files: int = 0
+    max_dirs: int = 0
+    list_only: bool = False             # LISTOnly: for LIST alone
+    nlst_only: bool = False             # NLSTOnly: for NLST alone
+    no_error_if_absent: bool = False    # NoErrorIfAbsent: 226 for a missing path
+    source: Optional[Source] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +296,7 @@ class ServerConfig:
     proxy_protocol_options: FrozenSet[str] = frozenset()
     proxy_protocol_ignore: bool = False
     display_login: Optional[str] = None      # file shown in the 230 reply
+    list_options: Tuple[ListOptions, ...] = ()   # ListOptions lines, in config order
     allow_filter: Optional[Pattern] = None   # AllowFilter: arguments must match it
     deny_filter: Optional[Pattern] = None    # DenyFilter: arguments must not match it
     access_grant_msg: Optional[str] = None   # AccessGrantMsg: the 230 text ("%u": user)

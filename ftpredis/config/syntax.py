@@ -5,8 +5,15 @@ This module owns turning files into a flat stream of :class:`Line` objects, each
 directive name with its argument words and the :class:`~ftpredis.config.model.Source` it
 came from.  It knows about physical lines, continuation, comments, quoting,
 ``%{env:NAME}``, section brackets and the constructs that decide *which* lines are read
-at all: ``<IfModule>``, ``<IfDefine>``, ``Define``, ``Include`` and ``IncludeOptions``.
-It knows nothing about what a directive means; :mod:`ftpredis.config.directives` does.
+at all: ``<IfModule>``, ``<IfDefine>``, ``Define``, ``Include``, ``IncludeOptions`` and
+the module names ``LoadModule`` lines load.  It knows nothing about what a directive
+means; :mod:`ftpredis.config.directives` does (and says, through ``turns_off``, whether
+a line only turns a module off).
+
+``<IfModule mod_x.c>`` of a module ProFTPD would have but ftpredis does not provide
+(``LoadModule``'d above, or compiled into ProFTPD) is skipped, as ftpredis cannot apply
+it; since ProFTPD would read it, a body that does more than turn the module off is an
+error (loaded) or a warning (compiled in), with the file and line.
 
 Differences from ProFTPD 1.3.8 (extensions, all documented in README.rst):
 
@@ -32,6 +39,12 @@ PROVIDED_MODULES = frozenset(
     mod_log.c mod_site.c mod_facts.c mod_redis.c mod_ban.c mod_tls.c
     mod_prometheus.c mod_unique_id.c mod_proxy_protocol.c mod_sftp.c""".split()
 )
+
+#: Modules ProFTPD 1.3.8 has compiled in as Debian builds it (``proftpd -l``), beyond
+#: those ftpredis provides: ProFTPD reads their ``<IfModule>`` blocks with no LoadModule.
+BUILT_IN_MODULES = frozenset(
+    "mod_rlimit.c mod_delay.c mod_dso.c mod_auth_pam.c mod_cap.c mod_ctrls.c "
+    "mod_lang.c".split())
 
 MAX_INCLUDE_DEPTH = 64
 
@@ -203,15 +216,40 @@ class _Frame:
         self.source = source
 
 
+class _Skip:
+    """An ``<IfModule>``/``<IfDefine>`` whose body is not read.  ``module`` is set when
+    ProFTPD would read it (a module LoadModule'd or compiled in that ftpredis does not
+    provide): then the body is checked, and ``offender`` is its first line that does
+    more than turn the module off, as ``(line number, text)``."""
+
+    __slots__ = ("kind", "source", "depth", "module", "loaded_on", "offender")
+
+    def __init__(self, kind, source, module=None, loaded_on=None):
+        self.kind = kind                # "ifmodule" or "ifdefine"
+        self.source = source            # the opening line
+        self.depth = 0                  # nested sections of the same kind
+        self.module = module
+        self.loaded_on = loaded_on      # the LoadModule line; None: compiled in
+        self.offender = None
+
+
+_CONDITIONALS = ("<ifmodule", "</ifmodule", "<ifdefine", "</ifdefine")
+
+
 class Reader:
     """Read a config file and everything it includes into a list of :class:`Line`.
 
     Errors and warnings are collected, never raised, so that one run reports them all.
     """
 
-    def __init__(self, defines: Iterable[str] = (), environ: Optional[Mapping[str, str]] = None):
+    def __init__(self, defines: Iterable[str] = (), environ: Optional[Mapping[str, str]] = None,
+                 turns_off: Optional[Callable[[List[str]], bool]] = None):
         self.defines = set(defines)
         self.environ = os.environ if environ is None else environ
+        #: module name -> the LoadModule line that loaded it (ProFTPD loads it there and
+        #: then: an <IfModule> above that line is false)
+        self.loaded: dict = {}
+        self.turns_off = turns_off or (lambda words: False)
         self.lines: List[Line] = []
         self.files: List[str] = []      # every file read, in reading order
         self.errors: List[ConfigError] = []
@@ -254,8 +292,7 @@ class Reader:
         if filename not in self.files:
             self.files.append(filename)
         frames: List[_Frame] = []
-        skipping: Optional[Tuple[str, Source]] = None   # (lower-cased kind, opening line)
-        skip_depth = 0
+        skipping: Optional[_Skip] = None
         for number, raw in logical_lines(data, filename, self.warnings.append):
             source = Source(filename, number)
             try:
@@ -267,15 +304,21 @@ class Reader:
             if not stripped or stripped.startswith("#"):
                 continue
             if skipping is not None:
-                kind = skipping[0]
+                kind = skipping.kind
                 low = stripped.lower()
                 if low.startswith("<" + kind):
-                    skip_depth += 1
+                    skipping.depth += 1
                 elif low == "</%s>" % kind:
-                    if skip_depth == 0:
+                    if skipping.depth == 0:
+                        self._skipped(skipping)
                         skipping = None
                     else:
-                        skip_depth -= 1
+                        skipping.depth -= 1
+                elif (skipping.module is not None and skipping.offender is None
+                      and not low.startswith(_CONDITIONALS)):
+                    words = words_of(text, self.environ)
+                    if not self.turns_off(words):
+                        skipping.offender = (number, " ".join(words))
                 continue
             words = words_of(text, self.environ)
             if not words:
@@ -294,11 +337,10 @@ class Reader:
                                                    % canonical, source))
                     # Read the body, so that its close does not cause a second error.
                     frames.append(_Frame(canonical, source))
-                elif self._condition(kind, line.args[0]):
-                    frames.append(_Frame(canonical, source))
                 else:
-                    skipping = (kind, source)
-                    skip_depth = 0
+                    skipping = self._open(kind, line.args[0], source)
+                    if skipping is None:
+                        frames.append(_Frame(canonical, source))
             elif low in ("</ifmodule>", "</ifdefine>"):
                 canonical = "</IfModule>" if low == "</ifmodule>" else "</IfDefine>"
                 if line.args:
@@ -315,6 +357,10 @@ class Reader:
                     self._error(ConfigError("Define: missing parameters", source))
                 else:
                     self.defines.update(line.args)
+            elif low == "loadmodule":
+                if line.args:
+                    self.loaded.setdefault(line.args[0], source)
+                self.lines.append(line)
             elif low == "includeoptions":
                 self._include_options(line)
             elif low == "include":
@@ -326,20 +372,49 @@ class Reader:
             else:
                 self.lines.append(line)
         if skipping is not None:
-            name = "<IfModule>" if skipping[0] == "ifmodule" else "<IfDefine>"
-            self._error(ConfigError("unclosed %s context" % name, skipping[1]))
+            name = "<IfModule>" if skipping.kind == "ifmodule" else "<IfDefine>"
+            self._error(ConfigError("unclosed %s context" % name, skipping.source))
         for frame in frames:
             self._error(ConfigError("unclosed %s context" % frame.name, frame.source))
 
-    def _condition(self, kind: str, arg: str) -> bool:
+    def _open(self, kind: str, arg: str, source: Source) -> Optional[_Skip]:
+        """None when the body is to be read, else how to skip it.
+
+        A module is present, for ``<IfModule>``, when ftpredis provides it, when a
+        LoadModule line above loaded it, or when ProFTPD has it compiled in: those are
+        the blocks ProFTPD reads.  ftpredis reads the first kind; the others' blocks are
+        checked while skipped (:meth:`_skipped`)."""
         negate = arg.startswith("!")
-        if negate:
-            arg = arg[1:]
-        if kind == "ifmodule":
-            held = arg in PROVIDED_MODULES
+        name = arg[1:] if negate else arg
+        if kind == "ifdefine":
+            return None if (name in self.defines) != negate else _Skip(kind, source)
+        present = (name in PROVIDED_MODULES or name in self.loaded
+                   or name in BUILT_IN_MODULES)
+        if present == negate:
+            return _Skip(kind, source)
+        if negate or name in PROVIDED_MODULES:
+            return None
+        return _Skip(kind, source, name, self.loaded.get(name))
+
+    def _skipped(self, skip: _Skip) -> None:
+        """The end of a skipped block: one ProFTPD would read is refused if it does more
+        than turn its module off (LoadModule'd: an error, as it would change what the
+        server does, mod_wrap2's access rules say; compiled in: a warning)."""
+        if skip.module is None or skip.offender is None:
+            return
+        number, text = skip.offender
+        what = "<IfModule %s>" % skip.module
+        if skip.loaded_on is not None:
+            self._error(ConfigError(
+                "%s: ftpredis does not provide %s (loaded on %s), and this block does "
+                "more than turn it off (line %d: %s)"
+                % (what, skip.module, skip.loaded_on, number, _shorten(text)), skip.source,
+                "ProFTPD would apply it: remove the block, or the LoadModule line"))
         else:
-            held = arg in self.defines
-        return held != negate
+            self.warnings.append(
+                "%s on %s skipped: ftpredis does not provide %s, which ProFTPD has "
+                "compiled in, and this block does more than turn it off (line %d: %s)"
+                % (what, skip.source, skip.module, number, _shorten(text)))
 
     def _include_options(self, line: Line) -> None:
         if not line.args:
@@ -434,9 +509,16 @@ class Reader:
         return name.endswith("~") or (len(name) >= 4 and name[-4:-1] == ".sw")
 
 
+def _shorten(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def read_config(path: str, defines: Iterable[str] = (),
-                environ: Optional[Mapping[str, str]] = None) -> Reader:
-    """Read ``path`` (and its includes); the result holds lines, errors and warnings."""
-    reader = Reader(defines, environ)
+                environ: Optional[Mapping[str, str]] = None,
+                turns_off: Optional[Callable[[List[str]], bool]] = None) -> Reader:
+    """Read ``path`` (and its includes); the result holds lines, errors and warnings.
+    ``turns_off(words)`` says whether a line only turns a module off (see
+    :meth:`Reader._skipped`); without it every line of such a block counts as more."""
+    reader = Reader(defines, environ, turns_off)
     reader.read_top(path)
     return reader

@@ -15,6 +15,7 @@ from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import command_words, path_tail
 from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.listings import ls_lines
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
                                  SITE_COMMANDS, blank, digits, params_of)
@@ -213,21 +214,19 @@ class InfoMixin:
         fs, arg = self.fs, cmd.arg
         jail = fs.jail
         if arg.startswith("-"):
-            # mod_ls skips STAT's options (it always lists as -la); none left is "."
+            # mod_ls skips STAT's options (it lists as -la, and ListOptions); none left
+            # is "."
             arg = arg.split(None, 1)[1] if len(arg.split(None, 1)) > 1 else "."
+        run = self._listing("STAT", arg)
 
         def gather():
             vpath, real = jail.resolve(arg)
             st = jail.call(arg, os.stat, real)
             if statmod.S_ISDIR(st.st_mode):
-                lines = [jail.format_long(".", st)]
                 try:
-                    lines.append(jail.format_long("..", os.stat(os.path.dirname(real)
-                                                              if real != jail.root else real)))
-                    lines += jail.listing(real, long=True, show_hidden=True)   # STAT is -la
+                    return 212, ls_lines(jail, real, arg, run)
                 except OSError as e:
                     raise FSError(e.errno, arg) from None
-                return 212, lines
             return 213, [jail.format_long(path_tail(vpath), os.lstat(real))]
 
         def done(result):

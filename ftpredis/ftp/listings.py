@@ -4,6 +4,7 @@ writes them)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat as statmod
@@ -14,6 +15,7 @@ from twisted.internet import defer
 from twisted.python import failure
 
 from ftpredis.records.events import path_tail
+from ftpredis.ftp import lsoptions
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.common import blank
 from ftpredis.ftp.replies import REPLIES, R, Reply
@@ -28,58 +30,97 @@ def _unix_type(mode: int) -> str:
     return "unknown"
 
 
-def _ls_lines(jail, real: str, path: Optional[str], opts: str, now=None):
-    """LIST with mod_ls's -1 (names only), -F (``/`` after a directory, ``*`` after an
-    executable, ``@`` after a link), -d (a directory's own line) and -R (then each
-    subdirectory under a "\\nname:" head, after its parent's lines; never through a
-    symbolic link, and with -1 not at all: listfile() only answers "recurse" for a line
-    it wrote as a directory, in -l or -F)."""
-    long = "1" not in opts or opts.rfind("l") > opts.rfind("1")
-    if "d" in opts:
+def ls_lines(jail, real: str, path: Optional[str], run, now=None):
+    """LIST's (and STAT's) lines for the real path ``real`` (``path``: as the client named
+    it, None for the current directory) with the options and limits of ``run`` (a
+    :class:`ftpredis.ftp.lsoptions.Listing`), as mod_ls's dolist(), listdir() and
+    listfile() write them: -1 names only, -F ``/`` after a directory, ``*`` after an
+    executable, ``@`` after a link, -d a directory's own line, -R each subdirectory under
+    a "\\nname:" head after its parent's lines (never through a symbolic link, and with -1
+    not at all: listfile() only answers "recurse" for a line it wrote as a directory, in
+    -l or -F)."""
+    now = time.time() if now is None else now
+    if run.has("d"):
         st = os.lstat(real)
         name = path.rstrip("/") if path else "."
-        if name.rpartition("/")[2].startswith(".") and "a" not in opts:
+        if name.rpartition("/")[2].startswith(".") and not run.has("a"):
             return []
-        entries = [(name, st)]
-        base = os.path.dirname(real)
-    else:
-        entries = jail.list_entries(real, "a" in opts or "A" in opts)
-        if "a" in opts:
-            entries = jail.with_dots(real, entries)
-        base = real
-    now = time.time() if now is None else now
-    lines, subdirs = [], []
+        run.take_file()
+        line, _ = _ls_line(jail, name, st, real, run, now)
+        return [line] if line is not None else []
+    out: list = []
+    run.depth += 1      # dolist() counts the directory it lists as the first level
+    _ls_dir(jail, real, path, run, now, out)
+    return out
+
+
+def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
+    """mod_ls's listdir(): appends to ``out``; 1 when maxdepth or maxdirs stopped it
+    (its caller then lists no further sibling).  An unreadable directory raises OSError
+    and counts for nothing."""
+    if run.depth_reached() or run.dirs_reached():
+        return 1
+    entries = jail.list_entries(real, run.has("a") or run.has("A"))
+    if run.has("a"):
+        entries = jail.with_dots(real, entries)
+    run.dirs += 1
+    subdirs = []
     for name, st in entries:
+        if not run.take_file():
+            break
         if st is None:
             continue
-        full = os.path.join(base, name) if "d" not in opts else real
-        suffix, target = "", None
-        mode = st.st_mode
-        if statmod.S_ISLNK(mode):
-            target = os.readlink(full)
-            if long:
-                try:
-                    mode = os.stat(full).st_mode
-                except OSError:
-                    mode = 0
-        if "F" in opts:
-            suffix = ("@" if statmod.S_ISLNK(mode) else "/" if statmod.S_ISDIR(mode)
-                      else "*" if mode & 0o111 else "")
-        if ("R" in opts and "d" not in opts and statmod.S_ISDIR(st.st_mode)
-                and (long or "F" in opts) and name not in (".", "..")):
+        line, is_dir = _ls_line(jail, name, st, os.path.join(real, name), run, now)
+        if line is not None:
+            out.append(line)
+        if is_dir and name not in (".", ".."):
             subdirs.append(name)
-        if long:
-            lines.append(jail.format_long(name, st, now, target) + suffix)
-        elif statmod.S_ISREG(st.st_mode) or statmod.S_ISDIR(st.st_mode) \
-                or statmod.S_ISLNK(st.st_mode):
-            lines.append(name + suffix)
+    if not run.has("R"):
+        return 0
     for name in subdirs:
+        if run.dirs_reached() or run.files_reached():
+            break
         sub = name if not path or path == "." else posixpath.join(path, name)
+        lines: list = []
+        run.depth += 1
         try:
-            lines += ["", sub + ":"] + _ls_lines(jail, os.path.join(real, name), sub, opts, now)
+            stopped = _ls_dir(jail, os.path.join(real, name), sub, run, now, lines)
         except OSError:
-            pass        # mod_ls skips a subdirectory it cannot enter, head and all
-    return lines
+            continue        # mod_ls skips a subdirectory it cannot enter, head and all
+        finally:
+            run.depth -= 1
+        out += ["", sub + ":"] + lines
+        if stopped:
+            break
+    return 0
+
+
+def _ls_line(jail, name: str, st, full: str, run, now):
+    """listfile(): ``(line or None, whether -R goes into it)``."""
+    long = run.has("l")
+    suffix, target = "", None
+    mode = st.st_mode
+    if statmod.S_ISLNK(mode):
+        target = os.readlink(full)
+        if long:
+            try:
+                mode = os.stat(full).st_mode
+            except OSError:
+                mode = 0
+    if run.has("F"):
+        suffix = ("@" if statmod.S_ISLNK(mode) else "/" if statmod.S_ISDIR(mode)
+                  else "*" if mode & 0o111 else "")
+    recurse = statmod.S_ISDIR(st.st_mode) and (long or run.has("F"))
+    if long:
+        return jail.format_long(name, st, now, target) + suffix, recurse
+    if statmod.S_ISREG(st.st_mode) or statmod.S_ISDIR(st.st_mode) \
+            or statmod.S_ISLNK(st.st_mode):
+        return name + suffix, recurse
+    return None, recurse
+
+
+#: LIST options the plain listing (JailedFS.listing) writes by itself.
+_PLAIN_LIST = frozenset("laA")
 
 
 class ListingsMixin:
@@ -225,17 +266,21 @@ class ListingsMixin:
     def cmd_NLST(self, cmd):
         return self._list(cmd, long=False)
 
+    def _listing(self, verb: str, arg: Optional[str]):
+        """The :class:`~ftpredis.ftp.lsoptions.Listing` of this LIST/NLST/STAT: the
+        client's options and the ListOptions in force where the session stands."""
+        fs = self.fs
+        values = lsoptions.configured(self.server, self.client_state.anon_config,
+                                      fs.real_of(fs.cwd))
+        return lsoptions.for_command(verb, arg, values)
+
     def _list(self, cmd, long: bool):
         self._xferStart(cmd)
-        opts, path = "", cmd.arg
-        if path is not None:
-            words = path.split(" ")
-            while words and words[0].startswith("-") and len(words[0]) > 1:
-                opts += words.pop(0)[1:]
-            path = " ".join(words) or None
-            if not long and blank(path):
-                # ProFTPD lists the current directory (measured; %f keeps the blanks)
-                path = None
+        run = self._listing("LIST" if long else "NLST", cmd.arg)
+        path = run.path
+        if not long and blank(path):
+            # ProFTPD lists the current directory (measured; %f keeps the blanks)
+            path = None
         fs = self.fs
         jail = fs.jail
         vpath = fs.virtual(path)
@@ -245,9 +290,13 @@ class ListingsMixin:
         f["config_path"] = fs.real_of(vpath)
         display = path if path is not None else ""
         prefix = ""
-        if not long and path and "1" not in opts:
+        if not long and path and not run.has("1"):
             # nlstdir(): with -1 the names alone, else the directory before them
             prefix = path.rstrip("/") + "/"
+
+        def nlst_name(shown):
+            # nlstfile(): with -1 a path's last component alone
+            return shown.rpartition("/")[2] if run.has("1") and len(shown) > 1 else shown
 
         def gather():
             if jail.has_glob(path) and not os.path.lexists(jail.real_of(vpath)):
@@ -256,34 +305,50 @@ class ListingsMixin:
                 except FSError:
                     if long or jail.has_glob(path.rpartition("/")[0]):
                         raise
+                    if run.no_error_if_absent:
+                        return None
                     # mod_ls: a pattern matching nothing is GLOB_NOMATCH (measured)
                     raise Reply(450, "No files found") from None
                 try:
                     if long:
-                        return [jail.format_long(shown, os.lstat(r)) for shown, r in matches]
+                        return [jail.format_long(shown, os.lstat(r)) for shown, r in matches
+                                if run.take_file()]
                 except OSError as e:
                     raise FSError(e.errno, display) from None
-                return [shown for shown, _ in matches]
-            _, r = jail.resolve(path, display or vpath)
+                return [nlst_name(shown) for shown, _ in matches]
             try:
-                if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
-                    return [path]
-                if long and any(o in opts for o in "1FdR"):
-                    return _ls_lines(jail, r, path, opts)
-                return jail.listing(r, long=long, show_hidden="a" in opts or "A" in opts,
-                                    prefix=prefix, dots="a" in opts)
-            except OSError as e:
-                raise FSError(e.errno, display or vpath) from None
+                _, r = jail.resolve(path, display or vpath)
+                try:
+                    if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
+                        return [nlst_name(path)]
+                    if long and (run.limited or not run.has("l")
+                                 or not run.flags <= _PLAIN_LIST):
+                        return ls_lines(jail, r, path, run)
+                    lines = jail.listing(r, long=long, show_hidden=run.has("a") or run.has("A"),
+                                         prefix=prefix, dots=run.has("a"))
+                    return lines if long else run.nlst_cut(lines)
+                except OSError as e:
+                    raise FSError(e.errno, display or vpath) from None
+            except FSError as e:
+                if e.errno == errno.ENOENT and run.no_error_if_absent:
+                    return None     # ListOptions NoErrorIfAbsent: 226, nothing listed
+                raise
 
         def to_bytes(lines):
             return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")
 
         @defer.inlineCallbacks
-        def send(conn, data):
+        def send(conn, lines):
+            data = to_bytes(lines or ())
             conn.write(data)
             conn.transport.loseConnection()
             yield conn.waitClosed()
             f["bytes_sent"] = len(data)
+            if lines is None and not long:
+                # ls_nlst() adds its own "226 Transfer complete" before the one
+                # closing the data connection adds (measured).
+                r = R("xfer_ok")
+                return Reply(r.code, r.text, [r.text])
             return R("xfer_ok")
 
         opening = REPLIES["opening"][1] % (self._typeName(), "file list")
@@ -305,11 +370,11 @@ class ListingsMixin:
                     conn.transport.loseConnection()
                     yield conn.waitClosed()
                     return Reply(450, e.text)
-                return (yield send(conn, to_bytes(lines)))
+                return (yield send(conn, lines))
             return self._withData(cmd, opening, body)
 
         d = self.fs.run(gather)
         d.addErrback(failed_listing)
         d.addCallback(lambda lines: self._withData(
-            cmd, opening, lambda conn: send(conn, to_bytes(lines))))
+            cmd, opening, lambda conn: send(conn, lines)))
         return d

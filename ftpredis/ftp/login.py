@@ -6,8 +6,10 @@ root names."""
 from __future__ import annotations
 
 import functools
+import os
+import posixpath
 import time
-from typing import List
+from typing import List, Optional
 
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
@@ -18,7 +20,7 @@ from ftpredis.auth.portal import (AnonymousLogin, IFTPRedisAvatar, LoginRefused,
                                   anonymous_section)
 from ftpredis.ftp import nowait
 from ftpredis.ftp import limits
-from ftpredis.ftp.filesystem import JailedFS, SessionFS
+from ftpredis.ftp.filesystem import FSError, JailedFS, SessionFS
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import blank, log
 
@@ -45,6 +47,17 @@ def _read_display(path: str, variables: dict) -> List[str]:
             line = line.replace(k, v)
         lines.append(line.replace("\r", "").replace("\x00", ""))
     return lines
+
+
+def _initial_dir_file(jail, name: str) -> Optional[str]:
+    """A relative DisplayLogin: the real path of ``name`` in the directory the login
+    starts in (mod_auth reads it there, after the chroot), None when it is not there:
+    ProFTPD shows nothing then and says nothing either (blocking)."""
+    try:
+        _, real = jail.resolve(posixpath.join(jail.home, name))
+    except FSError:
+        return None
+    return real if os.path.isfile(real) else None
 
 
 class _PolicyRefusal(Exception):
@@ -260,6 +273,8 @@ class LoginMixin:
             try:
                 display = (anon_cfg.display_login if anon_cfg is not None
                            and anon_cfg.display_login else self.server.display_login)
+                if display and not display.startswith("/"):
+                    display = _initial_dir_file(jail, display)
                 lines = _read_display(display, {
                     "%U": user, "%u": avatar.name, "%L": self.local_host,
                     "%R": self.peer_host, "%T": time.ctime(), "%%": "%"}) if display else None

@@ -1,0 +1,176 @@
+# -*- test-case-name: tests.test_listoptions -*-
+"""Which ls options a LIST, NLST or STAT runs with, and how much it may show.
+
+This module owns mod_ls 1.3.8's option handling: the client's ``-x`` words (its
+parse_list_opts(), letters up to the first one that is not alphanumeric), the
+``ListOptions`` in force (the first of the session's that applies to the command: LIST
+skips NLSTOnly ones, NLST LISTOnly ones, STAT both), which are read after the client's, or
+instead of them with ``strict``, and may turn options off again with ``+x``; and the
+counters mod_ls keeps against ``maxfiles``, ``maxdirs`` and ``maxdepth`` while one
+listing runs (its list_nfiles, list_ndirs, list_ndepth).  The listings themselves are
+:mod:`ftpredis.ftp.listings`'.
+
+Only the options ftpredis's listings implement are kept: ``-1 -a -A -d -F -l -R``.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Set, Tuple
+
+from ftpredis.config import dirmatch
+
+#: What each command starts from: LIST is ``ls -l``, STAT ``ls -la``, NLST names alone.
+_START = {"LIST": frozenset("l"), "STAT": frozenset("al"), "NLST": frozenset()}
+
+
+def configured(server, anonymous, real_cwd: Optional[str]) -> tuple:
+    """The ``ListOptions`` lines in force for a session whose current directory is the
+    real path ``real_cwd``: the most specific ``<Directory>`` that has any, else the
+    ``<Anonymous>`` section's, else the server's.  (mod_ls reads the directory its last
+    path check matched, which is the current one unless the previous command named a
+    path elsewhere.)"""
+    dirs = list(server.directories)
+    if anonymous is not None:
+        dirs = list(anonymous.directories) + dirs
+    found = dirmatch.dir_setting(dirs, real_cwd, "list_options", None)
+    if found is None and anonymous is not None:
+        found = anonymous.list_options
+    return server.list_options if found is None else found
+
+
+def applicable(values: Sequence, verb: str):
+    """The first of ``values`` that applies to ``verb``, or None."""
+    for value in values:
+        if value.nlst_only and verb != "NLST":
+            continue
+        if value.list_only and verb != "LIST":
+            continue
+        return value
+    return None
+
+
+def split_argument(arg: Optional[str]) -> Tuple[List[str], Optional[str]]:
+    """``(option words, path)`` of a LIST/NLST argument: the leading words that start
+    with ``-`` are options; the path is what follows (None if nothing does)."""
+    if arg is None:
+        return [], None
+    words = arg.split(" ")
+    options = []
+    while words and words[0].startswith("-") and len(words[0]) > 1:
+        options.append(words.pop(0))
+    return options, " ".join(words) or None
+
+
+def _letters(word: str) -> str:
+    out = []
+    for c in word[1:]:
+        if not c.isalnum():
+            break
+        out.append(c)
+    return "".join(out)
+
+
+def _turn_on(flags: Set[str], verb: str, letter: str) -> None:
+    if letter == "1":
+        if verb != "STAT":
+            flags.add("1")
+            flags.discard("l")
+    elif letter == "l":
+        if verb != "NLST":
+            flags.add("l")
+            flags.discard("1")
+    elif letter == "F":
+        if verb != "NLST":
+            flags.add("F")
+    elif letter in "aAdR":
+        flags.add(letter)
+
+
+def _turn_off(flags: Set[str], letter: str) -> None:
+    if letter == "1":
+        flags.difference_update("1l")       # mod_ls: opt_1 = opt_l = opt_C = 0
+    elif letter in "lC":
+        flags.discard("l")                  # opt_l = opt_C = 0
+    elif letter in "aAdFR":
+        flags.discard(letter)
+
+
+class Listing:
+    """One LIST/NLST/STAT: its options (``has``), its path, and mod_ls's counters.
+
+    The limits are 0 for none; ``max_depth`` is the configured one plus one, as mod_ls
+    keeps it, and ``depth`` counts the directory being listed as the first level."""
+
+    def __init__(self, verb: str, flags, config=None, path: Optional[str] = None):
+        self.verb = verb
+        self.flags = frozenset(flags)
+        self.path = path
+        self.max_files = config.max_files if config is not None else 0
+        self.max_dirs = config.max_dirs if config is not None else 0
+        depth = config.max_depth if config is not None else 0
+        self.max_depth = depth + 1 if depth else 0
+        self.no_error_if_absent = config is not None and config.no_error_if_absent
+        self.files = self.dirs = self.depth = 0
+
+    def has(self, letter: str) -> bool:
+        return letter in self.flags
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.max_files or self.max_dirs or self.max_depth)
+
+    # mod_ls compares each counter only once it is not zero ("curr && max && curr >= max")
+    def files_reached(self) -> bool:
+        return bool(self.files and self.max_files and self.files >= self.max_files)
+
+    def dirs_reached(self) -> bool:
+        return bool(self.dirs and self.max_dirs and self.dirs >= self.max_dirs)
+
+    def depth_reached(self) -> bool:
+        return bool(self.depth and self.max_depth and self.depth >= self.max_depth)
+
+    def take_file(self) -> bool:
+        """listfile()'s check: False once ``maxfiles`` entries were listed, else the
+        entry counts (whether it is then shown or not)."""
+        if self.files_reached():
+            return False
+        self.files += 1
+        return True
+
+    def nlst_cut(self, names: list) -> list:
+        """nlstdir()'s limit, which counts after sending: one name more than
+        ``maxfiles`` goes out."""
+        if self.max_files and len(names) > self.max_files + 1:
+            return names[:self.max_files + 1]
+        return names
+
+
+def for_command(verb: str, arg: Optional[str], values: Sequence = ()) -> Listing:
+    """The :class:`Listing` for ``verb`` (LIST, NLST or STAT) with the client's argument
+    ``arg`` (STAT's without its options) and the session's ``ListOptions`` lines."""
+    config = applicable(values, verb)
+    words, path = split_argument(arg) if verb != "STAT" else ([], arg)
+    flags = set(_START[verb])
+    if config is None or not config.strict:
+        for word in words:
+            for letter in _letters(word):
+                _turn_on(flags, verb, letter)
+    if config is not None:
+        _apply_configured(flags, verb, config.options)
+    return Listing(verb, flags, config, path)
+
+
+def _apply_configured(flags: Set[str], verb: str, options: str) -> None:
+    """parse_list_opts() on the ListOptions string: its ``-`` words, then its ``+``
+    words; a word with a character that is neither a letter nor a digit ends it."""
+    words = options.split()
+    i = 0
+    for sign, apply in (("-", lambda c: _turn_on(flags, verb, c)),
+                        ("+", lambda c: _turn_off(flags, c))):
+        while i < len(words) and words[i].startswith(sign):
+            letters = _letters(words[i])
+            for c in letters:
+                apply(c)
+            if len(letters) != len(words[i]) - 1:
+                return
+            i += 1
