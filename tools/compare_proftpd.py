@@ -51,6 +51,7 @@ import tests.support.abort_scenarios  # noqa: E402,F401  (registers the abort_* 
 import tests.support.error_scenarios  # noqa: E402,F401  (registers the errors_* scenarios)
 import tests.support.listing_scenarios  # noqa: E402,F401  (registers the listing_* scenarios)
 import tests.support.ftps_scenarios  # noqa: E402,F401  (registers the ftps_* scenarios)
+import tests.support.facts_scenarios  # noqa: E402,F401  (registers the facts_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------
