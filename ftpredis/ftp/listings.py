@@ -14,6 +14,7 @@ from typing import Optional
 from twisted.internet import defer
 from twisted.python import failure
 
+from ftpredis.auth.portal import session_gids
 from ftpredis.records.events import path_tail
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.common import blank
@@ -105,15 +106,9 @@ class ListingsMixin:
         who = self.__dict__.get("_facts_who")
         if who is None:
             a = self.avatar
-            gids = {a.gid}
-            if not any(u.name == a.name for u in self.server.auth_users):
-                try:
-                    gids.update(os.getgrouplist(a.name, a.gid))
-                except (KeyError, OSError, UnicodeError):
-                    pass
             group = a.group if a.group is not None else str(a.gid)
-            who = self._facts_who = (a.uid, frozenset(gids), a.name.replace(" ", "_"),
-                                     group.replace(" ", "_"))
+            who = self._facts_who = (a.uid, session_gids(self.server, a),
+                                     a.name.replace(" ", "_"), group.replace(" ", "_"))
         return who
 
     def _facts(self, st, target, kind: str) -> str:

@@ -6,9 +6,11 @@ The site is a sweep of files and directories in the modes and ownerships whose `
 fact differs (the user's, another user's, another user's in the user's group), symbolic
 links (to a file, a directory, nothing, out of the root, a loop) and names with blanks,
 built by :func:`make_tree` as root once the server runs (ProFTPD, running as the user,
-reads it as it is).  ``tools/compare_proftpd.py facts_sweep -v`` runs it against ftpredis
-and ProFTPD 1.3.8 + mod_redis side by side; tests/test_conformance_facts.py holds what
-ProFTPD answered and logged.
+reads it as it is): ``facts_sweep`` lists it, ``facts_groups`` again with supplementary
+groups from AuthGroupFile, ``facts_opts`` with the facts OPTS MLST selects.
+``tools/compare_proftpd.py facts_sweep -v`` runs one against ftpredis and ProFTPD 1.3.8
++ mod_redis side by side; tests/test_conformance_facts.py and
+tests/test_conformance_facts_opts.py hold what ProFTPD answered and logged.
 
 ``unique`` (device and inode) differs from one run to the next: the scripts replace each
 value by a label numbered in order of first appearance (``unique=<U3>;``), which keeps
@@ -22,7 +24,7 @@ import ftplib
 import os
 import re
 
-from tests.support.ftpsite import FIXED_MTIME, GID, UID
+from tests.support.ftpsite import FIXED_MTIME, GID, UID, USER
 from tests.support.scenarios import REDIS, braces, scenario
 
 BODY = REDIS + braces('LogFormat h "%m %r %s %S %f %d %{basename} %{transfer-status}"\n'
@@ -175,6 +177,31 @@ def facts_opts(ctx):
         _send(ftp, "OPTS MLST modify;perm;size;type;unique;UNIX.group;UNIX.groupname;"
                    "UNIX.mode;UNIX.owner;UNIX.ownername;")
         _mlsd(ctx, ftp, "MLSD sub")
+        ftp.quit()
+    finally:
+        ctx.transcript[:] = label_uniques(ctx.transcript)
+
+
+@scenario("facts_groups", BODY,
+          groups=("staff:x:%d:nobody,%s" % (OTHER, USER), "others:x:%d:nobody, %s"
+                  % (OTHER + 1, USER)))
+def facts_groups(ctx):
+    """``perm`` with a supplementary group: AuthGroupFile lists the user as a member of
+    the other user's group 5002, whose bits then count as the primary group's do; a
+    member list naming " ftpuser" (a blank before) does not count for group 5003."""
+    make_tree(ctx.home)
+    p = os.path.join(ctx.home, "f-others-070")
+    with open(p, "wb") as f:
+        f.write(b"others")
+    os.chown(p, OTHER, OTHER + 1)
+    os.chmod(p, 0o070)
+    os.utime(p, (FIXED_MTIME, FIXED_MTIME))
+    os.utime(ctx.home, (FIXED_MTIME, FIXED_MTIME))
+    try:
+        ftp = ctx.connect()
+        _mlsd(ctx, ftp, "MLSD")
+        for name in ("d-o-070", "f-o-070", "f-o-600", "l-dir000", "f-others-070"):
+            _send(ftp, "MLST " + name)
         ftp.quit()
     finally:
         ctx.transcript[:] = label_uniques(ctx.transcript)
