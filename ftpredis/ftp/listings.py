@@ -103,12 +103,14 @@ class ListingsMixin:
         owns the entry; blanks as "_"): ProFTPD's session.uid, session.gids,
         session.user, session.group.  Blocking the first time (the system's groups of a
         system account)."""
-        who = self.__dict__.get("_facts_who")
-        if who is None:
-            a = self.avatar
-            group = a.group if a.group is not None else str(a.gid)
-            who = self._facts_who = (a.uid, session_gids(self.server, a),
-                                     a.name.replace(" ", "_"), group.replace(" ", "_"))
+        a = self.avatar
+        cached = self.__dict__.get("_facts_who")
+        if cached is not None and cached[0] is a:
+            return cached[1]
+        group = a.group if a.group is not None else str(a.gid)
+        who = (a.uid, session_gids(self.server, a), a.name.replace(" ", "_"),
+               group.replace(" ", "_"))
+        self._facts_who = (a, who)
         return who
 
     def _facts(self, st, target, kind: str) -> str:
