@@ -19,7 +19,8 @@ from zope.interface.verify import verifyObject
 
 from ftpredis.auth import portal as auth
 from ftpredis.auth.portal import (Avatar, IFTPRedisAvatar, LoginRefused, make_portal,
-                           read_auth_group_file, read_auth_user_file, verify_password)
+                           read_auth_group_file, read_auth_group_members, read_auth_user_file,
+                           verify_password)
 from ftpredis.config.model import AuthUser, ConfigError, ServerConfig, Source
 
 SHA512 = sha512_crypt.using(rounds=5000)
@@ -252,6 +253,15 @@ class ReadAuthGroupFileTests(_TempDir, unittest.TestCase):
                               "# groups\nftp:x:100:bob,eve\n\nstaff:x:50:\nalias:x:100:\n",
                               name="ftpd.group")
         self.assertEqual(read_auth_group_file(path), {100: "ftp", 50: "staff"})
+
+    def test_members(self):
+        """Who each group names as a member, for the session's groups; a name is taken
+        as written (mod_auth_file: " eve" is not eve)."""
+        path = self.writeFile(self.makeDir(),
+                              "ftp:x:100:bob,eve\nstaff:x:50:eve, bob,,bob\nx:x:7:bob\n",
+                              name="ftpd.group")
+        self.assertEqual(read_auth_group_members(path),
+                         {"bob": (100, 50, 7), "eve": (100, 50), " bob": (50,)})
 
     def test_worldReadableAllowed(self):
         # Like /etc/group: no secret inside, ProFTPD accepts 0644.

@@ -593,6 +593,7 @@ class ServerTests(_Base):
         self.assertEqual(server.auth_user_file, users)
         self.assertEqual([u.name for u in server.auth_users], ["bob"])
         self.assertEqual(dict(server.auth_groups), {1000: "staff"})
+        self.assertEqual(dict(server.auth_group_members), {"bob": (1000,)})
 
     def test_auth_file_error_goes_into_errors(self):
         self.write("bob:x:1000\n", "users", 0o600)

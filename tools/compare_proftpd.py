@@ -52,6 +52,7 @@ import tests.support.error_scenarios  # noqa: E402,F401  (registers the errors_*
 import tests.support.listing_scenarios  # noqa: E402,F401  (registers the listing_* scenarios)
 import tests.support.ftps_scenarios  # noqa: E402,F401  (registers the ftps_* scenarios)
 import tests.support.listoptions_scenarios  # noqa: E402,F401  (the listopts_* scenarios)
+import tests.support.facts_scenarios  # noqa: E402,F401  (registers the facts_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

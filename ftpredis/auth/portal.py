@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from passlib.context import CryptContext
 from twisted.cred.checkers import ICredentialsChecker
@@ -178,6 +178,37 @@ def read_auth_group_file(path: str, source: Optional[Source] = None,
         # Several names for one gid are legal in /etc/group; getgrgid() answers the first.
         groups.setdefault(gid_n, name)
     return groups
+
+
+
+def read_auth_group_members(path: str, source: Optional[Source] = None,
+                            insecure_perms: bool = False) -> Dict[str, Tuple[int, ...]]:
+    """The member lists of an ``AuthGroupFile`` (read by :func:`read_auth_group_file`
+    already, so well formed): user name -> the gids of the groups naming it, which
+    mod_auth_file gives the user's session as supplementary groups."""
+    members: Dict[str, List[int]] = {}
+    for _lineno, line in _read_lines("AuthGroupFile", path, source, insecure_perms):
+        _name, _password, gid, names = line.split(":")
+        for user in names.split(","):       # as written: " a" is not "a" (measured)
+            if user and int(gid) not in members.setdefault(user, []):
+                members[user].append(int(gid))
+    return {user: tuple(gids) for user, gids in members.items()}
+
+
+
+def session_gids(server, avatar: "Avatar") -> FrozenSet[int]:
+    """The groups ProFTPD's session of ``avatar`` runs with (session.gid and
+    session.gids): the primary group, and those of AuthGroupFile naming an AuthUserFile
+    account as a member, or the system's groups of a system account.  Blocking."""
+    gids = {avatar.gid}
+    if any(u.name == avatar.name for u in server.auth_users):
+        gids.update(server.auth_group_members.get(avatar.name, ()))
+    else:
+        try:
+            gids.update(os.getgrouplist(avatar.name, avatar.gid))
+        except (KeyError, OSError, UnicodeError):
+            pass
+    return frozenset(gids)
 
 
 # --------------------------------------------------------------------------- passwords

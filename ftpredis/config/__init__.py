@@ -317,6 +317,9 @@ class _Builder:
                 result = self._read_auth(reader, found[0], found[1], insecure)
                 if result is not None:
                     kw[attr] = result
+                    if attr == "auth_groups":
+                        kw["auth_group_members"] = self._read_auth(
+                            "read_auth_group_members", found[0], found[1], insecure)
         redis_log = m.first("RedisLog")
         if redis_log is not None and redis_log[0] is not None:
             self._check_redis_log(redis_log[0], redis_log[1],

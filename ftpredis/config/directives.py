@@ -391,7 +391,8 @@ TABLE: Tuple[Directive, ...] = (
        usage="path",
        field="auth_user_file"),
     _d("AuthGroupFile", _SVG, 1, 1, p_path,
-       "Group file, read and checked when the config is loaded.", usage="path",
+       "Group file, read and checked when the config is loaded; a group that lists a "
+       "user as a member is one of its session's groups (MLST/MLSD perm).", usage="path",
        field="auth_group_file"),
     _d("AuthFileOptions", _SVG, 1, None, p_auth_file_options,
        "InsecurePerms: accept auth files others can read or write.", usage="InsecurePerms",

@@ -254,6 +254,8 @@ class ServerConfig:
     auth_group_file: Optional[str] = None
     auth_users: Tuple[AuthUser, ...] = ()    # read and checked at parse time
     auth_groups: Mapping[int, str] = field(default_factory=dict)   # gid -> group name
+    # user name -> the gids of the AuthGroupFile groups listing it as a member
+    auth_group_members: Mapping[str, Tuple[int, ...]] = field(default_factory=dict)
     default_root: Optional[str] = None       # "~" or an absolute path
     require_valid_shell: bool = True
     valid_shells: Tuple[str, ...] = ()       # from /etc/shells, read at parse time

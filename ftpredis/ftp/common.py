@@ -28,9 +28,13 @@ MLST_FACTS = ("modify", "perm", "size", "type", "unique", "UNIX.group", "UNIX.gr
               "UNIX.mode", "UNIX.owner", "UNIX.ownername")
 
 
+def mlst_feature(shown) -> str:
+    """FEAT's MLST line: every fact, those ``shown`` starred (mod_facts)."""
+    return "MLST " + "".join(f + ("*;" if f in shown else ";") for f in MLST_FACTS)
+
+
 FEATURES = ("CLNT", "CSID", "EPRT", "EPSV", "HOST", "LANG C.UTF-8*", "MDTM",
-            "MFF modify;UNIX.group;UNIX.mode;", "MFMT",
-            "MLST " + "".join(f + "*;" for f in MLST_FACTS),
+            "MFF modify;UNIX.group;UNIX.mode;", "MFMT", mlst_feature(MLST_FACTS),
             "RANG STREAM", "REST STREAM", "SIZE", "TVFS", "UTF8")
 
 

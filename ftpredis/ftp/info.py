@@ -18,7 +18,7 @@ from ftpredis.ftp.filesystem import FSError
 from ftpredis.ftp.listings import ls_lines
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
-                                 SITE_COMMANDS, blank, digits, params_of)
+                                 SITE_COMMANDS, blank, digits, mlst_feature, params_of)
 
 _STRTOULL = re.compile("[+-]?[0-9]+")
 
@@ -66,7 +66,10 @@ class InfoMixin:
         return R("abor")
 
     def cmd_FEAT(self, cmd):
-        return Reply(211, "End", ["Features:"] + sorted(list(FEATURES) + _tls.features(self)))
+        # The MLST line stars the facts the session shows (OPTS MLST changes them).
+        features = [mlst_feature(self.client_state.mlst_facts) if f.startswith("MLST ") else f
+                    for f in FEATURES]
+        return Reply(211, "End", ["Features:"] + sorted(features + _tls.features(self)))
 
     # -- FTPS (RFC 4217; ftpredis.tls.ftps) ---------------------------------------------------
     def cmd_AUTH(self, cmd):
@@ -108,13 +111,20 @@ class InfoMixin:
         arg = self._need(cmd)
         words = arg.split()
         if words and words[0].upper() == "MLST":
+            # mod_facts' facts_opts_mlst(), measured: more than one word is refused, none
+            # shows no fact at all.
+            if len(words) > 2:
+                raise Reply(501, "'OPTS MLST' not understood")
             if len(words) == 1:
+                self.client_state.mlst_facts = ()
                 return Reply(200, "MLST OPTS")
-            canon = {f.lower(): f for f in MLST_FACTS}
-            asked = [canon[f.lower()] for f in words[1].split(";") if f.lower() in canon]
+            canon = {f.lower(): f for f in MLST_FACTS + ("media-type",)}
+            # Only what stands before a ";" is read; repeats are echoed, unknown names
+            # dropped; media-type is echoed but never shown (1.3.8 without mod_mime).
+            asked = [canon[f.lower()] for f in words[1].split(";")[:-1] if f.lower() in canon]
             self.client_state.mlst_facts = tuple(f for f in MLST_FACTS if f in asked)
             # The reply echoes the request's order; listings keep ProFTPD's fact order.
-            return R("mlst_opts", "".join(f + ";" for f in dict.fromkeys(asked)))
+            return R("mlst_opts", "".join(f + ";" for f in asked))
         if words and words[0].upper() == "UTF8":
             if len(words) == 2 and words[1].upper() in ("ON", "OFF"):
                 return R("utf8", words[1].lower())

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_protocol -*-
-"""Directory listings and facts: LIST, NLST, MLSD, MLST (RFC 3659 facts as ProFTPD 1.3.8
-writes them)."""
+"""Directory listings and facts: LIST, NLST, MLSD, MLST (RFC 3659 facts as ProFTPD 1.3.8's
+mod_facts writes them, ``perm`` judged for the session's user as its own process would)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Optional
 from twisted.internet import defer
 from twisted.python import failure
 
+from ftpredis.auth.portal import session_gids
 from ftpredis.records.events import path_tail
 from ftpredis.ftp import lsoptions
 from ftpredis.ftp.filesystem import FSError
@@ -21,13 +22,22 @@ from ftpredis.ftp.common import blank
 from ftpredis.ftp.replies import REPLIES, R, Reply
 
 
-def _unix_type(mode: int) -> str:
-    for test, name in ((statmod.S_ISLNK, "symlink"), (statmod.S_ISFIFO, "fifo"),
-                       (statmod.S_ISSOCK, "socket"), (statmod.S_ISCHR, "chardev"),
-                       (statmod.S_ISBLK, "blockdev")):
-        if test(mode):
-            return name
-    return "unknown"
+def have_access(st: os.stat_result, mode: int, uid: int, gids) -> bool:
+    """ProFTPD 1.3.8's pr_fs_have_access(), which mod_facts asks for ``perm``: root may
+    read and write anything; the owner's bits count for the owner and the group's for a
+    member of the file's group, each on top of the others' bits (so a 0007 file is
+    writable by its owner, unlike access(2))."""
+    if uid == 0 and mode != os.X_OK:
+        return True
+    mask = 0o007
+    if st.st_uid == uid:
+        mask |= 0o700
+    if st.st_gid in gids:
+        mask |= 0o070
+    mask &= st.st_mode
+    return not ((mode & os.R_OK and not mask & 0o444)
+                or (mode & os.W_OK and not mask & 0o222)
+                or (mode & os.X_OK and not mask & 0o111))
 
 
 def ls_lines(jail, real: str, path: Optional[str], run, now=None):
@@ -127,42 +137,61 @@ class ListingsMixin:
     """LIST, NLST, MLSD, MLST."""
 
     # -- RFC 3659 -------------------------------------------------------------------------
-    def _facts(self, st, real: str, kind: Optional[str] = None) -> str:
-        """One MLST/MLSD fact string, as ProFTPD 1.3.8 writes it."""
+    def _factsWho(self):
+        """``(uid, gids, user, group)`` that mod_facts judges ``perm`` by and writes as
+        UNIX.ownername / UNIX.groupname (1.3.8 writes the session's names there, whoever
+        owns the entry; blanks as "_"): ProFTPD's session.uid, session.gids,
+        session.user, session.group.  Blocking the first time (the system's groups of a
+        system account)."""
+        a = self.avatar
+        cached = self.__dict__.get("_facts_who")
+        if cached is not None and cached[0] is a:
+            return cached[1]
+        group = a.group if a.group is not None else str(a.gid)
+        who = (a.uid, session_gids(self.server, a), a.name.replace(" ", "_"),
+               group.replace(" ", "_"))
+        self._facts_who = (a, who)
+        return who
+
+    def _facts(self, st, target, kind: str) -> str:
+        """One fact string as mod_facts' facts_mlinfo_fmt() writes it.  ``st``: the
+        entry's lstat (mode, size, times and owner are a symbolic link's own);
+        ``target``: the stat of what it names (``unique`` and ``perm`` follow a link);
+        ``kind``: the type fact."""
+        uid, gids, user, group = self._factsWho()
         is_dir = statmod.S_ISDIR(st.st_mode)
         out = []
         for fact in self.client_state.mlst_facts:
             if fact == "modify":
                 v = time.strftime("%Y%m%d%H%M%S", time.gmtime(st.st_mtime))
             elif fact == "perm":
-                parent_w = os.access(os.path.dirname(real) or "/", os.W_OK)
-                w = os.access(real, os.W_OK)
                 if is_dir:
-                    v = ("f" if parent_w else "") + ("l" if os.access(real, os.R_OK) else "") \
-                        + ("c" if w else "") + ("d" if parent_w else "") \
-                        + ("mp" if w else "") + ("e" if os.access(real, os.X_OK) else "")
+                    v = ("fl" if have_access(target, os.R_OK, uid, gids) else "") \
+                        + ("cdmp" if have_access(target, os.W_OK, uid, gids) else "") \
+                        + ("e" if have_access(target, os.X_OK, uid, gids) else "")
                 else:
-                    v = ("a" if w else "") + ("df" if parent_w else "") \
-                        + ("r" if os.access(real, os.R_OK) else "") + ("w" if w else "")
+                    # 1.3.8 writes "dfr" without read access ("a" needs it), never
+                    # asking about the directory above.
+                    v = ("adfr" if have_access(target, os.R_OK, uid, gids) else "dfr") \
+                        + ("w" if have_access(target, os.W_OK, uid, gids) else "")
             elif fact == "size":
                 if is_dir:
                     continue
                 v = str(st.st_size)
             elif fact == "type":
-                v = kind or ("dir" if is_dir else "file" if statmod.S_ISREG(st.st_mode)
-                             else "OS.unix=" + _unix_type(st.st_mode))
+                v = kind
             elif fact == "unique":
-                v = "%XU%X" % (st.st_dev, st.st_ino)
+                v = "%XU%X" % (target.st_dev, target.st_ino)
             elif fact == "UNIX.group":
                 v = str(st.st_gid)
             elif fact == "UNIX.groupname":
-                v = self.fs.jail.group_name(st.st_gid)
+                v = group
             elif fact == "UNIX.mode":
                 v = "0%o" % statmod.S_IMODE(st.st_mode)     # mod_facts: "0%o" (00, 060, 01777)
             elif fact == "UNIX.owner":
                 v = str(st.st_uid)
             else:
-                v = self.fs.jail.owner_name(st.st_uid)
+                v = user
             out.append("%s=%s;" % (fact, v))
         return "".join(out)
 
@@ -170,7 +199,9 @@ class ListingsMixin:
         fs, arg = self.fs, cmd.arg
         jail = fs.jail
         vpath = fs.virtual(arg)
-        self._pathFields(cmd, vpath)
+        # %f: the path as written after the current directory, as for LIST (measured:
+        # "MLST ." logs "<root>/.", a bare MLST in /sub "<root>/sub/").
+        self._pathFields(cmd, vpath, written=arg if arg is not None else "")
         if arg is not None and blank(arg):
             # ProFTPD lists the current directory; its %f keeps the blanks (measured)
             arg = None
@@ -179,10 +210,13 @@ class ListingsMixin:
         def gather():
             try:
                 _, real = jail.resolve(arg, arg or vpath)
-                st = os.stat(real)
+                st = os.lstat(real)
+                target = os.stat(real) if statmod.S_ISLNK(st.st_mode) else st
             except (FSError, OSError):
                 raise R("mlst_cannot", arg if arg is not None else vpath)
-            return self._facts(st, real) + " " + vpath
+            # Without ShowSymlinks on, mod_facts' MLST names a link by what it points to.
+            kind = "dir" if statmod.S_ISDIR(target.st_mode) else "file"
+            return self._facts(st, target, kind) + " " + vpath
 
         def done(line):
             r = R("mlst_end")
@@ -215,7 +249,13 @@ class ListingsMixin:
         f["config_path"] = fs.real_of(vpath)
 
         def gather():
-            _, r = jail.resolve(arg, arg or vpath)
+            try:
+                _, r = jail.resolve(arg, arg or vpath)
+            except FSError as e:
+                if e.errno != errno.EACCES:
+                    raise
+                # A link out of the root: ProFTPD, chrooted, finds nothing there.
+                raise FSError(errno.ENOENT, arg or vpath) from None
             st = jail.call(arg or vpath, os.stat, r)
             if not statmod.S_ISDIR(st.st_mode):
                 raise R("mlsd_not_dir", arg or vpath)
@@ -224,17 +264,23 @@ class ListingsMixin:
                 for name, est in jail.list_entries(r, show_hidden=True):
                     if est is None:
                         continue
-                    p = os.path.join(r, name)
+                    target = est
                     if statmod.S_ISLNK(est.st_mode):
                         try:
-                            est = os.stat(p)
+                            target = os.stat(os.path.join(r, name))
                             _, _ = jail.resolve(posixpath.join(vpath, name))
                         except (OSError, FSError):
                             continue        # dangling, or pointing out of the jail
-                    lines.append(self._facts(est, p) + " " + name)
-                lines.append(self._facts(st, r, "cdir") + " .")
-                parent = os.path.dirname(r) if r != jail.root else r
-                lines.append(self._facts(os.stat(parent), parent, "pdir") + " ..")
+                        kind = "OS.unix=symlink"
+                    else:
+                        kind = "dir" if statmod.S_ISDIR(est.st_mode) else "file"
+                    lines.append(self._facts(est, target, kind) + " " + name)
+                lines.append(self._facts(st, st, "cdir") + " .")
+                # mod_facts lists the directory a link leads to: ".." is that one's parent
+                here = os.path.realpath(r)
+                parent = here if here == jail.root else os.path.dirname(here)
+                pst = os.lstat(parent)
+                lines.append(self._facts(pst, pst, "pdir") + " ..")
             except OSError as e:
                 raise FSError(e.errno, arg or vpath) from None
             return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")

@@ -83,7 +83,8 @@ class ScenarioCase(RedisServerMixin, unittest.TestCase):
         sc = SCENARIOS[name]
         self.sc = sc
         site = ftpsite.Site(sc.body, ftpsite.FTPREDIS_PREAMBLE, files=sc.files, users=sc.users,
-                        timeout_idle=sc.timeout_idle, chroot=sc.chroot, prefix="conform-")
+                        timeout_idle=sc.timeout_idle, chroot=sc.chroot, prefix="conform-",
+                        groups=sc.groups)
         self.addCleanup(site.cleanup)
         self.site = site
         conf = site.write(self.redis.port)

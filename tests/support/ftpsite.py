@@ -93,7 +93,8 @@ class Site:
 
     def __init__(self, body: str, preamble: str, files: Dict[str, bytes] = None,
                  users: Sequence[Tuple[str, str]] = ((USER, PASSWORD),),
-                 timeout_idle: int = 600, prefix: str = "ftpcmp-", chroot: bool = True):
+                 timeout_idle: int = 600, prefix: str = "ftpcmp-", chroot: bool = True,
+                 groups: Sequence[str] = ()):
         self.base = os.path.realpath(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self.base, 0o755)      # ProFTPD's session runs as the user
         self.port = free_port()
@@ -103,6 +104,7 @@ class Site:
         self.files = files or {}
         self.timeout_idle = timeout_idle
         self.chroot = chroot
+        self.groups = groups        # more AuthGroupFile lines ("name:x:gid:members")
         self.body = body
         self.preamble = preamble
         self.conf = os.path.join(self.base, "ftpd.conf")
@@ -140,6 +142,7 @@ class Site:
         group = os.path.join(self.base, "ftpd.group")
         with open(group, "w") as f:
             f.write("ftpgroup:x:%d:\n" % GID)
+            f.writelines(line + "\n" for line in self.groups)
         os.chmod(group, 0o600)
         fill = dict(port=self.port, port2=self.port2, redis_port=redis_port, base=self.base,
                     home=self.home, timeout_idle=self.timeout_idle,
@@ -436,10 +439,10 @@ def _settle(client, quiet=0.4, timeout=10.0):
 
 
 def run_one(runner_cls, body: str, script: Callable, files=None, timeout_idle=600,
-            users=((USER, PASSWORD),), keep=False, chroot=True) -> Result:
+            users=((USER, PASSWORD),), keep=False, chroot=True, groups=()) -> Result:
     preamble = PROFTPD_PREAMBLE if runner_cls is ProFTPDRun else FTPREDIS_PREAMBLE
     site = Site(body, preamble, files=files, users=users, timeout_idle=timeout_idle,
-                chroot=chroot)
+                chroot=chroot, groups=groups)
     redis = RedisServer().start()
     result = Result(runner_cls.name, site)
     runner = runner_cls(site)

@@ -34,18 +34,19 @@ def _stou(ftp, ctx):
 
 class Scenario:
     def __init__(self, name, body, script, files=None, timeout_idle=600, users=None,
-                 doc="", chroot=True, excuses=()):
+                 doc="", chroot=True, excuses=(), groups=()):
         self.name, self.body, self.script = name, body, script
         self.files = files or {}
         self.timeout_idle = timeout_idle
         self.users = users or ((USER, PASSWORD),)
         self.doc = doc
         self.chroot = chroot
+        self.groups = groups
         self.excuses = excuses
 
     def kw(self):
         return dict(files=self.files, timeout_idle=self.timeout_idle, users=self.users,
-                    chroot=self.chroot)
+                    chroot=self.chroot, groups=self.groups)
 
 
 SCENARIOS: Dict[str, Scenario] = {}
