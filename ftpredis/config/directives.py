@@ -453,11 +453,14 @@ TABLE: Tuple[Directive, ...] = (
        "(the home, or the <Anonymous> root), as ProFTPD does.", usage="path",
        field="display_login"),
     _d("AccessGrantMsg", _SVGA, 1, 1, p_word, "Text of the 230 reply to a login instead "
-       "of ProFTPD's (\"%u\": the name given to USER); in <Anonymous>, for its logins.",
+       "of ProFTPD's (\"%u\": the name given to USER); in <Anonymous>, for its logins.  "
+       "An SSH login's PASS record has it too (the SSH client is not told it).",
        usage='"message"', field="access_grant_msg"),
     _d("AccessDenyMsg", _SVGA, 1, 1, p_word, "Text of the 530 reply to a refused login "
        "instead of \"Login incorrect.\" (\"%u\": the name given to USER); in "
-       "<Anonymous>, for its logins.", usage='"message"', field="access_deny_msg"),
+       "<Anonymous>, for its logins.  FTP only: a refused SSH login is recorded "
+       "\"Login incorrect.\", as mod_sftp does.", usage='"message"',
+       field="access_deny_msg"),
 
     # -- logging ----------------------------------------------------------------------
     _d("AllowLogSymlinks", _SVG, 1, 1, p_bool,

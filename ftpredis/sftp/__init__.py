@@ -4,6 +4,7 @@ authorized user keys), ``records.py`` (an SSH session's events: mod_sftp's FTP c
 names, the same :class:`~ftpredis.records.events.Event` flow as FTP), ``auth.py``
 (ssh-userauth: password and publickey over the server's users), ``subsystem.py`` (the
 SFTP requests on the jailed file system), ``extensions.py`` (OpenSSH's posix-rename,
-statvfs and fstatvfs), ``packets.py`` (requests checked before twisted.conch reads
-them), ``server.py`` (the SSH factory and transport: algorithms, the connection and the
+statvfs and fstatvfs), ``statuses.py`` (every STATUS answer's code and text, in
+mod_sftp's words), ``packets.py`` (requests checked before twisted.conch reads them),
+``server.py`` (the SSH factory and transport: algorithms, the connection and the
 session channel)."""

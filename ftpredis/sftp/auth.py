@@ -89,7 +89,11 @@ class UserAuthServer(userauth.SSHUserAuthServer):
         start = time.time()
 
         def ok(result):
-            conn.recorder.command("PASS", "(hidden)", 230, rec.LOGGED_IN % (name,),
+            # mod_auth's PASS handler runs for an SSH login too: AccessGrantMsg is the
+            # record's text (the client never sees it); AccessDenyMsg is not used.
+            grant = conn.server.access_grant_msg
+            text = rec.LOGGED_IN % (name,) if grant is None else grant.replace("%u", name)
+            conn.recorder.command("PASS", "(hidden)", 230, text,
                                   start=start, auth_method=kind.decode("ascii", "replace"))
             conn.factory.note("user '%s' authenticated via '%s' method"
                               % (name, kind.decode("ascii", "replace")))

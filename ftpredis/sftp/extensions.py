@@ -19,11 +19,11 @@ import os
 import struct
 import time
 
-from twisted.conch.ssh import filetransfer
 from twisted.conch.ssh.common import getNS
 
 from ftpredis.ftp.filesystem import FSError
 from ftpredis.sftp import records as rec
+from ftpredis.sftp.statuses import status
 
 POSIX_RENAME = b"posix-rename@openssh.com"
 STATVFS = b"statvfs@openssh.com"
@@ -35,36 +35,6 @@ OFFERED = {POSIX_RENAME: b"1", STATVFS: b"2", FSTATVFS: b"2"}
 #: The fields of each request after its name, as ftpredis.sftp.packets reads them
 #: (p a path, h a handle).
 FIELDS = {POSIX_RENAME: "pp", STATVFS: "p", FSTATVFS: "h"}
-
-#: Status texts of SFTP v3 as mod_sftp words them (fxp_strerror).
-_NO_SUCH_FILE = (2, "No such file")
-_DENIED = (3, "Permission denied")
-_UNSUPPORTED = (8, "Unsupported operation")
-
-#: An errno as the status mod_sftp answers a v3 client with (fxp_errno2status): codes
-#: of later drafts become 4 (failure) or 8 (unsupported) with the later draft's text.
-_ERRNO_STATUS = {
-    0: (0, "OK"),
-    errno.EBADF: _NO_SUCH_FILE, errno.ENOENT: _NO_SUCH_FILE, errno.ENXIO: _NO_SUCH_FILE,
-    errno.ENODATA: _NO_SUCH_FILE,
-    errno.EACCES: _DENIED, errno.EPERM: _DENIED,
-    errno.EIO: (4, os.strerror(errno.EIO)), errno.EXDEV: (4, os.strerror(errno.EXDEV)),
-    errno.ENOSYS: _UNSUPPORTED, errno.ENOTSUP: _UNSUPPORTED,
-    errno.EFAULT: (8, "Invalid parameter"), errno.EINVAL: (8, "Invalid parameter"),
-    errno.E2BIG: (8, "Invalid parameter"), errno.ERANGE: (8, "Invalid parameter"),
-    errno.EEXIST: (4, "File already exists"), errno.EDQUOT: (4, "Quota exceeded"),
-    errno.EFBIG: (4, "Out of disk space"), errno.ENOSPC: (4, "Out of disk space"),
-    errno.EISDIR: (4, "File is a directory"), errno.ENOTDIR: (4, "Not a directory"),
-    errno.ELOOP: (4, "Link loop"), errno.ENAMETOOLONG: (4, "Invalid filename"),
-    errno.ENOTEMPTY: (4, "Directory is not empty"),
-}
-
-
-def status(err: int) -> filetransfer.SFTPError:
-    """The status answering a request that failed with ``err``."""
-    code, text = _ERRNO_STATUS.get(err, (4, "Failure"))
-    return filetransfer.SFTPError(code, text)
-
 
 #: statvfs's ST_RDONLY and ST_NOSUID as OpenSSH's PROTOCOL numbers them: the only
 #: flags it defines (mod_sftp sends no others either).

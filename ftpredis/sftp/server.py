@@ -30,10 +30,10 @@ from ftpredis.ftp import limits
 from ftpredis.ftp.diskpool import pool_for
 from ftpredis.ftp.interfaces import IPolicySession
 from ftpredis.redis.redislog import RedisLog
-from ftpredis.sftp import packets
+from ftpredis.sftp import packets, statuses
 from ftpredis.sftp.auth import UserAuthServer
 from ftpredis.sftp.records import SSHRecorder
-from ftpredis.sftp.subsystem import END_OF_FILE, SFTPFiles
+from ftpredis.sftp.subsystem import SFTPFiles
 
 log = Logger()
 
@@ -65,11 +65,6 @@ class _Counting:
 MAX_SFTP_PACKET = 1024 * 1024
 
 _LENGTH = struct.Struct(">I")
-
-#: SSH_FX_INVALID_HANDLE (draft-ietf-secsh-filexfer-13): what mod_sftp answers a request
-#: naming a handle it does not hold, whatever the version.
-_FX_INVALID_HANDLE = 9
-
 
 class SFTPServerProtocol(filetransfer.FileTransferServer):
     """The ``sftp`` subsystem of one channel: %{protocol} is "sftp" while it runs."""
@@ -170,7 +165,7 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
                     or held != packets.FILE and handle in dirs):
                 # mod_sftp's answer (fxp.c), though SFTP v3 has no such code: OpenSSH's
                 # sftp and lftp take it as a failure.
-                self._status(rid, _FX_INVALID_HANDLE, b"Invalid handle")
+                self._status(rid, statuses.INVALID_HANDLE, b"Invalid handle")
                 return
         self._dispatch(name, data[:used], rid)
 
@@ -190,7 +185,7 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
         handle = getNS(data[4:])[0]
         directory = conch_sftp.open_directories(self)[handle][0]
         if directory.exhausted:
-            self._status(data[:4], filetransfer.FX_EOF, END_OF_FILE.encode())
+            self._status(data[:4], statuses.EOF, b"End of file")
             return
         filetransfer.FileTransferServer.packet_READDIR(self, data)
 
@@ -217,8 +212,14 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             replied, failed)
 
     def _status(self, rid, code, text):
-        self.sendPacket(filetransfer.FXP_STATUS,
-                        rid + _LENGTH.pack(code) + NS(text) + NS(b"en-US"))
+        self.sendPacket(filetransfer.FXP_STATUS, statuses.packet(rid, code, text))
+
+    def sendPacket(self, kind, data):
+        # twisted.conch's own STATUS answers (each success in its words, without a
+        # language) go out as mod_sftp words them.
+        if kind == filetransfer.FXP_STATUS:
+            data = statuses.reworded(data)
+        filetransfer.FileTransferServer.sendPacket(self, kind, data)
 
     def connectionLost(self, reason):
         self.files.closeAll()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat as statmod
 import time
 
@@ -23,9 +24,10 @@ from twisted.internet import defer
 from twisted.python import failure
 from zope.interface import implementer
 
+from ftpredis.config import dirmatch
 from ftpredis.ftp import limits, nowait
 from ftpredis.ftp.filesystem import FSError
-from ftpredis.sftp import extensions
+from ftpredis.sftp import extensions, statuses
 from ftpredis.sftp import records as rec
 
 
@@ -38,33 +40,9 @@ def _attrs(st) -> dict:
             "permissions": st.st_mode, "atime": int(st.st_atime), "mtime": int(st.st_mtime)}
 
 
-def _status(err: int, text=None) -> filetransfer.SFTPError:
-    """The SFTP status a failure is answered with, in mod_sftp's words: twisted.conch
-    would log an OSError other than ENOENT and EACCES as a failure, traceback and all."""
-    found = _STATUS.get(err)
-    if found is not None:
-        return filetransfer.SFTPError(found[0], found[1])
-    return filetransfer.SFTPError(filetransfer.FX_FAILURE, text or os.strerror(err))
-
-
 def _oserror(e: FSError) -> filetransfer.SFTPError:
-    return _status(e.errno, e.message)
+    return statuses.status(e.errno)
 
-
-# An SFTP status's text as mod_sftp sends and logs it for a failed STAT.
-_STATUS = {errno.ENOENT: (2, "No such file"), errno.EACCES: (3, "Permission denied"),
-           errno.EPERM: (3, "Permission denied")}
-
-#: What a READ or WRITE that failed answers, as mod_sftp words it for an SFTP v3 client
-#: (contrib/mod_sftp/fxp.c, fxp_errno2status): a handle not open for it (EBADF), a file
-#: beyond the file system's largest (EFBIG), an offset off_t cannot hold (EINVAL).
-_IO_STATUS = {errno.EBADF: (2, "No such file"), errno.EFBIG: (4, "Out of disk space"),
-              errno.ENOSPC: (4, "Out of disk space"), errno.EDQUOT: (4, "Quota exceeded"),
-              errno.EINVAL: (8, "Invalid parameter")}
-
-#: What mod_sftp says with SSH2_FX_EOF, at the end of a file or of a listing
-#: (contrib/mod_sftp/fxp.c, fxp_strerror).
-END_OF_FILE = "End of file"
 
 #: The largest offset a READ or WRITE may name: off_t is signed.
 MAX_OFFSET = 2 ** 63 - 1
@@ -75,13 +53,11 @@ MAX_READ = 512 * 1024 - 1024
 
 
 def _io_failed(f):
-    """A READ's or WRITE's OSError as the status it is answered with; twisted.conch
+    """A READ's or WRITE's OSError as the status it is answered with (a handle not
+    open for it is EBADF, a file beyond the file system's largest EFBIG); twisted.conch
     would log a traceback for it as for a bug of the server's."""
     f.trap(OSError)
-    found = _IO_STATUS.get(f.value.errno) or _STATUS.get(f.value.errno)
-    if found is None:
-        found = (filetransfer.FX_FAILURE, os.strerror(f.value.errno))
-    raise filetransfer.SFTPError(found[0], found[1])
+    raise statuses.status(f.value.errno)
 
 
 #: The NAME entry's attributes as this server sends them: flags, size, uid+gid,
@@ -143,7 +119,15 @@ class SFTPFiles:
         return dict(extensions.OFFERED)
 
     def realPath(self, path):
-        return self.jail.virtual(_text(path) or ".").encode("utf-8", "surrogateescape")
+        shown = _text(path) or "."
+
+        def look():
+            # mod_sftp answers an SFTP v3 client's REALPATH of a path that does not
+            # exist 2 "No such file" (fxp_handle_realpath stats it).
+            vpath, real = self.jail.resolve(shown)
+            self.jail.call(shown, os.stat, real)
+            return vpath.encode("utf-8", "surrogateescape")
+        return self.run(look).addErrback(_as_oserror)
 
     def getAttrs(self, path, followLinks):
         shown = _text(path)
@@ -168,7 +152,7 @@ class SFTPFiles:
 
         def bad(f):
             f.trap(FSError)
-            code, text = _STATUS.get(f.value.errno, (4, "Failure"))
+            code, text = statuses.of_errno(f.value.errno)
             self.rec.command("STAT", shown, code, text, start=start)
             raise _oserror(f.value)
         return d.addCallbacks(ok, bad)
@@ -215,22 +199,32 @@ class SFTPFiles:
             vpath, real = self.jail.resolve(shown)
             if not self.allowed(verb, real):
                 raise _Denied(vpath, real)
-            if verb == "RETR":
-                vpath, real, fd, st = self.jail.open_read(shown)
-                if not statmod.S_ISREG(st.st_mode):
-                    os.close(fd)
-                    raise FSError(errno.EISDIR, shown, "Not a regular file")
-                return vpath, real, fd, st.st_size
             try:
                 st = os.stat(real)
                 existed = True
             except OSError:
                 existed = False
+                # A symbolic link to nothing: mod_xfer's RETR finds no file mode and
+                # mod_sftp answers its error as EACCES (observed).
+                if verb == "RETR" and os.path.islink(real):
+                    raise FSError(errno.EACCES, shown)
+            if existed and not (statmod.S_ISREG(st.st_mode) or statmod.S_ISFIFO(st.st_mode)):
+                # mod_xfer refuses a directory EISDIR ("Not a regular file"), which
+                # mod_sftp answers as EACCES (fxp_handle_open's PRE_CMD fallback).
+                raise FSError(errno.EACCES, shown)
+            if verb == "RETR":
+                vpath, real, fd, st = self.jail.open_read(shown)
+                if not statmod.S_ISREG(st.st_mode):
+                    os.close(fd)
+                    raise FSError(errno.EACCES, shown)
+                return vpath, real, fd, st.st_size
             if verb == "APPE" and existed and not server.allow_store_restart:
                 raise _Denied(vpath, real)
-            if (existed and flags & filetransfer.FXF_TRUNC
-                    and not server.allow_overwrite):
-                raise FSError(errno.EACCES, shown, "Overwrite permission denied")
+            if existed and verb == "STOR" and not dirmatch.dir_setting(
+                    server.directories, real, "allow_overwrite", server.allow_overwrite):
+                # mod_xfer's "Overwrite permission denied" (EACCES), whatever the
+                # open's flags; mod_sftp logs it with strerror's text.
+                raise FSError(errno.EACCES, shown)
             mode = os.O_WRONLY
             if flags & filetransfer.FXF_READ:
                 mode = os.O_RDWR
@@ -243,7 +237,12 @@ class SFTPFiles:
             if verb == "APPE":
                 mode |= os.O_APPEND
             umode = attrs.get("permissions", 0o666) & 0o777 & ~self.jail.umask
-            fd = self.jail.call(shown, os.open, real, mode | os.O_CLOEXEC, umode)
+            try:
+                fd = self.jail.call(shown, os.open, real, mode | os.O_CLOEXEC, umode)
+            except FSError as e:
+                # mod_sftp notes an existing file as modified before it opens it.
+                e.existed = existed
+                raise
             return vpath, real, fd, os.fstat(fd).st_size
 
         def opened(result):
@@ -261,7 +260,7 @@ class SFTPFiles:
                                                               os.strerror(errno.EPERM)),
                                  start=start, file=real, basename=rec.path_tail(vpath),
                                  transfer_status="failed")
-                raise _status(errno.EPERM)
+                raise statuses.status(errno.EPERM)
             f.trap(FSError)
             e = f.value
             if verb == "RETR" and e.errno == errno.ENOENT:
@@ -272,8 +271,10 @@ class SFTPFiles:
             vpath = self.jail.virtual(shown)
             self.rec.command(verb, shown, 451, "%s: %s" % (shown, e.message), start=start,
                              file=self.jail.real_of(vpath), basename=rec.path_tail(vpath),
-                             transfer_status="failed")
+                             transfer_status="failed",
+                             file_modified=getattr(e, "existed", False))
             raise _oserror(e)
+
         def done(result):
             self._opening -= 1
             return result
@@ -285,9 +286,19 @@ class SFTPFiles:
 
         def remove():
             vpath, real = self.jail.resolve(shown)
-            if not self.allowed("DELE", real):
-                raise _Denied(vpath, real)
-            return vpath, real, self.jail.unlink(shown)
+            try:
+                # A refused or failed DELE's %b is the size of what it named, as
+                # mod_sftp logs it.
+                size = os.lstat(real).st_size
+            except OSError:
+                size = 0
+            try:
+                if not self.allowed("DELE", real):
+                    raise _Denied(vpath, real)
+                return vpath, real, self.jail.unlink(shown)
+            except (_Denied, FSError) as e:
+                e.size = size
+                raise
 
         def ok(result):
             vpath, real, size = result
@@ -310,11 +321,11 @@ class SFTPFiles:
             real = self.jail.real_of(vpath)
         fields = self.rec.path_fields(vpath, real, directory=verb in ("MKD", "RMD"))
         if verb == "DELE":
-            fields["bytes_sent"] = 0
+            fields["bytes_sent"] = getattr(f.value, "size", 0)
         fields.update(extra)
         self.rec.command(verb, shown, 550, "%s: %s" % (shown, os.strerror(err)),
                          start=start, **fields)
-        raise _status(err)
+        raise statuses.status(err)
 
     def renameFile(self, oldpath, newpath):
         src, dst = _text(oldpath), _text(newpath)
@@ -324,15 +335,20 @@ class SFTPFiles:
             svpath, sreal = self.jail.resolve(src)
             if not self.allowed("RNFR", sreal):
                 raise _Denied(svpath, sreal)
-            self.jail.call(src, os.lstat, sreal)
             dvpath, dreal = self.jail.resolve(dst)
+            paths = (svpath, sreal, dvpath, dreal)
             if not self.allowed("RNTO", dreal):
-                raise _RenameDenied(svpath, sreal, dvpath, dreal)
+                raise _RenameDenied(*paths)
+            if svpath == dvpath:
+                raise _RenameExists(errno.EEXIST, *paths)
             if os.path.lexists(dreal):
                 # SFTP v3 RENAME never replaces (draft-ietf-secsh-filexfer-02 6.5).
-                raise FSError(errno.EEXIST, dst)
-            self.jail.rename(sreal, dst)
-            return svpath, sreal, dvpath, dreal
+                raise _RenameExists(0, *paths)
+            try:
+                self.jail.rename(sreal, dst)
+            except FSError as e:
+                raise _RenameFailed(e.errno, *paths) from None
+            return paths
 
         def ok(result):
             svpath, sreal, dvpath, dreal = result
@@ -344,15 +360,39 @@ class SFTPFiles:
 
         def bad(f):
             if f.check(_RenameDenied):
-                # Refused at the destination: ProFTPD 1.3.8 logs RNTO's refusal, then
-                # RNFR's (doc/sftp-records.rst).
+                # Refused at the destination: mod_sftp logs RNFR's refusal, then RNTO's,
+                # both naming the source (fxp_handle_rename; observed).
                 svpath, sreal, dvpath, dreal = f.value.args
-                text = os.strerror(errno.EACCES)
-                self.rec.command("RNTO", dst, 550, "%s: %s" % (dst, text), start=start,
-                                 rename_from=svpath, **self.rec.path_fields(dvpath, dreal))
+                text = "%s: %s" % (src, os.strerror(errno.EACCES))
+                self.rec.command("RNFR", src, 550, text, start=start, config_path=sreal)
+                self.rec.command("RNTO", dst, 550, text, start=start, rename_from=svpath,
+                                 **self.rec.path_fields(dvpath, dreal))
+                raise statuses.status(errno.EACCES)
+            if f.check(_RenameExists):
+                # An existing destination: mod_sftp answers it with a code of later
+                # drafts and logs both commands with errno 0's text (fxp_handle_rename;
+                # observed); onto itself, EEXIST.
+                err, svpath, sreal, dvpath, dreal = f.value.args
+                text = os.strerror(err)
                 self.rec.command("RNFR", src, 550, "%s: %s" % (src, text), start=start,
                                  config_path=sreal)
-                raise _status(errno.EACCES)
+                self.rec.command("RNTO", dst, 550, "%s: %s" % (dst, text), start=start,
+                                 rename_from=svpath, **self.rec.path_fields(dvpath, dreal))
+                if err:
+                    raise statuses.status(err)
+                raise statuses.of_code(statuses.FILE_ALREADY_EXISTS)
+            if f.check(_RenameFailed):
+                # The rename itself failed (a missing source too): both commands with
+                # their name where the path would be, as for posix-rename.
+                err, svpath, sreal, dvpath, dreal = f.value.args
+                text = os.strerror(err)
+                self.rec.command("RNFR", src, 550, "RNFR: " + text, start=start,
+                                 bytes_sent=0, transfer_millis=0,
+                                 **self.rec.path_fields(svpath, sreal))
+                self.rec.command("RNTO", dst, 550, "RNTO: " + text, start=start,
+                                 bytes_sent=0, transfer_millis=0, rename_from=svpath,
+                                 **self.rec.path_fields(dvpath, dreal))
+                raise statuses.status(err)
             return self._refused(f, "RNFR", src, start, errno.EACCES)
         return self.run(rename).addCallbacks(ok, bad)
 
@@ -411,9 +451,12 @@ class SFTPFiles:
             vpath, real = self.jail.resolve(shown)
             if not self.allowed("MLSD", real):
                 raise FSError(errno.EACCES, shown)
-            st = self.jail.call(shown, os.stat, real)
-            if not statmod.S_ISDIR(st.st_mode):
-                raise FSError(errno.ENOTDIR, shown)
+            try:
+                st = self.jail.call(shown, os.stat, real)
+                if not statmod.S_ISDIR(st.st_mode):
+                    raise FSError(errno.ENOTDIR, shown)
+            except FSError as e:
+                raise _ListingFailed(e.errno, vpath, real) from None
             entries = [(".", st)]
             try:
                 entries.append(("..", os.stat(os.path.dirname(real) if vpath != "/"
@@ -433,8 +476,21 @@ class SFTPFiles:
                 out.append((name.encode("utf-8", "surrogateescape"),
                             line.encode("utf-8", "surrogateescape"), _attrs(est)))
             return vpath, real, out
+
+        def failed(f):
+            if f.check(_ListingFailed):
+                # mod_sftp logs MLSD as it fails to open the directory: 451 "<path>:
+                # <strerror>", %{transfer-status} still "success" (fxp_handle_opendir).
+                err, vpath, real = f.value.args
+                fields = self.rec.path_fields(vpath, real, directory=True)
+                fields.pop("transfer_path")
+                self.rec.command("MLSD", shown.rstrip("/") or shown, 451, "%s: %s" % (
+                    shown.rstrip("/") or shown, os.strerror(err)), start=start,
+                    transfer_status="success", **fields)
+                raise statuses.status(err)
+            return _as_oserror(f)
         return self.run(read).addCallbacks(
-            lambda r: _Directory(self, shown, r[0], r[1], r[2], start), _as_oserror)
+            lambda r: _Directory(self, shown, r[0], r[1], r[2], start), failed)
 
     def readLink(self, path):
         shown = _text(path)
@@ -442,16 +498,14 @@ class SFTPFiles:
         def read():
             vpath, real = self.jail.resolve(shown)
             target = self.jail.call(shown, os.readlink, real)
-            root = self.jail.root
-            if root != "/" and target.startswith(root.rstrip("/") + "/"):
-                target = target[len(root.rstrip("/")):]
+            target = _shown_target(self.jail.root, shown, target)
             return target.encode("utf-8", "surrogateescape")
         return self.run(read).addErrback(_as_oserror)
 
     def makeLink(self, linkPath, targetPath):
         # Symbolic links made by a client could point anywhere the server's account can
         # read; refused (doc/sftp-records.rst, "Not yet").
-        return defer.fail(_status(errno.EPERM))
+        return defer.fail(statuses.status(errno.EPERM))
 
     def extendedRequest(self, extendedName, extendedData):
         """An offered extension's answer (ftpredis.sftp.extensions): a Deferred firing
@@ -470,12 +524,45 @@ class SFTPFiles:
             h.close(aborted=True)
 
 
+def _shown_target(root: str, shown: str, target: str) -> str:
+    """A symbolic link's target as mod_sftp's READLINK shows it (dir_readlink with
+    PR_DIR_READLINK_FL_HANDLE_REL_PATH): in a jail, a relative target is joined to the
+    directory of the link's path as the client wrote it and made absolute, an absolute
+    one inside the jail loses the jail's prefix; without a jail, a relative target is
+    joined to that directory unless the link is at the top."""
+    if root == "/":
+        head = shown.rpartition("/")[0]
+        if target.startswith("/") or not head:
+            return target
+        return posixpath.normpath(head + "/" + target)
+    if not target.startswith("/"):
+        joined = posixpath.join("/", posixpath.dirname(shown), target)
+        return "/" + posixpath.normpath(joined).lstrip("/")
+    prefix = root.rstrip("/")
+    if target.startswith(prefix + "/"):
+        return target[len(prefix):]
+    return target
+
+
 class _Denied(Exception):
     """A <Limit> (or AllowStoreRestart) refused the request: (vpath, real)."""
 
 
 class _RenameDenied(Exception):
     """<Limit RNTO> refused a rename: (source vpath, real, destination vpath, real)."""
+
+
+class _ListingFailed(Exception):
+    """OPENDIR's directory could not be opened: (errno, vpath, real)."""
+
+
+class _RenameExists(Exception):
+    """A rename's destination exists (errno 0), or is its source (EEXIST): (errno,
+    source vpath, real, destination vpath, real)."""
+
+
+class _RenameFailed(Exception):
+    """rename(2) failed: (errno, source vpath, real, destination vpath, real)."""
 
 
 def _pwrite_all(fd, data, offset):
@@ -539,11 +626,11 @@ class _File:
         def got(data):
             if not data:
                 # mod_sftp's text for SSH2_FX_EOF (twisted.conch's is "read failed").
-                raise EOFError(END_OF_FILE)
+                raise EOFError(statuses.TEXT[statuses.EOF])
             self.count += len(data)
             return data
         if offset > MAX_OFFSET:
-            raise filetransfer.SFTPError(*_IO_STATUS[errno.EINVAL])
+            raise statuses.status(errno.EINVAL)
         length = min(length, MAX_READ)
         # From the page cache when the kernel promises not to wait (a thread hop per
         # 32 KiB request costs more than the copy), else in the disk pool.
@@ -555,8 +642,7 @@ class _File:
 
     def writeChunk(self, offset, data):
         if offset > MAX_OFFSET:
-            raise filetransfer.SFTPError(*_IO_STATUS[errno.EINVAL])
-        self.count += len(data)
+            raise statuses.status(errno.EINVAL)
         # Writes are acknowledged in the order they came: OpenSSH's client truncates an
         # upload to the end of the writes acknowledged in order ("server reordered
         # ACKs").  The page cache's answer when the kernel gives one without waiting;
@@ -565,6 +651,10 @@ class _File:
         # answered in order when it is done.
         if not self.writing and not self.queued:
             n = nowait.pwrite_now(self.fd, data, offset)
+            if n:
+                # %b counts what was written: a write that failed (a handle opened
+                # for reading) counts nothing, as in mod_sftp.
+                self.count += n
             if n is not None and n == len(data):
                 return None
             if n:
@@ -581,8 +671,9 @@ class _File:
 
         def done(errors):
             self.writing = False
-            for (_, _, answer), err in zip(batch, errors):
+            for (_, data, answer), err in zip(batch, errors):
                 if err is None:
+                    self.count += len(data)
                     answer.callback(None)
                 else:
                     answer.errback(err)
@@ -700,7 +791,7 @@ class _Directory:
         shown = self.shown.rstrip("/") or self.shown
         # %b: the NAME answers' payloads, each with its type, id and count (9 bytes);
         # twisted.conch answers a READDIR with up to 250 names.
-        answers = max(1, -(-self.count // 250))
+        answers = -(-self.count // 250)
         r.command("MLSD", shown, start=self.start, bytes_sent=self.sent + 9 * answers,
                   transfer_millis=int((now - self.start) * 1000), transfer_status="success",
                   **fields)
