@@ -254,23 +254,29 @@ def command_words(arg: Optional[str]) -> list:
             i += 1
         if i >= n:
             return out
-        word = []
-        if arg[i] == '"':
-            i += 1
-            while i < n and arg[i] != '"':
-                if arg[i] == "\\" and i + 1 < n:
-                    i += 1
-                word.append(arg[i])
-                i += 1
-        else:
-            while i < n and arg[i] not in _SPACES:
-                word.append(arg[i])
-                i += 1
-        i += 1      # the blank or the closing quote that ended the word
-        out.append("".join(word))
+        word, i = _word(arg, i, n)
+        out.append(word)
 
 
 _SPACES = " \t\n\v\f\r"
+
+
+def _word(arg: str, i: int, n: int):
+    """The word of pr_str_get_word that starts at ``arg[i]``, and where the next one may
+    start (past the blank or the closing quote that ended it)."""
+    word = []
+    if arg[i] == '"':
+        i += 1
+        while i < n and arg[i] != '"':
+            if arg[i] == "\\" and i + 1 < n:
+                i += 1
+            word.append(arg[i])
+            i += 1
+    else:
+        while i < n and arg[i] not in _SPACES:
+            word.append(arg[i])
+            i += 1
+    return "".join(word), i + 1
 
 
 def site_words(arg: Optional[str]) -> list:
@@ -281,20 +287,8 @@ def site_words(arg: Optional[str]) -> list:
     out: list = []
     i, n = 0, len(arg or "")
     while i < n:
-        word = []
-        if arg[i] == '"':
-            i += 1
-            while i < n and arg[i] != '"':
-                if arg[i] == "\\" and i + 1 < n:
-                    i += 1
-                word.append(arg[i])
-                i += 1
-        else:
-            while i < n and arg[i] not in _SPACES:
-                word.append(arg[i])
-                i += 1
-        i += 1      # the blank or the closing quote that ended the word
-        out.append("".join(word))
+        word, i = _word(arg, i, n)
+        out.append(word)
     return out
 
 
