@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from tests.support import e2e
+from tests.support.sftp_scenarios import read_exactly
 from tests.support.twistdrun import TwistdMixin
 
 FORMAT = "%m %J %s %S %{protocol} %b %F %{file-size} %{transfer-status} %u %U %E"
@@ -96,10 +97,7 @@ class RawSFTP:
         return self._exactly(length)
 
     def _exactly(self, n):
-        data = self.proc.stdout.read(n)
-        if len(data) != n:
-            raise AssertionError("the SFTP server closed the session")
-        return data
+        return read_exactly(self.proc, n)
 
     def request(self, kind, body):
         """("STATUS", code) or ("HANDLE", handle) or the packet type."""

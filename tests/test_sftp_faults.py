@@ -5,7 +5,6 @@ the session usable after it, and no traceback in the server's log."""
 
 import json
 import os
-import select
 import shutil
 import socket
 import struct
@@ -26,19 +25,6 @@ STATUS, HANDLE, NAME, ATTRS = 101, 102, 104, 105
 class _Client(RawSFTP):
     """RawSFTP whose answers carry the status text, and which gives up on a server
     that does not answer (instead of waiting for TimeoutIdle)."""
-
-    def _exactly(self, n):
-        out = b""
-        fd = self.proc.stdout.fileno()
-        while len(out) < n:
-            ready, _, _ = select.select([fd], [], [], 20)
-            if not ready:
-                raise AssertionError("no answer from the SFTP server")
-            data = os.read(fd, n - len(out))
-            if not data:
-                raise AssertionError("the SFTP server closed the session")
-            out += data
-        return out
 
     def send(self, kind, body):
         self.id += 1

@@ -237,6 +237,22 @@ def _s(data: bytes) -> bytes:
     return _u32(len(data)) + data
 
 
+def read_exactly(proc, n: int, timeout: float = 30) -> bytes:
+    """``n`` bytes of an ``ssh -s sftp`` child's output; an AssertionError, not a hang,
+    when the server closes the session or stays silent for ``timeout`` seconds."""
+    out = b""
+    fd = proc.stdout.fileno()
+    while len(out) < n:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise AssertionError("no answer from the SFTP server")
+        data = os.read(fd, n - len(out))
+        if not data:
+            raise AssertionError("the SFTP server closed the session")
+        out += data
+    return out
+
+
 class RawClient:
     """SFTP v3 packets over OpenSSH's ``ssh -s ... sftp``, with a password."""
 
@@ -259,17 +275,7 @@ class RawClient:
         return self._exactly(length)
 
     def _exactly(self, n):
-        out = b""
-        fd = self.proc.stdout.fileno()
-        while len(out) < n:
-            ready, _, _ = select.select([fd], [], [], 30)
-            if not ready:
-                raise AssertionError("no answer from the SFTP server")
-            data = os.read(fd, n - len(out))
-            if not data:
-                raise AssertionError("the SFTP server closed the session")
-            out += data
-        return out
+        return read_exactly(self.proc, n)
 
     def close(self):
         self.proc.stdin.close()
