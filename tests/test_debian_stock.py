@@ -37,7 +37,9 @@ STOCK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "debian")
 USER, PASSWORD = "debuser", "debpass"
 
 SITE = """\
-# What this site adds to Debian's configuration.
+# What this site adds to Debian's configuration (and loopback only: a test listens on
+# nothing else).
+DefaultAddress 127.0.0.1
 AuthUserFile {base}/ftpd.passwd
 AuthGroupFile {base}/ftpd.group
 RedisEngine on
@@ -113,7 +115,8 @@ class CheckTests(unittest.TestCase):
         out = out.decode()
         self.assertEqual((proc.returncode, err), (0, b""), out)
         lines = out.splitlines()
-        self.assertTrue(lines[-1].startswith("Syntax OK: 1 server (main server *:2121)"),
+        self.assertTrue(lines[-1].startswith("Syntax OK: 1 server (main server "
+                                             "127.0.0.1:2121)"),
                         lines[-1])
         modules = os.path.join(etc, "modules.conf")
         self.assertIn("warning: LoadModule: ftpredis does not provide mod_wrap2.c: its "
@@ -142,8 +145,8 @@ class CheckTests(unittest.TestCase):
             load_config(conf)
         self.assertEqual([str(e) for e in caught.exception.errors], [
             "<IfModule mod_wrap2.c>: ftpredis does not provide mod_wrap2.c (loaded on line "
-            "77 of '%s/modules.conf'), and this block does more than turn it off (line 9: "
-            "WrapEngine on) on line 8 of '%s/conf.d/site.conf'; ProFTPD would apply it: "
+            "77 of '%s/modules.conf'), and this block does more than turn it off (line 11: "
+            "WrapEngine on) on line 10 of '%s/conf.d/site.conf'; ProFTPD would apply it: "
             "remove the block, or the LoadModule line" % (etc, etc)])
 
 
@@ -158,7 +161,11 @@ class ServingTests(RedisServerMixin, unittest.TestCase):
         self.proc = e2e.twistd(["-n", "--pidfile=", "ftpredis", "--config", conf],
                                cwd=self.base)
         self.addCleanup(e2e.stop_process, self.proc)
-        self.assertTrue(e2e.wait_listening(self.port), self.proc.poll())
+        if not e2e.wait_listening(self.port):
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            self.fail("twistd did not listen (exit %s): %s%s"
+                      % (self.proc.returncode, out.decode()[-2000:], err.decode()[-2000:]))
 
     def lftp(self, script):
         return e2e.in_thread(lambda: subprocess.run([
