@@ -53,6 +53,7 @@ import tests.support.listing_scenarios  # noqa: E402,F401  (registers the listin
 import tests.support.ftps_scenarios  # noqa: E402,F401  (registers the ftps_* scenarios)
 import tests.support.listoptions_scenarios  # noqa: E402,F401  (the listopts_* scenarios)
 import tests.support.facts_scenarios  # noqa: E402,F401  (registers the facts_* scenarios)
+import tests.support.sorting_scenarios  # noqa: E402,F401  (the sorting_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

@@ -254,8 +254,8 @@ def p_load_module(args, ctx):
 
 
 #: The ls options ftpredis's listings implement (ftpredis.ftp.lsoptions); mod_ls knows
-#: more (-C columns, -t/-S sorting, -n numeric ids...), which ListOptions accepts and warns of.
-LS_OPTIONS = frozenset("1aAdFlR")
+#: more (-C columns, -n numeric ids...), which ListOptions accepts and warns of.
+LS_OPTIONS = frozenset("1aAdFlRrSt")
 _LS_KNOWN = frozenset("1aAdFlRBCchLnrStUu")
 _LIST_FLAGS = {"listonly": "list_only", "nlstonly": "nlst_only",
                "noerrorifabsent": "no_error_if_absent", "sortednlst": None,

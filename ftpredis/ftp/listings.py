@@ -75,6 +75,7 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
         entries = jail.with_dots(real, entries)
     run.dirs += 1
     subdirs = []
+    listed = []
     for name, st in entries:
         if not run.take_file():
             break
@@ -82,9 +83,10 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
             continue
         line, is_dir = _ls_line(jail, name, st, os.path.join(real, name), run, now)
         if line is not None:
-            out.append(line)
+            listed.append((line, st))
         if is_dir and name not in (".", ".."):
             subdirs.append(name)
+    out += _sorted_lines(listed, run)
     if not run.has("R"):
         return 0
     for name in subdirs:
@@ -103,6 +105,20 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
         if stopped:
             break
     return 0
+
+
+def _sorted_lines(listed: list, run) -> list:
+    """outputfiles()'s sortfiles(): -t newest first (it wins over -S), -S largest first,
+    -r reversing the comparison only, so entries that tie keep their name order (glibc's
+    qsort(3) is a merge sort); without -t or -S, -r changes nothing."""
+    if run.has("t"):
+        key = lambda item: int(item[1].st_mtime)    # noqa: E731  (time_t: whole seconds)
+    elif run.has("S"):
+        key = lambda item: item[1].st_size          # noqa: E731
+    else:
+        return [line for line, _ in listed]
+    # sorted() is stable with reverse=True as well: ties stay in name order either way
+    return [line for line, _ in sorted(listed, key=key, reverse=not run.has("r"))]
 
 
 def _ls_line(jail, name: str, st, full: str, run, now):

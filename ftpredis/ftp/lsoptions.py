@@ -10,7 +10,8 @@ counters mod_ls keeps against ``maxfiles``, ``maxdirs`` and ``maxdepth`` while o
 listing runs (its list_nfiles, list_ndirs, list_ndepth).  The listings themselves are
 :mod:`ftpredis.ftp.listings`'.
 
-Only the options ftpredis's listings implement are kept: ``-1 -a -A -d -F -l -R``.
+Only the options ftpredis's listings implement are kept: ``-1 -a -A -d -F -l -R`` and
+the sorting ``-t`` (newest first), ``-S`` (largest first), ``-r`` (reversing either).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _turn_on(flags: Set[str], verb: str, letter: str) -> None:
     elif letter == "F":
         if verb != "NLST":
             flags.add("F")
-    elif letter in "aAdR":
+    elif letter in "aAdRrSt":
         flags.add(letter)
 
 
@@ -91,7 +92,7 @@ def _turn_off(flags: Set[str], letter: str) -> None:
         flags.difference_update("1l")       # mod_ls: opt_1 = opt_l = opt_C = 0
     elif letter in "lC":
         flags.discard("l")                  # opt_l = opt_C = 0
-    elif letter in "aAdFR":
+    elif letter in "aAdFRrSt":
         flags.discard(letter)
 
 

@@ -1,0 +1,192 @@
+"""Conformance: LIST with mod_ls's sorting options (the ``sorting_options`` scenario of
+``tests/support/sorting_scenarios.py``): ``-t`` newest first, ``-S`` largest first, ``-r``
+reversing either, ties in name order, each directory of ``-R`` sorted on its own, ``-r``
+alone and NLST unsorted.
+
+The expected transcript and records are what proftpd 1.3.8 (Debian 12, mod_redis, the
+site of tests/support/ftpsite.py) answered, sent and wrote for the same session, observed
+with ``python3 tools/compare_proftpd.py sorting_options -v`` (as root: no difference but
+the PASV ports) and normalised as :mod:`tests.support.conformance` does; the TYPE and PASV
+exchanges before each listing are left out, the times of entries changed during the run
+masked (the files' own times are set in 2020), NLST's lines sorted (ProFTPD sends
+readdir(3) order).  CI has no proftpd: the tests run ftpredis only.
+"""
+
+from twisted.internet import defer
+
+from tests.support import sorting_scenarios  # noqa: F401  (registers sorting_options)
+from tests.support.conformance import ScenarioCase
+from tests.test_conformance_listoptions import _shown
+
+
+class SortingTests(ScenarioCase):
+
+    @defer.inlineCallbacks
+    def test_sorting(self):
+        """-lt, -ltr, -lS, -lSr, -1t, -1S, -t, -la -t, -tS (-t wins), -r alone (name
+        order), -ltR (each directory sorted), -lS on a subdirectory, NLST -t."""
+        records, replies = EXPECTED
+        got = yield self.runScenario("sorting_options")
+        self.assertEqual(_shown(self.transcript), _shown(replies))
+        self.assertRecords(got, {"h": records})
+
+
+EXPECTED = (
+    [
+        '{"raw_command":"LIST -lt","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -ltr","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -lS","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -lSr","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -1t","response_code":226,"response_msg":"Transfer complete","bytes_sent":40}',
+        '{"raw_command":"LIST -1S","response_code":226,"response_msg":"Transfer complete","bytes_sent":40}',
+        '{"raw_command":"LIST -t","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -la -t","response_code":226,"response_msg":"Transfer complete","bytes_sent":548}',
+        '{"raw_command":"LIST -tS","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -r","response_code":226,"response_msg":"Transfer complete","bytes_sent":370}',
+        '{"raw_command":"LIST -ltR","response_code":226,"response_msg":"Transfer complete","bytes_sent":502}',
+        '{"raw_command":"LIST -lS sub","response_code":226,"response_msg":"Transfer complete","bytes_sent":124}',
+        '{"raw_command":"NLST -t","response_code":226,"response_msg":"Transfer complete","bytes_sent":40}',
+    ],
+    [
+        '< 220 example ready',
+        '> USER ftpuser',
+        '< 331 Password required for ftpuser',
+        '> PASS (hidden)',
+        '< 230 User ftpuser logged in',
+        '> LIST -lt',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -lt: 6 lines',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '> LIST -ltr',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -ltr: 6 lines',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '> LIST -lS',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -lS: 6 lines',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '> LIST -lSr',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -lSr: 6 lines',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '> LIST -1t',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -1t: 6 lines',
+        '#   sub',
+        '#   b.bin',
+        '#   d.txt',
+        '#   c.txt',
+        '#   e.log',
+        '#   a.txt',
+        '> LIST -1S',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -1S: 6 lines',
+        '#   sub',
+        '#   e.log',
+        '#   a.txt',
+        '#   c.txt',
+        '#   b.bin',
+        '#   d.txt',
+        '> LIST -t',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -t: 6 lines',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '> LIST -la -t',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -la -t: 9 lines',
+        '#   drwxr-xr-x   3 ftpuser  ftpgroup     4096 <DATE> .',
+        '#   drwxr-xr-x   3 ftpuser  ftpgroup     4096 <DATE> ..',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        1 Jan  6  2020 .hid',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '> LIST -tS',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -tS: 6 lines',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '> LIST -r',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -r: 6 lines',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '> LIST -ltR',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -ltR: 10 lines',
+        '#   drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 sub',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 b.bin',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        5 Jan  4  2020 d.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  3  2020 c.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup      900 Jan  2  2020 e.log',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       30 Jan  1  2020 a.txt',
+        '#   ',
+        '#   sub:',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        7 Jan  2  2020 x.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       70 Jan  1  2020 y.txt',
+        '> LIST -lS sub',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# LIST -lS sub: 2 lines',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup       70 Jan  1  2020 y.txt',
+        '#   -rw-r--r--   1 ftpuser  ftpgroup        7 Jan  2  2020 x.txt',
+        '> NLST -t',
+        '< 150 Opening ASCII mode data connection for file list',
+        '< 226 Transfer complete',
+        '# NLST -t: 6 lines',
+        '#   a.txt',
+        '#   b.bin',
+        '#   c.txt',
+        '#   d.txt',
+        '#   e.log',
+        '#   sub',
+        '> QUIT',
+        '< 221 Goodbye.',
+    ],
+)
