@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_listoptions -*-
+# -*- test-case-name: tests.test_conformance_listoptions,tests.test_conformance_sorting -*-
 """Which ls options a LIST, NLST or STAT runs with, and how much it may show.
 
 This module owns mod_ls 1.3.8's option handling: the client's ``-x`` words (its
