@@ -380,6 +380,24 @@ class SiteChgrpTests(_Base, unittest.TestCase):
         self.assertEqual(events[9].file, self.home + "/../../outside/secret.txt")
 
 
+
+class SiteChgrpMemberTests(_Base, unittest.TestCase):
+
+    server_options = dict(_Base.server_options,
+                          auth_group_members={USER: (OTHER_GID,), "bob": (4343,)})
+
+    @defer.inlineCallbacks
+    def test_memberOfAuthGroupFileGroup(self):
+        """A group whose AuthGroupFile line lists the user as a member is one of the
+        session's groups (ProFTPD's session.gids), so the user may give a file to it; a
+        group that lists someone else is still refused."""
+        out = yield self.session(["SITE CHGRP others a.txt", "SITE CHGRP 4343 a.txt"])
+        yield self.waitExits()
+        self.assertEqual(out, ["200 SITE CHGRP command successful",
+                               "550 a.txt: Operation not permitted"])
+        self.assertEqual(os.stat(self.path("a.txt")).st_gid, OTHER_GID)
+
+
 class AnonymousTests(_Base, unittest.TestCase):
     """An <Anonymous> session is read-only: MFF and SITE CHGRP are writes."""
 

@@ -14,6 +14,7 @@ import stat as statmod
 import time
 from typing import Optional
 
+from ftpredis.auth.portal import session_gids
 from ftpredis.config import dirmatch
 from ftpredis.ftp.modes import site_chmod_mode
 from ftpredis.records.events import path_tail, site_path, site_words
@@ -318,12 +319,7 @@ class FilesMixin:
         if gid == 0xFFFFFFFF:
             return                          # (gid_t) -1: chown changes nothing
         a = self.avatar
-        allowed = {a.gid}
-        if not self.server.auth_users and not a.anonymous:
-            try:
-                allowed.update(os.getgrouplist(a.name, a.gid))
-            except (KeyError, OSError, UnicodeError):
-                pass
+        allowed = {a.gid} if a.anonymous else session_gids(self.server, a)
         if gid not in allowed or st.st_uid not in (a.uid, os.geteuid()):
             raise FSError(errno.EPERM, path)
         jail.call(path, os.chown, real, -1, gid)
