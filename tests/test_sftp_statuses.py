@@ -12,8 +12,9 @@ from tests.test_sftp import _SFTPSite
 
 #: What mod_sftp answered each request of status_probe (observed), but for the two
 #: differences doc/sftp-records.rst explains: a rename out of a <Limit WRITE> DenyAll
-#: directory (mod_sftp asks <Limit> about the destination only).  SYMLINK, taking
-#: OpenSSH's reversed arguments, finds the link's path taken.
+#: directory (mod_sftp asks <Limit> about the destination only) and SYMLINK (ftpredis
+#: makes no symbolic links; mod_sftp, taking OpenSSH's reversed arguments, found the
+#: link's path taken).
 PROFTPD = """\
 OPEN a.txt read: HANDLE
 READ: DATA 50 bytes
@@ -81,7 +82,7 @@ RENAME ro/r.txt r.txt (<Limit>): STATUS 3 'Permission denied' en-US
 READLINK link: NAME /a.txt
 READLINK full/x.txt: STATUS 8 'Invalid parameter' en-US
 READLINK missing: STATUS 2 'No such file' en-US
-SYMLINK: STATUS 4 'File already exists' en-US
+SYMLINK: STATUS 3 'Permission denied' en-US
 posix-rename missing.txt: STATUS 2 'No such file' en-US
 statvfs missing: STATUS 2 'No such file' en-US
 unknown extension: STATUS 8 'Unsupported operation' en-US""".splitlines()
