@@ -517,6 +517,32 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
         self.assertEqual(set(told), {"---- status code=1(EOF), message=End of file"})
 
 
+class SFTPDirectoryUmaskTests(_SFTPSite, unittest.TestCase):
+    """A <Directory>'s Umask applies to SFTP uploads and MKDIR, as to FTP's STOR and MKD."""
+
+    VHOST = """\
+  <Directory {base}/home/ftpuser/private>
+    Umask 077
+  </Directory>
+"""
+
+    @defer.inlineCallbacks
+    def test_umask_of_the_directory(self):
+        os.makedirs(os.path.join(self.home, "private"))
+        up = os.path.join(self.local, "up.txt")
+        with open(up, "wb") as f:
+            f.write(b"u" * 10)
+        os.chmod(up, 0o644)
+        yield self.sftp("put up.txt private/up.txt\nmkdir private/d\n"
+                        "put up.txt open.txt\nmkdir d\n")
+
+        def mode(*parts):
+            return oct(os.stat(os.path.join(self.home, *parts)).st_mode & 0o777)
+        self.assertEqual([mode("private", "up.txt"), mode("private", "d"),
+                          mode("open.txt"), mode("d")],
+                         [oct(0o600), oct(0o700), oct(0o644), oct(0o755)])
+
+
 class SFTPBanTests(_SFTPSite, unittest.TestCase):
     """mod_ban applies to SFTP logins: MaxLoginAttempts bans the host, whose next SSH
     connection is refused before the key exchange."""

@@ -105,6 +105,11 @@ class SFTPFiles:
         self.handles = set()
         self._opening = 0
 
+    def umask(self, real: str) -> int:
+        """The Umask for a file or directory made at ``real``: a <Directory>'s, else the
+        server's, by the matcher FTP's STOR and MKD use."""
+        return dirmatch.dir_setting(self.server.directories, real, "umask", self.jail.umask)
+
     def allowed(self, verb: str, real: str) -> bool:
         return limits.allowed(self.server, None, verb, real, self.user, self.groups,
                               addr=self.conn.peer_host)
@@ -236,7 +241,7 @@ class SFTPFiles:
                 mode |= os.O_EXCL
             if verb == "APPE":
                 mode |= os.O_APPEND
-            umode = attrs.get("permissions", 0o666) & 0o777 & ~self.jail.umask
+            umode = attrs.get("permissions", 0o666) & 0o777 & ~self.umask(real)
             try:
                 fd = self.jail.call(shown, os.open, real, mode | os.O_CLOEXEC, umode)
             except FSError as e:
@@ -404,10 +409,10 @@ class SFTPFiles:
             vpath, real = self.jail.resolve(shown)
             if not self.allowed("MKD", real):
                 raise _Denied(vpath, real)
-            self.jail.mkdir(shown)
+            self.jail.mkdir(shown, umask_for=self.umask)
             if "permissions" in attrs:
                 self.jail.call(shown, os.chmod, real,
-                               attrs["permissions"] & 0o777 & ~self.jail.umask)
+                               attrs["permissions"] & 0o777 & ~self.umask(real))
             return vpath, real
 
         def ok(result):
