@@ -131,3 +131,16 @@ def dir_setting(directories: Sequence, real: Optional[str], attr: str, default,
         if value is not None:
             return value
     return default
+
+
+def section_setting(server, anonymous, real: Optional[str], attr: str):
+    """``attr`` for ``real`` in a session of ``server``, <Anonymous> section
+    ``anonymous`` or None: the most specific <Directory> that sets it (the section's
+    own first), else the section's, else None (the caller has the server's)."""
+    dirs = list(server.directories)
+    if anonymous is not None:
+        dirs = list(anonymous.directories) + dirs
+    value = dir_setting(dirs, real, attr, None)
+    if value is None and anonymous is not None:
+        value = getattr(anonymous, attr)
+    return value

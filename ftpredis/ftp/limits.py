@@ -236,13 +236,7 @@ def has_limits(server) -> bool:
 
 def hide_pattern(server, anonymous, real_dir: str) -> Optional[str]:
     """The HideFiles regex in force for entries of the real directory ``real_dir``."""
-    dirs = list(server.directories)
-    if anonymous is not None:
-        dirs = list(anonymous.directories) + dirs
-    pattern = dirmatch.dir_setting(dirs, real_dir, "hide_files", None)
-    if pattern is None and anonymous is not None:
-        pattern = anonymous.hide_files
-    return pattern
+    return dirmatch.section_setting(server, anonymous, real_dir, "hide_files")
 
 
 def report_denied_connection(factory, peer_host: str, local_host: str) -> None:

@@ -30,12 +30,7 @@ def configured(server, anonymous, real_cwd: Optional[str]) -> tuple:
     ``<Anonymous>`` section's, else the server's.  (mod_ls reads the directory its last
     path check matched, which is the current one unless the previous command named a
     path elsewhere.)"""
-    dirs = list(server.directories)
-    if anonymous is not None:
-        dirs = list(anonymous.directories) + dirs
-    found = dirmatch.dir_setting(dirs, real_cwd, "list_options", None)
-    if found is None and anonymous is not None:
-        found = anonymous.list_options
+    found = dirmatch.section_setting(server, anonymous, real_cwd, "list_options")
     return server.list_options if found is None else found
 
 
