@@ -70,6 +70,13 @@ class _Base(unittest.TestCase):
         return "on line %d of '%s'" % (line, os.path.join(self.dir, name))
 
 
+def unloaded_hint(module):
+    """What follows "unknown configuration directive" for a directive of ``module``, a
+    module ProFTPD has but that no LoadModule above loaded."""
+    return ("a directive of %s, which no LoadModule line above it loads (and which "
+            "ftpredis does not provide)" % module)
+
+
 def _others(warnings):
     """``warnings`` but the one a config without AuthUserFile gets (no one can log in)."""
     return tuple(w for w in warnings if "has no AuthUserFile" not in w)
@@ -341,8 +348,11 @@ class ErrorTests(_Base):
                          "unknown configuration directive 'FooBar' " + self.where(2))
 
     def test_unknown_section_body_is_skipped(self):
+        self.assertEqual(self.errors("<IfVersin 1.3>\nBogus\n</IfVersin>\n"),
+                         ["unknown configuration directive '<IfVersin>' " + self.where(1)])
         self.assertEqual(self.errors("<IfVersion 1.3>\nBogus\n</IfVersion>\n"),
-                         ["unknown configuration directive '<IfVersion>' " + self.where(1)])
+                         ["unknown configuration directive '<IfVersion>' " + self.where(1)
+                          + "; " + unloaded_hint("mod_ifversion.c")])
 
     def test_all_errors_collected(self):
         errors = self.errors("Bogus1\nPort x\nBogus2\nRedisEngine maybe\n")
@@ -379,9 +389,10 @@ class ErrorTests(_Base):
         self.assertEqual(self.error("<Directry /x>\n</Directry>\n"),
                          "unknown configuration directive '<Directry>' " + self.where(1)
                          + "; did you mean <Directory>?")
-        # other modules' directives are not typos of ours
+        # other modules' directives are not typos of ours: their module is named
         self.assertEqual(self.error("SQLEngine on\n"),
-                         "unknown configuration directive 'SQLEngine' " + self.where(1))
+                         "unknown configuration directive 'SQLEngine' " + self.where(1)
+                         + "; " + unloaded_hint("mod_sql.c"))
 
     def test_check_report_has_the_hints(self):
         path = self.write("RedisLogOnComand CONNECT default k\n<Limit READ>\nPort 1\n"

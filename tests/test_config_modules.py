@@ -7,6 +7,7 @@ that ftpredis would skip, so such a block is refused, naming its file and line, 
 all it does is turn the module off.  A module compiled into ProFTPD (mod_delay,
 mod_ctrls...) is read by ProFTPD with no LoadModule: its blocks get a warning instead.
 A block for a module neither loaded nor provided is skipped, as ProFTPD skips it.
+The same modules' directives outside a block: tests/test_config_unprovided.py.
 
 ``ListOptions`` (tests/test_conformance_listoptions.py runs the listings): its keywords,
 the errors mod_ls gives, the warnings for what ftpredis does not do, and where it
@@ -20,8 +21,8 @@ from tests.test_config import _Base, _others
 
 
 def _load_module_warning(name, where):
-    return ("LoadModule: ftpredis does not provide %s: its directives are refused, and its "
-            "<IfModule> blocks unless they only turn it off %s" % (name, where))
+    return ("LoadModule: ftpredis does not provide %s: its directives and <IfModule> "
+            "blocks are refused unless they only turn it off %s" % (name, where))
 
 
 class LoadModuleTests(_Base):
@@ -52,8 +53,12 @@ class LoadModuleTests(_Base):
             + "; allowed in server config"])
 
     def test_its_directives_are_refused(self):
+        """tests/test_config_unprovided.py has the rest."""
         self.assertEqual(self.error("LoadModule mod_wrap2.c\nWrapEngine on\n"),
-                         "unknown configuration directive 'WrapEngine' " + self.where(2))
+                         "WrapEngine: ftpredis does not provide mod_wrap2.c (loaded %s) and "
+                         "cannot apply this directive %s; ProFTPD would apply it: remove it "
+                         "(only turning the module off is accepted)"
+                         % (self.where(1), self.where(2)))
 
 
 class LoadedBlockTests(_Base):

@@ -120,7 +120,7 @@ class CheckTests(unittest.TestCase):
                         lines[-1])
         modules = os.path.join(etc, "modules.conf")
         self.assertIn("warning: LoadModule: ftpredis does not provide mod_wrap2.c: its "
-                      "directives are refused, and its <IfModule> blocks unless they only "
+                      "directives and <IfModule> blocks are refused unless they only "
                       "turn it off on line 77 of '%s'" % modules, lines)
         self.assertEqual(len([w for w in lines if "ftpredis does not provide" in w
                               and w.startswith("warning: LoadModule")]), 21)

@@ -429,6 +429,35 @@ class ReloadTests(SiteMixin, unittest.TestCase):
         yield e2e.in_thread(session, "127.0.0.1", p)
 
     @defer.inlineCallbacks
+    def test_unprovided_modules_directives_judged_as_at_start(self):
+        """Below ``LoadModule mod_quotatab.c``, ``QuotaEngine off`` is taken (ignored) and
+        ``QuotaEngine on`` refuses the reload, naming the module and its LoadModule
+        line (tests/test_config_unprovided.py)."""
+        p = e2e.free_port()
+        svc = self.start(RELOAD, p=p)
+        self.rewrite("LoadModule mod_quotatab.c\nQuotaEngine off\n" + RELOAD, p=p)
+        self.assertTrue((yield svc.reload()))
+        before = (svc.config, svc.servers(), svc.addresses())
+        self.assertTrue([w for w in svc.config.warnings if w.startswith("QuotaEngine off on")
+                         and "ignored: it turns off mod_quotatab.c" in w],
+                        svc.config.warnings)
+        errors = []
+        from twisted.logger import globalLogPublisher
+        globalLogPublisher.addObserver(errors.append)
+        self.addCleanup(globalLogPublisher.removeObserver, errors.append)
+        self.rewrite("LoadModule mod_quotatab.c\nQuotaEngine on\n" + RELOAD, p=p)
+        self.assertFalse((yield svc.reload()))
+        self.assertEqual((svc.config, svc.servers(), svc.addresses()), before)
+        with open(self.conf) as f:
+            line = f.read().splitlines().index("QuotaEngine on") + 1
+        self.assertIn("QuotaEngine: ftpredis does not provide mod_quotatab.c (loaded on line "
+                      "%d of '%s') and cannot apply this directive on line %d of '%s'; "
+                      "ProFTPD would apply it: remove it (only turning the module off is "
+                      "accepted)" % (line - 1, self.conf, line, self.conf),
+                      [e.get("error") for e in errors])
+        yield e2e.in_thread(session, "127.0.0.1", p)
+
+    @defer.inlineCallbacks
     def test_port_that_cannot_be_bound_refuses_the_reload(self):
         p = e2e.free_port()
         svc = self.start(RELOAD, p=p)

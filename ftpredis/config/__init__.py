@@ -39,7 +39,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from ftpredis.config.directives import (
     ANON, CLASS, DIR, GLOBAL, LIMIT, SERVER, TABLE, VHOST, DirectiveError, ParseContext,
     RedisSentinelValue, RedisServerValue, allowed_text, directive_reference, lookup, suggest,
-    turns_module_off,
+    turns_module_off, unprovided_modules,
 )
 from ftpredis.config.model import (
     AnonymousConfig, Config, ConfigError, ConfigErrors, DirectoryConfig, LogScope,
@@ -141,10 +141,8 @@ class _Builder:
                 continue
             directive = lookup(line.name)
             if directive is None or directive.reader:
-                near = suggest(line.name) if directive is None else None
                 self.error(ConfigError("unknown configuration directive '%s'" % line.name,
-                                       line.source,
-                                       near and "did you mean %s?" % (near,)))
+                                       line.source, _unknown_hint(line.name, directive)))
                 if line.is_open:
                     stack.append(_Scope(LIMIT, swallow=True, name=line.name))
                 continue
@@ -611,6 +609,19 @@ def _formats(entries) -> Dict[str, str]:
     return formats
 
 
+def _unknown_hint(name: str, directive) -> Optional[str]:
+    """What to say after "unknown configuration directive": the module whose directive it
+    is (the reader has dealt with those ProFTPD has loaded), else the nearest of ours."""
+    if directive is not None:
+        return None
+    modules = unprovided_modules(name)
+    if modules:
+        return ("a directive of %s, which no LoadModule line above it loads (and which "
+                "ftpredis does not provide)" % " or ".join(modules))
+    near = suggest(name)
+    return near and "did you mean %s?" % (near,)
+
+
 def _canonical_open(name: str) -> str:
     directive = lookup(name)
     return directive.name if directive is not None else name
@@ -649,7 +660,7 @@ def load_config(path: str, defines: Iterable[str] = (), environ=None,
     ``defines`` are the names given with ``-D`` (for ``<IfDefine>``); ``environ`` the
     environment ``%{env:NAME}`` reads (default :data:`os.environ`).
     """
-    reader = read_config(path, defines, environ, turns_module_off)
+    reader = read_config(path, defines, environ, turns_module_off, unprovided_modules)
     builder = _Builder(path, defines, environ, shells_file)
     builder.warnings.extend(reader.warnings)
     if len(reader.errors) == 1 and reader.errors[0].source is None and not reader.lines:

@@ -241,15 +241,15 @@ def p_user_alias(args, ctx):
 
 def p_load_module(args, ctx):
     """A module ftpredis does not provide is accepted with a warning, for Debian's
-    modules.conf; ftpredis.config.syntax refuses its <IfModule> blocks that do more
-    than turn it off."""
+    modules.conf; ftpredis.config.syntax refuses its directives and <IfModule> blocks
+    that do more than turn it off."""
     name = args[0]
     if not re.fullmatch(r"mod_.+\.(c|cpp)", name):
         # mod_dso's dso_load_module() wants the source file's name
         raise DirectiveError("error loading module '%s': %s" % (name, os.strerror(22)))
     if name not in PROVIDED_MODULES:
-        ctx.warn("ftpredis does not provide %s: its directives are refused, and its "
-                 "<IfModule> blocks unless they only turn it off" % name)
+        ctx.warn("ftpredis does not provide %s: its directives and <IfModule> blocks "
+                 "are refused unless they only turn it off" % name)
     return None
 
 

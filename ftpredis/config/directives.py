@@ -57,6 +57,7 @@ from ftpredis.config.args_prometheus import (  # noqa: F401 (re-exported)
     p_prometheus_tables,
 )
 from ftpredis.config.args_delivery import p_log_target, p_spool, p_spool_sync
+from ftpredis.config.unprovided import modules_of
 from ftpredis.config.args_sftp import (  # noqa: F401 (re-exported)
     SFTP_UNSUPPORTED, p_sftp_ciphers, p_sftp_digests, p_sftp_key_exchanges,
     p_sftp_host_key, p_sftp_auth_methods, p_sftp_authorized_keys, p_sftp_compression,
@@ -739,7 +740,8 @@ TABLE: Tuple[Directive, ...] = (
     _noop("ModulePath", _S, "No loadable modules."),
     _d("LoadModule", _S, 1, 1, p_load_module,
        "No loadable modules.  For a module ftpredis does not provide: a warning, and its "
-       "<IfModule> blocks are refused unless they only turn it off (XxxEngine off).",
+       "directives and <IfModule> blocks (below the line) are refused unless they only "
+       "turn it off (XxxEngine off).",
        effect=False, usage="mod_name.c"),
     _noop("TraceLog", _S, "Use twistd logging."),
     _noop("Trace", _SVG, "Use twistd logging."),
@@ -770,6 +772,12 @@ def turns_module_off(words) -> bool:
         return False
     ours = lookup(name)
     return ours is None or not ours.effect
+
+
+def unprovided_modules(name: str) -> Tuple[str, ...]:
+    """The modules ftpredis does not provide (of ProFTPD 1.3.8) that have the directive
+    ``name``; () for one in :data:`TABLE` (IdentLookups, LoadModule...), which is ours."""
+    return () if lookup(name) is not None else modules_of(name)
 
 
 def suggest(name: str) -> Optional[str]:

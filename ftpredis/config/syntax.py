@@ -8,12 +8,18 @@ came from.  It knows about physical lines, continuation, comments, quoting,
 at all: ``<IfModule>``, ``<IfDefine>``, ``Define``, ``Include``, ``IncludeOptions`` and
 the module names ``LoadModule`` lines load.  It knows nothing about what a directive
 means; :mod:`ftpredis.config.directives` does (and says, through ``turns_off``, whether
-a line only turns a module off).
+a line only turns a module off, and through ``modules_of``, which modules ftpredis does
+not provide a directive belongs to).
 
 ``<IfModule mod_x.c>`` of a module ProFTPD would have but ftpredis does not provide
 (``LoadModule``'d above, or compiled into ProFTPD) is skipped, as ftpredis cannot apply
 it; since ProFTPD would read it, a body that does more than turn the module off is an
-error (loaded) or a warning (compiled in), with the file and line.
+error (loaded) or a warning (compiled in), with the file and line.  A directive of such a
+module outside any ``<IfModule>`` is judged by the same rule, but what does more than turn
+the module off is an error either way (ProFTPD would apply it whatever it has compiled
+in); a refused section (mod_ifsession's ``<IfUser>``) is skipped to its close.  Above
+the ``LoadModule`` line, or with none, it is left to the caller's "unknown directive",
+as ProFTPD has it.
 
 Differences from ProFTPD 1.3.8 (extensions, all documented in README.rst):
 
@@ -222,10 +228,11 @@ class _Skip:
     provide): then the body is checked, and ``offender`` is its first line that does
     more than turn the module off, as ``(line number, text)``."""
 
-    __slots__ = ("kind", "source", "depth", "module", "loaded_on", "offender")
+    __slots__ = ("kind", "source", "depth", "module", "loaded_on", "offender", "name")
 
-    def __init__(self, kind, source, module=None, loaded_on=None):
-        self.kind = kind                # "ifmodule" or "ifdefine"
+    def __init__(self, kind, source, module=None, loaded_on=None, name=None):
+        self.kind = kind                # "ifmodule", "ifdefine", or a refused section's
+        self.name = name or {"ifmodule": "<IfModule>", "ifdefine": "<IfDefine>"}[kind]
         self.source = source            # the opening line
         self.depth = 0                  # nested sections of the same kind
         self.module = module
@@ -243,13 +250,15 @@ class Reader:
     """
 
     def __init__(self, defines: Iterable[str] = (), environ: Optional[Mapping[str, str]] = None,
-                 turns_off: Optional[Callable[[List[str]], bool]] = None):
+                 turns_off: Optional[Callable[[List[str]], bool]] = None,
+                 modules_of: Optional[Callable[[str], Tuple[str, ...]]] = None):
         self.defines = set(defines)
         self.environ = os.environ if environ is None else environ
         #: module name -> the LoadModule line that loaded it (ProFTPD loads it there and
         #: then: an <IfModule> above that line is false)
         self.loaded: dict = {}
         self.turns_off = turns_off or (lambda words: False)
+        self.modules_of = modules_of or (lambda name: ())
         self.lines: List[Line] = []
         self.files: List[str] = []      # every file read, in reading order
         self.errors: List[ConfigError] = []
@@ -369,11 +378,12 @@ class Reader:
                                                    source))
                 else:
                     self._include(line.args[0], filename, source, depth)
-            else:
+            elif not self._unprovided(line):
                 self.lines.append(line)
+            elif line.is_open:
+                skipping = _Skip(low[1:-1], source, name=line.name)
         if skipping is not None:
-            name = "<IfModule>" if skipping.kind == "ifmodule" else "<IfDefine>"
-            self._error(ConfigError("unclosed %s context" % name, skipping.source))
+            self._error(ConfigError("unclosed %s context" % skipping.name, skipping.source))
         for frame in frames:
             self._error(ConfigError("unclosed %s context" % frame.name, frame.source))
 
@@ -415,6 +425,32 @@ class Reader:
                 "%s on %s skipped: ftpredis does not provide %s, which ProFTPD has "
                 "compiled in, and this block does more than turn it off (line %d: %s)"
                 % (what, skip.source, skip.module, number, _shorten(text)))
+
+    def _unprovided(self, line: Line) -> bool:
+        """Whether ``line`` is a directive of a module ftpredis does not provide that
+        ProFTPD has at this point (LoadModule'd above, or compiled in), and so has been
+        dealt with here: one that only turns the module off (the rule of the blocks,
+        ``turns_off``) is dropped with a warning; any other is an error, as ProFTPD would
+        apply it and ftpredis cannot."""
+        present = [m for m in self.modules_of(line.name)
+                   if m in self.loaded or m in BUILT_IN_MODULES]
+        if not present:
+            return False
+        module = present[0]
+        loaded_on = self.loaded.get(module)
+        how = ("loaded on %s" % (loaded_on,) if loaded_on is not None
+               else "compiled into ProFTPD")
+        if not line.is_open and self.turns_off([line.name, *line.args]):
+            self.warnings.append(
+                "%s on %s ignored: it turns off %s (%s), which ftpredis does not provide"
+                % (" ".join((line.name,) + line.args), line.source, module, how))
+        else:
+            self._error(ConfigError(
+                "%s: ftpredis does not provide %s (%s) and cannot apply this directive"
+                % (line.name, module, how), line.source,
+                "ProFTPD would apply it: remove it (only turning the module off is "
+                "accepted)"))
+        return True
 
     def _include_options(self, line: Line) -> None:
         if not line.args:
@@ -515,10 +551,13 @@ def _shorten(text: str, width: int = 60) -> str:
 
 def read_config(path: str, defines: Iterable[str] = (),
                 environ: Optional[Mapping[str, str]] = None,
-                turns_off: Optional[Callable[[List[str]], bool]] = None) -> Reader:
+                turns_off: Optional[Callable[[List[str]], bool]] = None,
+                modules_of: Optional[Callable[[str], Tuple[str, ...]]] = None) -> Reader:
     """Read ``path`` (and its includes); the result holds lines, errors and warnings.
     ``turns_off(words)`` says whether a line only turns a module off (see
-    :meth:`Reader._skipped`); without it every line of such a block counts as more."""
-    reader = Reader(defines, environ, turns_off)
+    :meth:`Reader._skipped`); without it every line of such a block counts as more.
+    ``modules_of(name)``: the modules ftpredis does not provide that have the directive
+    (see :meth:`Reader._unprovided`); without it none has."""
+    reader = Reader(defines, environ, turns_off, modules_of)
     reader.read_top(path)
     return reader
