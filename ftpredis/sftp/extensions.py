@@ -2,14 +2,16 @@
 """OpenSSH's SFTP extensions that this server offers, as ProFTPD 1.3.8's mod_sftp serves
 them (contrib/mod_sftp/fxp.c).
 
-This module owns what the VERSION answer offers (:data:`OFFERED`), the fields of each
-offered request (:data:`FIELDS`, read by :mod:`ftpredis.sftp.packets`) and the requests
-themselves: ``posix-rename@openssh.com`` (a rename that replaces the destination,
-logged as RNFR and RNTO), ``statvfs@openssh.com`` and ``fstatvfs@openssh.com`` (the file
-system's statvfs(3) of a path or of an open handle's file, not logged).  Paths are the
-client's, inside the session's jail as for every other request.  mod_sftp also offers
-``versions``, ``fsync@openssh.com``, ``hardlink@openssh.com`` and ``home-directory``:
-not yet here (README.rst).
+This module owns what the VERSION answer offers (:data:`OFFERED`, in mod_sftp's order),
+the fields of each offered request (:data:`FIELDS`, read by
+:mod:`ftpredis.sftp.packets`) and the requests themselves: ``fsync@openssh.com``
+(fsync(2) of an open file's handle, not logged), ``posix-rename@openssh.com`` (a rename
+that replaces the destination, logged as RNFR and RNTO), ``statvfs@openssh.com`` and
+``fstatvfs@openssh.com`` (the file system's statvfs(3) of a path or of an open handle's
+file, not logged), ``hardlink@openssh.com`` (link(2), not logged; stricter than
+mod_sftp about <Limit> and symbolic links) and ``home-directory`` (the session's home
+as it sees it, not logged).  Paths are the client's, inside the session's jail as for
+every other request.  mod_sftp also offers ``versions``: not yet here (README.rst).
 """
 
 from __future__ import annotations
@@ -309,8 +311,10 @@ def home_directory(files, data: bytes):
 
     def failed(f):
         f.trap(FSError)
-        files.conn.factory.note("home-directory request failed: unable to determine "
-                                "home for '%s': %s" % (name, os.strerror(f.value.errno)))
+        why = ("unable to determine home for '%s'" % name if name != files.user
+               else "unable to stat '%s'" % avatar.home)
+        files.conn.factory.note("home-directory request failed: %s: %s"
+                                % (why, os.strerror(f.value.errno)))
         raise status(f.value.errno)
     return files.run(look).addErrback(failed)
 
