@@ -162,12 +162,15 @@ def _login_decision(server, anonymous, user, groups, addr, cls) -> Optional[bool
 
 
 def decide_in(limits: Sequence, verb: str, user: Optional[str],
-              groups: frozenset, addr=None, cls: Optional[str] = None) -> Optional[bool]:
-    """The decision of one context's ``<Limit>`` sections (None: no decision)."""
+              groups: frozenset, addr=None, cls: Optional[str] = None,
+              group: Optional[str] = None) -> Optional[bool]:
+    """The decision of one context's ``<Limit>`` sections (None: no decision).
+    ``group``: the command group asked after ``verb`` (dir_check()'s argument), for a
+    verb that belongs to none (mod_sftp's HARDLINK); else the verb's own groups."""
     if not limits:
         return None
     tiers = [lambda c: verb in c]
-    for g in _groups_of(verb):
+    for g in ([group] if group else _groups_of(verb)):
         tiers.append(lambda c, g=g: g in c)
     if verb not in NEVER_LIMITED and verb != "LOGIN":
         tiers.append(lambda c: "ALL" in c)
@@ -194,7 +197,8 @@ def contexts_for(server, anonymous, real: Optional[str]) -> list:
 
 
 def decision(server, anonymous, verb: str, real: Optional[str], user: Optional[str],
-             groups: Iterable[str] = (), addr: Optional[str] = None) -> Optional[bool]:
+             groups: Iterable[str] = (), addr: Optional[str] = None,
+             group: Optional[str] = None) -> Optional[bool]:
     """True/False when a ``<Limit>`` decides for ``verb`` on ``real``; None when none does.
     ``addr`` is the client's address as the session knows it (behind the PROXY protocol
     the proxied client's), the one ``Allow``/``Deny`` judge; ``LOGIN`` is decided as
@@ -205,17 +209,18 @@ def decision(server, anonymous, verb: str, real: Optional[str], user: Optional[s
     if verb == "LOGIN":
         return _login_decision(server, anonymous, user, gs, a, cls)
     for limits in contexts_for(server, anonymous, real):
-        r = decide_in(limits, verb, user, gs, a, cls)
+        r = decide_in(limits, verb, user, gs, a, cls, group)
         if r is not None:
             return r
     return None
 
 
 def allowed(server, anonymous, verb: str, real: Optional[str], user: Optional[str],
-            groups: Iterable[str] = (), addr: Optional[str] = None) -> bool:
+            groups: Iterable[str] = (), addr: Optional[str] = None,
+            group: Optional[str] = None) -> bool:
     """Whether ``user`` (from ``addr``) may run ``verb`` on the real path ``real``
-    (None: no path)."""
-    return decision(server, anonymous, verb, real, user, groups, addr) is not False
+    (None: no path); ``group`` as for :func:`decide_in`."""
+    return decision(server, anonymous, verb, real, user, groups, addr, group) is not False
 
 
 def is_write(verb: str) -> bool:

@@ -191,13 +191,16 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
 
     def packet_EXTENDED(self, data):
         # twisted.conch answers every extension with EXTENDED_REPLY, and a failed one
-        # with its own text ("extended <name> failed"); posix-rename answers a status.
+        # with its own text ("extended <name> failed"); posix-rename answers a status,
+        # home-directory a NAME.
         rid = data[:4]
         name, rest = getNS(data[4:])
 
         def replied(reply):
             if reply is None:
                 self._status(rid, filetransfer.FX_OK, b"OK")
+            elif isinstance(reply, tuple):
+                self.sendPacket(reply[0], rid + reply[1])
             else:
                 self.sendPacket(filetransfer.FXP_EXTENDED_REPLY, rid + reply)
 

@@ -110,9 +110,9 @@ class SFTPFiles:
         server's, by the matcher FTP's STOR and MKD use."""
         return dirmatch.dir_setting(self.server.directories, real, "umask", self.jail.umask)
 
-    def allowed(self, verb: str, real: str) -> bool:
+    def allowed(self, verb: str, real: str, group=None) -> bool:
         return limits.allowed(self.server, None, verb, real, self.user, self.groups,
-                              addr=self.conn.peer_host)
+                              addr=self.conn.peer_host, group=group)
 
     def run(self, fn, *args):
         return self.fs.run(fn, *args)
@@ -682,14 +682,34 @@ class _File:
                     answer.callback(None)
                 else:
                     answer.errback(err)
-            if self.queued:
-                self._write_queued()
-            elif not self.writing:
-                idle, self.idle = self.idle, []
-                for d in idle:
-                    d.callback(None)
+            self._next()
         self.owner.run(_pwrite_batch, self.fd, [(o, d) for o, d, _ in batch]).addCallback(
             done)
+
+    def _next(self):
+        """A disk job ended: the writes that came meanwhile, else tell who waits."""
+        if self.queued:
+            self._write_queued()
+        elif not self.writing:
+            idle, self.idle = self.idle, []
+            for d in idle:
+                d.callback(None)
+
+    def sync(self):
+        """fsync@openssh.com: fsync(2) once the writes so far are done, in the disk
+        pool.  It counts as a write job: writes that come meanwhile wait for it, and so
+        does CLOSE (which must not close the descriptor under it)."""
+        def start(_):
+            if self.fd is None:
+                return None     # a CLOSE came first and has the writes on disk
+            self.writing = True
+            return self.owner.run(os.fsync, self.fd).addBoth(finished)
+
+        def finished(result):
+            self.writing = False
+            self._next()
+            return result
+        return self._written().addCallback(start)
 
     def _written(self):
         """A Deferred that fires once every write so far is answered."""
@@ -726,6 +746,9 @@ class _File:
                 os.close(fd)
 
         def close_after_writes(_=None):
+            if self.writing or self.queued:
+                # An fsync@openssh.com took the turn first.
+                return self._written().addCallback(close_after_writes)
             self.fd = None
             return self.owner.run(finish)
 

@@ -453,3 +453,65 @@ def sftp_statuses(ctx):
     """Raw SFTP v3 requests, each one's answer (status code and text) in the transcript:
     success and the usual failures."""
     ctx.transcript.extend(status_probe(ctx.port, ctx.home))
+
+
+def extension_probe(port, home):
+    """fsync@openssh.com, hardlink@openssh.com and home-directory in raw packets, where
+    OpenSSH's sftp does not send them (a directory's handle, a symbolic link, another
+    account): one line per answer."""
+    st = os.stat(home)
+    os.symlink("a.txt", os.path.join(home, "link"))
+    os.lchown(os.path.join(home, "link"), st.st_uid, st.st_gid)
+    c = RawClient(port)
+    lines = []
+
+    def ask(label, kind, body):
+        c.id += 1
+        c.send(bytes([kind]) + _u32(c.id) + body)
+        reply = c.receive()
+        lines.append("%s: %s" % (label, _answer(reply)))
+        if reply[0] == 102:
+            return _s(reply[9:9 + struct.unpack(">I", reply[5:9])[0]])
+        return None
+
+    try:
+        h = ask("OPEN a.txt read", OPEN, _s(b"/a.txt") + _u32(_READ) + _NOATTRS)
+        ask("fsync a file opened for reading", EXTENDED, _s(b"fsync@openssh.com") + h)
+        ask("CLOSE file", CLOSE, h)
+        ask("fsync a closed handle", EXTENDED, _s(b"fsync@openssh.com") + h)
+        h = ask("OPENDIR /", OPENDIR, _s(b"/"))
+        ask("fsync a directory", EXTENDED, _s(b"fsync@openssh.com") + h)
+        ask("CLOSE directory", CLOSE, h)
+        ask("home-directory of the session's user", EXTENDED, _s(b"home-directory")
+            + _s(b""))
+        ask("home-directory " + USER, EXTENDED, _s(b"home-directory") + _s(USER.encode()))
+        ask("home-directory nosuchuser", EXTENDED, _s(b"home-directory")
+            + _s(b"nosuchuser"))
+        ask("home-directory root", EXTENDED, _s(b"home-directory") + _s(b"root"))
+        ask("hardlink nr/f.txt (<Limit READ>)", EXTENDED, _s(b"hardlink@openssh.com")
+            + _s(b"/nr/f.txt") + _s(b"/f.txt"))
+        ask("hardlink link (a symbolic link)", EXTENDED, _s(b"hardlink@openssh.com")
+            + _s(b"/link") + _s(b"/link2"))
+        ask("hardlink a.txt onto itself", EXTENDED, _s(b"hardlink@openssh.com")
+            + _s(b"/a.txt") + _s(b"/a.txt"))
+        ask("hardlink a.txt onto nr/f.txt (exists)", EXTENDED, _s(b"hardlink@openssh.com")
+            + _s(b"/a.txt") + _s(b"/nr/f.txt"))
+        ask("hardlink a directory", EXTENDED, _s(b"hardlink@openssh.com")
+            + _s(b"/ro") + _s(b"/ro2"))
+        ask("hardlink to nodir/", EXTENDED, _s(b"hardlink@openssh.com")
+            + _s(b"/a.txt") + _s(b"/nodir/a.txt"))
+    finally:
+        c.close()
+    return lines
+
+
+@_sftp_scenario("sftp_links")
+def sftp_links(ctx):
+    """OpenSSH's sftp over the extensions of mod_sftp beyond posix-rename and statvfs:
+    put -f (fsync@openssh.com), ln (hardlink@openssh.com) made or refused; then raw
+    requests (extension_probe)."""
+    with open(os.path.join(_local(ctx), "up.txt"), "wb") as f:
+        f.write(b"y" * 300)
+    sftp(ctx, "put -f up.txt\nln a.txt h.txt\n-ln missing.txt m.txt\n-ln a.txt ro/h.txt\n"
+              "-ln a.txt a.txt\n-ln up.txt h.txt\n-ln a.txt nodir/h.txt\nls -l a.txt h.txt\n")
+    ctx.transcript.extend(extension_probe(ctx.port, ctx.home))
