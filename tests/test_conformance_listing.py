@@ -41,6 +41,37 @@ class ListingTests(ScenarioCase):
         heads = [line for line in self.transcript if re.match(r"# (LIST|NLST) .*: \d+ lines", line)]
         self.assertEqual(len(heads), len(listing_scenarios.NLSTS + listing_scenarios.LISTS))
 
+    @defer.inlineCallbacks
+    def test_missing_paths(self):
+        """A LIST of a path that does not exist, a glob that matches nothing or a word
+        that is no option ("+t") is "450 <path>: No such file or directory", %b absent,
+        as mod_ls's code and its NoErrorIfAbsent documentation say; 1.3.8 sends the 450
+        after its 150 and then "226 Transfer complete" overrides it (doc/decisions.rst,
+        "LIST of a missing path").  Everything else, NLST's and STAT's answers included,
+        as 1.3.8 wrote it; "LIST -Z" (an unknown option) lists the directory."""
+        got = yield self.runScenario("listing_nothing")
+        expected = []
+        for record in RECORDS_NOTHING:
+            raw = re.search(r'"raw_command":"(LIST [^"]*)","response_code":226,'
+                            r'"response_msg":"Transfer complete"', record)
+            if raw is not None and raw.group(1) in MISSING:
+                path = raw.group(1).split(" ")[-1]
+                record = record.replace(
+                    '"response_code":226,"response_msg":"Transfer complete"',
+                    '"response_code":450,"response_msg":"%s: No such file or directory"'
+                    % path).replace('"bytes_sent":0,"transfer_status":"success"',
+                                    '"transfer_status":"failed"')
+            expected.append(record)
+        self.assertRecords(got, {"h": expected})
+        answers = [line for line in self.transcript if line.startswith("# 4")
+                   or line.startswith("# 2")]
+        self.assertEqual(answers.count("# 226 Transfer complete"), 1)    # LIST -Z
+
+
+#: The LISTs of listing_nothing that 1.3.8 answers 226 and ftpredis 450 (decided).
+MISSING = ("LIST nosuch*", "LIST sub/nosuch*", "LIST -l nosuch*", "LIST +t", "LIST nosuch",
+           "LIST -l nosuch", "LIST ./nosuch*")
+
 
 # Observed on proftpd 1.3.8 (Debian), see the module docstring.
 RECORDS = [
@@ -293,4 +324,50 @@ REPLIES = [
     '# 212-Status of .:| drwxr-xr-x   4 ftpuser  ftpgroup     4096 <DATE> .| drwxr-xr-x   4 ftpuser  ftpgroup     4096 <DATE> ..| -rw-r--r--   1 ftpuser  ftpgroup        1 Nov 14  2023 .hid| -rw-r--r--   1 ftpuser  ftpgroup        2 Nov 14  2023 b.txt| -rw-r--r--   1 ftpuser  ftpgroup        4 Nov 14  2023 cr.txt| drwxr-xr-x   2 ftpuser  ftpgroup     4096 Nov 14  2023 pub| drwxr-xr-x   3 ftpuser  ftpgroup     4096 Nov 14  2023 sub|212 End of status',
     '> QUIT',
     '< 221 Goodbye.',
+]
+
+
+# Observed on proftpd 1.3.8 (Debian) for listing_nothing (tools/compare_proftpd.py listing_nothing -v).
+RECORDS_NOTHING = [
+    '{"dir_name":"/"}',
+    '{"command":"USER","raw_command":"USER ftpuser","response_code":331,"response_msg":"Password required for ftpuser","dir_name":"/"}',
+    '{"command":"PASS","raw_command":"PASS (hidden)","response_code":230,"response_msg":"User ftpuser logged in","dir_name":"/"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST nosuch*","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/nosuch*","dir_name":"nosuch*","basename":"nosuch*","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST sub/nosuch*","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/sub/nosuch*","dir_name":"nosuch*","basename":"nosuch*","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST -l nosuch*","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/-l nosuch*","dir_name":"-l nosuch*","basename":"-l nosuch*","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"NLST","raw_command":"NLST sub/nosuch*","response_code":450,"response_msg":"No files found","file":"<BASE>/home/ftpuser/sub/nosuch*","dir_name":"nosuch*","basename":"nosuch*","transfer_status":"failed"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST +t","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/+t","dir_name":"+t","basename":"+t","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST -Z","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/-Z","dir_name":"-Z","basename":"-Z","bytes_sent":245,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"NLST","raw_command":"NLST +t","response_code":450,"response_msg":"+t: No such file or directory","file":"<BASE>/home/ftpuser/+t","dir_name":"+t","basename":"+t","transfer_status":"failed"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST nosuch","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/nosuch","dir_name":"nosuch","basename":"nosuch","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST -l nosuch","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/-l nosuch","dir_name":"-l nosuch","basename":"-l nosuch","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"NLST","raw_command":"NLST nosuch","response_code":450,"response_msg":"nosuch: No such file or directory","file":"<BASE>/home/ftpuser/nosuch","dir_name":"nosuch","basename":"nosuch","transfer_status":"failed"}',
+    '{"command":"TYPE","raw_command":"TYPE A","response_code":200,"response_msg":"Type set to A","dir_name":"/"}',
+    '{"command":"PASV","raw_command":"PASV","response_code":227,"response_msg":"Entering Passive Mode (<PASV>).","dir_name":"/"}',
+    '{"command":"LIST","raw_command":"LIST ./nosuch*","response_code":226,"response_msg":"Transfer complete","file":"<BASE>/home/ftpuser/./nosuch*","dir_name":"nosuch*","basename":"nosuch*","bytes_sent":0,"transfer_status":"success"}',
+    '{"command":"STAT","raw_command":"STAT nosuch*","response_code":450,"response_msg":"nosuch*: No such file or directory","dir_name":"/"}',
+    '{"command":"STAT","raw_command":"STAT +t","response_code":450,"response_msg":"+t: No such file or directory","dir_name":"/"}',
+    '{"command":"STAT","raw_command":"STAT sub/nosuch*","response_code":450,"response_msg":"sub/nosuch*: No such file or directory","dir_name":"/"}',
+    '{"command":"QUIT","raw_command":"QUIT","response_code":221,"response_msg":"Goodbye.","dir_name":"/"}',
+    '{"command":"EXIT","dir_name":"/"}',
 ]

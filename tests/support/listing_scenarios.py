@@ -51,3 +51,39 @@ def listing_options(ctx):
     except ftplib.all_errors as e:
         ctx.transcript.append("# " + str(e))
     ftp.quit()
+
+
+#: Arguments mod_ls finds nothing for: globs matching nothing, unknown option words.
+ODD = ("LIST nosuch*", "LIST sub/nosuch*", "LIST -l nosuch*", "NLST sub/nosuch*",
+       "LIST +t", "LIST -Z", "NLST +t", "LIST nosuch", "LIST -l nosuch", "NLST nosuch",
+       "LIST ./nosuch*")
+
+
+_WHY = ("doc/decisions.rst: LIST of a missing path is 450 (1.3.8's 226 after 150 "
+        "overrides its own 450)")
+
+
+@scenario("listing_nothing", BODY, files=FILES, excuses=[
+    (r"response_code: ftpredis 450, proftpd 226", _WHY),
+    (r'response_msg: ftpredis "[^"]*: No such file or directory", proftpd "Transfer '
+     r'complete"', _WHY),
+    (r"missing bytes_sent=0", _WHY),
+    (r'transfer_status: ftpredis "failed", proftpd "success"', _WHY)])
+def listing_nothing(ctx):
+    """Globs that match nothing and option words mod_ls does not know, in LIST, NLST
+    and STAT."""
+    ftp = ctx.connect()
+    for line in ODD:
+        out = []
+        try:
+            ctx.transcript.append("# " + ftp.retrlines(line, out.append))
+        except ftplib.all_errors as e:
+            ctx.transcript.append("# " + str(e))
+        ctx.transcript.append("# %s: %d lines" % (line, len(out)))
+        ctx.transcript.extend("#   " + _dated(o) for o in out)
+    for line in ("STAT nosuch*", "STAT +t", "STAT sub/nosuch*"):
+        try:
+            ctx.transcript.append("# " + ftp.sendcmd(line).replace("\n", "|"))
+        except ftplib.all_errors as e:
+            ctx.transcript.append("# " + str(e))
+    ftp.quit()
