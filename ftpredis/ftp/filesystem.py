@@ -418,8 +418,11 @@ class JailedFS:
     def group_name(self, gid: int) -> str:
         return self._name(self._groups, grp.getgrgid, gid)
 
-    def list_entries(self, real: str, show_hidden: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
-        """``(name, lstat)`` for a directory's entries, or ``[(real basename, stat)]`` for a file."""
+    def list_entries(self, real: str, show_hidden: bool = False,
+                     keep_hidden: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
+        """``(name, lstat)`` for a directory's entries, or ``[(real basename, stat)]`` for a
+        file; ``keep_hidden``: the entries HideFiles hides stay, as ``(name, None)`` (mod_ls's
+        LIST counts them against ``maxfiles`` before it looks whether they are hidden)."""
         st = os.stat(real)
         if not statmod.S_ISDIR(st.st_mode):
             return [(os.path.basename(real), st)]
@@ -430,6 +433,8 @@ class JailedFS:
                 if entry.name.startswith(".") and not show_hidden:
                     continue
                 if pattern is not None and re.search(pattern, entry.name):
+                    if keep_hidden:
+                        out.append((entry.name, None))
                     continue
                 try:
                     est = entry.stat(follow_symlinks=False)

@@ -70,7 +70,7 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
     and counts for nothing."""
     if run.depth_reached() or run.dirs_reached():
         return 1
-    entries = jail.list_entries(real, run.has("a") or run.has("A"))
+    entries = jail.list_entries(real, run.has("a") or run.has("A"), keep_hidden=run.limited)
     if run.has("a"):
         entries = jail.with_dots(real, entries)
     run.dirs += 1

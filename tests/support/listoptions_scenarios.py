@@ -103,3 +103,9 @@ DIRECTORY = _listopts("listopts_dir",
                       ("CWD pub", "LIST", "NLST", "CWD ..", "LIST"),
                       doc="ListOptions in a <Directory>: for listings while the current "
                           "directory is in it.")
+HIDDEN = _listopts("listopts_hidden",
+                   'ListOptions "" maxfiles 3\n<Directory {home}>\nHideFiles ^b\n'
+                   '</Directory>\n',
+                   ("LIST", "LIST -a", "NLST", "STAT .", "LIST -R", "LIST pub"),
+                   doc="HideFiles and maxfiles: LIST counts a hidden entry (not a dotfile "
+                       "left out) against maxfiles.")
