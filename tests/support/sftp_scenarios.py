@@ -337,14 +337,9 @@ def _prepare(home):
     os.lchown(os.path.join(home, "dangling"), st.st_uid, st.st_gid)
 
 
-def status_probe(port, home):
-    """Every SFTP v3 request, answered and failing in the usual ways (no such file,
-    <Limit>, exists, not a directory, a directory not empty): one line per answer,
-    its status code and text as the server sent them."""
-    _prepare(home)
-    c = RawClient(port)
-    lines = []
-
+def _asker(c, lines):
+    """``ask(label, kind, body)``: one request on ``c``, its answer appended to ``lines``;
+    the handle a HANDLE answer carries, else None."""
     def ask(label, kind, body):
         c.id += 1
         c.send(bytes([kind]) + _u32(c.id) + body)
@@ -353,6 +348,17 @@ def status_probe(port, home):
         if reply[0] == 102:
             return _s(reply[9:9 + struct.unpack(">I", reply[5:9])[0]])
         return None
+    return ask
+
+
+def status_probe(port, home):
+    """Every SFTP v3 request, answered and failing in the usual ways (no such file,
+    <Limit>, exists, not a directory, a directory not empty): one line per answer,
+    its status code and text as the server sent them."""
+    _prepare(home)
+    c = RawClient(port)
+    lines = []
+    ask = _asker(c, lines)
 
     try:
         h = ask("OPEN a.txt read", OPEN, _s(b"/a.txt") + _u32(_READ) + _NOATTRS)
@@ -464,15 +470,7 @@ def extension_probe(port, home):
     os.lchown(os.path.join(home, "link"), st.st_uid, st.st_gid)
     c = RawClient(port)
     lines = []
-
-    def ask(label, kind, body):
-        c.id += 1
-        c.send(bytes([kind]) + _u32(c.id) + body)
-        reply = c.receive()
-        lines.append("%s: %s" % (label, _answer(reply)))
-        if reply[0] == 102:
-            return _s(reply[9:9 + struct.unpack(">I", reply[5:9])[0]])
-        return None
+    ask = _asker(c, lines)
 
     try:
         h = ask("OPEN a.txt read", OPEN, _s(b"/a.txt") + _u32(_READ) + _NOATTRS)
