@@ -445,8 +445,10 @@ class JailedFS:
         return out
 
     def format_long(self, name: str, st: Optional[os.stat_result], now: Optional[float] = None,
-                    link_target: Optional[str] = None) -> str:
-        """One ``ls -l`` line as ProFTPD prints it."""
+                    link_target: Optional[str] = None, sftp: bool = False) -> str:
+        """One ``ls -l`` line as ProFTPD prints it; ``sftp``: as mod_sftp writes an SFTP
+        long name, whose mode string ends with a space (contrib/mod_sftp/fxp.c,
+        fxp_strmode): one character more than a LIST line."""
         if st is None:
             return name
         now = time.time() if now is None else now
@@ -459,7 +461,7 @@ class JailedFS:
         else:
             date = "%s %2d %s" % (month, mtime.tm_mday, time.strftime("%H:%M", mtime))
         line = "%s %3d %-8s %-8s %8d %s %s" % (
-            mode, st.st_nlink, self.owner_name(st.st_uid), self.group_name(st.st_gid),
+            mode + " " if sftp else mode, st.st_nlink, self.owner_name(st.st_uid), self.group_name(st.st_gid),
             st.st_size, date, name)
         if link_target is not None:
             line += " -> " + link_target

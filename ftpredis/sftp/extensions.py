@@ -300,9 +300,7 @@ def home_directory(files, data: bytes):
             raise FSError(errno.ENOENT, name)
         _, real = jail.resolve(vpath)
         st = jail.call(vpath, os.stat, real)
-        line = jail.format_long(vpath, st, time.time())
-        # mod_sftp's mode string ends with a space (as in READDIR's long names).
-        line = line[:10] + " " + line[10:]
+        line = jail.format_long(vpath, st, time.time(), sftp=True)
         shown = vpath.encode("utf-8", "surrogateescape")
         return (NAME, struct.pack(">I", 1) + _ns(shown)
                 + _ns(line.encode("utf-8", "surrogateescape"))

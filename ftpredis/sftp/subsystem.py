@@ -474,10 +474,7 @@ class SFTPFiles:
             for name, est in entries:
                 if est is None:
                     continue
-                line = self.jail.format_long(name, est, now)
-                # mod_sftp's mode string ends with a space (contrib/mod_sftp/fxp.c,
-                # fxp_strmode): its long names have one more than an FTP LIST line.
-                line = line[:10] + " " + line[10:]
+                line = self.jail.format_long(name, est, now, sftp=True)
                 out.append((name.encode("utf-8", "surrogateescape"),
                             line.encode("utf-8", "surrogateescape"), _attrs(est)))
             return vpath, real, out
