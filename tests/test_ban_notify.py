@@ -27,6 +27,12 @@ class MessageTests(unittest.TestCase):
             self.assertIsNone(notify.parse(junk), junk)
 
 
+def _not_subscribed(db, nodes):
+    numsub = db.command("PUBSUB", "NUMSUB", notify.CHANNEL)[1]
+    return "nodes did not subscribe (NUMSUB %s); their logs:\n%s" % (
+        numsub, "\n".join("--- %s\n%s" % (n.name, n.logged()) for n in nodes))
+
+
 class _TwoNodes:
     def setUp(self):
         self.redis = RedisServer()
@@ -44,8 +50,8 @@ class _TwoNodes:
         # Both subscribed (a channel with two subscribers), so a failure below is not
         # a node still starting.
         ok = bannodes.until(lambda: self.db.command(
-            "PUBSUB", "NUMSUB", notify.CHANNEL)[1] >= 2, 15)
-        self.assertTrue(ok, "nodes did not subscribe")
+            "PUBSUB", "NUMSUB", notify.CHANNEL)[1] >= 2, 30)
+        self.assertTrue(ok, _not_subscribed(self.db, self.nodes))
 
 
 class TwoNodesNotified(_TwoNodes, unittest.TestCase):
@@ -86,8 +92,8 @@ class TwoNodesNotified(_TwoNodes, unittest.TestCase):
         self.redis.stop()
         self.redis.start(same_port=True)
         ok = yield e2e.in_thread(bannodes.until, lambda: self.db.command(
-            "PUBSUB", "NUMSUB", notify.CHANNEL)[1] >= 2, 15)
-        self.assertTrue(ok, "nodes did not subscribe again")
+            "PUBSUB", "NUMSUB", notify.CHANNEL)[1] >= 2, 30)
+        self.assertTrue(ok, _not_subscribed(self.db, self.nodes))
         bans, permits = yield e2e.in_thread(bannodes.measure, self.db, b, ["127.0.0.85"])
         self.assertNotIn(None, bans + permits)
         self.assertLess(bans[0], 0.4)

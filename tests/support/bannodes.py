@@ -122,12 +122,17 @@ def fail_login(port, source, host="127.0.0.1", header=b"") -> str:
         s.close()
 
 
-def until(predicate, timeout):
+def until(predicate, timeout, interval=0.01):
+    """Poll ``predicate`` until true or ``timeout`` seconds pass. The pause between
+    polls matters on a small CI machine: a loop that never yields starves the nodes and
+    the redis-server it is waiting on (a 15 s wait for two SUBSCRIBEs once ran out)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if predicate():
             return True
-    return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
 
 
 def ban_commands(name: str, op: str, seconds: int = 300):
@@ -163,7 +168,9 @@ def measure(db, port, sources, probe=first_line, timeout=5.0, jitter=0.0):
                 time.sleep(random.uniform(0, jitter))
             db.pipeline(*ban_commands(source, op))
             t0 = time.monotonic()
-            ok = until(lambda: probe(port, source).startswith(want), timeout)
+            # No pause between probes: each is a connection (it yields), and a pause
+            # would blur the delay measured.
+            ok = until(lambda: probe(port, source).startswith(want), timeout, interval=0)
             results.append(time.monotonic() - t0 if ok else None)
     return bans, permits
 
