@@ -263,7 +263,12 @@ class JailedFS:
         _, real_dir = self.resolve(where, where)
         out = []
         show_dots = pattern.startswith(".")
-        for name, _ in self.list_entries(real_dir, show_hidden=show_dots):
+        try:
+            entries = self.list_entries(real_dir, show_hidden=show_dots)
+        except OSError as e:
+            # a directory part that is missing or no directory: the pattern matches nothing
+            raise FSError(e.errno or errno.EIO, path) from None
+        for name, _ in entries:
             if fnmatch.fnmatchcase(name, pattern):
                 shown = (head + "/" + name) if sep else name
                 out.append((shown, os.path.join(real_dir, name)))

@@ -364,8 +364,15 @@ class ListingsMixin:
             if jail.has_glob(path) and not os.path.lexists(jail.real_of(vpath)):
                 try:
                     matches = jail.glob(path)
-                except FSError:
-                    if long or jail.has_glob(path.rpartition("/")[0]):
+                except FSError as e:
+                    if long:
+                        if e.errno != errno.ENOENT:
+                            raise
+                        # genericlist(): on GLOB_NOMATCH the pattern is listed as a
+                        # literal path, whose failing lstat() adds nothing and no 450:
+                        # "226 Transfer complete", %b 0 (measured)
+                        return []
+                    if jail.has_glob(path.rpartition("/")[0]):
                         raise
                     if run.no_error_if_absent:
                         return None
