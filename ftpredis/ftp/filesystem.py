@@ -253,20 +253,30 @@ class JailedFS:
     def has_glob(path: Optional[str]) -> bool:
         return bool(path) and any(c in path for c in "*?[")
 
-    def glob(self, path: str) -> List[Tuple[str, str]]:
+    def glob(self, path: str, keep_hidden: bool = False) -> List[Tuple[str, Optional[str]]]:
         """``(shown name, real path)`` of the entries a pattern's last component matches
-        (ProFTPD's NLST/LIST globbing; only the last component may hold wildcards)."""
+        (ProFTPD's NLST/LIST globbing; wildcards in directory components too);
+        ``keep_hidden``: the entries HideFiles hides stay, with the real path None (mod_ls's
+        LIST counts glob(3)'s matches against ``maxfiles`` before it looks whether they are
+        hidden)."""
         head, sep, pattern = path.rpartition("/")
         if self.has_glob(head):
             return self._glob_dirs(path)
         where = head if head else ("/" if sep else ".")
         _, real_dir = self.resolve(where, where)
-        out = []
+        out: List[Tuple[str, Optional[str]]] = []
         show_dots = pattern.startswith(".")
-        for name, _ in self.list_entries(real_dir, show_hidden=show_dots):
+        try:
+            entries = self.list_entries(real_dir, show_hidden=show_dots,
+                                        keep_hidden=keep_hidden)
+        except OSError as e:
+            # a directory part that is missing or no directory: the pattern matches nothing
+            raise FSError(e.errno or errno.EIO, path) from None
+        for name, st in entries:
             if fnmatch.fnmatchcase(name, pattern):
                 shown = (head + "/" + name) if sep else name
-                out.append((shown, os.path.join(real_dir, name)))
+                hidden = st is None and keep_hidden and self._hidden(real_dir, name)
+                out.append((shown, None if hidden else os.path.join(real_dir, name)))
         if not out:
             raise FSError(errno.ENOENT, path)
         return out

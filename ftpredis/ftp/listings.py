@@ -363,9 +363,18 @@ class ListingsMixin:
         def gather():
             if jail.has_glob(path) and not os.path.lexists(jail.real_of(vpath)):
                 try:
-                    matches = jail.glob(path)
-                except FSError:
-                    if long or jail.has_glob(path.rpartition("/")[0]):
+                    # glob(3) knows no HideFiles: a pattern matching only hidden
+                    # entries is no GLOB_NOMATCH, just an empty listing (measured)
+                    matches = jail.glob(path, keep_hidden=True)
+                except FSError as e:
+                    if long:
+                        if e.errno != errno.ENOENT:
+                            raise
+                        # genericlist(): on GLOB_NOMATCH the pattern is listed as a
+                        # literal path, whose failing lstat() adds nothing and no 450:
+                        # "226 Transfer complete", %b 0 (measured)
+                        return []
+                    if jail.has_glob(path.rpartition("/")[0]):
                         raise
                     if run.no_error_if_absent:
                         return None
@@ -373,11 +382,12 @@ class ListingsMixin:
                     raise Reply(450, "No files found") from None
                 try:
                     if long:
+                        # listfile() counts an entry, then drops it if hidden
                         return [jail.format_long(shown, os.lstat(r)) for shown, r in matches
-                                if run.take_file()]
+                                if run.take_file() and r is not None]
                 except OSError as e:
                     raise FSError(e.errno, display) from None
-                return [nlst_name(shown) for shown, _ in matches]
+                return [nlst_name(shown) for shown, r in matches if r is not None]
             try:
                 _, r = jail.resolve(path, display or vpath)
                 try:

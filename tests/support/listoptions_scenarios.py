@@ -109,3 +109,18 @@ HIDDEN = _listopts("listopts_hidden",
                    ("LIST", "LIST -a", "NLST", "STAT .", "LIST -R", "LIST pub"),
                    doc="HideFiles and maxfiles: LIST counts a hidden entry (not a dotfile "
                        "left out) against maxfiles.")
+HIDDEN_DIRS = _listopts("listopts_hidden_dirs",
+                        'ListOptions "" maxdirs 2\n<Directory {home}/sub>\nHideFiles ^d$\n'
+                        '</Directory>\n',
+                        ("LIST -R", "LIST -R sub", "NLST -R", "NLST sub", "STAT sub",
+                         "LIST -aR sub"),
+                        doc="HideFiles and maxdirs: whether -R counts a hidden directory "
+                            "against maxdirs.")
+HIDDEN_GLOBS = _listopts("listopts_hidden_globs",
+                         'ListOptions "" maxfiles 2 SortedNLST\n<Directory {home}>\n'
+                         'HideFiles ^b\n</Directory>\n',
+                         ("NLST", "NLST -a", "NLST *", "LIST *", "LIST *.txt", "NLST *.txt",
+                          "LIST -a", "STAT *", "LIST -R", "LIST b*", "NLST b*", "LIST -d *",
+                          "LIST */*.txt"),
+                         doc="HideFiles and maxfiles for NLST and globs: which hidden "
+                             "entries count.")
