@@ -178,10 +178,9 @@ class ListOptionsConfigTests(_Base):
             "ListOptions: maxfiles must be greater than 0: 'abc' " + self.where(6)])
 
     def test_warnings(self):
-        config = self.load('ListOptions "-ltSr +C -n -x"\nListOptions l\n'
+        config = self.load('ListOptions "-ltSr +C -nBChLUcu -x"\nListOptions l\n'
                            'ListOptions "-a" AdjustedSymlinks\n')
         self.assertEqual(_others(config.warnings), (
-            "ListOptions: option '-n' has no effect in ftpredis " + self.where(1),
             "ListOptions: option '-x' is not one mod_ls knows; ignored " + self.where(1),
             "ListOptions: 'l' starts with neither '-' nor '+', so mod_ls reads no option "
             "from it " + self.where(2),

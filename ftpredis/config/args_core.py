@@ -253,10 +253,9 @@ def p_load_module(args, ctx):
     return None
 
 
-#: The ls options ftpredis's listings implement (ftpredis.ftp.lsoptions); mod_ls knows
-#: more (-C columns, -n numeric ids...), which ListOptions accepts and warns of.
-LS_OPTIONS = frozenset("1aAdFlRrSt")
-_LS_KNOWN = frozenset("1aAdFlRBCchLnrStUu")
+#: The ls options mod_ls 1.3.8 knows, all of which ftpredis's listings implement
+#: (ftpredis.ftp.lsoptions; -B changes nothing in a build with NLS, as in 1.3.8's).
+LS_OPTIONS = frozenset("1aAdFlRBCchLnrStUu")
 _LIST_FLAGS = {"listonly": "list_only", "nlstonly": "nlst_only",
                "noerrorifabsent": "no_error_if_absent", "sortednlst": None,
                "adjustedsymlinks": None, "noadjustedsymlinks": None}
@@ -289,10 +288,8 @@ def p_list_options(args, ctx):
         for letter in word[1:]:
             if not letter.isalnum():
                 break
-            if letter not in _LS_KNOWN:
+            if letter not in LS_OPTIONS:
                 ctx.warn("option '%s%s' is not one mod_ls knows; ignored" % (word[0], letter))
-            elif letter not in LS_OPTIONS and word[0] + letter != "+C":
-                ctx.warn("option '%s%s' has no effect in ftpredis" % (word[0], letter))
     kw = {}
     i = 1
     while i < len(args):

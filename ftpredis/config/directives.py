@@ -433,7 +433,8 @@ TABLE: Tuple[Directive, ...] = (
        field="hide_files"),
     _d("ListOptions", _SVGAD, 1, None, p_list_options,
        "ls options LIST, NLST and STAT run with, after the client's own (strict: instead "
-       "of them; -1 -a -A -d -F -l -R and +x to turn one off), and limits on one listing: "
+       "of them; mod_ls's -1 -a -A -B -C -c -d -F -h -L -l -n -R -r -S -t -U -u, and +x to "
+       "turn one off), and limits on one listing: "
        "maxfiles entries, maxdirs directories, maxdepth levels with -R; LISTOnly/NLSTOnly "
        "for one command alone, NoErrorIfAbsent for 226 on a missing path; SortedNLST "
        "(NLST is always sorted).  In a <Directory>, it applies while the session's "

@@ -429,10 +429,12 @@ class JailedFS:
         return self._name(self._groups, grp.getgrgid, gid)
 
     def list_entries(self, real: str, show_hidden: bool = False,
-                     keep_hidden: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
+                     keep_hidden: bool = False,
+                     unsorted: bool = False) -> List[Tuple[str, Optional[os.stat_result]]]:
         """``(name, lstat)`` for a directory's entries, or ``[(real basename, stat)]`` for a
         file; ``keep_hidden``: the entries HideFiles hides stay, as ``(name, None)`` (mod_ls's
-        LIST counts them against ``maxfiles`` before it looks whether they are hidden)."""
+        LIST counts them against ``maxfiles`` before it looks whether they are hidden);
+        ``unsorted``: in readdir(3) order (mod_ls's -U), else by name."""
         st = os.stat(real)
         if not statmod.S_ISDIR(st.st_mode):
             return [(os.path.basename(real), st)]
@@ -451,28 +453,36 @@ class JailedFS:
                 except OSError:
                     est = None
                 out.append((entry.name, est))
-        out.sort(key=lambda e: e[0])
+        if not unsorted:
+            out.sort(key=lambda e: e[0])
         return out
 
     def format_long(self, name: str, st: Optional[os.stat_result], now: Optional[float] = None,
-                    link_target: Optional[str] = None, sftp: bool = False) -> str:
-        """One ``ls -l`` line as ProFTPD prints it; ``sftp``: as mod_sftp writes an SFTP
-        long name, whose mode string ends with a space (contrib/mod_sftp/fxp.c,
-        fxp_strmode): one character more than a LIST line."""
+                    link_target: Optional[str] = None, numeric: bool = False,
+                    size: Optional[str] = None, when: Optional[float] = None,
+                    sftp: bool = False) -> str:
+        """One ``ls -l`` line as ProFTPD prints it; ``numeric`` (-n): ids, not names;
+        ``size``: the size column as written (-h), ``when``: the time shown (-c, -u)
+        instead of the modification time; ``sftp``: as mod_sftp writes an SFTP long name,
+        whose mode string ends with a space (contrib/mod_sftp/fxp.c, fxp_strmode): one
+        character more than a LIST line."""
         if st is None:
             return name
         now = time.time() if now is None else now
         mode = statmod.filemode(st.st_mode)
-        mtime = time.localtime(st.st_mtime)
+        when = st.st_mtime if when is None else when
+        mtime = time.localtime(when)
         # ProFTPD 1.3.8: "Jan  1  2020" (day space-padded), size right-aligned in 8.
         month = time.strftime("%b", mtime)
-        if abs(now - st.st_mtime) > 180 * 86400:
+        if abs(now - when) > 180 * 86400:
             date = "%s %2d  %d" % (month, mtime.tm_mday, mtime.tm_year)
         else:
             date = "%s %2d %s" % (month, mtime.tm_mday, time.strftime("%H:%M", mtime))
-        line = "%s %3d %-8s %-8s %8d %s %s" % (
-            mode + " " if sftp else mode, st.st_nlink, self.owner_name(st.st_uid), self.group_name(st.st_gid),
-            st.st_size, date, name)
+        owner, group = ((st.st_uid, st.st_gid) if numeric
+                        else (self.owner_name(st.st_uid), self.group_name(st.st_gid)))
+        line = "%s %3d %-8s %-8s %8s %s %s" % (
+            mode + " " if sftp else mode, st.st_nlink, owner, group,
+            st.st_size if size is None else size, date, name)
         if link_target is not None:
             line += " -> " + link_target
         return line

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import stat as statmod
+import time
 
 
 from ftpredis import __version__
@@ -15,7 +16,7 @@ from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import command_words, path_tail
 from ftpredis.ftp.filesystem import FSError
-from ftpredis.ftp.listings import ls_lines
+from ftpredis.ftp.listings import long_line, ls_lines
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
                                  SITE_COMMANDS, blank, digits, mlst_feature, params_of)
@@ -237,7 +238,7 @@ class InfoMixin:
                     return 212, ls_lines(jail, real, arg, run)
                 except OSError as e:
                     raise FSError(e.errno, arg) from None
-            return 213, [jail.format_long(path_tail(vpath), os.lstat(real))]
+            return 213, [long_line(jail, path_tail(vpath), os.lstat(real), run, time.time())]
 
         def done(result):
             code, lines = result

@@ -8,6 +8,7 @@ import errno
 import os
 import posixpath
 import stat as statmod
+import struct
 import time
 from typing import Optional
 
@@ -70,9 +71,14 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
     and counts for nothing."""
     if run.depth_reached() or run.dirs_reached():
         return 1
-    entries = jail.list_entries(real, run.has("a") or run.has("A"), keep_hidden=run.limited)
+    entries = jail.list_entries(real, run.has("a") or run.has("A"), keep_hidden=run.limited,
+                                unsorted=run.unsorted)
     if run.has("a"):
-        entries = jail.with_dots(real, entries)
+        if run.unsorted:
+            # readdir(3) of ext4 and tmpfs gives "." and ".." first
+            entries = [e for e in jail.with_dots(real, []) if e[0] in (".", "..")] + entries
+        else:
+            entries = jail.with_dots(real, entries)
     run.dirs += 1
     subdirs = []
     listed = []
@@ -86,7 +92,8 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
             listed.append((line, st))
         if is_dir and name not in (".", ".."):
             subdirs.append(name)
-    out += _sorted_lines(listed, run)
+    lines = _sorted_lines(listed, run)
+    out += columns(lines) if run.has("C") and not run.unsorted else lines
     if not run.has("R"):
         return 0
     for name in subdirs:
@@ -107,12 +114,54 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
     return 0
 
 
+def columns(names: list) -> list:
+    """outputfiles()'s -C: the names down columns as wide as the longest name (rounded
+    up past a multiple of 8, at most 75), as many as fit in 75, tabs between."""
+    if not names:
+        return []
+    width = min((max(len(n) for n in names) | 7) + 1, 75)
+    rows = -(-len(names) // (75 // width))
+    out = []
+    for i in range(rows):
+        row = names[i::rows]
+        out.append("".join(n + "\t" * min((width + 7 - len(n)) // 8, 5) for n in row[:-1])
+                   + row[-1])
+    return out
+
+
+def human_size(size: int) -> str:
+    """ls_fmt_filesize() with -h: under 1000 as is, else "%7.1f" in k, M, G... of 1024,
+    computed in a C float as mod_ls does."""
+    if size < 1000:
+        return "%8d" % size
+    value, unit = _float32(size), 0
+    while value >= 1024.0:
+        value = _float32(value / 1024.0)
+        unit += 1
+    return "%7.1f%s" % (value, ("", "k", "M", "G", "T", "P")[unit])
+
+
+def _float32(x: float) -> float:
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def long_line(jail, name: str, st, run, now, target=None) -> str:
+    """listfile()'s -l line with -n, -h and the time -c/-u chose."""
+    return jail.format_long(name, st, now, target, numeric=run.has("n"),
+                            size=human_size(st.st_size) if run.has("h") else None,
+                            when=getattr(st, run.time_field))
+
+
 def _sorted_lines(listed: list, run) -> list:
     """outputfiles()'s sortfiles(): -t newest first (it wins over -S), -S largest first,
     -r reversing the comparison only, so entries that tie keep their name order (glibc's
-    qsort(3) is a merge sort); without -t or -S, -r changes nothing."""
+    qsort(3) is a merge sort); without -t or -S, -r changes nothing.  -t compares the
+    time -c/-u chose; -U sorts nothing."""
+    if run.unsorted:
+        return [line for line, _ in listed]
     if run.has("t"):
-        key = lambda item: int(item[1].st_mtime)    # noqa: E731  (time_t: whole seconds)
+        field = run.time_field
+        key = lambda item: int(getattr(item[1], field))    # noqa: E731  (time_t: seconds)
     elif run.has("S"):
         key = lambda item: item[1].st_size          # noqa: E731
     else:
@@ -125,6 +174,12 @@ def _ls_line(jail, name: str, st, full: str, run, now):
     """listfile(): ``(line or None, whether -R goes into it)``."""
     long = run.has("l")
     suffix, target = "", None
+    linked = statmod.S_ISLNK(st.st_mode)
+    if run.has("L") and linked:
+        try:
+            st = os.stat(full)      # -L: the entry is what the link names
+        except OSError:
+            return None, False
     mode = st.st_mode
     if statmod.S_ISLNK(mode):
         target = os.readlink(full)
@@ -136,17 +191,14 @@ def _ls_line(jail, name: str, st, full: str, run, now):
     if run.has("F"):
         suffix = ("@" if statmod.S_ISLNK(mode) else "/" if statmod.S_ISDIR(mode)
                   else "*" if mode & 0o111 else "")
-    recurse = statmod.S_ISDIR(st.st_mode) and (long or run.has("F"))
+    # -R never goes through a link, -L or not (a loop would never end)
+    recurse = statmod.S_ISDIR(st.st_mode) and not linked and (long or run.has("F"))
     if long:
-        return jail.format_long(name, st, now, target) + suffix, recurse
+        return long_line(jail, name, st, run, now, target) + suffix, recurse
     if statmod.S_ISREG(st.st_mode) or statmod.S_ISDIR(st.st_mode) \
             or statmod.S_ISLNK(st.st_mode):
         return name + suffix, recurse
     return None, recurse
-
-
-#: LIST options the plain listing (JailedFS.listing) writes by itself.
-_PLAIN_LIST = frozenset("laA")
 
 
 class ListingsMixin:
@@ -334,7 +386,10 @@ class ListingsMixin:
         fs = self.fs
         values = lsoptions.configured(self.server, self.client_state.anon_config,
                                       fs.real_of(fs.cwd))
-        return lsoptions.for_command(verb, arg, values)
+        sticky = self.__dict__.get("_ls_sticky")
+        if sticky is None:
+            sticky = self._ls_sticky = lsoptions.Sticky()
+        return lsoptions.for_command(verb, arg, values, sticky)
 
     def _list(self, cmd, long: bool):
         self._xferStart(cmd)
@@ -383,8 +438,9 @@ class ListingsMixin:
                 try:
                     if long:
                         # listfile() counts an entry, then drops it if hidden
-                        return [jail.format_long(shown, os.lstat(r)) for shown, r in matches
-                                if run.take_file() and r is not None]
+                        now = time.time()
+                        return [long_line(jail, shown, os.lstat(r), run, now)
+                                for shown, r in matches if run.take_file() and r is not None]
                 except OSError as e:
                     raise FSError(e.errno, display) from None
                 return [nlst_name(shown) for shown, r in matches if r is not None]
@@ -393,8 +449,7 @@ class ListingsMixin:
                 try:
                     if not long and not statmod.S_ISDIR(os.stat(r).st_mode):
                         return [nlst_name(path)]
-                    if long and (run.limited or not run.has("l")
-                                 or not run.flags <= _PLAIN_LIST):
+                    if long and not run.plain:
                         return ls_lines(jail, r, path, run)
                     lines = jail.listing(r, long=long, show_hidden=run.has("a") or run.has("A"),
                                          prefix=prefix, dots=run.has("a"))

@@ -10,8 +10,12 @@ counters mod_ls keeps against ``maxfiles``, ``maxdirs`` and ``maxdepth`` while o
 listing runs (its list_nfiles, list_ndirs, list_ndepth).  The listings themselves are
 :mod:`ftpredis.ftp.listings`'.
 
-Only the options ftpredis's listings implement are kept: ``-1 -a -A -d -F -l -R`` and
-the sorting ``-t`` (newest first), ``-S`` (largest first), ``-r`` (reversing either).
+The options kept per listing: ``-1 -a -A -d -F -l -R``, ``-C`` (columns), ``-h``
+(human sizes), ``-L`` (following links), ``-n`` (numeric ids) and the sorting ``-t``
+(newest first), ``-S`` (largest first), ``-r`` (reversing either).  ``-c``, ``-u`` and
+``-U`` are kept in :class:`Sticky` for the whole session, as mod_ls 1.3.8 never clears
+them (nor the time its -c/-u chose).  ``-B`` changes nothing in a build with NLS, as
+Debian's.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from ftpredis.config import dirmatch
 
 #: What each command starts from: LIST is ``ls -l``, STAT ``ls -la``, NLST names alone.
 _START = {"LIST": frozenset("l"), "STAT": frozenset("al"), "NLST": frozenset()}
+
+#: LIST options the plain listing (JailedFS.listing) writes by itself.
+_PLAIN_LIST = frozenset("laA")
 
 
 def configured(server, anonymous, real_cwd: Optional[str]) -> tuple:
@@ -66,29 +73,62 @@ def _letters(word: str) -> str:
     return "".join(out)
 
 
-def _turn_on(flags: Set[str], verb: str, letter: str) -> None:
+class Sticky:
+    """mod_ls's options that outlive a listing: its opt_c, opt_u, opt_U and ls_sort_by
+    are cleared by nothing but a ``+c``/``+u``/``+U`` of ListOptions, so once a LIST,
+    NLST or STAT used them they stay on for the session."""
+
+    def __init__(self):
+        self.c = self.u = self.unsorted = False
+        self.time = "st_mtime"      # ls_sort_by: the time shown and sorted by
+
+
+def _turn_on(flags: Set[str], verb: str, letter: str, sticky: Sticky) -> None:
     if letter == "1":
         if verb != "STAT":
             flags.add("1")
-            flags.discard("l")
+            flags.difference_update("lC")
     elif letter == "l":
         if verb != "NLST":
             flags.add("l")
-            flags.discard("1")
-    elif letter == "F":
+            flags.difference_update("1C")
+    elif letter == "C":
         if verb != "NLST":
-            flags.add("F")
-    elif letter in "aAdRrSt":
+            flags.add("C")
+            flags.discard("l")
+    elif letter in "Fhn":
+        if verb != "NLST":
+            flags.add(letter)
+    elif letter in "aAdLRrSt":
         flags.add(letter)
+    elif letter == "c":
+        sticky.c = True
+        sticky.time = "st_ctime"
+    elif letter == "u":
+        sticky.u = True
+        sticky.time = "st_atime"
+    elif letter == "U":
+        # opt_c = opt_S = opt_t = 0, ls_sort_by left as it was
+        sticky.unsorted = True
+        sticky.c = False
+        flags.difference_update("St")
 
 
-def _turn_off(flags: Set[str], letter: str) -> None:
+def _turn_off(flags: Set[str], letter: str, sticky: Sticky) -> None:
     if letter == "1":
-        flags.difference_update("1l")       # mod_ls: opt_1 = opt_l = opt_C = 0
+        flags.difference_update("1lC")      # mod_ls: opt_1 = opt_l = opt_C = 0
     elif letter in "lC":
-        flags.discard("l")                  # opt_l = opt_C = 0
-    elif letter in "aAdFRrSt":
+        flags.difference_update("lC")       # opt_l = opt_C = 0
+    elif letter in "aAdFhLnRrSt":
         flags.discard(letter)
+    elif letter == "c":
+        sticky.c = False
+        sticky.time = "st_atime" if sticky.u else "st_mtime"
+    elif letter == "u":
+        sticky.u = False
+        sticky.time = "st_ctime" if sticky.c else "st_mtime"
+    elif letter == "U":
+        sticky.unsorted = False
 
 
 class Listing:
@@ -97,9 +137,15 @@ class Listing:
     The limits are 0 for none; ``max_depth`` is the configured one plus one, as mod_ls
     keeps it, and ``depth`` counts the directory being listed as the first level."""
 
-    def __init__(self, verb: str, flags, config=None, path: Optional[str] = None):
+    def __init__(self, verb: str, flags, config=None, path: Optional[str] = None,
+                 sticky: Optional[Sticky] = None):
         self.verb = verb
         self.flags = frozenset(flags)
+        sticky = sticky if sticky is not None else Sticky()
+        #: the stat field -l shows and -t sorts by (-c, -u)
+        self.time_field = sticky.time
+        #: -U: readdir(3) order, nothing sorted or put in columns
+        self.unsorted = sticky.unsorted
         self.path = path
         self.max_files = config.max_files if config is not None else 0
         self.max_dirs = config.max_dirs if config is not None else 0
@@ -110,6 +156,12 @@ class Listing:
 
     def has(self, letter: str) -> bool:
         return letter in self.flags
+
+    @property
+    def plain(self) -> bool:
+        """Whether a plain ``ls -l`` (JailedFS.listing) writes this LIST."""
+        return (self.has("l") and self.flags <= _PLAIN_LIST and not self.limited
+                and not self.unsorted and self.time_field == "st_mtime")
 
     @property
     def limited(self) -> bool:
@@ -141,28 +193,31 @@ class Listing:
         return names
 
 
-def for_command(verb: str, arg: Optional[str], values: Sequence = ()) -> Listing:
+def for_command(verb: str, arg: Optional[str], values: Sequence = (),
+                sticky: Optional[Sticky] = None) -> Listing:
     """The :class:`Listing` for ``verb`` (LIST, NLST or STAT) with the client's argument
-    ``arg`` (STAT's without its options) and the session's ``ListOptions`` lines."""
+    ``arg`` (STAT's without its options), the session's ``ListOptions`` lines and its
+    :class:`Sticky` options (updated)."""
+    sticky = sticky if sticky is not None else Sticky()
     config = applicable(values, verb)
     words, path = split_argument(arg) if verb != "STAT" else ([], arg)
     flags = set(_START[verb])
     if config is None or not config.strict:
         for word in words:
             for letter in _letters(word):
-                _turn_on(flags, verb, letter)
+                _turn_on(flags, verb, letter, sticky)
     if config is not None:
-        _apply_configured(flags, verb, config.options)
-    return Listing(verb, flags, config, path)
+        _apply_configured(flags, verb, config.options, sticky)
+    return Listing(verb, flags, config, path, sticky)
 
 
-def _apply_configured(flags: Set[str], verb: str, options: str) -> None:
+def _apply_configured(flags: Set[str], verb: str, options: str, sticky: Sticky) -> None:
     """parse_list_opts() on the ListOptions string: its ``-`` words, then its ``+``
     words; a word with a character that is neither a letter nor a digit ends it."""
     words = options.split()
     i = 0
-    for sign, apply in (("-", lambda c: _turn_on(flags, verb, c)),
-                        ("+", lambda c: _turn_off(flags, c))):
+    for sign, apply in (("-", lambda c: _turn_on(flags, verb, c, sticky)),
+                        ("+", lambda c: _turn_off(flags, c, sticky))):
         while i < len(words) and words[i].startswith(sign):
             letters = _letters(words[i])
             for c in letters:

@@ -124,3 +124,10 @@ HIDDEN_GLOBS = _listopts("listopts_hidden_globs",
                           "LIST */*.txt"),
                          doc="HideFiles and maxfiles for NLST and globs: which hidden "
                              "entries count.")
+HIDDEN_LIMITS = _listopts("listopts_hidden_limits",
+                          'ListOptions "-l" maxfiles 5 maxdirs 2\n<Directory {home}>\n'
+                          'HideFiles ^(b|pub)\n</Directory>\n',
+                          ("LIST -R", "LIST -aR", "LIST -1", "LIST -C", "NLST", "NLST -a",
+                           "STAT .", "LIST -t"),
+                          doc="HideFiles with maxfiles and maxdirs: a hidden directory is "
+                              "counted as an entry, not as a directory; -C, -1, NLST, STAT.")
