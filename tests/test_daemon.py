@@ -287,6 +287,37 @@ class PrivilegeTests(TwistdMixin, unittest.TestCase):
         self.assertEqual(got[0]["server_name"], "late")
 
     @defer.inlineCallbacks
+    def test_home_the_account_cannot_enter_is_refused_and_logged(self):
+        """A home left 0700 by another account (the README's quick start run as root,
+        then by an admin): the login is refused, as ProFTPD's chdir() as the user would
+        be, and the log says which directory, which account and why (it used to log in
+        and answer LIST with "450 /: Permission denied", the log silent)."""
+        port = e2e.free_port()
+        self.write(PRIVILEGED.replace("RedisLog            {base}/rootonly/redis.log\n", ""),
+                   p=port)
+        home = e2e.home(self.base)
+        os.chmod(home, 0o700)
+        self.twistd()
+        self.assertTrue((yield self.wait_logged("listening on 127.0.0.1:%d\n" % port)),
+                        self.log_or_output())
+
+        def login():
+            try:
+                client("127.0.0.1", port).quit()
+            except Exception as e:
+                return str(e)
+        self.assertEqual((yield e2e.in_thread(login)), "530 Login incorrect.")
+        got = yield self.records(b"main-key", 1)
+        self.assertEqual((got[0]["command"], got[0]["response_code"]), ("PASS", 530))
+        why = ("home directory '%s' cannot be entered by the account ftpredis runs as, "
+               "'nobody' (uid %d, gid %d): Permission denied (it is owned by root:root, "
+               "mode 0700)" % (os.path.realpath(home), NOBODY, NOGROUP))
+        self.assertTrue((yield self.wait_logged(why)), self.logged())
+        # Given the account, the same login works.
+        os.chown(home, NOBODY, NOGROUP)
+        yield e2e.in_thread(lambda: client("127.0.0.1", port).quit())
+
+    @defer.inlineCallbacks
     def test_twistd_uid_and_gid_win(self):
         p = free_privileged_port()
         self.write(PRIVILEGED, p=p)

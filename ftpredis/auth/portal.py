@@ -321,6 +321,8 @@ class LoginRefused(UnauthorizedLogin):
     INVALID_SHELL = "invalid-shell"
     NO_HOME = "no-home"
     NO_ROOT = "no-root"
+    #: the start directory exists but the account ftpredis runs as cannot enter it
+    NO_ENTRY = "no-entry"
 
     def __init__(self, user: str, reason: str, detail: str):
         UnauthorizedLogin.__init__(self, "user %r: %s" % (user, detail))
@@ -576,6 +578,9 @@ class AuthFileRealm:
             raise LoginRefused(anon_id.login, LoginRefused.NO_ROOT,
                                "<Anonymous> directory '%s' does not exist" % (root,))
         root = os.path.realpath(root)
+        if not _enterable(root):
+            raise LoginRefused(anon_id.login, LoginRefused.NO_ENTRY,
+                               _no_entry("<Anonymous> directory", root))
         return Avatar(name=user, uid=uid, gid=gid, group=group, home=root, root=root,
                       cwd="/", anonymous=True, anon_password=anon_id.password)
 
@@ -626,9 +631,55 @@ class AuthFileRealm:
             # Jailed elsewhere, home missing or outside the jail: ProFTPD starts at the
             # jail's top rather than refusing.
             cwd = "/"
+        start = cwd if root == "/" else (root if cwd == "/" else root.rstrip("/") + cwd)
+        if not _enterable(start):
+            # mod_auth chdirs to the start after the chroot and, failing, to the jail's
+            # top; failing that (or with no jail) the login is refused.
+            if root == "/" or start == root or not _enterable(root):
+                where = root if root != "/" and start != root else start
+                raise LoginRefused(user.name, LoginRefused.NO_ENTRY, _no_entry(
+                    "home directory" if where == home else
+                    "DefaultRoot directory" if where == root else "directory", where))
+            cwd = "/"
         group = server.auth_groups.get(user.gid)
         return Avatar(name=user.name, uid=user.uid, gid=user.gid, group=group, home=home,
                       root=root, cwd=cwd)
+
+
+def _enterable(path: str) -> bool:
+    """Whether the account ftpredis runs as may enter ``path``: virtual users' sessions
+    work as that account (one service account), so a home it cannot search is a login
+    ProFTPD's chdir() as the user would refuse, not one to let in and fail at LIST."""
+    return os.access(path, os.X_OK, effective_ids=True)
+
+
+def _no_entry(what: str, path: str) -> str:
+    """The SystemLog reason of a refused login whose directory cannot be entered: which
+    account was refused and what the directory is, so the admin can tell a wrong owner
+    or mode (a home left by a run as another account) from a wrong path."""
+    import grp
+    import pwd
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        account = "'%s' (uid %d, gid %d)" % (pwd.getpwuid(uid).pw_name, uid, gid)
+    except KeyError:
+        account = "uid %d, gid %d" % (uid, gid)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        found = e.strerror
+    else:
+        try:
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            owner = str(st.st_uid)
+        try:
+            group = grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            group = str(st.st_gid)
+        found = "it is owned by %s:%s, mode %04o" % (owner, group, stat.S_IMODE(st.st_mode))
+    return ("%s '%s' cannot be entered by the account ftpredis runs as, %s: Permission "
+            "denied (%s)" % (what, path, account, found))
 
 
 def _plain_dir(path: str) -> bool:
