@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ftpredis.config import PROVIDED_MODULES, format_check_report
 from ftpredis.config.directives import TABLE, unprovided_modules
-from ftpredis.config.unprovided import DIRECTIVES, modules_of
+from ftpredis.config.unprovided import DIRECTIVES, contexts_of, modules_of
 from tests.test_config import _Base, _others, unloaded_hint
 
 
@@ -46,13 +46,14 @@ class TurnedOffTests(_Base):
 
     def test_compiled_in_module_a_warning(self):
         """mod_delay, mod_auth_pam, mod_ctrls are in Debian's proftpd with no LoadModule."""
-        config = self.load("DelayEngine off\nAuthPAM off\n<VirtualHost 127.0.0.2>\n"
-                           "ControlsEngine off\n</VirtualHost>\n")
+        config = self.load("DelayEngine off\nAuthPAM off\nControlsEngine off\n"
+                           "<VirtualHost 127.0.0.2>\nDelayEngine off\n</VirtualHost>\n")
         how = "compiled into ProFTPD"
         self.assertEqual(_others(config.warnings), (
             self.ignored("DelayEngine off", 1, "mod_delay.c", how),
             self.ignored("AuthPAM off", 2, "mod_auth_pam.c", how),
-            self.ignored("ControlsEngine off", 4, "mod_ctrls.c", how)))
+            self.ignored("ControlsEngine off", 3, "mod_ctrls.c", how),
+            self.ignored("DelayEngine off", 5, "mod_delay.c", how)))
 
     def test_check_report(self):
         path = self.write("LoadModule mod_wrap2.c\nWrapEngine off\nPort 2121\n")
@@ -112,6 +113,54 @@ class RefusedTests(_Base):
                     self.assertEqual(self.main(text).port, 2121, text)
                 else:
                     self.assertTrue(self.errors(text), text)
+
+
+class ContextTests(_Base):
+    """Each directive where its handler's CHECK_CONF allows it, as ``proftpd -t`` judges
+    (measured with 1.3.8: "fatal: QuotaEngine: directive not allowed in <Anonymous>
+    context on line 6 of ..."), turning its module off or not."""
+
+    def not_allowed(self, directive, context, number, allowed, name="ftpd.conf"):
+        return "%s: directive not allowed in %s context %s; allowed in %s" % (
+            directive, context, self.where(number, name), allowed)
+
+    def test_outside_its_contexts_an_error(self):
+        svg = "server config, <VirtualHost>, <Global>"
+        self.assertEqual(self.errors(
+            "LoadModule mod_quotatab.c\nQuotaEngine off\n<VirtualHost 127.0.0.2>\n"
+            "QuotaEngine off\n<Anonymous /tmp>\nQuotaEngine off\n</Anonymous>\n"
+            "</VirtualHost>\n<Global>\n<Directory /tmp>\n<Limit READ>\nDelayEngine off\n"
+            "</Limit>\n</Directory>\n</Global>\nControlsEngine off\n"
+            "<VirtualHost 127.0.0.3>\nControlsEngine off\n</VirtualHost>\n"), [
+            self.not_allowed("QuotaEngine", "<Anonymous>", 6, svg),
+            self.not_allowed("DelayEngine", "<Limit>", 12, svg),
+            self.not_allowed("ControlsEngine", "<VirtualHost>", 18, "server config")])
+
+    def test_the_context_of_an_included_file_is_the_including_line_s(self):
+        """ProFTPD names the Include line; ftpredis the line in the included file."""
+        self.write("<Anonymous /tmp>\n  QuotaEngine off\n</Anonymous>\n", "anon.conf")
+        self.assertEqual(self.errors(
+            "LoadModule mod_quotatab.c\n<VirtualHost 127.0.0.2>\nInclude anon.conf\n"
+            "</VirtualHost>\n"), [
+            self.not_allowed("QuotaEngine", "<Anonymous>", 2,
+                             "server config, <VirtualHost>, <Global>", "anon.conf")])
+
+    def test_only_in_directories(self):
+        """mod_exec's ExecEnable: <Anonymous>, <Directory>, .ftpaccess, not the server."""
+        self.assertEqual(self.errors("LoadModule mod_exec.c\nExecEnable off\n"), [
+            self.not_allowed("ExecEnable", "server config", 2,
+                             "<Anonymous>, <Directory>, .ftpaccess")])
+
+    def test_contexts_read_from_the_handlers(self):
+        self.assertEqual(contexts_of("quotaengine"),
+                         ("server config", "<VirtualHost>", "<Global>"))
+        self.assertEqual(contexts_of("ControlsEngine"), ("server config",))
+        self.assertEqual(contexts_of("SQLEngine"),
+                         ("server config", "<VirtualHost>", "<Global>", "<Anonymous>"))
+        self.assertIsNone(contexts_of("Port"))
+        # Every directive but a few whose handlers check nothing has its contexts.
+        names = {n for names in DIRECTIVES.values() for n in names.split()}
+        self.assertLess(len([n for n in names if contexts_of(n) is None]), 10)
 
 
 class NotLoadedTests(_Base):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # -*- test-case-name: tests.test_config_unprovided -*-
 """Regenerate ``ftpredis/config/unprovided.py``: the directives of ProFTPD 1.3.8's
-modules that ftpredis does not provide, read from each module's ``conftable``.
+modules that ftpredis does not provide, read from each module's ``conftable``, and the
+contexts each allows, read from its handler's ``CHECK_CONF``.
 
 Usage (with a clone of github.com/proftpd/proftpd)::
 
@@ -17,6 +18,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from typing import Dict, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
@@ -38,13 +40,32 @@ own, which ftpredis cannot apply, rather than as unknown.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 #: module -> its directives, as ProFTPD spells them
 DIRECTIVES = {
 '''
 
+CONTEXTS_HEAD = '''}
+
+#: the contexts a directive's handler allows (its CHECK_CONF), one letter each:
+#: S server config, V <VirtualHost>, G <Global>, A <Anonymous>, D <Directory>,
+#: L <Limit>, C <Class>, F .ftpaccess; a directive whose handler has no CHECK_CONF is
+#: not listed (ProFTPD takes it anywhere)
+CONTEXTS = {
+'''
+
 TAIL = '''}
+
+#: letter of CONTEXTS -> the context's name as ProFTPD's errors spell it
+CONTEXT_NAMES = {"S": "server config", "V": "<VirtualHost>", "G": "<Global>",
+                 "A": "<Anonymous>", "D": "<Directory>", "L": "<Limit>", "C": "<Class>",
+                 "F": ".ftpaccess"}
+
+_CONTEXTS: Dict[str, Tuple[str, ...]] = {}
+for _letters, _names in CONTEXTS.items():
+    for _name in _names.split():
+        _CONTEXTS[_name.lower()] = tuple(CONTEXT_NAMES[c] for c in _letters)
 
 _MODULES: Dict[str, Tuple[str, ...]] = {}
 for _module, _names in DIRECTIVES.items():
@@ -56,11 +77,37 @@ def modules_of(name: str) -> Tuple[str, ...]:
     """The modules ftpredis does not provide that have the directive ``name`` (any
     case; a section as ``<IfUser>``), in name order; () when none has it."""
     return _MODULES.get(name.lower(), ())
+
+
+def contexts_of(name: str) -> Optional[Tuple[str, ...]]:
+    """The contexts (named as :data:`CONTEXT_NAMES` names them) where ProFTPD takes the
+    directive ``name`` (any case); None when it does not check."""
+    return _CONTEXTS.get(name.lower())
 '''
+
+#: CHECK_CONF's flags -> CONTEXTS's letters
+_FLAGS = {"CONF_ROOT": "S", "CONF_VIRTUAL": "V", "CONF_GLOBAL": "G", "CONF_ANON": "A",
+          "CONF_DIR": "D", "CONF_LIMIT": "L", "CONF_CLASS": "C", "CONF_DYNDIR": "F"}
+
+
+def _handler_contexts(text: str, handler: str) -> Optional[str]:
+    """The letters of the contexts ``handler``'s CHECK_CONF allows (the union when it
+    has several), None when it has none."""
+    m = re.search(r"MODRET\s+%s\s*\(\s*cmd_rec\s*\*\s*cmd\s*\)\s*\{" % re.escape(handler),
+                  text)
+    if m is None:
+        return None
+    end = text.find("\n}", m.end())
+    body = text[m.end():end if end >= 0 else len(text)]
+    letters = set()
+    for mask in re.findall(r"CHECK_CONF\s*\(\s*cmd\s*,\s*([^;]*?)\)\s*;", body):
+        letters.update(_FLAGS[f] for f in re.findall(r"CONF_[A-Z]+", mask) if f in _FLAGS)
+    return "".join(c for c in "SVGADLCF" if c in letters) or None
 
 
 def conftables(checkout: str):
-    """module file name -> directive names, from every module source at :data:`TAG`."""
+    """module file name -> [(directive name, its contexts' letters or None)], from every
+    module source at :data:`TAG`."""
     files = subprocess.check_output(["git", "-C", checkout, "ls-tree", "-r",
                                      "--name-only", TAG], text=True).split()
     out = {}
@@ -72,11 +119,21 @@ def conftables(checkout: str):
         defines = dict(re.findall(r'#\s*define\s+(\w+)\s+"([^"]*)"', text))
         for table in re.finditer(r"static conftable \w+\[\]\s*=\s*\{(.*?)\{\s*NULL", text,
                                  re.S):
-            for quoted, macro in re.findall(r'\{\s*(?:"([^"]+)"|(\w+))\s*,', table.group(1)):
+            for quoted, macro, handler in re.findall(
+                    r'\{\s*(?:"([^"]+)"|(\w+))\s*,\s*(\w+)', table.group(1)):
                 name = quoted or defines.get(macro)
                 if name and not name.startswith("</"):
-                    out.setdefault(os.path.basename(path), []).append(name)
+                    out.setdefault(os.path.basename(path), []).append(
+                        (name, _handler_contexts(text, handler)))
     return out
+
+
+def _entry(key: str, names) -> None:
+    lines = textwrap.wrap(" ".join(sorted(names, key=str.lower)), 80)
+    sys.stdout.write('    "%s": (\n' % key)
+    for i, line in enumerate(lines):
+        sys.stdout.write('        "%s%s"\n' % (line, "" if i == len(lines) - 1 else " "))
+    sys.stdout.write("    ),\n")
 
 
 def main(argv) -> int:
@@ -85,15 +142,17 @@ def main(argv) -> int:
         return 2
     tables = conftables(argv[1])
     sys.stdout.write(HEAD % {"tag": TAG[1:]})
+    by_contexts: Dict[str, set] = {}
     for module in sorted(tables):
         if module in PROVIDED_MODULES:
             continue
-        names = " ".join(sorted(set(tables[module]), key=str.lower))
-        lines = textwrap.wrap(names, 80)
-        sys.stdout.write('    "%s": (\n' % module)
-        for i, line in enumerate(lines):
-            sys.stdout.write('        "%s%s"\n' % (line, "" if i == len(lines) - 1 else " "))
-        sys.stdout.write("    ),\n")
+        _entry(module, {name for name, _ in tables[module]})
+        for name, letters in tables[module]:
+            if letters is not None:
+                by_contexts.setdefault(letters, set()).add(name)
+    sys.stdout.write(CONTEXTS_HEAD)
+    for letters in sorted(by_contexts, key=lambda c: ("SVGADLCF".index(c[0]), c)):
+        _entry(letters, by_contexts[letters])
     sys.stdout.write(TAIL)
     return 0
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, List, Mapping, Optional, Tuple
 
 from ftpredis.config.model import ConfigError, Source
+from ftpredis.config.unprovided import contexts_of
 
 #: The modules whose ``<IfModule mod_x.c>`` sections are true: what ftpredis provides.
 PROVIDED_MODULES = frozenset(
@@ -242,6 +243,11 @@ class _Skip:
 
 _CONDITIONALS = ("<ifmodule", "</ifmodule", "<ifdefine", "</ifdefine")
 
+#: sections that are contexts, by lower-case name, as ProFTPD's errors name them
+_CONTEXTS = {"<virtualhost>": "<VirtualHost>", "<global>": "<Global>",
+             "<anonymous>": "<Anonymous>", "<directory>": "<Directory>",
+             "<limit>": "<Limit>", "<class>": "<Class>"}
+
 
 class Reader:
     """Read a config file and everything it includes into a list of :class:`Line`.
@@ -267,6 +273,9 @@ class Reader:
         self.warnings: List[str] = []
         self.ignore_temp_files = False
         self.allow_symlinks = False
+        #: the sections open at this point (lower-case names), across included files:
+        #: an unprovided directive's context (:meth:`_unprovided`)
+        self._sections: List[str] = []
 
     def _error(self, error: ConfigError) -> None:
         self.errors.append(error)
@@ -380,6 +389,11 @@ class Reader:
                     self._include(line.args[0], filename, source, depth)
             elif not self._unprovided(line):
                 self.lines.append(line)
+                if line.is_open:
+                    self._sections.append(low)
+                elif line.is_close and self._sections and \
+                        self._sections[-1] == "<" + low[2:]:
+                    self._sections.pop()
             elif line.is_open:
                 skipping = _Skip(low[1:-1], source, name=line.name)
         if skipping is not None:
@@ -437,6 +451,14 @@ class Reader:
         if not present:
             return False
         module = present[0]
+        allowed = contexts_of(line.name)
+        context = self._context()
+        if allowed is not None and context not in allowed:
+            # ProFTPD's CHECK_CONF: fatal wherever the module is, whatever the line does
+            self._error(ConfigError("%s: directive not allowed in %s context"
+                                    % (line.name, context), line.source,
+                                    "allowed in %s" % ", ".join(allowed)))
+            return True
         loaded_on = self.loaded.get(module)
         how = ("loaded on %s" % (loaded_on,) if loaded_on is not None
                else "compiled into ProFTPD")
@@ -451,6 +473,15 @@ class Reader:
                 "ProFTPD would apply it: remove it (only turning the module off is "
                 "accepted)"))
         return True
+
+    def _context(self) -> str:
+        """The context a line read now is in, as ProFTPD's errors name it: the innermost
+        open section that is one, else the server config."""
+        for name in reversed(self._sections):
+            context = _CONTEXTS.get(name)
+            if context is not None:
+                return context
+        return "server config"
 
     def _include_options(self, line: Line) -> None:
         if not line.args:

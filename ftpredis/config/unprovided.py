@@ -10,7 +10,7 @@ own, which ftpredis cannot apply, rather than as unknown.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 #: module -> its directives, as ProFTPD spells them
 DIRECTIVES = {
@@ -168,6 +168,89 @@ DIRECTIVES = {
     ),
 }
 
+#: the contexts a directive's handler allows (its CHECK_CONF), one letter each:
+#: S server config, V <VirtualHost>, G <Global>, A <Anonymous>, D <Directory>,
+#: L <Limit>, C <Class>, F .ftpaccess; a directive whose handler has no CHECK_CONF is
+#: not listed (ProFTPD takes it anywhere)
+CONTEXTS = {
+    "S": (
+        "AdminControlsACLs AdminControlsEngine ControlsACLs ControlsAuthFreshness "
+        "ControlsEngine ControlsInterval ControlsLog ControlsMaxClients ControlsSocket "
+        "ControlsSocketACL ControlsSocketOwner DelayControlsACLs DelayTable "
+        "DynMasqControlsACLs DynMasqRefresh FACLEngine LangPath LoadFile LoadModule "
+        "ModuleControlsACLs ModuleOrder ModulePath ShaperAll ShaperControlsACLs ShaperLog "
+        "ShaperTable SNMPAgent SNMPCommunity SNMPEngine SNMPLog SNMPMaxVariables "
+        "SNMPOptions SNMPTables StatCacheCapacity StatCacheControlsACLs StatCacheMaxAge "
+        "StatCacheTable"
+    ),
+    "SG": (
+        "SQLRatios SQLRatioStats"
+    ),
+    "SV": (
+        "QoSOptions"
+    ),
+    "SVG": (
+        "<IfAuthenticated> <IfClass> <IfGroup> <IfUser> AuthOTPAlgorithm AuthOTPEngine "
+        "AuthOTPLog AuthOTPOptions AuthOTPTable AuthOTPTableLock AuthPAM AuthPAMConfig "
+        "AuthPAMOptions CapabilitiesEngine CapabilitiesRootRevoke CapabilitiesSet "
+        "CopyEngine CopyOptions DeflateEngine DeflateLog DelayEngine DelayOnEvent "
+        "DigestDefaultAlgorithm DigestOptions DNSBLDomain DNSBLEngine DNSBLLog "
+        "DNSBLPolicy ExecEngine ExecEnviron ExecLog ExecOnConnect ExecOnEvent ExecOnExit "
+        "ExecOnRestart ExecOptions ExecTimeout ForensicLogBufferSize ForensicLogCapture "
+        "ForensicLogCriteria ForensicLogEngine ForensicLogFile GeoIPAllowFilter "
+        "GeoIPDenyFilter GeoIPEngine GeoIPLog GeoIPPolicy GeoIPTable IdentLookups "
+        "LangDefault LangEngine LangOptions LDAPAliasDereference LDAPAttr LDAPAuthBinds "
+        "LDAPBindDN LDAPConnectTimeout LDAPDefaultAuthScheme LDAPDefaultGID "
+        "LDAPDefaultQuota LDAPDefaultUID LDAPForceDefaultGID LDAPForceDefaultUID "
+        "LDAPForceGeneratedHomedir LDAPGenerateHomedir LDAPGenerateHomedirPrefix "
+        "LDAPGenerateHomedirPrefixNoUsername LDAPGroups LDAPLog LDAPProtocolVersion "
+        "LDAPQueryTimeout LDAPSearchScope LDAPServer LDAPUsers LDAPUseSASL LDAPUseTLS "
+        "MaxLoad MemcacheConnectFailures MemcacheEngine MemcacheLog MemcacheOptions "
+        "MemcacheReplicas MemcacheServers MemcacheTimeouts QuotaDefault "
+        "QuotaDirectoryTally QuotaDisplayUnits QuotaEngine QuotaExcludeFilter "
+        "QuotaLimitTable QuotaLock QuotaLog QuotaOptions QuotaShowQuotas QuotaTallyTable "
+        "RadiusAcctServer RadiusAuthServer RadiusEngine RadiusGroupInfo RadiusLog "
+        "RadiusNASIdentifier RadiusOptions RadiusQuotaInfo RadiusRealm RadiusUserInfo "
+        "RadiusVendor RewriteEngine RewriteLock RewriteLog RewriteMap RewriteMaxReplace "
+        "RLimitChroot RLimitCPU RLimitMemory RLimitOpenFiles SFTPPAMEngine SFTPPAMOptions "
+        "SFTPPAMServiceName SiteMiscEngine SNMPEnable SNMPNotify SQLAuthenticate "
+        "SQLAuthTypes SQLBackend SQLConnectInfo SQLDefaultGID SQLDefaultUID SQLGroupInfo "
+        "SQLKeepAlive SQLLog SQLLogFile SQLLogOnEvent SQLMinID SQLMinUserGID "
+        "SQLMinUserUID SQLNamedConnectInfo SQLNamedQuery SQLNegativeCache SQLODBCVersion "
+        "SQLOptions SQLPasswordArgon2 SQLPasswordCost SQLPasswordEncoding "
+        "SQLPasswordEngine SQLPasswordOptions SQLPasswordPBKDF2 SQLPasswordRounds "
+        "SQLPasswordSaltFile SQLPasswordScrypt SQLPasswordUserSalt SQLShowInfo "
+        "SQLUserInfo StatCacheEngine TCPGroupAccessFiles TCPServiceName "
+        "TCPUserAccessFiles UseEncoding WrapEngine WrapLog WrapOptions WrapServiceName"
+    ),
+    "SVGA": (
+        "DigestAlgorithms DigestCache DigestEngine DigestMaxSize DisplayReadme "
+        "ShaperEngine ShaperSession SQLEngine TCPAccessFiles TCPAccessSyslogLevels "
+        "WrapAllowMsg WrapDenyMsg WrapGroupTables WrapTables WrapUserTables"
+    ),
+    "SVGAD": (
+        "AnonRatio ByteRatioErrMsg CwdRatioMsg ExecBeforeCommand ExecOnCommand "
+        "ExecOnError FileRatioErrMsg GroupRatio HostRatio LeechRatioMsg RatioFile Ratios "
+        "RatioTempFile RewriteCondition RewriteRule SaveRatios UserRatio"
+    ),
+    "ADF": (
+        "ExecEnable"
+    ),
+    "DF": (
+        "DigestEnable"
+    ),
+}
+
+#: letter of CONTEXTS -> the context's name as ProFTPD's errors spell it
+CONTEXT_NAMES = {"S": "server config", "V": "<VirtualHost>", "G": "<Global>",
+                 "A": "<Anonymous>", "D": "<Directory>", "L": "<Limit>", "C": "<Class>",
+                 "F": ".ftpaccess"}
+
+_CONTEXTS: Dict[str, Tuple[str, ...]] = {}
+for _letters, _names in CONTEXTS.items():
+    for _name in _names.split():
+        _CONTEXTS[_name.lower()] = tuple(CONTEXT_NAMES[c] for c in _letters)
+
 _MODULES: Dict[str, Tuple[str, ...]] = {}
 for _module, _names in DIRECTIVES.items():
     for _name in _names.split():
@@ -178,3 +261,9 @@ def modules_of(name: str) -> Tuple[str, ...]:
     """The modules ftpredis does not provide that have the directive ``name`` (any
     case; a section as ``<IfUser>``), in name order; () when none has it."""
     return _MODULES.get(name.lower(), ())
+
+
+def contexts_of(name: str) -> Optional[Tuple[str, ...]]:
+    """The contexts (named as :data:`CONTEXT_NAMES` names them) where ProFTPD takes the
+    directive ``name`` (any case); None when it does not check."""
+    return _CONTEXTS.get(name.lower())
