@@ -93,7 +93,8 @@ class JailTests(unittest.TestCase):
         fs = JailedFS(self.root, umask=0o027)
         fs.mkdir("new")
         self.assertEqual(os.stat(os.path.join(self.root, "new")).st_mode & 0o777, 0o750)
-        self.assertEqual(fs.listing(fs.root, long=False), ["d", "esc", "inside", "new"])
+        # NLST leaves out "esc", a link out of the jail: in a chroot it names nothing
+        self.assertEqual(fs.listing(fs.root, long=False), ["d", "inside", "new"])
         long = fs.listing(fs.root, long=True)
         self.assertTrue(long[0].startswith("drwx"))
         self.assertIn(" -> ", long[1])

@@ -53,6 +53,17 @@ class FSError(Exception):
         return "%s: %s" % (self.display, self.message)
 
 
+def safe_link(target: str, vdir: str) -> bool:
+    """mod_ls's is_safe_symlink(): False for a link to ".", "..", "./", "../", or to a
+    path that starts with "." and ends with "/" or "." and, joined to the directory
+    ``vdir`` (virtual) and cleaned, is a prefix of it (the directory or one above)."""
+    if target in (".", "..", "./", "../"):
+        return False
+    if len(target) >= 2 and target[0] == "." and target[-1] in "/.":
+        return not vdir.startswith(posixpath.normpath(posixpath.join(vdir, target)))
+    return True
+
+
 def _within(real: str, root: str) -> bool:
     if root == "/":
         return True
@@ -239,6 +250,52 @@ class JailedFS:
             if i >= len(parts) - (not last):
                 return True
             path = path + "/" + parts[i]
+
+    def stat_inside(self, real: str) -> os.stat_result:
+        """``stat()`` of what ``real`` (a path in the jail, a symbolic link maybe) names,
+        resolved as in ProFTPD's chroot (LIST -L, -F, NLST): an absolute link starts at
+        the jail's top, ``..`` stops there, so nothing outside ever shows (its type,
+        owner or size).  FileNotFoundError when it names nothing there."""
+        return self.follow_inside(real)[0]
+
+    def follow_inside(self, real: str) -> Tuple[os.stat_result, str]:
+        """:meth:`stat_inside`'s stat and the real path it names (in the jail).  The
+        kernel resolves it as a chroot would (openat2's RESOLVE_IN_ROOT); where it
+        cannot, a link whose real path leaves the jail names nothing."""
+        if self.root == "/":
+            return os.stat(real), os.path.realpath(real)
+        if nowait.SUPPORTED:
+            rel = real[len(self.root):].lstrip("/") or "."
+            root_fd = self.root_fd
+            own = root_fd is None
+            if own:
+                root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fd = nowait.open_beneath(root_fd, rel, os.O_PATH | os.O_CLOEXEC,
+                                         nowait.RESOLVE_IN_ROOT)
+            finally:
+                if own:
+                    os.close(root_fd)
+            if fd is None:
+                raise FileNotFoundError(errno.ENOENT, "names nothing in the jail", real)
+            try:
+                st = os.fstat(fd)
+                target = os.readlink("/proc/self/fd/%d" % fd)
+            finally:
+                os.close(fd)
+            if not _within(target, self.root):      # a bind mount's view, say
+                raise FileNotFoundError(errno.ENOENT, "leads out of the jail", real)
+            return st, target
+        target = os.path.realpath(real)
+        if not _within(target, self.root):
+            raise FileNotFoundError(errno.ENOENT, "leads out of the jail", real)
+        return os.stat(target), target
+
+    def virtual_dir(self, real: str) -> str:
+        """The virtual path of ``real``, a directory in the jail (no link on the way)."""
+        if real == self.root or self.root == "/":
+            return real if self.root == "/" else "/"
+        return real[len(self.root):] or "/"
 
     def _hides(self, vpath: str, real: str) -> bool:
         """HideFiles hides this path (the root itself never)."""
@@ -505,15 +562,30 @@ class JailedFS:
             entries = self.with_dots(real, entries)
         lines = []
         now = time.time()
+        vdir = None
         for name, st in entries:
-            if long:
-                target = None
-                if st is not None and statmod.S_ISLNK(st.st_mode):
+            if st is not None and statmod.S_ISLNK(st.st_mode):
+                full = os.path.join(real, name)
+                if not long:
+                    # nlstdir() leaves out a name its stat() cannot follow (dangling,
+                    # or out of the chroot)
                     try:
-                        target = os.readlink(os.path.join(real, name))
+                        self.stat_inside(full)
                     except OSError:
-                        target = None
+                        continue
+                    lines.append(prefix + name)
+                    continue
+                try:
+                    target = os.readlink(full)
+                except OSError:
+                    target = None
+                if vdir is None:
+                    vdir = self.virtual_dir(real)
+                if target is not None and not safe_link(target, vdir):
+                    continue        # listfile() drops a link to "." or ".." (Bug#3719)
                 lines.append(self.format_long(name, st, now, target))
+            elif long:
+                lines.append(self.format_long(name, st, now))
             else:
                 lines.append(prefix + name)
         return lines

@@ -18,7 +18,7 @@ from twisted.python import failure
 from ftpredis.auth.portal import session_gids
 from ftpredis.records.events import path_tail
 from ftpredis.ftp import lsoptions
-from ftpredis.ftp.filesystem import FSError
+from ftpredis.ftp.filesystem import FSError, safe_link
 from ftpredis.ftp.common import blank
 from ftpredis.ftp.replies import REPLIES, R, Reply
 
@@ -65,7 +65,7 @@ def ls_lines(jail, real: str, path: Optional[str], run, now=None):
     return out
 
 
-def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
+def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list, chain=()) -> int:
     """mod_ls's listdir(): appends to ``out``; 1 when maxdepth or maxdirs stopped it
     (its caller then lists no further sibling).  An unreadable directory raises OSError
     and counts for nothing."""
@@ -87,23 +87,28 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
             break
         if st is None:
             continue
-        line, is_dir = _ls_line(jail, name, st, os.path.join(real, name), run, now)
+        line, into = _ls_line(jail, name, st, os.path.join(real, name), run, now)
         if line is not None:
             listed.append((line, st))
-        if is_dir and name not in (".", ".."):
-            subdirs.append(name)
+        if into is not None and name not in (".", ".."):
+            subdirs.append((name, into))
     lines = _sorted_lines(listed, run)
     out += columns(lines) if run.has("C") and not run.unsorted else lines
     if not run.has("R"):
         return 0
-    for name in subdirs:
+    for name, into in subdirs:
         if run.dirs_reached() or run.files_reached():
             break
         sub = name if not path or path == "." else posixpath.join(path, name)
+        if into != os.path.join(real, name) and not run.max_depth and \
+                _above(into, chain + (real,)):
+            # -RL, a link back to a directory being listed, no maxdepth: mod_ls would go
+            # round until its path buffer is full; listed once, not entered
+            continue
         lines: list = []
         run.depth += 1
         try:
-            stopped = _ls_dir(jail, os.path.join(real, name), sub, run, now, lines)
+            stopped = _ls_dir(jail, into, sub, run, now, lines, chain + (real,))
         except OSError:
             continue        # mod_ls skips a subdirectory it cannot enter, head and all
         finally:
@@ -112,6 +117,24 @@ def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list) -> int:
         if stopped:
             break
     return 0
+
+
+def _above(into: str, chain) -> bool:
+    """Whether the directory ``into`` is one of ``chain``, the directory being listed and
+    those whose listing led to it."""
+    try:
+        st = os.stat(into)
+    except OSError:
+        return False
+    key = (st.st_dev, st.st_ino)
+    for d in chain:
+        try:
+            dst = os.stat(d)
+        except OSError:
+            continue
+        if (dst.st_dev, dst.st_ino) == key:
+            return True
+    return False
 
 
 def columns(names: list) -> list:
@@ -171,30 +194,39 @@ def _sorted_lines(listed: list, run) -> list:
 
 
 def _ls_line(jail, name: str, st, full: str, run, now):
-    """listfile(): ``(line or None, whether -R goes into it)``."""
+    """listfile(): ``(line or None, the real directory -R goes into or None)``."""
     long = run.has("l")
-    suffix, target = "", None
+    suffix, target, followed = "", None, None
     linked = statmod.S_ISLNK(st.st_mode)
-    if run.has("L") and linked:
+    if linked:
         try:
-            st = os.stat(full)      # -L: the entry is what the link names
+            target = os.readlink(full)
         except OSError:
-            return None, False
-    mode = st.st_mode
-    if statmod.S_ISLNK(mode):
-        target = os.readlink(full)
-        if long:
+            return None, None
+        if not safe_link(target, jail.virtual_dir(os.path.dirname(full))):
+            return None, None       # a link to "." or "..": listfile() drops it (Bug#3719)
+        if run.has("L"):
             try:
-                mode = os.stat(full).st_mode
+                # -L: the entry is what the link names
+                st, followed = jail.follow_inside(full)
             except OSError:
-                mode = 0
+                return None, None
+    mode = st.st_mode
+    if statmod.S_ISLNK(mode) and long:
+        try:
+            mode = jail.stat_inside(full).st_mode
+        except OSError:
+            mode = 0
     if run.has("F"):
         suffix = ("@" if statmod.S_ISLNK(mode) else "/" if statmod.S_ISDIR(mode)
                   else "*" if mode & 0o111 else "")
-    # -R never goes through a link, -L or not (a loop would never end)
-    recurse = statmod.S_ISDIR(st.st_mode) and not linked and (long or run.has("F"))
+    recurse = None
+    if statmod.S_ISDIR(st.st_mode) and (long or run.has("F")):
+        # -RL goes through a link to a directory (in the jail: stat_inside said so)
+        recurse = followed if linked else full
     if long:
-        return long_line(jail, name, st, run, now, target) + suffix, recurse
+        return long_line(jail, name, st, run, now, None if run.has("L") else target) \
+            + suffix, recurse
     if statmod.S_ISREG(st.st_mode) or statmod.S_ISDIR(st.st_mode) \
             or statmod.S_ISLNK(st.st_mode):
         return name + suffix, recurse

@@ -81,6 +81,10 @@ class Sticky:
     def __init__(self):
         self.c = self.u = self.unsorted = False
         self.time = "st_mtime"      # ls_sort_by: the time shown and sorted by
+        #: what STAT keeps of the LIST or NLST before it: mod_ls's STAT clears only its
+        #: opt_C, opt_d, opt_F, opt_R, so -h, -n and -L stay as that command left them
+        #: (LIST clears all before its options, NLST all but -h; measured)
+        self.carried: frozenset = frozenset()
 
 
 def _turn_on(flags: Set[str], verb: str, letter: str, sticky: Sticky) -> None:
@@ -202,13 +206,23 @@ def for_command(verb: str, arg: Optional[str], values: Sequence = (),
     config = applicable(values, verb)
     words, path = split_argument(arg) if verb != "STAT" else ([], arg)
     flags = set(_START[verb])
+    if verb == "STAT":
+        flags |= sticky.carried
     if config is None or not config.strict:
         for word in words:
             for letter in _letters(word):
                 _turn_on(flags, verb, letter, sticky)
     if config is not None:
         _apply_configured(flags, verb, config.options, sticky)
+    if verb == "LIST":
+        sticky.carried = frozenset(flags & _CARRIED)
+    elif verb == "NLST":
+        sticky.carried = frozenset((sticky.carried & {"h"}) | (flags & _CARRIED))
     return Listing(verb, flags, config, path, sticky)
+
+
+#: the options a STAT lists with if the LIST or NLST before it had them
+_CARRIED = frozenset("hnL")
 
 
 def _apply_configured(flags: Set[str], verb: str, options: str, sticky: Sticky) -> None:
