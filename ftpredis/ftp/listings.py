@@ -367,10 +367,10 @@ class ListingsMixin:
                     target = est
                     if statmod.S_ISLNK(est.st_mode):
                         try:
-                            target = os.stat(os.path.join(r, name))
-                            _, _ = jail.resolve(posixpath.join(vpath, name))
-                        except (OSError, FSError):
-                            continue        # dangling, or pointing out of the jail
+                            # resolved as in ProFTPD's chroot
+                            target = jail.stat_inside(os.path.join(r, name))
+                        except OSError:
+                            continue        # dangling, or naming nothing in the jail
                         kind = "OS.unix=symlink"
                     else:
                         kind = "dir" if statmod.S_ISDIR(est.st_mode) else "file"
