@@ -180,6 +180,11 @@ class LineTests(_Base):
         self.assertEqual(self.error(b"ServerName \xff\n"),
                          "invalid UTF-8 in configuration line " + self.where(1))
 
+    def test_nul_byte(self):
+        # a NUL in a path reached os.stat and failed with a bare ValueError
+        self.assertEqual(self.error(b"ServerName a\nAuthUserFile /etc/pass\x00wd\n"),
+                         "NUL byte in configuration line " + self.where(2))
+
     def test_section_without_closing_bracket(self):
         self.assertEqual(self.errors("<Global\n</Global>\n")[0],
                          "<Global>: missing closing '>' " + self.where(1))

@@ -318,6 +318,11 @@ class Reader:
             except UnicodeDecodeError:
                 self._error(ConfigError("invalid UTF-8 in configuration line", source))
                 continue
+            if "\x00" in text:
+                # ProFTPD's C strings would end the line there, silently; no path or
+                # word can hold one
+                self._error(ConfigError("NUL byte in configuration line", source))
+                continue
             stripped = text.strip()
             if not stripped or stripped.startswith("#"):
                 continue
