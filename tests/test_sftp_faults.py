@@ -17,7 +17,8 @@ from twisted.trial import unittest
 from tests.support import e2e
 from tests.test_sftp import SSH_OPTS, RawSFTP, _SFTPSite, _str, _u32, _u64
 
-OPEN, CLOSE, READ, WRITE, FSTAT, FSETSTAT, OPENDIR, READDIR = 3, 4, 5, 6, 8, 10, 11, 12
+OPEN, CLOSE, READ, WRITE, FSTAT, SETSTAT, FSETSTAT, OPENDIR, READDIR = (
+    3, 4, 5, 6, 8, 9, 10, 11, 12)
 MKDIR, REALPATH, STAT, EXTENDED = 14, 16, 17, 200
 STATUS, HANDLE, NAME, ATTRS = 101, 102, 104, 105
 
@@ -166,6 +167,25 @@ class SFTPFaultTests(_SFTPSite, unittest.TestCase):
         self.assertTrue(works)
         with open(os.path.join(self.home, "new.txt"), "rb") as f:
             self.assertEqual(f.read(), b"ok")
+
+    @defer.inlineCallbacks
+    def test_sizes_beyond_off_t(self):
+        """SETSTAT and FSETSTAT of a size off_t cannot hold: ProFTPD's truncate() fails
+        EINVAL, 8 "Invalid parameter"; the file keeps its size (conch answered 4 and
+        logged a traceback: Python would not convert the size)."""
+        def steps(c):
+            h = c.send(OPEN, _str(b"a.txt") + _u32(2) + _u32(0))[1]
+            out = [c.send(SETSTAT, _str(b"a.txt") + _u32(1) + _u64(2 ** 64 - 1)),
+                   c.send(SETSTAT, _str(b"a.txt") + _u32(1) + _u64(2 ** 63)),
+                   c.send(FSETSTAT, _str(h) + _u32(1) + _u64(2 ** 63)),
+                   c.send(FSETSTAT, _str(h) + _u32(1) + _u64(20)),
+                   c.send(CLOSE, _str(h))]
+            return out, c.works()
+        out, works = yield self.session(steps)
+        self.assertEqual(out, [("STATUS", 8, "Invalid parameter")] * 3
+                         + [("STATUS", 0, "OK")] * 2)
+        self.assertTrue(works)
+        self.assertEqual(os.path.getsize(os.path.join(self.home, "a.txt")), 20)
 
     @defer.inlineCallbacks
     def test_nul_in_names_and_writes_to_a_file_opened_for_reading(self):

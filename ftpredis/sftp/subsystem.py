@@ -68,6 +68,10 @@ _ATTR_BYTES = 4 + 8 + 8 + 4 + 8
 def _apply_attrs(jail, real: str, attrs: dict, display: str, fd=None) -> None:
     """SETSTAT/FSETSTAT: size, permissions and times (blocking)."""
     if "size" in attrs:
+        if attrs["size"] > MAX_OFFSET:
+            # off_t is signed: ProFTPD's truncate() of such a size fails EINVAL; Python's
+            # refused to convert it and conch logged a traceback
+            raise FSError(errno.EINVAL, display)
         jail.call(display, os.truncate, fd if fd is not None else real, attrs["size"])
     if "permissions" in attrs:
         # As FTP's SITE CHMOD: no setuid/setgid bits on files the server's account owns.
