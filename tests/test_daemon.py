@@ -317,6 +317,39 @@ class PrivilegeTests(TwistdMixin, unittest.TestCase):
         os.chown(home, NOBODY, NOGROUP)
         yield e2e.in_thread(lambda: client("127.0.0.1", port).quit())
 
+    def test_check_names_logins_the_account_cannot_start(self):
+        """``--check`` (run as root) judges the homes as the User/Group the server will
+        run as: a parent directory nobody may search is named with the login it stops;
+        the warning is what the running server logs at that login."""
+        self.write(PRIVILEGED, p=2121)
+        home = e2e.home(self.base)
+        parent = os.path.dirname(home)
+        os.chmod(parent, 0o700)
+        self.addCleanup(os.chmod, parent, 0o755)
+        proc = self.twistd("--check")
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn(
+            "warning: the main server: user '%s': home directory '%s' cannot be entered "
+            "by the account ftpredis runs as, 'nobody' (uid %d, gid %d): Permission denied "
+            "('%s' is owned by root:root, mode 0700); that login will be refused\n"
+            % (e2e.USER, os.path.realpath(home), NOBODY, NOGROUP, os.path.realpath(parent)),
+            out.decode())
+        os.chmod(parent, 0o755)
+        proc = self.twistd("--check")
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertNotIn("cannot be entered", out.decode())
+
+    def test_check_refuses_an_unknown_user(self):
+        """``--check`` passed a config whose User names no account; starting it failed."""
+        self.write(PRIVILEGED.replace("User                nobody",
+                                      "User                no-such-user-here"), p=2121)
+        proc = self.twistd("--check")
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("User: no such user 'no-such-user-here' in %s" % self.conf, err.decode())
+
     @defer.inlineCallbacks
     def test_twistd_uid_and_gid_win(self):
         p = free_privileged_port()

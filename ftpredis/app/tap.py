@@ -12,9 +12,7 @@ in, as ProFTPD's master process switches to ``User``/``Group`` after binding.  R
 files and twistd's own pidfile and log are opened before the switch.
 """
 
-import grp
 import os
-import pwd
 import sys
 
 from twisted.python import usage
@@ -62,7 +60,7 @@ class Options(usage.Options):
             # From here a SIGHUP is kept for the service instead of ending the process.
             lifecycle.hold_sighup()
             reactor.install()       # before anything below imports the default one
-        from ftpredis.config import ConfigErrors, format_check_report, load_config
+        from ftpredis.config import ConfigErrors, format_check_report, load_config, run_as
 
         if self["check"]:
             code, text = format_check_report(self["config"], tuple(self["defines"]))
@@ -131,34 +129,6 @@ def probe_listeners(bindings):
         finally:
             probe.close()
     return problems
-
-
-def run_as(config):
-    """``(uid, gid)`` named by the main server's User/Group (None where not given);
-    raises ConfigErrors for an unknown name."""
-    from ftpredis.config.model import ConfigError, ConfigErrors
-
-    main = config.servers[0]
-    uid = gid = None
-    errors = []
-    if main.run_user is not None:
-        try:
-            entry = (pwd.getpwuid(int(main.run_user)) if main.run_user.isdigit()
-                     else pwd.getpwnam(main.run_user))
-            uid, gid = entry.pw_uid, entry.pw_gid
-        except (KeyError, ValueError):
-            errors.append(ConfigError("User: no such user '%s' in %s"
-                                      % (main.run_user, config.path)))
-    if main.run_group is not None:
-        try:
-            gid = (grp.getgrgid(int(main.run_group)) if main.run_group.isdigit()
-                   else grp.getgrnam(main.run_group)).gr_gid
-        except (KeyError, ValueError):
-            errors.append(ConfigError("Group: no such group '%s' in %s"
-                                      % (main.run_group, config.path)))
-    if errors:
-        raise ConfigErrors(errors)
-    return uid, gid
 
 
 def _switch_identity(options, log):

@@ -513,6 +513,13 @@ class AuthFileRealm:
     def server(self) -> ServerConfig:
         return self._server
 
+    #: None: the process's own account decides (os.access); ``--check`` sets the one
+    #: the server will run as.
+    account: Optional[Account] = None
+
+    def _can_enter(self, path: str) -> bool:
+        return _enterable(path) if self.account is None else self.account.can_enter(path)
+
     def user(self, avatar_id) -> AuthUser:
         return self._users[_as_text(avatar_id)]
 
@@ -578,9 +585,9 @@ class AuthFileRealm:
             raise LoginRefused(anon_id.login, LoginRefused.NO_ROOT,
                                "<Anonymous> directory '%s' does not exist" % (root,))
         root = os.path.realpath(root)
-        if not _enterable(root):
+        if not self._can_enter(root):
             raise LoginRefused(anon_id.login, LoginRefused.NO_ENTRY,
-                               _no_entry("<Anonymous> directory", root))
+                               _no_entry("<Anonymous> directory", root, self.account))
         return Avatar(name=user, uid=uid, gid=gid, group=group, home=root, root=root,
                       cwd="/", anonymous=True, anon_password=anon_id.password)
 
@@ -632,14 +639,15 @@ class AuthFileRealm:
             # jail's top rather than refusing.
             cwd = "/"
         start = cwd if root == "/" else (root if cwd == "/" else root.rstrip("/") + cwd)
-        if not _enterable(start):
+        if not self._can_enter(start):
             # mod_auth chdirs to the start after the chroot and, failing, to the jail's
             # top; failing that (or with no jail) the login is refused.
-            if root == "/" or start == root or not _enterable(root):
+            if root == "/" or start == root or not self._can_enter(root):
                 where = root if root != "/" and start != root else start
                 raise LoginRefused(user.name, LoginRefused.NO_ENTRY, _no_entry(
                     "home directory" if where == home else
-                    "DefaultRoot directory" if where == root else "directory", where))
+                    "DefaultRoot directory" if where == root else "directory", where,
+                    self.account))
             cwd = "/"
         group = server.auth_groups.get(user.gid)
         return Avatar(name=user.name, uid=user.uid, gid=user.gid, group=group, home=home,
@@ -653,19 +661,71 @@ def _enterable(path: str) -> bool:
     return os.access(path, os.X_OK, effective_ids=True)
 
 
-def _no_entry(what: str, path: str) -> str:
+@dataclass(frozen=True)
+class Account:
+    """The account ftpredis will run as, for ``--check`` (which may run as root)."""
+    name: Optional[str]
+    uid: int
+    gid: int
+    groups: FrozenSet[int]
+
+    @classmethod
+    def of(cls, uid: int, gid: int) -> "Account":
+        """``uid`` with primary group ``gid`` and, as twistd's switch of user sets them
+        (initgroups), the groups that list the account as a member."""
+        import pwd
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return cls(None, uid, gid, frozenset((gid,)))
+        return cls(name, uid, gid, frozenset(os.getgrouplist(name, gid)) | {gid})
+
+    def can_enter(self, path: str) -> bool:
+        """What the kernel would answer the account's chdir(): search permission on every
+        directory from / down, by mode bits (owner, else group, else others); ACLs are
+        not read."""
+        return self.blocker(path) is None
+
+    def blocker(self, path: str) -> Optional[str]:
+        """The first directory on ``path`` (from /) the account may not search, or None."""
+        if self.uid == 0:
+            return None
+        current = "/"
+        for part in [""] + [p for p in path.split("/") if p]:
+            current = os.path.join(current, part) if part else "/"
+            try:
+                st = os.stat(current)
+            except OSError:
+                return current
+            if st.st_uid == self.uid:
+                bit = stat.S_IXUSR
+            elif st.st_gid in self.groups:
+                bit = stat.S_IXGRP
+            else:
+                bit = stat.S_IXOTH
+            if not st.st_mode & bit:
+                return current
+        return None
+
+    def describe(self) -> str:
+        if self.name is None:
+            return "uid %d, gid %d" % (self.uid, self.gid)
+        return "'%s' (uid %d, gid %d)" % (self.name, self.uid, self.gid)
+
+
+def _no_entry(what: str, path: str, account: Optional[Account] = None) -> str:
     """The SystemLog reason of a refused login whose directory cannot be entered: which
     account was refused and what the directory is, so the admin can tell a wrong owner
     or mode (a home left by a run as another account) from a wrong path."""
     import grp
     import pwd
-    uid, gid = os.geteuid(), os.getegid()
+    if account is None:
+        account = Account.of(os.geteuid(), os.getegid())
+    # The directory that refuses is often a parent (a 0700 directory above the home).
+    blocker = account.blocker(path)
+    shown = path if blocker in (None, path) else blocker
     try:
-        account = "'%s' (uid %d, gid %d)" % (pwd.getpwuid(uid).pw_name, uid, gid)
-    except KeyError:
-        account = "uid %d, gid %d" % (uid, gid)
-    try:
-        st = os.stat(path)
+        st = os.stat(shown)
     except OSError as e:
         found = e.strerror
     else:
@@ -677,9 +737,35 @@ def _no_entry(what: str, path: str) -> str:
             group = grp.getgrgid(st.st_gid).gr_name
         except KeyError:
             group = str(st.st_gid)
-        found = "it is owned by %s:%s, mode %04o" % (owner, group, stat.S_IMODE(st.st_mode))
+        found = "%s owned by %s:%s, mode %04o" % (
+            "it is" if shown == path else "'%s' is" % shown, owner, group,
+            stat.S_IMODE(st.st_mode))
     return ("%s '%s' cannot be entered by the account ftpredis runs as, %s: Permission "
-            "denied (%s)" % (what, path, account, found))
+            "denied (%s)" % (what, path, account.describe(), found))
+
+
+def unenterable(server: ServerConfig, account: Account) -> List[str]:
+    """``--check``: one line per login of ``server`` that ``account`` (the User/Group
+    ftpredis will run as) could not start, because it cannot enter the directory the
+    login starts in; what the running server would log for it.  Homes CreateHome would
+    make are left out (made at login, owned by the user)."""
+    realm = AuthFileRealm(server, reactor=False)
+    realm.account = account
+    out = []
+    for user in server.auth_users:
+        home = os.path.normpath(user.home)
+        if not os.path.isdir(home):
+            continue        # no home: a refusal of its own, at login (or CreateHome)
+        try:
+            realm.avatar_at(user, home, os.path.realpath(home), True)
+        except LoginRefused as e:
+            if e.reason == LoginRefused.NO_ENTRY:
+                out.append("user '%s': %s" % (user.name, e.detail))
+    for anon in server.anonymous:
+        root = anon.root
+        if os.path.isdir(root) and not account.can_enter(os.path.realpath(root)):
+            out.append(_no_entry("<Anonymous> directory", os.path.realpath(root), account))
+    return out
 
 
 def _plain_dir(path: str) -> bool:

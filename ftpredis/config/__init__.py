@@ -696,6 +696,57 @@ def _count_rules(config: Config) -> int:
     return len(seen)
 
 
+def run_as(config) -> Tuple[Optional[int], Optional[int]]:
+    """``(uid, gid)`` named by the main server's User/Group (None where not given);
+    raises ConfigErrors for an unknown name."""
+    import grp
+    import pwd
+
+    main = config.servers[0]
+    uid = gid = None
+    errors = []
+    if main.run_user is not None:
+        try:
+            entry = (pwd.getpwuid(int(main.run_user)) if main.run_user.isdigit()
+                     else pwd.getpwnam(main.run_user))
+            uid, gid = entry.pw_uid, entry.pw_gid
+        except (KeyError, ValueError):
+            errors.append(ConfigError("User: no such user '%s' in %s"
+                                      % (main.run_user, config.path)))
+    if main.run_group is not None:
+        try:
+            gid = (grp.getgrgid(int(main.run_group)) if main.run_group.isdigit()
+                   else grp.getgrnam(main.run_group)).gr_gid
+        except (KeyError, ValueError):
+            errors.append(ConfigError("Group: no such group '%s' in %s"
+                                      % (main.run_group, config.path)))
+    if errors:
+        raise ConfigErrors(errors)
+    return uid, gid
+
+
+def _entry_warnings(config) -> List[str]:
+    """``--check`` only (it reads every home): logins the account the server will run as
+    could not start, because it cannot enter the directory they start in."""
+    import os
+
+    from ftpredis.auth.portal import Account, unenterable
+    uid, gid = run_as(config)
+    if uid is None and os.geteuid() == 0:
+        return []       # it will run as root (and warns so at start): root enters anything
+    if uid is None:
+        uid = os.geteuid()
+    if gid is None:
+        gid = os.getegid()
+    account = Account.of(uid, gid)
+    out = []
+    for server in config.servers:
+        where = "the main server" if server.is_main else server.label
+        out += ["%s: %s; that login will be refused" % (where, line)
+                for line in unenterable(server, account)]
+    return out
+
+
 def format_check_report(config_or_errors, defines: Iterable[str] = ()) -> Tuple[int, str]:
     """``(exit code, text)`` for ``twistd ftpredis --check``.
 
@@ -710,10 +761,15 @@ def format_check_report(config_or_errors, defines: Iterable[str] = ()) -> Tuple[
             config_or_errors = e
     if isinstance(config_or_errors, ConfigError):
         config_or_errors = ConfigErrors([config_or_errors])
+    if not isinstance(config_or_errors, ConfigErrors):
+        try:
+            entry = _entry_warnings(config_or_errors)
+        except ConfigErrors as e:
+            config_or_errors = e
     if isinstance(config_or_errors, ConfigErrors):
         return 1, "".join("%s\n" % (e,) for e in config_or_errors.errors)
     config = config_or_errors
-    lines = ["warning: %s" % w for w in config.warnings]
+    lines = ["warning: %s" % w for w in list(config.warnings) + entry]
     n = len(config.servers)
     rules = _count_rules(config)
     lines.append("Syntax OK: %d server%s (%s), %d log rule%s"
