@@ -10,6 +10,7 @@ started as root.
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -50,7 +51,11 @@ def ids(pid):
 
 
 def free_privileged_port(host="127.0.0.1"):
-    for port in range(900, 1000):
+    # In random order: two trial -j workers scanning from 900 both found 900 free, and
+    # the second twistd could not bind it
+    ports = list(range(900, 1000))
+    random.shuffle(ports)
+    for port in ports:
         try:
             with socket.socket() as s:
                 s.bind((host, port))
