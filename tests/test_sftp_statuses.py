@@ -3,11 +3,13 @@
 it, and the records of the same session: what ``tools/compare_proftpd.py sftp_statuses``
 saw both servers do (``tests/support/sftp_scenarios.status_probe`` sends the requests)."""
 
+import os
+
 from twisted.internet import defer
 from twisted.trial import unittest
 
 from tests.support import e2e
-from tests.support.sftp_scenarios import status_probe
+from tests.support.sftp_scenarios import realpath_probe, status_probe
 from tests.test_sftp import _SFTPSite
 
 #: What mod_sftp answered each request of status_probe (observed), but for the two
@@ -182,3 +184,43 @@ class SFTPStatusTests(_SFTPSite, unittest.TestCase):
             "RNTO|/m.txt|550|RNTO: No such file or directory|sftp|0|/m.txt|-|-" + tail,
             "EXIT|-|-|-|ssh2|-|-|-|-|ftpuser|ftpuser|Quit: disconnected by user",
         ])
+
+
+#: What mod_sftp 1.3.8 answered each REALPATH of realpath_probe (observed with
+#: ``tools/compare_proftpd.py sftp_realpath``, dates masked): links resolved as in its
+#: chroot, the entry's "ls -l" line as the long name, no attributes.
+PROFTPD_REALPATH = """\
+REALPATH '.': NAME / [drwxr-xr-x    5 ftpuser  ftpgroup     4096 <DATE> /] flags=0
+REALPATH '': NAME / [drwxr-xr-x    5 ftpuser  ftpgroup     4096 <DATE> /] flags=0
+REALPATH '/': NAME / [drwxr-xr-x    5 ftpuser  ftpgroup     4096 <DATE> /] flags=0
+REALPATH 'a.txt': NAME /a.txt [-rw-r--r--    1 ftpuser  ftpgroup       50 <DATE> /a.txt] flags=0
+REALPATH '/a.txt': NAME /a.txt [-rw-r--r--    1 ftpuser  ftpgroup       50 <DATE> /a.txt] flags=0
+REALPATH 'sub': NAME /sub [drwxr-xr-x    2 ftpuser  ftpgroup     4096 <DATE> /sub] flags=0
+REALPATH 'sub/../a.txt': NAME /a.txt [-rw-r--r--    1 ftpuser  ftpgroup       50 <DATE> /a.txt] flags=0
+REALPATH 'missing': STATUS 2 'No such file' en-US
+REALPATH 'link': NAME /a.txt [-rw-r--r--    1 ftpuser  ftpgroup       50 <DATE> /a.txt] flags=0
+REALPATH 'sublink': NAME /sub [drwxr-xr-x    2 ftpuser  ftpgroup     4096 <DATE> /sub] flags=0
+REALPATH 'sublink/b.txt': NAME /sub/b.txt [-rw-r--r--    1 ftpuser  ftpgroup        7 <DATE> /sub/b.txt] flags=0
+REALPATH 'abslink': NAME /sub/b.txt [-rw-r--r--    1 ftpuser  ftpgroup        7 <DATE> /sub/b.txt] flags=0
+REALPATH 'dangling': STATUS 2 'No such file' en-US
+REALPATH 'up': NAME / [drwxr-xr-x    5 ftpuser  ftpgroup     4096 <DATE> /] flags=0
+REALPATH 'up/a.txt': NAME /a.txt [-rw-r--r--    1 ftpuser  ftpgroup       50 <DATE> /a.txt] flags=0
+REALPATH 'etclink': STATUS 2 'No such file' en-US
+REALPATH '/../..': NAME / [drwxr-xr-x    5 ftpuser  ftpgroup     4096 <DATE> /] flags=0
+REALPATH 'sub/missing': STATUS 2 'No such file' en-US"""
+
+
+class SFTPRealPathTests(_SFTPSite, unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_links_resolved_in_the_jail_with_long_names(self):
+        """REALPATH as mod_sftp answers it: a symbolic link resolved as in a chroot (an
+        absolute one from the jail's top, ".." stopping there, one out of the jail or
+        dangling "No such file"), and the long name an "ls -l" line.  twisted.conch sent
+        the path as asked, no long name, and refused links out of the lexical path."""
+        for where, dirs, files in os.walk(self.home):
+            for name in [where] + [os.path.join(where, n) for n in dirs + files]:
+                os.lchown(name, 5001, 5001)     # the user's, as in the scenario
+        got = yield e2e.in_thread(realpath_probe, self.port, self.home)
+        self.maxDiff = None
+        self.assertEqual("\n".join(got), PROFTPD_REALPATH)

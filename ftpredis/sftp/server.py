@@ -189,6 +189,26 @@ class SFTPServerProtocol(filetransfer.FileTransferServer):
             return
         filetransfer.FileTransferServer.packet_READDIR(self, data)
 
+    def packet_REALPATH(self, data):
+        # twisted.conch's NAME carries no long name; mod_sftp's carries the entry's
+        # "ls -l" line (and, for v3, no attributes).
+        rid = data[:4]
+        path = getNS(data[4:])[0]
+
+        def answer(entry):
+            name, longname = entry
+            self.sendPacket(filetransfer.FXP_NAME,
+                            rid + struct.pack(">I", 1) + NS(name) + NS(longname)
+                            + struct.pack(">I", 0))
+
+        def failed(f):
+            if f.check(filetransfer.SFTPError):
+                self._status(rid, f.value.code, f.value.message.encode())
+                return
+            log.failure("SFTP: REALPATH failed", f)
+            self._status(rid, filetransfer.FX_FAILURE, b"Failure")
+        defer.maybeDeferred(self.files.realPathEntry, path).addCallbacks(answer, failed)
+
     def packet_EXTENDED(self, data):
         # twisted.conch answers every extension with EXTENDED_REPLY, and a failed one
         # with its own text ("extended <name> failed"); posix-rename answers a status,

@@ -128,14 +128,31 @@ class SFTPFiles:
         return dict(extensions.OFFERED)
 
     def realPath(self, path):
+        return self.realPathEntry(path).addCallback(lambda entry: entry[0])
+
+    def realPathEntry(self, path):
+        """REALPATH as mod_sftp 1.3.8 answers a v3 client: ``(name, long name)`` of the
+        path with its symbolic links resolved as in a chroot (an absolute link from the
+        jail's top, ``..`` stopping there), the long name the entry's ``ls -l`` line;
+        a path that names nothing (a dangling link, a link out of the jail) is 2 "No
+        such file" (fxp_handle_realpath resolves it with dir_realpath, then stats it).
+        Not logged, as mod_redis did not."""
         shown = _text(path) or "."
+        jail = self.jail
 
         def look():
-            # mod_sftp answers an SFTP v3 client's REALPATH of a path that does not
-            # exist 2 "No such file" (fxp_handle_realpath stats it).
-            vpath, real = self.jail.resolve(shown)
-            self.jail.call(shown, os.stat, real)
-            return vpath.encode("utf-8", "surrogateescape")
+            vpath = jail.virtual(shown)
+            try:
+                st, target = jail.follow_inside(jail.real_of(vpath))
+            except OSError as e:
+                raise FSError(e.errno or errno.ENOENT, shown) from None
+            root = jail.root
+            if root != "/":
+                target = "/" + target[len(root):].lstrip("/")
+            _, real = jail.resolve(target, shown)       # HideFiles, as for any path
+            name = target.encode("utf-8", "surrogateescape")
+            line = jail.format_long(target, st, time.time(), sftp=True)
+            return name, line.encode("utf-8", "surrogateescape")
         return self.run(look).addErrback(_as_oserror)
 
     def getAttrs(self, path, followLinks):

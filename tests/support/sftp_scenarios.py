@@ -5,6 +5,7 @@ with mod_sftp, registered in :data:`tests.support.scenarios.SCENARIOS` (names
 ``sftp_*``) with the differences doc/sftp-records.rst explains as excuses."""
 
 import os
+import re
 import select
 import struct
 import subprocess
@@ -513,3 +514,65 @@ def sftp_links(ctx):
     sftp(ctx, "put -f up.txt\nln a.txt h.txt\n-ln missing.txt m.txt\n-ln a.txt ro/h.txt\n"
               "-ln a.txt a.txt\n-ln up.txt h.txt\n-ln a.txt nodir/h.txt\nls -l a.txt h.txt\n")
     ctx.transcript.extend(extension_probe(ctx.port, ctx.home))
+
+
+def _realpath_answer(reply: bytes) -> str:
+    """REALPATH's answer: a status, or each name with its long name (date masked) and
+    the attributes that do not vary from run to run."""
+    if reply[0] != 104:
+        return _answer(reply)
+    count, data, out = struct.unpack(">I", reply[5:9])[0], reply[9:], []
+    for _ in range(count):
+        n = struct.unpack(">I", data[:4])[0]
+        name, data = data[4:4 + n].decode("utf-8", "replace"), data[4 + n:]
+        n = struct.unpack(">I", data[:4])[0]
+        longname, data = data[4:4 + n].decode("utf-8", "replace"), data[4 + n:]
+        flags, data = struct.unpack(">I", data[:4])[0], data[4:]
+        attrs = ["flags=%d" % flags]
+        if flags & 1:
+            attrs.append("size=%d" % struct.unpack(">Q", data[:8])[0])
+            data = data[8:]
+        if flags & 2:
+            data = data[8:]
+        if flags & 4:
+            attrs.append("mode=%o" % struct.unpack(">I", data[:4])[0])
+            data = data[4:]
+        if flags & 8:
+            data = data[8:]
+        longname = re.sub(r"[A-Z][a-z]{2} [ \d]\d (\d\d:\d\d| \d{4})", "<DATE>", longname)
+        out.append("%s [%s] %s" % (name, longname, " ".join(attrs)))
+    return "NAME %s" % "; ".join(out)
+
+
+def realpath_probe(port, home):
+    """REALPATH of files, directories, and symbolic links (to a file, to a directory,
+    through one, absolute inside the jail, dangling, to the jail's parent, out of it):
+    one line per answer, long names with their dates masked."""
+    st = os.stat(home)
+    os.makedirs(os.path.join(home, "sub"), exist_ok=True)
+    with open(os.path.join(home, "sub", "b.txt"), "wb") as f:
+        f.write(b"b" * 7)
+    for name in ("sub", "sub/b.txt"):
+        os.lchown(os.path.join(home, name), st.st_uid, st.st_gid)
+    for name, target in (("link", "a.txt"), ("sublink", "sub"), ("abslink", "/sub/b.txt"),
+                         ("dangling", "nowhere"), ("up", ".."), ("etclink", "/etc")):
+        os.symlink(target, os.path.join(home, name))
+        os.lchown(os.path.join(home, name), st.st_uid, st.st_gid)
+    c = RawClient(port)
+    lines = []
+    try:
+        for path in (b".", b"", b"/", b"a.txt", b"/a.txt", b"sub", b"sub/../a.txt", b"missing",
+                     b"link", b"sublink", b"sublink/b.txt", b"abslink", b"dangling", b"up",
+                     b"up/a.txt", b"etclink", b"/../..", b"sub/missing"):
+            c.id += 1
+            c.send(bytes([REALPATH]) + _u32(c.id) + _s(path))
+            lines.append("REALPATH %r: %s" % (path.decode(), _realpath_answer(c.receive())))
+    finally:
+        c.close()
+    return lines
+
+
+@scenario("sftp_realpath", BODY, files=FILES, excuses=EXCUSES)
+def sftp_realpath(ctx):
+    """REALPATH of files, directories and symbolic links (:func:`realpath_probe`)."""
+    ctx.transcript.extend(realpath_probe(ctx.port, ctx.home))
