@@ -121,6 +121,7 @@ class _SFTPSite(TwistdMixin):
 
     timeout = 240
     BODY = BODY
+    FORMAT = FORMAT
     TOP = VHOST = ""
 
     @defer.inlineCallbacks
@@ -148,7 +149,7 @@ class _SFTPSite(TwistdMixin):
             f.write(b"a" * 50)
         with open(os.path.join(self.base, "banner.txt"), "w") as f:
             f.write("Authorised users only\n")
-        self.write(self.BODY.replace("{fmt}", FORMAT.replace("{", "{{").replace("}", "}}"))
+        self.write(self.BODY.replace("{fmt}", self.FORMAT.replace("{", "{{").replace("}", "}}"))
                    .replace("{top}", self.TOP).replace("{vhost}", self.VHOST),
                    port=self.port, ftp_port=self.ftp_port)
         self.twistd()
@@ -515,6 +516,25 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
         # At least one READ and one READDIR reached the end.
         self.assertGreaterEqual(len(told), 2, p.stdout)
         self.assertEqual(set(told), {"---- status code=1(EOF), message=End of file"})
+
+
+class SFTPFileModifiedTests(_SFTPSite, unittest.TestCase):
+    FORMAT = "%m %F %{file-modified}"
+
+    @defer.inlineCallbacks
+    def test_overwrite_is_a_modified_file(self):
+        """%{file-modified} of an upload as mod_sftp 1.3.8 writes it: true when the file
+        existed when it was opened, as for a put over an existing file (it was false
+        for every STOR, and true for every APPE, a new file's too)."""
+        with open(os.path.join(self.local, "up.txt"), "wb") as f:
+            f.write(b"u" * 10)
+        yield self.sftp("put up.txt n.txt\nput up.txt n.txt\n")
+        yield e2e.wait_for(lambda: any(json.loads(r).get("command") == "EXIT"
+                                       for r in self.db.lrange(b"sftp")), 30)
+        got = self.db.lrange(b"sftp")
+        stors = [(d["transfer_path"], d["file_modified"]) for d in map(json.loads, got)
+                 if d.get("command") == "STOR"]
+        self.assertEqual(stors, [("/n.txt", False), ("/n.txt", True)])
 
 
 class SFTPDirectoryUmaskTests(_SFTPSite, unittest.TestCase):

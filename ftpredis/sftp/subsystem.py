@@ -243,7 +243,7 @@ class SFTPFiles:
                 if not statmod.S_ISREG(st.st_mode):
                     os.close(fd)
                     raise FSError(errno.EACCES, shown)
-                return vpath, real, fd, st.st_size
+                return vpath, real, fd, st.st_size, True
             if verb == "APPE" and existed and not server.allow_store_restart:
                 raise _Denied(vpath, real)
             if existed and verb == "STOR" and not dirmatch.dir_setting(
@@ -269,11 +269,11 @@ class SFTPFiles:
                 # mod_sftp notes an existing file as modified before it opens it.
                 e.existed = existed
                 raise
-            return vpath, real, fd, os.fstat(fd).st_size
+            return vpath, real, fd, os.fstat(fd).st_size, existed
 
         def opened(result):
-            vpath, real, fd, size = result
-            h = _File(self, verb, shown, vpath, real, fd, start, size)
+            vpath, real, fd, size, existed = result
+            h = _File(self, verb, shown, vpath, real, fd, start, size, existed)
             self.handles.add(h)
             self.rec.current_transfer = h
             return h
@@ -622,8 +622,11 @@ def _as_oserror(f):
 class _File:
     """An open file; its RETR/STOR/APPE record is written when it is closed."""
 
-    def __init__(self, owner, verb, shown, vpath, real, fd, start, size):
+    def __init__(self, owner, verb, shown, vpath, real, fd, start, size, existed=False):
         self.owner = owner
+        # %{file-modified} of an upload: whether the file existed when it was opened
+        # (mod_sftp's fh_existed), whatever the open's flags
+        self.existed = existed
         self.verb = verb
         self.shown = shown
         self.vpath = vpath
@@ -783,14 +786,14 @@ class _File:
                 r.command(self.verb, self.shown, 451, "%s: %s" % (
                     self.shown, os.strerror(errno.ECONNRESET)), start=self.start,
                     bytes_sent=self.count, transfer_millis=int((now - self.start) * 1000),
-                    transfer_status="failed", file_modified=self.verb == "APPE",
+                    transfer_status="failed", file_modified=self.existed and self.verb != "RETR",
                     config_path=self.real, protocol=protocol, **fields)
                 return
             r.command(self.verb, self.shown, 226, rec.TRANSFER_COMPLETE, start=self.start,
                       bytes_sent=self.count, file_size=size,
                       transfer_millis=int((now - self.start) * 1000),
                       transfer_status="success",
-                      file_modified=self.verb == "APPE", config_path=self.real, **fields)
+                      file_modified=self.existed and self.verb != "RETR", config_path=self.real, **fields)
         return self._written().addCallback(close_after_writes).addCallback(record)
 
 

@@ -576,3 +576,56 @@ def realpath_probe(port, home):
 def sftp_realpath(ctx):
     """REALPATH of files, directories and symbolic links (:func:`realpath_probe`)."""
     ctx.transcript.extend(realpath_probe(ctx.port, ctx.home))
+
+
+def truncate_probe(port, home):
+    """SETSTAT and FSETSTAT of size 0 and of a smaller size: each answer, then the size
+    STAT finds."""
+    st = os.stat(home)
+    for name in ("z1.txt", "z2.txt", "z3.txt"):
+        with open(os.path.join(home, name), "wb") as f:
+            f.write(b"z" * 30)
+        os.chown(os.path.join(home, name), st.st_uid, st.st_gid)
+    c = RawClient(port)
+    lines = []
+    ask = _asker(c, lines)
+
+    def size(name):
+        c.id += 1
+        c.send(bytes([STAT]) + _u32(c.id) + _s(name))
+        reply = c.receive()
+        lines.append("size of %s: %d" % (name.decode(), struct.unpack(">Q", reply[9:17])[0]))
+    try:
+        ask("SETSTAT z1.txt size 0", SETSTAT, _s(b"/z1.txt") + _u32(1) + _u64(0))
+        size(b"/z1.txt")
+        h = ask("OPEN z2.txt write", OPEN, _s(b"/z2.txt") + _u32(_WRITE) + _NOATTRS)
+        ask("FSETSTAT size 0", FSETSTAT, h + _u32(1) + _u64(0))
+        ask("CLOSE", CLOSE, h)
+        size(b"/z2.txt")
+        ask("SETSTAT z3.txt size 10", SETSTAT, _s(b"/z3.txt") + _u32(1) + _u64(10))
+        size(b"/z3.txt")
+        h = ask("OPEN z3.txt read", OPEN, _s(b"/z3.txt") + _u32(_READ) + _NOATTRS)
+        ask("CLOSE unread", CLOSE, h)
+        h = ask("OPEN empty.txt create", OPEN, _s(b"/empty.txt") + _u32(_WRITE | _CREAT | _TRUNC)
+                + _NOATTRS)
+        ask("CLOSE unwritten", CLOSE, h)
+        h = ask("OPEN z3.txt write+trunc", OPEN, _s(b"/z3.txt") + _u32(_WRITE | _CREAT | _TRUNC)
+                + _NOATTRS)
+        ask("WRITE", WRITE, h + _u64(0) + _s(b"abc"))
+        ask("CLOSE written", CLOSE, h)
+        h = ask("OPEN z1.txt append", OPEN, _s(b"/z1.txt") + _u32(_WRITE | _APPEND)
+                + _NOATTRS)
+        ask("CLOSE unappended", CLOSE, h)
+        h = ask("OPEN new2.txt append", OPEN, _s(b"/new2.txt") + _u32(_WRITE | _APPEND | _CREAT)
+                + _NOATTRS)
+        ask("WRITE", WRITE, h + _u64(0) + _s(b"abc"))
+        ask("CLOSE appended", CLOSE, h)
+    finally:
+        c.close()
+    return lines
+
+
+@scenario("sftp_truncate", BODY, files=FILES, excuses=EXCUSES)
+def sftp_truncate(ctx):
+    """SETSTAT/FSETSTAT of a file's size (:func:`truncate_probe`)."""
+    ctx.transcript.extend(truncate_probe(ctx.port, ctx.home))
