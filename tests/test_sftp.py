@@ -519,7 +519,7 @@ class SFTPTests(_SFTPSite, unittest.TestCase):
 
 
 class SFTPFileModifiedTests(_SFTPSite, unittest.TestCase):
-    FORMAT = "%m %F %{file-modified}"
+    FORMAT = "%m %F %s %{file-modified}"
 
     @defer.inlineCallbacks
     def test_overwrite_is_a_modified_file(self):
@@ -535,6 +535,29 @@ class SFTPFileModifiedTests(_SFTPSite, unittest.TestCase):
         stors = [(d["transfer_path"], d["file_modified"]) for d in map(json.loads, got)
                  if d.get("command") == "STOR"]
         self.assertEqual(stors, [("/n.txt", False), ("/n.txt", True)])
+
+    @defer.inlineCallbacks
+    def test_upload_cut_short_is_not_modified(self):
+        """An upload over an existing file whose session ends with it open: logged
+        after EXIT, 451, and not modified, as 1.3.8 logs it (fxp_handle_abort sets no
+        file-modified note; measured with the sftp_truncate scenario)."""
+        from tests.support.sftp_scenarios import _NOATTRS, _WRITE, OPEN, WRITE, RawClient
+
+        def upload():
+            c = RawClient(self.port)
+            c.send(bytes([OPEN]) + _u32(1) + _str(b"/a.txt") + _u32(_WRITE) + _NOATTRS)
+            reply = c.receive()
+            handle = reply[9:9 + struct.unpack(">I", reply[5:9])[0]]
+            c.send(bytes([WRITE]) + _u32(2) + _str(handle) + _u64(0) + _str(b"xyz"))
+            c.receive()
+            c.close()
+        yield e2e.in_thread(upload)
+        yield e2e.wait_for(lambda: any(json.loads(r).get("response_code") == 451
+                                       for r in self.db.lrange(b"sftp")), 30)
+        cut = [(d["command"], d["transfer_path"], d["file_modified"])
+               for d in map(json.loads, self.db.lrange(b"sftp"))
+               if d.get("response_code") == 451]
+        self.assertEqual(cut, [("STOR", "/a.txt", False)])
 
 
 class SFTPDirectoryUmaskTests(_SFTPSite, unittest.TestCase):

@@ -782,11 +782,12 @@ class _File:
                 r.current_transfer = None
             if aborted:
                 # The session ended with the handle open: ProFTPD 1.3.8 logs the
-                # transfer after EXIT, failed, "<path>: Connection reset by peer".
+                # transfer after EXIT, failed, "<path>: Connection reset by peer", and
+                # not modified (fxp_handle_abort sets no file-modified note; measured).
                 r.command(self.verb, self.shown, 451, "%s: %s" % (
                     self.shown, os.strerror(errno.ECONNRESET)), start=self.start,
                     bytes_sent=self.count, transfer_millis=int((now - self.start) * 1000),
-                    transfer_status="failed", file_modified=self.existed and self.verb != "RETR",
+                    transfer_status="failed", file_modified=False,
                     config_path=self.real, protocol=protocol, **fields)
                 return
             r.command(self.verb, self.shown, 226, rec.TRANSFER_COMPLETE, start=self.start,

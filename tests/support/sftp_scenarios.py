@@ -579,8 +579,9 @@ def sftp_realpath(ctx):
 
 
 def truncate_probe(port, home):
-    """SETSTAT and FSETSTAT of size 0 and of a smaller size: each answer, then the size
-    STAT finds."""
+    """SETSTAT and FSETSTAT of size 0 and of a smaller size (each answer, then the size
+    STAT finds); uploads and appends to existing and new files, written or not, one
+    left open when the session ends (their %{file-modified})."""
     st = os.stat(home)
     for name in ("z1.txt", "z2.txt", "z3.txt"):
         with open(os.path.join(home, name), "wb") as f:
@@ -620,6 +621,10 @@ def truncate_probe(port, home):
                 + _NOATTRS)
         ask("WRITE", WRITE, h + _u64(0) + _s(b"abc"))
         ask("CLOSE appended", CLOSE, h)
+        # Left open when the session ends: logged failed, after EXIT, not modified.
+        h = ask("OPEN z1.txt write, left open", OPEN, _s(b"/z1.txt") + _u32(_WRITE)
+                + _NOATTRS)
+        ask("WRITE", WRITE, h + _u64(0) + _s(b"abc"))
     finally:
         c.close()
     return lines
