@@ -762,9 +762,11 @@ def unenterable(server: ServerConfig, account: Account) -> List[str]:
             if e.reason == LoginRefused.NO_ENTRY:
                 out.append("user '%s': %s" % (user.name, e.detail))
     for anon in server.anonymous:
-        root = anon.root
-        if os.path.isdir(root) and not account.can_enter(os.path.realpath(root)):
-            out.append(_no_entry("<Anonymous> directory", os.path.realpath(root), account))
+        if not os.path.isdir(anon.root):
+            continue
+        root = os.path.realpath(anon.root)
+        if not account.can_enter(root):
+            out.append(_no_entry("<Anonymous> directory", root, account))
     return out
 
 

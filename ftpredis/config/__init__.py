@@ -761,6 +761,7 @@ def format_check_report(config_or_errors, defines: Iterable[str] = ()) -> Tuple[
             config_or_errors = e
     if isinstance(config_or_errors, ConfigError):
         config_or_errors = ConfigErrors([config_or_errors])
+    entry: List[str] = []
     if not isinstance(config_or_errors, ConfigErrors):
         try:
             entry = _entry_warnings(config_or_errors)

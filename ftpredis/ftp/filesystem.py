@@ -292,7 +292,8 @@ class JailedFS:
         return os.stat(target), target
 
     def virtual_dir(self, real: str) -> str:
-        """The virtual path of ``real``, a directory in the jail (no link on the way)."""
+        """The virtual path of ``real``, a path in the jail with no link on the way (a
+        directory, or what :meth:`follow_inside` resolved)."""
         if real == self.root or self.root == "/":
             return real if self.root == "/" else "/"
         return real[len(self.root):] or "/"

@@ -146,10 +146,8 @@ class SFTPFiles:
                 st, target = jail.follow_inside(jail.real_of(vpath))
             except OSError as e:
                 raise FSError(e.errno or errno.ENOENT, shown) from None
-            root = jail.root
-            if root != "/":
-                target = "/" + target[len(root):].lstrip("/")
-            _, real = jail.resolve(target, shown)       # HideFiles, as for any path
+            target = jail.virtual_dir(target)
+            jail.resolve(target, shown)         # HideFiles, as for any path
             name = target.encode("utf-8", "surrogateescape")
             line = jail.format_long(target, st, time.time(), sftp=True)
             return name, line.encode("utf-8", "surrogateescape")

@@ -339,13 +339,14 @@ def _prepare(home):
 
 
 def _asker(c, lines):
-    """``ask(label, kind, body)``: one request on ``c``, its answer appended to ``lines``;
-    the handle a HANDLE answer carries, else None."""
-    def ask(label, kind, body):
+    """``ask(label, kind, body, show=_answer)``: one request on ``c``, its answer (as
+    ``show`` writes it) appended to ``lines``; the handle a HANDLE answer carries, else
+    None."""
+    def ask(label, kind, body, show=_answer):
         c.id += 1
         c.send(bytes([kind]) + _u32(c.id) + body)
         reply = c.receive()
-        lines.append("%s: %s" % (label, _answer(reply)))
+        lines.append("%s: %s" % (label, show(reply)))
         if reply[0] == 102:
             return _s(reply[9:9 + struct.unpack(">I", reply[5:9])[0]])
         return None
@@ -560,13 +561,12 @@ def realpath_probe(port, home):
         os.lchown(os.path.join(home, name), st.st_uid, st.st_gid)
     c = RawClient(port)
     lines = []
+    ask = _asker(c, lines)
     try:
         for path in (b".", b"", b"/", b"a.txt", b"/a.txt", b"sub", b"sub/../a.txt", b"missing",
                      b"link", b"sublink", b"sublink/b.txt", b"abslink", b"dangling", b"up",
                      b"up/a.txt", b"etclink", b"/../..", b"sub/missing"):
-            c.id += 1
-            c.send(bytes([REALPATH]) + _u32(c.id) + _s(path))
-            lines.append("REALPATH %r: %s" % (path.decode(), _realpath_answer(c.receive())))
+            ask("REALPATH %r" % path.decode(), REALPATH, _s(path), show=_realpath_answer)
     finally:
         c.close()
     return lines
@@ -592,10 +592,8 @@ def truncate_probe(port, home):
     ask = _asker(c, lines)
 
     def size(name):
-        c.id += 1
-        c.send(bytes([STAT]) + _u32(c.id) + _s(name))
-        reply = c.receive()
-        lines.append("size of %s: %d" % (name.decode(), struct.unpack(">Q", reply[9:17])[0]))
+        ask("size of %s" % name.decode(), STAT, _s(name),
+            show=lambda reply: "%d" % struct.unpack(">Q", reply[9:17])[0])
     try:
         ask("SETSTAT z1.txt size 0", SETSTAT, _s(b"/z1.txt") + _u32(1) + _u64(0))
         size(b"/z1.txt")
