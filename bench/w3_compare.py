@@ -2,7 +2,8 @@
 """W3 login churn, side by side in one interleaved run: this checkout, optionally another
 checkout (``--baseline DIR``, e.g. main before a change) and optionally pyftpdlib
 (``--pyftpdlib PYTHON``, an interpreter that has it: ``python3 -m venv /tmp/peers &&
-/tmp/peers/bin/pip install pyftpdlib``)::
+/tmp/peers/bin/pip install pyftpdlib``) and optionally this checkout with RedisEngine off
+(``--unlogged``: what the six records of a session cost)::
 
     python3 bench/w3_compare.py --baseline /tmp/ftpredis-main --pyftpdlib /tmp/peers/bin/python
 
@@ -62,6 +63,12 @@ def main():
     ap.add_argument("--client-procs", type=int, default=1,
                     help="spread the 16 client threads over N processes")
     ap.add_argument("--python", default=sys.executable, help="runs ftpredis")
+    ap.add_argument("--unlogged", action="store_true",
+                    help="also run this checkout with RedisEngine off (ftpredis-unlogged): "
+                    "what its records cost")
+    ap.add_argument("--directive", action="append", default=[], metavar="LINE",
+                    help="a config line added to this checkout's server (repeatable), "
+                    "e.g. --directive 'BusyPoll off'")
     args = ap.parse_args()
     base = tempfile.mkdtemp(prefix="ftpredis-w3-")
     root = os.path.join(base, "root")
@@ -69,16 +76,21 @@ def main():
     pwhash = b.sha512_crypt(b.PASSWORD)
     servers, stacks, peer = [], [], None
     try:
-        trees = [("ftpredis", b.PROJECT)]
+        trees = [("ftpredis", b.PROJECT, True)]
+        if args.unlogged:
+            trees.append(("ftpredis-unlogged", b.PROJECT, False))
         if args.baseline:
-            trees.append(("baseline", os.path.abspath(args.baseline)))
-        for name, tree in trees:
+            trees.append(("baseline", os.path.abspath(args.baseline), True))
+        for name, tree, logged in trees:
             b.PROJECT = tree        # Stack runs twistd from b.PROJECT
             st = b.Stack(name, base, types.SimpleNamespace(
-                idle_sessions=0, workers=1, directive=[], python=args.python))
+                idle_sessions=0, workers=1, python=args.python,
+                directive=args.directive if name.startswith("ftpredis") else []),
+                logging=logged)
             stacks.append(st)
             st.start(root, pwhash)
-            servers.append((name, st.port, st.server.pid, st))
+            # (records counted for the logging servers only)
+            servers.append((name, st.port, st.server.pid, st if logged else None))
         if args.pyftpdlib:
             peer = start_pyftpdlib(args.pyftpdlib, root)
             servers.append(("pyftpdlib", peer[2], peer[0].pid, None))
