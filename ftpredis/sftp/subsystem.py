@@ -425,7 +425,7 @@ class SFTPFiles:
         start = time.time()
 
         def make():
-            vpath, real = self.jail.resolve(shown)
+            vpath, real = self.jail.resolve(shown, follow=False)
             if not self.allowed("MKD", real):
                 raise _Denied(vpath, real)
             self.jail.mkdir(shown, umask_for=self.umask)
