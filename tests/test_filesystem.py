@@ -33,7 +33,8 @@ class JailTests(unittest.TestCase):
     def test_symlink_escape(self):
         with self.assertRaises(FSError) as c:
             self.fs.resolve("esc/x")
-        self.assertEqual(c.exception.text, "esc/x: Permission denied")
+        # as in ProFTPD's chroot: the link's target is looked for inside the jail
+        self.assertEqual(c.exception.text, "esc/x: No such file or directory")
         self.assertRaises(FSError, self.fs.chdir, "esc")
         self.assertEqual(self.fs.resolve("inside")[1], os.path.realpath(self.root) + "/inside")
 
@@ -45,15 +46,16 @@ class JailTests(unittest.TestCase):
             f.write("x")
         with self.assertRaises(FSError) as c:
             self.fs.unlink("esc/f")
-        self.assertEqual(c.exception.text, "esc/f: Permission denied")
+        self.assertEqual(c.exception.text, "esc/f: No such file or directory")
         self.assertTrue(os.path.exists(os.path.join(out, "f")))
         self.assertEqual(self.fs.unlink("esc"), 0)
         self.assertFalse(os.path.lexists(os.path.join(self.root, "esc")))
         self.assertTrue(os.path.isdir(out))
 
     def test_open_read(self):
-        """RETR's open: links are followed only inside the jail, a FIFO is opened without
-        waiting for a writer (the caller refuses it as not a regular file)."""
+        """RETR's open: links are followed as in ProFTPD's chroot, and the file's own
+        path is what RETR logs; a FIFO is opened without waiting for a writer (the caller
+        refuses it as not a regular file)."""
         with open(os.path.join(self.root, "d", "f"), "wb") as f:
             f.write(b"data")
         with open(os.path.join(self.root, "..", "out", "secret"), "wb") as f:
@@ -65,11 +67,11 @@ class JailTests(unittest.TestCase):
         fs = self.fs
         vpath, real, fd, st = fs.open_read("flink")
         self.addCleanup(os.close, fd)
-        self.assertEqual((vpath, os.read(fd, 10), st.st_size), ("/flink", b"data", 4))
+        self.assertEqual((vpath, os.read(fd, 10), st.st_size), ("/d/f", b"data", 4))
         for name in ("slink", "esc/x", "inside/../esc/x"):
             with self.assertRaises(FSError) as c:
                 fs.open_read(name)
-            self.assertIn("Permission denied", c.exception.text)
+            self.assertIn("No such file or directory", c.exception.text)
         with self.assertRaises(FSError) as c:
             fs.open_read("nope")
         self.assertEqual(c.exception.text, "nope: No such file or directory")

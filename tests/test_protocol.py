@@ -357,8 +357,10 @@ class SecurityTests(FTPServerMixin, unittest.TestCase):
             return out
         out = yield self.inThread(run)
         yield self.waitExits()
-        self.assertEqual(out, ["550 link/secret.txt: Permission denied",
-                               "550 link: Permission denied",
+        # In 1.3.8's chroot the link's target is looked for inside the jail, where it is
+        # not (tools/compare_proftpd.py jail_links)
+        self.assertEqual(out, ["550 link/secret.txt: No such file or directory",
+                               "550 link: No such file or directory",
                                "550 /../../outside/secret.txt: No such file or directory",
                                "550 ../../outside/secret.txt: No such file or directory"])
 

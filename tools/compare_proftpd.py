@@ -55,6 +55,7 @@ import tests.support.listoptions_scenarios  # noqa: E402,F401  (the listopts_* s
 import tests.support.facts_scenarios  # noqa: E402,F401  (registers the facts_* scenarios)
 import tests.support.sorting_scenarios  # noqa: E402,F401  (the sorting_* scenarios)
 import tests.support.lsflags_scenarios  # noqa: E402,F401  (the lsflags_* scenarios)
+import tests.support.jail_scenarios  # noqa: E402,F401  (the jail_* scenarios)
 
 
 # ---------------------------------------------------------------------------------------

@@ -126,14 +126,38 @@ class FilesMixin:
             # ProFTPD 1.3.8 makes no directory with a "*" anywhere in the argument
             # (measured; "?" and "[" it takes).
             raise R("mkd_invalid", arg)
-        return self.fs.mkdir(arg, umask_for=self._umask).addCallback(
-            lambda _: R("mkd_ok", _quote(vpath)))
+        jail = self.fs.jail
+
+        def make():
+            jail.mkdir(arg, umask_for=self._umask)
+            return jail.resolved_virtual(vpath)
+
+        def made(resolved):
+            cmd.fields["transfer_path"] = resolved    # ProFTPD's %F: links resolved
+            return R("mkd_ok", _quote(vpath))
+        return self.fs.run(make).addCallback(made)
 
     def cmd_RMD(self, cmd):
         arg = self._need(cmd)
         vpath = self.fs.virtual(arg)
         self._pathFields(cmd, vpath, dir_cmd=True, xfer=True, written=arg)
-        return self.fs.rmdir(arg).addCallback(lambda _: R("cmd_ok", cmd.verb))
+        return self._thenResolved(cmd, vpath, self.fs.jail.rmdir, arg).addCallback(
+            lambda _: R("cmd_ok", cmd.verb))
+
+    def _thenResolved(self, cmd, vpath, op, *args):
+        """``op(*args)`` in the disk pool, then the record's %F as ProFTPD logs it after
+        MKD, RMD, DELE and RNTO: the path with its links resolved (measured); fires
+        with ``op``'s result."""
+        jail = self.fs.jail
+
+        def run():
+            result = op(*args)
+            return result, jail.resolved_virtual(vpath)
+
+        def done(pair):
+            cmd.fields["transfer_path"] = pair[1]
+            return pair[0]
+        return self.fs.run(run).addCallback(done)
 
     def cmd_DELE(self, cmd):
         arg = self._need(cmd)
@@ -152,7 +176,8 @@ class FilesMixin:
             if size is not None:
                 cmd.fields["bytes_sent"] = size
             return f
-        return self.fs.unlink(arg).addCallbacks(removed, refused)
+        return self._thenResolved(cmd, vpath, self.fs.jail.unlink, arg).addCallbacks(
+            removed, refused)
 
     def cmd_RNFR(self, cmd):
         arg = self._need(cmd)
@@ -160,7 +185,7 @@ class FilesMixin:
         jail = self.fs.jail
 
         def look():
-            vpath, real = jail.resolve(arg)
+            vpath, real = jail.resolve(arg, follow=False)
             try:
                 jail.call(arg, os.lstat, real)
             except FSError as e:
@@ -205,7 +230,8 @@ class FilesMixin:
                 # informative", src comment), measured "pub: Operation not permitted".
                 raise FSError(errno.EPERM, reason.value.display)
             return reason
-        return self.fs.rename(src_real, arg).addCallbacks(lambda _: R("rnto_ok"), refused)
+        return self._thenResolved(cmd, vpath, self.fs.jail.rename, src_real, arg).addCallbacks(
+            lambda _: R("rnto_ok"), refused)
 
     def cmd_SIZE(self, cmd):
         arg = self._need(cmd)

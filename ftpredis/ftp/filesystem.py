@@ -158,18 +158,57 @@ class JailedFS:
             return vpath
         return self.root + vpath
 
-    def resolve(self, path: Optional[str], display: Optional[str] = None) -> Tuple[str, str]:
-        """``(virtual, real)`` for a client path; FSError(EACCES) if it leaves the jail."""
+    def resolve(self, path: Optional[str], display: Optional[str] = None,
+                follow: bool = True) -> Tuple[str, str]:
+        """``(virtual, real)`` for a client path: ``real`` names what ProFTPD's chroot
+        names, the last component followed when it is a symbolic link unless ``follow``
+        is false (for the calls that act on a link itself: lstat, unlink, rmdir, rename,
+        readlink).  FSError(ENOENT) when it names nothing in the jail.
+
+        The usual ``real`` is ``root + virtual``.  Only a path through a symbolic link
+        that the host resolves elsewhere than the chroot would (an absolute link, one
+        out of the jail, ``..`` above the top) gets the path the chroot resolves it to
+        (:meth:`_chrooted`): a link out of the jail names what is under the jail's top,
+        usually nothing (1.3.8: ``No such file or directory``), never the host's file.
+        """
         display = path if display is None else display
         vpath = self.virtual(path)
         real = self.real_of(vpath)
-        # realpath resolves every existing component, so a symlink anywhere in the path
-        # (also the last one) that points outside the root is caught here.
-        if not self._inside(vpath, real):
-            raise FSError(errno.EACCES, display or vpath)
+        if not self._inside(vpath, real, last=follow, same=True):
+            real = self._chrooted(vpath, follow, display or vpath)
         if self._hides(vpath, real):
             raise FSError(errno.ENOENT, display or vpath)
         return vpath, real
+
+    def _chrooted(self, vpath: str, follow: bool, display: str) -> str:
+        """The real path ``vpath`` names as in ProFTPD's chroot: its directories (and,
+        with ``follow``, a link at the end) resolved by the kernel inside the jail
+        (:meth:`follow_inside`), the rest as named.  No link is left on it, so the host
+        resolves it the same way.  FSError(ENOENT) when a directory on the way, or the
+        link followed at the end, names nothing in the jail."""
+        if vpath == "/":
+            return self.root
+        parent, name = posixpath.split(vpath)
+        try:
+            _, where = self.follow_inside(self.real_of(parent))
+        except OSError:
+            raise FSError(errno.ENOENT, display) from None
+        real = (where if where != "/" else "") + "/" + name
+        if follow:
+            try:
+                is_link = statmod.S_ISLNK(os.lstat(real).st_mode)
+            except OSError:
+                return real         # nothing there yet: a name to make
+            if is_link:
+                try:
+                    _, real = self.follow_inside(real)
+                except OSError:
+                    e = FSError(errno.ENOENT, display)
+                    # RETR and STOR answer "Not a regular file" for it (ProFTPD 1.3.8
+                    # stats the link, measured).
+                    e.dangling_link = True
+                    raise e from None
+        return real
 
     #: Opening for RETR: no symlink followed at the last component (checked apart), no
     #: wait on a FIFO or device (refused as not a regular file after the fstat).
@@ -183,8 +222,8 @@ class JailedFS:
         display = path if display is None else display
         vpath = self.virtual(path)
         real = self.real_of(vpath)
-        if not self._inside(vpath, real, last=False):
-            raise FSError(errno.EACCES, display or vpath)
+        if not self._inside(vpath, real, last=False, same=True):
+            real = self._chrooted(vpath, False, display or vpath)
         if self._hides(vpath, real):
             raise FSError(errno.ENOENT, display or vpath)
         try:
@@ -192,15 +231,23 @@ class JailedFS:
         except OSError as e:
             if e.errno != errno.ELOOP:
                 raise FSError(e.errno or errno.EIO, display) from None
-            # The last component is a symbolic link: followed only if it stays inside.
-            if not _within(os.path.realpath(real), self.root):
-                raise FSError(errno.EACCES, display or vpath) from None
+            # The last component is a symbolic link: followed as the chroot would.
+            if not self._inside(vpath, real, same=True):
+                real = self._chrooted(vpath, True, display or vpath)
             fd = self.call(display, os.open, real, self._READ_FLAGS & ~os.O_NOFOLLOW)
         try:
             st = os.fstat(fd)
         except OSError as e:
             os.close(fd)
             raise FSError(e.errno or errno.EIO, display) from None
+        # What ProFTPD's RETR logs (%f, %F) is the file's own path, links resolved.
+        try:
+            opened = os.readlink("/proc/self/fd/%d" % fd)
+        except OSError:
+            opened = real
+        if opened != self.real_of(vpath) and _within(opened, self.root):
+            real = opened
+            vpath = self.virtual_dir(opened)
         return vpath, real, fd, st
 
     def open_read_now(self, path: Optional[str]):
@@ -225,8 +272,11 @@ class JailedFS:
             return None
         return vpath, real, fd, st
 
-    def _inside(self, vpath: str, real: str, last: bool = True) -> bool:
-        """``_within(realpath(real), root)``, cheaply when no link is involved.
+    def _inside(self, vpath: str, real: str, last: bool = True, same: bool = False) -> bool:
+        """``_within(realpath(real), root)``, cheaply when no link is involved; with
+        ``same``, true only when the host resolves ``real`` as the chroot would
+        (:meth:`_chrooted`): an absolute link to the home's host path stays inside the
+        host's jail, but names something else (usually nothing) in a chroot.
 
         ``real`` is ``root + vpath``, ``vpath`` normalised (no ``.``, ``..``, ``//``) and
         ``root`` already a real path: unless the root or a component below it is a
@@ -243,13 +293,51 @@ class JailedFS:
         while True:
             try:
                 if statmod.S_ISLNK(os.lstat(path).st_mode):
-                    return _within(os.path.realpath(real), root)
+                    if not same:
+                        return _within(os.path.realpath(real), root)
+                    return self._same_in_chroot(vpath, real, last)
             except OSError:
                 pass      # missing or unreadable: realpath keeps it as written too
             i += 1
             if i >= len(parts) - (not last):
                 return True
             path = path + "/" + parts[i]
+
+    def resolved_virtual(self, vpath: str) -> str:
+        """``vpath`` as ProFTPD's ``dir_realpath`` gives it in its chroot (the paths its
+        CWD, its transfers' ``%f``/``%F`` and the ``%F`` of MKD, RMD, DELE and RNTO
+        show; measured): the links on the way followed, and one at the end when what it
+        names is there; ``vpath`` itself when nothing on the way is a link, or when it
+        cannot be resolved."""
+        try:
+            real = self._chrooted(vpath, True, vpath)
+        except FSError:
+            return vpath
+        if real == self.real_of(vpath):
+            return vpath
+        return self.virtual_dir(real)
+
+    def _same_in_chroot(self, vpath: str, real: str, last: bool) -> bool:
+        if last:
+            host = os.path.realpath(real)
+        else:
+            head, name = posixpath.split(real)
+            host = posixpath.join(os.path.realpath(head), name)
+        if not _within(host, self.root):
+            return False
+        try:
+            return self._chrooted(vpath, last, vpath) == host
+        except FSError as e:
+            if not getattr(e, "dangling_link", False):
+                return False
+        # A link at the end that names nothing: the same in both when it is relative
+        # (realpath kept its target inside) and the directories above agree.
+        try:
+            entry = self._chrooted(vpath, False, vpath)
+            return (not os.readlink(entry).startswith("/")
+                    and posixpath.dirname(entry) == os.path.realpath(posixpath.dirname(real)))
+        except (FSError, OSError):
+            return False
 
     def stat_inside(self, real: str) -> os.stat_result:
         """``stat()`` of what ``real`` (a path in the jail, a symbolic link maybe) names,
@@ -387,7 +475,7 @@ class JailedFS:
     def lstat(self, path: Optional[str], display: Optional[str] = None):
         """``(virtual, real, lstat)`` of a client path."""
         display = path if display is None else display
-        vpath, real = self.resolve(path, display)
+        vpath, real = self.resolve(path, display, follow=False)
         return vpath, real, self.call(display, os.lstat, real)
 
     def utime(self, path: str, mtime: float, atime: Optional[float] = None) -> None:
@@ -405,17 +493,18 @@ class JailedFS:
             raise FSError(errno.ENOTDIR, display)
         if not os.access(real, os.X_OK):
             raise FSError(errno.EACCES, display)
-        self.cwd = vpath
+        # ShowSymlinks on (ProFTPD's default): the session is now where a link led.
+        self.cwd = vpath = self.resolved_virtual(vpath)
         return vpath
 
     def mkdir(self, path: str, umask_for=None) -> Tuple[str, str]:
-        vpath, real = self.resolve(path)
+        vpath, real = self.resolve(path, follow=False)
         umask = self.umask if umask_for is None else umask_for(real)
         self.call(path, os.mkdir, real, 0o777 & ~umask)
         return vpath, real
 
     def rmdir(self, path: str) -> Tuple[str, str]:
-        vpath, real = self.resolve(path)
+        vpath, real = self.resolve(path, follow=False)
         if real == self.root:
             raise FSError(errno.EBUSY, path)
         st = self.call(path, os.lstat, real)
@@ -427,35 +516,23 @@ class JailedFS:
     def unlink(self, path: str) -> int:
         """Remove a file; returns its size (ProFTPD logs it as %b).
 
-        A symbolic link that points out of the jail is removed itself, its target left
-        alone, with size 0: ProFTPD 1.3.8 does so in its chroot (measured), and the
-        entry removed is in the jail either way.  The directories above must be in the
-        jail."""
-        try:
-            _, real = self.resolve(path)
-        except FSError as e:
-            if e.errno != errno.EACCES:
-                raise
-            vpath = self.virtual(path)
-            parent = posixpath.dirname(vpath)
-            real = self.real_of(vpath)
-            if (vpath == "/" or not self._inside(parent, self.real_of(parent))
-                    or not statmod.S_ISLNK(self.call(path, os.lstat, real).st_mode)):
-                raise
-            if self._hides(vpath, real):
-                raise FSError(errno.ENOENT, path) from None
-            self.call(path, os.unlink, real)
-            return 0
+        A symbolic link is removed itself, never what it names.  One that the chroot
+        resolves elsewhere than the host (out of the jail, absolute) counts size 0, as
+        ProFTPD 1.3.8 logs it (measured); any other, its own lstat size, as before."""
+        vpath, real = self.resolve(path, follow=False)
         st = self.call(path, os.lstat, real)
         if statmod.S_ISDIR(st.st_mode):
             e = FSError(errno.EISDIR, path)
             e.size = st.st_size     # ProFTPD 1.3.8 logs it as %b all the same (measured)
             raise e
+        size = st.st_size
+        if statmod.S_ISLNK(st.st_mode) and not self._inside(vpath, real, same=True):
+            size = 0
         self.call(path, os.unlink, real)
-        return st.st_size
+        return size
 
     def rename(self, src_real: str, dst: str) -> Tuple[str, str]:
-        vpath, real = self.resolve(dst)
+        vpath, real = self.resolve(dst, follow=False)
         if real == self.root:
             raise FSError(errno.EBUSY, dst)
         self.call(dst, os.rename, src_real, real)

@@ -16,7 +16,7 @@ from ftpredis.tls import ftps as _tls
 from ftpredis.ftp import fastpath as _fastpath
 from ftpredis.records.events import command_words, path_tail
 from ftpredis.ftp.filesystem import FSError
-from ftpredis.ftp.listings import long_line, ls_lines
+from ftpredis.ftp.listings import link_line, long_line, ls_lines
 from ftpredis.ftp.replies import R, Reply
 from ftpredis.ftp.common import (FEATURES, HELP_COMMANDS, HELP_SYNTAX, HELP_TLS, MLST_FACTS,
                                  SITE_COMMANDS, blank, digits, mlst_feature, params_of)
@@ -231,14 +231,28 @@ class InfoMixin:
         run = self._listing("STAT", arg)
 
         def gather():
-            vpath, real = jail.resolve(arg)
-            st = jail.call(arg, os.stat, real)
+            # mod_ls (ShowSymlinks on) answers 212 for a directory and 213 for anything
+            # else by lstat(), so a link to a directory is 213, with the directory's
+            # listing (measured).
+            vpath, entry = jail.resolve(arg, follow=False)
+            lst = jail.call(arg, os.lstat, entry)
+            code = 212 if statmod.S_ISDIR(lst.st_mode) else 213
+            real, st = entry, lst
+            if statmod.S_ISLNK(lst.st_mode):
+                line = link_line(jail, arg, run)
+                if line is not None:
+                    return code, line
+                # What it leads to (a dangling link: 450 No such file, as dolist()
+                # answers), listed from its own path: "." is that directory.
+                jail.resolve(arg)
+                real = jail.real_of(jail.resolved_virtual(vpath))
+                st = jail.call(arg, os.stat, real)
             if statmod.S_ISDIR(st.st_mode):
                 try:
-                    return 212, ls_lines(jail, real, arg, run)
+                    return code, ls_lines(jail, real, arg, run)
                 except OSError as e:
                     raise FSError(e.errno, arg) from None
-            return 213, [long_line(jail, path_tail(vpath), os.lstat(real), run, time.time())]
+            return code, [long_line(jail, path_tail(vpath), lst, run, time.time())]
 
         def done(result):
             code, lines = result

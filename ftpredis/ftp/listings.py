@@ -65,6 +65,25 @@ def ls_lines(jail, real: str, path: Optional[str], run, now=None):
     return out
 
 
+def link_line(jail, path: str, run, now=None) -> Optional[list]:
+    """``[line]`` (or ``[]``) for a LIST or STAT naming a symbolic link to anything but
+    a directory, as listfile() writes it: the link with ``-> target``, or with -L what
+    it leads to, under the name as given; None for any other path (a link to a
+    directory is listed as that directory)."""
+    try:
+        _, entry = jail.resolve(path, path, follow=False)
+        st = os.lstat(entry)
+        if not statmod.S_ISLNK(st.st_mode):
+            return None
+        if statmod.S_ISDIR(jail.stat_inside(entry).st_mode):
+            return None
+    except (FSError, OSError):
+        return None
+    run.take_file()
+    line, _ = _ls_line(jail, path, st, entry, run, time.time() if now is None else now)
+    return [line] if line is not None else []
+
+
 def _ls_dir(jail, real: str, path: Optional[str], run, now, out: list, chain=()) -> int:
     """mod_ls's listdir(): appends to ``out``; 1 when maxdepth or maxdirs stopped it
     (its caller then lists no further sibling).  An unreadable directory raises OSError
@@ -477,6 +496,10 @@ class ListingsMixin:
                     raise FSError(e.errno, display) from None
                 return [nlst_name(shown) for shown, r in matches if r is not None]
             try:
+                if long:
+                    line = link_line(jail, path, run)
+                    if line is not None:
+                        return line
                 _, r = jail.resolve(path, display or vpath)
                 try:
                     if not long and not statmod.S_ISDIR(os.stat(r).st_mode):

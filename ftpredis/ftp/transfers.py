@@ -365,7 +365,10 @@ class TransfersMixin:
             if raw is not None:
                 os.close(raw[0])
             f.trap(FSError)
-            r = Reply(550, f.value.text)
+            if getattr(f.value, "dangling_link", False):
+                r = R("not_regular_xfer", arg)
+            else:
+                r = Reply(550, f.value.text)
             self._xferFailed(cmd, r)
             raise r
         d = self.fs.run(lambda: _send_at_once(jail.open_read(arg), raw, offset))
@@ -555,7 +558,19 @@ class TransfersMixin:
             existed = False
         else:
             arg = cmd.arg
-            vpath, real = jail.resolve(arg)
+            try:
+                vpath, real = jail.resolve(arg)
+            except FSError as e:
+                if getattr(e, "dangling_link", False):
+                    raise R("not_regular_xfer", arg) from None
+                # A directory on the way that names nothing in the jail: ProFTPD has
+                # %f by then, not yet %F (measured: through a link out of the jail).
+                e.path_fields = (jail.virtual(arg), False)
+                raise
+            # Through a link, ProFTPD writes (and logs, %f and %F) what it leads to.
+            resolved = jail.resolved_virtual(vpath)
+            if resolved != vpath:
+                vpath, real = resolved, jail.real_of(resolved)
             umode = 0o666 & ~self._umask(real)
             try:
                 st = os.stat(real)

@@ -123,8 +123,8 @@ def posix_rename(files, data: bytes):
 
     def rename():
         try:
-            svpath, sreal = jail.resolve(src)
-            dvpath, dreal = jail.resolve(dst)
+            svpath, sreal = jail.resolve(src, follow=False)
+            dvpath, dreal = jail.resolve(dst, follow=False)
         except FSError as e:
             # Out of the jail (a symbolic link) or hidden: as <Limit> or a missing file.
             svpath, dvpath = jail.virtual(src), jail.virtual(dst)
@@ -220,8 +220,8 @@ def hardlink(files, data: bytes):
 
     def link():
         try:
-            svpath, sreal = jail.resolve(src)
-            dvpath, dreal = jail.resolve(dst)
+            svpath, sreal = jail.resolve(src, follow=False)
+            dvpath, dreal = jail.resolve(dst, follow=False)
         except FSError as e:
             raise _Denied(errno.ENOENT if e.errno == errno.EACCES else e.errno) from None
         if not (files.allowed("HARDLINK", sreal, group="DIRS")

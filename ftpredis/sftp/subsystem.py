@@ -158,7 +158,7 @@ class SFTPFiles:
         start = time.time()
 
         def look():
-            vpath, real = self.jail.resolve(shown)
+            vpath, real = self.jail.resolve(shown, follow=followLinks)
             if followLinks and not (self.allowed("STAT", real)
                                     and self.allowed("RETR", real)):
                 # ProFTPD 1.3.8 refuses STAT under <Limit READ> DenyAll
@@ -309,7 +309,7 @@ class SFTPFiles:
         start = time.time()
 
         def remove():
-            vpath, real = self.jail.resolve(shown)
+            vpath, real = self.jail.resolve(shown, follow=False)
             try:
                 # A refused or failed DELE's %b is the size of what it named, as
                 # mod_sftp logs it.
@@ -356,10 +356,10 @@ class SFTPFiles:
         start = time.time()
 
         def rename():
-            svpath, sreal = self.jail.resolve(src)
+            svpath, sreal = self.jail.resolve(src, follow=False)
             if not self.allowed("RNFR", sreal):
                 raise _Denied(svpath, sreal)
-            dvpath, dreal = self.jail.resolve(dst)
+            dvpath, dreal = self.jail.resolve(dst, follow=False)
             paths = (svpath, sreal, dvpath, dreal)
             if not self.allowed("RNTO", dreal):
                 raise _RenameDenied(*paths)
@@ -425,7 +425,7 @@ class SFTPFiles:
         start = time.time()
 
         def make():
-            vpath, real = self.jail.resolve(shown)
+            vpath, real = self.jail.resolve(shown, follow=False)
             if not self.allowed("MKD", real):
                 raise _Denied(vpath, real)
             self.jail.mkdir(shown, umask_for=self.umask)
@@ -446,7 +446,7 @@ class SFTPFiles:
         start = time.time()
 
         def remove():
-            vpath, real = self.jail.resolve(shown)
+            vpath, real = self.jail.resolve(shown, follow=False)
             if not self.allowed("RMD", real):
                 raise _Denied(vpath, real)
             self.jail.rmdir(shown)
@@ -517,7 +517,7 @@ class SFTPFiles:
         shown = _text(path)
 
         def read():
-            vpath, real = self.jail.resolve(shown)
+            vpath, real = self.jail.resolve(shown, follow=False)
             target = self.jail.call(shown, os.readlink, real)
             target = _shown_target(self.jail.root, shown, target)
             return target.encode("utf-8", "surrogateescape")
