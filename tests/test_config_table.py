@@ -48,6 +48,7 @@ SAMPLES = {
     "PrometheusLog": "{dir}/prometheus.log", "PrometheusTables": "{dir}/prometheus",
     "PrometheusOptions": "EnableLogMessageMetrics",
     "UniqueIDEngine": "off", "ListOptions": '"-a" maxfiles 10',
+    "ShowSymlinks": "off",
 }
 
 BASE = """\

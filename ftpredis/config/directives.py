@@ -734,8 +734,12 @@ TABLE: Tuple[Directive, ...] = (
     _noop("TransferLog", _SVGA, "No xferlog."),
     _noop("ExtendedLog", _SVGA, "No ExtendedLog files; use RedisLogOn*."),
     _noop("DeferWelcome", _SVG, "The banner never names the server before login."),
-    _noop("ShowSymlinks", _SVGA, "Listings show a symbolic link as a link (ProFTPD's "
-          "default, on)."),
+    _d("ShowSymlinks", _SVGA, 1, 1, p_bool,
+       "on (default): listings show a symbolic link as a link (\"name -> target\", "
+       "MLSD type=OS.unix=symlink) and CWD through a link goes where it leads (PWD shows "
+       "the resolved path); off: listings show what each link leads to, as with -L, and "
+       "CWD keeps the path as named.  In <Anonymous>, for its sessions.",
+       usage="on|off", field="show_symlinks"),
     _noop("DisplayChdir", _SVGA, "No file is shown on CWD."),
     _noop("ModuleControlsACLs", _S, "No ftpdctl: ftpredis-ban and SIGHUP instead."),
     _noop("ModulePath", _S, "No loadable modules."),

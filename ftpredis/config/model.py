@@ -135,6 +135,7 @@ class AnonymousConfig:
     access_deny_msg: Optional[str] = None     # AccessDenyMsg (its own, else the server's)
     anon_reject_passwords: Optional[Tuple[str, bool]] = None   # (regex, negated with !)
     require_valid_shell: Optional[bool] = None    # None: the server's RequireValidShell
+    show_symlinks: Optional[bool] = None          # None: the server's ShowSymlinks
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +259,7 @@ class ServerConfig:
     auth_group_members: Mapping[str, Tuple[int, ...]] = field(default_factory=dict)
     default_root: Optional[str] = None       # "~" or an absolute path
     require_valid_shell: bool = True
+    show_symlinks: bool = True          # ShowSymlinks (mod_ls, mod_facts, mod_core's CWD)
     valid_shells: Tuple[str, ...] = ()       # from /etc/shells, read at parse time
     create_home: bool = False
     create_home_mode: int = 0o700            # CreateHome on [mode] (added by the config helper)

@@ -69,7 +69,7 @@ class FilesMixin:
     def cmd_PWD(self, cmd):
         cwd = self.fs.cwd
         f = cmd.fields
-        f["file"] = self.fs.chroot_join(cwd)
+        f["file"] = self.fs.chroot_join(self.fs.jail.physical_cwd or cwd)
         f["basename"] = path_tail(cwd)
         return R("pwd", cwd.replace('"', '""'))     # _quote
 

@@ -79,6 +79,14 @@ class JailedFS:
 
     hide: Optional[Callable[[str], Optional[str]]] = None
 
+    #: ShowSymlinks (on by default): CWD through a link goes where it leads; off, the
+    #: session stays on the path as named (and listings show what links lead to:
+    #: ftpredis.ftp.listings).
+    show_symlinks = True
+    #: With ShowSymlinks off, where the session really is when a link took it there (a
+    #: virtual path; PWD's %f names it, as ProFTPD's getcwd() does); else None.
+    physical_cwd: Optional[str] = None
+
     #: An O_PATH descriptor of the root when it is on a local file system (see
     #: :meth:`open_read_now`); like ProFTPD's chroot, it stays on the directory that
     #: was the root at login.  Shared with the other sessions jailed in that directory
@@ -100,7 +108,7 @@ class JailedFS:
         if cwd in ("/", ""):
             return      # the top either way (a failed chdir leaves it there): no stat needed
         try:
-            self.chdir(cwd)
+            self.chdir(cwd, logical=True)
         except FSError:
             self.cwd = "/"
 
@@ -485,16 +493,29 @@ class JailedFS:
             atime = self.call(path, os.stat, real).st_atime
         self.call(path, os.utime, real, (atime, mtime))
 
-    def chdir(self, path: Optional[str], display: Optional[str] = None) -> str:
+    def chdir(self, path: Optional[str], display: Optional[str] = None,
+              logical: bool = False) -> str:
+        """CWD: the new current directory; ``logical``: kept as named whatever
+        ShowSymlinks says (the login's starting directory)."""
         display = path if display is None else display
         vpath, real = self.resolve(path, display)
         st = self.call(display, os.stat, real)
         if not statmod.S_ISDIR(st.st_mode):
+            if not self.show_symlinks and os.path.islink(self.real_of(vpath)):
+                # ShowSymlinks off: mod_core looks for the path as named (measured)
+                raise FSError(errno.ENOENT, display)
             raise FSError(errno.ENOTDIR, display)
         if not os.access(real, os.X_OK):
             raise FSError(errno.EACCES, display)
-        # ShowSymlinks on (ProFTPD's default): the session is now where a link led.
-        self.cwd = vpath = self.resolved_virtual(vpath)
+        physical = None
+        if not logical:
+            resolved = self.resolved_virtual(vpath)
+            if self.show_symlinks:
+                # ShowSymlinks on (ProFTPD's default): the session is now where a link led.
+                vpath = resolved
+            elif resolved != vpath:
+                physical = resolved
+        self.cwd, self.physical_cwd = vpath, physical
         return vpath
 
     def mkdir(self, path: str, umask_for=None) -> Tuple[str, str]:

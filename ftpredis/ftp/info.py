@@ -237,6 +237,13 @@ class InfoMixin:
             vpath, entry = jail.resolve(arg, follow=False)
             lst = jail.call(arg, os.lstat, entry)
             code = 212 if statmod.S_ISDIR(lst.st_mode) else 213
+            if not jail.show_symlinks and statmod.S_ISLNK(lst.st_mode):
+                # ShowSymlinks off: stat(), what the link leads to
+                try:
+                    code = 212 if jail.stat_inside(entry).st_mode & 0o170000 == \
+                        statmod.S_IFDIR else 213
+                except OSError:
+                    pass
             real, st = entry, lst
             if statmod.S_ISLNK(lst.st_mode):
                 line = link_line(jail, arg, run)

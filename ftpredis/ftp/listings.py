@@ -390,7 +390,10 @@ class ListingsMixin:
                             target = jail.stat_inside(os.path.join(r, name))
                         except OSError:
                             continue        # dangling, or naming nothing in the jail
-                        kind = "OS.unix=symlink"
+                        # ShowSymlinks off: the type of what it leads to (the other
+                        # facts stay the link's own; measured)
+                        kind = ("OS.unix=symlink" if jail.show_symlinks else
+                                "dir" if statmod.S_ISDIR(target.st_mode) else "file")
                     else:
                         kind = "dir" if statmod.S_ISDIR(est.st_mode) else "file"
                     lines.append(self._facts(est, target, kind) + " " + name)
@@ -440,7 +443,11 @@ class ListingsMixin:
         sticky = self.__dict__.get("_ls_sticky")
         if sticky is None:
             sticky = self._ls_sticky = lsoptions.Sticky()
-        return lsoptions.for_command(verb, arg, values, sticky)
+        run = lsoptions.for_command(verb, arg, values, sticky)
+        if not fs.jail.show_symlinks:
+            # mod_ls: "opt_L || !list_show_symlinks" wherever -L is looked at
+            run.flags = run.flags | {"L"}
+        return run
 
     def _list(self, cmd, long: bool):
         self._xferStart(cmd)

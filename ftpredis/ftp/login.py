@@ -267,6 +267,10 @@ class LoginMixin:
                     nowait.release_root(root_fd)    # shared: a count, not just an fd
                 raise
             jail.open_root(root_fd)
+            if anon_cfg is not None and anon_cfg.show_symlinks is not None:
+                jail.show_symlinks = anon_cfg.show_symlinks
+            elif not self.server.show_symlinks:
+                jail.show_symlinks = False
             # "~/x" is the home's x, as ProFTPD 1.3.8 interpolates it (measured); "~"
             # alone and "~user" it does not resolve, nor does ftpredis.
             jail.home = jail.virtual(avatar.cwd)

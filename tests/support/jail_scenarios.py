@@ -106,3 +106,11 @@ def jail_links(ctx):
         ctx.transcript.append("# on disk %s: %s" % (
             rel, "link" if os.path.islink(path) else "file" if os.path.isfile(path)
             else "missing"))
+
+
+@scenario("jail_links_noshow", BODY + "ShowSymlinks off\n", files=FILES,
+          excuses=MISSING_NAME + STAT_DANGLING)
+def jail_links_noshow(ctx):
+    """jail_links with ``ShowSymlinks off``: CWD keeps the path as named (PWD shows the
+    link's name), listings show what a link leads to, as with -L."""
+    jail_links(ctx)

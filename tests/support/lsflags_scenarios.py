@@ -141,6 +141,14 @@ def lsflags_links(ctx):
     ctx.transcript[:] = label_uniques(ctx.transcript)
 
 
+@scenario("lsflags_links_noshow", REDIS + LOGGING + "ShowSymlinks off\n", files=FILES,
+          excuses=MISSING_NAME)
+def lsflags_links_noshow(ctx):
+    """lsflags_links with ``ShowSymlinks off``: every listing as with -L (mod_ls), MLSD
+    and MLST by what a link names (mod_facts)."""
+    lsflags_links(ctx)
+
+
 @scenario("lsflags_link_loop", REDIS + LOGGING + 'ListOptions "" maxdepth 4\n',
           files=FILES)
 def lsflags_link_loop(ctx):
