@@ -346,6 +346,28 @@ class PrivilegeTests(TwistdMixin, unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         self.assertNotIn("cannot be entered", out.decode())
 
+    def test_check_judges_as_twistd_uid_and_gid(self):
+        """With twistd's ``--uid``/``--gid``, which win over User/Group at start,
+        ``--check`` judges the homes as that account: the warning names it (daemon, not
+        the config's nobody), and none comes for root, which enters anything."""
+        import grp
+        import pwd
+        self.write(PRIVILEGED, p=2121)
+        home = e2e.home(self.base)
+        parent = os.path.dirname(home)
+        os.chmod(parent, 0o700)
+        self.addCleanup(os.chmod, parent, 0o755)
+        proc = self.twistd("--check", twistd_args=["--uid=daemon", "--gid=daemon"])
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn(
+            "by the account ftpredis runs as, 'daemon' (uid %d, gid %d): Permission denied"
+            % (pwd.getpwnam("daemon").pw_uid, grp.getgrnam("daemon").gr_gid), out.decode())
+        proc = self.twistd("--check", twistd_args=["--uid=root", "--gid=root"])
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertNotIn("cannot be entered", out.decode())
+
     def test_check_refuses_an_unknown_user(self):
         """``--check`` passed a config whose User names no account; starting it failed."""
         self.write(PRIVILEGED.replace("User                nobody",

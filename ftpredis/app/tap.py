@@ -63,7 +63,12 @@ class Options(usage.Options):
         from ftpredis.config import ConfigErrors, format_check_report, load_config, run_as
 
         if self["check"]:
-            code, text = format_check_report(self["config"], tuple(self["defines"]))
+            # twistd's --uid/--gid (parsed before this subcommand) win over User/Group
+            twistd = getattr(self, "parent", None)
+            identity = ((twistd.get("uid"), twistd.get("gid")) if twistd is not None
+                        else (None, None))
+            code, text = format_check_report(self["config"], tuple(self["defines"]),
+                                             identity)
             (sys.stdout if code == 0 else sys.stderr).write(text.rstrip("\n") + "\n")
             raise SystemExit(code)
         from ftpredis.app.service import RoutingTable

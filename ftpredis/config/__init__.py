@@ -725,13 +725,17 @@ def run_as(config) -> Tuple[Optional[int], Optional[int]]:
     return uid, gid
 
 
-def _entry_warnings(config) -> List[str]:
+def _entry_warnings(config, identity=(None, None)) -> List[str]:
     """``--check`` only (it reads every home): logins the account the server will run as
-    could not start, because it cannot enter the directory they start in."""
+    could not start, because it cannot enter the directory they start in.  ``identity``:
+    twistd's ``--uid``/``--gid``, which win over User/Group when either is given (as at
+    start, ftpredis.app.tap)."""
     import os
 
     from ftpredis.auth.portal import Account, unenterable
     uid, gid = run_as(config)
+    if identity[0] is not None or identity[1] is not None:
+        uid, gid = identity
     if uid is None and os.geteuid() == 0:
         return []       # it will run as root (and warns so at start): root enters anything
     if uid is None:
@@ -747,8 +751,10 @@ def _entry_warnings(config) -> List[str]:
     return out
 
 
-def format_check_report(config_or_errors, defines: Iterable[str] = ()) -> Tuple[int, str]:
-    """``(exit code, text)`` for ``twistd ftpredis --check``.
+def format_check_report(config_or_errors, defines: Iterable[str] = (),
+                        identity=(None, None)) -> Tuple[int, str]:
+    """``(exit code, text)`` for ``twistd ftpredis --check``; ``identity``: twistd's
+    ``(--uid, --gid)``, None where not given.
 
     Takes a :class:`Config`, a :class:`ConfigErrors` (or one :class:`ConfigError`), or a
     path, which is then loaded with ``defines``.  Errors: one per line, exit 1.  Valid:
@@ -764,7 +770,7 @@ def format_check_report(config_or_errors, defines: Iterable[str] = ()) -> Tuple[
     entry: List[str] = []
     if not isinstance(config_or_errors, ConfigErrors):
         try:
-            entry = _entry_warnings(config_or_errors)
+            entry = _entry_warnings(config_or_errors, identity)
         except ConfigErrors as e:
             config_or_errors = e
     if isinstance(config_or_errors, ConfigErrors):
