@@ -126,16 +126,8 @@ class FilesMixin:
             # ProFTPD 1.3.8 makes no directory with a "*" anywhere in the argument
             # (measured; "?" and "[" it takes).
             raise R("mkd_invalid", arg)
-        jail = self.fs.jail
-
-        def make():
-            jail.mkdir(arg, umask_for=self._umask)
-            return jail.resolved_virtual(vpath)
-
-        def made(resolved):
-            cmd.fields["transfer_path"] = resolved    # ProFTPD's %F: links resolved
-            return R("mkd_ok", _quote(vpath))
-        return self.fs.run(make).addCallback(made)
+        return self._thenResolved(cmd, vpath, self.fs.jail.mkdir, arg, self._umask) \
+            .addCallback(lambda _: R("mkd_ok", _quote(vpath)))
 
     def cmd_RMD(self, cmd):
         arg = self._need(cmd)

@@ -240,13 +240,12 @@ class InfoMixin:
             if not jail.show_symlinks and statmod.S_ISLNK(lst.st_mode):
                 # ShowSymlinks off: stat(), what the link leads to
                 try:
-                    code = 212 if jail.stat_inside(entry).st_mode & 0o170000 == \
-                        statmod.S_IFDIR else 213
+                    code = 212 if statmod.S_ISDIR(jail.stat_inside(entry).st_mode) else 213
                 except OSError:
                     pass
             real, st = entry, lst
             if statmod.S_ISLNK(lst.st_mode):
-                line = link_line(jail, arg, run)
+                line = link_line(jail, arg, run, entry, lst)
                 if line is not None:
                     return code, line
                 # What it leads to (a dangling link: 450 No such file, as dolist()

@@ -65,14 +65,17 @@ def ls_lines(jail, real: str, path: Optional[str], run, now=None):
     return out
 
 
-def link_line(jail, path: str, run, now=None) -> Optional[list]:
+def link_line(jail, path: str, run, entry: Optional[str] = None,
+              st=None) -> Optional[list]:
     """``[line]`` (or ``[]``) for a LIST or STAT naming a symbolic link to anything but
     a directory, as listfile() writes it: the link with ``-> target``, or with -L what
     it leads to, under the name as given; None for any other path (a link to a
-    directory is listed as that directory)."""
+    directory is listed as that directory).  ``entry``, ``st``: the path's real path
+    (not followed) and lstat, when the caller has them already."""
     try:
-        _, entry = jail.resolve(path, path, follow=False)
-        st = os.lstat(entry)
+        if entry is None:
+            _, entry = jail.resolve(path, path, follow=False)
+            st = os.lstat(entry)
         if not statmod.S_ISLNK(st.st_mode):
             return None
         if statmod.S_ISDIR(jail.stat_inside(entry).st_mode):
@@ -80,7 +83,7 @@ def link_line(jail, path: str, run, now=None) -> Optional[list]:
     except (FSError, OSError):
         return None
     run.take_file()
-    line, _ = _ls_line(jail, path, st, entry, run, time.time() if now is None else now)
+    line, _ = _ls_line(jail, path, st, entry, run, time.time())
     return [line] if line is not None else []
 
 
